@@ -1,0 +1,1 @@
+"""Audio I/O and signal measures without torch: probing, decoding, overviews, quality."""

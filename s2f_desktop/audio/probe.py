@@ -1,0 +1,113 @@
+"""Media probing at import: what audio does a file hold?
+
+Plain audio containers (WAV, FLAC, OGG, MP3, AIFF) are read with libsndfile through
+``soundfile``; the audio track of video or AAC containers (M4A, AAC, MP4, MOV, MKV,
+WebM) through FFmpeg via PyAV. Any failure becomes one clear :class:`MediaError` line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import soundfile as sf
+
+from s2f_desktop.core.errors import MediaError
+from s2f_desktop.core.models import MediaInfo
+
+#: Extensions decoded by libsndfile.
+SOUNDFILE_EXTS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".rf64"}
+#: Extensions decoded by FFmpeg (PyAV).
+AV_EXTS = {".m4a", ".aac", ".mp4", ".mov", ".mkv", ".webm", ".opus", ".wma", ".3gp", ".amr", ".m4v", ".avi"}
+SUPPORTED_EXTS = SOUNDFILE_EXTS | AV_EXTS
+
+#: Recordings shorter than this cannot hold a usable speech sample.
+MIN_DURATION_S = 0.1
+
+
+def _probe_soundfile(path: Path) -> MediaInfo:
+    info = sf.info(str(path))
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise MediaError(f"{path.name}: the file holds no audio samples")
+    # libsndfile trusts the header; reading the last frames catches truncated files.
+    with sf.SoundFile(str(path)) as f:
+        tail = min(info.frames, 1024)
+        f.seek(info.frames - tail)
+        got = f.read(tail, dtype="float32", always_2d=True)
+        if got.shape[0] < tail:
+            raise MediaError(f"{path.name}: the file is truncated (header promises {info.frames} frames)")
+    return MediaInfo(
+        duration_s=info.frames / info.samplerate,
+        sample_rate=int(info.samplerate),
+        channels=int(info.channels),
+        codec=str(info.subtype_info or info.subtype),
+        container=str(info.format_info or info.format),
+        frames=int(info.frames),
+    )
+
+
+def _probe_av(path: Path) -> MediaInfo:
+    import av  # FFmpeg is heavy to load; only files that need it pay for it.
+
+    try:
+        with av.open(str(path)) as container:
+            streams = [s for s in container.streams if s.type == "audio"]
+            if not streams:
+                raise MediaError(f"{path.name}: the file has no audio track")
+            stream = streams[0]
+            rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+            channels = int(stream.codec_context.channels or 0)
+            codec = stream.codec_context.name
+            fmt = container.format.name
+            duration = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            frames = 0
+            decoded = 0
+            # Decode the track to count samples: container durations are often absent or
+            # wrong, and a truncated or corrupt stream must be caught at import time.
+            for frame in container.decode(stream):
+                frames += frame.samples
+                decoded += 1
+            if decoded == 0 or frames == 0 or rate <= 0:
+                raise MediaError(f"{path.name}: the audio track could not be decoded")
+            duration = frames / rate
+    except MediaError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as exc:  # type: ignore[attr-defined]
+        raise MediaError(f"{path.name}: not a readable audio or video file ({exc.__class__.__name__})") from exc
+    return MediaInfo(duration, rate, channels, codec, fmt, frames)
+
+
+def probe(path: Path) -> MediaInfo:
+    """Describe the audio in ``path`` or raise :class:`MediaError` with a one-line reason."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path.name}: the file is empty")
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED_EXTS:
+        raise MediaError(
+            f"{path.name}: unsupported format {ext or '(no extension)'}; supported: "
+            + ", ".join(sorted(e.lstrip('.') for e in SUPPORTED_EXTS))
+        )
+    if ext in SOUNDFILE_EXTS:
+        try:
+            info = _probe_soundfile(path)
+        except MediaError:
+            raise
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            # Some MP3/OGG variants libsndfile rejects are fine for FFmpeg.
+            try:
+                info = _probe_av(path)
+            except MediaError:
+                raise MediaError(f"{path.name}: not a readable {ext.lstrip('.').upper()} file ({exc})") from exc
+    else:
+        info = _probe_av(path)
+    if info.duration_s < MIN_DURATION_S:
+        raise MediaError(f"{path.name}: only {info.duration_s * 1000:.0f} ms of audio")
+    return info

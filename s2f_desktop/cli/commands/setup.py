@@ -1,0 +1,22 @@
+"""``s2f setup``: build first-run caches with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+
+from s2f_desktop.cli.output import StderrProgress
+from s2f_desktop.core.progress import Task
+from s2f_desktop.services.setup import prepare
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("setup", help="build first-run caches (3D head model); safe to repeat")
+    p.set_defaults(func=_setup)
+
+
+def _setup(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    bar = StderrProgress(enabled=True)
+    for step in prepare(Task(bar)):
+        bar.done()
+        print(f"{step.name}: ready ({step.seconds:.1f} s)")
+    return 0

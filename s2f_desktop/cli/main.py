@@ -1,0 +1,91 @@
+"""Entry point of the ``s2f`` command.
+
+Each module in :mod:`s2f_desktop.cli.commands` contributes sub-commands through a
+``register(subparsers)`` function; the parser sets ``func(ctx_factory, args) -> int``.
+Expected errors (:class:`S2FError`) print one line to stderr and exit non-zero;
+anything else is logged with its traceback and reported as an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from s2f_desktop import __version__
+from s2f_desktop.cli import commands as commands_pkg
+from s2f_desktop.core.errors import CancelledError, S2FError
+from s2f_desktop.services.context import AppContext, open_context
+from s2f_desktop.system.env import DataLayout, default_data_dir
+from s2f_desktop.system.logs import configure_logging
+from s2f_desktop.system.settings import load_settings
+
+log = logging.getLogger("s2f_desktop.cli")
+
+ContextFactory = Callable[[], AppContext]
+
+
+def command_modules() -> list[str]:
+    """Names of the command modules, in a stable order."""
+    return sorted(m.name for m in pkgutil.iter_modules(commands_pkg.__path__) if not m.name.startswith("_"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (every command module registered)."""
+    parser = argparse.ArgumentParser(
+        prog="s2f",
+        description="s2f-desktop command line: cases, evidence, segments, voice analysis, composites and reports. "
+        "Results are investigative leads, never identifications.",
+    )
+    parser.add_argument("--version", action="version", version=f"s2f-desktop {__version__}")
+    parser.add_argument("--data-dir", type=Path, help="data directory (default: settings, then $S2F_DATA_DIR, then the per-user folder)")
+    parser.add_argument("--analyst", help="name recorded in the audit trail (default: settings, then the login name)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in command_modules():
+        importlib.import_module(f"{commands_pkg.__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    contexts: list[AppContext] = []
+
+    def ctx_factory() -> AppContext:
+        if not contexts:
+            settings = load_settings()
+            data_dir = args.data_dir or (Path(settings.data_dir) if settings.data_dir else default_data_dir())
+            configure_logging(DataLayout(Path(data_dir)).logs)
+            contexts.append(open_context(data_dir, args.analyst, settings))
+        return contexts[0]
+
+    try:
+        return int(args.func(ctx_factory, args) or 0)
+    except CancelledError:
+        print("s2f: cancelled", file=sys.stderr)
+        return CancelledError.exit_code
+    except S2FError as exc:
+        print(f"s2f: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("s2f: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: keep the traceback in the log, one line for the user
+        log.exception("internal error")
+        if os.environ.get("S2F_DEBUG"):
+            raise
+        print(f"s2f: internal error: {exc.__class__.__name__}: {exc} (details in the log file)", file=sys.stderr)
+        return 70
+    finally:
+        for c in contexts:
+            c.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Small helpers for CLI output: tables, JSON and a progress line on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any, Sequence
+
+from s2f_desktop.core.progress import ProgressUpdate
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, enums, paths and datetimes → plain JSON types."""
+    import dataclasses
+    from enum import Enum
+    from pathlib import Path
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    """One JSON document on stdout."""
+    print(json.dumps(to_jsonable(obj), ensure_ascii=False, sort_keys=False))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain, aligned text table."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for j, r in enumerate(cells):
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+class StderrProgress:
+    """Progress sink that redraws one line on stderr when it is a terminal."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = ""
+
+    def __call__(self, update: ProgressUpdate) -> None:
+        if not self.enabled:
+            return
+        pct = "" if update.fraction is None else f"{update.fraction * 100:5.1f}% "
+        line = f"{pct}{update.message}"[:100]
+        if line != self._last:
+            sys.stderr.write("\r" + line.ljust(len(self._last)))
+            sys.stderr.flush()
+            self._last = line
+
+    def done(self) -> None:
+        """Finish the progress line."""
+        if self.enabled and self._last:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._last = ""
+
+
+def fmt_time(dt: datetime) -> str:
+    """Stored UTC time → display string."""
+    return dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_seconds(s: float) -> str:
+    """Seconds → h:mm:ss.mmm."""
+    h, rem = divmod(max(0.0, s), 3600)
+    m, sec = divmod(rem, 60)
+    return f"{int(h)}:{int(m):02d}:{sec:06.3f}"

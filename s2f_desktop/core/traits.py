@@ -1,0 +1,48 @@
+"""Trait estimates produced by the voice models and consumed by composites and reports.
+
+Labels are deliberately coarse. ``inconclusive`` is a first-class answer: the models
+abstain when speech quality is insufficient or the probability lies in the documented
+uncertain band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+INCONCLUSIVE = "inconclusive"
+SEX_LABELS = ("male", "female", INCONCLUSIVE)
+#: Age bins used for bin accuracy and plain-language reporting.
+AGE_BINS = ("<20", "20-39", "40-59", ">=60")
+
+
+@dataclass(frozen=True)
+class SexEstimate:
+    """Calibrated probability that the speaker is male, and the label after abstention."""
+
+    p_male: float
+    label: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AgeEstimate:
+    """Median age in years with an 80 % interval; ``label`` is an AGE_BINS entry or inconclusive."""
+
+    median_years: float
+    interval_80: tuple[float, float]
+    label: str
+    bin_probabilities: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TraitEstimate:
+    """What the voice says about its speaker, with provenance."""
+
+    sex: SexEstimate
+    age: AgeEstimate
+    model_id: str = ""
+    model_sha256: str = ""
+    device: str = "cpu"
+    extra: dict[str, Any] = field(default_factory=dict)

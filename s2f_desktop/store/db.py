@@ -1,0 +1,113 @@
+"""Opening the store: engine, SQLite pragmas, migrations, and the single writer.
+
+Threading rules (house rule 4): a :class:`Store` may be shared between threads, but a
+SQLAlchemy ``Session`` never is. Each :meth:`Store.read` / :meth:`Store.write` block
+opens its own short-lived session. Writes are serialised through one lock so there is
+exactly one writer at a time, whatever thread it runs on; SQLite's WAL mode lets
+readers proceed meanwhile.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from s2f_desktop.core.errors import IntegrityError
+from s2f_desktop.system.env import DataLayout
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config bound to ``engine`` (no alembic.ini needed at run time)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this version."""
+    script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Revision the database is at (None for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class Store:
+    """Handle on one data directory's database and files."""
+
+    def __init__(self, layout: DataLayout, engine: Engine) -> None:
+        self.layout = layout
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._write_lock = threading.RLock()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session for the duration of the block."""
+        session = self._sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends normally, rolled back otherwise."""
+        with self._write_lock:
+            session = self._sessions()
+            try:
+                with session.begin():
+                    yield session
+            finally:
+                session.close()
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def open_store(data_dir: Path, migrate: bool = True) -> Store:
+    """Open (creating if needed) the store in ``data_dir`` and bring its schema up to date."""
+    layout = DataLayout(Path(data_dir)).ensure()
+    engine = create_engine(f"sqlite:///{layout.database}", future=True)
+    event.listen(engine, "connect", _on_connect)
+    if migrate:
+        rev = current_revision(engine)
+        head = head_revision()
+        if rev != head:
+            script = ScriptDirectory.from_config(alembic_config(engine))
+            known = {r.revision for r in script.walk_revisions()}
+            if rev is not None and rev not in known:
+                raise IntegrityError(
+                    f"the case database {layout.database} was written by a newer version (schema {rev}); "
+                    "upgrade s2f-desktop to open it"
+                )
+            command.upgrade(alembic_config(engine), "head")
+    return Store(layout, engine)

@@ -1,0 +1,100 @@
+"""Content-addressed, read-only evidence vault.
+
+A vault file lives at ``vault/<sha[:2]>/<sha><ext>``: the name *is* the content hash,
+so two imports of the same bytes share one file and a changed byte is detectable by
+re-hashing. The original's extension is kept because some decoders use it as a hint.
+Files are made read-only after the copy; the original is only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from s2f_desktop.core.errors import IntegrityError, MediaError
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> tuple[str, int]:
+    """Stream-hash a file; returns ``(hexdigest, size)``."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+            if on_bytes is not None:
+                on_bytes(size)
+    return h.hexdigest(), size
+
+
+def vault_relpath(sha256: str, suffix: str) -> str:
+    """Relative vault path for content with this hash."""
+    suffix = suffix.lower() if suffix and len(suffix) <= 8 else ""
+    return f"{sha256[:2]}/{sha256}{suffix}"
+
+
+@dataclass
+class StagedCopy:
+    """A copy made in the vault but not yet committed (see :func:`stage_copy`)."""
+
+    final_path: Path
+    temp_path: Path | None
+    relpath: str
+    existed: bool
+
+    def commit(self) -> None:
+        """Move the staged file into place and make it read-only."""
+        if self.temp_path is None:
+            return
+        self.final_path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.temp_path, self.final_path)
+        os.chmod(self.final_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        self.temp_path = None
+
+    def discard(self) -> None:
+        """Remove the staged or newly placed file (nothing is left behind)."""
+        if self.temp_path is not None and self.temp_path.exists():
+            self.temp_path.unlink()
+        elif not self.existed and self.final_path.exists():
+            os.chmod(self.final_path, stat.S_IRUSR | stat.S_IWUSR)
+            self.final_path.unlink()
+        self.temp_path = None
+
+
+def stage_copy(vault_root: Path, source: Path, expected_sha256: str) -> StagedCopy:
+    """Copy ``source`` into a temporary vault file and check its hash.
+
+    Raises :class:`IntegrityError` if the copy's hash differs from ``expected_sha256``
+    (the source changed while being imported, or the disk corrupted the copy).
+    """
+    rel = vault_relpath(expected_sha256, source.suffix)
+    final = vault_root / rel
+    if final.exists():
+        actual, _ = sha256_file(final)
+        if actual == expected_sha256:
+            return StagedCopy(final, None, rel, existed=True)
+        raise IntegrityError(f"vault file {final} exists but is ALTERED; run verify before importing more evidence")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".import-", dir=final.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
+        copied, _ = sha256_file(tmp)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(f"could not copy {source.name} into the vault: {exc.strerror or exc}") from exc
+    if copied != expected_sha256:
+        tmp.unlink(missing_ok=True)
+        raise IntegrityError(f"{source.name} changed while it was being imported (hash before and after the copy differ)")
+    return StagedCopy(final, tmp, rel, existed=False)

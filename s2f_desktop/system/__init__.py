@@ -1,0 +1,1 @@
+"""Environment facts (paths, frozen app, data dir), settings and logging."""

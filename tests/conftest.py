@@ -1,0 +1,117 @@
+"""Shared fixtures. Each test gets its own data and config directory.
+
+Fixtures that need external tools or data skip cleanly when those are absent:
+espeak-ng (synthetic speech), Debian's asterisk prompts (real 8 kHz voices) and
+``../shared/data`` (training/evaluation corpora).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+# Before anything imports torch: one thread (2 shared cores; default threading is far slower).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("S2F_SHARED_DATA", REPO.parent / "shared" / "data"))
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the real per-user folders."""
+    monkeypatch.setenv("S2F_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("S2F_CONFIG_DIR", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator["AppContext"]:  # noqa: F821
+    """An application context on a fresh data directory, acting as 'tester'."""
+    from s2f_desktop.services.context import AppContext
+    from s2f_desktop.store import open_store
+
+    c = AppContext(open_store(tmp_path / "data"), "tester")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def case(ctx):  # type: ignore[no-untyped-def]
+    """An open case numbered T-1."""
+    from s2f_desktop.services.cases import create_case
+
+    return create_case(ctx, "T-1", "Test case", agency="Test agency")
+
+
+def write_wav(path: Path, x: np.ndarray, sr: int, subtype: str = "PCM_16") -> Path:
+    """Write float samples in [-1, 1] as WAV."""
+    sf.write(str(path), x, sr, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def tone_wav(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: a sine tone WAV (freq Hz, seconds, rate, amplitude, channels)."""
+
+    def make(freq: float = 440.0, seconds: float = 2.0, sr: int = 16000, amp: float = 0.5, channels: int = 1,
+             name: str | None = None) -> Path:
+        t = np.arange(int(seconds * sr)) / sr
+        x = amp * np.sin(2 * np.pi * freq * t)
+        if channels > 1:
+            x = np.stack([x] * channels, axis=1)
+        return write_wav(tmp_path / (name or f"tone_{freq:g}_{sr}_{channels}.wav"), x, sr)
+
+    return make
+
+
+def have_espeak() -> bool:
+    """Whether espeak-ng is installed."""
+    return shutil.which("espeak-ng") is not None
+
+
+@pytest.fixture
+def speech_wav(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: synthetic speech from espeak-ng (skips when espeak-ng is absent).
+
+    ``voice`` is an espeak-ng voice such as ``en-us+m3`` (male) or ``en-us+f3`` (female).
+    """
+    if not have_espeak():
+        pytest.skip("espeak-ng is not installed")
+
+    def make(text: str, voice: str = "en-us+m3", name: str = "speech.wav", pitch: int | None = None,
+             speed: int | None = None) -> Path:
+        out = tmp_path / name
+        cmd = ["espeak-ng", "-v", voice, "-w", str(out)]
+        if pitch is not None:
+            cmd += ["-p", str(pitch)]
+        if speed is not None:
+            cmd += ["-s", str(speed)]
+        subprocess.run(cmd + [text], check=True, capture_output=True)
+        return out
+
+    return make
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` (skips when absent)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def asterisk_sounds() -> Path:
+    """Debian's asterisk prompts: real 8 kHz voices (skips when not installed)."""
+    if not ASTERISK_SOUNDS.is_dir():
+        pytest.skip("asterisk-core-sounds-*-wav are not installed")
+    return ASTERISK_SOUNDS
