@@ -1,0 +1,44 @@
+"""Resolve the compute device once per process and say why.
+
+The analyst's preference (settings or ``--device``) is ``auto``, ``cpu`` or ``cuda``.
+``auto`` picks CUDA when a usable GPU is present. Asking for ``cuda`` where there is none
+is an error rather than a silent fallback, so a recorded device is always the one used.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+
+from s2f_desktop.core.errors import DeviceError
+
+CHOICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The device in use and a human-readable description for records and the GUI."""
+
+    torch_device: str
+    description: str
+
+
+@functools.lru_cache(maxsize=None)
+def resolve_device(preference: str = "auto") -> DeviceInfo:
+    """Map a preference to a concrete torch device (cached: resolved once per process)."""
+    if preference not in CHOICES:
+        raise DeviceError(f"unknown device {preference!r}; choose one of {', '.join(CHOICES)}")
+    has_cuda = torch.cuda.is_available()
+    if preference == "cuda" and not has_cuda:
+        raise DeviceError("CUDA was requested but no usable NVIDIA GPU is available; choose 'cpu' or 'auto'")
+    if preference in ("auto", "cuda") and has_cuda:
+        name = torch.cuda.get_device_name(0)
+        return DeviceInfo("cuda:0", f"cuda:0 ({name}, torch {torch.__version__})")
+    return DeviceInfo("cpu", f"cpu (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+
+
+def available_devices() -> list[str]:
+    """Devices a user can pick from on this machine (for settings dialogs)."""
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
