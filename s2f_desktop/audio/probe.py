@@ -7,6 +7,7 @@ WebM) through FFmpeg via PyAV. Any failure becomes one clear :class:`MediaError`
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import soundfile as sf
@@ -24,17 +25,61 @@ SUPPORTED_EXTS = SOUNDFILE_EXTS | AV_EXTS
 MIN_DURATION_S = 0.1
 
 
+def _wav_truncation(path: Path) -> str | None:
+    """Why a RIFF/WAVE file is truncated, or None when its data chunk is complete.
+
+    libsndfile quietly clamps the frame count of a WAV whose ``data`` chunk claims more
+    bytes than the file holds, so a half-copied recording would import as a shorter,
+    apparently valid one. The header is walked here to catch that. Placeholder sizes
+    written by streaming recorders (0 and 0xFFFFFFFF) and RF64 files are accepted.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        offset = 12
+        # A WAV has a handful of chunks; the bound stops a corrupt header from looping.
+        for _ in range(64):
+            fh.seek(offset)
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return None
+            declared = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                available = size - offset - 8
+                if declared not in (0, 0xFFFFFFFF) and declared > available:
+                    return f"the data chunk declares {declared} bytes, the file holds {max(0, available)}"
+                return None
+            offset += 8 + declared + (declared & 1)
+            if offset >= size:
+                return None
+    return None
+
+
+def _soundfile_reason(exc: Exception) -> str:
+    """libsndfile's message without its "Error opening '<path>': " prefix."""
+    return re.sub(r"^Error opening .*?: ", "", str(exc)).strip() or exc.__class__.__name__
+
+
 def _probe_soundfile(path: Path) -> MediaInfo:
     info = sf.info(str(path))
     if info.frames <= 0 or info.samplerate <= 0:
         raise MediaError(f"{path.name}: the file holds no audio samples")
+    if info.format == "WAV":
+        why = _wav_truncation(path)
+        if why:
+            raise MediaError(f"{path.name}: the file is truncated ({why})")
     # libsndfile trusts the header; reading the last frames catches truncated files.
-    with sf.SoundFile(str(path)) as f:
-        tail = min(info.frames, 1024)
-        f.seek(info.frames - tail)
-        got = f.read(tail, dtype="float32", always_2d=True)
-        if got.shape[0] < tail:
-            raise MediaError(f"{path.name}: the file is truncated (header promises {info.frames} frames)")
+    try:
+        with sf.SoundFile(str(path)) as f:
+            tail = min(info.frames, 1024)
+            f.seek(info.frames - tail)
+            got = f.read(tail, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise MediaError(f"{path.name}: the file is truncated or corrupt ({_soundfile_reason(exc)})") from exc
+    if got.shape[0] < tail:
+        raise MediaError(f"{path.name}: the file is truncated (header promises {info.frames} frames)")
     return MediaInfo(
         duration_s=info.frames / info.samplerate,
         sample_rate=int(info.samplerate),
@@ -72,6 +117,14 @@ def _probe_av(path: Path) -> MediaInfo:
                 decoded += 1
             if decoded == 0 or frames == 0 or rate <= 0:
                 raise MediaError(f"{path.name}: the audio track could not be decoded")
+            # A container that declares a duration but ends early was cut off (copy
+            # interrupted, download incomplete). Encoder priming and padding make small
+            # differences normal, hence the tolerance.
+            if duration is not None and duration > 0 and frames / rate < 0.9 * duration - 0.05:
+                raise MediaError(
+                    f"{path.name}: the file is truncated (the audio track declares {duration:.2f} s, "
+                    f"only {frames / rate:.2f} s can be decoded)"
+                )
             duration = frames / rate
     except MediaError:
         raise
@@ -101,11 +154,15 @@ def probe(path: Path) -> MediaInfo:
         except MediaError:
             raise
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            # Some MP3/OGG variants libsndfile rejects are fine for FFmpeg.
+            # libsndfile could not even parse the header. Some MP3/OGG variants it
+            # rejects are fine for FFmpeg, and a recording saved with the wrong
+            # extension is still the recording: let FFmpeg judge the content.
             try:
                 info = _probe_av(path)
             except MediaError:
-                raise MediaError(f"{path.name}: not a readable {ext.lstrip('.').upper()} file ({exc})") from exc
+                raise MediaError(
+                    f"{path.name}: not a readable {ext.lstrip('.').upper()} file ({_soundfile_reason(exc)})"
+                ) from exc
     else:
         info = _probe_av(path)
     if info.duration_s < MIN_DURATION_S:

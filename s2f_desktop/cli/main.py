@@ -15,19 +15,28 @@ import os
 import pkgutil
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from s2f_desktop import __version__
 from s2f_desktop.cli import commands as commands_pkg
 from s2f_desktop.core.errors import CancelledError, S2FError
 from s2f_desktop.services.context import AppContext, open_context
-from s2f_desktop.system.env import DataLayout, default_data_dir
 from s2f_desktop.system.logs import configure_logging
-from s2f_desktop.system.settings import load_settings
+from s2f_desktop.system.settings import data_dir_in_force, load_settings
 
 log = logging.getLogger("s2f_desktop.cli")
 
 ContextFactory = Callable[[], AppContext]
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line on stderr (exit 2), like every other error.
+
+    Sub-parsers inherit the class (argparse creates them with ``type(parent)``).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def command_modules() -> list[str]:
@@ -37,7 +46,7 @@ def command_modules() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (every command module registered)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="s2f",
         description="s2f-desktop command line: cases, evidence, segments, voice analysis, composites and reports. "
         "Results are investigative leads, never identifications.",
@@ -60,9 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def ctx_factory() -> AppContext:
         if not contexts:
             settings = load_settings()
-            data_dir = args.data_dir or (Path(settings.data_dir) if settings.data_dir else default_data_dir())
-            configure_logging(DataLayout(Path(data_dir)).logs)
-            contexts.append(open_context(data_dir, args.analyst, settings))
+            # Precedence: --data-dir, then settings, then $S2F_DATA_DIR, then the per-user folder.
+            data_dir = data_dir_in_force(args.data_dir, settings)
+            ctx = open_context(data_dir, args.analyst, settings)
+            contexts.append(ctx)
+            configure_logging(ctx.store.layout.logs)
         return contexts[0]
 
     try:

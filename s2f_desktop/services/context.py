@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s2f_desktop.store import Store, open_store
-from s2f_desktop.system.settings import Settings, load_settings
+from s2f_desktop.system.settings import Settings, data_dir_in_force, load_settings
 
 
 @dataclass
@@ -30,5 +30,5 @@ class AppContext:
 def open_context(data_dir: Path | None = None, actor: str | None = None, settings: Settings | None = None) -> AppContext:
     """Open the data directory given, or the one settings name, or the platform default."""
     settings = settings or load_settings()
-    root = Path(data_dir) if data_dir else settings.resolved_data_dir()
+    root = data_dir_in_force(data_dir, settings)
     return AppContext(open_store(root), actor or settings.resolved_analyst(), settings)

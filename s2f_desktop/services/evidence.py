@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
 from s2f_desktop.audio.probe import probe
-from s2f_desktop.core.errors import IntegrityError, MediaError, S2FError
+from s2f_desktop.core.errors import InputError, IntegrityError, MediaError, NotFoundError
 from s2f_desktop.core.models import AuditEvent, ChainCheck, Evidence, EvidenceCheck, VerifyReport, VerifyStatus
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.services.cases import require_open
@@ -59,7 +61,10 @@ def import_file(ctx: AppContext, case_number: str, path: Path, task: Task | None
         raise MediaError(f"{path}: not a regular file")
     size_total = max(1, path.stat().st_size)
     task.progress(0.0, f"hashing {path.name}")
-    sha, size = sha256_file(path, on_bytes=lambda n: task.progress(0.4 * n / size_total, f"hashing {path.name}"))
+    try:
+        sha, size = sha256_file(path, on_bytes=lambda n: task.progress(0.4 * n / size_total, f"hashing {path.name}"))
+    except OSError as exc:
+        raise MediaError(f"{path.name}: cannot be read ({exc.strerror or exc.__class__.__name__})") from exc
     with ctx.store.read() as s:
         existing = repo.find_evidence_by_hash(s, case.id, sha)
     if existing is not None:
@@ -78,6 +83,15 @@ def import_file(ctx: AppContext, case_number: str, path: Path, task: Task | None
                                                       "sha256": sha, "size_bytes": size, "media": media.to_dict()})
             repo.touch_case(s, case.id)
             staged.commit()
+    except SAIntegrityError:
+        # The same bytes were imported into this case concurrently (unique case+sha256):
+        # nothing of ours was kept, and the other import's row is the evidence.
+        staged.discard()
+        with ctx.store.read() as s:
+            existing = repo.find_evidence_by_hash(s, case.id, sha)
+        if existing is None:
+            raise
+        return ImportResult(path, existing, already_present=True)
     except BaseException:
         staged.discard()
         raise
@@ -125,9 +139,7 @@ def resolve_evidence(ctx: AppContext, case_number: str, ref: str) -> Evidence:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise S2FError(f"{ref!r} matches several evidence items in case {case_number}; use the id")
-    from s2f_desktop.core.errors import NotFoundError
-
+        raise InputError(f"{ref!r} matches several evidence items in case {case_number}; use the id")
     raise NotFoundError(f"no evidence {ref!r} in case {case_number}")
 
 

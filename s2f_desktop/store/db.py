@@ -19,9 +19,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from s2f_desktop.core.errors import IntegrityError
+from s2f_desktop.core.errors import InputError, IntegrityError
 from s2f_desktop.system.env import DataLayout
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -95,11 +96,29 @@ class Store:
 
 def open_store(data_dir: Path, migrate: bool = True) -> Store:
     """Open (creating if needed) the store in ``data_dir`` and bring its schema up to date."""
-    layout = DataLayout(Path(data_dir)).ensure()
+    try:
+        layout = DataLayout(Path(data_dir).expanduser()).ensure()
+    except OSError as exc:
+        raise InputError(f"cannot use {data_dir} as the data directory ({exc.strerror or exc})") from exc
     engine = create_engine(f"sqlite:///{layout.database}", future=True)
     event.listen(engine, "connect", _on_connect)
-    if migrate:
+    try:
+        store = _open_migrated(layout, engine, migrate)
+    except BaseException:
+        engine.dispose()
+        raise
+    return store
+
+
+def _open_migrated(layout: DataLayout, engine: Engine, migrate: bool) -> Store:
+    try:
+        # Connecting runs the pragmas, which is where "file is not a database" shows up.
         rev = current_revision(engine)
+    except DBAPIError as exc:
+        raise IntegrityError(
+            f"{layout.database} is not a readable s2f-desktop case database ({exc.orig or exc})"
+        ) from exc
+    if migrate:
         head = head_revision()
         if rev != head:
             script = ScriptDirectory.from_config(alembic_config(engine))

@@ -51,12 +51,34 @@ class StagedCopy:
     existed: bool
 
     def commit(self) -> None:
-        """Move the staged file into place and make it read-only."""
+        """Move the staged file into place and make it read-only.
+
+        Call it inside the database transaction that records the evidence, as its last
+        step, so a failed insert never leaves a file and a failed move never leaves a row.
+        """
         if self.temp_path is None:
+            if not self.final_path.exists():
+                # The shared copy was removed after staging (a concurrent import rolled
+                # back): refuse rather than record a row that names no file.
+                raise IntegrityError(f"vault file {self.final_path.name} disappeared during the import; import again")
             return
         self.final_path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.temp_path, self.final_path)
-        os.chmod(self.final_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        if self.final_path.exists():
+            # Another import of the same bytes (another case, another thread) placed the
+            # file after we staged ours. Keep theirs, which other rows already name, so a
+            # later rollback of *this* import can never delete a file still in use.
+            actual, _ = sha256_file(self.final_path)
+            if actual != self.final_path.name[:64]:
+                raise IntegrityError(f"vault file {self.final_path} exists but is ALTERED; run verify")
+            self.temp_path.unlink()
+            self.temp_path = None
+            self.existed = True
+            return
+        try:
+            os.replace(self.temp_path, self.final_path)
+            os.chmod(self.final_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        except OSError as exc:
+            raise MediaError(f"could not place {self.final_path.name} in the vault: {exc.strerror or exc}") from exc
         self.temp_path = None
 
     def discard(self) -> None:
@@ -77,6 +99,12 @@ def stage_copy(vault_root: Path, source: Path, expected_sha256: str) -> StagedCo
     """
     rel = vault_relpath(expected_sha256, source.suffix)
     final = vault_root / rel
+    # One file per content: the same bytes imported under another extension reuse it.
+    if not final.exists() and final.parent.is_dir():
+        for other in sorted(final.parent.glob(f"{expected_sha256}*")):
+            if other.is_file() and not other.name.startswith("."):
+                final, rel = other, f"{expected_sha256[:2]}/{other.name}"
+                break
     if final.exists():
         actual, _ = sha256_file(final)
         if actual == expected_sha256:

@@ -44,6 +44,17 @@ class Settings:
         return replace(self, recent_cases=tuple([case_number, *rest][:keep]))
 
 
+def data_dir_in_force(cli_data_dir: Path | str | None, settings: Settings) -> Path:
+    """The data directory to open.
+
+    Precedence: the command line's ``--data-dir``, then the settings file's ``data_dir``,
+    then ``$S2F_DATA_DIR``, then the per-user platform folder (platformdirs).
+    """
+    if cli_data_dir:
+        return Path(cli_data_dir).expanduser()
+    return settings.resolved_data_dir()
+
+
 def settings_path() -> Path:
     """Location of the settings file."""
     return env.config_dir() / "settings.json"
@@ -57,15 +68,22 @@ def load_settings(path: Path | None = None) -> Settings:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"settings file {path} is unreadable: {exc}") from exc
+        # ValueError covers JSONDecodeError and UnicodeDecodeError; keep the message on one line.
+        reason = " ".join(str(exc).split())
+        raise InputError(f"settings file {path} is unreadable ({reason}); fix or delete it") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"settings file {path} is unreadable (expected a JSON object); fix or delete it")
     device = raw.get("device", "auto")
     if device not in DEVICES:
         device = "auto"
+    recent = raw.get("recent_cases", [])
+    if not isinstance(recent, list):
+        recent = []
     return Settings(
-        analyst=str(raw.get("analyst", "")),
-        data_dir=str(raw.get("data_dir", "")),
+        analyst=str(raw.get("analyst") or ""),
+        data_dir=str(raw.get("data_dir") or ""),
         device=device,
-        recent_cases=tuple(str(c) for c in raw.get("recent_cases", [])),
+        recent_cases=tuple(str(c) for c in recent),
     )
 
 

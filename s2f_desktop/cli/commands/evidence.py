@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from s2f_desktop.cli.output import StderrProgress, fmt_time, print_json, print_table
+from s2f_desktop.core.models import VerifyStatus
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services import evidence
 
@@ -58,6 +59,13 @@ def _verify(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         else:
             print(f"audit chain: BROKEN at event {report.chain.first_broken}: {report.chain.reason}")
         print("verification: PASSED" if report.ok else "verification: FAILED")
+    if not report.ok:
+        # One line on stderr naming every problem, for scripts and logs that only keep stderr.
+        problems = [f"#{c.evidence_id} {c.original_name} {c.status.value}"
+                    for c in report.evidence if c.status is not VerifyStatus.OK]
+        if not report.chain.ok:
+            problems.append(f"audit chain broken at event {report.chain.first_broken}")
+        print(f"s2f: verification FAILED for case {report.case_number}: {'; '.join(problems)}", file=sys.stderr)
     return 0 if report.ok else 4
 
 
@@ -73,4 +81,7 @@ def _audit(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
             print(f"chain: OK ({chain.events} events)")
         else:
             print(f"chain: BROKEN at event {chain.first_broken}: {chain.reason}")
+    if not chain.ok:
+        print(f"s2f: audit chain of case {args.case} is broken at event {chain.first_broken}: {chain.reason}",
+              file=sys.stderr)
     return 0 if chain.ok else 4

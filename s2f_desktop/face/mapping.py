@@ -1,0 +1,187 @@
+"""From voice traits to anny parameters, and from recorded parameters to a render.
+
+Every composite is described by a flat parameter record
+``{name: {"value", "origin", "note", "illustrative"}}`` where ``origin`` is
+``voice`` (derived from the voice estimate), ``analyst`` (typed or slid by the
+analyst) or ``default`` (a population default). The image is a pure function of that
+record (:func:`spec_from_parameters`), so a stored composite can be re-rendered and
+its sha256 checked.
+
+Mapping (anny scales are 0..1):
+
+* sex -> ``gender``: 0 for a male composite, 1 for a female one (anny's typical adult
+  male and female). The depicted sex is the more probable one; the uncertainty is
+  shown by the other-sex variant (see ``choices.OTHER_SEX_THRESHOLD``), not by an
+  androgynous blend that would read as neither.
+* age in years -> anny ``age`` through anny's morphological age mapping (the
+  calibration anny ships in ``data/shape_calibration``). That mapping is almost flat
+  across adulthood (18 y -> 0.77, 64 y -> 0.83), so adult ageing is also expressed
+  with MakeHuman's facial-ageing target ``head-age`` and eye bags, scaled from the
+  age in years; both are recorded with origin ``voice``.
+* muscle, weight, height, proportions (and cup size, firmness): population default 0.5.
+* ancestry mix: analyst input, default an equal mix.
+* skin tone, hair style and colour, eye colour: illustrative; defaults recorded as such.
+  Hair greys with age (population-typical, illustrative).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from s2f_desktop.face import choices
+from s2f_desktop.face.adjustments import BY_NAME as ADJUSTMENTS_BY_NAME
+from s2f_desktop.face.render import Appearance
+
+DEFAULT_PHENOTYPES = ("muscle", "weight", "height", "proportions", "cupsize", "firmness")
+#: Bounds of the ages a composite can depict (adult range of the voice models).
+MIN_AGE, MAX_AGE = 16.0, 90.0
+
+
+@functools.lru_cache(maxsize=1)
+def _age_anchors() -> tuple[np.ndarray, np.ndarray]:
+    import anny.paths
+    import torch
+
+    sd = torch.load(anny.paths.get_anny_root_dir() / "data/shape_calibration/boys.pth", weights_only=True,
+                    map_location="cpu")["morphological_age_mapping"]
+    return sd["morphological_age_anchors"].numpy(), sd["anny_age_anchors"].numpy()
+
+
+def anny_age(years: float) -> float:
+    """anny's age parameter for an age in years (anny's morphological age mapping)."""
+    morph, anny_vals = _age_anchors()
+    return float(np.interp(float(years), morph, anny_vals))
+
+
+def head_age_change(years: float) -> float:
+    """MakeHuman ``head-age`` target weight: -0.6 at 20 y, 0 at 38 y, +1 from 75 y."""
+    y = float(years)
+    return float(np.clip((y - 38.0) / 37.0 if y >= 38 else (y - 38.0) / 30.0, -0.6, 1.0))
+
+
+def eye_bag_change(years: float) -> float:
+    """Eye-bag target weight: none before 40 y, growing to 0.8 at 80 y."""
+    return float(np.clip((float(years) - 40.0) / 50.0, 0.0, 0.8))
+
+
+def grey_fraction(years: float) -> float:
+    """Illustrative share of grey hair: none before 35 y, 85 % from about 80 y."""
+    return float(np.clip((float(years) - 35.0) / 45.0, 0.0, 0.85))
+
+
+def _p(value: Any, origin: str, note: str = "", illustrative: bool = False) -> dict[str, Any]:
+    return {"value": value, "origin": origin, "note": note, "illustrative": illustrative}
+
+
+def build_parameters(*, sex: str, age_years: float, sex_note: str, age_note: str,
+                     ancestry: str | dict[str, float] | None = None, skin: str | None = None,
+                     eye_colour: str | None = None, hair_colour: str | None = None,
+                     hair_style: str | None = None, sex_origin: str = "voice",
+                     age_origin: str = "voice") -> dict[str, dict[str, Any]]:
+    """The full parameter record for one composite."""
+    if sex not in ("male", "female"):
+        raise ValueError(f"sex must be 'male' or 'female', got {sex!r}")
+    age_years = float(np.clip(float(age_years), MIN_AGE, MAX_AGE))
+    p: dict[str, dict[str, Any]] = {}
+    p["sex"] = _p(sex, sex_origin, sex_note)
+    p["gender"] = _p(0.0 if sex == "male" else 1.0, sex_origin, f"anny gender for a typical adult {sex}")
+    p["age_years"] = _p(round(age_years, 1), age_origin, age_note)
+    p["age"] = _p(round(anny_age(age_years), 6), age_origin, "anny age from the age in years (anny morphological age mapping)")
+    p["head_age"] = _p(round(head_age_change(age_years), 6), age_origin,
+                       "MakeHuman facial-ageing target scaled from the age in years")
+    p["eye_bags"] = _p(round(eye_bag_change(age_years), 6), age_origin, "eye bags scaled from the age in years")
+    for name in DEFAULT_PHENOTYPES:
+        p[name] = _p(0.5, "default", "population default (anny mid-scale)")
+    # Ancestry mix: analyst input or neutral default.
+    if ancestry is None:
+        name, mix, origin = choices.DEFAULT_ANCESTRY, choices.ANCESTRY_CHOICES[choices.DEFAULT_ANCESTRY], "default"
+    elif isinstance(ancestry, str):
+        if ancestry not in choices.ANCESTRY_CHOICES:
+            raise ValueError(f"unknown ancestry {ancestry!r}; choose from {', '.join(choices.ANCESTRY_CHOICES)}")
+        name, mix, origin = ancestry, choices.ANCESTRY_CHOICES[ancestry], "analyst"
+    else:
+        mix = {k: float(ancestry.get(k, 0.0)) for k in ("african", "asian", "caucasian")}
+        if any(v < 0 for v in mix.values()) or sum(mix.values()) <= 0:
+            raise ValueError("an ancestry mix needs non-negative weights with a positive sum")
+        total = sum(mix.values())
+        name, mix, origin = "custom", {k: v / total for k, v in mix.items()}, "analyst"
+    p["ancestry"] = _p(name, origin, "ancestry mix is not estimated from voice")
+    for k in ("african", "asian", "caucasian"):
+        p[k] = _p(round(float(mix[k]), 6), origin, "anny ancestry weight")
+    skin_name = skin or choices.DEFAULT_SKIN_TONE
+    if skin_name not in choices.SKIN_TONES:
+        raise ValueError(f"unknown skin tone {skin_name!r}; choose from {', '.join(choices.SKIN_TONES)}")
+    p["skin_tone"] = _p(skin_name, "analyst" if skin else "default",
+                        "skin tone is not estimated from voice", illustrative=True)
+    style = hair_style or ("short" if sex == "male" else "shoulder")
+    p["hair_style"] = _p(style, "analyst" if hair_style else "default",
+                         "neutral style typical for the depicted sex", illustrative=True)
+    hc = hair_colour or choices.DEFAULT_HAIR_COLOUR
+    if hc not in choices.HAIR_COLOURS:
+        raise ValueError(f"unknown hair colour {hc!r}; choose from {', '.join(choices.HAIR_COLOURS)}")
+    p["hair_colour"] = _p(hc, "analyst" if hair_colour else "default", "hair colour is not estimated from voice",
+                          illustrative=True)
+    p["hair_grey"] = _p(round(grey_fraction(age_years), 6), age_origin,
+                        "population-typical greying for the age", illustrative=True)
+    ec = eye_colour or choices.DEFAULT_EYE_COLOUR
+    if ec not in choices.EYE_COLOURS:
+        raise ValueError(f"unknown eye colour {ec!r}; choose from {', '.join(choices.EYE_COLOURS)}")
+    p["eye_colour"] = _p(ec, "analyst" if eye_colour else "default", "eye colour is not estimated from voice",
+                         illustrative=True)
+    for adj in ADJUSTMENTS_BY_NAME.values():
+        p[f"adjust.{adj.name}"] = _p(adj.default, "default", adj.label)
+    return p
+
+
+@dataclass(frozen=True)
+class FaceSpec:
+    """What the renderer needs: anny inputs, hair style and appearance."""
+
+    phenotypes: dict[str, float]
+    local_changes: dict[str, float]
+    hair_style: str
+    appearance: Appearance
+
+
+def _v(params: dict[str, Any], name: str) -> Any:
+    return params[name]["value"]
+
+
+def spec_from_parameters(params: dict[str, Any]) -> FaceSpec:
+    """Render inputs from a parameter record (pure; validates slider bounds)."""
+    phen = {k: float(_v(params, k)) for k in ("gender", "age", *DEFAULT_PHENOTYPES, "african", "asian", "caucasian")}
+    local: dict[str, float] = {}
+
+    def add(label: str, value: float) -> None:
+        local[label] = float(np.clip(local.get(label, 0.0) + value, -1.0, 1.0))
+
+    add("head-age-incr", float(_v(params, "head_age")))
+    for side in ("l", "r"):
+        add(f"{side}-eye-bag-incr", float(_v(params, "eye_bags")))
+    for key, entry in params.items():
+        if key.startswith("adjust."):
+            adj = ADJUSTMENTS_BY_NAME[key[len("adjust."):]]
+            value = adj.validate(entry["value"])
+            for target in adj.targets:
+                add(target, value)
+    female = _v(params, "sex") == "female"
+    grey = float(_v(params, "hair_grey"))
+    base_hair = np.asarray(choices.HAIR_COLOURS[_v(params, "hair_colour")], dtype=np.float64)
+    hair = base_hair * (1 - grey) + np.asarray(choices.GREY_HAIR) * grey
+    # Eyebrows stay darker than greying scalp hair (they grey later).
+    brow = base_hair * 0.85 * (1 - 0.6 * grey) + np.asarray(choices.GREY_HAIR) * 0.6 * grey
+    look = Appearance(
+        skin=choices.SKIN_TONES[_v(params, "skin_tone")],
+        hair=tuple(int(round(c)) for c in hair),  # type: ignore[arg-type]
+        brow=tuple(int(round(c)) for c in brow),  # type: ignore[arg-type]
+        iris=choices.EYE_COLOURS[_v(params, "eye_colour")],
+        lip_tint=0.75 if female else 0.2,
+        brow_thickness=0.22 if female else 0.34,
+        lash_strength=0.9 if female else 0.45,
+        sex_female=female,
+    )
+    return FaceSpec(phen, local, str(_v(params, "hair_style")), look)

@@ -1,0 +1,216 @@
+"""Case browser: the list of cases, their details, and creating / opening / closing them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2f_desktop.core.models import Case, CaseStatus
+from s2f_desktop.gui.errors import ErrorReporter
+
+
+class NewCaseDialog(QDialog):
+    """Number, title, agency and notes of a new case (the analyst comes from settings)."""
+
+    def __init__(self, analyst: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New case")
+        self.number = QLineEdit()
+        self.number.setPlaceholderText("e.g. 2024-0117")
+        self.title = QLineEdit()
+        self.agency = QLineEdit()
+        self.analyst = QLineEdit(analyst)
+        self.notes = QPlainTextEdit()
+        self.notes.setFixedHeight(80)
+        form = QFormLayout(self)
+        form.addRow("Case &number", self.number)
+        form.addRow("&Title", self.title)
+        form.addRow("&Agency", self.agency)
+        form.addRow("A&nalyst", self.analyst)
+        form.addRow("N&otes", self.notes)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict[str, str]:
+        """Keyword arguments for ``services.cases.create_case``."""
+        return {"number": self.number.text().strip(), "title": self.title.text().strip(),
+                "agency": self.agency.text().strip(), "analyst": self.analyst.text().strip(),
+                "notes": self.notes.toPlainText()}
+
+
+class CaseBrowser(QWidget):
+    """Table of cases plus an editable details form for the highlighted one."""
+
+    open_requested = Signal(str)
+    new_requested = Signal()
+    close_requested = Signal(str)
+
+    COLUMNS = ("Number", "Title", "Analyst", "Agency", "Status", "Last change (UTC)")
+
+    def __init__(self, ctx: Any, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.reporter = reporter
+        self.cases: list[Case] = []
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setObjectName("caseTable")
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _i: self._open_current())
+        self.table.itemSelectionChanged.connect(self._show_details)
+
+        self.new_btn = QPushButton("New case…")
+        self.open_btn = QPushButton("Open")
+        self.close_btn = QPushButton("Mark closed…")
+        self.close_btn.setToolTip("A closed case stays readable and reportable but accepts no changes")
+        self.new_btn.clicked.connect(self.new_requested)
+        self.open_btn.clicked.connect(self._open_current)
+        self.close_btn.clicked.connect(self._close_current)
+        buttons = QHBoxLayout()
+        for b in (self.new_btn, self.open_btn, self.close_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addLayout(buttons)
+        ll.addWidget(self.table)
+
+        self.details = QGroupBox("Case details")
+        self.d_number = QLabel("—")
+        self.d_number.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.d_title = QLineEdit()
+        self.d_analyst = QLineEdit()
+        self.d_agency = QLineEdit()
+        self.d_notes = QPlainTextEdit()
+        self.d_status = QLabel("—")
+        self.d_created = QLabel("—")
+        self.d_counts = QLabel("—")
+        self.save_btn = QPushButton("Save details")
+        self.save_btn.clicked.connect(self._save_details)
+        form = QFormLayout(self.details)
+        form.addRow("Number", self.d_number)
+        form.addRow("Title", self.d_title)
+        form.addRow("Analyst", self.d_analyst)
+        form.addRow("Agency", self.d_agency)
+        form.addRow("Status", self.d_status)
+        form.addRow("Created (UTC)", self.d_created)
+        form.addRow("Contents", self.d_counts)
+        form.addRow("Notes", self.d_notes)
+        form.addRow(self.save_btn)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+        self._show_details()
+
+    def refresh(self, select: str | None = None) -> None:
+        """Reload the case list (keeps or sets the highlighted case)."""
+        from s2f_desktop.services import cases as case_svc
+
+        current = select or (self.current().number if self.current() else None)
+        self.cases = case_svc.list_cases(self.ctx)
+        self.table.setRowCount(len(self.cases))
+        for r, c in enumerate(self.cases):
+            vals = (c.number, c.title, c.analyst, c.agency, c.status.value, c.updated_at.strftime("%Y-%m-%d %H:%M"))
+            for col, v in enumerate(vals):
+                self.table.setItem(r, col, QTableWidgetItem(v))
+            if c.number == current:
+                self.table.selectRow(r)
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self._show_details()
+
+    def current(self) -> Case | None:
+        """The highlighted case."""
+        rows = self.table.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self.cases):
+            return None
+        return self.cases[rows[0].row()]
+
+    def _open_current(self) -> None:
+        c = self.current()
+        if c is not None:
+            self.open_requested.emit(c.number)
+
+    def _close_current(self) -> None:
+        c = self.current()
+        if c is not None:
+            self.close_requested.emit(c.number)
+
+    def _show_details(self) -> None:
+        c = self.current()
+        editable = c is not None and c.status is CaseStatus.OPEN
+        for w in (self.d_title, self.d_analyst, self.d_agency, self.d_notes, self.save_btn):
+            w.setEnabled(editable)
+        self.open_btn.setEnabled(c is not None)
+        self.close_btn.setEnabled(editable)
+        if c is None:
+            self.d_number.setText("—")
+            for w in (self.d_title, self.d_analyst, self.d_agency):
+                w.clear()
+            self.d_notes.clear()
+            self.d_status.setText("—")
+            self.d_created.setText("—")
+            self.d_counts.setText("—")
+            return
+        self.d_number.setText(c.number)
+        self.d_title.setText(c.title)
+        self.d_analyst.setText(c.analyst)
+        self.d_agency.setText(c.agency)
+        self.d_notes.setPlainText(c.notes)
+        self.d_status.setText(c.status.value)
+        self.d_created.setText(c.created_at.strftime("%Y-%m-%d %H:%M:%S"))
+        self.d_counts.setText(self._counts(c))
+
+    def _counts(self, c: Case) -> str:
+        from s2f_desktop.store import repositories as repo
+
+        with self.ctx.store.read() as s:
+            n_ev = len(repo.list_evidence(s, c.id))
+            n_seg = len(repo.list_case_segments(s, c.id))
+            n_run = len(repo.list_runs(s, c.id))
+        return f"{n_ev} evidence item(s), {n_seg} segment(s), {n_run} analysis run(s)"
+
+    def _save_details(self) -> None:
+        from s2f_desktop.services import cases as case_svc
+
+        c = self.current()
+        if c is None:
+            return
+        try:
+            case_svc.update_case(self.ctx, c.number, title=self.d_title.text(), analyst=self.d_analyst.text(),
+                                 agency=self.d_agency.text(), notes=self.d_notes.toPlainText())
+        except Exception as exc:
+            self.reporter.report(exc, "Save case details")
+            return
+        self.refresh(select=c.number)

@@ -1,0 +1,485 @@
+"""Composite panel: the composite faces of an analysis run, views, analyst adjustments.
+
+A composite shows traits estimated from the voice (sex, age) and everything else as an
+illustrative default; the panel says which is which, on the image and beside it.
+Analyst adjustments never overwrite a composite: "Save version" renders a new version
+derived from the one shown (``services.composites.adjust_composite``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2f_desktop.core.models import AnalysisRun, Composite
+from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.workers import JobRunner
+
+SLIDER_STEPS = 1000
+ILLUSTRATIVE_NOTE = ("Illustrative: only sex and age come from the voice. Face shape, skin, hair and every other "
+                     "feature are neutral defaults or analyst choices. This is not a likeness of anyone.")
+
+
+def _svc() -> Any:
+    from s2f_desktop.services import composites
+
+    return composites
+
+
+def param_value(comp: Composite, name: str) -> Any:
+    """The value of a composite parameter (``{"value":…, "origin":…}`` or a bare value)."""
+    p = comp.parameters.get(name)
+    return p.get("value") if isinstance(p, dict) else p
+
+
+def param_origin(comp: Composite, name: str) -> str:
+    """Where a parameter came from: voice, analyst or default."""
+    p = comp.parameters.get(name)
+    return str(p.get("origin", "default")) if isinstance(p, dict) else "default"
+
+
+class ImageView(QLabel):
+    """Scales a composite image to fit, with an 'ILLUSTRATIVE' badge painted on top."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._pix: QPixmap | None = None
+        self.badge = "ILLUSTRATIVE COMPOSITE — NOT A LIKENESS"
+        self.setMinimumSize(320, 320)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setStyleSheet("background:#1b1f24; color:#c8d0d8;")
+
+    def set_image(self, pix: QPixmap | None, text: str = "") -> None:
+        """Show a pixmap (or a text when there is none)."""
+        self._pix = pix if pix is not None and not pix.isNull() else None
+        if self._pix is None:
+            self.setPixmap(QPixmap())
+            self.setText(text or "No composite")
+        else:
+            self.setText("")
+            self._rescale()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pix is None:
+            return
+        scaled = self._pix.scaled(self.size() * 0.98, Qt.AspectRatioMode.KeepAspectRatio,
+                                  Qt.TransformationMode.SmoothTransformation)
+        marked = QPixmap(scaled)
+        p = QPainter(marked)
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPointSizeF(max(8.0, scaled.width() / 48))
+        p.setFont(font)
+        fm = p.fontMetrics()
+        h = fm.height() + 8
+        p.fillRect(0, scaled.height() - h, scaled.width(), h, QColor(0, 0, 0, 170))
+        p.setPen(QColor("#ffcc80"))
+        p.drawText(0, scaled.height() - h, scaled.width(), h, Qt.AlignmentFlag.AlignCenter, self.badge)
+        p.end()
+        self.setPixmap(marked)
+
+
+class CompositePanel(QWidget):
+    """Composite set of the selected run, view switching, sliders, ancestry/skin, save version."""
+
+    composites_changed = Signal()
+    composite_shown = Signal(object)
+    status_message = Signal(str)
+
+    def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.runner = runner
+        self.reporter = reporter
+        self.run: AnalysisRun | None = None
+        self.closed = False
+        self.composites: list[Composite] = []
+        self.current: Composite | None = None
+        self.view_name = ""
+        self.sliders: dict[str, tuple[QSlider, QLabel, Any]] = {}
+
+        # left: the set
+        self.run_label = QLabel("No analysis run selected")
+        self.run_label.setWordWrap(True)
+        self.list = QListWidget()
+        self.list.setObjectName("compositeList")
+        self.list.currentRowChanged.connect(self._row_changed)
+        self.create_btn = QPushButton("Create composites")
+        self.create_btn.setObjectName("createComposites")
+        self.create_btn.clicked.connect(self.create_set)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("idle")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.clicked.connect(lambda: self.runner.cancel("composite"))
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("<b>Composite set</b>"))
+        ll.addWidget(self.run_label)
+        ll.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.create_btn)
+        row.addWidget(self.cancel_btn)
+        ll.addLayout(row)
+        ll.addWidget(self.progress)
+
+        # centre: image + view switcher
+        self.image = ImageView()
+        self.image.setObjectName("compositeImage")
+        self.view_bar = QHBoxLayout()
+        self.view_group = QButtonGroup(self)
+        self.view_group.setExclusive(True)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        centre = QWidget()
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(self.view_bar)
+        cl.addWidget(self.image, 1)
+        cl.addWidget(self.caption)
+
+        # right: traits, illustrative list, sliders
+        self.traits_box = QLabel()
+        self.traits_box.setWordWrap(True)
+        self.traits_box.setTextFormat(Qt.TextFormat.RichText)
+        self.illustrative = QLabel(ILLUSTRATIVE_NOTE)
+        self.illustrative.setObjectName("illustrativeNote")
+        self.illustrative.setWordWrap(True)
+        self.illustrative.setStyleSheet("background:#fff3e0; color:#6d4c00; border:1px solid #ffb74d; padding:6px;")
+        self.ancestry = QComboBox()
+        self.skin = QComboBox()
+        self.slider_box = QWidget()
+        self.slider_grid = QGridLayout(self.slider_box)
+        self.slider_grid.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.slider_box)
+        self.reset_btn = QPushButton("Reset all")
+        self.reset_btn.clicked.connect(self.reset_sliders)
+        self.save_btn = QPushButton("Save version")
+        self.save_btn.setObjectName("saveVersion")
+        self.save_btn.clicked.connect(self.save_version)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.traits_box)
+        rl.addWidget(self.illustrative)
+        look = QGroupBox("Appearance (illustrative)")
+        lf = QFormLayout(look)
+        lf.addRow("Ancestry", self.ancestry)
+        lf.addRow("Skin", self.skin)
+        rl.addWidget(look)
+        adj = QGroupBox("Analyst adjustments")
+        al = QVBoxLayout(adj)
+        al.addWidget(scroll, 1)
+        btns = QHBoxLayout()
+        btns.addWidget(self.reset_btn)
+        btns.addStretch(1)
+        btns.addWidget(self.save_btn)
+        al.addLayout(btns)
+        rl.addWidget(adj, 1)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(centre)
+        split.addWidget(right)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 5)
+        split.setStretchFactor(2, 3)
+        split.setSizes([300, 760, 480])
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+        self._build_controls()
+        self.set_run(None)
+
+    # ------------------------------------------------------------------ controls
+    def _build_controls(self) -> None:
+        svc = _svc()
+        for combo, choices in ((self.ancestry, getattr(svc, "ANCESTRY_CHOICES", ())),
+                               (self.skin, getattr(svc, "SKIN_CHOICES", getattr(svc, "SKIN_TONE_CHOICES", ())))):
+            combo.addItem("(as rendered)", None)
+            for ch in choices:
+                key, text = (ch if isinstance(ch, (tuple, list)) else (ch, str(ch).replace("_", " ")))
+                combo.addItem(str(text), key)
+        row, group = 0, None
+        for adj in svc.list_adjustments():
+            if adj.group != group:
+                group = adj.group
+                head = QLabel(f"<b>{html.escape(str(group).capitalize())}</b>")
+                self.slider_grid.addWidget(head, row, 0, 1, 4)
+                row += 1
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(0, SLIDER_STEPS)
+            slider.setObjectName(f"slider_{adj.name}")
+            value_label = QLabel()
+            value_label.setMinimumWidth(48)
+            reset = QToolButton()
+            reset.setText("↺")
+            reset.setToolTip(f"Reset {adj.label}")
+            reset.clicked.connect(lambda _=False, n=adj.name: self.reset_slider(n))
+            slider.valueChanged.connect(lambda _v, n=adj.name: self._slider_moved(n))
+            self.slider_grid.addWidget(QLabel(adj.label), row, 0)
+            self.slider_grid.addWidget(slider, row, 1)
+            self.slider_grid.addWidget(value_label, row, 2)
+            self.slider_grid.addWidget(reset, row, 3)
+            self.sliders[adj.name] = (slider, value_label, adj)
+            row += 1
+        self.slider_grid.setColumnStretch(1, 1)
+
+    def _to_pos(self, adj: Any, value: float) -> int:
+        span = float(adj.maximum) - float(adj.minimum)
+        return int(round((float(value) - float(adj.minimum)) / span * SLIDER_STEPS)) if span else 0
+
+    def _to_value(self, adj: Any, pos: int) -> float:
+        return float(adj.minimum) + (float(adj.maximum) - float(adj.minimum)) * pos / SLIDER_STEPS
+
+    def base_value(self, name: str) -> float:
+        """What a slider resets to: the shown composite's value, else the adjustment's default."""
+        adj = self.sliders[name][2]
+        if self.current is not None:
+            v = param_value(self.current, name)
+            if isinstance(v, (int, float)):
+                return float(v)
+        return float(adj.default)
+
+    def slider_value(self, name: str) -> float:
+        """Current value of a slider in parameter units."""
+        slider, _, adj = self.sliders[name]
+        return self._to_value(adj, slider.value())
+
+    def set_slider_value(self, name: str, value: float) -> None:
+        """Move a slider (parameter units)."""
+        slider, _, adj = self.sliders[name]
+        slider.setValue(self._to_pos(adj, value))
+
+    def _slider_moved(self, name: str) -> None:
+        slider, label, adj = self.sliders[name]
+        value = self._to_value(adj, slider.value())
+        changed = abs(value - self.base_value(name)) > (float(adj.maximum) - float(adj.minimum)) / SLIDER_STEPS
+        label.setText(f"{value:.2f}" + (" *" if changed else ""))
+        label.setStyleSheet("color:#e65100; font-weight:bold;" if changed else "")
+
+    def reset_slider(self, name: str) -> None:
+        """Put one slider back to the shown composite's value."""
+        self.set_slider_value(name, self.base_value(name))
+        self._slider_moved(name)
+
+    def reset_sliders(self) -> None:
+        """Put every slider and the appearance choices back."""
+        for name in self.sliders:
+            self.reset_slider(name)
+        self.ancestry.setCurrentIndex(0)
+        self.skin.setCurrentIndex(0)
+
+    def changes(self) -> dict[str, Any]:
+        """Analyst changes relative to the shown composite."""
+        out: dict[str, Any] = {}
+        for name, (slider, _, adj) in self.sliders.items():
+            value = self._to_value(adj, slider.value())
+            if abs(value - self.base_value(name)) > (float(adj.maximum) - float(adj.minimum)) / SLIDER_STEPS:
+                out[name] = round(value, 4)
+        for key, combo in (("ancestry", self.ancestry), ("skin", self.skin)):
+            if combo.currentData() is not None:
+                out[key] = combo.currentData()
+        return out
+
+    # ------------------------------------------------------------------ data
+    def set_run(self, run: AnalysisRun | None, closed: bool = False) -> None:
+        """Show the composites of a run."""
+        self.run = run
+        self.closed = closed
+        self.refresh()
+
+    def refresh(self, select_id: int | None = None) -> None:
+        """Reload the composite list from the store."""
+        busy = self.runner.current("composite") is not None
+        if self.run is None:
+            self.composites = []
+            self.run_label.setText("Run an analysis first; composites are made from an analysis run.")
+        else:
+            self.composites = _svc().list_composites(self.ctx, self.run.id)
+            self.run_label.setText(f"From analysis run #{self.run.id} ({self.run.created_at:%Y-%m-%d %H:%M})")
+        self.create_btn.setEnabled(self.run is not None and not busy and not self.closed)
+        self.save_btn.setEnabled(self.run is not None and not self.closed)
+        self.list.blockSignals(True)
+        self.list.clear()
+        row = -1
+        for i, comp in enumerate(self.composites):
+            analyst = any(param_origin(comp, n) == "analyst" for n in comp.parameters)
+            text = f"{comp.label or comp.kind}  ·  v{comp.version}" + ("  (analyst-adjusted)" if analyst else "")
+            item = QListWidgetItem(text)
+            item.setToolTip(f"kind {comp.kind}, id {comp.id}" + (f", derived from #{comp.parent_id}" if comp.parent_id
+                                                                   else ""))
+            self.list.addItem(item)
+            if comp.id == select_id:
+                row = i
+        self.list.blockSignals(False)
+        if self.composites:
+            self.list.setCurrentRow(row if row >= 0 else 0)
+            self._row_changed(self.list.currentRow())
+        else:
+            self.current = None
+            self.image.set_image(None, "No composites yet — press “Create composites”." if self.run else "No run")
+            self.caption.clear()
+            self.traits_box.setText(self._traits_text())
+            self._rebuild_view_buttons([])
+            self.reset_sliders()
+        self.composites_changed.emit()
+
+    def _traits_text(self) -> str:
+        if self.run is None:
+            return ""
+        pooled = (self.run.results or {}).get("pooled") or {}
+        traits = pooled.get("traits") or {}
+        sex = traits.get("sex") or {}
+        age = traits.get("age") or {}
+        bits = []
+        if sex:
+            bits.append(f"sex <b>{html.escape(str(sex.get('label')))}</b>"
+                        + (f" (P(male) {float(sex['p_male']):.2f})" if sex.get("p_male") is not None else ""))
+        if age:
+            iv = age.get("interval_80") or []
+            bits.append(f"age <b>{html.escape(str(age.get('label')))}</b>"
+                        + (f" (80 % {float(iv[0]):.0f}–{float(iv[1]):.0f} y)" if len(iv) == 2 else ""))
+        return "<b>From the voice:</b> " + ", ".join(bits) if bits else ""
+
+    def _rebuild_view_buttons(self, views: list[str]) -> None:
+        for b in list(self.view_group.buttons()):
+            self.view_group.removeButton(b)
+            b.deleteLater()
+        while self.view_bar.count():
+            item = self.view_bar.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.view_bar.addWidget(QLabel("View:"))
+        for v in views:
+            b = QToolButton()
+            b.setText(v.replace("_", " "))
+            b.setCheckable(True)
+            b.setObjectName(f"view_{v}")
+            b.clicked.connect(lambda _=False, name=v: self.show_view(name))
+            self.view_group.addButton(b)
+            self.view_bar.addWidget(b)
+            if v == self.view_name:
+                b.setChecked(True)
+        self.view_bar.addStretch(1)
+
+    def _row_changed(self, row: int) -> None:
+        if not (0 <= row < len(self.composites)):
+            return
+        comp = self.composites[row]
+        self.current = comp
+        views = list(comp.images)
+        if self.view_name not in views:
+            self.view_name = views[0] if views else ""
+        self._rebuild_view_buttons(views)
+        self.show_view(self.view_name)
+        self.reset_sliders()
+        voice = sorted(n for n in comp.parameters if param_origin(comp, n) == "voice")
+        analyst = sorted(n for n in comp.parameters if param_origin(comp, n) == "analyst")
+        text = self._traits_text()
+        text += f"<br><small>Composite “{html.escape(comp.label or comp.kind)}”, version {comp.version}"
+        text += f" — from voice: {', '.join(voice) or 'none'}"
+        if analyst:
+            text += f"; analyst-set: {', '.join(analyst)}"
+        self.traits_box.setText(text + "; everything else illustrative.</small>")
+        self.composite_shown.emit(comp)
+
+    def show_view(self, name: str) -> None:
+        """Switch the image to another rendered view."""
+        self.view_name = name
+        for b in self.view_group.buttons():
+            b.setChecked(b.objectName() == f"view_{name}")
+        comp = self.current
+        if comp is None or name not in comp.images:
+            self.image.set_image(None, "No image")
+            return
+        path = _svc().composite_image_path(self.ctx, comp, name)
+        self.image.set_image(QPixmap(str(path)), f"image missing: {path}")
+        self.caption.setText(f"<small>{html.escape(comp.label or comp.kind)} · {html.escape(name)} view · "
+                             f"sha256 {html.escape(comp.image_sha256.get(name, '')[:16])}…</small>")
+
+    # ------------------------------------------------------------------ work
+    def _busy(self, on: bool) -> None:
+        self.create_btn.setEnabled(not on and self.run is not None and not self.closed)
+        self.save_btn.setEnabled(not on and self.run is not None and not self.closed)
+        self.cancel_btn.setEnabled(on)
+        if not on:
+            self.progress.setRange(0, 1000)
+
+    def _progress(self, frac: float, msg: str) -> None:
+        if frac >= 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(frac * 1000))
+        else:
+            self.progress.setRange(0, 0)
+        self.progress.setFormat(f"{msg} — %p%" if msg else "%p%")
+
+    def create_set(self) -> None:
+        """Render the composite set for the run (worker)."""
+        if self.run is None:
+            return
+        svc = _svc()
+        run_id = self.run.id
+        views = tuple(getattr(svc, "DEFAULT_VIEWS", getattr(svc, "VIEWS", ("front", "profile"))))
+        ancestry, skin = self.ancestry.currentData(), self.skin.currentData()
+        self._busy(True)
+        self.runner.submit("composite", lambda task: svc.create_composite_set(self.ctx, run_id, views, ancestry=ancestry,
+                                                                             skin=skin, task=task),
+                           on_success=lambda comps: self._created(comps),
+                           on_error=lambda e: self.reporter.report(e, "Composites"),
+                           on_progress=self._progress, on_done=lambda: self._busy(False))
+
+    def _created(self, comps: list[Composite]) -> None:
+        self.progress.setValue(1000)
+        self.progress.setFormat("done")
+        self.refresh(select_id=comps[0].id if comps else None)
+        self.status_message.emit(f"{len(comps)} composite(s) rendered")
+
+    def save_version(self) -> None:
+        """Render a new version of the shown composite with the analyst's changes (worker)."""
+        from s2f_desktop.core.errors import InputError
+
+        comp = self.current
+        if comp is None:
+            return
+        changes = self.changes()
+        if not changes:
+            self.reporter.report(InputError("move a slider or choose an appearance before saving a version"))
+            return
+        self._busy(True)
+        self.runner.submit("composite", lambda task: _svc().adjust_composite(self.ctx, comp.id, changes, task=task),
+                           on_success=lambda c: (self.refresh(select_id=c.id),
+                                                 self.status_message.emit(f"Saved version {c.version} of {c.label}")),
+                           on_error=lambda e: self.reporter.report(e, "Save version"),
+                           on_progress=self._progress, on_done=lambda: self._busy(False))

@@ -1,0 +1,212 @@
+"""Evidence page: the case's recordings (import by dialog or drag-and-drop) beside the waveform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2f_desktop.core.errors import S2FError
+from s2f_desktop.core.models import Evidence
+from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.waveform import format_time
+from s2f_desktop.gui.waveform_panel import WaveformPanel
+from s2f_desktop.gui.workers import JobRunner
+
+#: File-dialog filter; the importer decides what is really audio.
+AUDIO_FILTER = ("Audio and video (*.wav *.flac *.ogg *.mp3 *.m4a *.aac *.mp4 *.mov *.mkv *.webm *.opus *.aif *.aiff "
+                "*.amr *.3gp *.wma);;All files (*)")
+
+
+class EvidenceList(QListWidget):
+    """List of evidence items that accepts dropped files."""
+
+    files_dropped = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.files_dropped.emit(paths)
+
+
+class EvidencePage(QWidget):
+    """Evidence of the open case and the waveform of the chosen item."""
+
+    import_finished = Signal(list)  # list[ImportResult]
+    evidence_selected = Signal(object)
+    status_message = Signal(str)
+    record_requested = Signal()
+
+    def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.runner = runner
+        self.reporter = reporter
+        self.case_number: str | None = None
+        self.items: list[Evidence] = []
+        self.list = EvidenceList()
+        self.list.setObjectName("evidenceList")
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setSpacing(2)
+        self.list.currentRowChanged.connect(self._row_changed)
+        self.list.files_dropped.connect(self.import_paths)
+        self.import_btn = QPushButton("Import…")
+        self.import_btn.setToolTip("Import recordings into the case (or drop files on the list)")
+        self.import_btn.clicked.connect(self.import_dialog)
+        self.record_btn = QPushButton("Record…")
+        self.record_btn.setToolTip("Record new evidence from a microphone")
+        self.record_btn.clicked.connect(self.record_requested)
+        self.hint = QLabel("Drop audio or video files here to import them.")
+        self.hint.setWordWrap(True)
+        self.hint.setObjectName("hint")
+        self.errors = QLabel()
+        self.errors.setObjectName("importErrors")
+        self.errors.setWordWrap(True)
+        self.errors.setStyleSheet("color: #e57373;")
+        self.errors.hide()
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.import_btn)
+        row.addWidget(self.record_btn)
+        ll.addWidget(QLabel("<b>Evidence</b>"))
+        ll.addLayout(row)
+        ll.addWidget(self.list, 1)
+        ll.addWidget(self.hint)
+        ll.addWidget(self.errors)
+        ll.addWidget(self.details)
+        self.waveform = WaveformPanel(ctx, runner, reporter)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.waveform)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 5)
+        split.setSizes([260, 1300])
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+        self.set_case(None)
+
+    def set_case(self, case_number: str | None, closed: bool = False) -> None:
+        """Show a case's evidence (None: no case open)."""
+        self.case_number = case_number
+        self.import_btn.setEnabled(case_number is not None and not closed)
+        self.record_btn.setEnabled(case_number is not None and not closed)
+        self.list.setAcceptDrops(case_number is not None and not closed)
+        self.errors.hide()
+        self.waveform.clear()
+        self.refresh()
+
+    def refresh(self, select_id: int | None = None) -> None:
+        """Reload the evidence list."""
+        from s2f_desktop.services import evidence as ev_svc
+
+        keep = select_id if select_id is not None else (self.current().id if self.current() else None)
+        self.items = ev_svc.list_evidence(self.ctx, self.case_number) if self.case_number else []
+        self.list.blockSignals(True)
+        self.list.clear()
+        row_to_select = -1
+        for i, ev in enumerate(self.items):
+            m = ev.media
+            item = QListWidgetItem(f"#{ev.id}  {ev.original_name}\n{format_time(m.duration_s, 0.1)} · "
+                                   f"{m.sample_rate / 1000:g} kHz · {m.channels} ch")
+            item.setToolTip(f"{ev.original_name}\n{m.codec} in {m.container}\nsha256 {ev.sha256}\n"
+                            f"imported {ev.imported_at:%Y-%m-%d %H:%M} UTC by {ev.imported_by}")
+            self.list.addItem(item)
+            if ev.id == keep:
+                row_to_select = i
+        self.list.blockSignals(False)
+        if row_to_select < 0 and self.items and keep is None:
+            row_to_select = 0
+        if row_to_select >= 0:
+            self.list.setCurrentRow(row_to_select)
+            if self.waveform.evidence is None or self.waveform.evidence.id != self.items[row_to_select].id:
+                self._row_changed(row_to_select)
+
+    def current(self) -> Evidence | None:
+        """The evidence item shown."""
+        row = self.list.currentRow()
+        return self.items[row] if 0 <= row < len(self.items) else None
+
+    def _row_changed(self, row: int) -> None:
+        if not (0 <= row < len(self.items)) or self.case_number is None:
+            return
+        ev = self.items[row]
+        self.details.setText(f"<small>sha256 <tt>{ev.sha256[:16]}…</tt><br>original: {ev.original_path}</small>")
+        self.waveform.load_evidence(self.case_number, ev)
+        self.evidence_selected.emit(ev)
+
+    # ------------------------------------------------------------------ import
+    def import_dialog(self) -> None:
+        """Pick files with a dialog, then import them."""
+        if self.case_number is None:
+            return
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import evidence", str(Path.home()), AUDIO_FILTER)
+        if paths:
+            self.import_paths([Path(p) for p in paths])
+
+    def import_paths(self, paths: Sequence[Path]) -> None:
+        """Import files off the GUI thread; per-file errors are listed under the evidence."""
+        from s2f_desktop.services import evidence as ev_svc
+
+        if self.case_number is None:
+            self.reporter.report(S2FError("open a case before importing evidence"))
+            return
+        case_number = self.case_number
+        paths = [Path(p) for p in paths]
+        self.errors.hide()
+        self.import_btn.setEnabled(False)
+        self.runner.submit("import", lambda task: ev_svc.import_files(self.ctx, case_number, paths, task=task),
+                           on_success=self._imported,
+                           on_error=lambda e: self.reporter.report(e, "Import"),
+                           on_progress=lambda f, m: self.status_message.emit(m),
+                           on_done=lambda: self.import_btn.setEnabled(self.case_number is not None))
+
+    def _imported(self, results: list[Any]) -> None:
+        ok = [r for r in results if r.ok]
+        bad = [r for r in results if not r.ok]
+        if bad:
+            self.errors.setText("Not imported:\n" + "\n".join(f"• {r.path.name}: {r.error}" for r in bad))
+            self.errors.show()
+        last = ok[-1].evidence.id if ok else None
+        self.refresh(select_id=last)
+        dup = sum(1 for r in ok if r.already_present)
+        self.status_message.emit(f"Imported {len(ok) - dup} file(s)" + (f", {dup} already present" if dup else "")
+                                 + (f", {len(bad)} failed" if bad else ""))
+        self.import_finished.emit(results)

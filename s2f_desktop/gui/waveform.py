@@ -1,0 +1,726 @@
+"""Waveform display and segment editing.
+
+:class:`WaveformModel` holds the signal side: the evidence's overview (min/max/RMS
+peaks), its sample rate and length, and the segments, all in *samples at the native
+rate*. :class:`WaveformView` owns the viewport (first visible sample and samples per
+pixel) and is the only code converting samples to pixels and back
+(:meth:`WaveformView.sample_to_x` / :meth:`WaveformView.x_to_sample`). Painting asks
+the overview for the visible range only, at one column per pixel, so the cost of a
+frame does not depend on the recording's length.
+
+The view never writes to the store: it emits ``create_requested``,
+``edit_requested`` and selection changes; the panel turns those into undo commands.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QObject
+
+from s2f_desktop.core.models import Segment, SegmentStatus
+
+
+class PeakSource(Protocol):
+    """What the view needs from an overview (``services.audio.evidence_overview``)."""
+
+    sample_rate: int
+    frames: int
+
+    def peaks(self, start_sample: int, end_sample: int, width_px: int) -> tuple[Any, Any, Any]: ...
+
+
+# ----------------------------------------------------------------------------- model
+class WaveformModel(QObject):
+    """Signal-side state: overview, segments and the selected segment (samples only)."""
+
+    overview_changed = Signal()
+    segments_changed = Signal()
+    selection_changed = Signal(object)  # segment id or None
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.overview: PeakSource | None = None
+        self.evidence: Any = None
+        self._segments: dict[str, Segment] = {}
+        self._order: list[Segment] = []
+        self._starts: list[int] = []
+        self._max_len = 0
+        self.selected_id: str | None = None
+
+    # overview
+    def set_overview(self, overview: PeakSource | None, evidence: Any = None) -> None:
+        """Show another recording (clears segments and selection)."""
+        self.overview = overview
+        self.evidence = evidence
+        self._segments.clear()
+        self._reindex()
+        self.selected_id = None
+        self.overview_changed.emit()
+        self.segments_changed.emit()
+        self.selection_changed.emit(None)
+
+    @property
+    def frames(self) -> int:
+        """Length of the recording in samples (0 when none)."""
+        return int(self.overview.frames) if self.overview is not None else 0
+
+    @property
+    def sample_rate(self) -> int:
+        """Native sample rate (1 when no recording, to keep divisions safe)."""
+        return int(self.overview.sample_rate) if self.overview is not None else 1
+
+    # segments
+    def set_segments(self, segments: Sequence[Segment]) -> None:
+        """Replace all segments."""
+        self._segments = {s.id: s for s in segments}
+        if self.selected_id not in self._segments:
+            self.selected_id = None
+            self.selection_changed.emit(None)
+        self._reindex()
+        self.segments_changed.emit()
+
+    def upsert(self, segment: Segment) -> None:
+        """Add or replace one segment."""
+        self._segments[segment.id] = segment
+        self._reindex()
+        self.segments_changed.emit()
+
+    def remove(self, segment_id: str) -> None:
+        """Forget one segment (and deselect it)."""
+        self._segments.pop(segment_id, None)
+        if self.selected_id == segment_id:
+            self.select(None)
+        self._reindex()
+        self.segments_changed.emit()
+
+    def get(self, segment_id: str | None) -> Segment | None:
+        """A segment by id."""
+        return self._segments.get(segment_id) if segment_id else None
+
+    def segments(self) -> list[Segment]:
+        """All segments in time order."""
+        return list(self._order)
+
+    def visible(self, start: float, end: float) -> list[Segment]:
+        """Segments overlapping ``[start, end)`` (bisect on starts: O(log n + k))."""
+        lo = bisect.bisect_left(self._starts, int(start) - self._max_len)
+        hi = bisect.bisect_right(self._starts, int(end) + 1)
+        return [s for s in self._order[lo:hi] if s.end_sample > start and s.start_sample < end]
+
+    def select(self, segment_id: str | None) -> None:
+        """Select a segment (or nothing)."""
+        if segment_id is not None and segment_id not in self._segments:
+            segment_id = None
+        if segment_id != self.selected_id:
+            self.selected_id = segment_id
+            self.selection_changed.emit(segment_id)
+
+    @property
+    def selected(self) -> Segment | None:
+        """The selected segment."""
+        return self.get(self.selected_id)
+
+    def _reindex(self) -> None:
+        self._order = sorted(self._segments.values(), key=lambda s: (s.start_sample, s.id))
+        self._starts = [s.start_sample for s in self._order]
+        self._max_len = max((s.end_sample - s.start_sample for s in self._order), default=0)
+
+
+# ------------------------------------------------------------------------ helpers
+_NICE_STEPS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600,
+                 900, 1800, 3600, 7200)
+
+
+def nice_tick_step(seconds_per_px: float, min_px: float = 90.0) -> float:
+    """The smallest 'round' time step whose ticks are at least ``min_px`` apart."""
+    for step in _NICE_STEPS_S:
+        if step / max(seconds_per_px, 1e-12) >= min_px:
+            return step
+    return _NICE_STEPS_S[-1]
+
+
+def format_time(seconds: float, step: float = 1.0) -> str:
+    """``h:mm:ss`` / ``m:ss.mmm``, truncated to as many decimals as the tick step needs.
+
+    Truncation (not rounding) keeps 59.96 s from printing as ``0:60``.
+    """
+    decimals = 0 if step >= 1 else min(3, max(1, int(math.ceil(-math.log10(step) - 1e-9))))
+    sign = "-" if seconds < 0 else ""
+    scale = 10 ** decimals
+    units = int(math.floor(abs(seconds) * scale + 1e-6))
+    whole, frac = divmod(units, scale)
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    sec = f"{s:02d}" + (f".{frac:0{decimals}d}" if decimals else "")
+    return f"{sign}{h}:{m:02d}:{sec}" if h else f"{sign}{m}:{sec}"
+
+
+def _colormap() -> np.ndarray:
+    """A 256-entry perceptual-ish (dark blue -> magenta -> yellow) ARGB lookup table."""
+    anchors = np.array([[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66],
+                        [245, 125, 21], [250, 193, 39], [252, 255, 164]], dtype=float)
+    pos = np.linspace(0, 1, len(anchors))
+    t = np.linspace(0, 1, 256)
+    rgb = np.stack([np.interp(t, pos, anchors[:, c]) for c in range(3)], axis=1).astype(np.uint32)
+    return (0xFF000000 | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).astype(np.uint32)
+
+
+_LUT = _colormap()
+
+
+def spectrogram_rgb(db: np.ndarray, floor_db: float = 70.0) -> np.ndarray:
+    """dB magnitudes ``[freq, time]`` -> ARGB32 array ``[rows, cols]`` with low frequencies at the bottom.
+
+    Pure numpy so it can run in a worker thread; the GUI thread wraps it in a QImage.
+    """
+    db = np.asarray(db, dtype=float)
+    if db.size == 0:
+        return np.zeros((1, 1), dtype=np.uint32)
+    top = float(np.nanmax(db))
+    norm = np.clip((db - (top - floor_db)) / floor_db, 0.0, 1.0)
+    idx = (np.nan_to_num(norm) * 255).astype(np.uint8)
+    return np.ascontiguousarray(_LUT[idx][::-1])
+
+
+def rgb_to_qimage(argb: np.ndarray) -> QImage:
+    """Wrap an ARGB32 array in a QImage (copied, so the array may be freed)."""
+    argb = np.ascontiguousarray(argb, dtype=np.uint32)
+    h, w = argb.shape
+    return QImage(argb.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
+
+
+@dataclass(frozen=True)
+class SpectrogramTile:
+    """A rendered spectrogram for samples ``[start, end)`` up to ``max_hz``."""
+
+    start: int
+    end: int
+    image: QImage
+    max_hz: float
+
+
+# ---------------------------------------------------------------------------- colours
+COLORS = {
+    "background": QColor("#11161c"),
+    "ruler": QColor("#1c232b"),
+    "ruler_text": QColor("#c8d0d8"),
+    "grid": QColor(255, 255, 255, 28),
+    "wave": QColor("#4fc3f7"),
+    "rms": QColor("#b3e5fc"),
+    "accepted": QColor(76, 175, 80, 70),
+    "accepted_edge": QColor("#66bb6a"),
+    "suggested": QColor(255, 167, 38, 45),
+    "suggested_edge": QColor("#ffa726"),
+    "rejected": QColor(120, 120, 120, 35),
+    "rejected_edge": QColor("#8a8a8a"),
+    "selected_edge": QColor("#ffffff"),
+    "playhead": QColor("#ff5252"),
+    "create": QColor(255, 255, 255, 50),
+}
+
+
+# ------------------------------------------------------------------------------ view
+class WaveformView(QWidget):
+    """Detail view: time ruler, waveform (and optional spectrogram) and segments.
+
+    Mouse: drag on empty signal creates a segment; drag a segment moves it; drag its
+    edge resizes it; click selects. Wheel zooms around the pointer; Shift+wheel (or
+    a horizontal wheel) pans.
+    """
+
+    viewport_changed = Signal(float, float)  # first visible sample, samples per pixel
+    create_requested = Signal(int, int)
+    edit_requested = Signal(str, int, int)
+    cursor_moved = Signal(int)  # the play cursor was placed (sample)
+
+    RULER_H = 24
+    EDGE_PX = 5
+    MIN_SPP = 1.0 / 16.0  # 16 pixels per sample at the deepest zoom
+
+    def __init__(self, model: WaveformModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.start = 0.0
+        self.spp = 1.0
+        self.playhead: int | None = None
+        self.cursor_sample: int | None = None
+        self.show_spectrogram = False
+        self.spectrogram: SpectrogramTile | None = None
+        self.spectrogram_note = ""
+        self._drag: dict[str, Any] | None = None
+        self._peak_cache: tuple[tuple, tuple[QPolygonF, QPolygonF]] | None = None
+        self.setMinimumHeight(160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        model.overview_changed.connect(self.fit_all)
+        model.segments_changed.connect(self.update)
+        model.selection_changed.connect(lambda _id: self.update())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(900, 320)
+
+    # ---------------------------------------------------------- coordinates (the one place)
+    def sample_to_x(self, sample: float) -> float:
+        """Pixel column of a sample."""
+        return (sample - self.start) / self.spp
+
+    def x_to_sample(self, x: float) -> float:
+        """Sample under a pixel column (not clamped)."""
+        return self.start + x * self.spp
+
+    def clamp_sample(self, sample: float) -> int:
+        """A sample index inside the recording."""
+        return int(min(max(round(sample), 0), self.model.frames))
+
+    @property
+    def visible_range(self) -> tuple[float, float]:
+        """``(first, last)`` visible samples."""
+        return self.start, self.start + self.width() * self.spp
+
+    def max_spp(self) -> float:
+        """Samples per pixel when the whole recording fits."""
+        return max(self.MIN_SPP, self.model.frames / max(1, self.width()))
+
+    # ---------------------------------------------------------------------- viewport
+    def set_view(self, start: float, spp: float) -> None:
+        """Set first visible sample and zoom; clamped to the recording."""
+        spp = min(max(spp, self.MIN_SPP), self.max_spp())
+        span = self.width() * spp
+        start = min(max(0.0, start), max(0.0, self.model.frames - span))
+        if (start, spp) != (self.start, self.spp):
+            self.start, self.spp = start, spp
+            self.viewport_changed.emit(self.start, self.spp)
+            self.update()
+
+    def fit_all(self) -> None:
+        """Zoom out to the whole recording."""
+        self.start, self.spp = 0.0, self.max_spp()
+        self.spectrogram = None
+        self._peak_cache = None
+        self.viewport_changed.emit(self.start, self.spp)
+        self.update()
+
+    def zoom(self, factor: float, anchor_x: float | None = None) -> None:
+        """Zoom in (factor > 1) or out, keeping the sample under ``anchor_x`` in place."""
+        if anchor_x is None:
+            anchor_x = self.width() / 2
+        anchor = self.x_to_sample(anchor_x)
+        spp = min(max(self.spp / factor, self.MIN_SPP), self.max_spp())
+        self.set_view(anchor - anchor_x * spp, spp)
+
+    def zoom_to(self, start_sample: int, end_sample: int) -> None:
+        """Show ``[start, end)`` across the width, with a small margin."""
+        span = max(1, end_sample - start_sample)
+        margin = span * 0.05
+        spp = (span + 2 * margin) / max(1, self.width())
+        self.set_view(start_sample - margin, spp)
+
+    def pan_pixels(self, dx: float) -> None:
+        """Scroll by ``dx`` pixels (positive: later in time)."""
+        self.set_view(self.start + dx * self.spp, self.spp)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        old_w = max(1, event.oldSize().width())
+        if event.oldSize().width() <= 0 or self.spp >= self.model.frames / old_w - 1e-9:
+            self.start, self.spp = 0.0, self.max_spp()
+        else:
+            self.set_view(self.start, self.spp)
+        self.viewport_changed.emit(self.start, self.spp)
+        super().resizeEvent(event)
+
+    # ---------------------------------------------------------------------- geometry
+    def signal_rect(self) -> QRectF:
+        """Area of the waveform (below the ruler, above the spectrogram)."""
+        h = self.height() - self.RULER_H
+        if self.show_spectrogram:
+            h = h // 2
+        return QRectF(0, self.RULER_H, self.width(), h)
+
+    def spectrogram_rect(self) -> QRectF:
+        """Area of the spectrogram (lower half when shown)."""
+        sig = self.signal_rect()
+        return QRectF(0, sig.bottom(), self.width(), self.height() - sig.bottom())
+
+    # ---------------------------------------------------------------------- painting
+    def _peak_polygons(self) -> tuple[QPolygonF, QPolygonF] | None:
+        ov = self.model.overview
+        if ov is None or self.model.frames <= 0:
+            return None
+        rect = self.signal_rect()
+        width = self.width()
+        key = (self.start, self.spp, width, rect.height(), id(ov))
+        if self._peak_cache is not None and self._peak_cache[0] == key:
+            return self._peak_cache[1]
+        first = max(0, int(math.floor(self.start)))
+        last = min(self.model.frames, int(math.ceil(self.start + width * self.spp)))
+        if last <= first:
+            return None
+        x0 = self.sample_to_x(first)
+        x1 = self.sample_to_x(last)
+        cols = max(1, min(width, int(round(x1 - x0)), last - first))
+        mins, maxs, rms = (np.asarray(a, dtype=float) for a in ov.peaks(first, last, cols))
+        n = len(mins)
+        xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / max(n, 1)
+        mid = rect.center().y()
+        half = rect.height() / 2 * 0.92
+        top = mid - np.clip(maxs, -1, 1) * half
+        bot = mid - np.clip(mins, -1, 1) * half
+        r = np.clip(rms, 0, 1) * half
+        env = QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), top.tolist())]
+                        + [QPointF(x, y) for x, y in zip(xs[::-1].tolist(), bot[::-1].tolist())])
+        rmsp = QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), (mid - r).tolist())]
+                         + [QPointF(x, y) for x, y in zip(xs[::-1].tolist(), (mid + r[::-1]).tolist())])
+        self._peak_cache = (key, (env, rmsp))
+        return env, rmsp
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), COLORS["background"])
+        self._paint_ruler(p)
+        sig = self.signal_rect()
+        if self.model.overview is None:
+            p.setPen(COLORS["ruler_text"])
+            p.drawText(sig, Qt.AlignmentFlag.AlignCenter, "Select an evidence item to show its waveform")
+            p.end()
+            return
+        if self.show_spectrogram:
+            self._paint_spectrogram(p)
+        p.setPen(QPen(COLORS["grid"], 1))
+        p.drawLine(QPointF(0, sig.center().y()), QPointF(self.width(), sig.center().y()))
+        polys = self._peak_polygons()
+        if polys is not None:
+            env, rmsp = polys
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            p.setPen(QPen(COLORS["wave"], 1))
+            p.setBrush(COLORS["wave"])
+            p.drawPolygon(env)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(COLORS["rms"])
+            p.drawPolygon(rmsp)
+        self._paint_segments(p)
+        self._paint_cursors(p)
+        p.end()
+
+    def _paint_ruler(self, p: QPainter) -> None:
+        p.fillRect(QRectF(0, 0, self.width(), self.RULER_H), COLORS["ruler"])
+        if self.model.overview is None:
+            return
+        sr = self.model.sample_rate
+        step = nice_tick_step(self.spp / sr)
+        first_s = self.start / sr
+        t = math.floor(first_s / step) * step
+        end_s = (self.start + self.width() * self.spp) / sr
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        p.setFont(font)
+        minor = step / 5
+        p.setPen(QPen(COLORS["ruler_text"], 1))
+        mt = math.floor(first_s / minor) * minor
+        while mt <= end_s:
+            x = self.sample_to_x(mt * sr)
+            p.drawLine(QPointF(x, self.RULER_H - 4), QPointF(x, self.RULER_H))
+            mt += minor
+        sig_bottom = self.height()
+        while t <= end_s + step:
+            x = self.sample_to_x(t * sr)
+            p.setPen(QPen(COLORS["ruler_text"], 1))
+            p.drawLine(QPointF(x, self.RULER_H - 10), QPointF(x, self.RULER_H))
+            p.drawText(QPointF(x + 3, self.RULER_H - 10), format_time(t, step))
+            p.setPen(QPen(COLORS["grid"], 1))
+            p.drawLine(QPointF(x, self.RULER_H), QPointF(x, sig_bottom))
+            t += step
+
+    def _paint_spectrogram(self, p: QPainter) -> None:
+        rect = self.spectrogram_rect()
+        tile = self.spectrogram
+        if tile is not None:
+            x0 = self.sample_to_x(tile.start)
+            x1 = self.sample_to_x(tile.end)
+            p.drawImage(QRectF(x0, rect.top(), x1 - x0, rect.height()), tile.image)
+            p.setPen(COLORS["ruler_text"])
+            p.drawText(QRectF(4, rect.top() + 2, 200, 16), Qt.AlignmentFlag.AlignLeft,
+                       f"{tile.max_hz / 1000:.1f} kHz")
+            p.drawText(QRectF(4, rect.bottom() - 18, 200, 16), Qt.AlignmentFlag.AlignLeft, "0 Hz")
+        if self.spectrogram_note:
+            p.setPen(COLORS["ruler_text"])
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.spectrogram_note)
+        p.setPen(QPen(COLORS["grid"], 1))
+        p.drawLine(QPointF(0, rect.top()), QPointF(self.width(), rect.top()))
+
+    def _segment_extent(self, seg: Segment) -> tuple[int, int]:
+        d = self._drag
+        if d is not None and d.get("id") == seg.id and "preview" in d:
+            return d["preview"]
+        return seg.start_sample, seg.end_sample
+
+    def _paint_segments(self, p: QPainter) -> None:
+        v0, v1 = self.visible_range
+        top = float(self.RULER_H)
+        h = self.height() - top
+        fm = p.fontMetrics()
+        for seg in self.model.visible(v0 - self.spp * 2, v1):
+            s, e = self._segment_extent(seg)
+            x0, x1 = self.sample_to_x(s), self.sample_to_x(e)
+            rect = QRectF(x0, top, max(1.0, x1 - x0), h)
+            if seg.status is SegmentStatus.SUGGESTED:
+                fill, edge, style = COLORS["suggested"], COLORS["suggested_edge"], Qt.PenStyle.DashLine
+                p.fillRect(rect, QBrush(QColor(255, 167, 38, 40), Qt.BrushStyle.BDiagPattern))
+            elif seg.status is SegmentStatus.REJECTED:
+                fill, edge, style = COLORS["rejected"], COLORS["rejected_edge"], Qt.PenStyle.DotLine
+            else:
+                fill, edge, style = COLORS["accepted"], COLORS["accepted_edge"], Qt.PenStyle.SolidLine
+            p.fillRect(rect, fill)
+            selected = seg.id == self.model.selected_id
+            pen = QPen(COLORS["selected_edge"] if selected else edge, 2 if selected else 1, style)
+            p.setPen(pen)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawLine(QPointF(x0, top), QPointF(x0, top + h))
+            p.drawLine(QPointF(x1, top), QPointF(x1, top + h))
+            if selected:
+                p.drawRect(rect.adjusted(0, 1, 0, -1))
+            label = seg.label or ("suggestion" if seg.status is SegmentStatus.SUGGESTED else "")
+            if seg.status is SegmentStatus.SUGGESTED and seg.confidence is not None:
+                label = f"{label} {seg.confidence:.0%}"
+            if seg.status is SegmentStatus.REJECTED:
+                label = f"{label} (rejected)".strip()
+            if label and x1 - x0 > 24:
+                p.setPen(COLORS["selected_edge"] if selected else edge)
+                text = fm.elidedText(label, Qt.TextElideMode.ElideRight, int(x1 - x0 - 6))
+                p.drawText(QPointF(max(x0, 0) + 3, top + fm.ascent() + 2), text)
+        d = self._drag
+        if d is not None and d["mode"] == "create" and "preview" in d:
+            s, e = d["preview"]
+            x0, x1 = self.sample_to_x(s), self.sample_to_x(e)
+            p.fillRect(QRectF(x0, top, x1 - x0, h), COLORS["create"])
+
+    def _paint_cursors(self, p: QPainter) -> None:
+        for sample, color, width in ((self.cursor_sample, QColor(255, 255, 255, 150), 1),
+                                     (self.playhead, COLORS["playhead"], 2)):
+            if sample is None:
+                continue
+            x = self.sample_to_x(sample)
+            if -2 <= x <= self.width() + 2:
+                p.setPen(QPen(color, width))
+                p.drawLine(QPointF(x, self.RULER_H), QPointF(x, self.height()))
+
+    # ---------------------------------------------------------------------- interaction
+    def hit_test(self, x: float) -> tuple[str, Segment | None]:
+        """What is under pixel column ``x``: ('start'|'end'|'body', segment) or ('none', None).
+
+        The selected segment wins over others; edges win over bodies.
+        """
+        sample = self.x_to_sample(x)
+        tol = self.EDGE_PX * self.spp
+        cands = self.model.visible(sample - tol, sample + tol)
+        sel = self.model.selected
+        if sel is not None and sel in cands:
+            cands = [sel] + [c for c in cands if c.id != sel.id]
+        for seg in cands:
+            if abs(self.sample_to_x(seg.start_sample) - x) <= self.EDGE_PX:
+                return "start", seg
+            if abs(self.sample_to_x(seg.end_sample) - x) <= self.EDGE_PX:
+                return "end", seg
+        for seg in cands:
+            if seg.start_sample <= sample < seg.end_sample:
+                return "body", seg
+        return "none", None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self.model.overview is None or event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        x = event.position().x()
+        if event.position().y() < self.RULER_H:
+            self.set_cursor_sample(self.clamp_sample(self.x_to_sample(x)))
+            return
+        kind, seg = self.hit_test(x)
+        anchor = self.x_to_sample(x)
+        if seg is not None:
+            self.model.select(seg.id)
+            self._drag = {"mode": {"start": "resize_start", "end": "resize_end", "body": "move"}[kind],
+                          "id": seg.id, "anchor": anchor, "orig": (seg.start_sample, seg.end_sample), "x": x}
+        else:
+            self._drag = {"mode": "create", "anchor": anchor, "x": x}
+        self.setFocus()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        x = event.position().x()
+        d = self._drag
+        if d is None:
+            kind, _ = self.hit_test(x) if self.model.overview is not None else ("none", None)
+            self.setCursor({"start": Qt.CursorShape.SizeHorCursor, "end": Qt.CursorShape.SizeHorCursor,
+                            "body": Qt.CursorShape.OpenHandCursor}.get(kind, Qt.CursorShape.IBeamCursor))
+            return
+        if abs(x - d["x"]) < 3 and "preview" not in d:
+            return
+        sample = self.x_to_sample(x)
+        frames = self.model.frames
+        if d["mode"] == "create":
+            a, b = sorted((self.clamp_sample(d["anchor"]), self.clamp_sample(sample)))
+            d["preview"] = (a, b)
+        else:
+            s0, e0 = d["orig"]
+            if d["mode"] == "move":
+                delta = int(round(sample - d["anchor"]))
+                delta = min(max(delta, -s0), frames - e0)
+                d["preview"] = (s0 + delta, e0 + delta)
+            elif d["mode"] == "resize_start":
+                d["preview"] = (min(self.clamp_sample(sample), e0 - 1), e0)
+            else:
+                d["preview"] = (s0, max(self.clamp_sample(sample), s0 + 1))
+        self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        d, self._drag = self._drag, None
+        if d is None:
+            return super().mouseReleaseEvent(event)
+        self.update()
+        if "preview" not in d:  # a click
+            if d["mode"] == "create":
+                self.model.select(None)
+                self.set_cursor_sample(self.clamp_sample(d["anchor"]))
+            return
+        start, end = d["preview"]
+        if d["mode"] == "create":
+            if end - start >= 2:
+                self.create_requested.emit(int(start), int(end))
+        elif (start, end) != d["orig"]:
+            self.edit_requested.emit(d["id"], int(start), int(end))
+
+    def set_cursor_sample(self, sample: int | None) -> None:
+        """Place the play cursor (where playback starts when nothing is selected)."""
+        self.cursor_sample = sample
+        if sample is not None:
+            self.cursor_moved.emit(sample)
+        self.update()
+
+    def set_playhead(self, sample: int | None) -> None:
+        """Move the moving playback cursor; scrolls to keep it visible."""
+        self.playhead = sample
+        if sample is not None:
+            v0, v1 = self.visible_range
+            if not (v0 <= sample <= v1):
+                self.set_view(sample - 0.1 * self.width() * self.spp, self.spp)
+        self.update()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        delta = event.angleDelta()
+        if delta.x() != 0 or event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            steps = (delta.x() or delta.y()) / 120.0
+            self.pan_pixels(-steps * self.width() / 10)
+        elif delta.y() != 0:
+            self.zoom(1.25 ** (delta.y() / 120.0), event.position().x())
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if key == Qt.Key.Key_Left:
+            self.pan_pixels(-self.width() / 10)
+        elif key == Qt.Key.Key_Right:
+            self.pan_pixels(self.width() / 10)
+        elif key == Qt.Key.Key_Home:
+            self.set_view(0, self.spp)
+        elif key == Qt.Key.Key_End:
+            self.set_view(self.model.frames, self.spp)
+        else:
+            super().keyPressEvent(event)
+
+
+class OverviewStrip(QWidget):
+    """The whole recording at a glance, with the detail view's range as a frame.
+
+    Click or drag to move the detail view there. The strip's peaks are fetched once per
+    width (one column per pixel) and cached as polygons.
+    """
+
+    seek_requested = Signal(float)  # sample to centre the detail view on
+
+    def __init__(self, model: WaveformModel, view: WaveformView, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.view = view
+        self._cache: tuple[tuple, QPolygonF] | None = None
+        self.setFixedHeight(56)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        model.overview_changed.connect(self._invalidate)
+        model.segments_changed.connect(self.update)
+        view.viewport_changed.connect(lambda *_: self.update())
+
+    def _invalidate(self) -> None:
+        self._cache = None
+        self.update()
+
+    def _spp(self) -> float:
+        return max(1e-9, self.model.frames / max(1, self.width()))
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#0d1116"))
+        ov = self.model.overview
+        if ov is None or self.model.frames <= 0:
+            p.end()
+            return
+        w, h = self.width(), self.height()
+        key = (w, h, id(ov))
+        if self._cache is None or self._cache[0] != key:
+            cols = max(1, min(w, self.model.frames))
+            mins, maxs, _ = (np.asarray(a, dtype=float) for a in ov.peaks(0, self.model.frames, cols))
+            xs = (np.arange(len(mins)) + 0.5) * w / max(1, len(mins))
+            mid, half = h / 2, h / 2 * 0.9
+            poly = QPolygonF([QPointF(x, mid - y * half) for x, y in zip(xs.tolist(), np.clip(maxs, -1, 1).tolist())]
+                             + [QPointF(x, mid - y * half)
+                                for x, y in zip(xs[::-1].tolist(), np.clip(mins[::-1], -1, 1).tolist())])
+            self._cache = (key, poly)
+        spp = self._spp()
+        for seg in self.model.segments():
+            color = {SegmentStatus.SUGGESTED: COLORS["suggested_edge"],
+                     SegmentStatus.REJECTED: COLORS["rejected_edge"]}.get(seg.status, COLORS["accepted_edge"])
+            c = QColor(color)
+            c.setAlpha(90)
+            p.fillRect(QRectF(seg.start_sample / spp, 0, max(1.0, (seg.end_sample - seg.start_sample) / spp), h), c)
+        p.setPen(QPen(QColor("#6f8faa"), 1))
+        p.setBrush(QColor("#6f8faa"))
+        p.drawPolygon(self._cache[1])
+        v0, v1 = self.view.visible_range
+        frame = QRectF(v0 / spp, 1, max(3.0, (v1 - v0) / spp), h - 2)
+        p.setBrush(QColor(255, 255, 255, 40))
+        p.setPen(QPen(QColor("#ffffff"), 1))
+        p.drawRect(frame)
+        p.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._seek(event.position().x())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._seek(event.position().x())
+
+    def _seek(self, x: float) -> None:
+        if self.model.frames <= 0:
+            return
+        centre = x * self._spp()
+        half = self.view.width() * self.view.spp / 2
+        self.view.set_view(centre - half, self.view.spp)
+        self.seek_requested.emit(centre)

@@ -1,0 +1,432 @@
+"""The waveform page's working area: overview strip, detail view, scroll bar, segment table.
+
+It owns the segment undo stack and turns view gestures into undo commands; the slow
+parts (building the overview, speech detection, spectrogram tiles, decoding audio for
+playback) run through the :class:`~s2f_desktop.gui.workers.JobRunner`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QScrollBar,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2f_desktop.core.models import Evidence, Segment, SegmentStatus
+from s2f_desktop.gui import undo
+from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.waveform import (
+    OverviewStrip,
+    SpectrogramTile,
+    WaveformModel,
+    WaveformView,
+    format_time,
+    rgb_to_qimage,
+    spectrogram_rgb,
+)
+from s2f_desktop.gui.workers import JobRunner
+
+log = logging.getLogger(__name__)
+
+#: Longest visible span (seconds) for which a spectrogram is computed; beyond it the
+#: analyst is asked to zoom in (a 3-hour spectrogram at screen width says nothing).
+MAX_SPECTROGRAM_S = 120.0
+
+
+class _PlaybackRelay(QObject):
+    """Carries player callbacks (audio thread) into the GUI thread."""
+
+    position = Signal(int)
+    finished = Signal()
+
+
+class WaveformPanel(QWidget):
+    """Everything about one evidence item's signal and its segments."""
+
+    status_message = Signal(str)
+    segments_reloaded = Signal()
+    overview_loaded = Signal()
+    vad_finished = Signal(int)  # number of suggestions
+    spectrogram_ready = Signal()
+    playback_state = Signal(bool)
+
+    def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.runner = runner
+        self.reporter = reporter
+        self.case_number: str | None = None
+        self.evidence: Evidence | None = None
+        self.undo_stack = QUndoStack(self)
+        self.model = WaveformModel(self)
+        self.view = WaveformView(self.model)
+        self.view.setObjectName("waveformView")
+        self.strip = OverviewStrip(self.model, self.view)
+        self.scroll = QScrollBar(Qt.Orientation.Horizontal)
+        self.info = QLabel("No recording selected")
+        self.info.setObjectName("waveformInfo")
+        self.table = QTableWidget(0, 5)
+        self.table.setObjectName("segmentTable")
+        self.table.setHorizontalHeaderLabels(["Start", "End", "Length", "Status", "Label"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.player: Any = None
+        #: Creates the audio Player (tests inject one with a fake output stream).
+        self.player_factory: Any = None
+        self._relay = _PlaybackRelay(self)
+        self._relay.position.connect(self.view.set_playhead)
+        self._relay.finished.connect(self._playback_finished)
+        self._play_offset = 0
+        self._spec_timer = QTimer(self)
+        self._spec_timer.setSingleShot(True)
+        self._spec_timer.setInterval(150)
+        self._spec_timer.timeout.connect(self._request_spectrogram)
+        self._syncing_scroll = False
+
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(2)
+        tl.addWidget(self.info)
+        tl.addWidget(self.strip)
+        tl.addWidget(self.view, 1)
+        tl.addWidget(self.scroll)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(self.table)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+        self.view.create_requested.connect(self.create_segment)
+        self.view.edit_requested.connect(self.move_segment)
+        self.view.viewport_changed.connect(self._viewport_changed)
+        self.scroll.valueChanged.connect(self._scrolled)
+        self.model.segments_changed.connect(self._fill_table)
+        self.model.selection_changed.connect(self._select_row)
+        self.table.itemSelectionChanged.connect(self._row_selected)
+        self.table.cellDoubleClicked.connect(lambda r, c: self._zoom_row(r))
+
+    # ------------------------------------------------------------------ loading
+    def clear(self) -> None:
+        """Show nothing (case closed)."""
+        self.stop_playback()
+        self.runner.cancel("overview")
+        self.case_number, self.evidence = None, None
+        self.model.set_overview(None)
+        self.undo_stack.clear()
+        self.info.setText("No recording selected")
+
+    def load_evidence(self, case_number: str, evidence: Evidence) -> None:
+        """Build (or fetch the cached) overview off the GUI thread, then show the recording."""
+        from s2f_desktop.services import audio as audio_svc
+
+        self.stop_playback()
+        self.case_number, self.evidence = case_number, evidence
+        self.undo_stack.clear()
+        self.info.setText(f"{evidence.original_name}: preparing waveform…")
+        self.runner.submit("overview", lambda task: audio_svc.evidence_overview(self.ctx, evidence, task=task),
+                           on_success=lambda ov, ev=evidence: self._overview_ready(ev, ov),
+                           on_error=lambda e: self.reporter.report(e, "Waveform"),
+                           on_progress=lambda f, m: self.status_message.emit(m))
+
+    def set_overview(self, evidence: Evidence, overview: Any) -> None:
+        """Show a recording whose overview is already built (tests, benchmarks)."""
+        self.evidence = evidence
+        self._overview_ready(evidence, overview)
+
+    def _overview_ready(self, evidence: Evidence, overview: Any) -> None:
+        if self.evidence is None or evidence.id != self.evidence.id:
+            return
+        self.model.set_overview(overview, evidence)
+        m = evidence.media
+        self.info.setText(f"{evidence.original_name} — {format_time(m.duration_s, 0.001)}, {m.sample_rate} Hz, "
+                          f"{m.channels} ch, {m.codec}   ·   drag to create a segment; wheel zooms, Shift+wheel pans")
+        self.reload_segments()
+        self.overview_loaded.emit()
+
+    def reload_segments(self) -> None:
+        """Re-read this evidence's segments from the store."""
+        if self.evidence is None:
+            return
+        from s2f_desktop.services import segments as seg_svc
+
+        self.model.set_segments(seg_svc.list_segments(self.ctx, self.evidence.id))
+        self.segments_reloaded.emit()
+
+    # ------------------------------------------------------------------ speech detection
+    def detect_speech(self) -> None:
+        """Run speech detection off the GUI thread; results appear as suggestions."""
+        if self.evidence is None or self.case_number is None:
+            return
+        from s2f_desktop.services import segments as seg_svc
+
+        case_number, ev_id = self.case_number, self.evidence.id
+        self.runner.submit("vad", lambda task: seg_svc.run_vad(self.ctx, case_number, ev_id, task=task),
+                           on_success=self._vad_done,
+                           on_error=lambda e: self.reporter.report(e, "Speech detection"),
+                           on_progress=lambda f, m: self.status_message.emit(m or "detecting speech"))
+
+    def _vad_done(self, suggestions: list[Segment]) -> None:
+        # Detection replaced earlier suggestions in the store: edits before it cannot be undone in place.
+        self.undo_stack.clear()
+        self.reload_segments()
+        self.status_message.emit(f"Speech detection: {len(suggestions)} suggestion(s) — accept (A) or reject (R)")
+        self.vad_finished.emit(len(suggestions))
+
+    # ------------------------------------------------------------------ undoable edits
+    def _push(self, cmd: undo.SegmentCommand, context: str) -> bool:
+        """Push (and so perform) a command; False when the service refused it."""
+        failures: list[BaseException] = []
+
+        def failed(exc: BaseException) -> None:  # also runs for later undo/redo from the menu
+            failures.append(exc)
+            self.reporter.report(exc, context)
+
+        cmd.on_error = failed
+        self.undo_stack.push(cmd)
+        return not failures
+
+    def create_segment(self, start: int, end: int, label: str = "") -> bool:
+        """Add a manual segment ``[start, end)`` (samples)."""
+        if self.evidence is None or self.case_number is None:
+            return False
+        return self._push(undo.AddSegmentCommand(self.ctx, self.model, self.case_number, self.evidence.id,
+                                                 start, end, label), "Add segment")
+
+    def move_segment(self, segment_id: str, start: int, end: int) -> bool:
+        """Move or resize a segment to ``[start, end)``."""
+        seg = self.model.get(segment_id)
+        if seg is None:
+            return False
+        return self._push(undo.move_command(self.ctx, self.model, seg, start, end), "Edit segment")
+
+    def delete_selected(self) -> bool:
+        """Delete the selected segment."""
+        seg = self.model.selected
+        return seg is not None and self._push(undo.DeleteSegmentCommand(self.ctx, self.model, seg), "Delete segment")
+
+    def label_selected(self, label: str) -> bool:
+        """Set the selected segment's label."""
+        seg = self.model.selected
+        return seg is not None and self._push(undo.label_command(self.ctx, self.model, seg, label.strip()),
+                                              "Label segment")
+
+    def set_selected_status(self, accept: bool) -> bool:
+        """Accept or reject the selected suggestion."""
+        seg = self.model.selected
+        if seg is None:
+            return False
+        if seg.status is (SegmentStatus.ACCEPTED if accept else SegmentStatus.REJECTED):
+            return False
+        return self._push(undo.status_command(self.ctx, self.model, seg, accept),
+                          "Accept suggestion" if accept else "Reject suggestion")
+
+    def accept_all_suggestions(self) -> int:
+        """Accept every pending suggestion (one undo step)."""
+        pending = [s for s in self.model.segments() if s.status is SegmentStatus.SUGGESTED]
+        if not pending:
+            return 0
+        self.undo_stack.beginMacro(f"Accept {len(pending)} suggestions")
+        ok = 0
+        try:
+            for seg in pending:
+                ok += self._push(undo.status_command(self.ctx, self.model, seg, True), "Accept suggestion")
+        finally:
+            self.undo_stack.endMacro()
+        return ok
+
+    # ------------------------------------------------------------------ navigation
+    def _viewport_changed(self, start: float, spp: float) -> None:
+        frames = self.model.frames
+        span = self.view.width() * spp
+        self._scale = max(1, int(np.ceil(frames / 2_000_000_000)))  # keep the scroll bar within int32
+        self._syncing_scroll = True
+        self.scroll.setRange(0, int(max(0, frames - span) / self._scale))
+        self.scroll.setPageStep(max(1, int(span / self._scale)))
+        self.scroll.setSingleStep(max(1, int(span / 10 / self._scale)))
+        self.scroll.setValue(int(start / self._scale))
+        self._syncing_scroll = False
+        if self.view.show_spectrogram:
+            self._spec_timer.start()
+
+    def _scrolled(self, value: int) -> None:
+        if not self._syncing_scroll:
+            self.view.set_view(value * getattr(self, "_scale", 1), self.view.spp)
+
+    def zoom_to_selection(self) -> None:
+        """Fit the selected segment in the view."""
+        seg = self.model.selected
+        if seg is not None:
+            self.view.zoom_to(seg.start_sample, seg.end_sample)
+
+    def _fill_table(self) -> None:
+        segs = self.model.segments()
+        sr = self.model.sample_rate
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(segs))
+        for r, s in enumerate(segs):
+            vals = [format_time(s.start_sample / sr, 0.01), format_time(s.end_sample / sr, 0.01),
+                    f"{(s.end_sample - s.start_sample) / sr:.2f} s",
+                    s.status.value + (f" ({s.confidence:.0%})" if s.confidence is not None and
+                                      s.status is SegmentStatus.SUGGESTED else ""),
+                    s.label]
+            for c, v in enumerate(vals):
+                item = QTableWidgetItem(v)
+                item.setData(Qt.ItemDataRole.UserRole, s.id)
+                self.table.setItem(r, c, item)
+        self.table.blockSignals(False)
+        self._select_row(self.model.selected_id)
+
+    def _select_row(self, seg_id: str | None) -> None:
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        if seg_id is not None:
+            for r in range(self.table.rowCount()):
+                item = self.table.item(r, 0)
+                if item is not None and item.data(Qt.ItemDataRole.UserRole) == seg_id:
+                    self.table.selectRow(r)
+                    self.table.scrollToItem(item)
+                    break
+        self.table.blockSignals(False)
+
+    def _row_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            item = self.table.item(rows[0].row(), 0)
+            seg_id = item.data(Qt.ItemDataRole.UserRole)
+            self.model.select(seg_id)
+            seg = self.model.get(seg_id)
+            v0, v1 = self.view.visible_range
+            if seg is not None and (seg.end_sample < v0 or seg.start_sample > v1):
+                self.view.set_view(seg.start_sample - (v1 - v0) * 0.1, self.view.spp)
+
+    def _zoom_row(self, row: int) -> None:
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.model.select(item.data(Qt.ItemDataRole.UserRole))
+            self.zoom_to_selection()
+
+    # ------------------------------------------------------------------ spectrogram
+    def set_spectrogram(self, on: bool) -> None:
+        """Show or hide the spectrogram band."""
+        self.view.show_spectrogram = on
+        self.view._peak_cache = None
+        if on:
+            self._request_spectrogram()
+        else:
+            self.runner.cancel("spectrogram")
+        self.view.update()
+
+    def _request_spectrogram(self) -> None:
+        if not self.view.show_spectrogram or self.evidence is None or self.model.overview is None:
+            return
+        sr = self.model.sample_rate
+        v0, v1 = self.view.visible_range
+        start, end = max(0, int(v0)), min(self.model.frames, int(v1))
+        if (end - start) / sr > MAX_SPECTROGRAM_S:
+            self.view.spectrogram = None
+            self.view.spectrogram_note = f"Zoom in below {MAX_SPECTROGRAM_S:.0f} s to see the spectrogram"
+            self.view.update()
+            return
+        cur = self.view.spectrogram
+        if cur is not None and cur.start == start and cur.end == end:
+            return
+        self.view.spectrogram_note = "" if cur is not None else "computing spectrogram…"
+        from s2f_desktop.services import audio as audio_svc
+
+        evidence = self.evidence
+        width = max(64, min(2048, self.view.width()))
+
+        def work(task: Any) -> tuple[np.ndarray, float]:
+            db, freqs, _times = audio_svc.evidence_spectrogram(self.ctx, evidence, start, end, max_columns=width)
+            task.check()
+            return spectrogram_rgb(db), float(freqs[-1]) if len(freqs) else sr / 2
+
+        def done(res: tuple[np.ndarray, float]) -> None:
+            rgb, max_hz = res
+            self.view.spectrogram = SpectrogramTile(start, end, rgb_to_qimage(rgb), max_hz)
+            self.view.spectrogram_note = ""
+            self.view.update()
+            self.spectrogram_ready.emit()
+
+        self.runner.submit("spectrogram", work, on_success=done,
+                           on_error=lambda e: self.reporter.report(e, "Spectrogram"))
+
+    # ------------------------------------------------------------------ playback
+    def toggle_playback(self) -> None:
+        """Play the selected segment (or from the cursor); stop if playing."""
+        if self.player is not None:
+            self.stop_playback()
+            return
+        if self.evidence is None or self.model.overview is None:
+            return
+        sr = self.model.sample_rate
+        seg = self.model.selected
+        if seg is not None:
+            start, end = seg.start_sample, seg.end_sample
+        else:
+            start = self.view.cursor_sample if self.view.cursor_sample is not None else int(self.view.visible_range[0])
+            end = min(self.model.frames, int(max(self.view.visible_range[1], start + sr)))
+        from s2f_desktop.services import audio as audio_svc
+
+        evidence = self.evidence
+
+        def load(task: Any) -> np.ndarray:
+            return audio_svc.read_evidence(self.ctx, evidence, start, end)
+
+        self.runner.submit("play-load", load, on_success=lambda x: self._start_player(x, sr, start),
+                           on_error=lambda e: self.reporter.report(e, "Playback"))
+
+    def _start_player(self, x: np.ndarray, sr: int, offset: int) -> None:
+        from s2f_desktop.audio.devices import Player
+
+        self._play_offset = offset
+        player = self.player_factory() if self.player_factory else Player()
+        self.player = player
+        self.view.set_playhead(offset)
+        self.playback_state.emit(True)
+        try:
+            # Callbacks run on the audio thread: they only emit signals (queued to the GUI).
+            player.play(x, sr, on_position=lambda pos: self._relay.position.emit(int(pos)),
+                        on_finished=self._relay.finished.emit, start_offset=offset)
+        except Exception as exc:
+            self._playback_finished()
+            self.reporter.report(exc, "Playback")
+
+    def stop_playback(self) -> None:
+        """Stop playing (no-op when silent)."""
+        player, self.player = self.player, None
+        if player is not None:
+            try:
+                player.stop()
+            except Exception:  # a failing device must not block closing
+                log.warning("stopping playback failed", exc_info=True)
+        self.view.set_playhead(None)
+        self.playback_state.emit(False)
+
+    def _playback_finished(self) -> None:
+        if self.player is None and self.view.playhead is None:
+            return  # already handled (stop() and the stream's end both report)
+        self.player = None
+        self.view.set_playhead(None)
+        self.playback_state.emit(False)

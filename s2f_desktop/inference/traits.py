@@ -1,0 +1,170 @@
+"""Trait heads: calibrated sex probability and age (median, 80 % interval) from a voice.
+
+Inputs are the GE2E speaker embedding (256-d) and nine Praat measures
+(:data:`s2f_desktop.voice.acoustics.HEAD_FEATURES`). Both heads are linear on the
+standardised input and trained by ``s2f-train traits`` (see models/traits-v1/MODEL_CARD.md):
+
+* **sex**: L2-regularised logistic regression, then Platt scaling fitted on
+  out-of-fold logits, so ``p_male`` is a calibrated probability;
+* **age**: ridge regression of the face-derived age; the median and the 80 % interval
+  come from the out-of-fold residual distribution (split-conformal style), which makes
+  the interval's coverage hold on held-out speakers by construction.
+
+The heads abstain (label ``inconclusive``) when the speech quality verdict is
+``insufficient``, when there is less net speech than the model card's minimum, when too
+few frames are voiced, or when ``p_male`` lies inside the documented uncertain band.
+Weights are an ``.npz`` read without pickle after a sha256 check against the manifest.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from s2f_desktop.core.errors import ModelIntegrityError
+from s2f_desktop.core.traits import AGE_BINS, INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
+from s2f_desktop.voice.acoustics import HEAD_FEATURES, AcousticMeasures, head_vector, measure
+from s2f_desktop.voice.calibration import age_bin_probabilities, platt_apply
+
+DEFAULT_MODEL_ID = "traits-v1"
+WEIGHTS_FILE = "heads.npz"
+CALIBRATION_FILE = "calibration.json"
+_AGE_BIN_EDGES = (20.0, 40.0, 60.0)
+
+
+@dataclass(frozen=True)
+class VoiceFeatures:
+    """What the heads see of one stretch of speech."""
+
+    embedding: np.ndarray
+    acoustics: AcousticMeasures
+
+    def vector(self) -> np.ndarray:
+        """Embedding followed by the acoustic head features (NaN where not measurable)."""
+        return np.concatenate([self.embedding.astype(np.float64), head_vector(self.acoustics)])
+
+
+def extract_features(x16k: np.ndarray, encoder: Any, band_limited: bool = False,
+                     regions: list[tuple[float, float]] | None = None) -> VoiceFeatures:
+    """Embedding and Praat measures of 16 kHz audio (speech ``regions`` in seconds, or all of it)."""
+    from s2f_desktop.voice.acoustics import concat_regions
+
+    speech = concat_regions(x16k, 16000, regions).astype(np.float32)
+    emb = encoder.embed(speech)
+    return VoiceFeatures(emb, measure(speech, 16000, band_limited=band_limited))
+
+
+class TraitHeads:
+    """The loaded, verified trait heads of one model version."""
+
+    def __init__(self, model_id: str = DEFAULT_MODEL_ID, root: Path | None = None) -> None:
+        from s2f_desktop.inference.registry import spec_from_manifest, verified_path
+
+        self.spec = spec_from_manifest(model_id, WEIGHTS_FILE, root)
+        self.cal_spec = spec_from_manifest(model_id, CALIBRATION_FILE, root)
+        with np.load(verified_path(self.spec), allow_pickle=False) as z:
+            self.w = {k: np.array(z[k], dtype=np.float64) for k in z.files}
+        self.cal: dict[str, Any] = json.loads(verified_path(self.cal_spec).read_text(encoding="utf-8"))
+        dim = self.w["mean"].shape[0]
+        for key in ("scale", "sex_w", "age_w"):
+            if self.w[key].shape != (dim,):
+                raise ModelIntegrityError(f"model {model_id}: {key} has shape {self.w[key].shape}, expected ({dim},)")
+        if self.cal.get("acoustic_features") != list(HEAD_FEATURES):
+            raise ModelIntegrityError(f"model {model_id}: trained on other acoustic features than this code computes")
+        self.model_id = model_id
+
+    # ------------------------------------------------------------------ raw outputs
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        """Standardise with the training statistics; unmeasurable values become the mean."""
+        z = (np.asarray(x, dtype=np.float64) - self.w["mean"]) / self.w["scale"]
+        return np.where(np.isfinite(z), z, 0.0)
+
+    def p_male(self, x: np.ndarray) -> float:
+        """Calibrated P(male) for one feature vector."""
+        logit = float(self.standardise(x) @ self.w["sex_w"] + self.w["sex_b"])
+        c = self.cal["sex"]
+        return float(platt_apply(np.array([logit]), c["platt_a"], c["platt_b"])[0])
+
+    def age_point(self, x: np.ndarray) -> float:
+        """The regression's point estimate (years), before residual calibration."""
+        return float(self.standardise(x) @ self.w["age_w"] + self.w["age_b"])
+
+    # ---------------------------------------------------------------- estimate
+    def estimate(self, feats: VoiceFeatures, *, quality_verdict: str = "ok", net_speech_s: float | None = None,
+                 device: str = "cpu") -> TraitEstimate:
+        """Sex and age estimates with abstention, for one selection's pooled features."""
+        x = feats.vector()
+        p = self.p_male(x)
+        point = self.age_point(x)
+        qs = np.asarray(self.cal["age"]["residual_quantiles"], dtype=np.float64)  # 101 quantiles, 0..100 %
+        lo_age, hi_age = self.cal["age"]["clip_years"]
+        median = float(np.clip(point + qs[50], lo_age, hi_age))
+        lo = float(np.clip(point + qs[10], lo_age, hi_age))
+        hi = float(np.clip(point + qs[90], lo_age, hi_age))
+        bins = age_bin_probabilities(point + qs, _AGE_BIN_EDGES, AGE_BINS)
+
+        reason = self._abstain_reason(feats, quality_verdict, net_speech_s)
+        band = self.cal["sex"]["uncertain_band"]
+        if reason:
+            sex = SexEstimate(round(p, 4), INCONCLUSIVE, reason)
+        elif band[0] <= p <= band[1]:
+            sex = SexEstimate(round(p, 4), INCONCLUSIVE,
+                              f"P(male) {p:.2f} lies in the uncertain band {band[0]:.2f}-{band[1]:.2f}")
+        else:
+            sex = SexEstimate(round(p, 4), "male" if p > 0.5 else "female")
+        best = max(bins, key=lambda k: bins[k])
+        min_bin = self.cal["age"]["min_bin_probability"]
+        if reason:
+            age_label, age_reason = INCONCLUSIVE, reason
+        elif bins[best] < min_bin:
+            age_label = INCONCLUSIVE
+            age_reason = f"no age bin reaches probability {min_bin:.2f} (best {best}: {bins[best]:.2f})"
+        else:
+            age_label, age_reason = best, ""
+        age = AgeEstimate(round(median, 1), (round(lo, 1), round(hi, 1)), age_label,
+                          {k: round(v, 4) for k, v in bins.items()}, age_reason)
+        return TraitEstimate(sex, age, self.model_id, self.spec.sha256, device,
+                             {"age_point_years": round(point, 2), "calibration_sha256": self.cal_spec.sha256})
+
+    def _abstain_reason(self, feats: VoiceFeatures, verdict: str, net_speech_s: float | None) -> str:
+        need = self.cal["abstention"]
+        if verdict == "insufficient":
+            return "speech quality is insufficient"
+        if net_speech_s is not None and net_speech_s < need["min_net_speech_s"]:
+            return f"only {net_speech_s:.1f} s of speech (need {need['min_net_speech_s']:.1f} s)"
+        voiced = feats.acoustics.get("voiced_duration") or 0.0
+        if voiced < need["min_voiced_s"] or feats.acoustics.get("f0_median") is None:
+            return f"only {voiced:.1f} s of voiced speech (need {need['min_voiced_s']:.1f} s)"
+        return ""
+
+    def records(self) -> list[dict[str, str]]:
+        """Model records ({id, file, sha256}) for the weights and the calibration."""
+        return [self.spec.as_record(), self.cal_spec.as_record()]
+
+
+_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=None)
+def _load(model_id: str, root: str | None) -> TraitHeads:
+    return TraitHeads(model_id, Path(root) if root else None)
+
+
+def get_heads(model_id: str = DEFAULT_MODEL_ID, root: Path | None = None) -> TraitHeads:
+    """Process-wide cached heads (loaded and verified once)."""
+    from s2f_desktop.system.env import models_dir
+
+    with _lock:
+        return _load(model_id, str(root or models_dir()))
+
+
+def clear_cache() -> None:
+    """Forget loaded heads (tests swap model folders)."""
+    with _lock:
+        _load.cache_clear()

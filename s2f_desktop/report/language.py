@@ -1,0 +1,119 @@
+"""Plain-language expressions of the calibrated probabilities shown in reports.
+
+Verbal scale for the sex estimate
+---------------------------------
+Forensic practice in Europe reports evidential strength on the ENFSI verbal scale
+(ENFSI Guideline for Evaluative Reporting in Forensic Science, 2015), which is defined
+on the likelihood ratio (LR). The trait model outputs a *posterior* probability
+``p_male`` calibrated on a sex-balanced validation set, i.e. with equal prior odds, so
+its posterior odds ``p / (1 - p)`` equal the likelihood ratio the voice provides. We
+therefore map the ENFSI LR bands onto posterior probabilities under that 50:50 prior:
+
+==================  ===========================  ==========================================
+LR band             posterior band (50:50 prior)  wording
+==================  ===========================  ==========================================
+1 - 2               0.500 - 0.667                 no meaningful support for either sex
+2 - 10              0.667 - 0.909                 weak support
+10 - 100            0.909 - 0.990                 moderate support
+100 - 1 000         0.990 - 0.999                 moderately strong support
+1 000 - 10 000      0.999 - 0.9999                strong support
+> 10 000            > 0.9999                      very strong support
+==================  ===========================  ==========================================
+
+This is an *adaptation* (the ENFSI scale speaks of support for one proposition over
+another, here "the speaker is male" versus "the speaker is female"); every report states
+so, states the equal-prior assumption, and always prints the number next to the words.
+The wording never says the speaker "is" male or female.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: (lower posterior bound of the more probable sex, wording); checked from the top.
+SEX_SCALE: tuple[tuple[float, str], ...] = (
+    (10000 / 10001, "very strong support"),
+    (1000 / 1001, "strong support"),
+    (100 / 101, "moderately strong support"),
+    (10 / 11, "moderate support"),
+    (2 / 3, "weak support"),
+    (0.5, "no meaningful support"),
+)
+
+SCALE_NOTE = (
+    "Verbal scale: the ENFSI likelihood-ratio verbal scale (ENFSI Guideline for Evaluative Reporting, 2015) "
+    "adapted to posterior probabilities. The model is calibrated on a sex-balanced validation set, so with "
+    "equal prior odds the posterior odds equal the likelihood ratio. Bands of the probability for the more "
+    "probable sex: 0.50-0.67 no meaningful support; 0.67-0.91 weak; 0.91-0.990 moderate; 0.990-0.999 "
+    "moderately strong; 0.999-0.9999 strong; above 0.9999 very strong support. The words summarise the "
+    "number; they are not a classification of the person."
+)
+
+
+@dataclass(frozen=True)
+class SexStatement:
+    """A sex estimate expressed in words, with the numbers it summarises."""
+
+    p_male: float
+    favoured: str  # "male", "female" or "" when neither is supported
+    strength: str  # a SEX_SCALE wording
+    likelihood_ratio: float
+    sentence: str
+
+
+def likelihood_ratio(p: float) -> float:
+    """Posterior odds of probability ``p`` (= LR under equal priors); inf at p == 1."""
+    if p >= 1.0:
+        return math.inf
+    return p / (1.0 - p)
+
+
+def sex_strength(p_favoured: float) -> str:
+    """Wording for the probability of the more probable sex (``p_favoured`` >= 0.5)."""
+    for lower, words in SEX_SCALE:
+        if p_favoured >= lower:
+            return words
+    return SEX_SCALE[-1][1]
+
+
+def fmt_probability(p: float) -> str:
+    """A probability as a number with enough digits to tell the scale bands apart."""
+    if p >= 0.999 or p <= 0.001:
+        return f"{p:.4f}"
+    return f"{p:.3f}"
+
+
+def fmt_lr(lr: float) -> str:
+    """Likelihood ratio, rounded for reading (never 'infinite' without saying so)."""
+    if math.isinf(lr):
+        return "unbounded (probability rounded to 1)"
+    if lr >= 100:
+        return f"{lr:,.0f}"
+    return f"{lr:.1f}"
+
+
+def express_sex(p_male: float) -> SexStatement:
+    """Express a calibrated ``p_male`` in words, e.g. 'moderate support for a male speaker'."""
+    p_male = min(1.0, max(0.0, float(p_male)))
+    favoured = "male" if p_male >= 0.5 else "female"
+    p_fav = p_male if favoured == "male" else 1.0 - p_male
+    strength = sex_strength(p_fav)
+    lr = likelihood_ratio(p_fav)
+    if strength == "no meaningful support":
+        sentence = (f"The voice gives no meaningful support to either sex (probability male {fmt_probability(p_male)}; "
+                    f"the estimate cannot distinguish a male from a female speaker).")
+        favoured = ""
+    else:
+        sentence = (f"The voice gives {strength} for a {favoured} speaker rather than a "
+                    f"{'female' if favoured == 'male' else 'male'} speaker (probability {favoured} "
+                    f"{fmt_probability(p_fav)}, equivalent likelihood ratio about {fmt_lr(lr)} under equal priors).")
+    return SexStatement(p_male, favoured, strength, lr, sentence)
+
+
+def express_age(median: float, lo: float, hi: float) -> str:
+    """Plain-language age statement from a median and an 80 % interval."""
+    return (f"The estimated age is around {median:.0f} years, with an 80 % interval of {lo:.0f}\u2013{hi:.0f} years "
+            f"(an interval meant to contain the true age in 8 of 10 cases; its measured coverage is in the model "
+            f"card). "
+            f"Age is only weakly identifiable from voice.")

@@ -1,0 +1,175 @@
+"""Model cards and manifests as the report shows them.
+
+A project model declares itself in ``models/<id>/manifest.json`` (files and their
+sha256, the card's file name, and measured ``metrics``) and documents itself in
+``MODEL_CARD.md``. The report quotes the declared hashes and metrics and the card's
+sections on data and calibration. A missing card or manifest is not an error here: the
+report states plainly that it is absent, because a report must still be producible (and
+must say so) when an installation is incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+#: Card sections quoted in the report, by keywords in their headings.
+SECTION_KEYS = {
+    "data": ("validation", "evaluation data", "training data", "data"),
+    "calibration": ("calibration",),
+    "metrics": ("metric", "performance", "results", "evaluation"),
+}
+MAX_SECTION_CHARS = 1200
+MAX_METRICS = 40
+
+
+@dataclass(frozen=True)
+class ModelCardInfo:
+    """What the report says about one model used by the run."""
+
+    id: str
+    file: str
+    sha256: str  # as recorded with the run
+    declared_sha256: str  # as declared in the manifest ("" when no manifest)
+    manifest_found: bool
+    card_found: bool
+    title: str = ""
+    data: str = ""
+    calibration: str = ""
+    metrics_text: str = ""
+    metrics: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    card_text: str = ""  # the card's text when it has none of the sections above
+    note: str = ""
+
+
+def _flatten(prefix: str, v: Any, out: list[tuple[str, str]]) -> None:
+    if len(out) >= MAX_METRICS:
+        return
+    if isinstance(v, Mapping):
+        for k in v:
+            _flatten(f"{prefix} / {k}" if prefix else str(k), v[k], out)
+    elif isinstance(v, bool):
+        out.append((prefix, "yes" if v else "no"))
+    elif isinstance(v, (int, float)):
+        if isinstance(v, float):
+            out.append((prefix, f"{v:.4g}" if math.isfinite(v) else "not available"))
+        else:
+            out.append((prefix, str(v)))
+    elif isinstance(v, str):
+        out.append((prefix, v))
+    elif isinstance(v, list) and len(v) <= 6 and all(isinstance(x, (int, float, str)) for x in v):
+        out.append((prefix, ", ".join(f"{x:.4g}" if isinstance(x, float) else str(x) for x in v)))
+
+
+def flatten_metrics(metrics: Any) -> tuple[tuple[str, str], ...]:
+    """Nested metrics → ``(path, value)`` rows (scalars and short lists only)."""
+    out: list[tuple[str, str]] = []
+    _flatten("", metrics, out)
+    return tuple(out)
+
+
+def plain_markdown(text: str) -> str:
+    """Markdown → plain text good enough for quoting (emphasis, code and links removed)."""
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    text = re.sub(r"\*\*([^*]+)\*\*|__([^_]+)__", lambda m: m.group(1) or m.group(2), text)
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?!\w)", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    lines = []
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or set(s) <= set("|-: "):
+            lines.append("")
+            continue
+        s = re.sub(r"^[-*+]\s+", "\u2022 ", s)
+        if s.startswith("|"):
+            s = " ; ".join(c.strip() for c in s.strip("|").split("|"))
+        lines.append(s)
+    # Collapse blank runs.
+    out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return out
+
+
+def card_sections(markdown: str) -> dict[str, str]:
+    """Heading (lower case) → plain-text body, in order."""
+    sections: dict[str, str] = {}
+    heading = ""
+    buf: list[str] = []
+    for line in markdown.splitlines():
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            if heading or buf:
+                sections[heading] = plain_markdown("\n".join(buf))
+            heading, buf = m.group(2).strip().lower(), []
+        else:
+            buf.append(line)
+    if heading or buf:
+        sections[heading] = plain_markdown("\n".join(buf))
+    return sections
+
+
+def _pick(sections: Mapping[str, str], keys: Iterable[str], exclude: set[str]) -> tuple[str, str]:
+    for key in keys:
+        for heading, body in sections.items():
+            if heading and key in heading and heading not in exclude and body:
+                text = body if len(body) <= MAX_SECTION_CHARS else body[: MAX_SECTION_CHARS - 1].rstrip() + "\u2026"
+                return heading, text
+    return "", ""
+
+
+def load_model_card(model_id: str, file: str, sha256: str, root: Path) -> ModelCardInfo:
+    """Read ``root/<model_id>/manifest.json`` and its card, tolerating either being absent."""
+    base = root / model_id
+    manifest: dict[str, Any] = {}
+    manifest_path = base / "manifest.json"
+    notes: list[str] = []
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            notes.append(f"The manifest {manifest_path.name} could not be read ({exc.__class__.__name__}).")
+    else:
+        notes.append(f"No manifest is installed for model {model_id} (expected models/{model_id}/manifest.json); "
+                     "its declared hash and measured metrics cannot be quoted.")
+    declared = ""
+    files = manifest.get("files")
+    if isinstance(files, Mapping):
+        declared = str(files.get(file, "")) if file in files else ""
+    if declared and sha256 and declared != sha256:
+        notes.append(f"The installed manifest declares a different sha256 for {file} than the one recorded with the "
+                     "analysis: the model was replaced after the analysis.")
+    card_name = str(manifest.get("card") or "MODEL_CARD.md")
+    card_path = base / card_name
+    sections: dict[str, str] = {}
+    title = str(manifest.get("name") or manifest.get("title") or "")
+    if card_path.is_file():
+        md = card_path.read_text(encoding="utf-8", errors="replace")
+        sections = card_sections(md)
+        if not title:
+            m = re.search(r"^#\s+(.+)$", md, flags=re.M)
+            title = plain_markdown(m.group(1)) if m else ""
+    else:
+        notes.append(f"No model card is installed for model {model_id} (expected models/{model_id}/{card_name}).")
+    used: set[str] = set()
+    h, data = _pick(sections, SECTION_KEYS["data"], used)
+    used.add(h)
+    h, calibration = _pick(sections, SECTION_KEYS["calibration"], used)
+    used.add(h)
+    h, metrics_text = _pick(sections, SECTION_KEYS["metrics"], used)
+    if not data:
+        d = manifest.get("validation") or manifest.get("data") or manifest.get("datasets")
+        if d:
+            data = d if isinstance(d, str) else json.dumps(d, sort_keys=True, ensure_ascii=False)
+    card_text = ""
+    if sections and not (data or calibration or metrics_text):
+        body = "\n\n".join(b for b in sections.values() if b)
+        card_text = body if len(body) <= 2 * MAX_SECTION_CHARS else body[: 2 * MAX_SECTION_CHARS - 1] + "\u2026"
+    return ModelCardInfo(
+        id=model_id, file=file, sha256=sha256, declared_sha256=declared, manifest_found=bool(manifest),
+        card_found=card_path.is_file(), title=title, data=data, calibration=calibration,
+        metrics_text=metrics_text if not manifest.get("metrics") else "",
+        metrics=flatten_metrics(manifest.get("metrics", {})), card_text=card_text, note=" ".join(notes),
+    )

@@ -1,0 +1,179 @@
+"""Producing the PDF report of a case (one service for the GUI and ``s2f report``).
+
+The report is built only from stored data: the case's rows in the store, a fresh
+re-hash of every evidence file in the vault and of every composite image, the model
+cards under ``models/``. It never looks at what a window currently shows, so the same
+stored state and the same ``generated_at`` give the same report text (and, because the
+PDF is written in reportlab's invariant mode, the same bytes). The file's SHA-256 is
+recorded in the case's audit trail as a ``report.export`` event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from s2f_desktop import __version__
+from s2f_desktop.core.errors import InputError, NotFoundError, S2FError
+from s2f_desktop.core.models import AnalysisRun, Composite, VerifyStatus
+from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.report.model import ReportData, build_report_data
+from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card
+from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
+from s2f_desktop.services.context import AppContext
+from s2f_desktop.services.evidence import check_evidence
+from s2f_desktop.store import repositories as repo
+from s2f_desktop.store.audit import append_event, list_events, verify_chain
+from s2f_desktop.store.vault import sha256_file
+from s2f_desktop.system.env import models_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """A written report: where, its SHA-256 (as recorded in the audit trail), its id and page count."""
+
+    path: Path
+    sha256: str
+    report_id: str
+    pages: int
+
+
+def _choose_run(runs: list[AnalysisRun], case_number: str, run_id: int | None) -> AnalysisRun | None:
+    if run_id is None:
+        return runs[-1] if runs else None
+    for r in runs:
+        if r.id == run_id:
+            return r
+    raise NotFoundError(f"case {case_number} has no analysis run #{run_id}")
+
+
+def _check_images(root: Path, composites: list[Composite]) -> dict[tuple[int, str], str]:
+    """Re-hash every composite image: OK, ALTERED, MISSING or NOT RECORDED (no stored hash)."""
+    out: dict[tuple[int, str], str] = {}
+    for c in composites:
+        for view, rel in c.images.items():
+            path = root / rel
+            expected = c.image_sha256.get(view)
+            if not path.is_file():
+                out[(c.id, view)] = VerifyStatus.MISSING.value
+            elif not expected:
+                out[(c.id, view)] = "NOT RECORDED"
+            else:
+                actual, _ = sha256_file(path)
+                out[(c.id, view)] = VerifyStatus.OK.value if actual == expected else VerifyStatus.ALTERED.value
+    return out
+
+
+def _safe_name(case_number: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", case_number)
+
+
+def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = None, task: Task | None = None,
+                        generated_at: datetime | None = None) -> ReportData:
+    """Gather and check everything the report shows (no file is written, nothing is recorded)."""
+    task = task or null_task()
+    generated_at = generated_at or repo.utcnow()
+    task.progress(0.0, "reading the case")
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        evidence = repo.list_evidence(s, case.id)
+        runs = repo.list_runs(s, case.id)
+        run = _choose_run(runs, case_number, run_id)
+        segments = []
+        if run is not None:
+            for sid in run.segment_ids:
+                try:
+                    segments.append(repo.get_segment(s, sid))
+                except NotFoundError:
+                    log.warning("run %s refers to segment %s, which no longer exists", run.id, sid)
+        composites = repo.list_composites(s, run.id) if run is not None else []
+        events = list_events(s, case.id)
+    chain = verify_chain(events)
+    checks = []
+    for i, ev in enumerate(evidence):
+        task.progress(0.05 + 0.35 * i / max(1, len(evidence)), f"verifying {ev.original_name}")
+        checks.append(check_evidence(ctx, ev))
+    task.progress(0.4, "verifying composite images")
+    image_checks = _check_images(ctx.store.layout.composites, composites)
+    cards: list[ModelCardInfo] = []
+    seen: set[tuple[str, str]] = set()
+    for m in (run.models if run is not None else ()):
+        key = (str(m.get("id", "")), str(m.get("file", "")))
+        if key in seen or not key[0]:
+            continue
+        seen.add(key)
+        cards.append(load_model_card(key[0], key[1], str(m.get("sha256", "")), models_dir()))
+    task.progress(0.45, "assembling the report")
+    return build_report_data(
+        case=case, evidence=evidence, checks=checks, run=run, all_runs=runs, segments=segments,
+        composites=composites, image_root=ctx.store.layout.composites, image_checks=image_checks, events=events,
+        chain=chain, model_cards=cards, generated_at=generated_at, app_version=__version__,
+        renderer_versions=RENDERER_VERSIONS,
+    )
+
+
+def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run_id: int | None = None,
+                 task: Task | None = None, generated_at: datetime | None = None, record: bool = True) -> ReportResult:
+    """Write the PDF report of a case and record its SHA-256 in the audit trail.
+
+    ``run_id`` picks the analysis run to report (default: the case's latest). ``out``
+    defaults to ``<data dir>/reports/<case>-<report id>.pdf`` (never overwriting an earlier
+    file there); an explicit ``out`` is replaced if it exists. ``generated_at`` (naive UTC,
+    default now) is the report date printed on the cover and stored as the PDF's creation
+    date. With ``record=False`` nothing is written to the audit trail (used to compare two
+    renderings of the same state).
+    """
+    task = task or null_task()
+    generated_at = generated_at or repo.utcnow()
+    data = collect_report_data(ctx, case_number, run_id, task.sub(0.0, 0.5), generated_at)
+    if out is None:
+        folder = ctx.store.layout.reports
+        base = f"{_safe_name(data.case_number)}-{data.report_id}"
+        out = folder / f"{base}.pdf"
+        n = 2
+        while out.exists():
+            out = folder / f"{base}-{n}.pdf"
+            n += 1
+    out = Path(out)
+    if out.exists() and out.is_dir():
+        raise InputError(f"{out} is a folder; give a file name for the report")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder {out.parent}: {exc.strerror or exc}") from exc
+    task.progress(0.5, "rendering the PDF")
+    fd, tmp_name = tempfile.mkstemp(prefix=".report-", suffix=".pdf", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        pages = render_pdf(data, tmp, generated_at)
+        task.check()
+        sha, size = sha256_file(tmp)
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise S2FError(f"could not write the report to {out}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if record:
+        with ctx.store.write() as s:
+            case = repo.get_case(s, case_number)
+            append_event(s, case_id=case.id, actor=ctx.actor, action="report.export", object_type="report",
+                         object_ids=[data.report_id], details={
+                             "report_id": data.report_id, "path": str(out.resolve()), "sha256": sha,
+                             "size_bytes": size, "pages": pages, "run_id": data.run_id,
+                             "generated_at": data.generated_at,
+                             "evidence": {str(e.id): e.status for e in data.evidence},
+                         })
+    task.progress(1.0, f"wrote {out.name}")
+    log.info("report %s for case %s written to %s (sha256 %s, %d pages)", data.report_id, case_number, out, sha, pages)
+    return ReportResult(out, sha, data.report_id, pages)

@@ -1,0 +1,261 @@
+"""Segment services: the analyst's speech selection on an evidence item.
+
+Segments are stored in samples at the evidence's native rate. Manual segments are
+created ``accepted``; VAD proposals are ``suggested`` until the analyst accepts or
+rejects them. Every change is validated (range inside the recording, case open) and
+audited in the same transaction as the write; deletions record the whole segment so
+an undo (:func:`restore_segment`) can put back exactly what was removed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import asdict
+from typing import Any, Iterable
+
+from sqlalchemy.orm import Session
+
+from s2f_desktop.audio.decode import open_audio
+from s2f_desktop.core.errors import InputError, NotFoundError
+from s2f_desktop.core.models import Case, Evidence, Segment, SegmentSource, SegmentStatus
+from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.services.cases import require_open
+from s2f_desktop.services.context import AppContext
+from s2f_desktop.services.evidence import vault_path
+from s2f_desktop.store import repositories as repo
+from s2f_desktop.store.audit import append_event
+
+_TIME = re.compile(r"^\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
+#: A new VAD region overlapping a kept (accepted/rejected) VAD segment by at least this
+#: share of its length is not suggested again: the analyst already decided on it.
+VAD_OVERLAP_KEEP = 0.5
+
+
+def parse_time(text: str) -> float:
+    """Seconds from ``"12.5"``, ``"1:02.5"`` (m:ss) or ``"0:01:02"`` (h:mm:ss); InputError otherwise."""
+    m = _TIME.match(str(text))
+    if not m:
+        raise InputError(f"invalid time {text!r}: use seconds (12.5), m:ss(.s) or h:mm:ss(.s)")
+    a, b, sec = m.groups()
+    if a is not None and b is not None:
+        hours, minutes = int(a), int(b)
+    elif a is not None:
+        hours, minutes = 0, int(a)
+    else:
+        hours, minutes = 0, 0
+    seconds = float(sec)
+    if (a is not None) and seconds >= 60:
+        raise InputError(f"invalid time {text!r}: seconds must be below 60 after a colon")
+    if hours and minutes >= 60:
+        raise InputError(f"invalid time {text!r}: minutes must be below 60 after hours")
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _segment_dict(seg: Segment) -> dict[str, Any]:
+    d = asdict(seg)
+    d["source"] = seg.source.value
+    d["status"] = seg.status.value
+    d["created_at"] = seg.created_at.isoformat()
+    return d
+
+
+def _evidence_and_case(s: Session, evidence_id: int) -> tuple[Evidence, Case]:
+    ev = repo.get_evidence(s, evidence_id)
+    return ev, repo.get_case_by_id(s, ev.case_id)
+
+
+def _check_range(ev: Evidence, start: int, end: int) -> None:
+    if start < 0:
+        raise InputError(f"segment start {start} is before the beginning of the recording")
+    if end <= start:
+        raise InputError(f"segment end ({end}) must come after its start ({start})")
+    if end > ev.media.frames:
+        raise InputError(f"segment end {end / ev.media.sample_rate:.3f} s is past the end of "
+                         f"{ev.original_name} ({ev.media.duration_s:.3f} s)")
+
+
+def list_segments(ctx: AppContext, evidence_id: int, statuses: Iterable[SegmentStatus | str] | None = None
+                  ) -> list[Segment]:
+    """Segments of one evidence item in time order, optionally filtered by status."""
+    sts = None if statuses is None else [SegmentStatus(st) for st in statuses]
+    with ctx.store.read() as s:
+        repo.get_evidence(s, evidence_id)
+        return repo.list_segments(s, evidence_id, sts)
+
+
+def get_segment(ctx: AppContext, segment_id: str) -> Segment:
+    """One segment by id."""
+    with ctx.store.read() as s:
+        return repo.get_segment(s, segment_id)
+
+
+def add_segment(ctx: AppContext, case_number: str, evidence_id: int, start_sample: int, end_sample: int,
+                label: str = "", speaker_tag: str = "") -> Segment:
+    """Add a manual (accepted) segment ``[start_sample, end_sample)`` to an evidence item of the case."""
+    start, end = int(start_sample), int(end_sample)
+    with ctx.store.write() as s:
+        case = repo.get_case(s, case_number)
+        require_open(case)
+        ev = repo.get_evidence(s, evidence_id)
+        if ev.case_id != case.id:
+            raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
+        _check_range(ev, start, end)
+        seg = repo.add_segment(s, ev.id, start, end, ev.media.sample_rate, source=SegmentSource.MANUAL,
+                               label=label.strip(), speaker_tag=speaker_tag.strip())
+        append_event(s, case_id=case.id, actor=ctx.actor, action="segment.add", object_type="segment",
+                     object_ids=[seg.id], details={"evidence_id": ev.id, "start_sample": start, "end_sample": end,
+                                                   "sample_rate": seg.sample_rate, "label": seg.label,
+                                                   "speaker_tag": seg.speaker_tag})
+    return seg
+
+
+_FIELD_ALIASES = {"start": "start_sample", "end": "end_sample"}
+_EDITABLE = {"start_sample", "end_sample", "label", "speaker_tag", "status"}
+
+
+def update_segment(ctx: AppContext, segment_id: str, **fields: Any) -> Segment:
+    """Edit ``start``/``start_sample``, ``end``/``end_sample``, ``label``, ``speaker_tag`` or ``status``."""
+    changes: dict[str, Any] = {}
+    for key, value in fields.items():
+        key = _FIELD_ALIASES.get(key, key)
+        if key not in _EDITABLE:
+            raise InputError(f"not an editable segment field: {key}")
+        if key in ("start_sample", "end_sample"):
+            value = int(value)
+        elif key == "status":
+            try:
+                value = SegmentStatus(value)
+            except ValueError as exc:
+                raise InputError(f"invalid segment status {value!r}") from exc
+        else:
+            value = str(value).strip()
+        changes[key] = value
+    with ctx.store.write() as s:
+        before = repo.get_segment(s, segment_id)
+        ev, case = _evidence_and_case(s, before.evidence_id)
+        require_open(case)
+        _check_range(ev, changes.get("start_sample", before.start_sample), changes.get("end_sample", before.end_sample))
+        diff = {k: {"old": getattr(before, k).value if k == "status" else getattr(before, k),
+                    "new": v.value if k == "status" else v}
+                for k, v in changes.items() if getattr(before, k) != v}
+        if not diff:
+            return before
+        seg = repo.update_segment(s, segment_id, **changes)
+        append_event(s, case_id=case.id, actor=ctx.actor, action="segment.update", object_type="segment",
+                     object_ids=[seg.id], details={"evidence_id": ev.id, "changes": diff})
+    return seg
+
+
+def _set_status(ctx: AppContext, segment_id: str, status: SegmentStatus, action: str) -> Segment:
+    with ctx.store.write() as s:
+        before = repo.get_segment(s, segment_id)
+        _, case = _evidence_and_case(s, before.evidence_id)
+        require_open(case)
+        seg = repo.update_segment(s, segment_id, status=status)
+        append_event(s, case_id=case.id, actor=ctx.actor, action=action, object_type="segment", object_ids=[seg.id],
+                     details={"evidence_id": seg.evidence_id, "old_status": before.status.value,
+                              "new_status": status.value, "source": seg.source.value})
+    return seg
+
+
+def accept_suggestion(ctx: AppContext, segment_id: str) -> Segment:
+    """Mark a (VAD-suggested) segment as part of the selection."""
+    return _set_status(ctx, segment_id, SegmentStatus.ACCEPTED, "segment.accept")
+
+
+def reject_suggestion(ctx: AppContext, segment_id: str) -> Segment:
+    """Mark a suggested segment as rejected (kept, so re-running VAD does not propose it again)."""
+    return _set_status(ctx, segment_id, SegmentStatus.REJECTED, "segment.reject")
+
+
+def delete_segment(ctx: AppContext, segment_id: str) -> Segment:
+    """Delete a segment; the audit event records all of it (see :func:`restore_segment`)."""
+    with ctx.store.write() as s:
+        before = repo.get_segment(s, segment_id)
+        _, case = _evidence_and_case(s, before.evidence_id)
+        require_open(case)
+        seg = repo.delete_segment(s, segment_id)
+        append_event(s, case_id=case.id, actor=ctx.actor, action="segment.delete", object_type="segment",
+                     object_ids=[seg.id], details={"segment": _segment_dict(seg)})
+    return seg
+
+
+def restore_segment(ctx: AppContext, segment: Segment) -> Segment:
+    """Re-insert a deleted segment with its original id and fields (undo of a delete)."""
+    with ctx.store.write() as s:
+        ev, case = _evidence_and_case(s, segment.evidence_id)
+        require_open(case)
+        _check_range(ev, segment.start_sample, segment.end_sample)
+        try:
+            repo.get_segment(s, segment.id)
+        except NotFoundError:
+            pass
+        else:
+            raise InputError(f"segment {segment.id} already exists")
+        seg = repo.add_segment(s, ev.id, segment.start_sample, segment.end_sample, segment.sample_rate,
+                               source=segment.source, status=segment.status, label=segment.label,
+                               speaker_tag=segment.speaker_tag, confidence=segment.confidence,
+                               params=dict(segment.params), segment_id=segment.id)
+        append_event(s, case_id=case.id, actor=ctx.actor, action="segment.restore", object_type="segment",
+                     object_ids=[seg.id], details={"segment": _segment_dict(seg)})
+    return seg
+
+
+def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
+    return max(0, min(a1, b1) - max(a0, b0))
+
+
+def run_vad(ctx: AppContext, case_number: str, evidence_id: int, task: Task | None = None,
+            **params: Any) -> list[Segment]:
+    """Detect speech with silero VAD and store the regions as suggested segments.
+
+    Earlier *suggested* VAD segments of the evidence are replaced; accepted and rejected
+    ones stay, and regions mostly covered by them are not suggested again. Keyword
+    parameters go to :func:`s2f_desktop.inference.vad.detect_speech_blocks`
+    (``threshold``, ``min_speech_s``, ``min_silence_s``, ``device``); they, the model's
+    sha256 and the device are stored with every segment. Returns the new suggestions.
+    """
+    task = task or null_task()
+    allowed = {"threshold", "min_speech_s", "min_silence_s", "device"}
+    unknown = set(params) - allowed
+    if unknown:
+        raise InputError(f"unknown VAD parameter(s): {', '.join(sorted(unknown))}")
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        ev = repo.get_evidence(s, evidence_id)
+    if ev.case_id != case.id:
+        raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
+    require_open(case)
+    vad = importlib.import_module("s2f_desktop.inference.vad")
+    task.progress(0.0, f"detecting speech in {ev.original_name}")
+    with open_audio(vault_path(ctx, ev), frames=ev.media.frames) as src:
+        regions, vparams = vad.detect_speech_blocks(src.blocks(channel="mix"), src.sample_rate,
+                                                    total_frames=src.frames, task=task.sub(0.0, 0.95), **params)
+        sr, frames = src.sample_rate, src.frames
+    with ctx.store.write() as s:
+        case = repo.get_case(s, case_number)
+        require_open(case)
+        existing = repo.list_segments(s, ev.id)
+        removed = [g for g in existing if g.source is SegmentSource.VAD and g.status is SegmentStatus.SUGGESTED]
+        kept = [g for g in existing if g.source is SegmentSource.VAD and g.status is not SegmentStatus.SUGGESTED]
+        for g in removed:
+            repo.delete_segment(s, g.id)
+        created: list[Segment] = []
+        skipped = 0
+        for r in regions:
+            a = max(0, min(frames - 1, int(round(r.start_s * sr))))
+            b = max(a + 1, min(frames, int(round(r.end_s * sr))))
+            if any(_overlap(a, b, k.start_sample, k.end_sample) >= VAD_OVERLAP_KEEP * (b - a) for k in kept):
+                skipped += 1
+                continue
+            created.append(repo.add_segment(s, ev.id, a, b, sr, source=SegmentSource.VAD,
+                                            status=SegmentStatus.SUGGESTED, confidence=r.confidence,
+                                            params=vparams))
+        append_event(s, case_id=case.id, actor=ctx.actor, action="segment.vad", object_type="evidence",
+                     object_ids=[ev.id], details={"params": vparams, "suggested": len(created),
+                                                  "replaced": [g.id for g in removed], "kept": len(kept),
+                                                  "skipped_as_decided": skipped,
+                                                  "speech_s": round(sum(r.end_s - r.start_s for r in regions), 3)})
+    task.progress(1.0, f"{len(created)} speech regions suggested")
+    return created

@@ -1,0 +1,132 @@
+"""The model card (MODEL_CARD.md) of a trait model, rendered from measured numbers only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ci(entry: dict[str, Any], pct: bool = True, digits: int = 1) -> str:
+    v, (lo, hi) = entry["value"], entry["ci95"]
+    if pct:
+        return f"{100 * v:.{digits}f} % [{100 * lo:.{digits}f}, {100 * hi:.{digits}f}]"
+    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """Markdown table of the headline metrics with 95 % CIs (also used for the README)."""
+    rows = ["| metric | clean (16 kHz) | telephone band (300-3400 Hz, 8 kHz) |", "|---|---|---|"]
+
+    def row(label: str, key: str, name: str, pct: bool = True, digits: int = 1) -> None:
+        cells = []
+        for v in ("clean", "telephone"):
+            e = metrics.get(f"{key}_{v}", {}).get(name)
+            cells.append(_ci(e, pct, digits) if e else "n/a")
+        rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
+
+    row("sex accuracy, all clips (threshold 0.5)", "sex", "accuracy")
+    row("sex accuracy, avspeech (face-derived labels)", "sex", "accuracy_avspeech")
+    row("sex accuracy, LibriSpeech (self-reported labels)", "sex", "accuracy_librispeech")
+    row("sex accuracy outside the uncertain band", "sex", "accuracy_decided")
+    row("sex abstention rate (uncertain band)", "sex", "abstention_rate")
+    row("sex expected calibration error (10 bins)", "sex", "ece", pct=False, digits=3)
+    row("age MAE vs face-derived age (years)", "age", "mae_years", pct=False)
+    row("age MAE of always answering the mean (years)", "age", "mae_predict_mean_years", pct=False)
+    row("age-bin accuracy (<20, 20-39, 40-59, >=60)", "age", "bin_accuracy")
+    row("age-bin accuracy of always answering the majority bin", "age", "majority_bin_accuracy")
+    row("80 % interval coverage", "age", "coverage_80")
+    row("80 % interval mean width (years)", "age", "interval_80_width_years", pct=False)
+    return "\n".join(rows)
+
+
+def render_card(model_id: str, calib: dict[str, Any], metrics: dict[str, Any], data: dict[str, Any],
+                timings: dict[str, float], limit: int | None, teacher: str) -> str:
+    """The full model card text."""
+    band = calib["sex"]["uncertain_band"]
+    ab = calib["abstention"]
+    age = data.get("age_face_years", {})
+    subset = (f"\n> **Smoke-test build**: trained on the first {limit} groups of each corpus only. "
+              "Do not ship these weights.\n" if limit else "")
+    n_sex = metrics.get("sex_clean", {}).get("n", 0)
+    n_age = metrics.get("age_clean", {}).get("n", 0)
+    return f"""# Model card: {model_id} (speaker sex and age from voice)
+{subset}
+Investigative lead only, never an identification. The model estimates **sex** (calibrated
+probability of male) and **age** (median and 80 % interval, in years) of an adult speaker
+from a selection of speech. It abstains (`inconclusive`) when it should.
+
+## What it does not do
+
+* **No ancestry or ethnicity.** The model has no such output and none may be derived from it.
+  Speech2Face's own evaluation found only about 48 % agreement for ethnicity between faces
+  reconstructed from voice and the true faces, and accent or language reflect where and how a
+  person learned to speak, not ancestry.
+* No identification: a voice profile fits many people.
+
+## Data and provenance
+
+| corpus | use | labels | size used |
+|---|---|---|---|
+| avspeech-968 (AVSpeech test clips, Ephrat et al. 2018, as published with the Speech2Face supplementary material; research use) | sex and age | derived from the speaker's face frame by a face-attribute *teacher* | {data.get('avspeech_clips')} clips from {data.get('avspeech_videos')} videos |
+| LibriSpeech train-clean (Panayotov et al. 2015, CC BY 4.0), one utterance per speaker | sex only (no ages exist) | self-reported reader sex (SPEAKERS.TXT) | {data.get('librispeech_speakers')} speakers |
+
+Sex labels: {data.get('sex_labels')}. Face-derived ages: {age}.
+
+**Teacher (the face teaches the voice, as in Speech2Face).** {teacher}. Its authors report about
+97.3 % gender accuracy on LFW; its age error is not published in comparable form. Its agreement
+with the true sex or age of *these* speakers is **unmeasured here** (no ground truth exists for
+avspeech), so avspeech labels are noisy: {data.get('avspeech_teacher_sex_uncertain')} clips whose
+face-derived sex confidence was below 80 % were left out of sex training and scoring (kept for age);
+the detector found a face in {data.get('avspeech_face_detected')} frames (else the whole frame,
+already a face crop, was used). Age metrics measure agreement with the *face model's* age, not
+with true age.
+
+## Method
+
+* Input: the selection's speech (speech detection removes pauses), resampled to 16 kHz.
+* Features: resemblyzer's GE2E speaker embedding (256-d; sha256-checked weights from the
+  resemblyzer 0.1.4 wheel) and Praat measures {', '.join(calib['acoustic_features'])}
+  (two-pass pitch tracking; formants over voiced frames), standardised; unmeasurable values take
+  the training mean.
+* Sex: L2-regularised logistic regression; Platt scaling (a = {calib['sex']['platt_a']:.4f},
+  b = {calib['sex']['platt_b']:.4f}) fitted on out-of-fold logits.
+* Age: ridge regression on face-derived age; median and 80 % interval from the 101 quantiles of
+  out-of-fold residuals (split-conformal style), clipped to {calib['age']['clip_years']} years;
+  age-bin probabilities from the same residual distribution.
+* Augmentation: each clip is used clean and through a simulated telephone channel
+  (300-3400 Hz band-pass, 8 kHz).
+* Evaluation: {calib['cv_folds']}-fold cross-validation grouped by
+  YouTube video / LibriSpeech speaker (no speaker on both sides of a split); calibration is
+  cross-fitted (fold k is calibrated on the other folds), so reported calibration is out-of-sample.
+  95 % intervals: percentile bootstrap (1000 resamples) over videos/speakers.
+  Scored clips: {n_sex} for sex, {n_age} for age.
+* Training: `s2f-train traits --data ../shared/data` (seed {calib['seed']}; deterministic numpy
+  fitting; features cached outside the repository). Time here: {timings}.
+
+## Abstention (label `inconclusive`)
+
+* speech-quality verdict `insufficient`, less than {ab['min_net_speech_s']} s of net speech, or less
+  than {ab['min_voiced_s']} s of voiced frames: both sex and age abstain;
+* sex: calibrated P(male) inside the uncertain band [{band[0]}, {band[1]}];
+* age: no age bin reaches probability {calib['age']['min_bin_probability']} (the median and interval
+  are still given).
+
+## Metrics (cross-validated, out-of-sample calibration, 95 % CIs)
+
+{metrics_table(metrics)}
+
+## Limits
+
+* **Age is weakly identifiable from voice.** Intervals are wide; the age bin is a rough lead.
+  Labels come from a face model, whose own age errors are included in the MAE above.
+* **Children** (and adolescents) are essentially absent from the training data; estimates for them
+  are unsupported. Very old speakers are rare too.
+* **Telephone band** lowers accuracy (see the table); F3/F4-based measures are unreliable there.
+  Real codecs (GSM, AMR, VoIP packet loss) were not simulated.
+* **Languages**: mostly English (LibriSpeech is English read speech; avspeech is mostly English).
+  Other languages are untested.
+* **Training population**: YouTube speakers (lecturers, presenters, interviewees) and LibriVox
+  volunteer readers; not representative of any forensic population. Voices that do not match
+  typical sex-related acoustics (e.g. some transgender speakers, hormonal or laryngeal conditions,
+  voice disguise) may be misclassified with high confidence.
+* Synthetic speech and voice conversion are out of scope.
+"""

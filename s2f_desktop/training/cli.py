@@ -1,0 +1,69 @@
+"""``s2f-train``: reproducible training of the voice models.
+
+    s2f-train traits --data ../shared/data [--out models/traits-v1] [--cache /tmp/s2f-train-cache] [--limit N]
+    s2f-train consistency --data ../shared/data [--out models/speaker-consistency-v1]
+
+Both commands are deterministic (fixed seeds, numpy fitting) and print their metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from s2f_desktop.core.errors import S2FError
+from s2f_desktop.system.env import models_dir
+
+DEFAULT_CACHE = Path(os.environ.get("S2F_TRAIN_CACHE", "/tmp/s2f-train-cache"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``s2f-train``."""
+    p = argparse.ArgumentParser(prog="s2f-train", description="Train and calibrate s2f-desktop's voice models.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    t = sub.add_parser("traits", help="train the sex/age heads and write models/traits-<version>/")
+    t.add_argument("--data", type=Path, required=True, help="folder holding avspeech-968 and librispeech-* (read-only)")
+    t.add_argument("--version", default="v1")
+    t.add_argument("--out", type=Path, help="output folder (default: models/traits-<version>)")
+    t.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="feature cache outside the repo")
+    t.add_argument("--limit", type=int, help="smoke test: only the first N videos/speakers of each corpus")
+    t.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% CIs")
+    t.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    c = sub.add_parser("consistency", help="calibrate the speaker-consistency threshold (EER on LibriSpeech test-other)")
+    c.add_argument("--data", type=Path, required=True)
+    c.add_argument("--out", type=Path, help="output folder (default: models/speaker-consistency-v1)")
+    c.add_argument("--bootstrap", type=int, default=1000)
+    c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = build_parser().parse_args(argv)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        if args.command == "traits":
+            from s2f_desktop.training.traits_train import train_traits
+
+            out = args.out or models_dir() / f"traits-{args.version}"
+            result = train_traits(args.data, out, args.cache, limit=args.limit, version=args.version,
+                                  device=args.device, n_boot=args.bootstrap, log=log)
+        else:
+            from s2f_desktop.training.consistency_train import calibrate_consistency
+
+            out = args.out or models_dir() / "speaker-consistency-v1"
+            result = calibrate_consistency(args.data, out, device=args.device, n_boot=args.bootstrap, log=log)
+    except S2FError as exc:
+        print(f"s2f-train: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    print(json.dumps(result, indent=1, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Rendering: determinism, non-blank images, sex/age differences, anny targets exist."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from s2f_desktop.face import anny_model, mapping
+from s2f_desktop.face.adjustments import ADJUSTMENTS
+from s2f_desktop.face.composite import render_parameters
+from s2f_desktop.face.render import BACKGROUND_SRGB
+
+SIZE = 96  # small on purpose: the 512 px default is covered by the benchmark
+
+
+def params(sex: str, age: float) -> dict:
+    return mapping.build_parameters(sex=sex, age_years=age, sex_note="", age_note="")
+
+
+def rgb(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(np.int32)
+
+
+@pytest.fixture(scope="module")
+def renders() -> dict[tuple[str, int], dict[str, bytes]]:
+    return {(s, a): render_parameters(params(s, a), size=SIZE) for s, a in [("male", 25), ("female", 25), ("male", 70)]}
+
+
+def test_every_slider_target_exists_in_the_model() -> None:
+    model = anny_model.load_head_model("cpu")
+    labels = set(model.local_change_labels)
+    missing = [t for a in ADJUSTMENTS for t in a.targets if t not in labels]
+    assert not missing
+    assert {"head-age-incr", "l-eye-bag-incr", "r-eye-bag-incr"} <= labels
+
+
+def test_images_are_png_of_the_requested_size_and_not_blank(renders) -> None:  # type: ignore[no-untyped-def]
+    for views in renders.values():
+        assert set(views) == {"front", "three_quarter", "profile"}
+        for data in views.values():
+            img = rgb(data)
+            assert img.shape == (SIZE, SIZE, 3)
+            differs = np.any(img != np.array(BACKGROUND_SRGB), axis=-1).mean()
+            assert 0.2 < differs < 0.9  # a head fills a good part of the frame, background shows
+            assert img.std() > 20
+
+
+def test_rendering_is_deterministic(renders) -> None:  # type: ignore[no-untyped-def]
+    again = render_parameters(params("male", 25), views=("front",), size=SIZE)
+    assert hashlib.sha256(again["front"]).hexdigest() == hashlib.sha256(renders[("male", 25)]["front"]).hexdigest()
+
+
+def test_images_differ_between_sexes_and_ages(renders) -> None:  # type: ignore[no-untyped-def]
+    m, f, old = (rgb(renders[k]["front"]) for k in [("male", 25), ("female", 25), ("male", 70)])
+    assert np.abs(m - f).mean() > 5
+    assert np.abs(m - old).mean() > 1
+    assert renders[("male", 25)]["front"] != renders[("male", 25)]["profile"]
+
+
+def test_slider_changes_the_mesh() -> None:
+    model = anny_model.load_head_model("cpu")
+    base = model.mesh({"gender": 0.0, "age": 0.8})
+    wide = model.mesh({"gender": 0.0, "age": 0.8}, {"nose-scale-horiz-incr": 1.0})
+    moved = np.linalg.norm(wide.vertices - base.vertices, axis=1)
+    assert 0 < (moved > 1e-4).sum() < len(moved) // 4  # a local change: only the nose region moves
+    with pytest.raises(ValueError):
+        model.mesh({"gender": 0.0}, {"no-such-target": 1.0})

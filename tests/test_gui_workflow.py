@@ -1,0 +1,239 @@
+"""The whole analyst workflow through the widgets, offscreen, on the real services.
+
+Create a case (dialog), import a WAV of espeak-ng speech by drag-and-drop, detect
+speech, accept a suggestion, drag-create a segment in data coordinates, analyze, read
+the traits, make composites and move a slider, save a version, export the report, and
+reopen the case in a fresh window to see the same state. Every wait is on a signal;
+at the end no worker thread is left.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from s2f_desktop.core.models import SegmentStatus  # noqa: E402
+from s2f_desktop.gui.cases import NewCaseDialog  # noqa: E402
+from s2f_desktop.gui.errors import ErrorReporter  # noqa: E402
+from s2f_desktop.gui.mainwindow import MainWindow, service_available  # noqa: E402
+
+SPEECH = ("The delivery was supposed to arrive on Tuesday morning, but nobody was at the warehouse. "
+          "I called twice and nobody answered the phone. I want the boxes before the end of the week.")
+
+#: Generous upper bounds for the waits; the workflow normally takes far less.
+LONG = 120_000
+
+
+@pytest.fixture
+def app_ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from s2f_desktop.services.context import open_context
+    from s2f_desktop.system.settings import Settings
+
+    ctx = open_context(tmp_path / "data", "tester", Settings(analyst="tester", device="cpu"))
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def reporter(qtbot):  # type: ignore[no-untyped-def]
+    rep = ErrorReporter()
+    rep.show_dialogs = False
+    shown: list[tuple[str, str]] = []
+    rep.reported.connect(lambda t, m: shown.append((t, m)))
+    rep.shown = shown  # type: ignore[attr-defined]
+    return rep
+
+
+def make_window(qtbot, ctx, reporter, opened=None):  # type: ignore[no-untyped-def]
+    saved: list = []
+    w = MainWindow(ctx, reporter, save_settings_fn=saved.append,
+                   pdf_opener=(lambda p: opened.append(p) or True) if opened is not None else (lambda p: True))
+    w.saved_settings = saved  # type: ignore[attr-defined]
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def drop_files(widget, paths) -> None:  # type: ignore[no-untyped-def]
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(widget.rect().center())
+    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def assert_no_threads(window) -> None:  # type: ignore[no-untyped-def]
+    window.close()
+    assert window.runner.active() == []
+    assert window.runner.pool.activeThreadCount() == 0
+
+
+def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ctx = app_ctx
+    opened: list[Path] = []
+    w = make_window(qtbot, ctx, reporter, opened)
+
+    # 1. new case through the dialog
+    w.act_new.trigger()
+    dlg = w.findChild(NewCaseDialog, "newCaseDialog")
+    assert dlg is not None and dlg.isVisible()
+    dlg.number.setText("W-1")
+    dlg.title.setText("Workflow case")
+    dlg.agency.setText("Test agency")
+    dlg.accept()
+    assert w.case is not None and w.case.number == "W-1"
+    assert w.saved_settings[-1].recent_cases[0] == "W-1"
+    assert w.tabs.currentIndex() == w.PAGE_EVIDENCE
+
+    # 2. import a WAV (drag-and-drop onto the evidence list) plus a bad file: errors are listed
+    wav = speech_wav(SPEECH, voice="en-us+m3", name="call.wav")
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        drop_files(w.evidence.list.viewport(), [wav, bad])
+    assert w.evidence.list.count() == 1
+    assert not w.evidence.errors.isHidden() and "notes.wav" in w.evidence.errors.text()
+    ev = w.evidence.current()
+    sr = ev.media.sample_rate
+
+    # 3. speech detection -> suggestions drawn; accept one with the menu action
+    with qtbot.waitSignal(w.waveform.vad_finished, timeout=LONG) as vad:
+        w.act_vad.trigger()
+    assert vad.args[0] >= 1
+    sugg = [s for s in w.waveform.model.segments() if s.status is SegmentStatus.SUGGESTED]
+    assert sugg
+    w.waveform.model.select(sugg[0].id)
+    assert w.act_accept.isEnabled()
+    w.act_accept.trigger()
+    assert w.waveform.model.get(sugg[0].id).status is SegmentStatus.ACCEPTED
+
+    # 4. drag-create a manual segment in data coordinates (the last second of speech)
+    view = w.waveform.view
+    frames = w.waveform.model.frames
+    s0, s1 = int(frames * 0.55), int(frames * 0.80)
+    view.set_view(s0 - 0.5 * sr, view.spp)
+    y = int(view.height() * 0.6)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(round(view.sample_to_x(s0)), y))
+    qtbot.mouseMove(view, QPoint(round(view.sample_to_x((s0 + s1) / 2)), y))
+    qtbot.mouseMove(view, QPoint(round(view.sample_to_x(s1)), y))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(round(view.sample_to_x(s1)), y))
+    manual = w.waveform.model.selected
+    assert manual is not None and manual.source.value == "manual"
+    assert abs(manual.start_sample - s0) <= 2 * view.spp and abs(manual.end_sample - s1) <= 2 * view.spp
+    w.act_undo.trigger()
+    assert w.waveform.model.get(manual.id) is None
+    w.act_redo.trigger()
+    assert w.waveform.model.get(manual.id) is not None
+
+    if not service_available("analysis"):
+        assert_no_threads(w)
+        pytest.skip("services.analysis is not installed yet")
+
+    # 5. analyze the accepted segments; the window stays responsive (progress arrives)
+    progress: list[float] = []
+    w.analysis.progress.valueChanged.connect(progress.append)
+    with qtbot.waitSignal(w.analysis.run_finished, timeout=LONG) as fin:
+        w.act_analyze.trigger()
+        assert w.tabs.currentIndex() == w.PAGE_ANALYSIS
+        assert not w.analysis.analyze_btn.isEnabled() and w.analysis.cancel_btn.isEnabled()
+    run = fin.args[0]
+    assert set(run.segment_ids) == {sugg[0].id, manual.id}
+    text = w.analysis.results.toPlainText()
+    assert "Sex:" in text and "Age:" in text and "never an identification" in text
+    assert progress, "no progress reached the GUI"
+    assert not reporter.shown, reporter.shown
+
+    if w.composites is not None:
+        # 6. composites: create the set, move a slider, save a version
+        comp = w.composites
+        w.tabs.setCurrentIndex(w.PAGE_COMPOSITES)
+        assert comp.run is not None and comp.run.id == run.id
+        with qtbot.waitSignal(comp.composites_changed, timeout=LONG, check_params_cb=lambda: bool(comp.composites)):
+            comp.create_btn.click()
+        assert comp.current is not None and not comp.image.pixmap().isNull()
+        assert "not a likeness" in comp.illustrative.text().lower() or "illustrative" in comp.illustrative.text().lower()
+        first = comp.current
+        name = next(iter(comp.sliders))
+        comp.set_slider_value(name, 0.5)
+        assert comp.changes() == {name: pytest.approx(0.5, abs=0.01)}
+        with qtbot.waitSignal(comp.composites_changed, timeout=LONG,
+                              check_params_cb=lambda: comp.current is not None and comp.current.id != first.id):
+            comp.save_btn.click()
+        assert comp.current.parent_id == first.id and comp.current.version == first.version + 1
+        comp.reset_slider(name)
+        assert comp.changes() == {}
+
+    # 7. report export opens the PDF with the (injected) system viewer
+    if w.act_report is not None:
+        rdlg = w.report_dialog()
+        with qtbot.waitSignal(rdlg.report_built, timeout=LONG) as built:
+            rdlg.export_btn.click()
+        pdf = Path(built.args[0].path)
+        assert opened == [pdf] and pdf.read_bytes()[:5] == b"%PDF-"
+    assert not reporter.shown, reporter.shown
+    n_runs = len(w.analysis.runs)
+    segs = w.waveform.model.segments()
+    comps = [c.id for c in w.composites.composites] if w.composites is not None else []
+    assert_no_threads(w)
+
+    # 8. state persists: a new window reopening the case shows the same segments, runs, composites
+    w2 = make_window(qtbot, ctx, reporter)
+    with qtbot.waitSignal(w2.waveform.overview_loaded, timeout=LONG):
+        assert w2.open_case("W-1")
+    assert w2.waveform.model.segments() == segs
+    assert len(w2.analysis.runs) == n_runs
+    if w2.composites is not None:
+        assert [c.id for c in w2.composites.composites] == comps
+    assert_no_threads(w2)
+
+
+def test_analysis_can_be_cancelled(qtbot, app_ctx, reporter, speech_wav) -> None:  # type: ignore[no-untyped-def]
+    if not service_available("analysis"):
+        pytest.skip("services.analysis is not installed yet")
+    from s2f_desktop.services import cases, evidence, segments
+
+    ctx = app_ctx
+    cases.create_case(ctx, "C-1", "Cancel case")
+    ev = evidence.import_file(ctx, "C-1", speech_wav("Cancel me please, this is a test.")).evidence
+    segments.add_segment(ctx, "C-1", ev.id, 0, ev.media.frames)
+    w = make_window(qtbot, ctx, reporter)
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        w.open_case("C-1")
+    w.tabs.setCurrentIndex(w.PAGE_ANALYSIS)
+    job_done = []
+    w.runner.job_done.connect(lambda j: job_done.append(j) if j.kind == "analysis" else None)
+    with qtbot.waitSignal(w.runner.job_done, timeout=LONG, check_params_cb=lambda j: j.kind == "analysis"):
+        w.analysis.analyze()
+        w.analysis.cancel()
+    assert job_done and job_done[0].result is None
+    assert w.analysis.analyze_btn.isEnabled() and not w.analysis.cancel_btn.isEnabled()
+    assert w.analysis.runs == [] and not reporter.shown
+    assert_no_threads(w)
+
+
+def test_settings_dialog_and_errors(qtbot, app_ctx, reporter) -> None:  # type: ignore[no-untyped-def]
+    w = make_window(qtbot, app_ctx, reporter)
+    dlg = w.settings_dialog()
+    with qtbot.waitSignal(dlg.devices_probed, timeout=LONG):
+        pass
+    model = dlg.device.model()
+    cpu_row = dlg.device.findData("cpu")
+    assert model.item(cpu_row).isEnabled()
+    assert "Available:" in dlg.device_info.text()
+    dlg.analyst.setText("Dr. Example")
+    dlg.accept()
+    assert w.saved_settings[-1].analyst == "Dr. Example" and app_ctx.actor == "Dr. Example"
+    # a refused action becomes a one-line message, not a traceback
+    assert w.create_case("bad number!", "x") is None
+    assert reporter.shown and "invalid case number" in reporter.shown[-1][1]
+    assert "Traceback" not in reporter.shown[-1][1]
+    assert_no_threads(w)
