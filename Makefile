@@ -17,7 +17,7 @@ SYS_PACKAGES := libportaudio2 libsndfile1 libegl1 libgl1 libopengl0 libxkbcommon
 	libfontconfig1 libdbus-1-3 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 \
 	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 xvfb xauth poppler-utils \
 	espeak-ng asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav fonts-dejavu-core \
-	pulseaudio pulseaudio-utils
+	pulseaudio pulseaudio-utils libasound2-plugins
 
 export OMP_NUM_THREADS ?= 1
 

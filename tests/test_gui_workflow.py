@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
+pytestmark = pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QToolButton  # noqa: E402
 
 from s2f_desktop.core.models import SegmentStatus  # noqa: E402
 from s2f_desktop.gui.cases import NewCaseDialog  # noqa: E402
@@ -66,9 +67,15 @@ def make_window(qtbot, ctx, reporter, opened=None):  # type: ignore[no-untyped-d
 def drop_files(widget, paths) -> None:  # type: ignore[no-untyped-def]
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QPointF(widget.rect().center())
-    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, event)
+    centre = widget.rect().center()
+    # Qt delivers a drop to the widget that accepted the drag's entry, so enter first.
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier)
+    assert QApplication.sendEvent(widget, enter) and enter.isAccepted()
+    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+    assert drop.isAccepted()
 
 
 def assert_no_threads(window) -> None:  # type: ignore[no-untyped-def]
@@ -122,10 +129,12 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     s0, s1 = int(frames * 0.55), int(frames * 0.80)
     view.set_view(s0 - 0.5 * sr, view.spp)
     y = int(view.height() * 0.6)
-    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(round(view.sample_to_x(s0)), y))
+    # speech detection covers the speech, so Shift+drag (create anywhere) is the gesture here
+    shift = Qt.KeyboardModifier.ShiftModifier
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, shift, QPoint(round(view.sample_to_x(s0)), y))
     qtbot.mouseMove(view, QPoint(round(view.sample_to_x((s0 + s1) / 2)), y))
     qtbot.mouseMove(view, QPoint(round(view.sample_to_x(s1)), y))
-    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(round(view.sample_to_x(s1)), y))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, shift, QPoint(round(view.sample_to_x(s1)), y))
     manual = w.waveform.model.selected
     assert manual is not None and manual.source.value == "manual"
     assert abs(manual.start_sample - s0) <= 2 * view.spp and abs(manual.end_sample - s1) <= 2 * view.spp
@@ -157,9 +166,14 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
         comp = w.composites
         w.tabs.setCurrentIndex(w.PAGE_COMPOSITES)
         assert comp.run is not None and comp.run.id == run.id
+        comp.views = ("front", "profile")  # two views keep the render time down; both are switchable
         with qtbot.waitSignal(comp.composites_changed, timeout=LONG, check_params_cb=lambda: bool(comp.composites)):
             comp.create_btn.click()
-        assert comp.current is not None and not comp.image.pixmap().isNull()
+        assert comp.current is not None and comp.current.kind == "primary"
+        assert not comp.image.pixmap().isNull() and comp.view_name == "front"
+        assert {c.kind for c in comp.composites} >= {"primary", "age_low", "age_high"}
+        comp.findChild(QToolButton, "view_profile").click()
+        assert comp.view_name == "profile" and "profile view" in comp.caption.text()
         assert "not a likeness" in comp.illustrative.text().lower() or "illustrative" in comp.illustrative.text().lower()
         first = comp.current
         name = next(iter(comp.sliders))

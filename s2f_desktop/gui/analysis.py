@@ -85,60 +85,80 @@ def traits_html(traits: dict[str, Any] | None) -> str:
     return "<br>".join(out) or "<i>no trait estimate</i>"
 
 
+_QUALITY_NUMBERS = (("net_speech_s", "net speech", "{:.1f} s"), ("snr_db", "SNR", "{:.1f} dB"),
+                    ("level_dbfs", "level", "{:.1f} dBFS"), ("bandwidth_hz", "bandwidth", "{:.0f} Hz"),
+                    ("clipping_fraction", "clipping", "{:.2%}"))
+
+
 def quality_html(q: dict[str, Any] | None) -> str:
     """The quality verdict with its reasons and key numbers."""
     if not q:
         return ""
-    verdict = q.get("verdict", q.get("label", "?"))
-    color = {"good": "#2e7d32", "usable": "#2e7d32", "ok": "#2e7d32", "fair": "#b26a00",
+    verdict = str(q.get("verdict", "?"))
+    color = {"good": "#2e7d32", "usable": "#2e7d32", "ok": "#2e7d32", "fair": "#b26a00", "limited": "#b26a00",
              "marginal": "#b26a00", "poor": "#c62828", "insufficient": "#c62828", "unusable": "#c62828"}.get(
-        str(verdict).lower(), "#333")
+        verdict.lower(), "#333")
     out = f"Quality: <b style='color:{color}'>{_esc(verdict)}</b>"
+    nums = [f"{label} {fmt.format(float(q[k]))}" for k, label, fmt in _QUALITY_NUMBERS
+            if isinstance(q.get(k), (int, float)) and not isinstance(q.get(k), bool)]
+    if q.get("telephone_band"):
+        nums.append("telephone band")
+    if nums:
+        out += f" <small>({_esc(' · '.join(nums))})</small>"
     reasons = q.get("reasons") or []
     if isinstance(reasons, str):
         reasons = [reasons]
     if reasons:
-        out += "<ul style='margin-top:0'>" + "".join(f"<li>{_esc(r)}</li>" for r in reasons) + "</ul>"
-    nums = {k: v for k, v in q.items() if k not in ("verdict", "label", "reasons") and isinstance(v, (int, float))}
-    if nums:
-        out += "<small>" + " · ".join(f"{_esc(k)} {_num(v)}" for k, v in nums.items()) + "</small>"
+        out += "<ul style='margin-top:0;margin-bottom:0'>" + "".join(f"<li>{_esc(r)}</li>" for r in reasons) + "</ul>"
     return out
 
 
 def acoustics_html(a: dict[str, Any] | None) -> str:
-    """Acoustic measures as a compact table."""
+    """Acoustic measures (``{name: {"value", "unit", "reliable"?}}``) as a compact table, with notes."""
     if not a:
         return ""
     rows = []
     for k, v in a.items():
+        if k in ("notes", "formant_ceiling_hz"):
+            continue
         if isinstance(v, dict):
-            v = ", ".join(f"{kk} {_num(vv)}" for kk, vv in v.items())
-        elif isinstance(v, (int, float)):
-            v = _num(v)
-        rows.append(f"<tr><td>{_esc(k)}</td><td align='right'>{_esc(v)}</td></tr>")
-    return "<table cellspacing='0' cellpadding='2'>" + "".join(rows) + "</table>"
-
-
-def consistency_html(c: Any) -> str:
-    """Speaker-consistency warnings (or a line saying there are none)."""
-    if not c:
-        return ""
-    warnings: list[Any] = []
-    if isinstance(c, dict):
-        warnings = list(c.get("warnings") or [])
-        summary = c.get("verdict") or c.get("summary") or ""
-    else:
-        warnings = list(c)
-        summary = ""
-    out = ""
-    if summary:
-        out += f"Speaker consistency: <b>{_esc(summary)}</b><br>"
-    if warnings:
-        out += "".join(f"<div style='color:#c62828'>⚠ {_esc(w.get('message', w) if isinstance(w, dict) else w)}</div>"
-                       for w in warnings)
-    elif isinstance(c, dict):
-        out += "<span style='color:#2e7d32'>No speaker-consistency warnings.</span>"
+            val = v.get("value")
+            unit = v.get("unit") or ""
+            text = "—" if val is None else f"{_num(val)} {_esc(unit)}"
+            if v.get("reliable") is False:
+                text += " <span style='color:#b26a00'>(unreliable on telephone band)</span>"
+        else:
+            text = _num(v) if isinstance(v, (int, float)) else _esc(v)
+        rows.append(f"<tr><td>{_esc(k.replace('_', ' '))}</td><td align='right'>{text}</td></tr>")
+    out = "<table cellspacing='0' cellpadding='2'>" + "".join(rows) + "</table>"
+    if a.get("formant_ceiling_hz"):
+        out += f"<small>formant ceiling {_num(a['formant_ceiling_hz'], '{:.0f}')} Hz</small><br>"
+    notes = a.get("notes") or []
+    if notes:
+        out += "<small>" + "<br>".join(_esc(n) for n in notes) + "</small>"
     return out
+
+
+def consistency_html(c: Any, segments: dict[str, Segment] | None = None) -> str:
+    """Speaker-consistency result: a warning per flagged segment, or a line saying why there is none."""
+    if not c:
+        return "<i>Not checked: needs at least two segments with usable speech.</i>"
+    segments = segments or {}
+    flagged = list(c.get("flagged") or []) if isinstance(c, dict) else list(c)
+    med = c.get("median_similarity") or {} if isinstance(c, dict) else {}
+    thr = c.get("threshold") if isinstance(c, dict) else None
+    if not flagged:
+        return ("<span style='color:#2e7d32'>No speaker-consistency warnings: the selected segments sound like "
+                "one speaker</span>" + (f" <small>(threshold {_num(thr)})</small>" if thr is not None else "") + ".")
+    out = []
+    for sid in flagged:
+        seg = segments.get(sid)
+        where = f"{format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}" if seg else str(sid)[:8]
+        sim = med.get(sid)
+        extra = f" (median similarity {_num(sim)} below {_num(thr)})" if sim is not None and thr is not None else ""
+        out.append(f"<div style='color:#c62828'>⚠ Segment {_esc(where)} disagrees with the rest of the selection"
+                   f"{_esc(extra)}: possibly a second speaker. Consider removing it and analysing again.</div>")
+    return "".join(out)
 
 
 def _section(title: str, body: str) -> str:
@@ -157,19 +177,18 @@ def run_html(run: AnalysisRun, segments: dict[str, Segment] | None = None) -> st
     parts.append(_section("Estimate (all selected segments pooled)",
                           traits_html(pooled.get("traits"))
                           + "<br>" + quality_html(pooled.get("quality"))))
-    parts.append(_section("Speaker consistency", consistency_html(r.get("consistency") or pooled.get("consistency"))))
+    parts.append(_section("Speaker consistency", consistency_html(r.get("consistency"), segments)))
     parts.append(_section("Acoustic measures (pooled)", acoustics_html(pooled.get("acoustics"))))
-    per = r.get("segments") or r.get("per_segment") or []
-    if isinstance(per, dict):
-        per = [dict(v, segment_id=k) for k, v in per.items()]
+    per = r.get("segments") or {}
     if per:
         body = []
-        for item in per:
-            sid = item.get("segment_id") or item.get("id") or ""
+        for sid in run.segment_ids:
+            item = per.get(sid) or {}
             seg = segments.get(sid)
             where = (f"{format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}"
                      + (f" “{_esc(seg.label)}”" if seg.label else "")) if seg else _esc(str(sid)[:8])
-            body.append(f"<p><b>Segment {where}</b><br>{traits_html(item.get('traits'))}<br>"
+            speech = f" — {_num(item['speech_s'], '{:.1f}')} s of speech" if item.get("speech_s") is not None else ""
+            body.append(f"<p><b>Segment {where}</b>{speech}<br>{traits_html(item.get('traits'))}<br>"
                         f"{quality_html(item.get('quality'))}</p>")
         parts.append(_section("Per segment", "".join(body)))
     return "".join(parts)

@@ -126,11 +126,20 @@ class CompositePanel(QWidget):
         self.view_name = ""
         self.sliders: dict[str, tuple[QSlider, QLabel, Any]] = {}
 
+        self.ancestry = QComboBox()
+        self.ancestry.setObjectName("ancestryCombo")
+        self.skin = QComboBox()
+        self.skin.setObjectName("skinCombo")
+        #: Views rendered for a new set (tests may render fewer to save time).
+        self.views: tuple[str, ...] = tuple(_svc().VIEWS)
+
         # left: the set
         self.run_label = QLabel("No analysis run selected")
         self.run_label.setWordWrap(True)
         self.list = QListWidget()
         self.list.setObjectName("compositeList")
+        self.list.setWordWrap(True)
+        self.list.setSpacing(3)
         self.list.currentRowChanged.connect(self._row_changed)
         self.create_btn = QPushButton("Create composites")
         self.create_btn.setObjectName("createComposites")
@@ -147,6 +156,11 @@ class CompositePanel(QWidget):
         ll.addWidget(QLabel("<b>Composite set</b>"))
         ll.addWidget(self.run_label)
         ll.addWidget(self.list, 1)
+        look = QGroupBox("Appearance for new sets (illustrative)")
+        lf = QFormLayout(look)
+        lf.addRow("Ancestry", self.ancestry)
+        lf.addRow("Skin tone", self.skin)
+        ll.addWidget(look)
         row = QHBoxLayout()
         row.addWidget(self.create_btn)
         row.addWidget(self.cancel_btn)
@@ -176,8 +190,6 @@ class CompositePanel(QWidget):
         self.illustrative.setObjectName("illustrativeNote")
         self.illustrative.setWordWrap(True)
         self.illustrative.setStyleSheet("background:#fff3e0; color:#6d4c00; border:1px solid #ffb74d; padding:6px;")
-        self.ancestry = QComboBox()
-        self.skin = QComboBox()
         self.slider_box = QWidget()
         self.slider_grid = QGridLayout(self.slider_box)
         self.slider_grid.setContentsMargins(0, 0, 0, 0)
@@ -194,11 +206,6 @@ class CompositePanel(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.traits_box)
         rl.addWidget(self.illustrative)
-        look = QGroupBox("Appearance (illustrative)")
-        lf = QFormLayout(look)
-        lf.addRow("Ancestry", self.ancestry)
-        lf.addRow("Skin", self.skin)
-        rl.addWidget(look)
         adj = QGroupBox("Analyst adjustments")
         al = QVBoxLayout(adj)
         al.addWidget(scroll, 1)
@@ -225,12 +232,11 @@ class CompositePanel(QWidget):
     # ------------------------------------------------------------------ controls
     def _build_controls(self) -> None:
         svc = _svc()
-        for combo, choices in ((self.ancestry, getattr(svc, "ANCESTRY_CHOICES", ())),
-                               (self.skin, getattr(svc, "SKIN_CHOICES", getattr(svc, "SKIN_TONE_CHOICES", ())))):
-            combo.addItem("(as rendered)", None)
-            for ch in choices:
-                key, text = (ch if isinstance(ch, (tuple, list)) else (ch, str(ch).replace("_", " ")))
-                combo.addItem(str(text), key)
+        for combo, choices, default in ((self.ancestry, svc.ANCESTRY_CHOICES, svc.DEFAULT_ANCESTRY),
+                                        (self.skin, svc.SKIN_TONE_CHOICES, svc.DEFAULT_SKIN_TONE)):
+            for key in choices:
+                combo.addItem(str(key).replace("_", " ").replace("-", " "), key)
+            combo.setCurrentIndex(max(0, combo.findData(default)))
         row, group = 0, None
         for adj in svc.list_adjustments():
             if adj.group != group:
@@ -267,7 +273,7 @@ class CompositePanel(QWidget):
         """What a slider resets to: the shown composite's value, else the adjustment's default."""
         adj = self.sliders[name][2]
         if self.current is not None:
-            v = param_value(self.current, name)
+            v = param_value(self.current, f"adjust.{name}")
             if isinstance(v, (int, float)):
                 return float(v)
         return float(adj.default)
@@ -298,8 +304,6 @@ class CompositePanel(QWidget):
         """Put every slider and the appearance choices back."""
         for name in self.sliders:
             self.reset_slider(name)
-        self.ancestry.setCurrentIndex(0)
-        self.skin.setCurrentIndex(0)
 
     def changes(self) -> dict[str, Any]:
         """Analyst changes relative to the shown composite."""
@@ -308,9 +312,6 @@ class CompositePanel(QWidget):
             value = self._to_value(adj, slider.value())
             if abs(value - self.base_value(name)) > (float(adj.maximum) - float(adj.minimum)) / SLIDER_STEPS:
                 out[name] = round(value, 4)
-        for key, combo in (("ancestry", self.ancestry), ("skin", self.skin)):
-            if combo.currentData() is not None:
-                out[key] = combo.currentData()
         return out
 
     # ------------------------------------------------------------------ data
@@ -335,8 +336,7 @@ class CompositePanel(QWidget):
         self.list.clear()
         row = -1
         for i, comp in enumerate(self.composites):
-            analyst = any(param_origin(comp, n) == "analyst" for n in comp.parameters)
-            text = f"{comp.label or comp.kind}  ·  v{comp.version}" + ("  (analyst-adjusted)" if analyst else "")
+            text = f"v{comp.version} · {comp.label or comp.kind}"
             item = QListWidgetItem(text)
             item.setToolTip(f"kind {comp.kind}, id {comp.id}" + (f", derived from #{comp.parent_id}" if comp.parent_id
                                                                    else ""))
@@ -405,14 +405,20 @@ class CompositePanel(QWidget):
         self._rebuild_view_buttons(views)
         self.show_view(self.view_name)
         self.reset_sliders()
-        voice = sorted(n for n in comp.parameters if param_origin(comp, n) == "voice")
-        analyst = sorted(n for n in comp.parameters if param_origin(comp, n) == "analyst")
+        def names(pred: Any) -> list[str]:
+            return sorted(n for n, p in comp.parameters.items() if isinstance(p, dict) and pred(n, p))
+
+        voice = names(lambda n, p: p.get("origin") == "voice")
+        analyst = names(lambda n, p: p.get("origin") == "analyst" and n.startswith("adjust."))
+        illustrative = names(lambda n, p: bool(p.get("illustrative")))
         text = self._traits_text()
-        text += f"<br><small>Composite “{html.escape(comp.label or comp.kind)}”, version {comp.version}"
-        text += f" — from voice: {', '.join(voice) or 'none'}"
+        text += f"<br><small>Composite “{html.escape(comp.label or comp.kind)}”, version {comp.version}</small>"
+        text += f"<br><small><b>From the voice:</b> {html.escape(', '.join(voice) or 'none')}</small>"
         if analyst:
-            text += f"; analyst-set: {', '.join(analyst)}"
-        self.traits_box.setText(text + "; everything else illustrative.</small>")
+            text += f"<br><small><b>Set by the analyst:</b> {html.escape(', '.join(analyst))}</small>"
+        self.traits_box.setText(text)
+        self.illustrative.setText(ILLUSTRATIVE_NOTE + (f"\nIllustrative parameters here: {', '.join(illustrative)}."
+                                                       if illustrative else ""))
         self.composite_shown.emit(comp)
 
     def show_view(self, name: str) -> None:
@@ -451,7 +457,7 @@ class CompositePanel(QWidget):
             return
         svc = _svc()
         run_id = self.run.id
-        views = tuple(getattr(svc, "DEFAULT_VIEWS", getattr(svc, "VIEWS", ("front", "profile"))))
+        views = self.views
         ancestry, skin = self.ancestry.currentData(), self.skin.currentData()
         self._busy(True)
         self.runner.submit("composite", lambda task: svc.create_composite_set(self.ctx, run_id, views, ancestry=ancestry,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -31,33 +30,32 @@ AUDIO_FILTER = ("Audio and video (*.wav *.flac *.ogg *.mp3 *.m4a *.aac *.mp4 *.m
                 "*.amr *.3gp *.wma);;All files (*)")
 
 
-class EvidenceList(QListWidget):
-    """List of evidence items that accepts dropped files."""
+class FileDropFilter(QObject):
+    """Event filter that accepts dropped local files on any widget and reports their paths.
+
+    A filter (rather than overriding ``dropEvent``) also works on item views, whose
+    viewport receives the drag events.
+    """
 
     files_dropped = Signal(list)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.setAcceptDrops(True)
-        self.setDropIndicatorShown(True)
+        self.enabled = True
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            super().dragEnterEvent(event)
-
-    def dragMoveEvent(self, event: Any) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            super().dragMoveEvent(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.files_dropped.emit(paths)
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        et = event.type()
+        if et in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if self.enabled and event.mimeData().hasUrls():
+                event.acceptProposedAction()
+                return True
+        elif et == QEvent.Type.Drop:
+            paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+            if self.enabled and paths:
+                event.acceptProposedAction()
+                self.files_dropped.emit(paths)
+                return True
+        return False
 
 
 class EvidencePage(QWidget):
@@ -75,13 +73,17 @@ class EvidencePage(QWidget):
         self.reporter = reporter
         self.case_number: str | None = None
         self.items: list[Evidence] = []
-        self.list = EvidenceList()
+        self.list = QListWidget()
         self.list.setObjectName("evidenceList")
+        self.drops = FileDropFilter(self)
+        self.drops.files_dropped.connect(self.import_paths)
+        self.list.setAcceptDrops(True)
+        self.list.viewport().setAcceptDrops(True)
+        self.list.viewport().installEventFilter(self.drops)
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setSpacing(2)
         self.list.currentRowChanged.connect(self._row_changed)
-        self.list.files_dropped.connect(self.import_paths)
         self.import_btn = QPushButton("Import…")
         self.import_btn.setToolTip("Import recordings into the case (or drop files on the list)")
         self.import_btn.clicked.connect(self.import_dialog)
@@ -128,7 +130,7 @@ class EvidencePage(QWidget):
         self.case_number = case_number
         self.import_btn.setEnabled(case_number is not None and not closed)
         self.record_btn.setEnabled(case_number is not None and not closed)
-        self.list.setAcceptDrops(case_number is not None and not closed)
+        self.drops.enabled = case_number is not None and not closed
         self.errors.hide()
         self.waveform.clear()
         self.refresh()

@@ -244,8 +244,9 @@ COLORS = {
 class WaveformView(QWidget):
     """Detail view: time ruler, waveform (and optional spectrogram) and segments.
 
-    Mouse: drag on empty signal creates a segment; drag a segment moves it; drag its
-    edge resizes it; click selects. Wheel zooms around the pointer; Shift+wheel (or
+    Mouse: drag on empty signal creates a segment (Shift+drag creates anywhere); drag a
+    segment moves it; drag its edge resizes it; click selects; click the ruler to place
+    the play cursor. Wheel zooms around the pointer; Shift+wheel (or
     a horizontal wheel) pans.
     """
 
@@ -557,6 +558,8 @@ class WaveformView(QWidget):
             return
         kind, seg = self.hit_test(x)
         anchor = self.x_to_sample(x)
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            kind, seg = "none", None  # Shift+drag always creates, even on top of a segment
         if seg is not None:
             self.model.select(seg.id)
             self._drag = {"mode": {"start": "resize_start", "end": "resize_end", "body": "move"}[kind],

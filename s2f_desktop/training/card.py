@@ -38,6 +38,17 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _disagreements(metrics: dict[str, Any]) -> str:
+    d = metrics.get("sex_disagreements_avspeech")
+    if not d:
+        return ""
+    return (f"Label noise: of {d['scored']} scored avspeech clips, voice and face disagree on sex in "
+            f"{d['disagreements']}; in {d['f0_sides_with_voice']} of those the median F0 sides with the voice "
+            "(face female but F0 < 145 Hz, or face male but F0 > 175 Hz), i.e. the face label or the "
+            "face/speaker pairing is the likelier error. The avspeech sex accuracy is therefore a lower "
+            "bound; LibriSpeech (self-reported sex) is the cleaner measure.")
+
+
 def render_card(model_id: str, calib: dict[str, Any], metrics: dict[str, Any], data: dict[str, Any],
                 timings: dict[str, float], limit: int | None, teacher: str) -> str:
     """The full model card text."""
@@ -113,6 +124,8 @@ with true age.
 ## Metrics (cross-validated, out-of-sample calibration, 95 % CIs)
 
 {metrics_table(metrics)}
+
+{_disagreements(metrics)}
 
 ## Limits
 

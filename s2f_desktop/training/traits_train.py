@@ -34,8 +34,8 @@ from s2f_desktop.voice.acoustics import HEAD_FEATURES
 
 SEED = 20240611
 FOLDS = 5
-SEX_L2 = 10.0
-AGE_L2 = 300.0
+SEX_L2 = 300.0
+AGE_L2 = 1000.0
 #: Face-teacher sex confidence below which a clip's sex label is too uncertain to train or score on.
 TEACHER_MIN_SEX_CONF = 0.8
 #: P(male) band in which the sex head abstains.
@@ -122,6 +122,7 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
         log(f"  fold {k + 1}/{FOLDS} done")
 
     metrics = evaluate(oof_sex, oof_age, sex, age, groups, folds, ok, n_boot, log)
+    metrics["sex_disagreements_avspeech"] = disagreement_analysis(oof_sex["clean"], sex, xc, is_av & ok)
 
     # ---------------------------------------------------------------- final fit
     xall = np.vstack([xc[ok], xt[ok]])
@@ -170,6 +171,20 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     write_model(out_dir, version, mean, scale, w, b, aw, ab, calib, metrics, data_summary, timings, limit)
     log(f"wrote {out_dir} in {t_end - t0:.0f} s")
     return {"metrics": metrics, "data": data_summary, "timings": timings}
+
+
+def disagreement_analysis(logits: np.ndarray, sex: np.ndarray, x: np.ndarray, mask: np.ndarray) -> dict[str, int]:
+    """How many voice/face sex disagreements have a median F0 that sides with the voice.
+
+    A face labelled female with a median F0 below 145 Hz, or male above 175 Hz, is more
+    likely a teacher error (or a clip whose audible speaker is not the face shown) than a
+    voice-model error; the count bounds how much of the avspeech "error" is label noise.
+    """
+    f0 = np.exp(x[:, HEAD_FEATURES.index("log_f0_median") + (x.shape[1] - len(HEAD_FEATURES))])
+    m = mask & np.isfinite(sex) & np.isfinite(logits)
+    wrong = m & ((logits > 0) != (sex == 1))
+    sided = wrong & (((sex == 0) & (f0 < 145)) | ((sex == 1) & (f0 > 175)))
+    return {"scored": int(m.sum()), "disagreements": int(wrong.sum()), "f0_sides_with_voice": int(sided.sum())}
 
 
 def _describe(v: np.ndarray) -> dict[str, float]:
