@@ -150,11 +150,14 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     # 5. analyze the accepted segments; the window stays responsive (progress arrives)
     progress: list[float] = []
     w.analysis.progress.valueChanged.connect(progress.append)
-    with qtbot.waitSignal(w.analysis.run_finished, timeout=LONG) as fin:
+    finished: list = []
+    w.analysis.run_finished.connect(finished.append)
+    with qtbot.waitSignal(w.analysis.analysis_ended, timeout=LONG):
         w.act_analyze.trigger()
         assert w.tabs.currentIndex() == w.PAGE_ANALYSIS
         assert not w.analysis.analyze_btn.isEnabled() and w.analysis.cancel_btn.isEnabled()
-    run = fin.args[0]
+    assert not reporter.shown, reporter.shown
+    (run,) = finished
     assert set(run.segment_ids) == {sugg[0].id, manual.id}
     text = w.analysis.results.toPlainText()
     assert "Sex:" in text and "Age:" in text and "never an identification" in text

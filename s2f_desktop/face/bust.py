@@ -50,19 +50,20 @@ def build_bust(mesh: HeadMesh, female: bool) -> BustMesh:
     z_top = float(v[:, 2].max())
     head_h = z_top - eye_z
     z_cut = float(v[:, 2].min())  # lowest point of anny's neck (front, under the chin)
-    # The neck's cross-section just above the cut, behind the jaw line.
-    band = v[(v[:, 2] > z_cut + 0.005) & (v[:, 2] < z_cut + 0.03)]
-    ny0, ny1 = float(band[:, 1].min()), float(band[:, 1].max())
-    neck_y = 0.5 * (ny0 + ny1)
-    neck_rx = float(np.abs(band[:, 0]).max()) * 0.97
-    neck_ry = 0.5 * (ny1 - ny0) * 0.97
-
+    # Neck: sex-typical mean size (circumference ~39 cm male, ~33 cm female),
+    # scaled with the head, its back flush with the back of anny's neck. Its top
+    # runs up inside the head so no seam shows under the jaw.
+    scale = head_h / 0.12
+    neck_rx = (0.052 if female else 0.061) * scale
+    neck_ry = (0.049 if female else 0.057) * scale
+    band = v[(v[:, 2] > z_cut + 0.03) & (v[:, 2] < z_cut + 0.07)]
+    neck_y = float(band[:, 1].max()) - 0.97 * neck_ry
     shoulder_w = 0.178 if female else 0.200  # half biacromial width (m), sex-typical mean
     chest_d = 0.092 if female else 0.105  # half chest depth (m)
-    neck_base = z_cut - (0.030 if female else 0.026)
-    shoulder_z = neck_base - 0.045  # where the shoulder line is reached (its top)
+    neck_base = z_cut - 0.040 * scale
+    shoulder_z = neck_base - 0.055 * scale  # where the shoulder line is reached (its top)
     z_bottom = eye_z - 3.3 * head_h  # well below the frame's lower edge
-    z_hidden = z_cut + 0.05  # top rows hidden inside the head's neck
+    z_hidden = z_cut + 0.075  # top rows hidden inside the head's neck
 
     zs = np.concatenate([np.linspace(z_hidden, neck_base, 8), np.linspace(neck_base, shoulder_z, 12)[1:],
                          np.linspace(shoulder_z, z_bottom, _N_ROWS - 19)[1:]])

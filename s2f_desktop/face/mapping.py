@@ -73,6 +73,16 @@ def grey_fraction(years: float) -> float:
     return float(np.clip((float(years) - 35.0) / 45.0, 0.0, 0.85))
 
 
+def skin_ageing(years: float) -> float:
+    """Strength of painted age-typical skin shading: none before 30 y, full at 75 y (illustrative)."""
+    return float(np.clip((float(years) - 30.0) / 45.0, 0.0, 1.0))
+
+
+def hair_recession(years: float) -> float:
+    """Illustrative male hairline recession: none before 35 y, full from about 75 y."""
+    return float(np.clip((float(years) - 35.0) / 40.0, 0.0, 1.0))
+
+
 def _p(value: Any, origin: str, note: str = "", illustrative: bool = False) -> dict[str, Any]:
     return {"value": value, "origin": origin, "note": note, "illustrative": illustrative}
 
@@ -127,6 +137,15 @@ def build_parameters(*, sex: str, age_years: float, sex_note: str, age_note: str
                           illustrative=True)
     p["hair_grey"] = _p(round(grey_fraction(age_years), 6), age_origin,
                         "population-typical greying for the age", illustrative=True)
+    p["hair_recession"] = _p(round(hair_recession(age_years) if sex == "male" else 0.0, 6), age_origin,
+                             "frontal hairline recession typical for a male of this age (0 for female)",
+                             illustrative=True)
+    p["skin_ageing"] = _p(round(skin_ageing(age_years), 6), age_origin,
+                          "painted age-typical skin shading (under-eye, nasolabial folds, forehead lines)",
+                          illustrative=True)
+    p["build"] = _p("female-typical" if sex == "female" else "male-typical", sex_origin,
+                    "neck and shoulder widths at the population mean for the depicted sex; plain dark top",
+                    illustrative=True)
     ec = eye_colour or choices.DEFAULT_EYE_COLOUR
     if ec not in choices.EYE_COLOURS:
         raise ValueError(f"unknown eye colour {ec!r}; choose from {', '.join(choices.EYE_COLOURS)}")
@@ -145,6 +164,8 @@ class FaceSpec:
     local_changes: dict[str, float]
     hair_style: str
     appearance: Appearance
+    hair_recession: float = 0.0
+    female: bool = False
 
 
 def _v(params: dict[str, Any], name: str) -> Any:
@@ -183,5 +204,7 @@ def spec_from_parameters(params: dict[str, Any]) -> FaceSpec:
         brow_thickness=0.22 if female else 0.34,
         lash_strength=0.9 if female else 0.45,
         sex_female=female,
+        ageing=float(params.get("skin_ageing", {}).get("value", 0.0)),
     )
-    return FaceSpec(phen, local, str(_v(params, "hair_style")), look)
+    recede = float(params.get("hair_recession", {}).get("value", 0.0))
+    return FaceSpec(phen, local, str(_v(params, "hair_style")), look, recede, female)

@@ -4,14 +4,22 @@ Why a software rasteriser in torch rather than OpenGL or ray casting: it needs n
 display, no EGL/OSMesa driver and no GPU, it runs the same code on CUDA when one is
 present, and on CPU it is bit-for-bit reproducible (the z-buffer is resolved with
 exact min/max reductions; no atomics-order-dependent sums), which the composite's
-recorded sha256 relies on. At 512 px with 2x2 supersampling a view takes about a
-tenth of a second on one CPU core (see benchmarks/bench_face.py).
+recorded sha256 relies on.
 
-Pipeline: mesh -> yaw about the head's vertical axis -> perspective camera ->
-triangle rasterisation with a z-buffer -> per-pixel interpolated normals, colours and
-head-space positions -> shading (Lambert key + fill + ambient, Blinn-Phong
-highlights) with procedural eyes (sclera, iris, pupil), eyebrows, lash line and lip
-colour -> 2x2 box downsampling -> 8-bit sRGB.
+Pipeline, per composite: the head, hair and bust meshes are merged and every
+view-independent vertex attribute (head-space normals and positions, feature
+weights, hair coordinates, cloth weight) is packed once into one tensor
+(:func:`prepare_scene`). Per view: yaw about the head's vertical axis -> perspective
+camera -> triangle rasterisation at the output resolution with a z-buffer ->
+one gather interpolates all attributes -> shading (wrap-lit key from the front
+above, fill, ambient, Blinn-Phong highlights) with procedural eyes, eyebrows, lash
+line, lip colour and age-typical skin shading -> edge anti-aliasing -> 8-bit sRGB.
+
+Anti-aliasing: rather than shading 4x the pixels (2x2 supersampling, 4x the cost),
+only pixels on a silhouette or a material boundary (a depth jump or a change of
+surface kind between neighbours) are replaced by a small binomial blur of their
+neighbourhood. That removes the stair-steps that matter at 512 px for a fraction of
+the cost and stays exact (no data-dependent summation order).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import numpy as np
 import torch
 
 from s2f_desktop.face.anny_model import PART_EYE, PART_HAIR, PART_MOUTH_INSIDE, PART_SKIN, HeadMesh
+from s2f_desktop.face.bust import BustMesh
 from s2f_desktop.face.hair import HairMesh
 
 #: View name -> yaw in degrees (head turned to its left, showing its right cheek).
@@ -32,7 +41,8 @@ VIEWS = {"front": 0.0, "three_quarter": 35.0, "profile": 90.0}
 #: Neutral background (sRGB), a light grey that neither flatters nor biases skin tone.
 BACKGROUND_SRGB = (206, 206, 204)
 
-_SUPERSAMPLE = 2
+#: Part code of the bust (neck skin and top; the cloth weight tells which).
+PART_BUST = 4
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,8 @@ class Appearance:
     brow_thickness: float  # half-height of the eyebrow band in eye radii
     lash_strength: float  # darkness of the upper lash line
     sex_female: bool
+    ageing: float = 0.0  # 0 = no age-typical skin shading .. 1 = strong (about 75 y)
+    cloth: tuple[int, int, int] = (58, 60, 66)  # neutral dark top
 
 
 def _srgb_to_linear(c: tuple[int, int, int] | np.ndarray) -> np.ndarray:
@@ -68,13 +80,17 @@ def _smoothstep(e0: float, e1: float, x: torch.Tensor) -> torch.Tensor:
 
 
 def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int,
-              two_sided: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+              two_sided: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Visible fragment per covered pixel.
 
     ``screen`` is (N, 3): pixel x, pixel y (down) and camera depth (> 0). Triangles
     facing away from the camera are culled unless ``two_sided`` marks them. Returns the
-    flat pixel indices, the triangle index there and its perspective-correct
-    barycentric weights (K, 3).
+    flat pixel indices, the triangle index there, its perspective-correct barycentric
+    weights (K, 3) and the depth there (K,).
+
+    Triangles are grouped by their bounding box size rounded up to powers of two, so
+    each group is tested against all its candidate pixels in one batched tensor
+    operation (no per-triangle Python loop).
     """
     dev, dt = screen.device, screen.dtype
     p = screen[faces]  # (F, 3, 3)
@@ -90,31 +106,33 @@ def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int
     if two_sided is not None:
         facing = facing | two_sided
     keep = facing & (area.abs() > 1e-12) & (bw > 0) & (bh > 0) & (z.min(1).values > 1e-4)
-    # Edge functions as planes over the pixel grid: b_i(px, py) = A_i*px + B_i*py + C_i,
-    # normalised so that they are the barycentric weights.
     inv_area = 1.0 / torch.where(area == 0, torch.ones_like(area), area)
     A = torch.stack([y[:, 1] - y[:, 2], y[:, 2] - y[:, 0]], 1) * inv_area[:, None]
     B = torch.stack([x[:, 2] - x[:, 1], x[:, 0] - x[:, 2]], 1) * inv_area[:, None]
     C = torch.stack([x[:, 1] * y[:, 2] - x[:, 2] * y[:, 1], x[:, 2] * y[:, 0] - x[:, 0] * y[:, 2]], 1) * inv_area[:, None]
-    # Evaluate at pixel centres relative to the bbox corner.
     ox, oy = xmin.to(dt) + 0.5, ymin.to(dt) + 0.5
     C = C + A * ox[:, None] + B * oy[:, None]
     lw = torch.ceil(torch.log2(bw.clamp(min=1).to(torch.float32))).long()
     lh = torch.ceil(torch.log2(bh.clamp(min=1).to(torch.float32))).long()
     bucket = lw * 64 + lh
+    kept = torch.nonzero(keep, as_tuple=True)[0]
+    order = torch.argsort(bucket[kept], stable=True)
+    kept = kept[order]
+    keys, counts = torch.unique_consecutive(bucket[kept], return_counts=True)
     pix_l, fid_l, bary_l = [], [], []
-    tri_ids = torch.arange(len(faces), device=dev)
-    for key in torch.unique(bucket[keep]).tolist():
-        t = tri_ids[keep & (bucket == key)]
+    start = 0
+    for key, cnt in zip(keys.tolist(), counts.tolist()):
+        t = kept[start:start + cnt]
+        start += cnt
         sw, sh = 1 << (key // 64), 1 << (key % 64)
-        dx = torch.arange(sw, device=dev)
-        dy = torch.arange(sh, device=dev)
-        dxf, dyf = dx.to(dt), dy.to(dt)
+        dxf = torch.arange(sw, device=dev, dtype=dt)
+        dyf = torch.arange(sh, device=dev, dtype=dt)
         At, Bt, Ct = A[t], B[t], C[t]  # (T, 2)
         w0 = Ct[:, 0, None, None] + At[:, 0, None, None] * dxf[None, None, :] + Bt[:, 0, None, None] * dyf[None, :, None]
         w1 = Ct[:, 1, None, None] + At[:, 1, None, None] * dxf[None, None, :] + Bt[:, 1, None, None] * dyf[None, :, None]
         inside = (w0 >= 0) & (w1 >= 0) & (w0 + w1 <= 1)
-        inside &= (dx[None, None, :] < bw[t, None, None]) & (dy[None, :, None] < bh[t, None, None])
+        if sw > 1 or sh > 1:
+            inside &= (dxf[None, None, :] < bw[t, None, None]) & (dyf[None, :, None] < bh[t, None, None])
         ti, yi, xi = torch.nonzero(inside, as_tuple=True)
         pix_l.append((ymin[t][ti] + yi) * width + xmin[t][ti] + xi)
         fid_l.append(t[ti])
@@ -122,7 +140,7 @@ def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int
         bary_l.append(torch.stack([b0, b1, 1.0 - b0 - b1], dim=1))
     if not pix_l:
         e = torch.zeros(0, dtype=torch.long, device=dev)
-        return e, e, torch.zeros((0, 3), dtype=dt, device=dev)
+        return e, e, torch.zeros((0, 3), dtype=dt, device=dev), torch.zeros(0, dtype=dt, device=dev)
     pix, fid, bary = torch.cat(pix_l), torch.cat(fid_l), torch.cat(bary_l)
     zf = z[fid]  # (K, 3)
     inv_z = (bary / zf).sum(1)
@@ -135,185 +153,326 @@ def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int
     fbuf = torch.full((height * width,), -1, dtype=torch.long, device=dev)
     fbuf = fbuf.scatter_reduce(0, pix[win], fid[win], reduce="amax")
     final = win & (fid == fbuf[pix])
-    pix, fid, bary, zf, inv_z = pix[final], fid[final], bary[final], zf[final], inv_z[final]
+    pix, fid, bary, zf, inv_z, depth = pix[final], fid[final], bary[final], zf[final], inv_z[final], depth[final]
     bary = (bary / zf) / inv_z[:, None]
-    return pix, fid, bary
+    return pix, fid, bary, depth
 
 
 @dataclass(frozen=True)
-class _Scene:
-    verts: np.ndarray
-    faces: np.ndarray
-    part: np.ndarray  # per vertex
-    brow: np.ndarray
-    lip: np.ndarray
-    uv: np.ndarray  # hair coordinates (zeros elsewhere)
+class Landmarks:
+    """Head-space landmarks used to place painted features (metres)."""
+
+    eye_centres: np.ndarray  # (2, 3)
+    eye_radius: float
+    mouth: np.ndarray  # (3,) centre of the lips
+    mouth_half_width: float
+    nose_tip: np.ndarray  # (3,)
+    crown_z: float
+    chin_z: float
 
 
-def _scene(head: HeadMesh, hair: HairMesh | None) -> _Scene:
-    v, f = head.vertices, head.faces
-    part = head.parts.astype(np.int64)
-    brow, lip = head.brow_weight, head.lip_weight
-    uv = np.zeros((len(v), 2))
-    if hair is not None:
-        n = len(v)
-        v = np.concatenate([v, hair.vertices])
-        f = np.concatenate([f, hair.faces + n])
-        part = np.concatenate([part, np.full(len(hair.vertices), PART_HAIR)])
-        brow = np.concatenate([brow, np.zeros(len(hair.vertices))])
-        lip = np.concatenate([lip, np.zeros(len(hair.vertices))])
-        uv = np.concatenate([uv, hair.uv])
-    return _Scene(v, f, part, brow, lip, uv)
-
-
-def _frame(head: HeadMesh, scene: _Scene) -> tuple[np.ndarray, float]:
-    """Centre and half-height (metres) of the portrait box: crown to just below the chin."""
-    skin = head.vertices[head.parts == PART_SKIN]
+def landmarks(head: HeadMesh) -> Landmarks:
+    """Landmarks from the mesh itself, so they follow every slider and age target."""
+    v = head.vertices
+    skin = head.parts == PART_SKIN
+    lipv = v[skin & (head.lip_weight > 0.5)]
+    mouth = lipv.mean(0) if len(lipv) else np.array([0.0, v[:, 1].min(), head.eye_centres[0, 2] - 0.07])
+    mhw = float(np.abs(lipv[:, 0] - mouth[0]).max()) if len(lipv) else 0.025
     eye_z = float(head.eye_centres[:, 2].mean())
-    top = float(scene.verts[:, 2].max())
-    head_h = float(skin[:, 2].max()) - eye_z
-    bottom = eye_z - 1.55 * head_h
-    centre = np.array([0.0, float(head.eye_centres[:, 1].mean()), 0.5 * (top + bottom)])
-    return centre, 0.5 * (top - bottom) * 1.08
+    mid = skin & (np.abs(v[:, 0]) < 0.006) & (v[:, 2] < eye_z) & (v[:, 2] > mouth[2])
+    nose = v[mid][np.argmin(v[mid][:, 1])] if mid.any() else mouth + np.array([0.0, -0.02, 0.03])
+    crown = float(v[skin][:, 2].max())
+    # Chin: the lowest midline skin point in front of the throat.
+    front = skin & (np.abs(v[:, 0]) < 0.01) & (v[:, 1] < mouth[1] + 0.02) & (v[:, 2] < mouth[2])
+    chin_z = float(v[front][:, 2].min()) if front.any() else eye_z - 1.0 * (crown - eye_z)
+    return Landmarks(head.eye_centres, head.eye_radius, mouth, mhw, nose, crown, chin_z)
+
+
+@dataclass
+class Scene:
+    """View-independent render inputs of one composite (tensors on the device)."""
+
+    verts: np.ndarray  # (N, 3) head space, float64
+    head_skin_x: np.ndarray  # skin vertex indices of the head (for horizontal centring)
+    faces: torch.Tensor  # (F, 3)
+    face_part: torch.Tensor  # (F,) part code per triangle
+    two_sided: torch.Tensor  # (F,) bool
+    attrs: torch.Tensor  # (N, A) float32: normal 3, pos 3, brow, lip, uv 2, cloth
+    marks: Landmarks
+    look: Appearance
+    top_z: float
+    device: str
+
+
+def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust: BustMesh | None = None,
+                  device: str = "cpu") -> Scene:
+    """Merge the meshes and pack every view-independent vertex attribute once."""
+    vs, fs, parts, brow, lip, uv, cloth = [head.vertices], [head.faces], [head.parts.astype(np.int64)], \
+        [head.brow_weight], [head.lip_weight], [np.zeros((len(head.vertices), 2))], [np.zeros(len(head.vertices))]
+    n = len(head.vertices)
+    for extra, code in ((hair, PART_HAIR), (bust, PART_BUST)):
+        if extra is None:
+            continue
+        m = len(extra.vertices)
+        vs.append(extra.vertices)
+        fs.append(extra.faces + n)
+        parts.append(np.full(m, code))
+        brow.append(np.zeros(m))
+        lip.append(np.zeros(m))
+        uv.append(extra.uv if isinstance(extra, HairMesh) else np.zeros((m, 2)))
+        cloth.append(extra.cloth if isinstance(extra, BustMesh) else np.zeros(m))
+        n += m
+    v = np.concatenate(vs)
+    f = np.concatenate(fs)
+    part = np.concatenate(parts)
+    normals = _vertex_normals(v, f)
+    attrs = np.concatenate([normals, v, np.concatenate(brow)[:, None], np.concatenate(lip)[:, None],
+                            np.concatenate(uv), np.concatenate(cloth)[:, None]], axis=1)
+    fpart = part[f[:, 0]]
+    return Scene(
+        verts=v,
+        head_skin_x=np.nonzero(part == PART_SKIN)[0],
+        faces=torch.as_tensor(f, dtype=torch.long, device=device),
+        face_part=torch.as_tensor(fpart, dtype=torch.long, device=device),
+        two_sided=torch.as_tensor((fpart == PART_HAIR) | (fpart == PART_BUST), device=device),
+        attrs=torch.as_tensor(attrs, dtype=torch.float32, device=device),
+        marks=landmarks(head),
+        look=look,
+        top_z=float(v[part != PART_BUST][:, 2].max()),
+        device=device,
+    )
+
+
+def _frame(scene: Scene) -> tuple[float, float, float]:
+    """(centre z, half-height, horizontal centre offset) of an ID-photo style frame.
+
+    Head and shoulders: the head from chin to the top of the hair fills about 56 %
+    of the image height, with a small margin above the hair, so the shoulders and
+    upper chest show below.
+    """
+    m = scene.marks
+    head_len = scene.top_z - m.chin_z
+    height = head_len / 0.56
+    top = scene.top_z + 0.09 * height
+    return top - 0.5 * height, 0.5 * height, 0.0
+
+
+def render_views(scene: Scene, views: tuple[str, ...], size: int = 512) -> dict[str, np.ndarray]:
+    """Each view as an (size, size, 3) uint8 sRGB array."""
+    for view in views:
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
+    if size < 16:
+        raise ValueError("image size must be at least 16 px")
+    return {view: _render_one(scene, view, size) for view in views}
 
 
 def render_view(head: HeadMesh, hair: HairMesh | None, look: Appearance, view: str = "front", size: int = 512,
-                device: str = "cpu") -> np.ndarray:
-    """One view as an (size, size, 3) uint8 sRGB array."""
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
-    if size < 16:
-        raise ValueError("image size must be at least 16 px")
-    sc = _scene(head, hair)
-    centre, half = _frame(head, sc)
+                device: str = "cpu", bust: BustMesh | None = None) -> np.ndarray:
+    """One view as an (size, size, 3) uint8 sRGB array (convenience wrapper)."""
+    return render_views(prepare_scene(head, hair, look, bust, device), (view,), size)[view]
+
+
+def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
+    device = sc.device
+    look, mk = sc.look, sc.marks
+    centre_z, half, _ = _frame(sc)
     yaw = math.radians(VIEWS[view])
-    # Rotate about the vertical axis through the head centre (turning to its left).
     c, s = math.cos(yaw), math.sin(yaw)
     rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    pivot = np.array([0.0, float(head.eye_centres[:, 1].mean()) + 0.09, 0.0])
+    pivot = np.array([0.0, float(mk.eye_centres[:, 1].mean()) + 0.09, 0.0])
     v_world = (sc.verts - pivot) @ rot.T + pivot
-    normals = _vertex_normals(v_world, sc.faces)
-    # Keep the turned head centred horizontally in the frame.
-    centre = centre.copy()
-    centre[0] = 0.5 * (float(v_world[:, 0].min()) + float(v_world[:, 0].max()))
-    # Camera on -y looking at the box centre; portrait lens (~ 85 mm equivalent).
-    dist = 1.2
-    cam = np.array([centre[0], centre[1] - dist, centre[2]])
+    hx = v_world[sc.head_skin_x, 0]
+    centre_x = 0.5 * (float(hx.min()) + float(hx.max()))
+    centre_y = float(mk.eye_centres[:, 1].mean())
+    dist = 1.5  # portrait lens (~ 100 mm equivalent)
+    cam = np.array([centre_x, centre_y - dist, centre_z])
     rel = v_world - cam
     depth = rel[:, 1]
-    ss = size * _SUPERSAMPLE
-    focal = (ss / 2) / (half / dist)
-    sx = ss / 2 + focal * rel[:, 0] / depth
-    sy = ss / 2 - focal * rel[:, 2] / depth
+    focal = (size / 2) / (half / dist)
+    sx = size / 2 + focal * rel[:, 0] / depth
+    sy = size / 2 - focal * rel[:, 2] / depth
 
     dt = torch.float64 if device == "cpu" else torch.float32
-    T = lambda a, d=dt: torch.as_tensor(np.ascontiguousarray(a), dtype=d, device=device)  # noqa: E731
-    screen = T(np.stack([sx, sy, depth], 1))
-    faces_t = T(sc.faces, torch.long)
-    two_sided = T(sc.part[sc.faces[:, 0]] == PART_HAIR, torch.bool)
-    pix, fid, bary = rasterize(screen, faces_t, ss, ss, two_sided)
+    screen = torch.as_tensor(np.stack([sx, sy, depth], 1), dtype=dt, device=device)
+    pix, fid, bary, zpix = rasterize(screen, sc.faces, size, size, sc.two_sided)
 
-    fv = faces_t[fid]  # (K, 3)
-    # Deferred shading in float32: interpolate every vertex attribute in one gather.
     st = torch.float32
-    attrs = np.concatenate([normals, sc.verts, v_world, sc.brow[:, None], sc.lip[:, None], sc.uv], axis=1)
-    a = torch.as_tensor(attrs, dtype=st, device=device)
-    fr = (a[fv] * bary.to(st)[:, :, None]).sum(1)
-    n = torch.nn.functional.normalize(fr[:, 0:3], dim=1)
-    pos = fr[:, 3:6]  # head (unrotated) space: features are defined there
-    wpos = fr[:, 6:9]
-    brow_i, lip_i, uvp = fr[:, 9], fr[:, 10], fr[:, 11:13]
-    dt = st
     T = lambda a, d=st: torch.as_tensor(np.ascontiguousarray(a), dtype=d, device=device)  # noqa: E731
-    part = T(sc.part, torch.long)[fv[:, 0]]  # a triangle belongs to one part
+    fv = sc.faces[fid]
+    fr = (sc.attrs[fv] * bary.to(st)[:, :, None]).sum(1)
+    rot_t, pivot_t = T(rot), T(pivot)
+    n = torch.nn.functional.normalize(fr[:, 0:3], dim=1) @ rot_t.T
+    pos = fr[:, 3:6]  # head (unrotated) space: features are defined there
+    wpos = (pos - pivot_t) @ rot_t.T + pivot_t
+    brow_i, lip_i, uvp, cloth_w = fr[:, 6], fr[:, 7], fr[:, 8:10], fr[:, 10]
+    part = sc.face_part[fid]
     view_dir = torch.nn.functional.normalize(T(cam)[None] - wpos, dim=1)
-    # Two-sided surfaces (hair sheet, thin ears): face normals towards the camera.
-    n = torch.where(((n * view_dir).sum(1, keepdim=True) < 0), -n, n)
+    # Two-sided surfaces (hair sheet, bust): face normals towards the camera.
+    back = (n * view_dir).sum(1, keepdim=True) < 0
+    n = torch.where(back, -n, n)
 
+    K = len(pix)
     skin_lin = T(_srgb_to_linear(look.skin))
-    albedo = skin_lin[None].expand(len(pix), 3).clone()
-    spec_k = torch.full((len(pix),), 0.05, dtype=dt, device=device)
-    shin = torch.full((len(pix),), 16.0, dtype=dt, device=device)
+    albedo = skin_lin[None].expand(K, 3).clone()
+    spec_k = torch.full((K,), 0.05, dtype=st, device=device)
+    shin = torch.full((K,), 16.0, dtype=st, device=device)
+    occl = torch.ones(K, dtype=st, device=device)  # painted darkening (folds, lash line)
 
     is_skin = part == PART_SKIN
+    eye_c = T(mk.eye_centres)
+    r = mk.eye_radius
+    eye_z = float(mk.eye_centres[:, 2].mean())
+    eye_y = float(mk.eye_centres[:, 1].mean())
+    # Painted face features only where they can occur: front skin between chin and
+    # upper forehead (cheaper than shading them over every fragment).
+    face_sel = torch.nonzero(is_skin & (pos[:, 1] < eye_y + 0.035) & (pos[:, 2] > mk.chin_z - 0.01)
+                             & (pos[:, 2] < eye_z + 0.09), as_tuple=True)[0]
+    fp = pos[face_sel]
+    fa = albedo[face_sel]
+    f_occ = torch.ones(len(face_sel), dtype=st, device=device)
+    f_spec = spec_k[face_sel]
     # Lips: where anny's lip-volume targets act; tinted towards red-brown.
-    lipw = _smoothstep(0.30, 0.55, lip_i) * is_skin
+    lipw = _smoothstep(0.30, 0.55, lip_i[face_sel])
     lip_col = skin_lin * T([0.80, 0.50, 0.50]) * (1 - 0.25 * look.lip_tint) + T([0.12, 0.02, 0.03]) * look.lip_tint
-    albedo = albedo * (1 - lipw[:, None]) + lip_col[None] * lipw[:, None]
-    spec_k = spec_k + 0.08 * lipw
+    fa = fa * (1 - lipw[:, None]) + lip_col[None] * lipw[:, None]
+    f_spec = f_spec + 0.08 * lipw
     # Eyebrows: an arched band above each eye, drawn in head space from the eye
     # centre and radius (so it follows any slider that moves the eyes or brows), and
     # kept to the surface region anny's eyebrow target moves.
-    eye_c = T(head.eye_centres)
-    r = head.eye_radius
-    brow_w = torch.zeros_like(brow_i)
+    brow_w = torch.zeros(len(face_sel), dtype=st, device=device)
     for side, sign in ((0, 1.0), (1, -1.0)):
-        u = sign * (pos[:, 0] - eye_c[side, 0]) / r  # outward from the nose is positive
-        h = (pos[:, 2] - eye_c[side, 2]) / r
+        u = sign * (fp[:, 0] - eye_c[side, 0]) / r  # outward from the nose is positive
+        h = (fp[:, 2] - eye_c[side, 2]) / r
         centre = 1.35 + 0.30 * (1 - ((u - 0.25) / 1.5) ** 2).clamp(min=0.0) - 0.12 * u.clamp(min=0.0)
-        half = look.brow_thickness * (1 - 0.45 * ((u + 0.9) / 2.4).clamp(0.0, 1.0))
-        across = _smoothstep(0.0, 0.12, half - (h - centre).abs())
+        halfw = look.brow_thickness * (1 - 0.45 * ((u + 0.9) / 2.4).clamp(0.0, 1.0))
+        across = _smoothstep(0.0, 0.12, halfw - (h - centre).abs())
         along = _smoothstep(-1.25, -0.95, u) * (1 - _smoothstep(1.25, 1.55, u))
         brow_w = torch.maximum(brow_w, across * along)
-    brow_w = brow_w * is_skin * (pos[:, 1] < eye_c[0, 1]).to(dt) * _smoothstep(0.05, 0.2, brow_i)
+    brow_w = brow_w * (fp[:, 1] < eye_c[0, 1]).to(st) * _smoothstep(0.05, 0.2, brow_i[face_sel])
     brow_col = T(_srgb_to_linear(look.brow))
-    albedo = albedo * (1 - 0.9 * brow_w[:, None]) + brow_col[None] * (0.9 * brow_w[:, None])
+    fa = fa * (1 - 0.9 * brow_w[:, None]) + brow_col[None] * (0.9 * brow_w[:, None])
     # Upper lash line: skin just outside the visible eyeball, above its centre.
-    d_eye = torch.cdist(pos, eye_c)  # (K, 2)
+    d_eye = torch.cdist(fp, eye_c)  # (k, 2)
     k = d_eye.argmin(1)
     dmin = d_eye.gather(1, k[:, None])[:, 0]
-    rel_e = pos - eye_c[k]
-    lash = (is_skin & (dmin < 1.22 * r) & (rel_e[:, 1] < -0.55 * r)).to(dt)
+    rel_e = fp - eye_c[k]
+    lash = ((dmin < 1.22 * r) & (rel_e[:, 1] < -0.55 * r)).to(st)
     lash = lash * _smoothstep(-0.25 * r, 0.35 * r, rel_e[:, 2]) * look.lash_strength
-    albedo = albedo * (1 - lash[:, None] * 0.85)
+    f_occ = f_occ * (1 - lash * 0.85)
+    # Age-typical skin shading (illustrative, scaled by the age in years): under-eye
+    # shadows, nasolabial folds and horizontal forehead lines.
+    age = float(look.ageing)
+    under = torch.zeros(len(face_sel), dtype=st, device=device)
+    for side in (0, 1):
+        du = (fp[:, 0] - eye_c[side, 0]) / (1.5 * r)
+        dz = (fp[:, 2] - (eye_c[side, 2] - 1.45 * r)) / (0.75 * r)
+        under = torch.maximum(under, (1 - (du * du + dz * dz)).clamp(min=0.0))
+    f_occ = f_occ * (1 - (0.06 + 0.20 * age) * under)
+    if age > 0:
+        mo, nt = mk.mouth, mk.nose_tip
+        for sign in (1.0, -1.0):
+            # Fold from beside the nose wing down to just outside the mouth corner.
+            p0 = np.array([sign * 0.021, 0.0, nt[2] - 0.006])
+            p1 = np.array([sign * (mk.mouth_half_width + 0.007), 0.0, mo[2] - 0.012])
+            seg = p1 - p0
+            L2 = float(seg[0] ** 2 + seg[2] ** 2)
+            tt = (((fp[:, 0] - p0[0]) * seg[0] + (fp[:, 2] - p0[2]) * seg[2]) / L2).clamp(0.0, 1.0)
+            ddx = fp[:, 0] - (p0[0] + tt * seg[0])
+            ddz = fp[:, 2] - (p0[2] + tt * seg[2])
+            # Signed distance across the fold: the crease is dark, the cheek side
+            # just outside it catches a little light.
+            sd = (ddx * seg[2] - ddz * seg[0]) * sign / math.sqrt(L2)
+            along = (tt * (1 - tt) * 4).clamp(0.0, 1.0) ** 0.5
+            crease = torch.exp(-(sd / 0.0022) ** 2) * along
+            f_occ = f_occ * (1 - 0.38 * age * crease)
+        fore = (_smoothstep(eye_z + 2.3 * r, eye_z + 2.9 * r, fp[:, 2]) * (1 - _smoothstep(eye_z + 0.055, eye_z + 0.07, fp[:, 2]))
+                * (1 - _smoothstep(0.03, 0.05, fp[:, 0].abs())))
+        lines = (0.5 + 0.5 * torch.cos((fp[:, 2] - eye_z) * (2 * math.pi / 0.0075))) ** 6
+        f_occ = f_occ * (1 - 0.22 * age * fore * lines)
+    albedo[face_sel] = fa
+    occl[face_sel] = f_occ
+    spec_k[face_sel] = f_spec
 
     # Eyes: sclera, iris with a darker limbal ring, pupil; glossy.
     is_eye = part == PART_EYE
-    if bool(is_eye.any()):
-        dirs = torch.nn.functional.normalize(rel_e, dim=1)
+    eye_sel = torch.nonzero(is_eye, as_tuple=True)[0]
+    if len(eye_sel):
+        ep = pos[eye_sel]
+        de = torch.cdist(ep, eye_c)
+        ke = de.argmin(1)
+        dirs = torch.nn.functional.normalize(ep - eye_c[ke], dim=1)
         cosang = -dirs[:, 1]  # eyes look straight ahead (-y)
         iris_w = _smoothstep(math.cos(math.radians(33)), math.cos(math.radians(29)), cosang)
         pupil_w = _smoothstep(math.cos(math.radians(12)), math.cos(math.radians(10)), cosang)
         limbal = iris_w * (1 - _smoothstep(math.cos(math.radians(30)), math.cos(math.radians(25)), cosang))
-        sclera = T(_srgb_to_linear((232, 226, 218)))
+        sclera = T(_srgb_to_linear((226, 220, 212)))
         iris = T(_srgb_to_linear(look.iris))
         eye_col = sclera[None] * (1 - iris_w[:, None]) + iris[None] * iris_w[:, None]
         eye_col = eye_col * (1 - 0.5 * limbal[:, None])
         eye_col = eye_col * (1 - pupil_w[:, None]) + T([0.01, 0.01, 0.01])[None] * pupil_w[:, None]
-        albedo = torch.where(is_eye[:, None], eye_col, albedo)
-        spec_k = torch.where(is_eye, torch.full_like(spec_k, 0.6), spec_k)
-        shin = torch.where(is_eye, torch.full_like(shin, 120.0), shin)
+        albedo[eye_sel] = eye_col
+        spec_k[eye_sel] = 0.6
+        shin[eye_sel] = 120.0
     albedo = torch.where((part == PART_MOUTH_INSIDE)[:, None], T([0.08, 0.02, 0.02])[None], albedo)
 
-    # Hair: base colour with fine strand-like streaks along the fall direction.
-    is_hair = part == PART_HAIR
-    if bool(is_hair.any()):
-        th = uvp[:, 0]
-        streak = 0.5 + 0.5 * torch.sin(th * 173.0 + 7.0 * torch.sin(th * 23.0 + uvp[:, 1] * 40.0))
-        streak2 = 0.5 + 0.5 * torch.sin(th * 411.0 + 3.0 * torch.sin(uvp[:, 1] * 90.0))
-        hair_col = T(_srgb_to_linear(look.hair))[None] * (0.70 + 0.22 * streak[:, None] + 0.16 * streak2[:, None])
-        albedo = torch.where(is_hair[:, None], hair_col, albedo)
-        spec_k = torch.where(is_hair, torch.full_like(spec_k, 0.10), spec_k)
-        shin = torch.where(is_hair, torch.full_like(shin, 24.0), shin)
+    # Hair: base colour with fine strand-like streaks along the fall direction and a
+    # darker underside (the inside of the sheet is in its own shadow).
+    hair_sel = torch.nonzero(part == PART_HAIR, as_tuple=True)[0]
+    if len(hair_sel):
+        th, hz = uvp[hair_sel, 0], uvp[hair_sel, 1]
+        streak = 0.5 + 0.5 * torch.sin(th * 173.0 + 7.0 * torch.sin(th * 23.0 + hz * 40.0))
+        streak2 = 0.5 + 0.5 * torch.sin(th * 411.0 + 3.0 * torch.sin(hz * 90.0))
+        shade = 0.70 + 0.20 * streak + 0.14 * streak2
+        shade = torch.where(back[hair_sel, 0], shade * 0.45, shade)
+        albedo[hair_sel] = T(_srgb_to_linear(look.hair))[None] * shade[:, None]
+        spec_k[hair_sel] = 0.09
+        shin[hair_sel] = 28.0
+    # Bust: neck skin above the neckline, a matt dark top below it.
+    bust_sel = torch.nonzero(part == PART_BUST, as_tuple=True)[0]
+    if len(bust_sel):
+        cw = cloth_w[bust_sel][:, None]
+        albedo[bust_sel] = skin_lin[None] * (1 - cw) + T(_srgb_to_linear(look.cloth))[None] * cw
+        spec_k[bust_sel] = 0.05 * (1 - cw[:, 0]) + 0.02 * cw[:, 0]
 
-    # Lighting (world space; camera looks along +y): soft key from upper left-front,
-    # weaker fill from the right, and ambient so nothing is black.
-    key = torch.nn.functional.normalize(T([-0.45, -0.75, 0.50]), dim=0)
-    fill = torch.nn.functional.normalize(T([0.70, -0.55, 0.05]), dim=0)
-    ndk = (n @ key)
+    # Lighting (world space; camera looks along +y): soft key from the front above,
+    # slightly from the left, a weaker fill from the right, and ambient so nothing is black.
+    key = torch.nn.functional.normalize(T([-0.30, -0.80, 0.55]), dim=0)
+    fill = torch.nn.functional.normalize(T([0.70, -0.60, 0.10]), dim=0)
+    ndk = n @ key
     wrap = ((ndk + 0.25) / 1.25).clamp(min=0.0)  # wrap lighting: softer terminator on skin
     ndf = (n @ fill).clamp(min=0.0)
     ambient = 0.30 + 0.08 * n[:, 2]
-    diffuse = 0.85 * wrap + 0.30 * ndf + ambient
-    h = torch.nn.functional.normalize(key[None] + view_dir, dim=1)
-    spec = spec_k * (n * h).sum(1).clamp(min=0.0) ** shin
+    diffuse = (0.85 * wrap + 0.28 * ndf + ambient) * occl
+    hvec = torch.nn.functional.normalize(key[None] + view_dir, dim=1)
+    spec = spec_k * (n * hvec).sum(1).clamp(min=0.0) ** shin
     colour = albedo * diffuse[:, None] + spec[:, None]
 
     bg = T(_srgb_to_linear(BACKGROUND_SRGB))
-    img = bg[None].expand(ss * ss, 3).clone()
+    img = bg[None].expand(size * size, 3).clone()
     img[pix] = colour
-    img = img.reshape(1, ss, ss, 3).permute(0, 3, 1, 2)
-    img = torch.nn.functional.avg_pool2d(img, _SUPERSAMPLE)[0].permute(1, 2, 0)
+    img = img.reshape(size, size, 3)
+    # Edge anti-aliasing: blur only pixels next to a depth jump or a change of part.
+    dbuf = torch.full((size * size,), 100.0, dtype=st, device=device)
+    dbuf[pix] = zpix.to(st)
+    pbuf = torch.full((size * size,), -1.0, dtype=st, device=device)
+    pbuf[pix] = part.to(st)
+    dbuf, pbuf = dbuf.reshape(size, size), pbuf.reshape(size, size)
+    edge = torch.zeros((size, size), dtype=torch.bool, device=device)
+    for buf, tol in ((dbuf, 0.012), (pbuf, 0.5)):
+        dx = (buf[:, 1:] - buf[:, :-1]).abs() > tol
+        dy = (buf[1:, :] - buf[:-1, :]).abs() > tol
+        edge[:, 1:] |= dx
+        edge[:, :-1] |= dx
+        edge[1:, :] |= dy
+        edge[:-1, :] |= dy
+    # 3x3 binomial blur as explicit shifted sums (fixed summation order: exact on CPU).
+    padded = torch.nn.functional.pad(img.permute(2, 0, 1)[None], (1, 1, 1, 1), mode="replicate")[0].permute(1, 2, 0)
+    blurred = torch.zeros_like(img)
+    for oy, wy in ((0, 1.0), (1, 2.0), (2, 1.0)):
+        for ox, wx in ((0, 1.0), (1, 2.0), (2, 1.0)):
+            blurred = blurred + (wy * wx / 16.0) * padded[oy:oy + size, ox:ox + size]
+    img = torch.where(edge[..., None], blurred, img)
     img = img.clamp(0.0, 1.0)
     srgb = torch.where(img <= 0.0031308, img * 12.92, 1.055 * img.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
     return (srgb * 255.0 + 0.5).floor().clamp(0, 255).to(torch.uint8).cpu().numpy()
@@ -324,5 +483,5 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="PNG", optimize=False, compress_level=6)
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG", optimize=False, compress_level=3)
     return buf.getvalue()

@@ -199,6 +199,7 @@ class AnalysisPanel(QWidget):
     """Segment picker, Analyze / Cancel with progress, run selector and the results browser."""
 
     run_finished = Signal(object)  # AnalysisRun
+    analysis_ended = Signal()  # after success, failure or cancellation
     run_selected = Signal(object)  # AnalysisRun or None
     status_message = Signal(str)
 
@@ -410,6 +411,7 @@ class AnalysisPanel(QWidget):
         if self.progress.format().startswith(("cancelling", "starting")) or self.progress.value() < 1000:
             self.progress.setFormat("idle")
             self.progress.setValue(0)
+        self.analysis_ended.emit()
 
     def _analysis_done(self, run: AnalysisRun) -> None:
         self.progress.setValue(1000)

@@ -161,16 +161,23 @@ class Analyzer:
         for i, p in enumerate(parts):
             results.append(self._part(p, task.sub(0.9 * i / n, 0.9 * (i + 1) / n)))
         task.progress(0.92, "pooling the selection")
-        pooled_quality = assess_parts((p.x, p.sr, r.speech) for p, r in zip(parts, results))
+        # One part: the pooled result is that part's (measured once, not twice).
+        single = len(results) == 1
+        pooled_quality = results[0].quality if single else assess_parts(
+            (p.x, p.sr, r.speech) for p, r in zip(parts, results))
         with_feats = [r for r in results if r.features is not None]
-        if with_feats:
+        if single and with_feats:
+            pooled_feats: VoiceFeatures | None = with_feats[0].features
+            acoustics = with_feats[0].features.acoustics
+        elif with_feats:
             e = emb_mod.pool([r.features.embedding for r in with_feats], [r.speech_s for r in with_feats])
             joined = np.concatenate([r.speech16 for r in with_feats])
             acoustics = measure(joined, ANALYSIS_RATE, band_limited=pooled_quality.telephone_band)
-            pooled_feats: VoiceFeatures | None = VoiceFeatures(e, acoustics)
+            pooled_feats = VoiceFeatures(e, acoustics)
         else:
             pooled_feats, acoustics = None, AcousticMeasures({}, None, False, ("no usable speech",))
-        pooled_traits = self._traits(pooled_feats, pooled_quality.verdict, pooled_quality.net_speech_s)
+        pooled_traits = results[0].traits if single else self._traits(pooled_feats, pooled_quality.verdict,
+                                                                      pooled_quality.net_speech_s)
         out: dict[str, Any] = {
             "pooled": {
                 "quality": pooled_quality.to_dict(),

@@ -1,0 +1,144 @@
+"""``s2f analyze`` and the analysis services end to end (espeak-ng speech, noise, bad files, case runs)."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("torch")
+
+from s2f_desktop.cli.main import main as cli_main  # noqa: E402
+from s2f_desktop.services import analysis  # noqa: E402
+
+TEXT = ("The committee met on Thursday morning to review the annual budget. After a long discussion about "
+        "roads, schools and the new library, the members agreed to postpone the final vote until next month, "
+        "when the auditors will have finished their report on the accounts of the previous year.")
+
+
+def _cli_json(*argv: str) -> tuple[int, list[dict]]:
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = cli_main(list(argv))
+    return rc, [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice,expected", [("en-us+m3", "male"), ("en-us+f3", "female"),
+                                            ("en+m1", "male"), ("en+f2", "female")])
+def test_espeak_voices_are_classified(speech_wav, voice: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    path = speech_wav(TEXT, voice=voice, name=f"{voice.replace('+', '_')}.wav")
+    obj = analysis.analyze_file(path, device="cpu")
+    assert obj["quality"]["verdict"] in ("ok", "warn")
+    assert obj["traits"]["sex"]["label"] == expected, obj["traits"]
+    p = obj["traits"]["sex"]["p_male"]
+    assert (p > 0.5) == (expected == "male")
+
+
+@pytest.mark.slow
+def test_cli_contract_and_determinism(speech_wav, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = speech_wav(TEXT, voice="en-us+m3", name="m.wav")
+    rc, (first,) = _cli_json("analyze", str(path), "--device", "cpu", "--json")
+    assert rc == 0
+    assert {"path", "sha256", "duration_s", "speech_s"} <= set(first["input"])
+    assert "verdict" in first["quality"]
+    assert {"p_male", "label"} <= set(first["traits"]["sex"])
+    assert {"median_years", "interval_80", "label"} <= set(first["traits"]["age"])
+    assert first["traits"]["sex"]["label"] in ("male", "female", "inconclusive")
+    assert {"id", "sha256"} <= set(first["model"]) and first["model"]["id"] == "traits-v1"
+    assert first["device"].startswith("cpu")
+    assert first["acoustics"]["f0_median"]["unit"] == "Hz"
+    ids = {m["id"] for m in first["models"]}
+    assert {"resemblyzer-ge2e-0.1.4", "traits-v1", "silero-vad-6.2.3"} <= ids
+    rc, (second,) = _cli_json("analyze", str(path), "--device", "cpu", "--json")
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    # A range analyses only that part of the file.
+    rc, (part,) = _cli_json("analyze", str(path), "--start", "1", "--end", "4", "--device", "cpu", "--json")
+    assert part["input"]["range_s"] == [1.0, 4.0] and part["input"]["speech_s"] <= 3.0
+
+
+@pytest.mark.slow
+def test_batch_keeps_order_and_reports_bad_files(speech_wav, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = speech_wav(TEXT, voice="en-us+f3", name="f.wav")
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    missing = tmp_path / "missing.wav"
+    rc, objs = _cli_json("analyze", str(bad), str(good), str(missing), "--device", "cpu", "--json")
+    assert rc == 3
+    assert [o["input"]["path"] for o in objs] == [str(bad), str(good), str(missing)]
+    assert "error" in objs[0] and "error" in objs[2] and "error" not in objs[1]
+    assert objs[1]["traits"]["sex"]["label"] == "female"
+
+
+def test_abstains_on_half_a_second_of_speech(speech_wav, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    full = speech_wav(TEXT, voice="en-us+m3", name="long.wav")
+    x, sr = sf.read(str(full), dtype="float32")
+    # 0.5 s of speech taken from the middle, padded with 1 s of silence on each side.
+    mid = len(x) // 2
+    y = np.concatenate([np.zeros(sr), x[mid:mid + sr // 2], np.zeros(sr)])
+    short = tmp_path / "short.wav"
+    sf.write(str(short), y, sr)
+    obj = analysis.analyze_file(short, device="cpu")
+    assert obj["traits"]["sex"]["label"] == "inconclusive"
+    assert obj["traits"]["age"]["label"] == "inconclusive"
+    assert obj["quality"]["verdict"] == "insufficient"
+
+
+def test_abstains_on_pure_noise(tmp_path: Path) -> None:
+    noise = tmp_path / "noise.wav"
+    sf.write(str(noise), (0.2 * np.random.default_rng(0).standard_normal(16000 * 6)).astype(np.float32), 16000)
+    obj = analysis.analyze_file(noise, device="cpu")
+    assert obj["traits"]["sex"]["label"] == "inconclusive"
+    assert obj["traits"]["age"]["label"] == "inconclusive"
+    assert obj["input"]["speech_s"] < 3.0
+
+
+def test_bad_device_and_bad_range_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    noise = tmp_path / "n.wav"
+    sf.write(str(noise), np.zeros(16000, np.float32), 16000)
+    assert cli_main(["analyze", str(noise), "--start", "3", "--end", "2", "--device", "cpu", "--json"]) == 3
+    out = capsys.readouterr().out
+    assert "empty range" in json.loads(out.splitlines()[0])["error"]
+
+
+@pytest.mark.slow
+def test_case_run_is_stored_and_audited(ctx, case, speech_wav, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+    from s2f_desktop.services.evidence import audit_trail
+    from s2f_desktop.store import repositories as repo
+
+    m = speech_wav(TEXT, voice="en-us+m3", name="m.wav")
+    f = speech_wav(TEXT, voice="en-us+f3", name="f.wav")
+    xm, sr = sf.read(str(m), dtype="float32")
+    xf, _ = sf.read(str(f), dtype="float32")
+    both = tmp_path / "dialogue.wav"
+    gap = np.zeros(sr // 2, np.float32)
+    sf.write(str(both), np.concatenate([xm, gap, xm, gap, xf]), sr)
+    ev = ev_svc.import_file(ctx, "T-1", both).evidence
+    n_m = len(xm) + len(gap)
+    s1 = seg_svc.add_segment(ctx, "T-1", ev.id, 0, len(xm))
+    s2 = seg_svc.add_segment(ctx, "T-1", ev.id, n_m, n_m + len(xm))
+    s3 = seg_svc.add_segment(ctx, "T-1", ev.id, 2 * n_m, 2 * n_m + len(xf))
+    run = analysis.analyze_selection(ctx, "T-1", [s1.id, s2.id, s3.id], device="cpu")
+    assert run.segment_ids == (s1.id, s2.id, s3.id)
+    assert {m["id"] for m in run.models} >= {"resemblyzer-ge2e-0.1.4", "traits-v1", "silero-vad-6.2.3"}
+    assert run.device.startswith("cpu") and run.seed == 0 and run.app_version
+    assert set(run.results["segments"]) == {s1.id, s2.id, s3.id}
+    assert run.results["segments"][s3.id]["traits"]["sex"]["label"] == "female"
+    assert run.results["consistency"]["flagged"] == [s3.id]
+    assert run.timings["analysis_s"] > 0
+    with ctx.store.read() as s:
+        assert repo.get_run(s, run.id).results == run.results
+    events, chain = audit_trail(ctx, "T-1")
+    assert chain.ok and events[-1].action == "analysis.run" and events[-1].object_ids == (str(run.id),)
+    groups = analysis.speaker_groups(ctx, ev.id, [s1.id, s3.id, s2.id], device="cpu")
+    assert groups == [[s1.id, s2.id], [s3.id]]
+    # Same selection again -> same results (deterministic inference).
+    again = analysis.analyze_selection(ctx, "T-1", [s1.id, s2.id, s3.id], device="cpu")
+    assert again.results == run.results

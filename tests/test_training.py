@@ -1,0 +1,56 @@
+"""``s2f-train`` end to end on a small subset of ../shared/data (skips when the data are absent)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_train_traits_on_a_subset(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from s2f_desktop.inference import traits as traits_mod
+    from s2f_desktop.inference.registry import sha256_of
+    from s2f_desktop.training.cli import main
+
+    out = tmp_path / "models" / "traits-v0test"
+    cache = tmp_path / "cache"
+    args = ["traits", "--data", str(shared_data), "--version", "v0test", "--out", str(out), "--cache", str(cache),
+            "--limit", "6", "--bootstrap", "50"]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["id"] == "traits-v0test"
+    for name, sha in manifest["files"].items():
+        assert sha256_of(out / name) == sha
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "Smoke-test build" in card and "No ancestry or ethnicity" in card
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert 0.0 <= metrics["sex_clean"]["accuracy"]["value"] <= 1.0
+    assert "mae_years" in metrics["age_clean"]
+    heads = traits_mod.TraitHeads("traits-v0test", tmp_path / "models")
+    assert heads.w["sex_w"].shape == heads.w["mean"].shape
+    # Reproducible to the byte: a second run (features now cached) writes identical weights.
+    first = {n: sha256_of(out / n) for n in ("heads.npz", "calibration.json")}
+    assert main(args) == 0
+    assert first == {n: sha256_of(out / n) for n in ("heads.npz", "calibration.json")}
+
+
+@pytest.mark.needs_data
+def test_training_data_are_grouped(shared_data: Path) -> None:
+    from s2f_desktop.training.data import avspeech_items, librispeech_items
+    from s2f_desktop.voice.calibration import group_folds
+
+    av = avspeech_items(shared_data)
+    ls = librispeech_items(shared_data)
+    assert len(av) > 900 and len(ls) > 200
+    assert all(it.group.startswith("yt:") and it.face is not None for it in av)
+    assert {it.sex for it in ls} == {"male", "female"}
+    groups = np.array([it.group for it in av])
+    folds = group_folds(groups, 5, 0)
+    for g in set(groups):
+        assert len(set(folds[groups == g])) == 1
