@@ -21,7 +21,7 @@ SYS_PACKAGES := libportaudio2 libsndfile1 libegl1 libgl1 libopengl0 libxkbcommon
 
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: run test bench screenshots dist sysdeps venv setup clean lint
+.PHONY: run test bench screenshots dist train sysdeps venv setup clean
 
 sysdeps:
 	@bash scripts/install-sysdeps.sh $(SYS_PACKAGES)
@@ -60,6 +60,13 @@ bench: setup
 
 screenshots: setup
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m s2f_desktop.gui.screenshots docs/screenshots
+
+# Re-train the trait heads and the speaker-consistency threshold from ../shared/data
+# (writes models/traits-*/ and models/speaker-consistency-v1/; see their MODEL_CARD.md).
+DATA ?= ../shared/data
+train: setup
+	OMP_NUM_THREADS=2 $(BIN)/s2f-train traits --data $(DATA)
+	OMP_NUM_THREADS=2 $(BIN)/s2f-train consistency --data $(DATA)
 
 dist: setup
 	$(BIN)/pyinstaller --noconfirm --clean installer.spec

@@ -26,7 +26,10 @@ def table(rows: list[dict]) -> str:
     lines = ["| benchmark | value | unit | target | note |", "|---|---:|---|---|---|"]
     for r in rows:
         v = r["value"]
-        vs = f"{v:.3g}" if isinstance(v, float) else str(v)
+        if isinstance(v, float):
+            vs = f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        else:
+            vs = str(v)
         lines.append(f"| {r['benchmark']} | {vs} | {r.get('unit', '')} | {r.get('target', '')} | {r.get('note', '')} |")
     return "\n".join(lines)
 

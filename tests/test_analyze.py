@@ -139,6 +139,20 @@ def test_case_run_is_stored_and_audited(ctx, case, speech_wav, tmp_path: Path) -
     assert chain.ok and events[-1].action == "analysis.run" and events[-1].object_ids == (str(run.id),)
     groups = analysis.speaker_groups(ctx, ev.id, [s1.id, s3.id, s2.id], device="cpu")
     assert groups == [[s1.id, s2.id], [s3.id]]
-    # Same selection again -> same results (deterministic inference).
-    again = analysis.analyze_selection(ctx, "T-1", [s1.id, s2.id, s3.id], device="cpu")
-    assert again.results == run.results
+    # Same selection again, through the CLI -> same results (deterministic inference), stored as a new run.
+    rc, (stored,) = _cli_json("analyze", "T-1", "--segments", f"{s1.id},{s2.id},{s3.id}", "--device", "cpu", "--json")
+    assert rc == 0 and stored["id"] == run.id + 1
+    assert stored["results"] == json.loads(json.dumps(run.results))
+    rc, (grouped,) = _cli_json("analyze", "T-1", "--group-speakers", str(ev.id), "--segments",
+                               f"{s1.id},{s3.id},{s2.id}", "--device", "cpu", "--json")
+    assert rc == 0 and grouped["groups"] == [[s1.id, s2.id], [s3.id]]
+
+
+@pytest.mark.slow
+def test_composite_option_renders_and_keeps_stdout_json(speech_wav, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = speech_wav(TEXT, voice="en-us+f3", name="f.wav")
+    out = tmp_path / "face.png"
+    rc, objs = _cli_json("analyze", str(path), "--device", "cpu", "--json", "--composite", str(out))
+    assert rc == 0 and len(objs) == 1 and objs[0]["traits"]["sex"]["label"] == "female"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cli_main(["analyze", str(path), str(path), "--device", "cpu", "--composite", str(out)]) == 2

@@ -23,16 +23,26 @@ def test_age_follows_anny_morphological_mapping() -> None:
     assert mapping.head_age_change(20) < 0 < mapping.head_age_change(60)
 
 
+def test_face_age_uses_makehuman_age_convention() -> None:
+    # anny age anchors: young target at 2/3 (MakeHuman: 25 y), old target at 1 (90 y).
+    assert mapping.anny_face_age(25) == pytest.approx(2 / 3)
+    assert mapping.anny_face_age(90) == pytest.approx(1.0)
+    ages = [mapping.anny_face_age(a) for a in (16, 20, 30, 45, 60, 70)]
+    assert ages == sorted(ages) and len(set(ages)) == 6
+    assert mapping.anny_face_age(70) - mapping.anny_face_age(20) > 0.2  # morphological mapping: < 0.06
+
+
 def test_parameters_record_every_origin() -> None:
     p = mapping.build_parameters(sex="female", age_years=52, sex_note="p=0.9", age_note="median")
     assert p["sex"] == {"value": "female", "origin": "voice", "note": "p=0.9", "illustrative": False}
     assert p["gender"]["value"] == 1.0 and p["gender"]["origin"] == "voice"
-    assert p["age"]["origin"] == "voice" and p["age"]["value"] == pytest.approx(mapping.anny_age(52), abs=1e-6)
+    assert p["age"]["origin"] == "voice" and p["age"]["value"] == pytest.approx(mapping.anny_face_age(52), abs=1e-6)
     for name in ("muscle", "weight", "height", "proportions"):
         assert p[name] == {"value": 0.5, "origin": "default", "note": p[name]["note"], "illustrative": False}
     assert p["ancestry"]["value"] == "neutral" and p["ancestry"]["origin"] == "default"
     assert p["african"]["value"] == pytest.approx(1 / 3, abs=1e-6)
-    for name in ("skin_tone", "hair_style", "hair_colour", "eye_colour", "hair_grey"):
+    for name in ("skin_tone", "hair_style", "hair_colour", "eye_colour", "hair_grey", "hair_recession",
+                 "skin_ageing", "build"):
         assert p[name]["illustrative"] is True
     assert p["skin_tone"]["origin"] == "default" and p["hair_style"]["value"] == "shoulder"
     assert all(e["origin"] in ("voice", "analyst", "default") for e in p.values())
@@ -44,6 +54,9 @@ def test_analyst_inputs_are_marked_analyst() -> None:
     assert p["ancestry"]["origin"] == "analyst" and p["asian"]["value"] == 1.0 and p["african"]["value"] == 0.0
     assert p["skin_tone"] == {"value": "dark", "origin": "analyst", "note": p["skin_tone"]["note"], "illustrative": True}
     assert p["hair_style"]["value"] == "short"
+    old = mapping.build_parameters(sex="male", age_years=70, sex_note="", age_note="")
+    assert old["hair_recession"]["value"] > p["hair_recession"]["value"] == 0.0
+    assert old["skin_ageing"]["value"] > 0.5 and old["skin_ageing"]["origin"] == "voice"
     with pytest.raises(ValueError):
         mapping.build_parameters(sex="male", age_years=30, sex_note="", age_note="", skin="green")
 

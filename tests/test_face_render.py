@@ -61,6 +61,34 @@ def test_images_differ_between_sexes_and_ages(renders) -> None:  # type: ignore[
     assert renders[("male", 25)]["front"] != renders[("male", 25)]["profile"]
 
 
+def test_head_and_shoulders_framing(renders) -> None:  # type: ignore[no-untyped-def]
+    img = rgb(renders[("female", 25)]["front"])
+    bg = np.array(BACKGROUND_SRGB)
+    bottom = np.any(img[-2] != bg, axis=-1)
+    assert bottom[SIZE // 2] and bottom.mean() > 0.5  # shoulders fill the lower edge
+    assert np.all(img[0] == bg)  # margin above the hair
+
+
+def test_hair_is_smooth_and_leaves_the_face_visible() -> None:
+    from s2f_desktop.face.hair import build_hair
+
+    model = anny_model.load_head_model("cpu")
+    spec = mapping.spec_from_parameters(params("female", 30))
+    mesh = model.mesh(spec.phenotypes, spec.local_changes)
+    skin = mesh.vertices[mesh.parts == anny_model.PART_SKIN]
+    eye_y, eye_z = mesh.eye_centres[:, 1].mean(), mesh.eye_centres[:, 2].mean()
+    for style in ("short", "shoulder"):
+        hair = build_hair(mesh, style)
+        v = hair.vertices
+        # No spike at the crown: the top of the hair is a few centimetres at most above the skull.
+        assert 0.0 < v[:, 2].max() - skin[:, 2].max() < 0.03
+        # Below the upper forehead, no hair hangs in front of the eyes.
+        low = v[v[:, 2] < eye_z + 0.02]
+        assert (low[:, 1] > eye_y).all()
+    assert build_hair(mesh, "none") is None
+    assert build_hair(mesh, "shoulder").vertices[:, 2].min() < skin[:, 2].min()  # long hair reaches the shoulders
+
+
 def test_slider_changes_the_mesh() -> None:
     model = anny_model.load_head_model("cpu")
     base = model.mesh({"gender": 0.0, "age": 0.8})

@@ -233,3 +233,40 @@ def test_playback_moves_cursor(qtbot, loaded) -> None:  # type: ignore[no-untype
         panel.toggle_playback()
     assert positions and positions[0] > 16000 and positions[-1] == 32000
     assert panel.view.playhead is None and panel.player is None
+
+
+def test_painting_keeps_none_alive(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """PySide6 6.12 returned None without a reference on Python 3.11, so every QPainter
+    call drained None's refcount until the interpreter aborted; the pinned version must not."""
+    import sys
+
+    from PySide6.QtGui import QImage
+
+    model = WaveformModel()
+    view = WaveformView(model)
+    qtbot.addWidget(view)
+    view.resize(800, 300)
+    model.set_overview(FakeOverview(16000 * 600))
+    target = QImage(view.size(), QImage.Format.Format_ARGB32_Premultiplied)
+    before = sys.getrefcount(None)
+    for i in range(200):
+        view.pan_pixels(37 if i % 2 else -37)
+        view.render(target)
+    assert sys.getrefcount(None) >= before - 50
+
+
+def test_deep_zoom_draws_decoded_samples(qtbot, loaded) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.gui.waveform import sample_peaks
+
+    panel, ev = loaded
+    with qtbot.waitSignal(panel.detail_ready, timeout=20000):
+        panel.view.zoom_to(16000, 16400)  # 400 samples across the view: below one overview bin per pixel
+    first, x = panel.view.detail
+    v0, v1 = panel.view.visible_range
+    assert first <= v0 and first + len(x) >= v1
+    # the tone's samples, not 256-sample bins: adjacent columns differ
+    assert np.abs(np.diff(x[:64])).max() > 0.01
+    assert not panel.view.grab().isNull()
+    mins, maxs, rms = sample_peaks(np.array([0.0, 1.0, -1.0, 0.5]), 2)
+    assert mins.tolist() == [0.0, -1.0] and maxs.tolist() == [1.0, 0.5]
+    assert rms[0] == pytest.approx(np.sqrt(0.5))

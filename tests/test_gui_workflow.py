@@ -254,3 +254,93 @@ def test_settings_dialog_and_errors(qtbot, app_ctx, reporter) -> None:  # type: 
     assert reporter.shown and "invalid case number" in reporter.shown[-1][1]
     assert "Traceback" not in reporter.shown[-1][1]
     assert_no_threads(w)
+
+
+def test_record_from_microphone(qtbot, app_ctx, reporter) -> None:  # type: ignore[no-untyped-def]
+    """Recording dialog -> Recorder (fake input stream) -> record_evidence -> new evidence shown."""
+    import numpy as np
+
+    from s2f_desktop.audio.devices import Recorder
+    from s2f_desktop.services import cases
+
+    class FakeInput:
+        def __init__(self, callback, samplerate, channels, **_kw):  # type: ignore[no-untyped-def]
+            self.cb, self.sr, self.ch = callback, samplerate, channels
+
+        def start(self) -> None:
+            t = np.arange(self.sr // 10) / self.sr
+            block = (0.3 * np.sin(2 * np.pi * 220 * t))[:, None].repeat(self.ch, axis=1).astype(np.float32)
+            for _ in range(10):  # one second of audio, delivered as the device would
+                self.cb(block, len(block), None, None)
+
+        def stop(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    cases.create_case(app_ctx, "R-1", "Recording case")
+    w = make_window(qtbot, app_ctx, reporter)
+    w.open_case("R-1")
+    w.input_devices = [{"index": 3, "name": "Test microphone", "channels": 1, "default_samplerate": 16000.0,
+                        "hostapi": "ALSA"}]
+    w.recorder_factory = lambda: Recorder(stream_factory=FakeInput)
+    dlg = w.record_dialog()
+    assert dlg.device.currentData() == 3 and dlg.start_btn.isEnabled()
+    dlg.start_btn.click()
+    assert dlg.stop_btn.isEnabled()
+    with qtbot.waitSignal(dlg.recorded, timeout=LONG) as rec:
+        dlg.stop_btn.click()
+    ev = rec.args[0]
+    assert ev.media.frames == ev.media.sample_rate and w.evidence.current().id == ev.id  # 1 s recorded
+    assert not reporter.shown, reporter.shown
+    assert_no_threads(w)
+
+
+def test_shortcuts_are_in_the_menus(qtbot, app_ctx, reporter) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QKeySequence
+
+    w = make_window(qtbot, app_ctx, reporter)
+    menu_actions = {a for m in w.menuBar().actions() for a in m.menu().actions()}
+    expected = {w.act_undo: "Ctrl+Z", w.act_redo: "Ctrl+Shift+Z", w.act_play: "Space", w.act_zoom_in: "+",
+                w.act_zoom_out: "-", w.act_accept: "A", w.act_reject: "R", w.act_label: "F2",
+                w.act_vad: "Ctrl+D", w.act_spectrogram: "S", w.act_analyze: "Ctrl+Return"}
+    for act, key in expected.items():
+        assert act in menu_actions, act.text()
+        assert act.shortcut().toString(QKeySequence.SequenceFormat.PortableText) == key
+    assert w.act_delete.shortcut() == QKeySequence(QKeySequence.StandardKey.Delete)
+    # without a case, nothing that edits is enabled
+    assert not w.act_import.isEnabled() and not w.act_play.isEnabled() and not w.act_analyze.isEnabled()
+    assert_no_threads(w)
+
+
+def test_closed_case_is_read_only(qtbot, app_ctx, reporter) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.services import cases
+
+    from PySide6.QtWidgets import QMessageBox
+
+    cases.create_case(app_ctx, "X-1", "Closed case")
+    w = make_window(qtbot, app_ctx, reporter)
+    assert w.open_case("X-1")
+    box = w.close_case_record(None)  # the analyst confirms in the dialog
+    box.button(QMessageBox.StandardButton.Yes).click()
+    assert cases.get_case(app_ctx, "X-1").status.value == "closed"
+    assert "(closed)" in w.windowTitle()
+    assert not w.act_import.isEnabled() and not w.act_analyze.isEnabled() and not w.act_record.isEnabled()
+    assert not w.evidence.import_btn.isEnabled()
+    assert_no_threads(w)
+
+
+def test_entry_point_starts_and_quits(qtbot, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from s2f_desktop.gui import app as gui_app
+    from s2f_desktop.services import cases
+    from s2f_desktop.services.context import open_context
+
+    ctx = open_context(tmp_path / "d", "tester")
+    cases.create_case(ctx, "E-1", "Entry case")
+    ctx.close()
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own; restore after
+    assert gui_app.main(["--data-dir", str(tmp_path / "d"), "--case", "E-1", "--quit-after-show"]) == 0
+    assert (tmp_path / "d" / "logs" / "s2f-desktop.log").exists()

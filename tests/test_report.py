@@ -45,7 +45,9 @@ def flat(text: str) -> str:
 
 
 @pytest.fixture
-def fixture_case(ctx, tmp_path):  # type: ignore[no-untyped-def]
+def fixture_case(ctx, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    # The fixture's run names a made-up traits-v1 sha256: isolate it from the models shipped in the repo.
+    monkeypatch.setenv("S2F_MODELS_DIR", str(tmp_path / "no-models"))
     return build_fixture_case(ctx, tmp_path)
 
 

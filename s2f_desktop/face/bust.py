@@ -36,6 +36,7 @@ class BustMesh:
     vertices: np.ndarray
     faces: np.ndarray
     cloth: np.ndarray
+    neckline: tuple[float, float, float]  # (axis y, neckline height at the front, at the back)
 
 
 def _smooth01(x: np.ndarray) -> np.ndarray:
@@ -60,8 +61,8 @@ def build_bust(mesh: HeadMesh, female: bool) -> BustMesh:
     neck_y = float(band[:, 1].max()) - 0.97 * neck_ry
     shoulder_w = 0.178 if female else 0.200  # half biacromial width (m), sex-typical mean
     chest_d = 0.092 if female else 0.105  # half chest depth (m)
-    neck_base = z_cut - 0.040 * scale
-    shoulder_z = neck_base - 0.055 * scale  # where the shoulder line is reached (its top)
+    neck_base = z_cut - 0.025 * scale
+    shoulder_z = neck_base - 0.075 * scale  # where the shoulder line is reached (its top)
     z_bottom = eye_z - 3.3 * head_h  # well below the frame's lower edge
     z_hidden = z_cut + 0.075  # top rows hidden inside the head's neck
 
@@ -69,8 +70,9 @@ def build_bust(mesh: HeadMesh, female: bool) -> BustMesh:
                          np.linspace(shoulder_z, z_bottom, _N_ROWS - 19)[1:]])
     t = _smooth01((neck_base - zs) / (neck_base - shoulder_z + 0.02))
     # Shoulder profile: a rounded slope (quarter-ellipse) from neck to shoulder.
-    q = np.sqrt(np.clip(1 - (1 - np.clip((neck_base - zs) / (neck_base - shoulder_z), 0, 1)) ** 2, 0, 1))
-    rx = neck_rx + (shoulder_w - neck_rx) * np.where(zs < neck_base, q, 0.0)
+    # (sine: a straight trapezius slope from the neck that rounds over the deltoid)
+    q = np.sin(0.5 * np.pi * np.clip((neck_base + 0.01 - zs) / (neck_base + 0.01 - shoulder_z), 0, 1))
+    rx = neck_rx + (shoulder_w - neck_rx) * q
     rx = rx - 0.012 * _smooth01((shoulder_z - zs) / 0.25)  # arms/chest slightly narrower lower down
     ry = neck_ry + (chest_d - neck_ry) * t
     cy = neck_y + (0.012 if female else 0.015) * t  # chest centre a little behind the neck axis
@@ -97,4 +99,4 @@ def build_bust(mesh: HeadMesh, female: bool) -> BustMesh:
     a1, b1 = idx[1:], nxt[1:]
     # Winding as anny's (counter-clockwise seen from outside).
     tris = np.concatenate([np.stack([a0, a1, b0], -1).reshape(-1, 3), np.stack([b0, a1, b1], -1).reshape(-1, 3)])
-    return BustMesh(verts, tris.astype(np.int64), cloth)
+    return BustMesh(verts, tris.astype(np.int64), cloth, (neck_y, neck_base - 0.010, neck_base + 0.008))

@@ -97,6 +97,30 @@ def _cap_radius(skin: np.ndarray, centre: np.ndarray, dirs: np.ndarray, cone_deg
     return np.where(r > 0, r, np.nan)
 
 
+def _beside_the_face(pts: np.ndarray, skin: np.ndarray, mesh: HeadMesh, eye_z: float) -> np.ndarray:
+    """Keep hair below the upper forehead from hanging in front of the face.
+
+    Hair that frames the face lies along its sides: below the upper forehead no hair
+    point is further forward than just behind the eyes, and a point moved back is
+    moved out just past the side of the head there. The profile view therefore
+    still shows the forehead, nose, mouth and chin.
+    """
+    y_lim = float(mesh.eye_centres[:, 1].mean()) + 0.012
+    near = skin[(skin[:, 1] > y_lim - 0.012) & (skin[:, 1] < y_lim + 0.025)]
+    zb = np.linspace(float(skin[:, 2].min()), float(skin[:, 2].max()), 60)
+    idx = np.clip(np.searchsorted(zb, near[:, 2]), 0, len(zb) - 1)
+    half_w = np.zeros(len(zb))
+    np.maximum.at(half_w, idx, np.abs(near[:, 0]))
+    half_w = ndimage.maximum_filter1d(half_w, 5)
+    x, y, z = pts[..., 0], pts[..., 1], pts[..., 2]
+    w = _smooth01((eye_z + 0.05 - z) / 0.03)
+    y_new = y + (np.maximum(y, y_lim) - y) * w
+    moved = y_new > y + 1e-9
+    side = np.interp(z, zb, half_w) + 0.008
+    x_new = np.where(moved, np.sign(x) * np.maximum(np.abs(x), side * w + np.abs(x) * (1 - w)), x)
+    return np.stack([x_new, y_new, z], axis=-1)
+
+
 def build_hair(mesh: HeadMesh, style: str, recede: float = 0.0) -> HairMesh | None:
     """The hair sheet for ``style`` on ``mesh`` (None for ``"none"``).
 
@@ -130,7 +154,7 @@ def build_hair(mesh: HeadMesh, style: str, recede: float = 0.0) -> HairMesh | No
         # temples round to the back the cap ends near ear-top level and the hanging
         # part takes over.
         psi_front = 40.0
-        psi_line = psi_front + (95.0 - psi_front) * _smooth01((ad - 25.0) / 45.0)
+        psi_line = psi_front + (95.0 - psi_front) * _smooth01((ad - 10.0) / 36.0)
     else:
         psi_front = 40.0 - 14.0 * recede
         temple = 6.0 + 16.0 * recede  # temple recession (M shape) grows with recede
@@ -186,7 +210,7 @@ def build_hair(mesh: HeadMesh, style: str, recede: float = 0.0) -> HairMesh | No
         z_end = z_end + 0.006 * np.sin(3 * theta + 0.7)
         # Columns facing the face (|azimuth| < ~40 deg) have no hanging part: the
         # cap already ends at the forehead hairline there.
-        hang = _smooth01((ad - 38.0) / 25.0)
+        hang = _smooth01((ad - 22.0) / 20.0)
         z_end = z0 + (z_end - z0) * hang
         u = np.linspace(0.0, 1.0, _N_HANG + 1)[1:]
         Z = z0[:, None] + (z_end - z0)[:, None] * u[None, :]
@@ -210,6 +234,8 @@ def build_hair(mesh: HeadMesh, style: str, recede: float = 0.0) -> HairMesh | No
         rows.append(hang_rows)
 
     grid_v = np.concatenate(rows, axis=1)  # (T, S_total, 3)
+    if long:
+        grid_v = _beside_the_face(grid_v, skin, mesh, eye_z)
     n_rows = grid_v.shape[1]
     verts = grid_v.reshape(-1, 3)
     idx = np.arange(_N_THETA * n_rows).reshape(_N_THETA, n_rows)

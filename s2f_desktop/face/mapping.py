@@ -57,10 +57,31 @@ def anny_age(years: float) -> float:
     return float(np.interp(float(years), morph, anny_vals))
 
 
-def head_age_change(years: float) -> float:
-    """MakeHuman ``head-age`` target weight: -0.6 at 20 y, 0 at 38 y, +1 from 75 y."""
+def anny_face_age(years: float) -> float:
+    """anny's age parameter for the *face* of an adult of ``years``.
+
+    anny interpolates MakeHuman's age targets at anchors child = 1/3, young = 2/3,
+    old = 1. MakeHuman's artists modelled the "young" head at 25 years and the "old"
+    head at 90 years (MakeHuman's own age slider convention), so adult faces are
+    placed on that scale: 2/3 at 25 y, 1 at 90 y, and towards the child target (11 y)
+    below 25 y. anny's morphological calibration (:func:`anny_age`) was fitted to body
+    measurements and compresses every adult face into 0.77-0.83, which makes a
+    20-year-old and a 70-year-old look alike.
+    """
     y = float(years)
-    return float(np.clip((y - 38.0) / 37.0 if y >= 38 else (y - 38.0) / 30.0, -0.6, 1.0))
+    if y >= 25.0:
+        return float(min(1.0, 2 / 3 + (y - 25.0) / 65.0 / 3))
+    return float(max(1 / 3, 2 / 3 - (25.0 - y) / 14.0 / 3))
+
+
+def head_age_change(years: float) -> float:
+    """MakeHuman ``head-age`` target weight: -1 at 20 y, 0 at 45 y, +1 from 70 y.
+
+    The full range of MakeHuman's facial-ageing target is used: with a smaller range
+    the independent face-attribute model used in the legibility benchmark barely
+    separated 20 from 70 years (benchmarks/bench_face.py).
+    """
+    return float(np.clip((float(years) - 45.0) / 25.0, -1.0, 1.0))
 
 
 def eye_bag_change(years: float) -> float:
@@ -100,7 +121,8 @@ def build_parameters(*, sex: str, age_years: float, sex_note: str, age_note: str
     p["sex"] = _p(sex, sex_origin, sex_note)
     p["gender"] = _p(0.0 if sex == "male" else 1.0, sex_origin, f"anny gender for a typical adult {sex}")
     p["age_years"] = _p(round(age_years, 1), age_origin, age_note)
-    p["age"] = _p(round(anny_age(age_years), 6), age_origin, "anny age from the age in years (anny morphological age mapping)")
+    p["age"] = _p(round(anny_face_age(age_years), 6), age_origin,
+                  "anny age from the age in years (MakeHuman face convention: young target 25 y, old 90 y)")
     p["head_age"] = _p(round(head_age_change(age_years), 6), age_origin,
                        "MakeHuman facial-ageing target scaled from the age in years")
     p["eye_bags"] = _p(round(eye_bag_change(age_years), 6), age_origin, "eye bags scaled from the age in years")
@@ -192,17 +214,25 @@ def spec_from_parameters(params: dict[str, Any]) -> FaceSpec:
     female = _v(params, "sex") == "female"
     grey = float(_v(params, "hair_grey"))
     base_hair = np.asarray(choices.HAIR_COLOURS[_v(params, "hair_colour")], dtype=np.float64)
-    hair = base_hair * (1 - grey) + np.asarray(choices.GREY_HAIR) * grey
     # Eyebrows stay darker than greying scalp hair (they grey later).
-    brow = base_hair * 0.85 * (1 - 0.6 * grey) + np.asarray(choices.GREY_HAIR) * 0.6 * grey
+    brow = base_hair * 0.85 * (1 - 0.15 * grey) + np.asarray(choices.GREY_HAIR) * 0.15 * grey
     look = Appearance(
         skin=choices.SKIN_TONES[_v(params, "skin_tone")],
-        hair=tuple(int(round(c)) for c in hair),  # type: ignore[arg-type]
+        hair=tuple(int(round(c)) for c in base_hair),  # type: ignore[arg-type]
+        hair_grey=grey,
         brow=tuple(int(round(c)) for c in brow),  # type: ignore[arg-type]
         iris=choices.EYE_COLOURS[_v(params, "eye_colour")],
-        lip_tint=0.75 if female else 0.2,
-        brow_thickness=0.22 if female else 0.34,
-        lash_strength=0.9 if female else 0.45,
+        # Facial contrast (darkness of eyes and lips relative to the skin) is higher
+        # in female than in male faces on average (Russell 2009); brows are thinner,
+        # higher and more arched; male skin in the beard area is darker. Each is a
+        # sex-typical population difference tied to the depicted sex.
+        lip_tint=0.95 if female else 0.2,
+        brow_thickness=0.19 if female else 0.36,
+        lash_strength=1.0 if female else 0.45,
+        brow_lift=0.15 if female else -0.05,
+        brow_arch=0.40 if female else 0.15,
+        lower_lash=0.55 if female else 0.0,
+        beard_shadow=0.0 if female else 0.35,
         sex_female=female,
         ageing=float(params.get("skin_ageing", {}).get("value", 0.0)),
     )

@@ -59,6 +59,12 @@ class Appearance:
     sex_female: bool
     ageing: float = 0.0  # 0 = no age-typical skin shading .. 1 = strong (about 75 y)
     cloth: tuple[int, int, int] = (58, 60, 66)  # neutral dark top
+    brow_lift: float = 0.0  # eyebrow height offset in eye radii (female-typical brows sit higher)
+    brow_arch: float = 0.30  # arch height in eye radii (female-typical brows are more arched)
+    lower_lash: float = 0.0  # darkness of the lower lash line (eye-region contrast)
+    beard_shadow: float = 0.0  # male beard-area skin darkening (0 for female)
+    hair_grey: float = 0.0  # share of grey strands (salt and pepper), 0..1
+    grey_colour: tuple[int, int, int] = (150, 148, 145)
 
 
 def _srgb_to_linear(c: tuple[int, int, int] | np.ndarray) -> np.ndarray:
@@ -202,6 +208,7 @@ class Scene:
     look: Appearance
     top_z: float
     device: str
+    neckline: tuple[float, float, float] | None = None
 
 
 def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust: BustMesh | None = None,
@@ -240,6 +247,7 @@ def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust:
         look=look,
         top_z=float(v[part != PART_BUST][:, 2].max()),
         device=device,
+        neckline=bust.neckline if bust is not None else None,
     )
 
 
@@ -332,11 +340,24 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     fa = albedo[face_sel]
     f_occ = torch.ones(len(face_sel), dtype=st, device=device)
     f_spec = spec_k[face_sel]
-    # Lips: where anny's lip-volume targets act; tinted towards red-brown.
+    age = float(look.ageing)
+    mo, nt = mk.mouth, mk.nose_tip
+    # Lips: where anny's lip-volume targets act; tinted towards red-brown. Lip colour
+    # contrast fades with age (lips thin and lose colour).
     lipw = _smoothstep(0.30, 0.55, lip_i[face_sel])
-    lip_col = skin_lin * T([0.80, 0.50, 0.50]) * (1 - 0.25 * look.lip_tint) + T([0.12, 0.02, 0.03]) * look.lip_tint
+    tint = look.lip_tint * (1 - 0.35 * age)
+    lip_col = skin_lin * T([0.80, 0.50, 0.50]) * (1 - 0.30 * tint) + T([0.16, 0.025, 0.035]) * tint
     fa = fa * (1 - lipw[:, None]) + lip_col[None] * lipw[:, None]
     f_spec = f_spec + 0.08 * lipw
+    # Beard area (male composites): the skin of the upper lip, chin and jaw is a
+    # little darker and cooler where beard hair grows, even clean-shaven.
+    if look.beard_shadow > 0:
+        below_nose = _smoothstep(nt[2] - 0.004, nt[2] - 0.016, fp[:, 2])
+        jaw_side = 1 - _smoothstep(mk.mouth_half_width + 0.030, mk.mouth_half_width + 0.050,
+                                   (fp[:, 0] - mo[0]).abs() + 0.6 * (fp[:, 2] - mo[2]).clamp(min=0.0))
+        beard = below_nose * jaw_side * (1 - lipw) * look.beard_shadow
+        cool = T([0.80, 0.84, 0.92])
+        fa = fa * (1 - beard[:, None] * (1 - cool[None]))
     # Eyebrows: an arched band above each eye, drawn in head space from the eye
     # centre and radius (so it follows any slider that moves the eyes or brows), and
     # kept to the surface region anny's eyebrow target moves.
@@ -344,7 +365,8 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     for side, sign in ((0, 1.0), (1, -1.0)):
         u = sign * (fp[:, 0] - eye_c[side, 0]) / r  # outward from the nose is positive
         h = (fp[:, 2] - eye_c[side, 2]) / r
-        centre = 1.35 + 0.30 * (1 - ((u - 0.25) / 1.5) ** 2).clamp(min=0.0) - 0.12 * u.clamp(min=0.0)
+        centre = (1.30 + look.brow_lift + look.brow_arch * (1 - ((u - 0.25) / 1.5) ** 2).clamp(min=0.0)
+                  - 0.12 * u.clamp(min=0.0))
         halfw = look.brow_thickness * (1 - 0.45 * ((u + 0.9) / 2.4).clamp(0.0, 1.0))
         across = _smoothstep(0.0, 0.12, halfw - (h - centre).abs())
         along = _smoothstep(-1.25, -0.95, u) * (1 - _smoothstep(1.25, 1.55, u))
@@ -352,44 +374,68 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     brow_w = brow_w * (fp[:, 1] < eye_c[0, 1]).to(st) * _smoothstep(0.05, 0.2, brow_i[face_sel])
     brow_col = T(_srgb_to_linear(look.brow))
     fa = fa * (1 - 0.9 * brow_w[:, None]) + brow_col[None] * (0.9 * brow_w[:, None])
-    # Upper lash line: skin just outside the visible eyeball, above its centre.
+    # Upper and lower lash lines: skin just outside the visible eyeball.
     d_eye = torch.cdist(fp, eye_c)  # (k, 2)
     k = d_eye.argmin(1)
     dmin = d_eye.gather(1, k[:, None])[:, 0]
     rel_e = fp - eye_c[k]
-    lash = ((dmin < 1.22 * r) & (rel_e[:, 1] < -0.55 * r)).to(st)
-    lash = lash * _smoothstep(-0.25 * r, 0.35 * r, rel_e[:, 2]) * look.lash_strength
-    f_occ = f_occ * (1 - lash * 0.85)
+    rim = ((dmin < 1.22 * r) & (rel_e[:, 1] < -0.55 * r)).to(st)
+    lash = rim * _smoothstep(-0.25 * r, 0.35 * r, rel_e[:, 2]) * look.lash_strength
+    lower = rim * (1 - _smoothstep(-0.55 * r, -0.30 * r, rel_e[:, 2])) * look.lower_lash
+    f_occ = f_occ * (1 - lash * 0.85) * (1 - lower * 0.5)
     # Age-typical skin shading (illustrative, scaled by the age in years): under-eye
-    # shadows, nasolabial folds and horizontal forehead lines.
-    age = float(look.ageing)
+    # shadows and bags, nasolabial folds, marionette lines, crow's feet, horizontal
+    # forehead lines and uneven pigmentation.
     under = torch.zeros(len(face_sel), dtype=st, device=device)
-    for side in (0, 1):
+    bag_line = torch.zeros(len(face_sel), dtype=st, device=device)
+    crow = torch.zeros(len(face_sel), dtype=st, device=device)
+    for side, sign in ((0, 1.0), (1, -1.0)):
         du = (fp[:, 0] - eye_c[side, 0]) / (1.5 * r)
         dz = (fp[:, 2] - (eye_c[side, 2] - 1.45 * r)) / (0.75 * r)
         under = torch.maximum(under, (1 - (du * du + dz * dz)).clamp(min=0.0))
-    f_occ = f_occ * (1 - (0.06 + 0.20 * age) * under)
+        # Crease under the eye bag: a shallow arc about two eye radii below the eye.
+        uu = (fp[:, 0] - eye_c[side, 0]) / r
+        curve = eye_c[side, 2] - 1.95 * r + 0.30 * r * uu * uu
+        bag_line = torch.maximum(bag_line, torch.exp(-((fp[:, 2] - curve) / (0.16 * r)) ** 2)
+                                 * (1 - _smoothstep(0.9, 1.5, uu.abs())))
+        # Crow's feet: short lines fanning out from the outer eye corner.
+        ox = sign * (fp[:, 0] - eye_c[side, 0]) - 1.35 * r
+        oz = fp[:, 2] - eye_c[side, 2]
+        rad = torch.sqrt(ox * ox + oz * oz) + 1e-6
+        ang = torch.atan2(oz, ox.clamp(min=1e-6))
+        fan = (0.5 + 0.5 * torch.cos(ang * 9.0)) ** 4 * (ox > 0).to(st)
+        crow = torch.maximum(crow, fan * _smoothstep(0.2 * r, 0.5 * r, rad) * (1 - _smoothstep(1.2 * r, 1.8 * r, rad)))
+    f_occ = f_occ * (1 - (0.05 + 0.15 * age) * under) * (1 - 0.30 * age * bag_line) * (1 - 0.30 * age * crow)
     if age > 0:
-        mo, nt = mk.mouth, mk.nose_tip
         for sign in (1.0, -1.0):
-            # Fold from beside the nose wing down to just outside the mouth corner.
-            p0 = np.array([sign * 0.021, 0.0, nt[2] - 0.006])
-            p1 = np.array([sign * (mk.mouth_half_width + 0.007), 0.0, mo[2] - 0.012])
-            seg = p1 - p0
-            L2 = float(seg[0] ** 2 + seg[2] ** 2)
-            tt = (((fp[:, 0] - p0[0]) * seg[0] + (fp[:, 2] - p0[2]) * seg[2]) / L2).clamp(0.0, 1.0)
-            ddx = fp[:, 0] - (p0[0] + tt * seg[0])
-            ddz = fp[:, 2] - (p0[2] + tt * seg[2])
-            # Signed distance across the fold: the crease is dark, the cheek side
-            # just outside it catches a little light.
-            sd = (ddx * seg[2] - ddz * seg[0]) * sign / math.sqrt(L2)
-            along = (tt * (1 - tt) * 4).clamp(0.0, 1.0) ** 0.5
-            crease = torch.exp(-(sd / 0.0022) ** 2) * along
-            f_occ = f_occ * (1 - 0.38 * age * crease)
-        fore = (_smoothstep(eye_z + 2.3 * r, eye_z + 2.9 * r, fp[:, 2]) * (1 - _smoothstep(eye_z + 0.055, eye_z + 0.07, fp[:, 2]))
-                * (1 - _smoothstep(0.03, 0.05, fp[:, 0].abs())))
-        lines = (0.5 + 0.5 * torch.cos((fp[:, 2] - eye_z) * (2 * math.pi / 0.0075))) ** 6
-        f_occ = f_occ * (1 - 0.22 * age * fore * lines)
+            # Nasolabial fold from beside the nose wing down past the mouth corner,
+            # then the marionette line from the mouth corner towards the jaw.
+            for p0, p1, strength in (
+                    (np.array([sign * 0.021, 0.0, nt[2] - 0.006]),
+                     np.array([sign * (mk.mouth_half_width + 0.008), 0.0, mo[2] - 0.010]), 0.60),
+                    (np.array([sign * (mk.mouth_half_width + 0.002), 0.0, mo[2] - 0.004]),
+                     np.array([sign * (mk.mouth_half_width + 0.006), 0.0, mo[2] - 0.030]), 0.40)):
+                seg = p1 - p0
+                L2 = float(seg[0] ** 2 + seg[2] ** 2)
+                tt = (((fp[:, 0] - p0[0]) * seg[0] + (fp[:, 2] - p0[2]) * seg[2]) / L2).clamp(0.0, 1.0)
+                ddx = fp[:, 0] - (p0[0] + tt * seg[0])
+                ddz = fp[:, 2] - (p0[2] + tt * seg[2])
+                sd = (ddx * seg[2] - ddz * seg[0]) * sign / math.sqrt(L2)
+                along = (tt * (1 - tt) * 4).clamp(0.0, 1.0) ** 0.5
+                # The crease is dark, the cheek side just outside it is lifted.
+                crease = torch.exp(-(sd / 0.0026) ** 2) * along
+                lift = torch.exp(-((sd - 0.005) / 0.004) ** 2) * along
+                crease = crease * (1 - lipw)
+                f_occ = f_occ * (1 - strength * age * crease) * (1 + 0.10 * age * lift)
+        fore = (_smoothstep(eye_z + 2.3 * r, eye_z + 2.9 * r, fp[:, 2]) * (1 - _smoothstep(eye_z + 0.06, eye_z + 0.075, fp[:, 2]))
+                * (1 - _smoothstep(0.035, 0.055, fp[:, 0].abs())))
+        wav = (fp[:, 2] - eye_z + 0.0012 * torch.sin(fp[:, 0] * 90.0)) * (2 * math.pi / 0.0080)
+        lines = (0.5 + 0.5 * torch.cos(wav)) ** 6
+        f_occ = f_occ * (1 - 0.42 * age * fore * lines)
+        # Uneven pigmentation: low-frequency mottling (fixed pattern in head space).
+        mott = (torch.sin(fp[:, 0] * 530.0 + 1.3) * torch.sin(fp[:, 2] * 470.0 + 0.4)
+                + 0.6 * torch.sin(fp[:, 0] * 1130.0 - fp[:, 2] * 870.0))
+        fa = fa * (1 - 0.05 * age * mott.clamp(min=0.0))[:, None]
     albedo[face_sel] = fa
     occl[face_sel] = f_occ
     spec_k[face_sel] = f_spec
@@ -421,17 +467,34 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     hair_sel = torch.nonzero(part == PART_HAIR, as_tuple=True)[0]
     if len(hair_sel):
         th, hz = uvp[hair_sel, 0], uvp[hair_sel, 1]
-        streak = 0.5 + 0.5 * torch.sin(th * 173.0 + 7.0 * torch.sin(th * 23.0 + hz * 40.0))
-        streak2 = 0.5 + 0.5 * torch.sin(th * 411.0 + 3.0 * torch.sin(hz * 90.0))
-        shade = 0.70 + 0.20 * streak + 0.14 * streak2
+        # Strand streaks along the fall direction, no finer than a few pixels at 512 px
+        # (finer patterns alias without supersampling).
+        streak = 0.5 + 0.5 * torch.sin(th * 61.0 + 4.0 * torch.sin(th * 13.0 + hz * 30.0))
+        streak2 = 0.5 + 0.5 * torch.sin(th * 143.0 + 2.0 * torch.sin(hz * 60.0))
+        shade = 0.72 + 0.18 * streak + 0.12 * streak2
         shade = torch.where(back[hair_sel, 0], shade * 0.45, shade)
-        albedo[hair_sel] = T(_srgb_to_linear(look.hair))[None] * shade[:, None]
+        base = T(_srgb_to_linear(look.hair))[None]
+        if look.hair_grey > 0:
+            # Greying as grey strands mixed into the base colour (salt and pepper)
+            # rather than one flat light grey that merges with the background.
+            strand = 0.5 + 0.5 * torch.sin(th * 97.0 + 3.0 * torch.sin(th * 29.0) + hz * 11.0)
+            g = (look.hair_grey * (0.55 + 0.45 * strand)).clamp(0.0, 1.0)
+            base = base * (1 - g[:, None]) + T(_srgb_to_linear(look.grey_colour))[None] * g[:, None]
+        albedo[hair_sel] = base * shade[:, None]
         spec_k[hair_sel] = 0.09
         shin[hair_sel] = 28.0
     # Bust: neck skin above the neckline, a matt dark top below it.
     bust_sel = torch.nonzero(part == PART_BUST, as_tuple=True)[0]
     if len(bust_sel):
-        cw = cloth_w[bust_sel][:, None]
+        cw = cloth_w[bust_sel]
+        if sc.neckline is not None:
+            # Neckline evaluated per pixel (a smooth curve, not the mesh rows).
+            ny, zf, zb = sc.neckline
+            bp = pos[bust_sel]
+            cosa = -(bp[:, 1] - ny) / torch.sqrt(bp[:, 0] ** 2 + (bp[:, 1] - ny) ** 2 + 1e-12)
+            zl = zb + (zf - zb) * (0.5 + 0.5 * cosa)
+            cw = _smoothstep(-0.0015, 0.0015, zl - bp[:, 2])
+        cw = cw[:, None]
         albedo[bust_sel] = skin_lin[None] * (1 - cw) + T(_srgb_to_linear(look.cloth))[None] * cw
         spec_k[bust_sel] = 0.05 * (1 - cw[:, 0]) + 0.02 * cw[:, 0]
 

@@ -95,7 +95,7 @@ def quality_html(q: dict[str, Any] | None) -> str:
     if not q:
         return ""
     verdict = str(q.get("verdict", "?"))
-    color = {"good": "#2e7d32", "usable": "#2e7d32", "ok": "#2e7d32", "fair": "#b26a00", "limited": "#b26a00",
+    color = {"good": "#2e7d32", "usable": "#2e7d32", "ok": "#2e7d32", "fair": "#b26a00", "limited": "#b26a00", "warn": "#b26a00",
              "marginal": "#b26a00", "poor": "#c62828", "insufficient": "#c62828", "unusable": "#c62828"}.get(
         verdict.lower(), "#333")
     out = f"Quality: <b style='color:{color}'>{_esc(verdict)}</b>"

@@ -12,7 +12,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -101,7 +101,7 @@ class ImageView(QLabel):
         fm = p.fontMetrics()
         h = fm.height() + 8
         p.fillRect(0, scaled.height() - h, scaled.width(), h, QColor(0, 0, 0, 170))
-        p.setPen(QColor("#ffcc80"))
+        p.setPen(QPen(QColor("#ffcc80")))
         p.drawText(0, scaled.height() - h, scaled.width(), h, Qt.AlignmentFlag.AlignCenter, self.badge)
         p.end()
         self.setPixmap(marked)

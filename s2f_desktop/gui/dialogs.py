@@ -214,20 +214,25 @@ class RecordDialog(QDialog):
     recorded = Signal(object)  # Evidence
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, case_number: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, input_devices: list[dict[str, Any]] | None = None,
+                 recorder_factory: Callable[[], Any] | None = None) -> None:
         super().__init__(parent)
         from s2f_desktop.audio import devices
 
         self.setWindowTitle(f"Record evidence — case {case_number}")
         self.ctx, self.runner, self.reporter, self.case_number = ctx, runner, reporter, case_number
+        self.recorder_factory = recorder_factory or devices.Recorder
         self.recorder: Any = None
         self.started = 0.0
         self.device = QComboBox()
-        try:
-            inputs = devices.list_input_devices()
-        except Exception as exc:  # no audio system at all
-            inputs = []
-            reporter.report(exc, "Recording")
+        if input_devices is not None:
+            inputs = input_devices
+        else:
+            try:
+                inputs = devices.list_input_devices()
+            except Exception as exc:  # no audio system at all: say so, the dialog stays usable
+                inputs = []
+                self.reporter.report(exc, "Listing microphones")
         for dev in inputs:
             self.device.addItem(f"{dev['name']} ({dev['channels']} ch, {dev['hostapi']})", dev["index"])
         self.elapsed = QLabel("0:00")
@@ -262,9 +267,7 @@ class RecordDialog(QDialog):
 
     def start(self) -> None:
         """Start recording from the chosen device."""
-        from s2f_desktop.audio.devices import Recorder
-
-        recorder = Recorder()
+        recorder = self.recorder_factory()
         try:
             recorder.start(device=self.device.currentData())
         except Exception as exc:

@@ -63,6 +63,9 @@ class MainWindow(QMainWindow):
         self.save_settings_fn = save_settings_fn or save_settings
         self.pdf_opener = pdf_opener
         self.runner = JobRunner(self)
+        #: Audio input injection points (tests, demos); None means the real sound system.
+        self.input_devices: list[dict[str, Any]] | None = None
+        self.recorder_factory: Callable[[], Any] | None = None
         self.case: Case | None = None
         self.setWindowTitle("s2f-desktop")
         self.resize(1600, 1000)
@@ -368,18 +371,20 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.case_closed.emit()
 
-    def close_case_record(self, number: str | None) -> None:
-        """Mark a case closed (after confirmation)."""
+    def close_case_record(self, number: str | None) -> Any:
+        """Ask, then mark a case closed (returns the confirmation box, for tests)."""
         number = number or (self.case.number if self.case else None)
         if number is None:
-            return
+            return None
         box = QMessageBox(QMessageBox.Icon.Question, "Mark case closed",
                           f"Close case {number}? A closed case stays readable and reportable but accepts no new "
                           "evidence, segments or analyses. This cannot be undone.",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setObjectName("confirmClose")
-        box.accepted.connect(lambda: self.mark_closed(number))
+        box.buttonClicked.connect(
+            lambda b: self.mark_closed(number) if box.standardButton(b) == QMessageBox.StandardButton.Yes else None)
         box.open()
+        return box
 
     def mark_closed(self, number: str) -> None:
         """Close the case record (no confirmation)."""
@@ -418,19 +423,18 @@ class MainWindow(QMainWindow):
         dlg.textValueSelected.connect(self.waveform.label_selected)
         dlg.open()
 
-    def record_dialog(self) -> None:
-        """Record new evidence from a microphone."""
+    def record_dialog(self) -> Any:
+        """Record new evidence from a microphone (returns the dialog, for tests)."""
         if self.case is None:
-            return
+            return None
         from s2f_desktop.gui.dialogs import RecordDialog
 
-        try:
-            dlg = RecordDialog(self.ctx, self.runner, self.reporter, self.case.number, self)
-        except Exception as exc:
-            self.reporter.report(exc, "Recording")
-            return
-        dlg.recorded.connect(lambda _r: self.evidence.refresh())
+        dlg = RecordDialog(self.ctx, self.runner, self.reporter, self.case.number, self,
+                           input_devices=self.input_devices, recorder_factory=self.recorder_factory)
+        dlg.setObjectName("recordDialog")
+        dlg.recorded.connect(lambda ev: self.evidence.refresh(select_id=ev.id))
         dlg.open()
+        return dlg
 
     def report_dialog(self) -> Any:
         """Open the report export dialog (returns it, for tests)."""

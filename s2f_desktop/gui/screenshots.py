@@ -31,13 +31,17 @@ SCRIPT = [
 ]
 
 
-def make_demo_recording(out: Path) -> Path:
-    """A two-voice 'phone call' from espeak-ng, with pauses, as a 22.05 kHz mono WAV."""
+def make_demo_recording(out: Path) -> tuple[Path, list[tuple[str, float, float]]]:
+    """A two-voice 'phone call' from espeak-ng, with pauses, as a 22.05 kHz mono WAV.
+
+    Returns the file and the turns as ``(voice, start_s, end_s)``.
+    """
     import soundfile as sf
 
     if shutil.which("espeak-ng") is None:
         raise SystemExit("espeak-ng is needed to make the demo recording (apt-get install espeak-ng)")
     parts: list[np.ndarray] = []
+    turns: list[tuple[str, float, float]] = []
     sr = 22050
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,12 +51,14 @@ def make_demo_recording(out: Path) -> Path:
                            check=True, capture_output=True)
             x, sr = sf.read(str(wav), dtype="float32")
             parts.append(np.zeros(int(0.9 * sr), dtype=np.float32))
+            start = sum(len(p) for p in parts) / sr
             parts.append(x * 0.8)
+            turns.append((voice, start, start + len(x) / sr))
         parts.append(np.zeros(int(0.9 * sr), dtype=np.float32))
     y = np.concatenate(parts)
     y = y + rng.normal(0, 0.004, size=y.shape).astype(np.float32)  # a little line noise
     sf.write(str(out), y, sr, subtype="PCM_16")
-    return out
+    return out, turns
 
 
 def wait_for(signal: Any, timeout_s: float = 600.0, trigger: Callable[[], Any] | None = None,
@@ -146,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         case_svc.create_case(ctx, "2024-0098", "Extortion calls, Harbour Street", agency="Regional Police, Unit 4")
         case_svc.close_case(ctx, "2024-0098")
         case_svc.create_case(ctx, "2024-0121", "Threatening voicemail", agency="Regional Police, Unit 2")
-        wav = make_demo_recording(tmp / "call-2024-03-14.wav")
+        wav, turns = make_demo_recording(tmp / "call-2024-03-14.wav")
 
         window = MainWindow(ctx, reporter, save_settings_fn=lambda s: None, pdf_opener=lambda p: True)
         window.resize(*SIZE)
@@ -159,14 +165,17 @@ def main(argv: list[str] | None = None) -> int:
         wait_for(wave.overview_loaded, trigger=lambda: page.import_paths([wav]))
         wait_for(wave.vad_finished, trigger=wave.detect_speech)
         segs = wave.model.segments()
-        # Accept the caller's turns, reject the call-taker's, leave nothing ambiguous.
-        for i, seg in enumerate(segs):
-            wave.model.select(seg.id)
-            if i == 1 and len(segs) > 2:
-                wave.set_selected_status(False)
-            elif i < len(segs) - 1:
-                wave.set_selected_status(True)
         sr = wave.model.sample_rate
+
+        def voice_at(seg: Any) -> str:
+            mid = (seg.start_sample + seg.end_sample) / 2 / sr
+            return min(turns, key=lambda t: 0 if t[1] <= mid <= t[2] else min(abs(mid - t[1]), abs(mid - t[2])))[0]
+
+        # The analyst accepts the caller's (male) turns and rejects the call-taker's; the
+        # last suggestion is left pending so the screenshot shows all three states.
+        for seg in segs[:-1]:
+            wave.model.select(seg.id)
+            wave.set_selected_status(voice_at(seg) == SCRIPT[0][0])
         if segs:
             wave.model.select(segs[0].id)
             wave.label_selected("caller")
@@ -184,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         save("02-waveform.png")
 
         if service_available("analysis"):
+            wave.accept_all_suggestions()  # the pending suggestion is the caller too
             window.tabs.setCurrentIndex(window.PAGE_ANALYSIS)
             window.analysis.refresh()
             wait_for(window.analysis.run_finished, trigger=window.analysis.analyze, timeout_s=900)

@@ -31,7 +31,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
-    QPolygonF,
+    QPixmap,
     QResizeEvent,
     QWheelEvent,
 )
@@ -210,6 +210,44 @@ def rgb_to_qimage(argb: np.ndarray) -> QImage:
     return QImage(argb.data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 
 
+def sample_peaks(x: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-column ``(mins, maxs, rms)`` of raw samples (``cols <= len(x)``), like ``Overview.peaks``."""
+    x = np.asarray(x, dtype=np.float32)
+    cols = max(1, min(cols, len(x)))
+    edges = np.linspace(0, len(x), cols + 1).astype(np.int64)
+    starts = edges[:-1]
+    counts = np.maximum(np.diff(edges), 1).astype(np.float32)
+    mins = np.minimum.reduceat(x, starts)
+    maxs = np.maximum.reduceat(x, starts)
+    rms = np.sqrt(np.add.reduceat(x * x, starts) / counts)
+    return mins, maxs, rms.astype(np.float32)
+
+
+def envelope_image(mins: np.ndarray, maxs: np.ndarray, rms: np.ndarray, x0: float, x1: float, width: int,
+                   height: int, wave: QColor, band: QColor) -> QImage:
+    """Rasterise per-column peaks spanning pixels ``[x0, x1)`` into a transparent ``width x height`` image.
+
+    numpy column masks instead of a polygon: the cost is fixed per pixel, however
+    jagged the signal (a filled 3,000-vertex polygon of noisy audio takes ~70 ms).
+    """
+    cols = len(mins)
+    px = np.arange(width)
+    idx = np.floor((px - x0) / max(x1 - x0, 1e-9) * cols).astype(np.int64)
+    inside = (idx >= 0) & (idx < cols)
+    idx = np.clip(idx, 0, cols - 1)
+    mid = (height - 1) / 2
+    half = height / 2 * 0.92
+    top = np.minimum(np.where(inside, mid - np.clip(maxs[idx], -1, 1) * half, mid + 1), mid)
+    bot = np.maximum(np.where(inside, mid - np.clip(mins[idx], -1, 1) * half, mid - 1), mid)
+    r = np.where(inside, np.clip(rms[idx], 0, 1) * half, -1)
+    rows = np.arange(height, dtype=np.float32)[:, None]
+    env = (rows >= np.floor(top)[None, :]) & (rows <= np.ceil(bot)[None, :]) & inside[None, :]
+    img = np.zeros((height, width), dtype=np.uint32)  # transparent
+    img[env] = wave.rgba()
+    img[(np.abs(rows - mid) <= r[None, :]) & env] = band.rgba()
+    return QImage(img.data, width, height, 4 * width, QImage.Format.Format_ARGB32).copy()
+
+
 @dataclass(frozen=True)
 class SpectrogramTile:
     """A rendered spectrogram for samples ``[start, end)`` up to ``max_hz``."""
@@ -238,6 +276,20 @@ COLORS = {
     "playhead": QColor("#ff5252"),
     "create": QColor(255, 255, 255, 50),
 }
+
+
+def _narrow_rgba(c: QColor) -> int:
+    c = QColor(c)
+    c.setAlpha(80)
+    return c.rgba()
+
+
+#: Colours (and precedence) of segments too narrow to draw one by one.
+_NARROW_RGBA = {SegmentStatus.ACCEPTED: _narrow_rgba(COLORS["accepted_edge"]),
+                SegmentStatus.SUGGESTED: _narrow_rgba(COLORS["suggested_edge"]),
+                SegmentStatus.REJECTED: _narrow_rgba(COLORS["rejected_edge"])}
+_NARROW_RANK = {_NARROW_RGBA[SegmentStatus.ACCEPTED]: 3, _NARROW_RGBA[SegmentStatus.SUGGESTED]: 2,
+                _NARROW_RGBA[SegmentStatus.REJECTED]: 1}
 
 
 # ------------------------------------------------------------------------------ view
@@ -269,8 +321,10 @@ class WaveformView(QWidget):
         self.show_spectrogram = False
         self.spectrogram: SpectrogramTile | None = None
         self.spectrogram_note = ""
+        #: ``(first sample, mono samples)`` decoded around the view when zoomed in (set by the panel).
+        self.detail: tuple[int, np.ndarray] | None = None
         self._drag: dict[str, Any] | None = None
-        self._peak_cache: tuple[tuple, tuple[QPolygonF, QPolygonF]] | None = None
+        self._peak_cache: tuple[tuple, QImage] | None = None
         self.setMinimumHeight(160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -320,6 +374,7 @@ class WaveformView(QWidget):
         """Zoom out to the whole recording."""
         self.start, self.spp = 0.0, self.max_spp()
         self.spectrogram = None
+        self.detail = None
         self._peak_cache = None
         self.viewport_changed.emit(self.start, self.spp)
         self.update()
@@ -366,36 +421,38 @@ class WaveformView(QWidget):
         return QRectF(0, sig.bottom(), self.width(), self.height() - sig.bottom())
 
     # ---------------------------------------------------------------------- painting
-    def _peak_polygons(self) -> tuple[QPolygonF, QPolygonF] | None:
+    def _waveform_image(self) -> QImage | None:
+        """The waveform of the visible range as an image the size of the signal area.
+
+        One ``Overview.peaks`` call for the visible range (one column per pixel), then
+        the envelope and RMS band are rasterised with numpy column masks: a fixed cost
+        per frame whatever the recording's length or how jagged the signal is. Cached
+        until the viewport or the size changes.
+        """
         ov = self.model.overview
         if ov is None or self.model.frames <= 0:
             return None
         rect = self.signal_rect()
-        width = self.width()
-        key = (self.start, self.spp, width, rect.height(), id(ov))
+        width, height = self.width(), int(rect.height())
+        key = (self.start, self.spp, width, height, id(ov), id(self.detail))
         if self._peak_cache is not None and self._peak_cache[0] == key:
             return self._peak_cache[1]
         first = max(0, int(math.floor(self.start)))
         last = min(self.model.frames, int(math.ceil(self.start + width * self.spp)))
-        if last <= first:
+        if last <= first or width <= 0 or height <= 0:
             return None
         x0 = self.sample_to_x(first)
         x1 = self.sample_to_x(last)
         cols = max(1, min(width, int(round(x1 - x0)), last - first))
-        mins, maxs, rms = (np.asarray(a, dtype=float) for a in ov.peaks(first, last, cols))
-        n = len(mins)
-        xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / max(n, 1)
-        mid = rect.center().y()
-        half = rect.height() / 2 * 0.92
-        top = mid - np.clip(maxs, -1, 1) * half
-        bot = mid - np.clip(mins, -1, 1) * half
-        r = np.clip(rms, 0, 1) * half
-        env = QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), top.tolist())]
-                        + [QPointF(x, y) for x, y in zip(xs[::-1].tolist(), bot[::-1].tolist())])
-        rmsp = QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), (mid - r).tolist())]
-                         + [QPointF(x, y) for x, y in zip(xs[::-1].tolist(), (mid + r[::-1]).tolist())])
-        self._peak_cache = (key, (env, rmsp))
-        return env, rmsp
+        d = self.detail
+        if d is not None and d[0] <= first and d[0] + len(d[1]) >= last:
+            # Zoomed in: decoded samples are at hand, draw them rather than 256-sample bins.
+            mins, maxs, rms = sample_peaks(d[1][first - d[0]:last - d[0]], cols)
+        else:
+            mins, maxs, rms = (np.asarray(a, dtype=np.float32) for a in ov.peaks(first, last, cols))
+        qimg = envelope_image(mins, maxs, rms, x0, x1, width, height, COLORS["wave"], COLORS["rms"])
+        self._peak_cache = (key, qimg)
+        return qimg
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         p = QPainter(self)
@@ -403,7 +460,7 @@ class WaveformView(QWidget):
         self._paint_ruler(p)
         sig = self.signal_rect()
         if self.model.overview is None:
-            p.setPen(COLORS["ruler_text"])
+            p.setPen(QPen(COLORS["ruler_text"]))
             p.drawText(sig, Qt.AlignmentFlag.AlignCenter, "Select an evidence item to show its waveform")
             p.end()
             return
@@ -411,16 +468,9 @@ class WaveformView(QWidget):
             self._paint_spectrogram(p)
         p.setPen(QPen(COLORS["grid"], 1))
         p.drawLine(QPointF(0, sig.center().y()), QPointF(self.width(), sig.center().y()))
-        polys = self._peak_polygons()
-        if polys is not None:
-            env, rmsp = polys
-            p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-            p.setPen(QPen(COLORS["wave"], 1))
-            p.setBrush(COLORS["wave"])
-            p.drawPolygon(env)
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(COLORS["rms"])
-            p.drawPolygon(rmsp)
+        wave = self._waveform_image()
+        if wave is not None:
+            p.drawImage(QPointF(0, sig.top()), wave)
         self._paint_segments(p)
         self._paint_cursors(p)
         p.end()
@@ -461,12 +511,12 @@ class WaveformView(QWidget):
             x0 = self.sample_to_x(tile.start)
             x1 = self.sample_to_x(tile.end)
             p.drawImage(QRectF(x0, rect.top(), x1 - x0, rect.height()), tile.image)
-            p.setPen(COLORS["ruler_text"])
+            p.setPen(QPen(COLORS["ruler_text"]))
             p.drawText(QRectF(4, rect.top() + 2, 200, 16), Qt.AlignmentFlag.AlignLeft,
                        f"{tile.max_hz / 1000:.1f} kHz")
             p.drawText(QRectF(4, rect.bottom() - 18, 200, 16), Qt.AlignmentFlag.AlignLeft, "0 Hz")
         if self.spectrogram_note:
-            p.setPen(COLORS["ruler_text"])
+            p.setPen(QPen(COLORS["ruler_text"]))
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.spectrogram_note)
         p.setPen(QPen(COLORS["grid"], 1))
         p.drawLine(QPointF(0, rect.top()), QPointF(self.width(), rect.top()))
@@ -482,9 +532,30 @@ class WaveformView(QWidget):
         top = float(self.RULER_H)
         h = self.height() - top
         fm = p.fontMetrics()
+        # Segments narrower than a few pixels (a 3-hour recording zoomed out) are drawn
+        # together as one image row, so the cost is bounded by the width, not the count.
+        drag_id = self._drag.get("id") if self._drag else None
+        detailed: list[tuple[Segment, float, float]] = []
+        width = max(1, self.width())
+        narrow: list[tuple[int, int, int, int]] = []  # (rank, first px, end px, colour)
         for seg in self.model.visible(v0 - self.spp * 2, v1):
             s, e = self._segment_extent(seg)
             x0, x1 = self.sample_to_x(s), self.sample_to_x(e)
+            if x1 - x0 >= 6 or seg.id == self.model.selected_id or seg.id == drag_id:
+                detailed.append((seg, x0, x1))
+            else:
+                a, b = max(0, int(x0)), min(width, max(int(x0) + 1, int(math.ceil(x1))))
+                color = _NARROW_RGBA[seg.status]
+                narrow.append((_NARROW_RANK[color], a, b, color))
+        if narrow:
+            # One ARGB pixel per column, stretched to full height: one draw call for any
+            # number of segments. Written in rank order, so accepted wins a shared pixel.
+            row = np.zeros(width, dtype=np.uint32)
+            for _rank, a, b, color in sorted(narrow):
+                row[a:b] = color
+            strip = QImage(row.data, width, 1, 4 * width, QImage.Format.Format_ARGB32).copy()
+            p.drawImage(QRectF(0, top, width, h), strip)
+        for seg, x0, x1 in detailed:
             rect = QRectF(x0, top, max(1.0, x1 - x0), h)
             if seg.status is SegmentStatus.SUGGESTED:
                 fill, edge, style = COLORS["suggested"], COLORS["suggested_edge"], Qt.PenStyle.DashLine
@@ -497,7 +568,7 @@ class WaveformView(QWidget):
             selected = seg.id == self.model.selected_id
             pen = QPen(COLORS["selected_edge"] if selected else edge, 2 if selected else 1, style)
             p.setPen(pen)
-            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setBrush(QBrush())  # explicit objects: PySide's enum->QBrush conversion miscounts refs
             p.drawLine(QPointF(x0, top), QPointF(x0, top + h))
             p.drawLine(QPointF(x1, top), QPointF(x1, top + h))
             if selected:
@@ -508,7 +579,7 @@ class WaveformView(QWidget):
             if seg.status is SegmentStatus.REJECTED:
                 label = f"{label} (rejected)".strip()
             if label and x1 - x0 > 24:
-                p.setPen(COLORS["selected_edge"] if selected else edge)
+                p.setPen(QPen(COLORS["selected_edge"] if selected else edge))
                 text = fm.elidedText(label, Qt.TextElideMode.ElideRight, int(x1 - x0 - 6))
                 p.drawText(QPointF(max(x0, 0) + 3, top + fm.ascent() + 2), text)
         d = self._drag
@@ -664,51 +735,67 @@ class OverviewStrip(QWidget):
         super().__init__(parent)
         self.model = model
         self.view = view
-        self._cache: tuple[tuple, QPolygonF] | None = None
+        self._cache: tuple[tuple, QPixmap] | None = None
+        self._segments_version = 0
         self.setFixedHeight(56)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         model.overview_changed.connect(self._invalidate)
-        model.segments_changed.connect(self.update)
+        model.segments_changed.connect(self._segments_changed)
         view.viewport_changed.connect(lambda *_: self.update())
 
     def _invalidate(self) -> None:
         self._cache = None
         self.update()
 
+    def _segments_changed(self) -> None:
+        self._segments_version += 1
+        self.update()
+
     def _spp(self) -> float:
         return max(1e-9, self.model.frames / max(1, self.width()))
 
+    def _background(self) -> QPixmap:
+        """Waveform and segment runs of the whole recording, cached per size and segment change."""
+        ov = self.model.overview
+        w, h = self.width(), self.height()
+        key = (w, h, id(ov), self._segments_version)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        pix = QPixmap(max(1, w), max(1, h))
+        pix.fill(QColor("#0d1116"))
+        p = QPainter(pix)
+        spp = self._spp()
+        runs: list[list[Any]] = []  # merged per status: bounded by the width, not the segment count
+        for seg in self.model.segments():
+            x0, x1 = seg.start_sample / spp, max(seg.end_sample / spp, seg.start_sample / spp + 1)
+            if runs and runs[-1][0] is seg.status and x0 <= runs[-1][2] + 1:
+                runs[-1][2] = max(runs[-1][2], x1)
+            else:
+                runs.append([seg.status, x0, x1])
+        for status, x0, x1 in runs:
+            c = QColor({SegmentStatus.SUGGESTED: COLORS["suggested_edge"],
+                        SegmentStatus.REJECTED: COLORS["rejected_edge"]}.get(status, COLORS["accepted_edge"]))
+            c.setAlpha(90)
+            p.fillRect(QRectF(x0, 0, x1 - x0, h), c)
+        cols = max(1, min(w, self.model.frames))
+        mins, maxs, rms = (np.asarray(a, dtype=np.float32) for a in ov.peaks(0, self.model.frames, cols))
+        p.drawImage(0, 0, envelope_image(mins, maxs, rms, 0, w, w, h, QColor("#6f8faa"), QColor("#9fb8cc")))
+        p.end()
+        self._cache = (key, pix)
+        return pix
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#0d1116"))
         ov = self.model.overview
         if ov is None or self.model.frames <= 0:
+            p.fillRect(self.rect(), QColor("#0d1116"))
             p.end()
             return
-        w, h = self.width(), self.height()
-        key = (w, h, id(ov))
-        if self._cache is None or self._cache[0] != key:
-            cols = max(1, min(w, self.model.frames))
-            mins, maxs, _ = (np.asarray(a, dtype=float) for a in ov.peaks(0, self.model.frames, cols))
-            xs = (np.arange(len(mins)) + 0.5) * w / max(1, len(mins))
-            mid, half = h / 2, h / 2 * 0.9
-            poly = QPolygonF([QPointF(x, mid - y * half) for x, y in zip(xs.tolist(), np.clip(maxs, -1, 1).tolist())]
-                             + [QPointF(x, mid - y * half)
-                                for x, y in zip(xs[::-1].tolist(), np.clip(mins[::-1], -1, 1).tolist())])
-            self._cache = (key, poly)
+        p.drawPixmap(0, 0, self._background())
         spp = self._spp()
-        for seg in self.model.segments():
-            color = {SegmentStatus.SUGGESTED: COLORS["suggested_edge"],
-                     SegmentStatus.REJECTED: COLORS["rejected_edge"]}.get(seg.status, COLORS["accepted_edge"])
-            c = QColor(color)
-            c.setAlpha(90)
-            p.fillRect(QRectF(seg.start_sample / spp, 0, max(1.0, (seg.end_sample - seg.start_sample) / spp), h), c)
-        p.setPen(QPen(QColor("#6f8faa"), 1))
-        p.setBrush(QColor("#6f8faa"))
-        p.drawPolygon(self._cache[1])
         v0, v1 = self.view.visible_range
-        frame = QRectF(v0 / spp, 1, max(3.0, (v1 - v0) / spp), h - 2)
-        p.setBrush(QColor(255, 255, 255, 40))
+        frame = QRectF(v0 / spp, 1, max(3.0, (v1 - v0) / spp), self.height() - 2)
+        p.setBrush(QBrush(QColor(255, 255, 255, 40)))
         p.setPen(QPen(QColor("#ffffff"), 1))
         p.drawRect(frame)
         p.end()

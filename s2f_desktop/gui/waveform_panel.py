@@ -42,6 +42,10 @@ from s2f_desktop.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
+#: Below this many samples per pixel the view draws decoded samples instead of the
+#: overview's 256-sample bins (the decoded window is three screens wide).
+DETAIL_MAX_SPP = 64.0
+
 #: Longest visible span (seconds) for which a spectrogram is computed; beyond it the
 #: analyst is asked to zoom in (a 3-hour spectrogram at screen width says nothing).
 MAX_SPECTROGRAM_S = 120.0
@@ -62,6 +66,7 @@ class WaveformPanel(QWidget):
     overview_loaded = Signal()
     vad_finished = Signal(int)  # number of suggestions
     spectrogram_ready = Signal()
+    detail_ready = Signal()
     playback_state = Signal(bool)
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
@@ -86,6 +91,8 @@ class WaveformPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        for col in range(4):
+            self.table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.player: Any = None
         #: Creates the audio Player (tests inject one with a fake output stream).
@@ -99,6 +106,10 @@ class WaveformPanel(QWidget):
         self._spec_timer.setInterval(150)
         self._spec_timer.timeout.connect(self._request_spectrogram)
         self._syncing_scroll = False
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(60)
+        self._detail_timer.timeout.connect(self._request_detail)
 
         top = QWidget()
         tl = QVBoxLayout(top)
@@ -113,6 +124,7 @@ class WaveformPanel(QWidget):
         split.addWidget(self.table)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
+        split.setSizes([700, 190])
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
@@ -268,6 +280,13 @@ class WaveformPanel(QWidget):
         self._syncing_scroll = False
         if self.view.show_spectrogram:
             self._spec_timer.start()
+        if spp <= DETAIL_MAX_SPP:
+            d = self.view.detail
+            v0, v1 = self.view.visible_range
+            if d is None or not (d[0] <= max(0, int(v0)) and d[0] + len(d[1]) >= min(frames, int(v1) + 1)):
+                self._detail_timer.start()
+        else:
+            self.view.detail = None
 
     def _scrolled(self, value: int) -> None:
         if not self._syncing_scroll:
@@ -325,6 +344,30 @@ class WaveformPanel(QWidget):
         if item is not None:
             self.model.select(item.data(Qt.ItemDataRole.UserRole))
             self.zoom_to_selection()
+
+    def _request_detail(self) -> None:
+        """Decode the samples around the view (three screens) so deep zoom shows real samples."""
+        if self.evidence is None or self.model.overview is None or self.view.spp > DETAIL_MAX_SPP:
+            return
+        from s2f_desktop.services import audio as audio_svc
+
+        v0, v1 = self.view.visible_range
+        span = v1 - v0
+        a = max(0, int(v0 - span))
+        b = min(self.model.frames, int(v1 + span) + 1)
+        evidence = self.evidence
+
+        def work(task: Any) -> np.ndarray:
+            x = np.asarray(audio_svc.read_evidence(self.ctx, evidence, a, b), dtype=np.float32)
+            return x if x.ndim == 1 else x.mean(axis=1)
+
+        def done(x: np.ndarray) -> None:
+            if self.evidence is not None and evidence.id == self.evidence.id:
+                self.view.detail = (a, x)
+                self.view.update()
+                self.detail_ready.emit()
+
+        self.runner.submit("detail", work, on_success=done, on_error=lambda e: self.reporter.report(e, "Waveform"))
 
     # ------------------------------------------------------------------ spectrogram
     def set_spectrogram(self, on: bool) -> None:

@@ -65,10 +65,19 @@ class GE2E(nn.Module):
         return raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
 
 
+def _ra():  # type: ignore[no-untyped-def]
+    """resemblyzer.audio, imported without its SciPy deprecation warning (a resemblyzer 0.1.4 import path)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from resemblyzer import audio
+    return audio
+
+
 def preprocess(x16k: np.ndarray) -> np.ndarray:
     """resemblyzer's preprocessing of 16 kHz audio: level up to -30 dBFS, trim long silences."""
-    from resemblyzer import audio as ra
-
+    ra = _ra()
     x = np.asarray(x16k, dtype=np.float32)
     if not np.any(x):
         return x[:0]
@@ -90,9 +99,8 @@ class SpeakerEncoder:
         self._lock = threading.Lock()
 
     def embed(self, x16k: np.ndarray, preprocessed: bool = False) -> np.ndarray:
-        """L2-normalised 256-d embedding of 16 kHz speech (1.6 s windows, 50 % overlap, averaged)."""
-        from resemblyzer import audio as ra
-
+        """L2-normalised 256-d embedding of 16 kHz speech (1.6 s windows every ~0.77 s, averaged)."""
+        ra = _ra()
         wav = np.asarray(x16k, dtype=np.float32) if preprocessed else preprocess(x16k)
         if len(wav) < int(MIN_SPEECH_S * SAMPLE_RATE):
             raise InputError(f"too little speech for a speaker embedding (need {MIN_SPEECH_S} s after trimming)")

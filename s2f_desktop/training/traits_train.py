@@ -42,7 +42,7 @@ TEACHER_MIN_SEX_CONF = 0.8
 UNCERTAIN_BAND = (0.2, 0.8)
 MIN_NET_SPEECH_S = 3.0
 MIN_VOICED_S = 0.5
-MIN_BIN_PROBABILITY = 0.5
+MIN_BIN_PROBABILITY = 0.6
 AGE_CLIP = (12.0, 85.0)
 AGE_EDGES = (20.0, 40.0, 60.0)
 
@@ -141,6 +141,7 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     res = res[np.isfinite(res)]
     quantiles = np.percentile(res, np.arange(101))
 
+    metrics.update(external_test(data_root, cache_dir, device, mean, scale, w, b, pa, pb, n_boot, log, limit))
     t_end = time.perf_counter()
     timings = {"faces_s": round(t_faces - t0, 1), "features_s": round(t_feats - t_faces, 1),
                "fit_and_evaluate_s": round(t_end - t_feats, 1), "total_s": round(t_end - t0, 1)}
@@ -171,6 +172,51 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     write_model(out_dir, version, mean, scale, w, b, aw, ab, calib, metrics, data_summary, timings, limit)
     log(f"wrote {out_dir} in {t_end - t0:.0f} s")
     return {"metrics": metrics, "data": data_summary, "timings": timings}
+
+
+def external_test(data_root: Path, cache_dir: Path, device: str, mean: np.ndarray, scale: np.ndarray, w: np.ndarray,
+                  b: float, pa: float, pb: float, n_boot: int, log: Callable[[str], None],
+                  limit: int | None) -> dict[str, Any]:
+    """Sex accuracy of the final heads on LibriSpeech test-other (never used in training; clean labels)."""
+    from s2f_desktop.training.data import LIBRI_TEST
+
+    if not (data_root / LIBRI_TEST).is_dir():
+        return {}
+    items = librispeech_items(data_root, LIBRI_TEST)
+    if limit:
+        keep = sorted({it.group for it in items})[:max(2, limit // 2)]
+        items = [it for it in items if it.group in keep]
+    feats = compute_features(items, cache_dir, device=device, log=log)
+    y = np.array([1.0 if it.sex == "male" else 0.0 for it in items])
+    g = np.array([it.group for it in items])
+    out: dict[str, Any] = {}
+    for v in ("clean", "telephone"):
+        p = cal.platt_apply(_z(feats[v]["x"], mean, scale) @ w + b, pa, pb)
+        pred = (p >= 0.5).astype(float)
+        decided = (p < UNCERTAIN_BAND[0]) | (p > UNCERTAIN_BAND[1])
+
+        def acc(i: np.ndarray) -> float:
+            return float(np.mean(pred[i] == y[i]))
+
+        def abst(i: np.ndarray) -> float:
+            return float(np.mean(~decided[i]))
+
+        allidx = np.arange(len(y))
+        out[f"sex_external_{v}"] = {
+            "n": int(len(y)), "speakers": int(len(set(g))), "data": LIBRI_TEST,
+            "accuracy": {"value": acc(allidx), "ci95": list(cal.bootstrap_ci(acc, g, n_boot, SEED))},
+            "abstention_rate": {"value": abst(allidx), "ci95": list(cal.bootstrap_ci(abst, g, n_boot, SEED))},
+        }
+        wrong_spk = []
+        for spk in sorted(set(g)):
+            i = g == spk
+            if np.mean(pred[i] == y[i]) < 0.5:
+                f0 = np.exp(np.nanmedian(feats[v]["x"][i, -len(HEAD_FEATURES) + HEAD_FEATURES.index("log_f0_median")]))
+                wrong_spk.append({"speaker": str(spk), "listed_sex": "male" if y[i][0] == 1 else "female",
+                                  "median_f0_hz": round(float(f0), 1)})
+        out[f"sex_external_{v}"]["speakers_misclassified"] = wrong_spk
+        log(f"  external sex ({v}, {LIBRI_TEST}): accuracy {acc(allidx):.4f}; misclassified speakers {wrong_spk}")
+    return out
 
 
 def disagreement_analysis(logits: np.ndarray, sex: np.ndarray, x: np.ndarray, mask: np.ndarray) -> dict[str, int]:
@@ -256,11 +302,14 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
             r = np.concatenate([age[other] - oof_age["clean"][other], age[other] - oof_age["telephone"][other]])
             qs = np.percentile(r, np.arange(101))
             sel = (folds == k) & m
+            if not sel.any() or not other.any():  # tiny subsets: a fold may hold no aged clip
+                continue
             pt = oof_age[v][sel]
             med[sel] = np.clip(pt + qs[50], *AGE_CLIP)
             lo80[sel] = np.clip(pt + qs[10], *AGE_CLIP)
             hi80[sel] = np.clip(pt + qs[90], *AGE_CLIP)
             binp[sel] = np.array([list(cal.age_bin_probabilities(p_ + qs, AGE_EDGES, AGE_BINS).values()) for p_ in pt])
+        m = m & np.isfinite(med)
         y, g = age[m], groups[m]
         mdn, lo_, hi_, bp = med[m], lo80[m], hi80[m], binp[m]
         ybin = cal.age_bin(y, AGE_EDGES)
@@ -274,6 +323,9 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
             "coverage_80": lambda i: float(np.mean((y[i] >= lo_[i]) & (y[i] <= hi_[i]))),
             "interval_80_width_years": lambda i: float(np.mean(hi_[i] - lo_[i])),
             "mae_predict_mean_years": lambda i: float(np.mean(np.abs(np.mean(y) - y[i]))),
+            # The label abstains below MIN_BIN_PROBABILITY: how often a bin is given, and how right it is.
+            "labelled_rate": lambda i: float(np.mean(bp[i].max(axis=1) >= MIN_BIN_PROBABILITY)),
+            "labelled_bin_accuracy": lambda i: _masked_acc(pbin[i], ybin[i], bp[i].max(axis=1) >= MIN_BIN_PROBABILITY),
         }
         allidx = np.arange(len(y))
         entry = {"n": int(len(y)), "majority_bin": AGE_BINS[majority],
@@ -302,6 +354,10 @@ def save_npz(path: Path, **arrays: np.ndarray) -> None:
             np.lib.format.write_array(buf, np.asarray(arrays[name]), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             zf.writestr(info, buf.getvalue())
+
+
+def _masked_acc(pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
+    return float(np.mean(pred[mask] == y[mask])) if mask.any() else float("nan")
 
 
 def write_model(out_dir: Path, version: str, mean: np.ndarray, scale: np.ndarray, w: np.ndarray, b: float,

@@ -12,6 +12,8 @@ if any failed). With a case: the analysis is stored as a run and audited.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -65,9 +67,12 @@ def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         elif "error" not in obj:
             _print_human(obj)
         if args.composite and "error" not in obj:
-            composites = __import__("importlib").import_module("s2f_desktop.services.composites")
+            # Imported here: rendering pulls in the 3D face stack, which plain analysis does not need.
+            composites = importlib.import_module("s2f_desktop.services.composites")
             traits = analysis.trait_estimate_from_dict(obj["traits"], obj["model"], obj["device"])
-            out = composites.render_primary_for_traits(traits, args.composite)
+            # The renderer's GPU toolkit (NVIDIA Warp) prints its banner on stdout; keep stdout pure JSON.
+            with contextlib.redirect_stdout(sys.stderr):
+                out = composites.render_primary_for_traits(traits, args.composite)
             print(f"composite: {out}", file=sys.stderr)
     return 3 if failed else 0
 
