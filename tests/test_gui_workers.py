@@ -131,3 +131,11 @@ def test_reporter_dialog_is_non_blocking(qtbot) -> None:  # type: ignore[no-unty
     box = rep.last_box
     assert box is not None and box.isVisible() and box.text() == "bad input"
     box.close()
+
+
+def test_nothing_starts_after_shutdown(qtbot) -> None:  # type: ignore[no-untyped-def]
+    r = JobRunner()
+    assert r.shutdown(1000)
+    ran: list[str] = []
+    job = r.submit("late", lambda task: ran.append("ran"), on_success=ran.append, on_done=lambda: ran.append("done"))
+    assert job.finished and job.is_cancelled and ran == ["done"] and r.active() == []

@@ -331,16 +331,23 @@ def test_closed_case_is_read_only(qtbot, app_ctx, reporter) -> None:  # type: ig
     assert_no_threads(w)
 
 
-def test_entry_point_starts_and_quits(qtbot, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_entry_point_starts_and_quits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``python -m s2f_desktop`` in its own process (as the analyst starts it): opens a case, shows, quits."""
+    import os
+    import subprocess
     import sys
 
-    from s2f_desktop.gui import app as gui_app
     from s2f_desktop.services import cases
     from s2f_desktop.services.context import open_context
 
     ctx = open_context(tmp_path / "d", "tester")
     cases.create_case(ctx, "E-1", "Entry case")
     ctx.close()
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own; restore after
-    assert gui_app.main(["--data-dir", str(tmp_path / "d"), "--case", "E-1", "--quit-after-show"]) == 0
-    assert (tmp_path / "d" / "logs" / "s2f-desktop.log").exists()
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", S2F_CONFIG_DIR=str(tmp_path / "cfg"))
+    proc = subprocess.run([sys.executable, "-m", "s2f_desktop", "--data-dir", str(tmp_path / "d"), "--case", "E-1",
+                           "--quit-after-show"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    log = (tmp_path / "d" / "logs" / "s2f-desktop.log").read_text()
+    assert "starting" in log
+    assert (tmp_path / "cfg" / "settings.json").exists()  # the opened case went into the recent list

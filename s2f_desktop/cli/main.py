@@ -84,6 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except S2FError as exc:
         print(f"s2f: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # Output piped into `head` and the like: the reader left; not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
         print("s2f: interrupted", file=sys.stderr)
         return 130

@@ -142,6 +142,7 @@ class JobRunner(QObject):
         self._latest: dict[str, Job] = {}
         self._live: set[Job] = set()
         self._retired: list[Job] = []
+        self._closed = False
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any,
                on_success: Callable[[Any], None] | None = None,
@@ -165,6 +166,13 @@ class JobRunner(QObject):
         job.done.connect(lambda j=job: self._forget(j))
         self._latest[kind] = job
         self._live.add(job)
+        if self._closed:
+            # After shutdown (the window is closing) nothing new may start: the job ends
+            # at once as cancelled, so only its on_done callback runs.
+            job.cancel()
+            job.released.set()
+            job._finished_from_worker.emit("error", CancelledError("the window is closing"))
+            return job
         self.job_started.emit(job)
         self.pool.start(_Runnable(job, fn, args, kwargs))
         return job
@@ -196,7 +204,8 @@ class JobRunner(QObject):
         return [j for j in self._live if not j.finished]
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
-        """Cancel every job and wait for the pool's threads; True when all stopped."""
+        """Cancel every job, refuse new ones, and wait for the pool's threads; True when all stopped."""
+        self._closed = True
         for job in list(self._live):
             job.cancel()
         ok = bool(self.pool.waitForDone(timeout_ms))

@@ -1,11 +1,13 @@
 """Declared models: id, file, sha256 and model card; verified before every load.
 
-A declaration lives in ``models/<id>/manifest.json``::
+Every model has a declaration in ``models/<id>/manifest.json`` and a ``MODEL_CARD.md``::
 
-    {"id": "traits-v1", "files": {"heads.pt": "<sha256>", ...}, "card": "MODEL_CARD.md", ...}
+    {"id": "traits-v1", "files": {"heads.npz": "<sha256>", ...}, "card": "MODEL_CARD.md", ...}
 
-or, for weights shipped inside a third-party wheel, in :data:`PACKAGED` below. Loading
-code calls :func:`verified_path` and gets a path only if the file's bytes match.
+Weights shipped inside a third-party wheel (resemblyzer's encoder, silero's VAD) are
+listed under ``"location"`` in their manifest and their sha256 is also pinned in the
+loading code; ``tests/test_model_declarations.py`` keeps the two identical. Loading code
+calls :func:`verified_path` and gets a path only if the file's bytes match.
 """
 
 from __future__ import annotations

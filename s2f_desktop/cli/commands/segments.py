@@ -21,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="add an accepted segment; times as seconds, m:ss or h:mm:ss")
     p.add_argument("--label", "-L", default="", help="label of the added segment")
     p.add_argument("--speaker", default="", help="speaker tag of the added segment")
+    p.add_argument("--accept", metavar="IDS", help="accept suggested segments: comma-separated ids or unique "
+                   "id prefixes (>= 6 characters), or 'all' for every suggestion")
+    p.add_argument("--reject", metavar="IDS", help="reject suggested segments (ids, prefixes or 'all')")
+    p.add_argument("--delete", metavar="IDS", help="delete segments (ids or prefixes)")
+    p.add_argument("--relabel", nargs=2, metavar=("ID", "LABEL"), help="set a segment's label")
     p.add_argument("--status", choices=["suggested", "accepted", "rejected"], action="append",
                    help="list only these statuses (repeatable)")
     p.add_argument("--json", action="store_true")
@@ -45,6 +50,20 @@ def _segments(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
                                   label=args.label, speaker_tag=args.speaker)
         if not args.json:
             print(f"added segment {seg.id}: {fmt_seconds(seg.start_s)} - {fmt_seconds(seg.end_s)}")
+    for option, action, verb in (("accept", seg_svc.accept_suggestion, "accepted"),
+                                 ("reject", seg_svc.reject_suggestion, "rejected"),
+                                 ("delete", seg_svc.delete_segment, "deleted")):
+        refs = getattr(args, option)
+        if refs:
+            for seg_id in _resolve_ids(ctx, ev.id, refs, suggested_only=option != "delete"):
+                action(ctx, seg_id)
+                if not args.json:
+                    print(f"{verb} segment {seg_id}")
+    if args.relabel:
+        (seg_id,) = _resolve_ids(ctx, ev.id, args.relabel[0], suggested_only=False)
+        seg_svc.update_segment(ctx, seg_id, label=args.relabel[1])
+        if not args.json:
+            print(f"labelled segment {seg_id}: {args.relabel[1]!r}")
     segs = seg_svc.list_segments(ctx, ev.id, args.status)
     if args.json:
         print_json(segs)
@@ -54,3 +73,23 @@ def _segments(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
                   g.status.value, "" if g.confidence is None else f"{g.confidence:.2f}", g.label, g.speaker_tag]
                  for g in segs])
     return 0
+
+
+def _resolve_ids(ctx, evidence_id: int, refs: str, suggested_only: bool) -> list[str]:  # type: ignore[no-untyped-def]
+    """Segment ids of this evidence from full ids, unique prefixes, or 'all' (suggested ones)."""
+    segs = seg_svc.list_segments(ctx, evidence_id)
+    if refs.strip().lower() == "all":
+        if not suggested_only:
+            raise InputError("'all' is only accepted with --accept and --reject")
+        return [g.id for g in segs if g.status.value == "suggested"]
+    out = []
+    for ref in (r.strip().lower() for r in refs.split(",") if r.strip()):
+        if len(ref) < 6:
+            raise InputError(f"segment id {ref!r} is too short: give at least 6 characters")
+        matches = [g.id for g in segs if g.id.startswith(ref)]
+        if not matches:
+            raise InputError(f"no segment {ref!r} in evidence #{evidence_id}")
+        if len(matches) > 1:
+            raise InputError(f"segment id prefix {ref!r} is ambiguous in evidence #{evidence_id}")
+        out.append(matches[0])
+    return out
