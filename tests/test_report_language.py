@@ -90,3 +90,18 @@ def test_consistency_forms() -> None:
     assert "consistent (no segment differs" in ok_text
     none_text, _ = consistency_of({}, {})
     assert "not assessed" in none_text
+
+
+def test_model_card_markdown_becomes_tables_and_lists() -> None:
+    from reportlab.platypus import Paragraph, Table
+
+    from s2f_desktop.report.pdf import _styles, md_flowables
+
+    md = "Intro **bold** text\nwrapped.\n\n| metric | value |\n|---|---|\n| sex accuracy | 94 % |\n\n* first\n  continued\n* second"
+    out = md_flowables(md, _styles())
+    kinds = [type(f).__name__ for f in out]
+    assert kinds[0] == "Paragraph" and "<b>bold</b>" in out[0].text and "wrapped." in out[0].text
+    tables = [f for f in out if isinstance(f, Table)]
+    assert len(tables) == 1 and len(tables[0]._cellvalues) == 2  # header + one row, separator dropped
+    bullets = [f.text for f in out if isinstance(f, Paragraph) and f.text.startswith("\u2022")]
+    assert bullets == ["\u2022 first continued", "\u2022 second"]

@@ -157,8 +157,13 @@ def build_parameters(*, sex: str, age_years: float, sex_note: str, age_note: str
         raise ValueError(f"unknown hair colour {hc!r}; choose from {', '.join(choices.HAIR_COLOURS)}")
     p["hair_colour"] = _p(hc, "analyst" if hair_colour else "default", "hair colour is not estimated from voice",
                           illustrative=True)
-    p["hair_grey"] = _p(round(grey_fraction(age_years), 6), age_origin,
-                        "population-typical greying for the age", illustrative=True)
+    # Greying is shown for male composites only: in the legibility benchmark grey long
+    # hair made older female heads read as male (and younger) to the independent face
+    # model, and many older women colour their hair, so uncoloured dark hair is an
+    # equally plausible neutral default there.
+    p["hair_grey"] = _p(round(grey_fraction(age_years) if sex == "male" else 0.0, 6), age_origin,
+                        "population-typical greying for the age (male composites; 0 for female)",
+                        illustrative=True)
     p["hair_recession"] = _p(round(hair_recession(age_years) if sex == "male" else 0.0, 6), age_origin,
                              "frontal hairline recession typical for a male of this age (0 for female)",
                              illustrative=True)

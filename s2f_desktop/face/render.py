@@ -341,6 +341,7 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     f_occ = torch.ones(len(face_sel), dtype=st, device=device)
     f_spec = spec_k[face_sel]
     age = float(look.ageing)
+    lines_k = 1.5 * age  # folds and lines: strong enough to survive a 64 px face crop
     mo, nt = mk.mouth, mk.nose_tip
     # Lips: where anny's lip-volume targets act; tinted towards red-brown. Lip colour
     # contrast fades with age (lips thin and lose colour).
@@ -395,17 +396,17 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
         under = torch.maximum(under, (1 - (du * du + dz * dz)).clamp(min=0.0))
         # Crease under the eye bag: a shallow arc about two eye radii below the eye.
         uu = (fp[:, 0] - eye_c[side, 0]) / r
-        curve = eye_c[side, 2] - 1.95 * r + 0.30 * r * uu * uu
-        bag_line = torch.maximum(bag_line, torch.exp(-((fp[:, 2] - curve) / (0.16 * r)) ** 2)
-                                 * (1 - _smoothstep(0.9, 1.5, uu.abs())))
+        curve = eye_c[side, 2] - 1.75 * r + 0.25 * r * uu * uu
+        bag_line = torch.maximum(bag_line, torch.exp(-((fp[:, 2] - curve) / (0.12 * r)) ** 2)
+                                 * (1 - _smoothstep(0.6, 1.1, uu.abs())))
         # Crow's feet: short lines fanning out from the outer eye corner.
         ox = sign * (fp[:, 0] - eye_c[side, 0]) - 1.35 * r
         oz = fp[:, 2] - eye_c[side, 2]
         rad = torch.sqrt(ox * ox + oz * oz) + 1e-6
         ang = torch.atan2(oz, ox.clamp(min=1e-6))
-        fan = (0.5 + 0.5 * torch.cos(ang * 9.0)) ** 4 * (ox > 0).to(st)
-        crow = torch.maximum(crow, fan * _smoothstep(0.2 * r, 0.5 * r, rad) * (1 - _smoothstep(1.2 * r, 1.8 * r, rad)))
-    f_occ = f_occ * (1 - (0.05 + 0.15 * age) * under) * (1 - 0.30 * age * bag_line) * (1 - 0.30 * age * crow)
+        fan = (0.5 + 0.5 * torch.cos(ang * 7.0)) ** 8 * (ox > 0).to(st) * (ang.abs() < 1.0).to(st)
+        crow = torch.maximum(crow, fan * _smoothstep(0.1 * r, 0.3 * r, rad) * (1 - _smoothstep(0.7 * r, 1.1 * r, rad)))
+    f_occ = f_occ * (1 - (0.05 + 0.15 * age) * under) * (1 - 0.30 * lines_k * bag_line) * (1 - 0.30 * lines_k * crow)
     if age > 0:
         for sign in (1.0, -1.0):
             # Nasolabial fold from beside the nose wing down past the mouth corner,
@@ -414,7 +415,7 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
                     (np.array([sign * 0.021, 0.0, nt[2] - 0.006]),
                      np.array([sign * (mk.mouth_half_width + 0.008), 0.0, mo[2] - 0.010]), 0.60),
                     (np.array([sign * (mk.mouth_half_width + 0.002), 0.0, mo[2] - 0.004]),
-                     np.array([sign * (mk.mouth_half_width + 0.006), 0.0, mo[2] - 0.030]), 0.40)):
+                     np.array([sign * (mk.mouth_half_width + 0.005), 0.0, mo[2] - 0.024]), 0.25)):
                 seg = p1 - p0
                 L2 = float(seg[0] ** 2 + seg[2] ** 2)
                 tt = (((fp[:, 0] - p0[0]) * seg[0] + (fp[:, 2] - p0[2]) * seg[2]) / L2).clamp(0.0, 1.0)
@@ -426,12 +427,12 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
                 crease = torch.exp(-(sd / 0.0026) ** 2) * along
                 lift = torch.exp(-((sd - 0.005) / 0.004) ** 2) * along
                 crease = crease * (1 - lipw)
-                f_occ = f_occ * (1 - strength * age * crease) * (1 + 0.10 * age * lift)
+                f_occ = f_occ * (1 - strength * lines_k * crease).clamp(min=0.0) * (1 + 0.10 * lines_k * lift)
         fore = (_smoothstep(eye_z + 2.3 * r, eye_z + 2.9 * r, fp[:, 2]) * (1 - _smoothstep(eye_z + 0.06, eye_z + 0.075, fp[:, 2]))
                 * (1 - _smoothstep(0.035, 0.055, fp[:, 0].abs())))
         wav = (fp[:, 2] - eye_z + 0.0012 * torch.sin(fp[:, 0] * 90.0)) * (2 * math.pi / 0.0080)
         lines = (0.5 + 0.5 * torch.cos(wav)) ** 6
-        f_occ = f_occ * (1 - 0.42 * age * fore * lines)
+        f_occ = f_occ * (1 - 0.42 * lines_k * fore * lines)
         # Uneven pigmentation: low-frequency mottling (fixed pattern in head space).
         mott = (torch.sin(fp[:, 0] * 530.0 + 1.3) * torch.sin(fp[:, 2] * 470.0 + 0.4)
                 + 0.6 * torch.sin(fp[:, 0] * 1130.0 - fp[:, 2] * 870.0))

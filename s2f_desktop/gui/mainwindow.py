@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QInputDialog,
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QTabWidget,
-    QWidget,
 )
 
 from s2f_desktop import __version__
@@ -238,7 +236,6 @@ class MainWindow(QMainWindow):
         self.act_reject.setEnabled(on_wave and writable and is_sugg)
         self.act_vad.setEnabled(on_wave and writable and has_rec)
         self.act_accept_all.setEnabled(on_wave and writable and has_rec)
-        self.act_undo.setEnabled(self.act_undo.isEnabled() and writable)
         self.act_import.setEnabled(writable)
         self.act_record.setEnabled(writable)
         self.act_close_view.setEnabled(has_case)

@@ -44,6 +44,9 @@ class ModelCardInfo:
     metrics: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     card_text: str = ""  # the card's text when it has none of the sections above
     note: str = ""
+    #: Whole card sections as Markdown, (heading, body) in card order, for rendering as
+    #: paragraphs, lists and tables (the plain fields above are their text equivalents).
+    sections_md: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
 def _flatten(prefix: str, v: Any, out: list[tuple[str, str]]) -> None:
@@ -111,6 +114,24 @@ def card_sections(markdown: str) -> dict[str, str]:
     return sections
 
 
+def card_sections_markdown(markdown: str) -> dict[str, tuple[str, str]]:
+    """Heading (lower case) → (heading as written, Markdown body), in order."""
+    sections: dict[str, tuple[str, str]] = {}
+    heading, title, buf = "", "", []
+    for line in markdown.splitlines():
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            if heading:
+                sections[heading] = (title, "\n".join(buf).strip())
+            title = m.group(2).strip()
+            heading, buf = title.lower(), []
+        else:
+            buf.append(line)
+    if heading:
+        sections[heading] = (title, "\n".join(buf).strip())
+    return sections
+
+
 def _pick(sections: Mapping[str, str], keys: Iterable[str], exclude: set[str]) -> tuple[str, str]:
     for key in keys:
         for heading, body in sections.items():
@@ -144,10 +165,12 @@ def load_model_card(model_id: str, file: str, sha256: str, root: Path) -> ModelC
     card_name = str(manifest.get("card") or "MODEL_CARD.md")
     card_path = base / card_name
     sections: dict[str, str] = {}
+    raw: dict[str, tuple[str, str]] = {}
     title = str(manifest.get("name") or manifest.get("title") or "")
     if card_path.is_file():
         md = card_path.read_text(encoding="utf-8", errors="replace")
         sections = card_sections(md)
+        raw = card_sections_markdown(md)
         if not title:
             m = re.search(r"^#\s+(.+)$", md, flags=re.M)
             title = plain_markdown(m.group(1)) if m else ""
@@ -159,6 +182,9 @@ def load_model_card(model_id: str, file: str, sha256: str, root: Path) -> ModelC
     h, calibration = _pick(sections, SECTION_KEYS["calibration"], used)
     used.add(h)
     h, metrics_text = _pick(sections, SECTION_KEYS["metrics"], used)
+    used.add(h)
+    # The quoted sections in full, in the card's own order (data, metrics, calibration, limits).
+    sections_md = tuple(raw[k] for k in raw if k in used and k and raw[k][1])
     if not data:
         d = manifest.get("validation") or manifest.get("data") or manifest.get("datasets")
         if d:
@@ -172,4 +198,5 @@ def load_model_card(model_id: str, file: str, sha256: str, root: Path) -> ModelC
         card_found=card_path.is_file(), title=title, data=data, calibration=calibration,
         metrics_text=metrics_text if not manifest.get("metrics") else "",
         metrics=flatten_metrics(manifest.get("metrics", {})), card_text=card_text, note=" ".join(notes),
+        sections_md=sections_md,
     )

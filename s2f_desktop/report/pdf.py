@@ -137,6 +137,75 @@ def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], header: bool 
     return t
 
 
+def _md_inline(text: str) -> str:
+    """Markdown emphasis and code → reportlab paragraph markup (input escaped first)."""
+    import re
+
+    t = escape(text)
+    t = re.sub(r"`([^`]+)`", lambda m: f'<font name="{MONO}">{m.group(1)}</font>', t)
+    t = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
+    t = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?!\w)", r"<i>\1</i>", t)
+    t = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", t)
+    return t
+
+
+def md_flowables(md: str, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """A small Markdown subset (paragraphs, bullet lists, pipe tables) → flowables.
+
+    Model cards are written in Markdown; quoting them as tables and lists keeps their
+    figures legible in print instead of flattening them into run-on text.
+    """
+    out: list[Flowable] = []
+    lines = md.splitlines()
+    i = 0
+    para: list[str] = []
+    bullet_style = ParagraphStyle("mdli", parent=st["small"], leftIndent=10, firstLineIndent=-7, spaceAfter=1.5)
+
+    def flush_para() -> None:
+        if para:
+            out.append(Paragraph(_md_inline(" ".join(para)), st["small"]))
+            para.clear()
+
+    while i < len(lines):
+        line = lines[i].rstrip()
+        s = line.strip()
+        if not s:
+            flush_para()
+            i += 1
+        elif s.startswith("|"):
+            flush_para()
+            rows = []
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                cells = [c.strip() for c in lines[i].strip().strip("|").split("|")]
+                if not all(set(c) <= set("-: ") for c in cells):
+                    rows.append(cells)
+                i += 1
+            if rows:
+                n = max(len(r) for r in rows)
+                cell_style = ParagraphStyle("mdcell", parent=st["cell"], fontSize=7, leading=8.6)
+                head_style = ParagraphStyle("mdhead", parent=st["head"], fontSize=7, leading=8.6)
+                data = [[Paragraph(_md_inline(c), head_style if r == 0 else cell_style)
+                         for c in row + [""] * (n - len(row))] for r, row in enumerate(rows)]
+                first = CONTENT_W * (0.34 if n > 2 else 0.5)
+                widths = [first] + [(CONTENT_W - first) / (n - 1)] * (n - 1) if n > 1 else [CONTENT_W]
+                out.append(_table(data, widths))
+                out.append(Spacer(1, 3))
+        elif s[:2] in ("* ", "- ", "+ "):
+            flush_para()
+            item = [s[2:]]
+            i += 1
+            while i < len(lines) and lines[i].strip() and lines[i].startswith((" ", "\t")) \
+                    and lines[i].strip()[:2] not in ("* ", "- ", "+ "):
+                item.append(lines[i].strip())
+                i += 1
+            out.append(Paragraph("\u2022 " + _md_inline(" ".join(item)), bullet_style))
+        else:
+            para.append(s)
+            i += 1
+    flush_para()
+    return out
+
+
 def _kv_table(pairs: Sequence[tuple[str, Any]], st: dict[str, ParagraphStyle], key_w: float = 45 * mm,
               mono_keys: Sequence[str] = ()) -> Table:
     rows = []
@@ -422,9 +491,15 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                   "machine.", st["body"]))
     if not d.models:
         out.append(_p("No models are recorded for this analysis.", st["body"]))
+    shown: set[str] = set()
     for m in d.models:
-        out.append(_Heading(f"Model {m.id}" + (f" \u2014 {m.title}" if m.title and m.title != m.id else ""), st["h2"],
-                            1, f"model-{m.id}"))
+        first = m.id not in shown
+        shown.add(m.id)
+        if first:
+            out.append(_Heading(f"Model {m.id}" + (f" \u2014 {m.title}" if m.title and m.title != m.id else ""),
+                                st["h2"], 1, f"model-{m.id}"))
+        else:  # another file of a model already described: its hash only, not the card again
+            out.append(_p(f"Model {m.id}, further file", st["cellb"]))
         if m.declared_sha256:
             declared = "matches the installed manifest" if m.declared_sha256 == m.sha256 else \
                 f"DIFFERS from the installed manifest ({m.declared_sha256})"
@@ -432,15 +507,26 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             declared = "no installed declaration to compare with"
         pairs: list[tuple[str, Any]] = [("File", m.file), ("SHA-256 (recorded)", _hash(m.sha256, st["mono"])),
                                         ("Declaration", declared)]
-        if m.data:
-            pairs.append(("Training / validation data", m.data))
-        if m.calibration:
-            pairs.append(("Calibration", m.calibration))
-        if m.metrics_text:
-            pairs.append(("Reported performance", m.metrics_text))
-        if m.card_text:
-            pairs.append(("Model card", m.card_text))
-        out.append(_kv_table(pairs, st))
+        if not first:
+            out.append(_kv_table(pairs, st))
+            if m.note:
+                out.append(_p(m.note, st["caution"]))
+            continue
+        if m.sections_md:
+            out.append(_kv_table(pairs, st))
+            for heading, body in m.sections_md:
+                out.append(_p(f"From the model card: {heading}", st["cellb"]))
+                out.extend(md_flowables(body, st))
+        else:
+            if m.data:
+                pairs.append(("Training / validation data", m.data))
+            if m.calibration:
+                pairs.append(("Calibration", m.calibration))
+            if m.metrics_text:
+                pairs.append(("Reported performance", m.metrics_text))
+            if m.card_text:
+                pairs.append(("Model card", m.card_text))
+            out.append(_kv_table(pairs, st))
         if m.metrics:
             out.append(_p("Measured metrics (from the model's manifest)", st["cellb"]))
             rows = [[_p("Metric", st["head"]), _p("Value", st["head"])]] + \
