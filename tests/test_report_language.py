@@ -95,8 +95,10 @@ def test_consistency_forms() -> None:
 def test_model_card_markdown_becomes_tables_and_lists() -> None:
     from reportlab.platypus import Paragraph, Table
 
+    from s2f_desktop.report.fonts import register_fonts
     from s2f_desktop.report.pdf import _styles, md_flowables
 
+    register_fonts()
     md = "Intro **bold** text\nwrapped.\n\n| metric | value |\n|---|---|\n| sex accuracy | 94 % |\n\n* first\n  continued\n* second"
     out = md_flowables(md, _styles())
     kinds = [type(f).__name__ for f in out]
