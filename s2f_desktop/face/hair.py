@@ -170,7 +170,10 @@ def build_hair(mesh: HeadMesh, style: str, recede: float = 0.0) -> HairMesh | No
     psi = psi_line[:, None] * s[None, :]  # (T, S)
     dirs = np.stack([np.sin(psi) * np.sin(theta)[:, None], -np.sin(psi) * np.cos(theta)[:, None],
                      np.cos(psi)], axis=-1).reshape(-1, 3)
-    r = _cap_radius(skin, centre, dirs).reshape(_N_THETA, _N_CAP)
+    # Only skin the cap can reach (the face below the brows never matters) keeps the
+    # direction x vertex comparison small.
+    cranium = skin[(skin[:, 2] > eye_z - 0.45 * head_h) | (skin[:, 1] > axis_y)]
+    r = _cap_radius(cranium, centre, dirs).reshape(_N_THETA, _N_CAP)
     # Fill directions with no skin in their cone from the row above (only near the
     # crown can that happen) and smooth along both directions.
     for j in range(_N_CAP):
