@@ -12,7 +12,8 @@
   intended age (per-cell means and the Spearman correlation).
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks --only bench_face``;
-``python -m benchmarks.bench_face --table`` prints the per-cell legibility table.
+``python -m benchmarks.bench_face --table`` prints the per-cell legibility table;
+``python -m benchmarks.bench_face --docs`` regenerates docs/images/composite-*.png.
 """
 
 from __future__ import annotations
@@ -190,8 +191,43 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
+def write_doc_images(out_dir: str = "docs/images") -> list[str]:
+    """Regenerate the README's composite images (deterministic; 512 px renders, downscaled).
+
+    composite-{male,female}-34.png: primary composite at 34 y, three views;
+    composite-age-grid.png: primary fronts at 20..70 y, male row above female row.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from s2f_desktop.face.composite import render_parameters
+    from s2f_desktop.face.mapping import build_parameters
+
+    def img(png: bytes, size: int) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((size, size), Image.LANCZOS))
+
+    written = []
+    for sex in SEXES:
+        views = render_parameters(build_parameters(sex=sex, age_years=34, sex_note="", age_note=""), size=512)
+        sheet = np.concatenate([img(views[v], 384) for v in ("front", "three_quarter", "profile")], axis=1)
+        path = os.path.join(out_dir, f"composite-{sex}-34.png")
+        Image.fromarray(sheet).save(path, optimize=True)
+        written.append(path)
+    rows = []
+    for sex in SEXES:
+        rows.append(np.concatenate([img(render_parameters(build_parameters(
+            sex=sex, age_years=a, sex_note="", age_note=""), views=("front",), size=512)["front"], 192)
+            for a in AGES], axis=1))
+    path = os.path.join(out_dir, "composite-age-grid.png")
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path, optimize=True)
+    written.append(path)
+    return written
+
+
 if __name__ == "__main__":
-    if "--table" in sys.argv:
+    if "--docs" in sys.argv:
+        print("\n".join(write_doc_images()))
+    elif "--table" in sys.argv:
         print(markdown_table(legibility_grid()))
     else:
         for r in run(quick="--quick" in sys.argv):

@@ -108,3 +108,23 @@ def test_sqlite_pragmas_wal_and_foreign_keys(tmp_path: Path) -> None:
             assert s.execute(text("pragma foreign_keys")).scalar_one() == 1
     finally:
         store.close()
+
+
+def test_schema_head_constant_matches_the_migrations() -> None:
+    """Opening an up-to-date database skips Alembic; that relies on this constant being the real head."""
+    from s2f_desktop.store.db import SCHEMA_HEAD, head_revision
+
+    assert SCHEMA_HEAD == head_revision()
+
+
+def test_opening_an_up_to_date_store_does_not_import_alembic(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from s2f_desktop.store import open_store
+
+    open_store(tmp_path / "d").close()  # create and migrate
+    code = ("import sys; from pathlib import Path; from s2f_desktop.store import open_store; "
+            f"open_store(Path({str(tmp_path / 'd')!r})).close(); print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"

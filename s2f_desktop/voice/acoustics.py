@@ -164,8 +164,12 @@ def measure(x: np.ndarray, sr: int, band_limited: bool = False) -> AcousticMeasu
     return AcousticMeasures(vals, formant_ceiling, band_limited, tuple(notes))
 
 
-#: Measures used as inputs of the trait heads, in this order (log-scaled where noted).
-HEAD_FEATURES = ("log_f0_median", "log_f0_p5", "log_f0_p95", "f1", "f2", "f3", "hnr", "jitter_local", "shimmer_local")
+#: Measures used as inputs of the trait heads, in this order. Frequencies, dispersion and the
+#: perturbation measures are log-scaled: their effects are multiplicative (a larger larynx or a
+#: longer vocal tract scales all of them), and logs make their distributions close to normal.
+#: Formant dispersion carries the vocal-tract-length information (log VTL = const - log D_f).
+HEAD_FEATURES = ("log_f0_median", "log_f0_p5", "log_f0_p95", "log_f1", "log_f2", "log_f3", "log_f4",
+                 "log_formant_dispersion", "hnr", "log_jitter_local", "log_shimmer_local")
 
 
 def head_vector(m: AcousticMeasures) -> np.ndarray:
