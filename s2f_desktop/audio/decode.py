@@ -28,7 +28,7 @@ from typing import Any, Iterator, Union
 import numpy as np
 import soundfile as sf
 
-from s2f_desktop.audio.probe import AV_EXTS, SOUNDFILE_EXTS, SUPPORTED_EXTS
+from s2f_desktop.audio.probe import AV_EXTS, SOUNDFILE_EXTS, check_media_path
 from s2f_desktop.core.errors import InputError, MediaError
 
 Channel = Union[int, None, str]
@@ -316,15 +316,7 @@ def open_audio(path: Path | str, frames: int | None = None) -> AudioSource:
     headers are exact.
     """
     path = Path(path)
-    if not path.exists():
-        raise MediaError(f"{path}: no such file")
-    if not path.is_file():
-        raise MediaError(f"{path}: not a regular file")
-    if path.stat().st_size == 0:
-        raise MediaError(f"{path.name}: the file is empty")
-    ext = path.suffix.lower()
-    if ext not in SUPPORTED_EXTS:
-        raise MediaError(f"{path.name}: unsupported format {ext or '(no extension)'}")
+    ext = check_media_path(path)
     if ext in SOUNDFILE_EXTS:
         try:
             return SoundfileSource(path)

@@ -133,9 +133,12 @@ def _probe_av(path: Path) -> MediaInfo:
     return MediaInfo(duration, rate, channels, codec, fmt, frames)
 
 
-def probe(path: Path) -> MediaInfo:
-    """Describe the audio in ``path`` or raise :class:`MediaError` with a one-line reason."""
-    path = Path(path)
+def check_media_path(path: Path) -> str:
+    """The checks every reader makes before opening a file; returns its lower-case extension.
+
+    Raises :class:`MediaError` for a missing path, a folder, an empty file or an
+    unsupported extension.
+    """
     if not path.exists():
         raise MediaError(f"{path}: no such file")
     if not path.is_file():
@@ -148,6 +151,13 @@ def probe(path: Path) -> MediaInfo:
             f"{path.name}: unsupported format {ext or '(no extension)'}; supported: "
             + ", ".join(sorted(e.lstrip('.') for e in SUPPORTED_EXTS))
         )
+    return ext
+
+
+def probe(path: Path) -> MediaInfo:
+    """Describe the audio in ``path`` or raise :class:`MediaError` with a one-line reason."""
+    path = Path(path)
+    ext = check_media_path(path)
     if ext in SOUNDFILE_EXTS:
         try:
             info = _probe_soundfile(path)

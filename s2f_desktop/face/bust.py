@@ -37,6 +37,12 @@ class BustMesh:
     faces: np.ndarray
     cloth: np.ndarray
     neckline: tuple[float, float, float]  # (axis y, neckline height at the front, at the back)
+    neck: tuple[float, float, float]  # neck ellipse: (centre y, half-width, half-depth)
+
+    def inside_neck(self, points: np.ndarray) -> np.ndarray:
+        """Whether points lie inside the bust's neck cylinder (where anny's own neck is hidden)."""
+        cy, rx, ry = self.neck
+        return (points[:, 0] / rx) ** 2 + ((points[:, 1] - cy) / ry) ** 2 < 1.0
 
 
 def _smooth01(x: np.ndarray) -> np.ndarray:
@@ -99,4 +105,5 @@ def build_bust(mesh: HeadMesh, female: bool) -> BustMesh:
     a1, b1 = idx[1:], nxt[1:]
     # Winding as anny's (counter-clockwise seen from outside).
     tris = np.concatenate([np.stack([a0, a1, b0], -1).reshape(-1, 3), np.stack([b0, a1, b1], -1).reshape(-1, 3)])
-    return BustMesh(verts, tris.astype(np.int64), cloth, (neck_y, neck_base - 0.010, neck_base + 0.008))
+    return BustMesh(verts, tris.astype(np.int64), cloth, (neck_y, neck_base - 0.010, neck_base + 0.008),
+                    (neck_y, neck_rx, neck_ry))

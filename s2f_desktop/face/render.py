@@ -231,6 +231,15 @@ def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust:
         n += m
     v = np.concatenate(vs)
     f = np.concatenate(fs)
+    marks = landmarks(head)
+    if bust is not None:
+        # anny's neck below the chin lies inside the bust's (sex-typical) neck: drop
+        # those triangles so the two surfaces do not show a seam.
+        hv = head.vertices
+        hidden = bust.inside_neck(hv) & (hv[:, 2] < marks.chin_z) & (head.parts == PART_SKIN)
+        hf = head.faces
+        drop = hidden[hf].all(axis=1)
+        f = np.concatenate([hf[~drop], f[len(hf):]])
     part = np.concatenate(parts)
     normals = _vertex_normals(v, f)
     attrs = np.concatenate([normals, v, np.concatenate(brow)[:, None], np.concatenate(lip)[:, None],
@@ -243,7 +252,7 @@ def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust:
         face_part=torch.as_tensor(fpart, dtype=torch.long, device=device),
         two_sided=torch.as_tensor((fpart == PART_HAIR) | (fpart == PART_BUST), device=device),
         attrs=torch.as_tensor(attrs, dtype=torch.float32, device=device),
-        marks=landmarks(head),
+        marks=marks,
         look=look,
         top_z=float(v[part != PART_BUST][:, 2].max()),
         device=device,
