@@ -42,7 +42,7 @@ def test_parameters_record_every_origin() -> None:
     assert p["ancestry"]["value"] == "neutral" and p["ancestry"]["origin"] == "default"
     assert p["african"]["value"] == pytest.approx(1 / 3, abs=1e-6)
     for name in ("skin_tone", "hair_style", "hair_colour", "eye_colour", "hair_grey", "hair_recession",
-                 "skin_ageing", "build"):
+                 "skin_ageing", "build", "facial_contrast"):
         assert p[name]["illustrative"] is True
     assert p["skin_tone"]["origin"] == "default" and p["hair_style"]["value"] == "shoulder"
     assert all(e["origin"] in ("voice", "analyst", "default") for e in p.values())

@@ -13,15 +13,22 @@ Mapping (anny scales are 0..1):
   male and female). The depicted sex is the more probable one; the uncertainty is
   shown by the other-sex variant (see ``choices.OTHER_SEX_THRESHOLD``), not by an
   androgynous blend that would read as neither.
-* age in years -> anny ``age`` through anny's morphological age mapping (the
-  calibration anny ships in ``data/shape_calibration``). That mapping is almost flat
-  across adulthood (18 y -> 0.77, 64 y -> 0.83), so adult ageing is also expressed
-  with MakeHuman's facial-ageing target ``head-age`` and eye bags, scaled from the
-  age in years; both are recorded with origin ``voice``.
+* age in years -> anny ``age`` on MakeHuman's face convention (young target = 25 y,
+  old target = 90 y; :func:`anny_face_age`), plus MakeHuman's facial-ageing target
+  ``head-age`` over its full range and eye bags, all scaled from the age in years and
+  recorded with origin ``voice``. (anny's morphological calibration, :func:`anny_age`,
+  is almost flat across adulthood - 18 y -> 0.77, 64 y -> 0.83 - so it left a 20- and
+  a 70-year-old looking alike.)
+* sex-typical population morphology and contrast tied to the depicted sex (origin of
+  the sex estimate): anny ``gender``; neck and shoulder widths (``build``); facial
+  contrast, brow shape and beard-area skin tone (``spec_from_parameters``).
+* illustrative age defaults: painted skin ageing (``skin_ageing``), greying
+  (``hair_grey``, male composites) and frontal hair recession (``hair_recession``,
+  male composites).
 * muscle, weight, height, proportions (and cup size, firmness): population default 0.5.
 * ancestry mix: analyst input, default an equal mix.
-* skin tone, hair style and colour, eye colour: illustrative; defaults recorded as such.
-  Hair greys with age (population-typical, illustrative).
+* skin tone, hair style and colour, eye colour, clothing: illustrative; defaults recorded
+  as such.
 """
 
 from __future__ import annotations
@@ -170,6 +177,10 @@ def build_parameters(*, sex: str, age_years: float, sex_note: str, age_note: str
     p["skin_ageing"] = _p(round(skin_ageing(age_years), 6), age_origin,
                           "painted age-typical skin shading (under-eye, nasolabial folds, forehead lines)",
                           illustrative=True)
+    p["facial_contrast"] = _p("female-typical" if sex == "female" else "male-typical", sex_origin,
+                              "eye and lip contrast, brow height/arch/thickness and beard-area skin tone at the "
+                              "population mean for the depicted sex (facial contrast: Russell 2009)",
+                              illustrative=True)
     p["build"] = _p("female-typical" if sex == "female" else "male-typical", sex_origin,
                     "neck and shoulder widths at the population mean for the depicted sex; plain dark top",
                     illustrative=True)

@@ -1,14 +1,14 @@
 """Trait heads: calibrated sex probability and age (median, 80 % interval) from a voice.
 
-Inputs are the GE2E speaker embedding (256-d) and nine Praat measures
+Inputs are the GE2E speaker embedding (256-d) and the Praat measures
 (:data:`s2f_desktop.voice.acoustics.HEAD_FEATURES`). Both heads are linear on the
 standardised input and trained by ``s2f-train traits`` (see models/traits-v1/MODEL_CARD.md):
 
 * **sex**: L2-regularised logistic regression, then Platt scaling fitted on
   out-of-fold logits, so ``p_male`` is a calibrated probability;
-* **age**: ridge regression of the face-derived age; the median and the 80 % interval
-  come from the out-of-fold residual distribution (split-conformal style), which makes
-  the interval's coverage hold on held-out speakers by construction.
+* **age**: ridge regression of the log of the face-derived age; the median and the 80 %
+  interval come from the out-of-fold residual distribution in log space (split-conformal
+  style), which makes the interval's coverage hold on held-out speakers by construction.
 
 The heads abstain (label ``inconclusive``) when the speech quality verdict is
 ``insufficient``, when there is less net speech than the model card's minimum, when too
@@ -91,9 +91,23 @@ class TraitHeads:
         c = self.cal["sex"]
         return float(platt_apply(np.array([logit]), c["platt_a"], c["platt_b"])[0])
 
+    def _age_log_scale(self) -> bool:
+        return self.cal["age"].get("target", "years") == "log_years"
+
     def age_point(self, x: np.ndarray) -> float:
-        """The regression's point estimate (years), before residual calibration."""
-        return float(self.standardise(x) @ self.w["age_w"] + self.w["age_b"])
+        """The regression's point estimate in years, before residual calibration."""
+        raw = float(self.standardise(x) @ self.w["age_w"] + self.w["age_b"])
+        return float(np.exp(raw)) if self._age_log_scale() else raw
+
+    def age_distribution(self, x: np.ndarray) -> np.ndarray:
+        """The 101 quantiles (0..100 %) of the calibrated age distribution, in years (unclipped).
+
+        The regression's output plus the out-of-fold residual quantiles, in the space the head
+        was fitted in (log years for models trained on log-age, then exponentiated).
+        """
+        raw = float(self.standardise(x) @ self.w["age_w"] + self.w["age_b"])
+        qs = np.asarray(self.cal["age"]["residual_quantiles"], dtype=np.float64)
+        return np.exp(raw + qs) if self._age_log_scale() else raw + qs
 
     # ---------------------------------------------------------------- estimate
     def estimate(self, feats: VoiceFeatures, *, quality_verdict: str = "ok", net_speech_s: float | None = None,
@@ -101,13 +115,13 @@ class TraitHeads:
         """Sex and age estimates with abstention, for one selection's pooled features."""
         x = feats.vector()
         p = self.p_male(x)
+        samples = self.age_distribution(x)  # 101 quantiles of the age (years), 0..100 %
         point = self.age_point(x)
-        qs = np.asarray(self.cal["age"]["residual_quantiles"], dtype=np.float64)  # 101 quantiles, 0..100 %
         lo_age, hi_age = self.cal["age"]["clip_years"]
-        median = float(np.clip(point + qs[50], lo_age, hi_age))
-        lo = float(np.clip(point + qs[10], lo_age, hi_age))
-        hi = float(np.clip(point + qs[90], lo_age, hi_age))
-        bins = age_bin_probabilities(point + qs, _AGE_BIN_EDGES, AGE_BINS)
+        median = float(np.clip(samples[50], lo_age, hi_age))
+        lo = float(np.clip(samples[10], lo_age, hi_age))
+        hi = float(np.clip(samples[90], lo_age, hi_age))
+        bins = age_bin_probabilities(samples, _AGE_BIN_EDGES, AGE_BINS)
 
         reason = self._abstain_reason(feats, quality_verdict, net_speech_s)
         band = self.cal["sex"]["uncertain_band"]

@@ -21,6 +21,14 @@ from s2f_desktop.voice.consistency import cosine_matrix
 SEED = 7
 
 
+def manifest_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The measured numbers the report quotes from the manifest (``metrics``)."""
+    return {"eer": {"value": result["eer"], "ci95": result["eer_ci95"]}, "threshold": result["threshold"],
+            "trials_target": result["trials"]["target"], "trials_non_target": result["trials"]["non_target"],
+            "speakers": result["speakers"], "data": result["data"],
+            "evaluation": "all utterance pairs; 95 % CI: bootstrap over speakers"}
+
+
 def calibrate_consistency(data_root: Path, out_dir: Path, device: str = "cpu", n_boot: int = 1000,
                           log: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure the EER threshold and write ``threshold.json``, ``MODEL_CARD.md`` and ``manifest.json``."""
@@ -77,7 +85,8 @@ disagree with the rest and for grouping segments by speaker. An aid for picking 
 * Reproduce: `s2f-train consistency --data ../shared/data`.
 """, encoding="utf-8")
     files = {n: sha256_of(out_dir / n) for n in ("threshold.json", "MODEL_CARD.md")}
-    (out_dir / "manifest.json").write_text(json.dumps({"id": out_dir.name, "files": files, "card": "MODEL_CARD.md"},
-                                                      indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    manifest = {"id": out_dir.name, "files": files, "card": "MODEL_CARD.md",
+                "metrics": manifest_metrics(result)}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     log(f"EER {100 * e:.2f} % [{100 * lo:.2f}, {100 * hi:.2f}] at threshold {thr:.4f}")
     return result
