@@ -30,6 +30,22 @@ from s2f_desktop import APP_NAME
 from s2f_desktop.core.errors import DeviceError
 from s2f_desktop.core.progress import Task, null_task
 
+
+def _silence_warp() -> None:
+    """Keep NVIDIA Warp (imported by anny) from printing its initialisation banner.
+
+    The banner goes to stdout, where it would corrupt the CLI's JSON output; warnings
+    and errors still get through.
+    """
+    try:
+        import warp
+    except ImportError:  # anny without warp: nothing to silence
+        return
+    warp.config.log_level = warp.LOG_WARNING
+
+
+_silence_warp()
+
 log = logging.getLogger(__name__)
 
 #: Environment variable overriding where anny's built model data is cached.
