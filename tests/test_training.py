@@ -54,3 +54,28 @@ def test_training_data_are_grouped(shared_data: Path) -> None:
     folds = group_folds(groups, 5, 0)
     for g in set(groups):
         assert len(set(folds[groups == g])) == 1
+
+
+def test_teacher_usability_rule_gives_the_first_failed_reason() -> None:
+    from s2f_desktop.training.teacher import usable_age, usable_sex
+
+    good = {"faces": 1, "views_with_face": 8, "p_male": 0.95, "agreement": 1.0, "age_sd": 2.0}
+    assert usable_sex(good) == (True, "") and usable_age(good) == (True, "")
+    assert usable_sex({**good, "faces": 0, "views_with_face": 0}) == (False, "no face found")
+    assert usable_sex({**good, "faces": 2}) == (False, "several faces")
+    assert usable_sex({**good, "views_with_face": 3}) == (False, "face found in too few views")
+    assert usable_sex({**good, "p_male": 0.6}) == (False, "teacher uncertain")
+    assert usable_sex({**good, "agreement": 0.75}) == (False, "views disagree")
+    assert usable_age({**good, "age_sd": 12.0}) == (False, "age unstable across views")
+    assert usable_age({**good, "p_male": 0.5}) == (True, "")  # an unsure sex does not spoil the age
+
+
+def test_band_is_the_narrowest_meeting_the_error_target() -> None:
+    from s2f_desktop.training.traits_train import choose_band
+
+    # 200 confident correct cases and one wrong case at p = 0.7: the band must cover 0.7.
+    p = np.concatenate([np.full(100, 0.99), np.full(100, 0.01), [0.7]])
+    y = np.concatenate([np.ones(100), np.zeros(100), [0.0]])
+    lo, hi = choose_band(p, y, target=0.0)
+    assert hi >= 0.7 and hi < 0.99 and lo == pytest.approx(1 - hi)
+    assert choose_band(p, y, target=0.01) == (0.5, 0.5)  # one error in 201 is under 1 %

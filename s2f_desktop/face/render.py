@@ -233,13 +233,13 @@ def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust:
     f = np.concatenate(fs)
     marks = landmarks(head)
     if bust is not None:
-        # anny's neck below the chin lies inside the bust's (sex-typical) neck: drop
-        # those triangles so the two surfaces do not show a seam.
-        hv = head.vertices
-        hidden = bust.inside_neck(hv) & (hv[:, 2] < marks.chin_z) & (head.parts == PART_SKIN)
-        hf = head.faces
-        drop = hidden[hf].all(axis=1)
-        f = np.concatenate([hf[~drop], f[len(hf):]])
+        # The bust is stitched to anny's open neck loop (face/bust.py): the seam strip
+        # shares anny's loop vertices, so the normals below are averaged across the join.
+        if bust.n_head != len(head.vertices):
+            raise ValueError("the bust was built for another head mesh")
+        seam = bust.seam_faces
+        bust_start = n - len(bust.vertices)
+        f = np.concatenate([f, np.where(seam < bust.n_head, seam, seam - bust.n_head + bust_start)])
     part = np.concatenate(parts)
     normals = _vertex_normals(v, f)
     attrs = np.concatenate([normals, v, np.concatenate(brow)[:, None], np.concatenate(lip)[:, None],
