@@ -49,12 +49,17 @@ class HairMesh:
     """Hair sheet vertices (metres), triangles and a per-vertex coordinate.
 
     ``uv`` holds (azimuth in radians, height in metres); strand shading runs along
-    lines of constant azimuth, i.e. the direction the hair falls.
+    lines of constant azimuth, i.e. the direction the hair falls. ``edge`` is 0 where
+    the hair is full and rises to 1 at a short cut's hairline, where the hair thins
+    out and the skin shows through (the renderer blends towards the skin colour
+    there, strand by strand), so the hairline is soft rather than a painted cap's
+    hard edge.
     """
 
     vertices: np.ndarray
     faces: np.ndarray
     uv: np.ndarray
+    edge: np.ndarray
 
 
 def _smooth01(x: np.ndarray | float) -> np.ndarray:
@@ -197,6 +202,14 @@ def build_hair(mesh: HeadMesh, style: str, recede: float = 0.0) -> HairMesh | No
         thick = thick_edge + (thick_top - thick_edge) * (1 - _smooth01((s - 0.45) / 0.55))[None, :]
         thick = thick * (1 - 0.25 * _smooth01((ad - 60.0) / 60.0))[:, None]  # tapered sides and back
     rr = r + thick
+    if long:
+        edge_cap = np.zeros_like(rr)
+    else:
+        # Hairline fade of a short cut: the last 6 mm (front) to 14 mm (tapered sides
+        # and nape) of hair before the hairline, measured along the scalp.
+        to_line = (psi_line[:, None] - psi) * rr
+        width = 0.006 + 0.008 * _smooth01((ad - 45.0) / 60.0)
+        edge_cap = 1.0 - _smooth01(to_line / width[:, None])
     cap = centre[None, None, :] + rr[..., None] * dirs.reshape(_N_THETA, _N_CAP, 3)
     rows = [cap]
 
@@ -251,4 +264,5 @@ def build_hair(mesh: HeadMesh, style: str, recede: float = 0.0) -> HairMesh | No
     area = np.linalg.norm(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), axis=1)
     tris = tris[area > 1e-10]
     uv = np.stack([np.repeat(theta[:, None], n_rows, 1), grid_v[..., 2]], axis=-1).reshape(-1, 2)
-    return HairMesh(verts, tris.astype(np.int64), uv)
+    edge = np.concatenate([edge_cap, np.zeros((_N_THETA, n_rows - _N_CAP))], axis=1).reshape(-1)
+    return HairMesh(verts, tris.astype(np.int64), uv, edge)

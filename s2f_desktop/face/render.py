@@ -6,6 +6,32 @@ present, and on CPU it is bit-for-bit reproducible (the z-buffer is resolved wit
 exact min/max reductions; no atomics-order-dependent sums), which the composite's
 recorded sha256 relies on.
 
+Renderer choice (measured 2026-11-25 on the 2-core CPU box, OMP_NUM_THREADS=1,
+benchmarks/bench_renderers.py: male 34 y composite, 9.9k head+hair+bust triangles
+after merging, 512 px, 3 views, warm, best of 2):
+
+=============================  ==========  ============  ==========  ===============================
+backend                        s / view    same bytes    CUDA path   footprint
+                               (CPU)       run / proc.
+=============================  ==========  ============  ==========  ===============================
+torch rasteriser (this file)   0.043 vis.  yes / yes     same code   none (torch already needed)
+                               0.11 full
+Warp ray cast (mesh_query_ray) 0.047 vis.  yes / yes     same kernel warp-lang 1.19, ~390 MB (anny's)
+moderngl, EGL, Mesa llvmpipe   0.0065 vis. yes / yes     NVIDIA EGL  moderngl+glcontext 1.4 MB + Mesa
+=============================  ==========  ============  ==========  ===============================
+
+("vis." = visibility only: triangle id (+ barycentrics) per pixel, the part a
+backend would replace; shading stays the same torch code. Both alternatives pick
+the same visible triangle as ours on >= 99.9 % of pixels.) Decision: keep the torch
+rasteriser. Warp is no faster on CPU for primary visibility. moderngl/llvmpipe is
+~6x faster at visibility, but visibility is only ~40 % of a 0.11 s view (about
+0.04 s of 0.37 s per composite; the composite set is 1.25 s against a 2 s target),
+it needs a new dependency and Mesa's EGL at run time on every analyst machine, its
+GPU path needs a vendor EGL driver rather than plain CUDA, and its determinism
+rests on llvmpipe's rasterisation rules staying the same across Mesa versions,
+which would change recorded image hashes on an OS update. Revisit if views get
+much larger or the mesh much denser.
+
 Pipeline, per composite: the head, hair and bust meshes are merged and every
 view-independent vertex attribute (head-space normals and positions, feature
 weights, hair coordinates, cloth weight) is packed once into one tensor
@@ -203,7 +229,7 @@ class Scene:
     faces: torch.Tensor  # (F, 3)
     face_part: torch.Tensor  # (F,) part code per triangle
     two_sided: torch.Tensor  # (F,) bool
-    attrs: torch.Tensor  # (N, A) float32: normal 3, pos 3, brow, lip, uv 2, cloth
+    attrs: torch.Tensor  # (N, A) float32: normal 3, pos 3, brow, lip, uv 2, cloth, hair edge
     marks: Landmarks
     look: Appearance
     top_z: float
@@ -216,6 +242,7 @@ def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust:
     """Merge the meshes and pack every view-independent vertex attribute once."""
     vs, fs, parts, brow, lip, uv, cloth = [head.vertices], [head.faces], [head.parts.astype(np.int64)], \
         [head.brow_weight], [head.lip_weight], [np.zeros((len(head.vertices), 2))], [np.zeros(len(head.vertices))]
+    hair_edge = [np.zeros(len(head.vertices))]
     n = len(head.vertices)
     for extra, code in ((hair, PART_HAIR), (bust, PART_BUST)):
         if extra is None:
@@ -228,6 +255,7 @@ def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust:
         lip.append(np.zeros(m))
         uv.append(extra.uv if isinstance(extra, HairMesh) else np.zeros((m, 2)))
         cloth.append(extra.cloth if isinstance(extra, BustMesh) else np.zeros(m))
+        hair_edge.append(extra.edge if isinstance(extra, HairMesh) else np.zeros(m))
         n += m
     v = np.concatenate(vs)
     f = np.concatenate(fs)
@@ -243,7 +271,8 @@ def prepare_scene(head: HeadMesh, hair: HairMesh | None, look: Appearance, bust:
     part = np.concatenate(parts)
     normals = _vertex_normals(v, f)
     attrs = np.concatenate([normals, v, np.concatenate(brow)[:, None], np.concatenate(lip)[:, None],
-                            np.concatenate(uv), np.concatenate(cloth)[:, None]], axis=1)
+                            np.concatenate(uv), np.concatenate(cloth)[:, None], np.concatenate(hair_edge)[:, None]],
+                           axis=1)
     fpart = part[f[:, 0]]
     return Scene(
         verts=v,
@@ -290,9 +319,15 @@ def render_view(head: HeadMesh, hair: HairMesh | None, look: Appearance, view: s
     return render_views(prepare_scene(head, hair, look, bust, device), (view,), size)[view]
 
 
-def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
-    device = sc.device
-    look, mk = sc.look, sc.marks
+def camera(sc: Scene, view: str, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The view's camera: (rotation, pivot, camera position, focal length in pixels).
+
+    World = (head - pivot) @ rotation.T + pivot; the camera looks along +y with z up;
+    pixel x = size/2 + focal * dx / dy, pixel y = size/2 - focal * dz / dy for a world
+    offset (dx, dy, dz) from the camera. Shared with benchmarks/bench_renderers.py so
+    other backends see exactly the same projection.
+    """
+    mk = sc.marks
     centre_z, half, _ = _frame(sc)
     yaw = math.radians(VIEWS[view])
     c, s = math.cos(yaw), math.sin(yaw)
@@ -304,9 +339,17 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     centre_y = float(mk.eye_centres[:, 1].mean())
     dist = 1.5  # portrait lens (~ 100 mm equivalent)
     cam = np.array([centre_x, centre_y - dist, centre_z])
+    focal = (size / 2) / (half / dist)
+    return rot, pivot, cam, focal
+
+
+def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
+    device = sc.device
+    look, mk = sc.look, sc.marks
+    rot, pivot, cam, focal = camera(sc, view, size)
+    v_world = (sc.verts - pivot) @ rot.T + pivot
     rel = v_world - cam
     depth = rel[:, 1]
-    focal = (size / 2) / (half / dist)
     sx = size / 2 + focal * rel[:, 0] / depth
     sy = size / 2 - focal * rel[:, 2] / depth
 
@@ -322,7 +365,7 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     n = torch.nn.functional.normalize(fr[:, 0:3], dim=1) @ rot_t.T
     pos = fr[:, 3:6]  # head (unrotated) space: features are defined there
     wpos = (pos - pivot_t) @ rot_t.T + pivot_t
-    brow_i, lip_i, uvp, cloth_w = fr[:, 6], fr[:, 7], fr[:, 8:10], fr[:, 10]
+    brow_i, lip_i, uvp, cloth_w, edge_w = fr[:, 6], fr[:, 7], fr[:, 8:10], fr[:, 10], fr[:, 11]
     part = sc.face_part[fid]
     view_dir = torch.nn.functional.normalize(T(cam)[None] - wpos, dim=1)
     # Two-sided surfaces (hair sheet, bust): face normals towards the camera.
@@ -490,8 +533,15 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
             strand = 0.5 + 0.5 * torch.sin(th * 97.0 + 3.0 * torch.sin(th * 29.0) + hz * 11.0)
             g = (look.hair_grey * (0.55 + 0.45 * strand)).clamp(0.0, 1.0)
             base = base * (1 - g[:, None]) + T(_srgb_to_linear(look.grey_colour))[None] * g[:, None]
-        albedo[hair_sel] = base * shade[:, None]
-        spec_k[hair_sel] = 0.09
+        hcol = base * shade[:, None]
+        # Soft hairline (short cut): the hair thins out towards the hairline and the
+        # skin shows through, strand by strand (the streak pattern breaks the fade up)
+        # rather than ending in a hard painted edge.
+        e = edge_w[hair_sel]
+        thin = 0.8 * _smoothstep(0.0, 1.0, e + 0.2 * (streak2 - 0.5) * (e > 0).to(st))
+        hcol = hcol * (1 - thin[:, None]) + skin_lin[None] * (0.93 * thin[:, None])
+        albedo[hair_sel] = hcol
+        spec_k[hair_sel] = 0.09 * (1 - thin) + 0.05 * thin
         shin[hair_sel] = 28.0
     # Bust: neck skin above the neckline, a matt dark top below it.
     bust_sel = torch.nonzero(part == PART_BUST, as_tuple=True)[0]
