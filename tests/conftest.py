@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -20,6 +20,9 @@ import soundfile as sf
 # Before anything imports torch: one thread (2 shared cores; default threading is far slower).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("S2F_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -34,7 +37,7 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> Iterator["AppContext"]:  # noqa: F821
+def ctx(tmp_path: Path) -> Iterator["AppContext"]:
     """An application context on a fresh data directory, acting as 'tester'."""
     from s2f_desktop.services.context import AppContext
     from s2f_desktop.store import open_store

@@ -6,11 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from s2f_desktop.audio.devices import Player, Recorder
 from s2f_desktop.core.errors import DeviceError

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 import torch
 
-from s2f_desktop import APP_NAME
 from s2f_desktop.core.errors import DeviceError
 from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.system.env import anny_cache_dir
 
 
 def _silence_warp() -> None:
@@ -48,9 +46,6 @@ _silence_warp()
 
 log = logging.getLogger(__name__)
 
-#: Environment variable overriding where anny's built model data is cached.
-CACHE_ENV = "S2F_ANNY_CACHE_DIR"
-
 #: anny configuration: MakeHuman head rig and head sub-topology (with eyes).
 RIG = "makehuman-head"
 TOPOLOGY = "head"
@@ -65,14 +60,6 @@ _HEAD_TARGET_PREFIXES = ("l-cheek", "r-cheek", "chin", "l-ear", "r-ear", "eyebro
 # Intermediate build products anny writes before compacting the phenotype blend
 # shapes: ~0.7 GB that the compact model never reads again once it is cached.
 _INTERMEDIATE_PREFIXES = ("load_data_", "build_model_data_")
-
-
-def anny_cache_dir() -> Path:
-    """Folder holding anny's built model data (per user; not inside a case data directory)."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override)
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "anny"
 
 
 def _configure_anny() -> None:

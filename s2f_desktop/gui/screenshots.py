@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from s2f_desktop.system.logs import configure_logging
     from s2f_desktop.system.settings import Settings
 
-    app = QApplication.instance() or QApplication(["s2f-desktop"])
+    _app = QApplication.instance() or QApplication(["s2f-desktop"])  # held: Qt needs the instance alive
     reporter = ErrorReporter()
     errors: list[str] = []
     reporter.reported.connect(lambda t, m: errors.append(f"{t}: {m}"))

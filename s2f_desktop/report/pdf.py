@@ -547,7 +547,7 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
 
 def _audit(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [PageBreak(), _Heading("6. Audit trail", st["h1"], 0, "audit")]
-    out.append(Paragraph(("" if d.chain_ok else f'<font color="#a61b1b">') + escape(d.chain_status) +
+    out.append(Paragraph(("" if d.chain_ok else '<font color="#a61b1b">') + escape(d.chain_status) +
                          ("" if d.chain_ok else "</font>"), st["cellb"]))
     out.append(_p("Every change to the case, in order. Each event's hash covers its content and the previous "
                   "event's hash, so any later edit breaks the chain. The export of this report is recorded after "

@@ -10,7 +10,6 @@ recorded in the case's audit trail as a ``report.export`` event.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re

@@ -56,6 +56,18 @@ def config_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
+#: Environment variable overriding where anny's built 3D model data is cached.
+ANNY_CACHE_ENV = "S2F_ANNY_CACHE_DIR"
+
+
+def anny_cache_dir() -> Path:
+    """Folder holding anny's built model data (per user, rebuildable; not in a case data directory)."""
+    override = os.environ.get(ANNY_CACHE_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "anny"
+
+
 def default_data_dir() -> Path:
     """Per-user data directory when neither the command line nor settings name one."""
     override = os.environ.get(DATA_DIR_ENV)
