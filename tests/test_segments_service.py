@@ -98,3 +98,33 @@ def test_cli_segments_and_quality(ctx, case, tone_evidence, capsys, tmp_path):
     assert main(["--data-dir", data, "quality", "T-1", str(tone_evidence.id)]) == 0
     out = capsys.readouterr().out
     assert "verdict" in out and "net speech" in out
+
+
+def test_cli_accept_reject_delete_relabel(ctx, case, tone_evidence, capsys, tmp_path):
+    """Suggestion decisions and edits are CLI actions too, addressed by id prefix or 'all'."""
+    ev = tone_evidence
+    sr = ev.media.sample_rate
+    a = seg_svc.add_segment(ctx, "T-1", ev.id, 0, sr)
+    # VAD-style suggestions written the way run_vad stores them.
+    from s2f_desktop.store import repositories as repo
+
+    with ctx.store.write() as s:
+        s1 = repo.add_segment(s, ev.id, sr, 2 * sr, sr, source=SegmentSource.VAD, confidence=0.9)
+        s2 = repo.add_segment(s, ev.id, 2 * sr, 3 * sr, sr, source=SegmentSource.VAD, confidence=0.8)
+    ctx.close()
+    data = str(tmp_path / "data")
+    base = ["--data-dir", data, "segments", "T-1", str(ev.id)]
+    assert main(base + ["--reject", s2.id[:8]]) == 0
+    assert main(base + ["--accept", "all"]) == 0  # only s1 is still a suggestion
+    assert main(base + ["--relabel", a.id[:6], "caller"]) == 0
+    assert main(base + ["--delete", s2.id]) == 0
+    capsys.readouterr()
+    assert main(base + ["--accept", "abc"]) == 2  # too short a prefix
+    assert "at least 6" in capsys.readouterr().err
+    assert main(base + ["--delete", "all"]) == 2
+    assert main(base + ["--json"]) == 0
+    import json
+
+    segs = {g["id"]: g for g in json.loads(capsys.readouterr().out)}
+    assert set(segs) == {a.id, s1.id}
+    assert segs[s1.id]["status"] == "accepted" and segs[a.id]["label"] == "caller"
