@@ -63,10 +63,12 @@ screenshots: setup
 
 # Re-train the trait heads and the speaker-consistency threshold from ../shared/data
 # (writes models/traits-*/ and models/speaker-consistency-v1/; see their MODEL_CARD.md).
+# One thread: BLAS with more threads changes the last bits of the fit, and the committed
+# weights are reproduced byte for byte only this way.
 DATA ?= ../shared/data
 train: setup
-	OMP_NUM_THREADS=2 $(BIN)/s2f-train traits --data $(DATA)
-	OMP_NUM_THREADS=2 $(BIN)/s2f-train consistency --data $(DATA)
+	OMP_NUM_THREADS=1 $(BIN)/s2f-train traits --data $(DATA)
+	OMP_NUM_THREADS=1 $(BIN)/s2f-train consistency --data $(DATA)
 
 dist: setup
 	$(BIN)/pyinstaller --noconfirm --clean installer.spec

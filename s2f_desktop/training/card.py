@@ -188,6 +188,16 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
   (telephone 95.3 % vs 95.5 %). Log-age instead of age lowered the age MAE from 9.65 to 9.39 years
   (usable labels, clean) and was adopted. The differences among the sex variants are within one or
   two clips, well inside the confidence intervals.
+* Voice-ageing measures tried for age and not adopted (nested CV, same folds; age MAE, clean,
+  usable labels; current model 9.43 years): cepstral peak prominence (CPPS), long-term spectral
+  tilt and alpha ratio, F0 standard deviation in semitones, voice-break rate, syllable and
+  voiced-segment rates (9.44); those plus mean and sd of 13 MFCCs over voiced frames (9.46); MFCC
+  statistics alone (9.45); k-nearest speakers by embedding (9.69); gradient boosting with absolute
+  loss (9.57). A multinomial bin classifier answered "20-39" for 842 of 845 clips, i.e. learnt the
+  majority bin. Every difference is within about 0.1 year, far inside the +-0.55-year intervals:
+  beyond the embedding, F0, formants, jitter, shimmer and HNR these measures add nothing against
+  face-derived age labels, whose own error and narrow spread (middle 80 % from 24 to 56 years)
+  are the likely limit.
 * Augmentation: each clip is used clean and through a simulated telephone channel
   (300-3400 Hz band-pass, 8 kHz).
 * Evaluation: {calib['cv_folds']}-fold cross-validation grouped by
