@@ -408,7 +408,9 @@ def _image(path: Path, box: float, draft: bool) -> Flowable:
 def _composite_block(c: CompositeItem, primary: CompositeItem | None, st: dict[str, ParagraphStyle],
                      draft: bool) -> list[Flowable]:
     role = COMPOSITE_ROLES.get(c.kind, f"Variant ({c.kind})")
-    title = f"{role}: {c.label} (#{c.id}, version {c.version})"
+    # Labels written by the composite service already start with "Primary: ...".
+    named = c.label.lower().startswith(role.split()[0].lower())
+    title = f"{c.label if named else f'{role}: {c.label}'} (#{c.id}, version {c.version})"
     head: list[Flowable] = [_Heading(title, st["h2"], 1, f"composite-{c.id}")]
     derived = f"; derived from #{c.parent_id}" if c.parent_id is not None else ""
     head.append(_p(f"Created {c.created} by {c.created_by}{derived}.", st["note"]))
@@ -527,7 +529,10 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             if m.card_text:
                 pairs.append(("Model card", m.card_text))
             out.append(_kv_table(pairs, st))
-        if m.metrics:
+        # The card's own metrics table is the readable form of the manifest's figures; the
+        # raw manifest rows are shown only when the card has no metrics section.
+        card_has_metrics = any("metric" in h.lower() for h, _ in m.sections_md)
+        if m.metrics and not card_has_metrics:
             out.append(_p("Measured metrics (from the model's manifest)", st["cellb"]))
             rows = [[_p("Metric", st["head"]), _p("Value", st["head"])]] + \
                 [[_p(k, st["cell"]), _p(v, st["cell"])] for k, v in m.metrics]
