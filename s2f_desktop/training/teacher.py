@@ -129,14 +129,21 @@ def classify_frame(predictor: Any, image: Any) -> dict[str, Any]:
     return rec
 
 
+def _face_problem(rec: dict[str, Any]) -> str:
+    """Why the clip's face frame cannot teach at all ("" when it can); shared by both labels."""
+    if rec["views_with_face"] == 0:
+        return "no face found"
+    if rec["faces"] > RULE_MAX_FACES:
+        return "several faces"
+    if rec["views_with_face"] < RULE_MIN_VIEWS_WITH_FACE:
+        return "face found in too few views"
+    return ""
+
+
 def usable_sex(rec: dict[str, Any]) -> tuple[bool, str]:
     """(usable, reason when not) for a clip's face-derived sex label; the first failed condition is the reason."""
-    if rec["views_with_face"] == 0:
-        return False, "no face found"
-    if rec["faces"] > RULE_MAX_FACES:
-        return False, "several faces"
-    if rec["views_with_face"] < RULE_MIN_VIEWS_WITH_FACE:
-        return False, "face found in too few views"
+    if problem := _face_problem(rec):
+        return False, problem
     lo, hi = RULE_SEX_UNCERTAIN_BAND
     if lo <= rec["p_male"] <= hi:
         return False, "teacher uncertain"
@@ -147,12 +154,8 @@ def usable_sex(rec: dict[str, Any]) -> tuple[bool, str]:
 
 def usable_age(rec: dict[str, Any]) -> tuple[bool, str]:
     """(usable, reason when not) for a clip's face-derived age label."""
-    if rec["views_with_face"] == 0:
-        return False, "no face found"
-    if rec["faces"] > RULE_MAX_FACES:
-        return False, "several faces"
-    if rec["views_with_face"] < RULE_MIN_VIEWS_WITH_FACE:
-        return False, "face found in too few views"
+    if problem := _face_problem(rec):
+        return False, problem
     if rec["age_sd"] > RULE_MAX_AGE_SD:
         return False, "age unstable across views"
     return True, ""
