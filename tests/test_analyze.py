@@ -156,3 +156,27 @@ def test_composite_option_renders_and_keeps_stdout_json(speech_wav, tmp_path: Pa
     assert rc == 0 and len(objs) == 1 and objs[0]["traits"]["sex"]["label"] == "female"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert cli_main(["analyze", str(path), str(path), "--device", "cpu", "--composite", str(out)]) == 2
+
+
+def test_cli_analyzes_every_accepted_segment_of_a_case(ctx, case, speech_wav, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`--segments accepted` selects the case's accepted segments and nothing else."""
+    import json
+
+    from s2f_desktop.cli.main import main
+    from s2f_desktop.core.models import SegmentSource
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+    from s2f_desktop.store import repositories as repo
+
+    data = str(tmp_path / "data")
+    assert main(["--data-dir", data, "analyze", "T-1", "--segments", "accepted"]) == 2
+    assert "no accepted segments" in capsys.readouterr().err
+    ev = ev_svc.import_file(ctx, "T-1", speech_wav(TEXT, voice="en-us+m3", name="m.wav")).evidence
+    n = ev.media.frames
+    keep = seg_svc.add_segment(ctx, "T-1", ev.id, 0, n)
+    with ctx.store.write() as s:  # a suggestion nobody accepted must not be analysed
+        repo.add_segment(s, ev.id, 0, n // 2, ev.media.sample_rate, source=SegmentSource.VAD, confidence=0.9)
+    ctx.close()
+    assert main(["--data-dir", data, "analyze", "T-1", "--segments", "accepted", "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["segment_ids"] == [keep.id]

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "and calibrated sex/age estimates. Results are investigative leads, never identifications.")
     p.add_argument("inputs", nargs="+", metavar="AUDIO_OR_CASE",
                    help="audio files, or one case number with --segments / --group-speakers")
-    p.add_argument("--segments", help="comma-separated segment ids of the case to analyse (stores a run)")
+    p.add_argument("--segments", help="comma-separated segment ids of the case to analyse, or 'accepted' for "
+                   "every accepted segment of the case (stores a run)")
     p.add_argument("--group-speakers", metavar="EVIDENCE",
                    help="group the evidence's speech segments (or --segments) by probable speaker; stores nothing")
     p.add_argument("--start", type=float, help="start of the range to analyse (seconds; files only)")
@@ -44,6 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _ids(text: str | None) -> list[str]:
     return [s.strip() for s in (text or "").split(",") if s.strip()]
+
+
+def _accepted_segment_ids(ctx, case_number: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every accepted segment of a case, in evidence and time order."""
+    from s2f_desktop.core.models import SegmentStatus
+    from s2f_desktop.services import evidence as evidence_svc
+    from s2f_desktop.services import segments as seg_svc
+
+    return [g.id for ev in evidence_svc.list_evidence(ctx, case_number)
+            for g in seg_svc.list_segments(ctx, ev.id, [SegmentStatus.ACCEPTED])]
 
 
 def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
@@ -99,6 +110,10 @@ def _case_run(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     if len(args.inputs) != 1:
         raise InputError("with --segments give exactly one case number")
     ids = _ids(args.segments)
+    if ids == ["accepted"]:
+        ids = _accepted_segment_ids(ctx_factory(), args.inputs[0])
+        if not ids:
+            raise InputError(f"case {args.inputs[0]} has no accepted segments; accept or add some with `s2f segments`")
     if not ids:
         raise InputError("--segments needs at least one segment id")
     bar = StderrProgress()
