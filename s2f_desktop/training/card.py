@@ -25,17 +25,22 @@ def metrics_table(metrics: dict[str, Any]) -> str:
             cells.append(_ci(e, pct, digits) if e else "n/a")
         rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
 
-    row("sex accuracy, usable labels (threshold 0.5, no abstention)", "sex", "accuracy")
-    row("sex accuracy, usable labels, decided cases (outside the uncertain band)", "sex", "accuracy_decided")
-    row("sex abstention rate (uncertain band)", "sex", "abstention_rate")
-    row("sex accuracy, avspeech usable face labels", "sex", "accuracy_avspeech")
+    row("sex accuracy, verified labels (threshold 0.5, no abstention)", "sex", "accuracy")
+    row("sex accuracy, verified labels, decided cases (outside the uncertain band)", "sex", "accuracy_decided")
+    row("sex abstention rate (uncertain band), verified labels", "sex", "abstention_rate")
+    row("sex accuracy, avspeech verified face labels", "sex", "accuracy_avspeech")
+    row("sex accuracy, avspeech verified face labels, decided cases", "sex", "accuracy_decided_avspeech")
     row("sex accuracy, LibriSpeech (self-reported labels)", "sex", "accuracy_librispeech")
     row("sex accuracy, LibriSpeech, decided cases", "sex", "accuracy_decided_librispeech")
+    row("sex accuracy, all usable teacher labels (no abstention)", "sex_teacher_usable", "accuracy")
+    row("sex accuracy, all usable teacher labels, decided cases", "sex_teacher_usable", "accuracy_decided")
     row("sex accuracy, ALL labels incl. unusable face labels (no abstention)", "sex_all_labels", "accuracy")
     row("sex accuracy, ALL labels, decided cases", "sex_all_labels", "accuracy_decided")
     row("sex accuracy, external test: LibriSpeech test-other (10 speakers, not trained on)", "sex_external",
         "accuracy")
-    row("sex expected calibration error (10 bins), usable labels", "sex", "ece", pct=False, digits=3)
+    row("sex expected calibration error (10 bins), verified labels", "sex", "ece", pct=False, digits=3)
+    row("sex expected calibration error (10 bins), usable teacher labels", "sex_teacher_usable", "ece", pct=False,
+        digits=3)
     row("sex expected calibration error (10 bins), all labels", "sex_all_labels", "ece", pct=False, digits=3)
     row("age MAE vs face-derived age (years), usable labels", "age", "mae_years", pct=False)
     row("age MAE of always answering the mean (years)", "age", "mae_predict_mean_years", pct=False)
@@ -54,11 +59,59 @@ def _disagreements(metrics: dict[str, Any]) -> str:
     d = metrics.get("sex_disagreements_avspeech")
     if not d:
         return ""
-    return (f"Label noise: of {d['scored']} scored avspeech clips, voice and face disagree on sex in "
-            f"{d['disagreements']}; in {d['f0_sides_with_voice']} of those the median F0 sides with the voice "
-            "(face female but F0 < 145 Hz, or face male but F0 > 175 Hz), i.e. the face label or the "
-            "face/speaker pairing is the likelier error. The avspeech sex accuracy is therefore a lower "
-            "bound; LibriSpeech (self-reported sex) is the cleaner measure.")
+    text = (f"Label noise: of {d['scored']} avspeech clips with a usable teacher label, voice and face teacher "
+            f"disagree on sex in {d['disagreements']}; in {d['f0_sides_with_voice']} of those the median F0 sides "
+            "with the voice (face female but F0 < 145 Hz, or face male but F0 > 175 Hz).")
+    r = metrics.get("reviewer")
+    if r:
+        text += (f" The blind human review contradicts the teacher on {r['disputed']} usable labels (and is unsure "
+                 f"on {r['reviewer_unsure']}); there the out-of-fold voice sides with the reviewer "
+                 f"{r['voice_sides_with_reviewer']} times and with the teacher {r['voice_sides_with_teacher']} "
+                 "times. Neither rater heard the voice, so this is independent evidence that most of those "
+                 "teacher labels are wrong.")
+    v = metrics.get("sex_disagreements_avspeech_verified")
+    if v:
+        text += (f" On the {v['scored']} verified avspeech labels the voice still disagrees in {v['disagreements']} "
+                 f"clips ({v['f0_sides_with_voice']} with an F0 siding with the voice): both raters agree on the "
+                 "face, so these are voice-model errors or clips whose audible speaker is not the person in "
+                 "the frame (an interviewer, a voice-over), which a face review cannot detect.")
+    return text
+
+
+def _review_md(data: dict[str, Any], metrics: dict[str, Any]) -> str:
+    r = data.get("review")
+    if not r:
+        return ""
+    s = r["sex_vs_teacher"]
+    a = r["age_bin_vs_teacher"]
+    bins = a["bins"]
+    rows = ["| teacher bin \\ reviewer bin | " + " | ".join(bins) + " |", "|---" * (len(bins) + 1) + "|"]
+    for name, row in zip(bins, a["confusion_teacher_rows_reviewer_cols"]):
+        rows.append(f"| {name} | " + " | ".join(str(c) for c in row) + " |")
+    ar = metrics.get("age_reviewer_bins_clean", {})
+    voice = ""
+    if ar:
+        voice = (f" Against the reviewer's bins ({ar['n']} clips), the voice's bin (the bin of its median) agrees "
+                 f"{_ci(ar['voice_vs_reviewer'])}, always answering the reviewer's most frequent bin "
+                 f"({ar['reviewer_majority_bin']}) {_ci(ar['majority_vs_reviewer'])}, and the face teacher "
+                 f"{_ci(ar['teacher_vs_reviewer'])}.")
+    table = "\n".join(rows)
+    return (
+        "**Second rater: blind human review of the face frames** (`s2f_desktop/training/face_review.json`, "
+        "procedure in that file and in `s2f_desktop/training/review.py`; `s2f-train review-sheets` re-creates "
+        f"the contact sheets). All {r['reviewed']} frames were labelled for apparent sex and apparent age bin "
+        "from the picture alone, in a seeded random order, without clip ids, teacher outputs or voice results; "
+        "one reviewer, not a trained facial examiner, one pass. A sex label is **verified** when the teacher's "
+        "label is usable and the reviewer saw the same sex; verified labels (and LibriSpeech's self-reported "
+        "sex) train and score the sex head.\n\n"
+        f"* sex, usable teacher labels: reviewer agrees {s['usable']['agree']}, disagrees "
+        f"{s['usable']['disagree']}, unsure {s['usable']['reviewer_unsure']}; unusable teacher labels: agrees "
+        f"{s['unusable']['agree']}, disagrees {s['unusable']['disagree']}, unsure "
+        f"{s['unusable']['reviewer_unsure']}\n"
+        f"* sex labels verified: {data.get('sex_labels_verified')} (avspeech and LibriSpeech)\n"
+        f"* age bin, teacher vs reviewer on the same {a['n']} faces: agreement {100 * a['agreement']:.1f} %; "
+        f"the reviewer puts {100 * (1 - a['reviewer_majority_share']):.0f} % of faces outside its most "
+        f"frequent bin.{voice}\n\n{table}")
 
 
 def reliability_md(metrics: dict[str, Any]) -> str:
@@ -99,15 +152,20 @@ with the same face conditions and an age spread across views of at most {r['max_
 * faces found (largest count over views): {t['faces_found']}; all views agree on sex in {t['agreement_all_views']} clips
 * TTA-averaged teacher confidence: {t['confidence']}
 
-Unusable labels train nothing; metrics are reported on usable labels and, separately, on all labels."""
+Unusable labels train nothing; metrics are reported on verified labels (below) and, separately, on all
+usable teacher labels and on all labels."""
 
 
 def _strict(metrics: dict[str, Any]) -> str:
-    st = metrics.get("sex_clean", {}).get("band_rule_all_usable_labels")
-    if not st:
-        return ""
-    return (f"Band chosen on all usable labels instead (the first version of the rule): decided-case accuracy "
-            f"{_ci(st['accuracy_decided'])}, abstention {_ci(st['abstention_rate'])} (clean).")
+    e = metrics.get("sex_clean", {})
+    out = []
+    for key, what in (("band_rule_all_usable_labels", "on all usable teacher labels (the first rule)"),
+                      ("band_rule_librispeech_only", "on LibriSpeech labels only (the second rule)")):
+        st = e.get(key)
+        if st:
+            out.append(f"Band chosen {what}, scored on verified labels: decided-case accuracy "
+                       f"{_ci(st['accuracy_decided'])}, abstention {_ci(st['abstention_rate'])} (clean).")
+    return "\n".join(out)
 
 
 def _external(metrics: dict[str, Any]) -> str:
@@ -165,6 +223,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
 
 {_teacher_md(data)}
 
+{_review_md(data, metrics)}
+
 ## Method
 
 * Input: the selection's speech (silero speech detection removes pauses), resampled to 16 kHz.
@@ -176,7 +236,7 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
   (the vocal-tract-length cue) and perturbation measures log-transformed), standardised;
   unmeasurable values take the training mean.
 * Sex: L2-regularised logistic regression (L2 = {calib['sex'].get('l2')}, chosen by 3-fold grouped inner
-  cross-validation from a fixed grid) trained on usable labels only; Platt scaling
+  cross-validation from a fixed grid) trained on verified labels only; Platt scaling
   (a = {calib['sex']['platt_a']:.4f}, b = {calib['sex']['platt_b']:.4f}) fitted on out-of-fold logits.
 * Age: ridge regression of log(face-derived age) (L2 = {calib['age'].get('l2')}, inner-CV choice; the large
   L2 shrinks estimates toward the training mean, which is honest given how little the voice tells);
@@ -198,6 +258,16 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
   beyond the embedding, F0, formants, jitter, shimmer and HNR these measures add nothing against
   face-derived age labels, whose own error and narrow spread (middle 80 % from 24 to 56 years)
   are the likely limit.
+* A second round for age (same nested protocol and folds, clean, usable labels; baseline 9.43 years,
+  bin accuracy 64.5 % vs 64.7 % majority; paired bootstrap differences): sex-specific age models
+  (interaction with the teacher's or the voice's sex 9.43, separate heads mixed by P(male) 9.41),
+  PCA (9.53), PLS (9.57), whitened or raw embeddings (9.52), Huber loss (9.54), direct median (quantile)
+  regression (9.80), age or sqrt(age) targets (9.45 / 9.40), dropping teacher ages under 12/15/18/20 years
+  from training (9.45-9.51), averaging clean and telephone predictions (9.50), RBF kernel ridge (9.47),
+  an 11-model average (9.42), and the best combination (9.39, bin accuracy 64.7 %). None differs from
+  the baseline by more than 0.1 year or 0.5 bin-accuracy points beyond noise. The out-of-fold voice
+  estimate separates faces rated 40+ from younger ones with an AUC of about 0.67 (teacher) / 0.68
+  (reviewer): the age signal in these features is real but weak.
 * Augmentation: each clip is used clean and through a simulated telephone channel
   (300-3400 Hz band-pass, 8 kHz).
 * Evaluation: {calib['cv_folds']}-fold cross-validation grouped by
@@ -216,9 +286,10 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
   than {ab['min_voiced_s']} s of voiced frames: both sex and age abstain;
 * sex: calibrated P(male) inside the uncertain band [{band[0]}, {band[1]}]. Rule: {calib['sex'].get('band_rule', '')}
   (chosen per fold on training folds for the metrics below; the shipped band on all out-of-fold
-  outputs). The same rule applied to *all usable* labels (face labels included) would have chosen
-  {calib['sex'].get('band_if_chosen_on_all_usable_labels')} and abstained on most clips, because the
-  face labels' residual errors are confident: see the metrics;
+  outputs). Earlier rules, kept for comparison: on *all usable* teacher labels the same error target
+  would have chosen {calib['sex'].get('band_if_chosen_on_all_usable_labels')} and abstained on most clips,
+  because the teacher's residual errors are confident; on LibriSpeech alone (251 speakers)
+  {calib['sex'].get('band_if_chosen_on_librispeech_only')}: see the metrics;
 * age: no age bin reaches probability {calib['age']['min_bin_probability']} (the median and interval
   are still given).
 
@@ -228,7 +299,7 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
 
 {_strict(metrics)}
 
-## Calibration (reliability, cross-fitted, usable labels)
+## Calibration (reliability, cross-fitted, verified labels)
 
 Platt scaling is cross-fitted (each fold calibrated on the other folds), so this table is
 out-of-sample. Rows: bins of stated P(male); observed male is the fraction of those clips whose
@@ -257,9 +328,10 @@ label is male.
   volunteer readers; not representative of any forensic population. Clips where the face model
   saw no face, several faces, or was unsure were left out of training (see the rule above), which
   biases the training set toward clear frontal faces.
-* **Teacher errors**: even usable face labels contain errors; about 2 % of usable avspeech clips are
-  confidently contradicted by the voice, most with an F0 siding with the voice (see above). Accuracy
-  against face labels is therefore a lower bound; LibriSpeech (self-reported) is the cleaner measure. Voices that do not match
+* **Label errors**: even usable face labels contain errors (the blind review contradicts about 2 % of
+  them, and the voice sides with the reviewer in most of those); verified labels remove most of them,
+  but not clips whose audible speaker is not the person in the frame. Accuracy against face-derived
+  labels is therefore a lower bound; LibriSpeech (self-reported) is the cleanest measure. Voices that do not match
   typical sex-related acoustics (e.g. some transgender speakers, hormonal or laryngeal conditions,
   voice disguise) may be misclassified with high confidence.
 * Synthetic speech and voice conversion are out of scope.

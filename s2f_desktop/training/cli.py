@@ -2,8 +2,10 @@
 
     s2f-train traits --data ../shared/data [--out models/traits-v1] [--cache /tmp/s2f-train-cache] [--limit N]
     s2f-train consistency --data ../shared/data [--out models/speaker-consistency-v1]
+    s2f-train review-sheets --data ../shared/data --out DIR
 
-Both commands are deterministic (fixed seeds, numpy fitting) and print their metrics.
+The first two are deterministic (fixed seeds, numpy fitting) and print their metrics; the
+third re-creates the contact sheets of the blind face review (see training/review.py).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, help="output folder (default: models/speaker-consistency-v1)")
     c.add_argument("--bootstrap", type=int, default=1000)
     c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    r = sub.add_parser("review-sheets", help="re-create the numbered face contact sheets of the blind human review")
+    r.add_argument("--data", type=Path, required=True)
+    r.add_argument("--out", type=Path, required=True, help="folder for sheetNN.png and order.json")
     return p
 
 
@@ -53,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = args.out or models_dir() / f"traits-{args.version}"
             result = train_traits(args.data, out, args.cache, limit=args.limit, version=args.version,
                                   device=args.device, n_boot=args.bootstrap, log=log)
+        elif args.command == "review-sheets":
+            from s2f_desktop.training.data import AVSPEECH
+            from s2f_desktop.training.review import write_sheets
+
+            paths = write_sheets(args.data / AVSPEECH / "faces", args.out, log=log)
+            result = {"sheets": [str(p) for p in paths], "order": str(args.out / "order.json")}
         else:
             from s2f_desktop.training.consistency_train import calibrate_consistency
 
