@@ -36,7 +36,8 @@ def _load_16k(path: Path) -> np.ndarray:
 
 
 def _key(item: Item, variant: str) -> str:
-    h = hashlib.sha1(f"{FEATURE_VERSION}|{item.path}|{variant}".encode()).hexdigest()[:16]
+    # Resolved, so ../shared/data and /work/shared/data share one cache entry.
+    h = hashlib.sha1(f"{FEATURE_VERSION}|{item.path.resolve()}|{variant}".encode()).hexdigest()[:16]
     return f"{variant}/{h}.npz"
 
 

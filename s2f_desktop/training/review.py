@@ -85,8 +85,10 @@ def age_bin_agreement(teacher_age: np.ndarray, reviewer_bin: np.ndarray, edges: 
 
     ``reviewer_bin`` holds indices into AGE_BINS (-1 = unsure, skipped).
     """
+    from s2f_desktop.voice.calibration import age_bin
+
     m = np.isfinite(teacher_age) & (reviewer_bin >= 0)
-    t = np.digitize(teacher_age[m], edges)
+    t = age_bin(teacher_age[m], edges)
     r = reviewer_bin[m]
     confusion = np.zeros((len(AGE_BINS), len(AGE_BINS)), int)
     for a, b in zip(t, r):

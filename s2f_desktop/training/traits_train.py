@@ -509,14 +509,11 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
                 continue
             med, lo80, hi80 = (np.full(len(log_age), np.nan) for _ in range(3))
             binp = np.full((len(log_age), len(AGE_BINS)), np.nan)
-            for k in range(FOLDS):
-                other = (folds != k) & ok & age_usable & np.isfinite(log_age)
+            fold_qs = residual_quantiles_per_fold(oof_age, log_age, folds, ok & age_usable & np.isfinite(log_age))
+            for k, qs in fold_qs.items():
                 sel = (folds == k) & m
-                if not sel.any() or not other.any():  # tiny subsets: a fold may hold no aged clip
+                if not sel.any():
                     continue
-                r = np.concatenate([log_age[other] - oof_age["clean"][other],
-                                    log_age[other] - oof_age["telephone"][other]])
-                qs = np.percentile(r, np.arange(101))
                 pt = oof_age[v][sel]
                 med[sel] = np.clip(np.exp(pt + qs[50]), *AGE_CLIP)
                 lo80[sel] = np.clip(np.exp(pt + qs[10]), *AGE_CLIP)
@@ -561,6 +558,21 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     return out
 
 
+def residual_quantiles_per_fold(oof_age: dict[str, np.ndarray], log_age: np.ndarray, folds: np.ndarray,
+                                mask: np.ndarray) -> dict[int, np.ndarray]:
+    """Fold k -> the 101 percentiles of the other folds' out-of-fold log-age residuals (clean + telephone).
+
+    Folds whose complement holds no ``mask`` row (tiny smoke-test subsets) are left out.
+    """
+    out = {}
+    for k in range(FOLDS):
+        other = (folds != k) & mask
+        if other.any():
+            r = np.concatenate([log_age[other] - oof_age["clean"][other], log_age[other] - oof_age["telephone"][other]])
+            out[k] = np.percentile(r, np.arange(101))
+    return out
+
+
 def reviewer_metrics(logits: np.ndarray, sex: np.ndarray, disputed: np.ndarray,
                      reviews: list[dict[str, str] | None]) -> dict[str, Any]:
     """On usable teacher labels the reviewer contradicts: whom does the (out-of-fold) voice side with?
@@ -595,13 +607,9 @@ def age_against_reviewer(oof_age: dict[str, np.ndarray], log_age: np.ndarray, ag
     if not m.any():
         return {}
     med = np.full(len(log_age), np.nan)
-    for k in range(FOLDS):
-        other = (folds != k) & mask
+    for k, qs in residual_quantiles_per_fold(oof_age, log_age, folds, mask).items():
         sel = (folds == k) & m
-        if not sel.any() or not other.any():
-            continue
-        r = np.concatenate([log_age[other] - oof_age["clean"][other], log_age[other] - oof_age["telephone"][other]])
-        med[sel] = np.clip(np.exp(oof_age["clean"][sel] + np.median(r)), *AGE_CLIP)
+        med[sel] = np.clip(np.exp(oof_age["clean"][sel] + qs[50]), *AGE_CLIP)
     m &= np.isfinite(med)
     voice = cal.age_bin(med[m], AGE_EDGES)
     teacher = cal.age_bin(age[m], AGE_EDGES)
