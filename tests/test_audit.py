@@ -34,7 +34,10 @@ def test_every_state_change_is_audited_in_order(ctx, busy_case) -> None:  # type
                                           "case.verify"]
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert all(e.actor == "tester" for e in events)
-    assert events[1].details == {"changes": {"notes": {"old": "", "new": "first note"}}}
+    assert events[1].details["changes"] == {"notes": {"old": "", "new": "first note"}}
+    # The event binds the state it created: the case row's values and their hash.
+    (bound,) = events[1].details["custody"]
+    assert bound["object"] == "case" and bound["values"]["notes"] == "first note"
     cases.close_case(ctx, busy_case.number)
     assert _chain(ctx, busy_case.id)[-1].action == "case.close"
     assert verify_chain(_chain(ctx, busy_case.id)).ok
@@ -100,7 +103,7 @@ def test_any_edited_field_breaks_the_chain(ctx, busy_case, column: str, value: s
 
 
 def test_rehashed_edit_breaks_the_next_link(ctx, busy_case) -> None:  # type: ignore[no-untyped-def]
-    """A forger who also recomputes the edited event's hash is caught at the following event."""
+    """A forger who also recomputes the edited event's hash is named: the edited event, not its successor."""
     events = _chain(ctx, busy_case.id)
     target, following = events[1], events[2]
     with ctx.store.write() as s:
@@ -117,7 +120,8 @@ def test_rehashed_edit_breaks_the_next_link(ctx, busy_case) -> None:  # type: ig
     with ctx.store.write() as s:
         s.execute(text("update audit_events set hash = :h where id = :i"), {"h": good, "i": target.id})
     check = verify_chain(_chain(ctx, busy_case.id))
-    assert check.first_broken == following.id and "link to previous event" in check.reason
+    assert check.first_broken == target.id and "edited and its hash recomputed" in check.reason
+    assert str(following.id) in check.reason
 
 
 def test_deleted_event_breaks_the_chain_at_the_next(ctx, busy_case) -> None:  # type: ignore[no-untyped-def]

@@ -124,7 +124,7 @@ def test_full_workflow_and_tamper_detection(s2f: S2F, media: dict[str, Path]) ->
     audit = json.loads(r.stdout)
     assert r.returncode == 0 and audit["chain"]["ok"]
     assert [e["action"] for e in audit["events"]] == ["case.create", "evidence.import", "evidence.import",
-                                                      "case.verify"]
+                                                      "evidence.reimport", "case.verify"]
     assert audit["events"][1]["actor"] == "A. Analyst"
 
     # Flip one byte of the MP4's vault copy.

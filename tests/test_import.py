@@ -62,6 +62,11 @@ def test_reimport_is_recognised_by_hash(ctx, case, tone_wav, tmp_path: Path) -> 
     assert len(evidence.list_evidence(ctx, case.number)) == 1
     assert len(_vault_files(ctx)) == 1
     assert _events(ctx, case).count("evidence.import") == 1
+    # ...but the attempt itself is audited, naming the file offered and the item it matched.
+    with ctx.store.read() as s:
+        last = list_events(s, case.id)[-1]
+    assert last.action == "evidence.reimport" and last.object_ids == (str(first.id),)
+    assert last.details["original_name"] == "renamed copy.wav" and last.details["sha256"] == first.sha256
 
 
 def test_same_content_in_two_cases_shares_one_vault_file(ctx, case, tone_wav) -> None:  # type: ignore[no-untyped-def]

@@ -20,8 +20,10 @@ from typing import Callable, NoReturn, Sequence
 from s2f_desktop import __version__
 from s2f_desktop.cli import commands as commands_pkg
 from s2f_desktop.core.errors import CancelledError, S2FError
+from s2f_desktop.core.text import neutralise
 from s2f_desktop.services.context import AppContext, open_context
 from s2f_desktop.system.logs import configure_logging
+from s2f_desktop.system.paths import Terminated, install_termination_handlers
 from s2f_desktop.system.settings import data_dir_in_force, load_settings
 
 log = logging.getLogger("s2f_desktop.cli")
@@ -64,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    install_termination_handlers()  # SIGTERM/SIGHUP unwind like Ctrl-C: temp files are removed
     contexts: list[AppContext] = []
 
     def ctx_factory() -> AppContext:
@@ -73,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir = data_dir_in_force(args.data_dir, settings)
             ctx = open_context(data_dir, args.analyst, settings)
             contexts.append(ctx)
-            configure_logging(ctx.store.layout.logs)
+            if not ctx.store.read_only:  # an archived case on read-only media keeps no log
+                configure_logging(ctx.store.layout.logs)
         return contexts[0]
 
     try:
@@ -82,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("s2f: cancelled", file=sys.stderr)
         return CancelledError.exit_code
     except S2FError as exc:
-        print(f"s2f: error: {exc.message}", file=sys.stderr)
+        print(f"s2f: error: {neutralise(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # Output piped into `head` and the like: the reader left; not an error of ours.
@@ -91,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    except Terminated as exc:
+        print(f"s2f: stopped by {exc.args[0]}; nothing half-written was kept", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("s2f: interrupted", file=sys.stderr)
         return 130

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from s2f_desktop.core.progress import ProgressUpdate
+from s2f_desktop.core.text import neutralise
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -38,7 +39,8 @@ def print_json(obj: Any) -> None:
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A plain, aligned text table."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    # Every cell is neutralised: a stored newline or escape sequence cannot forge rows or drive the terminal.
+    cells = [[neutralise(h) for h in headers]] + [["" if c is None else neutralise(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for j, r in enumerate(cells):
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -147,8 +147,12 @@ def analyze_selection(ctx: AppContext, case_number: str, segment_ids: Sequence[s
         run = repo.add_run(s, case.id, list(segment_ids), an.models(), __version__, an.device, an.parameters(),
                            _analyzer_module().SEED, results, timings, ctx.actor)
         pooled = results["pooled"]["traits"]
+        from s2f_desktop.store import custody
+
         append_event(s, case_id=case.id, actor=ctx.actor, action="analysis.run", object_type="analysis_run",
                      object_ids=[run.id], details={
+                         "selection_sha256": custody.selection_hash(segs, evs),
+                         "custody": [custody.state("analysis_run", run)],
                          "segments": list(segment_ids), "models": an.models(), "device": an.device,
                          "sex": pooled["sex"]["label"], "p_male": pooled["sex"]["p_male"],
                          "age": pooled["age"]["label"], "age_interval_80": pooled["age"]["interval_80"],

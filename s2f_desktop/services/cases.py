@@ -8,7 +8,9 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.models import Case, CaseStatus
+from s2f_desktop.core.text import check_text
 from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 
@@ -19,19 +21,23 @@ def create_case(ctx: AppContext, number: str, title: str, analyst: str | None = 
                 notes: str = "") -> Case:
     """Create a case; the number must be unique and made of letters, digits, '.', '_', '/', '-'."""
     number = number.strip()
-    if not _CASE_NUMBER.match(number):
-        raise InputError(f"invalid case number {number!r}: use 1-64 letters, digits, '.', '_', '/' or '-'")
-    if not title.strip():
+    if not _CASE_NUMBER.match(number) or not number.isascii():
+        raise InputError(f"invalid case number {ascii(number)}: use 1-64 letters, digits, '.', '_', '/' or '-'")
+    title = check_text("title", title)
+    if not title:
         raise InputError("a case needs a title")
-    analyst = (analyst or ctx.actor).strip()
+    analyst = check_text("analyst", analyst or ctx.actor)
+    agency = check_text("agency", agency)
+    notes = check_text("notes", notes, allow_newlines=True)
     try:
         with ctx.store.write() as s:
             if repo.find_case(s, number) is not None:
                 raise InputError(f"case {number} already exists")
-            case = repo.add_case(s, number, title.strip(), analyst, agency.strip(), notes)
+            case = repo.add_case(s, number, title, analyst, agency, notes)
             append_event(s, case_id=case.id, actor=ctx.actor, action="case.create", object_type="case",
                          object_ids=[case.id], details={"number": number, "title": case.title, "analyst": analyst,
-                                                        "agency": case.agency})
+                                                        "agency": case.agency,
+                                                        "custody": [custody.state("case", case)]})
     except SAIntegrityError as exc:
         raise InputError(f"case {number} already exists") from exc
     return case
@@ -52,8 +58,9 @@ def get_case(ctx: AppContext, number: str) -> Case:
 def update_case(ctx: AppContext, number: str, *, title: str | None = None, analyst: str | None = None,
                 agency: str | None = None, notes: str | None = None) -> Case:
     """Edit case details; the change is audited with old and new values."""
-    fields = {k: v for k, v in dict(title=title, analyst=analyst, agency=agency, notes=notes).items() if v is not None}
-    if "title" in fields and not fields["title"].strip():
+    fields = {k: check_text(k, v, allow_newlines=(k == "notes"))
+              for k, v in dict(title=title, analyst=analyst, agency=agency, notes=notes).items() if v is not None}
+    if "title" in fields and not fields["title"]:
         raise InputError("a case needs a title")
     with ctx.store.write() as s:
         before = repo.get_case(s, number)
@@ -62,7 +69,7 @@ def update_case(ctx: AppContext, number: str, *, title: str | None = None, analy
         case = repo.update_case(s, number, **fields)
         changes = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
         append_event(s, case_id=case.id, actor=ctx.actor, action="case.update", object_type="case",
-                     object_ids=[case.id], details={"changes": changes})
+                     object_ids=[case.id], details={"changes": changes, "custody": [custody.state("case", case)]})
     return case
 
 
@@ -73,7 +80,8 @@ def close_case(ctx: AppContext, number: str) -> Case:
         if case.status is CaseStatus.CLOSED:
             raise InputError(f"case {number} is already closed")
         case = repo.update_case(s, number, status=CaseStatus.CLOSED)
-        append_event(s, case_id=case.id, actor=ctx.actor, action="case.close", object_type="case", object_ids=[case.id])
+        append_event(s, case_id=case.id, actor=ctx.actor, action="case.close", object_type="case", object_ids=[case.id],
+                     details={"custody": [custody.state("case", case)]})
     return case
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
@@ -15,9 +17,13 @@ from s2f_desktop.core.models import AuditEvent, ChainCheck, Evidence, EvidenceCh
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
-from s2f_desktop.store.audit import append_event, list_events, verify_chain
+from s2f_desktop.store.audit import GENESIS, append_event, chain_head, list_events, verify_chain
+from s2f_desktop.store.custody import CustodyFinding
 from s2f_desktop.store.vault import sha256_file, stage_copy
+from s2f_desktop.system.faults import fault_point
+from s2f_desktop.system.paths import StagedOutput, TempJournal, check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -65,24 +71,35 @@ def import_file(ctx: AppContext, case_number: str, path: Path, task: Task | None
         sha, size = sha256_file(path, on_bytes=lambda n: task.progress(0.4 * n / size_total, f"hashing {path.name}"))
     except OSError as exc:
         raise MediaError(f"{path.name}: cannot be read ({exc.strerror or exc.__class__.__name__})") from exc
+    # Both paths are recorded: the one given (a symbolic link, perhaps) and the file it resolves to.
+    given_path = os.path.abspath(path)
+    resolved_path = str(path.resolve())
     with ctx.store.read() as s:
         existing = repo.find_evidence_by_hash(s, case.id, sha)
     if existing is not None:
+        _record_reimport(ctx, case.id, existing, path, given_path, resolved_path)
         task.progress(1.0, f"{path.name} is already evidence #{existing.id}")
         return ImportResult(path, existing, already_present=True)
+    fault_point("import.hashed")
     task.progress(0.45, f"probing {path.name}")
     media = probe(path)
     task.progress(0.55, f"copying {path.name} into the vault")
     staged = stage_copy(ctx.store.layout.vault, path, sha)
     try:
+        fault_point("import.staged")
         task.check()
         with ctx.store.write() as s:
-            ev = repo.add_evidence(s, case.id, path.name, str(path.resolve()), sha, size, media, ctx.actor, staged.relpath)
+            ev = repo.add_evidence(s, case.id, path.name, resolved_path, sha, size, media, ctx.actor, staged.relpath)
+            details: dict[str, Any] = {"original_name": path.name, "original_path": resolved_path,
+                                       "sha256": sha, "size_bytes": size, "media": media.to_dict(),
+                                       "custody": [custody.state("evidence", ev)]}
+            if given_path != resolved_path:
+                details["given_path"] = given_path
             append_event(s, case_id=case.id, actor=ctx.actor, action="evidence.import", object_type="evidence",
-                         object_ids=[ev.id], details={"original_name": path.name, "original_path": str(path.resolve()),
-                                                      "sha256": sha, "size_bytes": size, "media": media.to_dict()})
+                         object_ids=[ev.id], details=details)
             repo.touch_case(s, case.id)
             staged.commit()
+            fault_point("import.placed")
     except SAIntegrityError:
         # The same bytes were imported into this case concurrently (unique case+sha256):
         # nothing of ours was kept, and the other import's row is the evidence.
@@ -161,11 +178,96 @@ def audit_trail(ctx: AppContext, case_number: str) -> tuple[list[AuditEvent], Ch
     return events, verify_chain(events)
 
 
-def verify_case(ctx: AppContext, case_number: str, task: Task | None = None, record: bool = True) -> VerifyReport:
-    """Re-hash every evidence item and check the audit chain.
+def _record_reimport(ctx: AppContext, case_id: int, existing: Evidence, path: Path, given_path: str,
+                     resolved_path: str) -> None:
+    """Audit an import of bytes the case already holds (nothing else changes)."""
+    details: dict[str, Any] = {"evidence_id": existing.id, "original_name": path.name, "original_path": resolved_path,
+                               "sha256": existing.sha256}
+    if given_path != resolved_path:
+        details["given_path"] = given_path
+    with ctx.store.write() as s:
+        append_event(s, case_id=case_id, actor=ctx.actor, action="evidence.reimport", object_type="evidence",
+                     object_ids=[existing.id], details=details)
+
+
+@dataclass(frozen=True)
+class CaseVerification(VerifyReport):
+    """:class:`VerifyReport` plus the chain-versus-rows replay and the store-wide file checks.
+
+    ``custody``: findings of :func:`s2f_desktop.store.custody.replay` (UNBOUND ones are
+    informational); ``orphans``: vault files no evidence row names (left by a crash
+    between placing the file and committing, or by a deleted row); ``leftovers``: what the
+    start-up sweep of interrupted temporary files did; ``head``: the chain head
+    ``(seq, hash)``; ``recorded``: whether this verification was written to the chain
+    (False on read-only media or when asked not to).
+    """
+
+    custody: tuple[CustodyFinding, ...] = ()
+    orphans: tuple[str, ...] = ()
+    leftovers: tuple[str, ...] = ()
+    head: tuple[int, str] = (0, GENESIS)
+    recorded: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when files, chain and rows all agree and the vault holds no unexplained file."""
+        return super().ok and not any(f.failing for f in self.custody) and not self.orphans
+
+    @property
+    def problems(self) -> list[str]:
+        """One short phrase per failing item (for the one-line summary on stderr)."""
+        out = [f"#{c.evidence_id} {c.original_name} {c.status.value}"
+               for c in self.evidence if c.status is not VerifyStatus.OK]
+        if not self.chain.ok:
+            out.append(f"audit chain broken at event {self.chain.first_broken}")
+        out += [f.describe() for f in self.custody if f.failing]
+        if self.orphans:
+            out.append(f"{len(self.orphans)} orphan vault file(s) (see 's2f repair')")
+        return out
+
+
+def orphan_vault_files(ctx: AppContext) -> list[str]:
+    """Vault files (relative paths) that no evidence row of any case names."""
+    from sqlalchemy import select
+
+    from s2f_desktop.store.orm import EvidenceRow
+
+    root = ctx.store.layout.vault
+    if not root.is_dir():
+        return []
+    with ctx.store.read() as s:
+        named = {str(r) for r in s.execute(select(EvidenceRow.vault_relpath)).scalars()}
+    out = []
+    for p in sorted(root.glob("*/*")):
+        if p.name.startswith(".") or not p.is_file():
+            continue
+        rel = f"{p.parent.name}/{p.name}"
+        if rel not in named:
+            out.append(rel)
+    return out
+
+
+def custody_findings(ctx: AppContext, case_number: str) -> list[CustodyFinding]:
+    """Replay the case's chain against its current rows (see :mod:`s2f_desktop.store.custody`)."""
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        return custody.replay(list_events(s, case.id), case, repo.list_evidence(s, case.id),
+                              repo.list_case_segments(s, case.id), repo.list_runs(s, case.id))
+
+
+def case_chain_head(ctx: AppContext, case_number: str) -> tuple[int, str]:
+    """``(seq, sha256)`` of the case's newest audit event: the value a report or receipt prints as its anchor."""
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        return chain_head(list_events(s, case.id))
+
+
+def verify_case(ctx: AppContext, case_number: str, task: Task | None = None, record: bool = True) -> CaseVerification:
+    """Re-hash every evidence item, check the audit chain and replay it against every row.
 
     The verification itself is recorded as an audit event (after the check, so the
-    result describes the chain as it was found) unless ``record`` is False.
+    result describes the chain as it was found) unless ``record`` is False or the store
+    is read-only; ``recorded`` in the result says which.
     """
     task = task or null_task()
     with ctx.store.read() as s:
@@ -176,13 +278,175 @@ def verify_case(ctx: AppContext, case_number: str, task: Task | None = None, rec
         task.progress(i / max(1, len(items)), f"hashing {ev.original_name}")
         checks.append(check_evidence(ctx, ev))
     events, chain = audit_trail(ctx, case_number)
-    report = VerifyReport(case.number, tuple(checks), chain)
-    if record:
+    findings = custody_findings(ctx, case_number)
+    orphans = orphan_vault_files(ctx)
+    head = chain_head(events)
+    read_only = bool(getattr(ctx.store, "read_only", False))
+    do_record = record and not read_only
+    report = CaseVerification(case.number, tuple(checks), chain, custody=tuple(findings), orphans=tuple(orphans),
+                              leftovers=tuple(getattr(ctx.store, "recovered", ())), head=head, recorded=do_record)
+    if do_record:
         with ctx.store.write() as s:
             append_event(s, case_id=case.id, actor=ctx.actor, action="case.verify", object_type="case",
                          object_ids=[case.id], details={
                              "evidence": {str(c.evidence_id): c.status.value for c in checks},
                              "chain_ok": chain.ok, "chain_first_broken": chain.first_broken,
+                             "head_seq": head[0], "head_hash": head[1],
+                             "custody_ok": not any(f.failing for f in findings),
+                             "custody_problems": [f.describe() for f in findings if f.failing][:50],
+                             "orphans": orphans[:50],
                          })
     task.progress(1.0, "verified")
     return report
+
+
+# ------------------------------------------------------------------ custody receipt
+RECEIPT_FORMAT = "s2f-custody-receipt/1"
+RECEIPT_STATEMENT = (
+    "This receipt records the head of the case's audit chain at the time it was exported. Each audit event's "
+    "hash covers every earlier event, so if this receipt is kept outside the data directory (printed, filed, "
+    "sent to another party), any later edit, deletion or reordering of events up to this head can be detected "
+    "by 's2f verify CASE --receipt FILE'. It does not prove that what was recorded before the receipt was true, "
+    "who operated the computer, or that the whole database was not rewritten before the receipt was made; it is "
+    "not a cryptographic signature of a person."
+)
+
+
+def custody_receipt(ctx: AppContext, case_number: str) -> dict[str, Any]:
+    """The custody receipt of a case as a JSON-ready dict (its own sha256 included)."""
+    from s2f_desktop import __version__
+
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        events = list_events(s, case.id)
+        items = repo.list_evidence(s, case.id)
+    chain = verify_chain(events)
+    seq, head = chain_head(events)
+    body = {
+        "format": RECEIPT_FORMAT,
+        "case_number": case.number,
+        "case_title": case.title,
+        "chain": {"events": len(events), "head_seq": seq, "head_hash": head, "intact_when_exported": chain.ok},
+        "evidence": [{"id": e.id, "original_name": e.original_name, "sha256": e.sha256, "size_bytes": e.size_bytes}
+                     for e in items],
+        "exported_at": repo.utcnow().isoformat(timespec="seconds") + "Z",
+        "exported_by": ctx.actor,
+        "app_version": __version__,
+        "statement": RECEIPT_STATEMENT,
+    }
+    body["receipt_sha256"] = custody.content_hash(body)
+    return body
+
+
+def _protected_files(ctx: AppContext) -> list[Path]:
+    from sqlalchemy import select
+
+    from s2f_desktop.store.orm import EvidenceRow
+
+    with ctx.store.read() as s:
+        return [Path(p) for p in s.execute(select(EvidenceRow.original_path)).scalars()]
+
+
+def safe_output(ctx: AppContext, out: Path, force: bool = False) -> Path:
+    """Check a user-chosen output path: never inside the data directory (except its ``reports``
+    folder), never an evidence original, never an existing file without ``force``."""
+    layout = ctx.store.layout
+    return check_output_path(out, force=force, protected_dirs=[layout.root],
+                             protected_files=_protected_files(ctx), allowed_dirs=[layout.reports])
+
+
+def export_receipt(ctx: AppContext, case_number: str, out: Path, force: bool = False) -> tuple[Path, dict[str, Any]]:
+    """Write the custody receipt (JSON) to ``out``, atomically, and record the export in the chain."""
+    target = safe_output(ctx, out, force)
+    receipt = custody_receipt(ctx, case_number)
+    text = json.dumps(receipt, indent=2, ensure_ascii=False) + "\n"
+    with StagedOutput(target, force=force, journal=TempJournal(ctx.store.layout.root), prefix=".receipt-") as staged:
+        staged.path.write_text(text, encoding="utf-8")
+        staged.place()
+    if not getattr(ctx.store, "read_only", False):
+        with ctx.store.write() as s:
+            case = repo.get_case(s, case_number)
+            append_event(s, case_id=case.id, actor=ctx.actor, action="case.receipt", object_type="case",
+                         object_ids=[case.id], details={"path": str(target), "receipt_sha256": receipt["receipt_sha256"],
+                                                        "head_seq": receipt["chain"]["head_seq"],
+                                                        "head_hash": receipt["chain"]["head_hash"]})
+    return target, receipt
+
+
+def check_receipt(ctx: AppContext, case_number: str, receipt_file: Path) -> list[str]:
+    """Compare a custody receipt with the case's chain now; returns the problems (empty: it matches)."""
+    try:
+        data = json.loads(Path(receipt_file).read_text(encoding="utf-8"))
+        claimed = data.pop("receipt_sha256")
+        seq, head = int(data["chain"]["head_seq"]), str(data["chain"]["head_hash"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{receipt_file} is not a readable custody receipt ({exc.__class__.__name__})") from exc
+    problems = []
+    if custody.content_hash(data) != claimed:
+        problems.append("the receipt itself was edited (its sha256 does not match its content)")
+    if data.get("case_number") != case_number:
+        problems.append(f"the receipt is for case {data.get('case_number')!r}, not {case_number}")
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        events = list_events(s, case.id)
+    if seq == 0:
+        return problems
+    if len(events) < seq:
+        problems.append(f"the chain has {len(events)} events; the receipt's head is event #{seq} (events deleted)")
+    elif events[seq - 1].hash != head:
+        problems.append(f"event #{seq} now has hash {events[seq - 1].hash[:16]}…, the receipt recorded {head[:16]}… "
+                        "(the chain was rewritten up to the receipt)")
+    else:
+        prefix = verify_chain(events[:seq])
+        if not prefix.ok:
+            problems.append(f"the chain up to the receipt's head does not verify: {prefix.reason}")
+    return problems
+
+
+# ------------------------------------------------------------------------ repair
+def repair_orphans(ctx: AppContext, action: str, case_number: str | None = None) -> list[str]:
+    """Deal with orphan vault files: ``quarantine`` moves them to ``<data>/quarantine`` (nothing is
+    deleted), ``adopt`` imports them into ``case_number`` as evidence. Either way an audit event
+    (``store.repair``) names every file; returns one line per file."""
+    orphans = orphan_vault_files(ctx)
+    if not orphans:
+        return []
+    if action not in ("quarantine", "adopt"):
+        raise InputError(f"unknown repair action {action!r}: use quarantine or adopt")
+    if action == "adopt" and not case_number:
+        raise InputError("adopting orphan vault files needs the case to adopt them into")
+    lines: list[str] = []
+    done: list[dict[str, Any]] = []
+    vault = ctx.store.layout.vault
+    if action == "quarantine":
+        qdir = ctx.store.layout.root / "quarantine"
+        qdir.mkdir(exist_ok=True)
+        for rel in orphans:
+            src = vault / rel
+            sha, size = sha256_file(src)
+            dst = qdir / src.name
+            n = 2
+            while dst.exists():
+                dst = qdir / f"{src.stem}-{n}{src.suffix}"
+                n += 1
+            os.replace(src, dst)
+            done.append({"vault_relpath": rel, "sha256": sha, "size_bytes": size, "moved_to": str(dst)})
+            lines.append(f"quarantined {rel} -> {dst}")
+        with ctx.store.write() as s:
+            append_event(s, case_id=None, actor=ctx.actor, action="store.repair", object_type="vault",
+                         object_ids=[d["sha256"] for d in done], details={"action": "quarantine", "files": done})
+        return lines
+    assert case_number is not None
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+    for rel in orphans:
+        res = import_file(ctx, case_number, vault / rel)
+        assert res.evidence is not None
+        done.append({"vault_relpath": rel, "sha256": res.evidence.sha256, "evidence_id": res.evidence.id})
+        lines.append(f"adopted {rel} as evidence #{res.evidence.id} of case {case_number}")
+    with ctx.store.write() as s:
+        append_event(s, case_id=case.id, actor=ctx.actor, action="store.repair", object_type="vault",
+                     object_ids=[d["sha256"] for d in done], details={"action": "adopt", "files": done,
+                                                                     "note": "orphan vault files adopted as evidence; "
+                                                                             "their original paths are unknown"})
+    return lines

@@ -23,10 +23,14 @@ from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import vault_path
+from s2f_desktop.core.text import check_text
+from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 
-_TIME = re.compile(r"^\s*(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
+# ASCII digits only (``\d`` would accept Arabic-Indic and other Unicode digits), bounded length.
+_TIME = re.compile(r"^\s*(?:([0-9]{1,6}):)?(?:([0-9]{1,2}):)?([0-9]{1,9}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})\s*s?\s*$",
+                   re.ASCII)
 #: A new VAD region overlapping a kept (accepted/rejected) VAD segment by at least this
 #: share of its length is not suggested again: the analyst already decided on it.
 VAD_OVERLAP_KEEP = 0.5
@@ -34,9 +38,9 @@ VAD_OVERLAP_KEEP = 0.5
 
 def parse_time(text: str) -> float:
     """Seconds from ``"12.5"``, ``"1:02.5"`` (m:ss) or ``"0:01:02"`` (h:mm:ss); InputError otherwise."""
-    m = _TIME.match(str(text))
+    m = _TIME.match(str(text)) if len(str(text)) <= 40 else None
     if not m:
-        raise InputError(f"invalid time {text!r}: use seconds (12.5), m:ss(.s) or h:mm:ss(.s)")
+        raise InputError(f"invalid time {ascii(str(text)[:40])}: use seconds (12.5), m:ss(.s) or h:mm:ss(.s)")
     a, b, sec = m.groups()
     if a is not None and b is not None:
         hours, minutes = int(a), int(b)
@@ -102,11 +106,12 @@ def add_segment(ctx: AppContext, case_number: str, evidence_id: int, start_sampl
             raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
         _check_range(ev, start, end)
         seg = repo.add_segment(s, ev.id, start, end, ev.media.sample_rate, source=SegmentSource.MANUAL,
-                               label=label.strip(), speaker_tag=speaker_tag.strip())
+                               label=check_text("label", label), speaker_tag=check_text("speaker_tag", speaker_tag))
         append_event(s, case_id=case.id, actor=ctx.actor, action="segment.add", object_type="segment",
                      object_ids=[seg.id], details={"evidence_id": ev.id, "start_sample": start, "end_sample": end,
                                                    "sample_rate": seg.sample_rate, "label": seg.label,
-                                                   "speaker_tag": seg.speaker_tag})
+                                                   "speaker_tag": seg.speaker_tag,
+                                                   "custody": [custody.state("segment", seg)]})
     return seg
 
 
@@ -129,7 +134,7 @@ def update_segment(ctx: AppContext, segment_id: str, **fields: Any) -> Segment:
             except ValueError as exc:
                 raise InputError(f"invalid segment status {value!r}") from exc
         else:
-            value = str(value).strip()
+            value = check_text(key, str(value))
         changes[key] = value
     with ctx.store.write() as s:
         before = repo.get_segment(s, segment_id)
@@ -143,7 +148,8 @@ def update_segment(ctx: AppContext, segment_id: str, **fields: Any) -> Segment:
             return before
         seg = repo.update_segment(s, segment_id, **changes)
         append_event(s, case_id=case.id, actor=ctx.actor, action="segment.update", object_type="segment",
-                     object_ids=[seg.id], details={"evidence_id": ev.id, "changes": diff})
+                     object_ids=[seg.id], details={"evidence_id": ev.id, "changes": diff,
+                                                   "custody": [custody.state("segment", seg)]})
     return seg
 
 
@@ -155,7 +161,8 @@ def _set_status(ctx: AppContext, segment_id: str, status: SegmentStatus, action:
         seg = repo.update_segment(s, segment_id, status=status)
         append_event(s, case_id=case.id, actor=ctx.actor, action=action, object_type="segment", object_ids=[seg.id],
                      details={"evidence_id": seg.evidence_id, "old_status": before.status.value,
-                              "new_status": status.value, "source": seg.source.value})
+                              "new_status": status.value, "source": seg.source.value,
+                              "custody": [custody.state("segment", seg)]})
     return seg
 
 
@@ -177,7 +184,8 @@ def delete_segment(ctx: AppContext, segment_id: str) -> Segment:
         require_open(case)
         seg = repo.delete_segment(s, segment_id)
         append_event(s, case_id=case.id, actor=ctx.actor, action="segment.delete", object_type="segment",
-                     object_ids=[seg.id], details={"segment": _segment_dict(seg)})
+                     object_ids=[seg.id], details={"segment": _segment_dict(seg),
+                                                   "custody": [custody.deleted("segment", seg.id)]})
     return seg
 
 
@@ -198,7 +206,8 @@ def restore_segment(ctx: AppContext, segment: Segment) -> Segment:
                                speaker_tag=segment.speaker_tag, confidence=segment.confidence,
                                params=dict(segment.params), segment_id=segment.id)
         append_event(s, case_id=case.id, actor=ctx.actor, action="segment.restore", object_type="segment",
-                     object_ids=[seg.id], details={"segment": _segment_dict(seg)})
+                     object_ids=[seg.id], details={"segment": _segment_dict(seg),
+                                                   "custody": [custody.state("segment", seg)]})
     return seg
 
 
@@ -256,6 +265,8 @@ def run_vad(ctx: AppContext, case_number: str, evidence_id: int, task: Task | No
                      object_ids=[ev.id], details={"params": vparams, "suggested": len(created),
                                                   "replaced": [g.id for g in removed], "kept": len(kept),
                                                   "skipped_as_decided": skipped,
-                                                  "speech_s": round(sum(r.end_s - r.start_s for r in regions), 3)})
+                                                  "speech_s": round(sum(r.end_s - r.start_s for r in regions), 3),
+                                                  "custody": [custody.deleted("segment", g.id) for g in removed]
+                                                  + [custody.state("segment", g) for g in created]})
     task.progress(1.0, f"{len(created)} speech regions suggested")
     return created

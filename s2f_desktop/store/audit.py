@@ -103,12 +103,31 @@ def verify_chain(events: Sequence[AuditEvent]) -> ChainCheck:
         if ev.seq != i:
             return ChainCheck(False, len(events), ev.id, f"event {ev.id}: sequence {ev.seq}, expected {i} (event missing)")
         if ev.prev_hash != prev:
-            return ChainCheck(False, len(events), ev.id, f"event {ev.id}: link to previous event does not match")
+            if i == 1:
+                return ChainCheck(False, len(events), ev.id, f"event {ev.id}: first event does not start the chain")
+            # The previous event verified against its own stored hash, yet this event recorded
+            # another hash for it: the previous event was edited and its hash recomputed (or
+            # this link was rewritten). Name the edited event, not its innocent successor.
+            before = events[i - 2]
+            return ChainCheck(False, len(events), before.id,
+                              f"event {before.id} ({before.action}) was edited and its hash recomputed: "
+                              f"event {ev.id} recorded a different hash for it")
         payload = _payload(ev.case_id, ev.seq, ev.at, ev.actor, ev.action, ev.object_type, ev.object_ids, ev.details)
         if event_hash(prev, payload) != ev.hash:
             return ChainCheck(False, len(events), ev.id, f"event {ev.id} ({ev.action}): content does not match its hash")
         prev = ev.hash
     return ChainCheck(True, len(events))
+
+
+def chain_head(events: Sequence[AuditEvent]) -> tuple[int, str]:
+    """``(seq, hash)`` of the last event of a chain (``(0, GENESIS)`` for an empty chain).
+
+    The head hash commits to every event before it: a copy of it kept outside the data
+    directory (a custody receipt, a printed report) lets anyone detect a later rewrite.
+    """
+    if not events:
+        return 0, GENESIS
+    return events[-1].seq, events[-1].hash
 
 
 def event_count(session: Session, case_id: int | None) -> int:

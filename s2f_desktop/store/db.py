@@ -9,6 +9,9 @@ readers proceed meanwhile.
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +23,29 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from s2f_desktop.core.errors import InputError, IntegrityError
+from s2f_desktop.core.errors import InputError, IntegrityError, S2FError
 from s2f_desktop.system.env import DataLayout
+from s2f_desktop.system.paths import sweep_leftovers
+
+log = logging.getLogger(__name__)
+
+
+class StorageError(S2FError):
+    """The store cannot be written: read-only media, a full disk, no permission (exit 4)."""
+
+    exit_code = 4
+
+
+def _storage_error(exc: BaseException, database: Path) -> StorageError | None:
+    """A plain one-line error for the storage failures SQLite reports, or None for anything else."""
+    msg = str(getattr(exc, "orig", None) or exc).lower()
+    if "disk is full" in msg or "database or disk is full" in msg:
+        return StorageError(f"the disk holding {database.parent} is full; nothing was written (free some space "
+                            "and try again)")
+    if "readonly" in msg or "read-only" in msg or "attempt to write a readonly database" in msg:
+        return StorageError(f"the data directory {database.parent} is read-only; this command needs to write "
+                            "(listing, showing, verifying and reporting to another folder work read-only)")
+    return None
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -72,6 +96,12 @@ def current_revision(engine: Engine) -> str | None:
             if "no such table" in str(exc.orig):
                 return None
             raise
+    if not rows:
+        with engine.connect() as conn:
+            tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+        if tables & {"cases", "evidence", "audit_events"}:
+            raise IntegrityError("the case database has s2f tables but no schema version stamp (alembic_version is "
+                                 "missing or empty); refusing to migrate or change it")
     if len(rows) > 1:
         raise IntegrityError("the case database has several schema versions (branched migrations)")
     return rows[0][0] if rows else None
@@ -80,9 +110,13 @@ def current_revision(engine: Engine) -> str | None:
 class Store:
     """Handle on one data directory's database and files."""
 
-    def __init__(self, layout: DataLayout, engine: Engine) -> None:
+    def __init__(self, layout: DataLayout, engine: Engine, read_only: bool = False) -> None:
         self.layout = layout
         self.engine = engine
+        #: True when the data directory is on read-only media: reads work, :meth:`write` refuses.
+        self.read_only = read_only
+        #: What the start-up sweep did about temporary files left by interrupted processes.
+        self.recovered: list[str] = []
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._write_lock = threading.RLock()
 
@@ -99,11 +133,19 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction: committed when the block ends normally, rolled back otherwise."""
+        if self.read_only:
+            raise StorageError(f"the data directory {self.layout.root} is read-only; this command needs to write "
+                               "(listing, showing, verifying and reporting to another folder work read-only)")
         with self._write_lock:
             session = self._sessions()
             try:
                 with session.begin():
                     yield session
+            except DBAPIError as exc:
+                plain = _storage_error(exc, self.layout.database)
+                if plain is not None:
+                    raise plain from exc
+                raise
             finally:
                 session.close()
 
@@ -113,9 +155,18 @@ class Store:
 
 
 def open_store(data_dir: Path, migrate: bool = True) -> Store:
-    """Open (creating if needed) the store in ``data_dir`` and bring its schema up to date."""
+    """Open (creating if needed) the store in ``data_dir`` and bring its schema up to date.
+
+    A data directory on read-only media (an archived case) is opened read-only: its
+    database as an immutable SQLite file, no migration, no temp-file sweep; writes are
+    refused with :class:`StorageError`. Temporary files left by interrupted processes
+    (``kill -9``, power loss) are removed here and listed in ``Store.recovered``.
+    """
+    layout = DataLayout(Path(data_dir).expanduser())
+    if _is_read_only(layout):
+        return _open_read_only(layout)
     try:
-        layout = DataLayout(Path(data_dir).expanduser()).ensure()
+        layout.ensure()
     except OSError as exc:
         raise InputError(f"cannot use {data_dir} as the data directory ({exc.strerror or exc})") from exc
     engine = create_engine(f"sqlite:///{layout.database}", future=True)
@@ -125,7 +176,43 @@ def open_store(data_dir: Path, migrate: bool = True) -> Store:
     except BaseException:
         engine.dispose()
         raise
+    try:
+        store.recovered = sweep_leftovers(layout.root, layout.vault, layout.reports)
+    except OSError as exc:  # never block opening a case on housekeeping
+        log.warning("could not sweep temporary files: %s", exc)
+    for line in store.recovered:
+        log.warning("start-up check: %s", line)
     return store
+
+
+def _is_read_only(layout: DataLayout) -> bool:
+    db = layout.database
+    return db.is_file() and (not os.access(layout.root, os.W_OK) or not os.access(db, os.W_OK))
+
+
+def _open_read_only(layout: DataLayout) -> Store:
+    uri = f"file:{layout.database}?immutable=1"
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    engine = create_engine("sqlite://", creator=connect, future=True)
+    try:
+        rev = current_revision(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise IntegrityError(f"{layout.database} is not a readable s2f-desktop case database ({exc.orig or exc})") \
+            from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    if rev != SCHEMA_HEAD:
+        engine.dispose()
+        raise IntegrityError(f"the case database {layout.database} is on read-only media at schema {rev}, and this "
+                             f"version needs {SCHEMA_HEAD}; copy the data directory to writable storage to open it")
+    return Store(layout, engine, read_only=True)
 
 
 def _open_migrated(layout: DataLayout, engine: Engine, migrate: bool) -> Store:
@@ -133,6 +220,9 @@ def _open_migrated(layout: DataLayout, engine: Engine, migrate: bool) -> Store:
         # Connecting runs the pragmas, which is where "file is not a database" shows up.
         rev = current_revision(engine)
     except DBAPIError as exc:
+        plain = _storage_error(exc, layout.database)
+        if plain is not None:
+            raise plain from exc
         raise IntegrityError(
             f"{layout.database} is not a readable s2f-desktop case database ({exc.orig or exc})"
         ) from exc

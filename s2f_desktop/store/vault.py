@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from s2f_desktop.core.errors import IntegrityError, MediaError
+from s2f_desktop.system.faults import fault_point
 
 CHUNK = 1 << 20
 
@@ -111,17 +112,23 @@ def stage_copy(vault_root: Path, source: Path, expected_sha256: str) -> StagedCo
             return StagedCopy(final, None, rel, existed=True)
         raise IntegrityError(f"vault file {final} exists but is ALTERED; run verify before importing more evidence")
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".import-", dir=final.parent)
+    # The pid in the name lets the next start tell a dead import's leftover from a running one.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".import-{os.getpid()}-", dir=final.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
             shutil.copyfileobj(src, out, CHUNK)
             out.flush()
             os.fsync(out.fileno())
+        fault_point("import.copying")
         copied, _ = sha256_file(tmp)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise MediaError(f"could not copy {source.name} into the vault: {exc.strerror or exc}") from exc
+    except BaseException:
+        # Ctrl-C, SIGTERM/SIGHUP (raised as KeyboardInterrupt by the CLI), cancellation.
+        tmp.unlink(missing_ok=True)
+        raise
     if copied != expected_sha256:
         tmp.unlink(missing_ok=True)
         raise IntegrityError(f"{source.name} changed while it was being imported (hash before and after the copy differ)")

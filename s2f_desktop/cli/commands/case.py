@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from pathlib import Path
+
 from s2f_desktop.cli.output import fmt_seconds, fmt_time, print_json, print_table
 from s2f_desktop.core.models import CaseStatus
+from s2f_desktop.core.text import neutralise as nt
 from s2f_desktop.services import cases, evidence
 
 
@@ -35,10 +38,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     cl.add_argument("number")
     cl.set_defaults(func=_close)
 
+    rc = csub.add_parser("receipt", help="export a custody receipt (the audit chain's head) to keep outside the data "
+                                         "directory; check it later with 's2f verify CASE --receipt FILE'")
+    rc.add_argument("number")
+    rc.add_argument("--out", type=Path, required=True, metavar="FILE.json")
+    rc.add_argument("--force", action="store_true", help="replace an existing file (never case data or originals)")
+    rc.set_defaults(func=_receipt)
+
 
 def _new(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     case = cases.create_case(ctx_factory(), args.number, args.title, args.case_analyst, args.agency, args.notes)
-    print(f"created case {case.number}: {case.title}")
+    print(f"created case {case.number}: {nt(case.title)}")
     return 0
 
 
@@ -59,11 +69,11 @@ def _show(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     if args.json:
         print_json({"case": case, "evidence": items})
         return 0
-    print(f"Case {case.number} [{case.status.value}]: {case.title}")
-    print(f"  analyst: {case.analyst}   agency: {case.agency or '-'}")
+    print(f"Case {nt(case.number)} [{case.status.value}]: {nt(case.title)}")
+    print(f"  analyst: {nt(case.analyst)}   agency: {nt(case.agency) or '-'}")
     print(f"  created: {fmt_time(case.created_at)}   updated: {fmt_time(case.updated_at)}")
     if case.notes:
-        print(f"  notes: {case.notes}")
+        print("  notes: " + nt(case.notes, keep_newlines=True).replace("\n", "\n         "))
     print(f"Evidence ({len(items)}):")
     print_table(["id", "name", "duration", "rate", "ch", "codec", "sha256"],
                 [[e.id, e.original_name, fmt_seconds(e.media.duration_s), e.media.sample_rate, e.media.channels,
@@ -74,4 +84,14 @@ def _show(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
 def _close(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     case = cases.close_case(ctx_factory(), args.number)
     print(f"closed case {case.number}")
+    return 0
+
+
+def _receipt(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    path, receipt = evidence.export_receipt(ctx_factory(), args.number, args.out, force=args.force)
+    ch = receipt["chain"]
+    print(f"wrote custody receipt {nt(path)}")
+    print(f"case {nt(receipt['case_number'])}: chain head event #{ch['head_seq']} sha256 {ch['head_hash']} "
+          f"({ch['events']} events, intact: {'yes' if ch['intact_when_exported'] else 'NO'})")
+    print(f"receipt sha256 {receipt['receipt_sha256']}")
     return 0

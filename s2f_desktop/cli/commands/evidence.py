@@ -9,6 +9,7 @@ from pathlib import Path
 from s2f_desktop.cli.output import StderrProgress, fmt_time, print_json, print_table
 from s2f_desktop.core.models import VerifyStatus
 from s2f_desktop.core.progress import Task
+from s2f_desktop.core.text import neutralise as nt
 from s2f_desktop.services import evidence
 
 
@@ -21,7 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("verify", help="re-hash every evidence item and check the audit chain")
     v.add_argument("case")
     v.add_argument("--json", action="store_true")
+    v.add_argument("--receipt", type=Path, metavar="FILE", help="also check a custody receipt exported earlier")
+    v.add_argument("--no-record", action="store_true",
+                   help="do not record this verification in the audit trail (automatic on read-only media)")
     v.set_defaults(func=_verify)
+
+    r = sub.add_parser("repair", help="deal with orphan vault files found by verify (audited)")
+    r.add_argument("action", choices=["quarantine", "adopt"],
+                   help="quarantine: move them to <data dir>/quarantine; adopt: import them into CASE")
+    r.add_argument("case", nargs="?", help="case to adopt the files into (adopt only)")
+    r.set_defaults(func=_repair)
 
     a = sub.add_parser("audit", help="show a case's audit trail and whether its hash chain is intact")
     a.add_argument("case")
@@ -37,36 +47,77 @@ def _import(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     for r in results:
         if r.error:
             failed += 1
-            print(f"s2f: error: {r.error}", file=sys.stderr)
+            print(f"s2f: error: {nt(r.error)}", file=sys.stderr)
         elif r.already_present:
-            print(f"already present: {r.path.name} is evidence #{r.evidence.id} (sha256 {r.evidence.sha256})")
+            print(f"already present: {nt(r.path.name)} is evidence #{r.evidence.id} (sha256 {r.evidence.sha256})")
         else:
             e = r.evidence
-            print(f"imported #{e.id}: {e.original_name}  {e.media.duration_s:.2f} s  {e.media.sample_rate} Hz  "
+            print(f"imported #{e.id}: {nt(e.original_name)}  {e.media.duration_s:.2f} s  {e.media.sample_rate} Hz  "
                   f"{e.media.channels} ch  {e.media.codec}  sha256 {e.sha256}")
     return 3 if failed else 0
 
 
 def _verify(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
-    report = evidence.verify_case(ctx_factory(), args.case)
+    ctx = ctx_factory()
+    report = evidence.verify_case(ctx, args.case, record=not args.no_record)
+    receipt_problems = evidence.check_receipt(ctx, args.case, args.receipt) if args.receipt else []
+    ok = report.ok and not receipt_problems
     if args.json:
-        print_json(report)
+        from s2f_desktop.cli.output import to_jsonable
+
+        out = to_jsonable(report)
+        out["ok"] = ok
+        out["custody"] = [dict(to_jsonable(f), description=f.describe()) for f in report.custody]
+        if args.receipt:
+            out["receipt"] = {"file": str(args.receipt), "problems": receipt_problems}
+        print_json(out)
     else:
+        for line in report.leftovers:
+            print(f"start-up check: {nt(line)}")
         print_table(["id", "status", "name", "sha256"],
                     [[c.evidence_id, c.status.value, c.original_name, c.sha256] for c in report.evidence])
         if report.chain.ok:
-            print(f"audit chain: OK ({report.chain.events} events)")
+            print(f"audit chain: OK ({report.chain.events} events, head #{report.head[0]} {report.head[1]})")
         else:
-            print(f"audit chain: BROKEN at event {report.chain.first_broken}: {report.chain.reason}")
-        print("verification: PASSED" if report.ok else "verification: FAILED")
-    if not report.ok:
+            print(f"audit chain: BROKEN at event {report.chain.first_broken}: {nt(report.chain.reason)}")
+        failing = [f for f in report.custody if f.failing]
+        unbound = [f for f in report.custody if not f.failing]
+        if failing:
+            print(f"rows versus chain: {len(failing)} problem(s)")
+            for f in failing:
+                print(f"  {f.problem}: {nt(f.describe())}")
+        else:
+            print("rows versus chain: every bound row matches the state its last event recorded")
+        if unbound:
+            print(f"  note: {len(unbound)} row(s) only partly bound (recorded by events of an older version):")
+            for f in unbound[:20]:
+                print(f"    {nt(f.describe())}")
+        for rel in report.orphans:
+            print(f"ORPHAN vault file {nt(rel)}: no evidence row names it (see 's2f repair')")
+        if args.receipt:
+            if receipt_problems:
+                for p in receipt_problems:
+                    print(f"receipt: MISMATCH: {nt(p)}")
+            else:
+                print("receipt: matches (the chain up to the receipt's head is unchanged)")
+        if not report.recorded:
+            print("(this verification was not recorded in the audit trail)")
+        print("verification: PASSED" if ok else "verification: FAILED")
+    if not ok:
         # One line on stderr naming every problem, for scripts and logs that only keep stderr.
-        problems = [f"#{c.evidence_id} {c.original_name} {c.status.value}"
-                    for c in report.evidence if c.status is not VerifyStatus.OK]
-        if not report.chain.ok:
-            problems.append(f"audit chain broken at event {report.chain.first_broken}")
-        print(f"s2f: verification FAILED for case {report.case_number}: {'; '.join(problems)}", file=sys.stderr)
-    return 0 if report.ok else 4
+        problems = report.problems + [f"receipt: {p}" for p in receipt_problems]
+        print(f"s2f: verification FAILED for case {nt(report.case_number)}: {nt('; '.join(problems))}",
+              file=sys.stderr)
+    return 0 if ok else 4
+
+
+def _repair(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    lines = evidence.repair_orphans(ctx_factory(), args.action, args.case)
+    for line in lines:
+        print(nt(line))
+    if not lines:
+        print("no orphan vault files")
+    return 0
 
 
 def _audit(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
@@ -80,8 +131,8 @@ def _audit(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         if chain.ok:
             print(f"chain: OK ({chain.events} events)")
         else:
-            print(f"chain: BROKEN at event {chain.first_broken}: {chain.reason}")
+            print(f"chain: BROKEN at event {chain.first_broken}: {nt(chain.reason)}")
     if not chain.ok:
-        print(f"s2f: audit chain of case {args.case} is broken at event {chain.first_broken}: {chain.reason}",
+        print(f"s2f: audit chain of case {nt(args.case)} is broken at event {chain.first_broken}: {nt(chain.reason)}",
               file=sys.stderr)
     return 0 if chain.ok else 4
