@@ -11,26 +11,26 @@ recorded in the case's audit trail as a ``report.export`` event.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from s2f_desktop import __version__
-from s2f_desktop.core.errors import InputError, NotFoundError, S2FError
+from s2f_desktop.core.errors import NotFoundError, S2FError
 from s2f_desktop.core.models import AnalysisRun, Composite, VerifyStatus
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.report.model import ReportData, build_report_data
 from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card
 from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.services.evidence import check_evidence
+from s2f_desktop.services.evidence import check_evidence, safe_output
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event, list_events, verify_chain
 from s2f_desktop.store.vault import sha256_file
 from s2f_desktop.system.env import models_dir
+from s2f_desktop.system.faults import fault_point
+from s2f_desktop.system.paths import StagedOutput, TempJournal
 
 log = logging.getLogger(__name__)
 
@@ -120,59 +120,72 @@ def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = 
 
 
 def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run_id: int | None = None,
-                 task: Task | None = None, generated_at: datetime | None = None, record: bool = True) -> ReportResult:
+                 task: Task | None = None, generated_at: datetime | None = None, record: bool = True,
+                 force: bool = False) -> ReportResult:
     """Write the PDF report of a case and record its SHA-256 in the audit trail.
 
     ``run_id`` picks the analysis run to report (default: the case's latest). ``out``
     defaults to ``<data dir>/reports/<case>-<report id>.pdf`` (never overwriting an earlier
-    file there); an explicit ``out`` is replaced if it exists. ``generated_at`` (naive UTC,
-    default now) is the report date printed on the cover and stored as the PDF's creation
-    date. With ``record=False`` nothing is written to the audit trail (used to compare two
-    renderings of the same state).
+    file there). An explicit ``out`` that exists is refused unless ``force``; a path inside
+    the data directory (other than its ``reports`` folder) or naming an evidence original
+    is refused even with ``force`` (see :func:`s2f_desktop.services.evidence.safe_output`).
+    The PDF is rendered into a temporary file beside ``out``; its ``report.export`` event is
+    committed *before* the file is moved into place, so a crash at any point leaves either
+    nothing, or an event whose file was never placed (and the temporary file is removed by
+    the signal handlers or the next start), never an unaudited report. ``generated_at``
+    (naive UTC, default now) is the report date printed on the cover and stored as the
+    PDF's creation date. With ``record=False`` nothing is written to the audit trail (used
+    to compare two renderings of the same state); on read-only media nothing is recorded.
     """
     task = task or null_task()
     generated_at = generated_at or repo.utcnow()
+    if out is not None:
+        # Checked before the (slow) rendering, and again atomically when the file is placed.
+        target = safe_output(ctx, Path(out), force)
     data = collect_report_data(ctx, case_number, run_id, task.sub(0.0, 0.5), generated_at)
     if out is None:
         folder = ctx.store.layout.reports
         base = f"{_safe_name(data.case_number)}-{data.report_id}"
-        out = folder / f"{base}.pdf"
+        target = folder / f"{base}.pdf"
         n = 2
-        while out.exists():
-            out = folder / f"{base}-{n}.pdf"
+        while target.exists():
+            target = folder / f"{base}-{n}.pdf"
             n += 1
-    out = Path(out)
-    if out.exists() and out.is_dir():
-        raise InputError(f"{out} is a folder; give a file name for the report")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the folder {out.parent}: {exc.strerror or exc}") from exc
+        force = False
+    record = record and not ctx.store.read_only
     task.progress(0.5, "rendering the PDF")
-    fd, tmp_name = tempfile.mkstemp(prefix=".report-", suffix=".pdf", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        pages = render_pdf(data, tmp, generated_at)
-        task.check()
-        sha, size = sha256_file(tmp)
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise S2FError(f"could not write the report to {out}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if record:
-        with ctx.store.write() as s:
-            case = repo.get_case(s, case_number)
-            append_event(s, case_id=case.id, actor=ctx.actor, action="report.export", object_type="report",
-                         object_ids=[data.report_id], details={
-                             "report_id": data.report_id, "path": str(out.resolve()), "sha256": sha,
-                             "size_bytes": size, "pages": pages, "run_id": data.run_id,
-                             "generated_at": data.generated_at,
-                             "evidence": {str(e.id): e.status for e in data.evidence},
-                         })
+    journal = None if ctx.store.read_only else TempJournal(ctx.store.layout.root)
+    with StagedOutput(target, force=force, journal=journal, prefix=".report-") as staged:
+        try:
+            pages = render_pdf(data, staged.path, generated_at)
+            fault_point("report.rendered")
+            task.check()
+            sha, size = sha256_file(staged.path)
+        except OSError as exc:
+            raise S2FError(f"could not write the report to {target}: {exc.strerror or exc}") from exc
+        if record:
+            with ctx.store.write() as s:
+                case = repo.get_case(s, case_number)
+                append_event(s, case_id=case.id, actor=ctx.actor, action="report.export", object_type="report",
+                             object_ids=[data.report_id], details={
+                                 "report_id": data.report_id, "path": str(target), "sha256": sha,
+                                 "size_bytes": size, "pages": pages, "run_id": data.run_id,
+                                 "generated_at": data.generated_at,
+                                 "evidence": {str(e.id): e.status for e in data.evidence},
+                             })
+            fault_point("report.recorded")
+        try:
+            staged.place()
+        except BaseException as exc:
+            if record and not isinstance(exc, KeyboardInterrupt):
+                with ctx.store.write() as s:
+                    case = repo.get_case(s, case_number)
+                    append_event(s, case_id=case.id, actor=ctx.actor, action="report.export_failed",
+                                 object_type="report", object_ids=[data.report_id],
+                                 details={"report_id": data.report_id, "path": str(target), "sha256": sha,
+                                          "reason": str(getattr(exc, "message", exc))})
+            raise
+    out = target
     task.progress(1.0, f"wrote {out.name}")
     log.info("report %s for case %s written to %s (sha256 %s, %d pages)", data.report_id, case_number, out, sha, pages)
     return ReportResult(out, sha, data.report_id, pages)

@@ -93,9 +93,9 @@ def current_revision(engine: Engine) -> str | None:
         try:
             rows = conn.execute(text("SELECT version_num FROM alembic_version")).fetchall()
         except OperationalError as exc:
-            if "no such table" in str(exc.orig):
-                return None
-            raise
+            if "no such table" not in str(exc.orig):
+                raise
+            rows = []
     if not rows:
         with engine.connect() as conn:
             tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}

@@ -34,13 +34,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "every accepted segment of the case (stores a run)")
     p.add_argument("--group-speakers", metavar="EVIDENCE",
                    help="group the evidence's speech segments (or --segments) by probable speaker; stores nothing")
-    p.add_argument("--start", type=float, help="start of the range to analyse (seconds; files only)")
-    p.add_argument("--end", type=float, help="end of the range to analyse (seconds; files only)")
+    p.add_argument("--start", type=_seconds, help="start of the range to analyse (seconds; files only)")
+    p.add_argument("--end", type=_seconds, help="end of the range to analyse (seconds; files only)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--composite", type=Path, metavar="OUT.png",
                    help="also render the primary frontal composite for a single AUDIO")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_analyze)
+
+
+def _seconds(text: str) -> float:
+    """A finite, ASCII time value (``float`` would take nan, inf and Arabic-Indic digits): exit 2 otherwise."""
+    from s2f_desktop.services.segments import parse_time
+
+    try:
+        return parse_time(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from exc
 
 
 def _ids(text: str | None) -> list[str]:

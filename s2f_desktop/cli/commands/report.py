@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=int, metavar="ID", help="analysis run to report (default: the latest)")
     p.add_argument("--out", type=Path, metavar="FILE.pdf",
                    help="output file (default: <data dir>/reports/<case>-<report id>.pdf)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out file (never case data, the vault or an evidence original)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_report)
 
@@ -24,7 +26,8 @@ def _report(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     from s2f_desktop.services import reports
 
     bar = StderrProgress()
-    result = reports.build_report(ctx_factory(), args.case, out=args.out, run_id=args.run, task=Task(bar))
+    result = reports.build_report(ctx_factory(), args.case, out=args.out, run_id=args.run, task=Task(bar),
+                                  force=args.force)
     bar.done()
     if args.json:
         print_json(result)
