@@ -173,17 +173,20 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
                                  "generated_at": data.generated_at,
                                  "evidence": {str(e.id): e.status for e in data.evidence},
                              })
-            fault_point("report.recorded")
         try:
+            if record:
+                fault_point("report.recorded")
             staged.place()
         except BaseException as exc:
-            if record and not isinstance(exc, KeyboardInterrupt):
+            # The event above says the report was written: say that it was not, after all
+            # (also on Ctrl-C/SIGTERM; only kill -9 or power loss can skip this).
+            if record:
                 with ctx.store.write() as s:
                     case = repo.get_case(s, case_number)
                     append_event(s, case_id=case.id, actor=ctx.actor, action="report.export_failed",
                                  object_type="report", object_ids=[data.report_id],
                                  details={"report_id": data.report_id, "path": str(target), "sha256": sha,
-                                          "reason": str(getattr(exc, "message", exc))})
+                                          "reason": str(getattr(exc, "message", None) or exc.__class__.__name__)})
             raise
     out = target
     task.progress(1.0, f"wrote {out.name}")

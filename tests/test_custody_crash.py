@@ -1,0 +1,176 @@
+"""Attack suite, part 2: crashes. The CLI is killed or fails at each step of import and report.
+
+Every run is a real ``s2f`` subprocess that injures itself at a named fault point
+(:mod:`s2f_desktop.system.faults`): SIGTERM, SIGHUP, SIGINT, an injected OSError, or
+SIGKILL (no cleanup at all, like a power loss). Afterwards a fresh process checks the
+store, the vault and the chain: nothing half-written is kept, temporary files are gone
+(at once, or at the next start for SIGKILL), an orphan vault file is reported by verify
+and repaired by an audited command, and a report's file never exists without its event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from s2f_desktop.services import cases, evidence
+from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import open_store
+from s2f_desktop.store.audit import list_events
+
+
+def run_s2f(data: Path, *args: str, fault: str | None = None, action: str = "raise") -> subprocess.CompletedProcess:
+    env = dict(os.environ, S2F_DEBUG="")
+    env.pop("S2F_FAULT_AT", None)
+    if fault:
+        env.update(S2F_FAULT_AT=fault, S2F_FAULT_ACTION=action)
+    return subprocess.run([sys.executable, "-m", "s2f_desktop.cli.main", "--data-dir", str(data), *args],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def verify_json(data: Path, case: str) -> dict:
+    r = run_s2f(data, "verify", case, "--json", "--no-record")
+    assert "Traceback" not in r.stderr
+    return json.loads(r.stdout)
+
+
+def temp_files(*folders: Path) -> list[Path]:
+    out: list[Path] = []
+    for f in folders:
+        out += [p for p in f.rglob(".*") if p.is_file()]
+    return out
+
+
+@pytest.fixture
+def setup(tmp_path, tone_wav):  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    ctx = AppContext(open_store(data), "tester")
+    cases.create_case(ctx, "C-1", "Crash case")
+    ctx.close()
+    return data, tone_wav(seconds=1.5, name="call.wav")
+
+
+EXPECTED_RC = {"sigterm": 128 + signal.SIGTERM, "sighup": 128 + signal.SIGHUP, "sigint": 130,
+               "kill9": -signal.SIGKILL}
+
+
+@pytest.mark.parametrize("point,action", [
+    ("import.hashed", "sigterm"), ("import.copying", "sigterm"), ("import.copying", "sighup"),
+    ("import.copying", "sigint"), ("import.copying", "raise"), ("import.staged", "sigterm"),
+    ("import.staged", "raise"), ("import.placed", "sigterm"), ("import.placed", "raise"),
+])
+def test_interrupted_import_leaves_nothing(setup, point: str, action: str) -> None:  # type: ignore[no-untyped-def]
+    data, wav = setup
+    before = wav.read_bytes()
+    r = run_s2f(data, "import", "C-1", str(wav), fault=point, action=action)
+    if action in EXPECTED_RC:
+        assert r.returncode == EXPECTED_RC[action], r.stderr
+    else:
+        assert r.returncode != 0
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert temp_files(data / "vault") == [] and list((data / "vault").rglob("*.wav")) == []
+    assert not list((data / ".pending").glob("*")) if (data / ".pending").exists() else True
+    v = verify_json(data, "C-1")
+    assert v["ok"] and v["evidence"] == [] and v["orphans"] == [] and v["leftovers"] == []
+    assert wav.read_bytes() == before  # the original is never touched
+
+
+@pytest.mark.parametrize("point", ["import.copying", "import.staged"])
+def test_kill9_leftover_is_removed_at_next_start(setup, point: str) -> None:  # type: ignore[no-untyped-def]
+    data, wav = setup
+    r = run_s2f(data, "import", "C-1", str(wav), fault=point, action="kill9")
+    assert r.returncode == -signal.SIGKILL
+    left = temp_files(data / "vault")
+    assert len(left) == 1 and left[0].name.startswith(".import-")  # what a power loss leaves
+    v = verify_json(data, "C-1")
+    assert v["ok"] and v["evidence"] == []
+    assert len(v["leftovers"]) == 1 and "removed" in v["leftovers"][0] and left[0].name in v["leftovers"][0]
+    assert temp_files(data / "vault") == []
+    # The next import of the same file works normally.
+    r = run_s2f(data, "import", "C-1", str(wav))
+    assert r.returncode == 0 and "imported #1" in r.stdout
+
+
+@pytest.mark.parametrize("repair", ["quarantine", "adopt"])
+def test_kill9_between_placing_and_commit_leaves_an_orphan_that_verify_reports(setup, repair: str) -> None:  # type: ignore[no-untyped-def]
+    data, wav = setup
+    r = run_s2f(data, "import", "C-1", str(wav), fault="import.placed", action="kill9")
+    assert r.returncode == -signal.SIGKILL
+    v = verify_json(data, "C-1")
+    assert not v["ok"] and v["evidence"] == [] and len(v["orphans"]) == 1
+    r = run_s2f(data, "verify", "C-1")
+    assert r.returncode == 4 and "ORPHAN vault file" in r.stdout and "orphan vault file" in r.stderr
+    args = ["repair", repair] + (["C-1"] if repair == "adopt" else [])
+    r = run_s2f(data, *args)
+    assert r.returncode == 0 and repair[:5] in r.stdout, r.stderr
+    v = verify_json(data, "C-1")
+    assert v["ok"] and v["orphans"] == []
+    ctx = AppContext(open_store(data), "t")
+    try:
+        with ctx.store.read() as s:
+            repairs = [e for e in list_events(s, None) + list_events(s, 1) if e.action == "store.repair"]
+        assert len(repairs) == 1 and repairs[0].details["action"] == repair
+        if repair == "quarantine":
+            assert len(list((data / "quarantine").iterdir())) == 1 and v["evidence"] == []
+        else:
+            assert [e["status"] for e in v["evidence"]] == ["OK"]
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def report_case(setup, tmp_path):  # type: ignore[no-untyped-def]
+    data, wav = setup
+    ctx = AppContext(open_store(data), "tester")
+    evidence.import_file(ctx, "C-1", wav)
+    ctx.close()
+    out = tmp_path / "exports" / "report.pdf"
+    return data, out
+
+
+def _report_events(data: Path) -> list[str]:
+    ctx = AppContext(open_store(data), "t")
+    try:
+        with ctx.store.read() as s:
+            return [e.action for e in list_events(s, 1) if e.action.startswith("report.")]
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("point,action", [("report.rendered", "sigterm"), ("report.rendered", "sighup"),
+                                          ("report.recorded", "sigterm"), ("report.recorded", "raise")])
+def test_interrupted_report_is_consistent_with_its_event(report_case, point: str, action: str) -> None:  # type: ignore[no-untyped-def]
+    data, out = report_case
+    r = run_s2f(data, "report", "C-1", "--out", str(out), fault=point, action=action)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not out.exists() and temp_files(out.parent) == []
+    events = _report_events(data)
+    # Either no event, or an export event followed by the event saying it failed: never an unaudited file.
+    assert events in ([], ["report.export", "report.export_failed"])
+    assert events == ([] if point == "report.rendered" else ["report.export", "report.export_failed"])
+    assert verify_json(data, "C-1")["ok"]
+
+
+def test_kill9_during_report_leaves_no_unaudited_file(report_case) -> None:  # type: ignore[no-untyped-def]
+    data, out = report_case
+    r = run_s2f(data, "report", "C-1", "--out", str(out), fault="report.rendered", action="kill9")
+    assert r.returncode == -signal.SIGKILL
+    left = temp_files(out.parent)
+    assert len(left) == 1 and not out.exists()
+    v = verify_json(data, "C-1")  # the next start removes the temp file through the journal
+    assert v["ok"] and any(left[0].name in line for line in v["leftovers"])
+    assert temp_files(out.parent) == [] and _report_events(data) == []
+    # Killed after the event: the event exists, the file was never placed (never the reverse).
+    r = run_s2f(data, "report", "C-1", "--out", str(out), fault="report.recorded", action="kill9")
+    assert r.returncode == -signal.SIGKILL and not out.exists()
+    assert _report_events(data) == ["report.export"]
+    verify_json(data, "C-1")
+    assert temp_files(out.parent) == []
+    r = run_s2f(data, "report", "C-1", "--out", str(out))
+    assert r.returncode == 0 and out.exists()
