@@ -21,6 +21,7 @@ an ``int`` (one channel, 0-based) or ``None`` (all channels, 2-D ``[frames, chan
 from __future__ import annotations
 
 import abc
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator, Union
@@ -125,8 +126,11 @@ class SoundfileSource(AudioSource):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # libmpg123 prints resync warnings straight to file descriptor 2: keep them in the log.
+        self._quiet = path.suffix.lower() in (".mp3", ".mp2", ".mpga")
         try:
-            self._f = sf.SoundFile(str(path))
+            with self._noise_to_log():
+                self._f = sf.SoundFile(str(path))
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise MediaError(f"{path.name}: not a readable audio file ({exc})") from exc
         self.sample_rate = int(self._f.samplerate)
@@ -139,17 +143,24 @@ class SoundfileSource(AudioSource):
     def close(self) -> None:
         self._f.close()
 
+    def _noise_to_log(self) -> Any:
+        from s2f_desktop.audio.probe import quiet_native_stderr
+
+        return quiet_native_stderr(self.path.name) if self._quiet else contextlib.nullcontext()
+
     def blocks(self, start: int = 0, end: int | None = None, block_frames: int = DEFAULT_BLOCK_FRAMES,
                channel: Channel = "mix") -> Iterator[np.ndarray]:
         _check_channel(channel, self.channels)
         start, end = self._range(start, end)
         block_frames = max(1, int(block_frames))
         try:
-            self._f.seek(start)
+            with self._noise_to_log():
+                self._f.seek(start)
             pos = start
             while pos < end:
                 n = min(block_frames, end - pos)
-                data = self._f.read(n, dtype="float32", always_2d=True)
+                with self._noise_to_log():
+                    data = self._f.read(n, dtype="float32", always_2d=True)
                 if data.shape[0] == 0:
                     raise MediaError(f"{self.path.name}: the file is truncated at sample {pos} "
                                      f"(header promises {self.frames})")

@@ -7,8 +7,13 @@ WebM) through FFmpeg via PyAV. Any failure becomes one clear :class:`MediaError`
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import re
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import soundfile as sf
 
@@ -23,6 +28,39 @@ SUPPORTED_EXTS = SOUNDFILE_EXTS | AV_EXTS
 
 #: Recordings shorter than this cannot hold a usable speech sample.
 MIN_DURATION_S = 0.1
+#: Plausible sample rates (Hz) and channel counts. A header outside them is corrupt or
+#: hostile (a WAV declaring 1 Hz makes 4 minutes of samples "last" 67 hours).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4000, 384000
+MAX_CHANNELS = 64
+#: Frames decoded per block by the full decode check at import.
+_DECODE_BLOCK = 1 << 16
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(label: str) -> Iterator[None]:
+    """Send what native decoders (libmpg123, FFmpeg) print on file descriptor 2 to the log.
+
+    Their warnings ("Illegal Audio-MPEG-Header", "Trying to resync") would otherwise land
+    in the middle of the CLI's output and the user's scripts; they are kept in the log.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            noise = sink.read(64_000).decode("utf-8", "replace").strip()
+            if noise:
+                log.info("decoder messages for %s: %s", label, " | ".join(noise.splitlines()[:50]))
 
 
 def _wav_truncation(path: Path) -> str | None:
@@ -62,10 +100,29 @@ def _soundfile_reason(exc: Exception) -> str:
     return re.sub(r"^Error opening .*?: ", "", str(exc)).strip() or exc.__class__.__name__
 
 
+def _full_decode(path: Path, frames: int, rate: int) -> None:
+    """Decode every frame once: a file corrupted in the middle is refused at import, naming the file."""
+    got = 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            while True:
+                block = f.read(_DECODE_BLOCK, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                got += block.shape[0]
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise MediaError(f"{path.name}: the audio is corrupt (it cannot be decoded past {got / rate:.1f} s: "
+                         f"{_soundfile_reason(exc)}); not imported") from exc
+    if got < frames:
+        raise MediaError(f"{path.name}: the audio is corrupt or truncated: only {got / rate:.1f} s of "
+                         f"{frames / rate:.1f} s could be decoded; not imported")
+
+
 def _probe_soundfile(path: Path) -> MediaInfo:
     info = sf.info(str(path))
     if info.frames <= 0 or info.samplerate <= 0:
         raise MediaError(f"{path.name}: the file holds no audio samples")
+    _check_ranges(path, int(info.samplerate), int(info.channels))
     if info.format == "WAV":
         why = _wav_truncation(path)
         if why:
@@ -80,6 +137,7 @@ def _probe_soundfile(path: Path) -> MediaInfo:
         raise MediaError(f"{path.name}: the file is truncated or corrupt ({_soundfile_reason(exc)})") from exc
     if got.shape[0] < tail:
         raise MediaError(f"{path.name}: the file is truncated (header promises {info.frames} frames)")
+    _full_decode(path, int(info.frames), int(info.samplerate))
     return MediaInfo(
         duration_s=info.frames / info.samplerate,
         sample_rate=int(info.samplerate),
@@ -133,6 +191,14 @@ def _probe_av(path: Path) -> MediaInfo:
     return MediaInfo(duration, rate, channels, codec, fmt, frames)
 
 
+def _check_ranges(path: Path, rate: int, channels: int) -> None:
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise MediaError(f"{path.name}: implausible sample rate {rate} Hz (accepted: {MIN_SAMPLE_RATE}-"
+                         f"{MAX_SAMPLE_RATE} Hz); the header is corrupt or the file is not a recording")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise MediaError(f"{path.name}: implausible channel count {channels} (accepted: 1-{MAX_CHANNELS})")
+
+
 def check_media_path(path: Path) -> str:
     """The checks every reader makes before opening a file; returns its lower-case extension.
 
@@ -158,6 +224,15 @@ def probe(path: Path) -> MediaInfo:
     """Describe the audio in ``path`` or raise :class:`MediaError` with a one-line reason."""
     path = Path(path)
     ext = check_media_path(path)
+    with quiet_native_stderr(path.name):
+        info = _probe(path, ext)
+    _check_ranges(path, info.sample_rate, info.channels)
+    if info.duration_s < MIN_DURATION_S:
+        raise MediaError(f"{path.name}: only {info.duration_s * 1000:.0f} ms of audio")
+    return info
+
+
+def _probe(path: Path, ext: str) -> MediaInfo:
     if ext in SOUNDFILE_EXTS:
         try:
             info = _probe_soundfile(path)
@@ -175,6 +250,4 @@ def probe(path: Path) -> MediaInfo:
                 ) from exc
     else:
         info = _probe_av(path)
-    if info.duration_s < MIN_DURATION_S:
-        raise MediaError(f"{path.name}: only {info.duration_s * 1000:.0f} ms of audio")
     return info

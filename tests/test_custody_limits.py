@@ -1,0 +1,65 @@
+"""Attack suite, part 3: hostile media at import (implausible headers, mid-file corruption, decoder noise)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2f_desktop.audio.probe import probe
+from s2f_desktop.core.errors import MediaError
+from s2f_desktop.services import evidence
+
+
+def _tone(seconds: float = 3.0, sr: int = 16000) -> np.ndarray:
+    return 0.3 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * sr)) / sr)
+
+
+def test_implausible_sample_rate_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "one-hertz.wav"
+    sf.write(str(p), _tone(1.0)[:240], 1)
+    with pytest.raises(MediaError, match="one-hertz.wav: implausible sample rate 1 Hz"):
+        probe(p)
+
+
+def test_implausible_channel_count_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "wide.wav"
+    sf.write(str(p), np.zeros((16000, 100), dtype=np.float32), 16000)
+    with pytest.raises(MediaError, match="implausible channel count 100"):
+        probe(p)
+
+
+def test_flac_corrupted_in_the_middle_is_refused_naming_the_file(ctx, case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.flac"
+    sf.write(str(good), _tone(20.0), 16000)
+    data = bytearray(good.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 4000] = bytes((b * 7 + 13) % 256 for b in data[mid:mid + 4000])
+    bad = tmp_path / "interview.flac"
+    bad.write_bytes(bytes(data))
+    res = evidence.import_files(ctx, case.number, [bad])
+    assert res[0].evidence is None and res[0].error.startswith("interview.flac: the audio is corrupt")
+    assert evidence.list_evidence(ctx, case.number) == []
+    assert [p for p in ctx.store.layout.vault.rglob("*") if p.is_file()] == []
+    assert probe(good).frames == 20 * 16000
+
+
+def test_mp3_decoder_noise_stays_out_of_stderr(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.mp3"
+    sf.write(str(clean), _tone(3.0), 16000, format="MP3")
+    raw = clean.read_bytes()
+    noisy = tmp_path / "noisy.mp3"
+    noisy.write_bytes(raw[: len(raw) // 2] + b"\x00JUNKJUNK" * 50 + raw[len(raw) // 2:])
+    data = tmp_path / "data"
+    env = dict(os.environ, S2F_DEBUG="")
+    base = [sys.executable, "-m", "s2f_desktop.cli.main", "--data-dir", str(data)]
+    subprocess.run(base + ["case", "new", "N-1", "--title", "noise"], check=True, capture_output=True, env=env)
+    r = subprocess.run(base + ["import", "N-1", str(noisy)], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    log = (data / "logs" / "s2f-desktop.log").read_text()
+    assert "decoder messages for noisy.mp3" in log
