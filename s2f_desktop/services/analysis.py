@@ -114,6 +114,28 @@ def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tupl
     return parts, segs, evs
 
 
+def mark_unshipped(models: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """Model records, each not declared with that sha256 by the models shipped with this
+    installation (``S2F_MODELS_DIR`` pointing at other weights and a re-hashed manifest)
+    marked ``"shipped": false``, so the run, the GUI and the report can say so."""
+    import json
+
+    from s2f_desktop.system.env import install_root
+
+    out: list[dict[str, Any]] = []
+    for m in models:
+        rec: dict[str, Any] = dict(m)
+        try:
+            manifest = json.loads((install_root() / "models" / str(m.get("id", "")) / "manifest.json").read_text())
+            shipped = manifest.get("files", {}).get(m.get("file")) == m.get("sha256")
+        except (OSError, ValueError, AttributeError):
+            shipped = False
+        if not shipped:
+            rec["shipped"] = False
+        out.append(rec)
+    return out
+
+
 def analyze_selection(ctx: AppContext, case_number: str, segment_ids: Sequence[str], device: str = "auto",
                       task: Task | None = None) -> AnalysisRun:
     """Analyse selected segments of a case and store the run (with an audit event).
@@ -144,7 +166,8 @@ def analyze_selection(ctx: AppContext, case_number: str, segment_ids: Sequence[s
     timings = {"read_s": round(t1 - t0, 3), "load_models_s": round(t2 - t1, 3), "analysis_s": round(t3 - t2, 3)}
     task.progress(0.98, "recording the run")
     with ctx.store.write() as s:
-        run = repo.add_run(s, case.id, list(segment_ids), an.models(), __version__, an.device, an.parameters(),
+        run = repo.add_run(s, case.id, list(segment_ids), mark_unshipped(an.models()), __version__, an.device,
+                           an.parameters(),
                            _analyzer_module().SEED, results, timings, ctx.actor)
         pooled = results["pooled"]["traits"]
         from s2f_desktop.store import custody
