@@ -418,3 +418,62 @@ def test_full_disk_on_write_is_one_plain_line(ctx, case, monkeypatch) -> None:  
         with ctx.store.write() as s:
             repo.add_segment(s, 1, 0, 1, 1)
     assert verify_chain(evidence.audit_trail(ctx, case.number)[0]).ok
+
+
+# ------------------------------------------------------------------- analysis runs
+
+
+class _StubAnalyzer:
+    """Stands in for the neural models: the binding of a run does not depend on what they compute."""
+
+    device = "cpu"
+
+    def models(self):  # type: ignore[no-untyped-def]
+        return [{"id": "traits-v1", "file": "heads.npz", "sha256": "e" * 64}]
+
+    def parameters(self):  # type: ignore[no-untyped-def]
+        return {"stub": True}
+
+    def analyze(self, parts, task):  # type: ignore[no-untyped-def]
+        traits = {"sex": {"label": "inconclusive", "p_male": 0.5}, "age": {"label": "inconclusive",
+                                                                         "interval_80": [20.0, 60.0]}}
+        return {"results": {"segments": {p.name: {"speech_s": 1.0} for p in parts},
+                            "pooled": {"traits": traits, "quality": {"verdict": "usable"}},
+                            "consistency": {"flagged": []}}}
+
+
+@pytest.fixture
+def stub_analysis(monkeypatch):  # type: ignore[no-untyped-def]
+    import types
+
+    from s2f_desktop.services import analysis
+
+    mod = types.SimpleNamespace(SEED=0, Part=lambda name, x, sr: types.SimpleNamespace(name=name, x=x, sr=sr))
+    monkeypatch.setattr(analysis, "_analyzer_module", lambda: mod)
+    monkeypatch.setattr(analysis, "_analyzer", lambda device: _StubAnalyzer())
+    return analysis
+
+
+def test_analysis_run_is_bound_and_its_selection_hashed(ctx, bound_case, stub_analysis) -> None:  # type: ignore[no-untyped-def]
+    case, a, _, seg = bound_case
+    run = stub_analysis.analyze_selection(ctx, case.number, [seg.id])
+    event = evidence.audit_trail(ctx, case.number)[0][-1]
+    assert event.action == "analysis.run" and len(event.details["selection_sha256"]) == 64
+    assert event.details["custody"][0]["object"] == "analysis_run"
+    assert run.models[0]["shipped"] is False  # the stub's weights are not the shipped ones
+    assert evidence.verify_case(ctx, case.number).ok
+    sql(ctx, "update analysis_runs set segment_ids = :s, device = 'cuda:0' where id = :i",
+        s=json.dumps(["forged"]), i=run.id)
+    report = evidence.verify_case(ctx, case.number)
+    assert {f.field for f in failing(report)} == {"segment_ids", "device"}
+
+
+def test_failure_while_recording_a_run_stores_nothing(ctx, bound_case, stub_analysis, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    case, _, _, seg = bound_case
+    n = len(evidence.audit_trail(ctx, case.number)[0])
+    monkeypatch.setenv("S2F_FAULT_AT", "analysis.recording")
+    with pytest.raises(OSError):
+        stub_analysis.analyze_selection(ctx, case.number, [seg.id])
+    with ctx.store.read() as s:
+        assert repo.list_runs(s, case.id) == []
+    assert len(evidence.audit_trail(ctx, case.number)[0]) == n

@@ -21,6 +21,7 @@ from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 from s2f_desktop.store.vault import sha256_file
+from s2f_desktop.system.faults import fault_point
 
 
 def _analyzer_module() -> Any:
@@ -183,6 +184,7 @@ def analyze_selection(ctx: AppContext, case_number: str, segment_ids: Sequence[s
                          "flagged_segments": (results["consistency"] or {}).get("flagged", []),
                      })
         repo.touch_case(s, case.id)
+        fault_point("analysis.recording")
     task.progress(1.0, "analysis recorded")
     return run
 
