@@ -77,3 +77,19 @@ def test_models_outside_the_shipped_set_are_marked_in_the_run_record() -> None:
     unknown = {"id": "mystery-v9", "file": "w.bin", "sha256": "0" * 64}
     assert mark_unshipped([shipped, swapped, unknown]) == [shipped, dict(swapped, shipped=False),
                                                            dict(unknown, shipped=False)]
+
+
+def test_overlong_selection_is_refused_before_decoding(ctx, case, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.core.errors import InputError
+    from s2f_desktop.services import analysis, segments
+
+    monkeypatch.setattr(analysis, "MAX_SELECTION_S", 2.0)
+    wav = tmp_path / "long.wav"
+    sf.write(str(wav), _tone(5.0), 16000)
+    ev = evidence.import_file(ctx, case.number, wav).evidence
+    a = segments.add_segment(ctx, case.number, ev.id, 0, 16000 * 3)
+    monkeypatch.setattr(analysis, "_analyzer", lambda device: pytest.fail("models must not be loaded"))
+    with pytest.raises(InputError, match="the selection is 0.1 min long; one analysis reads at most 0 min"):
+        analysis.analyze_selection(ctx, case.number, [a.id])
+    with pytest.raises(InputError, match="range of long.wav"):
+        analysis.analyze_file(wav, 0.0, 4.0)

@@ -24,6 +24,18 @@ from s2f_desktop.store.vault import sha256_file
 from s2f_desktop.system.faults import fault_point
 
 
+#: Longest audio one analysis reads (seconds). Samples are held in memory at the native rate
+#: (a 10-hour segment took 14 GB); a voice profile needs minutes of net speech, not hours.
+#: Longer selections are refused with the reason, before anything is decoded.
+MAX_SELECTION_S = 3600.0
+
+
+def _check_length(seconds: float, what: str) -> None:
+    if seconds > MAX_SELECTION_S:
+        raise InputError(f"{what} is {seconds / 60:.1f} min long; one analysis reads at most "
+                         f"{MAX_SELECTION_S / 60:.0f} min of audio (select shorter segments or a --start/--end range)")
+
+
 def _analyzer_module() -> Any:
     return importlib.import_module("s2f_desktop.inference.analyzer")
 
@@ -54,6 +66,7 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
         b = frames if end_s is None else min(frames, int(round(end_s * sr)))
         if a >= frames:
             raise InputError(f"{path.name}: --start {start_s} s is beyond the end ({frames / sr:.2f} s)")
+        _check_length((b - a) / sr, f"the range of {path.name} to analyse")
         x = src.read(a, b, channel="mix")
     sha, _ = sha256_file(path)
     an = _analyzer(device)
@@ -105,6 +118,7 @@ def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tupl
     with ctx.store.read() as s:
         segs = [repo.get_segment(s, sid) for sid in segment_ids]
         evs = {seg.evidence_id: repo.get_evidence(s, seg.evidence_id) for seg in segs}
+    _check_length(sum((g.end_sample - g.start_sample) / g.sample_rate for g in segs), "the selection")
     mod = _analyzer_module()
     parts = []
     for i, seg in enumerate(segs):
