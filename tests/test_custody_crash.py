@@ -174,3 +174,19 @@ def test_kill9_during_report_leaves_no_unaudited_file(report_case) -> None:  # t
     assert temp_files(out.parent) == []
     r = run_s2f(data, "report", "C-1", "--out", str(out))
     assert r.returncode == 0 and out.exists()
+
+
+def test_three_processes_importing_at_once_keep_one_consistent_chain(setup, tone_wav) -> None:  # type: ignore[no-untyped-def]
+    data, wav = setup
+    files = [wav] + [tone_wav(freq=200 + 100 * i, seconds=1.0, name=f"c{i}.wav") for i in range(5)]
+    env = dict(os.environ, S2F_DEBUG="")
+    cmd = [sys.executable, "-m", "s2f_desktop.cli.main", "--data-dir", str(data), "import", "C-1"]
+    # Overlapping sets: the same bytes offered by two processes at once must become one item.
+    procs = [subprocess.Popen(cmd + [str(f) for f in chunk], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env) for chunk in (files[0:3], files[2:5], files[4:6] + files[0:1])]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    v = verify_json(data, "C-1")
+    assert v["ok"] and v["chain"]["ok"] and v["custody"] == [] and v["orphans"] == []
+    assert sorted(e["original_name"] for e in v["evidence"]) == sorted(f.name for f in files)
