@@ -82,6 +82,11 @@ def test_vad_suggestions_replace_earlier_ones_and_keep_decisions(ctx, case, spee
     assert not ({g.id for g in first[1:]} & {g.id for g in all_now})
     assert all(g.params["threshold"] == 0.6 for g in second)
     assert not any(abs(g.start_sample - first[0].start_sample) < sr // 10 for g in second)
+    # Every suggestion is bound by its speech-detection event, every replaced one recorded as deleted.
+    from s2f_desktop.services.evidence import verify_case
+
+    checked = verify_case(ctx, case.number)
+    assert checked.ok and checked.custody == ()
     report = audio_svc.segment_quality(ctx, [first[0].id, second[0].id])
     assert report.net_speech_s > 1.0 and report.verdict in ("ok", "warn", "insufficient")
     per = audio_svc.segment_qualities(ctx, [first[0].id])
