@@ -26,9 +26,10 @@ from typing import Any, Iterable, Sequence
 from s2f_desktop.core.models import AnalysisRun, AuditEvent, Case, Evidence, Segment
 from s2f_desktop.store.audit import canonical_json
 
-#: Actions that change nothing evidential (a closed case may still record them).
-NON_MUTATING = frozenset({"case.verify", "case.receipt", "report.export", "report.export_failed",
-                          "evidence.reimport", "store.repair"})
+#: Actions that change bound rows; a closed case refuses them, so one recorded after the
+#: case's close means the case was reopened outside the services. (Verification, receipts,
+#: reports, composites and the like are allowed on a closed case.)
+MUTATING_PREFIXES = ("case.update", "case.close", "evidence.import", "segment.", "analysis.run")
 
 
 # ----------------------------------------------------------------------- row states
@@ -206,7 +207,7 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
             if ev.action == "segment.vad":
                 legacy_vad_evidence.update(ev.object_ids)
         mark = (ev.seq, ev.id)
-        if closed_at is not None and ev.action not in NON_MUTATING:
+        if closed_at is not None and ev.action.startswith(MUTATING_PREFIXES):
             findings.append(CustodyFinding("case", str(case.id), "status", "OUT_OF_BAND",
                                            found=f"event #{ev.seq} ({ev.action}) changed a case the chain records "
                                                  f"as closed at event #{closed_at[0]}: it was reopened outside "
