@@ -477,3 +477,25 @@ def test_failure_while_recording_a_run_stores_nothing(ctx, bound_case, stub_anal
     with ctx.store.read() as s:
         assert repo.list_runs(s, case.id) == []
     assert len(evidence.audit_trail(ctx, case.number)[0]) == n
+
+
+def test_full_disk_while_writing_a_report_is_one_line_and_leaves_nothing(ctx, bound_case, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import errno
+
+    from s2f_desktop.services import reports
+    from s2f_desktop.system.paths import OutputError
+
+    case, *_ = bound_case
+    n = len(evidence.audit_trail(ctx, case.number)[0])
+
+    def full(data, path, generated_at):  # type: ignore[no-untyped-def]
+        Path(path).write_bytes(b"%PDF-partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(reports, "render_pdf", full)
+    out = tmp_path / "out" / "r.pdf"
+    with pytest.raises(OutputError, match="disk holding .* is full; r.pdf was not written") as exc:
+        reports.build_report(ctx, case.number, out=out)
+    assert exc.value.exit_code == 4
+    assert list(out.parent.iterdir()) == [] and len(evidence.audit_trail(ctx, case.number)[0]) == n
+    assert not list((ctx.data_dir / ".pending").glob("*"))

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from s2f_desktop import __version__
-from s2f_desktop.core.errors import NotFoundError, S2FError
+from s2f_desktop.core.errors import NotFoundError
 from s2f_desktop.core.models import AnalysisRun, Composite, VerifyStatus
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.report.model import ReportData, build_report_data
@@ -30,7 +30,7 @@ from s2f_desktop.store.audit import append_event, list_events, verify_chain
 from s2f_desktop.store.vault import sha256_file
 from s2f_desktop.system.env import models_dir
 from s2f_desktop.system.faults import fault_point
-from s2f_desktop.system.paths import StagedOutput, TempJournal
+from s2f_desktop.system.paths import StagedOutput, TempJournal, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
             task.check()
             sha, size = sha256_file(staged.path)
         except OSError as exc:
-            raise S2FError(f"could not write the report to {target}: {exc.strerror or exc}") from exc
+            raise write_failure(target, exc) from exc
         if record:
             with ctx.store.write() as s:
                 case = repo.get_case(s, case_number)

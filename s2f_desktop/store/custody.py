@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from s2f_desktop.core.models import AnalysisRun, AuditEvent, Case, Evidence, Segment
 from s2f_desktop.store.audit import canonical_json
@@ -71,7 +71,7 @@ def run_values(r: AnalysisRun) -> dict[str, Any]:
             "created_at": _iso(r.created_at), "created_by": r.created_by}
 
 
-_VALUES = {"case": case_values, "evidence": evidence_values, "segment": segment_values, "analysis_run": run_values}
+_VALUES: dict[str, Callable[[Any], dict[str, Any]]] = {"case": case_values, "evidence": evidence_values, "segment": segment_values, "analysis_run": run_values}
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:
@@ -275,8 +275,8 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
         if key in expected:
             continue
         otype, oid = key
-        g = seg_by_id.get(oid) if otype == "segment" else None
-        if g is not None and g.source.value == "vad" and str(g.evidence_id) in legacy_vad_evidence:
+        vad_seg = seg_by_id.get(oid) if otype == "segment" else None
+        if vad_seg is not None and vad_seg.source.value == "vad" and str(vad_seg.evidence_id) in legacy_vad_evidence:
             findings.append(CustodyFinding(otype, oid, "all fields", "UNBOUND",
                                            found="suggested by a legacy speech-detection event"))
             continue

@@ -42,6 +42,23 @@ JOURNAL_DIR = ".pending"
 STALE_AFTER_S = 6 * 3600
 
 
+class OutputError(S2FError):
+    """An output file could not be written (full disk, no permission, read-only folder): exit 4."""
+
+    exit_code = 4
+
+
+def write_failure(target: Path, exc: OSError) -> OutputError:
+    """One plain line for a failed write, naming the real cause."""
+    import errno
+
+    if exc.errno == errno.ENOSPC:
+        return OutputError(f"the disk holding {target.parent} is full; {target.name} was not written")
+    if exc.errno == errno.EROFS:
+        return OutputError(f"{target.parent} is on read-only media; {target.name} was not written")
+    return OutputError(f"could not write {target}: {exc.strerror or exc}")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM/SIGHUP received: unwinds like Ctrl-C so cleanup code runs."""
 
@@ -183,8 +200,7 @@ def sweep_leftovers(data_root: Path, vault: Path, reports: Path) -> list[str]:
                 info = json.loads(entry.read_text(encoding="utf-8"))
                 pid, path = int(info["pid"]), Path(info["path"])
             except (OSError, ValueError, KeyError, TypeError):
-                pid, path = temp_name_pid("x-" + entry.name) or 0, None
-                if pid_alive(pid):
+                if pid_alive(temp_name_pid("x-" + entry.name) or 0):
                     continue
                 entry.unlink(missing_ok=True)
                 continue
@@ -203,19 +219,19 @@ def sweep_leftovers(data_root: Path, vault: Path, reports: Path) -> list[str]:
     if Path(reports).is_dir():
         candidates += list(Path(reports).glob(".report-*"))
     for p in candidates:
-        pid = temp_name_pid(p.name)
+        owner = temp_name_pid(p.name)
         try:
             age = now - p.stat().st_mtime
         except OSError:
             continue
-        dead = (pid is not None and not pid_alive(pid)) or (pid is None and age > STALE_AFTER_S)
+        dead = (owner is not None and not pid_alive(owner)) or (owner is None and age > STALE_AFTER_S)
         if dead:
             try:
                 _unlink_any(p)
                 done.append(f"removed {p} (an interrupted {'import' if '.import-' in p.name else 'report'})")
             except OSError as exc:
                 done.append(f"could not remove {p} ({exc.strerror or exc})")
-        elif pid is None:
+        elif owner is None:
             done.append(f"found {p}: an unfinished temporary file (removed at a later start if still there)")
     return done
 
@@ -244,12 +260,12 @@ class StagedOutput:
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise S2FError(f"cannot create the folder {self.target.parent}: {exc.strerror or exc}") from exc
+            raise write_failure(self.target, exc) from exc
         suffix = self.target.suffix
         try:
             fd, name = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=self.target.parent)
         except OSError as exc:
-            raise S2FError(f"cannot write in {self.target.parent}: {exc.strerror or exc}") from exc
+            raise write_failure(self.target, exc) from exc
         os.close(fd)
         self.path = Path(name)
         # The pid in the name lets a later start tell a dead process's file from a live one's.
@@ -277,7 +293,7 @@ class StagedOutput:
                     self.path.unlink()
         except OSError as exc:
             self.discard()
-            raise S2FError(f"could not write {self.target}: {exc.strerror or exc}") from exc
+            raise write_failure(self.target, exc) from exc
         except BaseException:
             self.discard()
             raise
