@@ -260,7 +260,7 @@ def test_labels_and_names_are_checked(ctx, bound_case) -> None:  # type: ignore[
         segments.update_segment(ctx, seg.id, label="\x1b]0;title\x07")
     with pytest.raises(InputError):
         cases.update_case(ctx, case.number, agency="x\u2028y")
-    assert check_text("notes", "line one\nline two", allow_newlines=True) == "line one\nline two"
+    assert check_text("notes", "line one\r\nline two", allow_newlines=True) == "line one\nline two"
     assert neutralise("a\x1b[2Kb\nc\u202e") == "a\\x1b[2Kb\\x0ac\\u202e"
 
 

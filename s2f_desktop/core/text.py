@@ -31,6 +31,8 @@ def _is_unsafe(ch: str, allow_newlines: bool) -> bool:
 def check_text(field: str, value: str, *, max_len: int | None = None, allow_newlines: bool = False) -> str:
     """Return ``value`` stripped, or raise InputError naming the field and the offending character."""
     value = str(value).strip()
+    if allow_newlines:  # text pasted from Windows: CRLF line ends are newlines, not control codes
+        value = value.replace("\r\n", "\n")
     limit = max_len if max_len is not None else MAX_LENGTHS.get(field, 500)
     if len(value) > limit:
         raise InputError(f"{field} is too long ({len(value)} characters; at most {limit})")
