@@ -367,7 +367,7 @@ def test_receipt_export_refuses_to_overwrite(ctx, bound_case, tmp_path) -> None:
 # ---------------------------------------------------------------- read-only, schema
 
 
-def test_read_only_data_directory_can_be_listed_and_verified(ctx, bound_case, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_read_only_data_directory_can_be_listed_verified_and_reported(ctx, bound_case, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Read-only media (simulated: tests run as root, for whom chmod does not make a folder read-only)."""
     from s2f_desktop.services.context import AppContext
     from s2f_desktop.store import db as dbmod
@@ -385,6 +385,10 @@ def test_read_only_data_directory_can_be_listed_and_verified(ctx, bound_case, mo
         assert report.ok and not report.recorded
         with pytest.raises(StorageError, match="read-only"):
             cases.create_case(ro, "RO-2", "not allowed")
+        from s2f_desktop.services.reports import build_report
+
+        res = build_report(ro, case.number, out=tmp_path / "review" / "report.pdf")
+        assert res.path.read_bytes()[:5] == b"%PDF-"
     finally:
         ro.close()
     check = AppContext(dbmod.open_store(ctx.data_dir), "x")
