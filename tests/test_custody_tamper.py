@@ -503,3 +503,13 @@ def test_full_disk_while_writing_a_report_is_one_line_and_leaves_nothing(ctx, bo
     assert exc.value.exit_code == 4
     assert list(out.parent.iterdir()) == [] and len(evidence.audit_trail(ctx, case.number)[0]) == n
     assert not list((ctx.data_dir / ".pending").glob("*"))
+
+
+def test_truncated_chain_leaves_its_rows_unrecorded(ctx, case, tone_wav) -> None:  # type: ignore[no-untyped-def]
+    """Deleting the newest events keeps the chain's prefix valid, but the rows they created stand out."""
+    ev = evidence.import_file(ctx, case.number, tone_wav(seconds=1.0)).evidence
+    sql(ctx, "delete from audit_events where case_id = :c and action = 'evidence.import'", c=case.id)
+    report = evidence.verify_case(ctx, case.number)
+    assert report.chain.ok
+    assert [(f.object_type, f.object_id, f.problem) for f in failing(report)] == [("evidence", str(ev.id),
+                                                                                   "UNRECORDED")]
