@@ -24,10 +24,12 @@ from s2f_desktop.store.vault import sha256_file
 from s2f_desktop.system.faults import fault_point
 
 
-#: Longest audio one analysis reads (seconds). Samples are held in memory at the native rate
-#: (a 10-hour segment took 14 GB); a voice profile needs minutes of net speech, not hours.
-#: Longer selections are refused with the reason, before anything is decoded.
-MAX_SELECTION_S = 3600.0
+#: Longest audio one analysis reads (seconds). The whole selection is held in memory and
+#: analysed at once (a 10-hour segment took 14 GB); ten minutes peak at 1.6 GB with the
+#: models loaded (benchmarks/bench_custody.py), under the 2 GB target, and a voice profile
+#: needs minutes of net speech, not hours. Longer selections are refused with the reason,
+#: before anything is decoded.
+MAX_SELECTION_S = 600.0
 
 
 def _check_length(seconds: float, what: str) -> None:
