@@ -89,10 +89,10 @@ def _analysis_memory(quick: bool) -> list[dict[str, Any]]:
     note = "peak RSS of the child, models loaded" + ("" if ok else f" (FAILED: {r.stderr.strip()[:80]})")
     if peak_kb <= before:
         note += " (an earlier child had a higher peak; value is an upper bound)"
-    return [{"benchmark": f"peak memory, analyze {seconds / 60:.0f} min of speech at {sr / 1000:g} kHz", "value": peak_kb / 1024,
-             "unit": "MB", "target": "< 2048 MB", "note": note},
-            {"benchmark": f"wall time, analyze {seconds / 60:.0f} min of speech at {sr / 1000:g} kHz", "value": dt, "unit": "s",
-             "note": "CPU, 1 thread"}]
+    what = f"analyze {seconds / 60:.0f} min of speech at {sr / 1000:g} kHz"
+    return [{"benchmark": f"peak memory, {what}", "value": peak_kb / 1024, "unit": "MB", "target": "< 2048 MB",
+             "note": note},
+            {"benchmark": f"wall time, {what}", "value": dt, "unit": "s", "note": "CPU, 1 thread"}]
 
 
 def _refusal_memory(quick: bool) -> list[dict[str, Any]]:

@@ -367,7 +367,8 @@ def export_receipt(ctx: AppContext, case_number: str, out: Path, force: bool = F
         with ctx.store.write() as s:
             case = repo.get_case(s, case_number)
             append_event(s, case_id=case.id, actor=ctx.actor, action="case.receipt", object_type="case",
-                         object_ids=[case.id], details={"path": str(target), "receipt_sha256": receipt["receipt_sha256"],
+                         object_ids=[case.id], details={"path": str(target),
+                                                        "receipt_sha256": receipt["receipt_sha256"],
                                                         "head_seq": receipt["chain"]["head_seq"],
                                                         "head_hash": receipt["chain"]["head_hash"]})
     return target, receipt
@@ -394,7 +395,8 @@ def check_receipt(ctx: AppContext, case_number: str, receipt_file: Path) -> list
     if len(events) < seq:
         problems.append(f"the chain has {len(events)} events; the receipt's head is event #{seq} (events deleted)")
     elif events[seq - 1].hash != head:
-        problems.append(f"event #{seq} now has hash {events[seq - 1].hash[:16]}…, the receipt recorded {head[:16]}… "
+        problems.append(f"event #{seq} now has hash {events[seq - 1].hash[:16]}…, "
+                        f"the receipt recorded {head[:16]}… "
                         "(the chain was rewritten up to the receipt)")
     else:
         prefix = verify_chain(events[:seq])

@@ -20,10 +20,10 @@ from s2f_desktop.audio.decode import open_audio
 from s2f_desktop.core.errors import InputError, NotFoundError
 from s2f_desktop.core.models import Case, Evidence, Segment, SegmentSource, SegmentStatus
 from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.core.text import check_text
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import vault_path
-from s2f_desktop.core.text import check_text
 from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event

@@ -71,7 +71,9 @@ def run_values(r: AnalysisRun) -> dict[str, Any]:
             "created_at": _iso(r.created_at), "created_by": r.created_by}
 
 
-_VALUES: dict[str, Callable[[Any], dict[str, Any]]] = {"case": case_values, "evidence": evidence_values, "segment": segment_values, "analysis_run": run_values}
+_VALUES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "case": case_values, "evidence": evidence_values, "segment": segment_values, "analysis_run": run_values,
+}
 
 
 def _normalise(values: dict[str, Any]) -> dict[str, Any]:
