@@ -326,7 +326,9 @@ def custody_receipt(ctx: AppContext, case_number: str) -> dict[str, Any]:
         "format": RECEIPT_FORMAT,
         "case_number": case.number,
         "case_title": case.title,
-        "chain": {"events": len(events), "head_seq": seq, "head_hash": head, "intact_when_exported": chain.ok},
+        "chain": {"events": len(events), "head_seq": seq, "head_hash": head, "intact_when_exported": chain.ok,
+                  "rows_matched_chain_when_exported": not any(f.failing for f in
+                                                              custody_findings(ctx, case_number))},
         "evidence": [{"id": e.id, "original_name": e.original_name, "sha256": e.sha256, "size_bytes": e.size_bytes}
                      for e in items],
         "exported_at": repo.utcnow().isoformat(timespec="seconds") + "Z",

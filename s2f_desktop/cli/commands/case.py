@@ -92,6 +92,7 @@ def _receipt(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     ch = receipt["chain"]
     print(f"wrote custody receipt {nt(path)}")
     print(f"case {nt(receipt['case_number'])}: chain head event #{ch['head_seq']} sha256 {ch['head_hash']} "
-          f"({ch['events']} events, intact: {'yes' if ch['intact_when_exported'] else 'NO'})")
+          f"({ch['events']} events, intact: {'yes' if ch['intact_when_exported'] else 'NO'}, rows match: "
+          f"{'yes' if ch['rows_matched_chain_when_exported'] else 'NO'})")
     print(f"receipt sha256 {receipt['receipt_sha256']}")
     return 0
