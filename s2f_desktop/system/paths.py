@@ -204,7 +204,7 @@ def sweep_leftovers(data_root: Path, vault: Path, reports: Path) -> list[str]:
                     continue
                 entry.unlink(missing_ok=True)
                 continue
-            if pid_alive(pid) and pid != os.getpid():
+            if pid_alive(pid):  # still running (this process included): its file is in use
                 continue
             if path is not None and path.exists():
                 try:
