@@ -190,3 +190,30 @@ def test_three_processes_importing_at_once_keep_one_consistent_chain(setup, tone
     v = verify_json(data, "C-1")
     assert v["ok"] and v["chain"]["ok"] and v["custody"] == [] and v["orphans"] == []
     assert sorted(e["original_name"] for e in v["evidence"]) == sorted(f.name for f in files)
+
+
+def test_sweep_removes_only_dead_processes_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    from s2f_desktop.system.paths import JOURNAL_DIR, sweep_leftovers
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    root, vault, reports = tmp_path / "d", tmp_path / "d" / "vault", tmp_path / "d" / "reports"
+    (vault / "ab").mkdir(parents=True)
+    reports.mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    files = {"dead_vault": vault / "ab" / f".import-{dead}-x1",
+             "live_vault": vault / "ab" / f".import-{os.getpid()}-x2",
+             "dead_out": outside / f".report-{dead}-x3.pdf", "live_out": outside / f".report-{os.getpid()}-x4.pdf"}
+    for p in files.values():
+        p.write_bytes(b"partial")
+    (root / JOURNAL_DIR).mkdir()
+    for key, pid in (("dead_out", dead), ("live_out", os.getpid())):
+        (root / JOURNAL_DIR / f"{pid}-{key}.json").write_text(_json.dumps({"pid": int(pid), "path": str(files[key])}))
+    done = sweep_leftovers(root, vault, reports)
+    assert not files["dead_vault"].exists() and not files["dead_out"].exists()
+    assert files["live_vault"].exists() and files["live_out"].exists()
+    assert len(done) == 2 and all(line.startswith("removed") for line in done)
+    assert [p.name for p in (root / JOURNAL_DIR).iterdir()] == [f"{os.getpid()}-live_out.json"]
