@@ -26,7 +26,8 @@ def _report(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     from s2f_desktop.services import reports
 
     bar = StderrProgress()
-    result = reports.build_report(ctx_factory(), args.case, out=args.out, run_id=args.run, task=Task(bar),
+    ctx = ctx_factory()
+    result = reports.build_report(ctx, args.case, out=args.out, run_id=args.run, task=Task(bar),
                                   force=args.force)
     bar.done()
     if args.json:
@@ -34,4 +35,6 @@ def _report(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     else:
         print(f"wrote {result.path} ({result.pages} pages)")
         print(f"report id {result.report_id}  sha256 {result.sha256}")
+        if ctx.store.read_only:
+            print("(read-only data directory: this report is not recorded in the case's audit trail)")
     return 0
