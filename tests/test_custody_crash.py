@@ -217,3 +217,24 @@ def test_sweep_removes_only_dead_processes_files(tmp_path) -> None:  # type: ign
     assert files["live_vault"].exists() and files["live_out"].exists()
     assert len(done) == 2 and all(line.startswith("removed") for line in done)
     assert [p.name for p in (root / JOURNAL_DIR).iterdir()] == [f"{os.getpid()}-live_out.json"]
+
+
+def test_concurrent_writers_never_fork_the_chain(setup) -> None:  # type: ignore[no-untyped-def]
+    """Four processes editing one case as fast as they can: every event lands, in one unbroken chain."""
+    data, _ = setup
+    script = ("import sys\n"
+              "from s2f_desktop.services import cases, evidence\n"
+              "from s2f_desktop.services.context import AppContext\n"
+              "from s2f_desktop.store import open_store\n"
+              "ctx = AppContext(open_store(sys.argv[1]), 'w' + sys.argv[2])\n"
+              "for i in range(15):\n"
+              "    cases.update_case(ctx, 'C-1', notes=f'writer {sys.argv[2]} edit {i}')\n"
+              "    evidence.verify_case(ctx, 'C-1')  # an event appended with no row written first\n"
+              "ctx.close()\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(data), str(k)], stderr=subprocess.PIPE)
+             for k in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()[-500:]
+    v = verify_json(data, "C-1")
+    assert v["ok"] and v["chain"]["ok"] and v["chain"]["events"] == 1 + 4 * 15 * 2

@@ -67,6 +67,29 @@ def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur.close()
 
 
+def _write_engine(url: object) -> Engine:
+    """An engine whose transactions start with ``BEGIN IMMEDIATE``.
+
+    pysqlite only opens a transaction at the first INSERT/UPDATE, so a writer's reads
+    (the chain's last event, "is this hash already evidence?") would otherwise run
+    outside it: two processes could both read event #7 and both append #8. Taking the
+    database's write lock when the block begins makes read-then-write atomic across
+    processes (others wait up to ``busy_timeout``).
+    """
+    eng = create_engine(url, future=True)  # type: ignore[call-overload]
+    event.listen(eng, "connect", _on_connect)
+
+    def manual_transactions(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None
+
+    def begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(eng, "connect", manual_transactions)
+    event.listen(eng, "begin", begin_immediate)
+    return eng
+
+
 def alembic_config(engine: Engine) -> "Config":
     """An Alembic config bound to ``engine`` (no alembic.ini needed at run time)."""
     from alembic.config import Config
@@ -118,6 +141,8 @@ class Store:
         #: What the start-up sweep did about temporary files left by interrupted processes.
         self.recovered: list[str] = []
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._writer: Engine | None = None if read_only else _write_engine(engine.url)
+        self._write_sessions = None if self._writer is None else sessionmaker(self._writer, expire_on_commit=False)
         self._write_lock = threading.RLock()
 
     @contextmanager
@@ -136,8 +161,9 @@ class Store:
         if self.read_only:
             raise StorageError(f"the data directory {self.layout.root} is read-only; this command needs to write "
                                "(listing, showing, verifying and reporting to another folder work read-only)")
+        assert self._write_sessions is not None
         with self._write_lock:
-            session = self._sessions()
+            session = self._write_sessions()
             try:
                 with session.begin():
                     yield session
@@ -152,6 +178,8 @@ class Store:
     def close(self) -> None:
         """Release database connections."""
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.dispose()
 
 
 def open_store(data_dir: Path, migrate: bool = True) -> Store:
