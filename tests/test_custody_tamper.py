@@ -117,7 +117,7 @@ def test_renamed_original_and_moved_segment_are_named(ctx, bound_case) -> None: 
     events = evidence.audit_trail(ctx, case.number)[0]
     update = next(e for e in events if e.action == "segment.update")
     assert found[("segment", "label")].event_id == update.id
-    assert "evidence 1: original_name" in "; ".join(report.problems).replace(f"evidence {a.id}", "evidence 1")
+    assert f"evidence #{a.id}: original_name is \"innocent.wav\", expected \"a.wav\"" in "; ".join(report.problems)
 
 
 def test_row_inserted_outside_the_services_is_unrecorded(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]

@@ -128,7 +128,8 @@ class CustodyFinding:
     def describe(self) -> str:
         """One line naming the object, field, values and the event that recorded the expectation."""
         where = f" (recorded by event #{self.event_seq}, id {self.event_id})" if self.event_seq is not None else ""
-        obj = f"{self.object_type} {self.object_id}"
+        label = self.object_type.replace("_", " ")
+        obj = f"{label} #{self.object_id}" if self.object_id.isdigit() else f"{label} {self.object_id}"
         if self.problem == "CHANGED":
             return f"{obj}: {self.field} is {self.found}, expected {self.expected}{where}"
         if self.problem == "DELETED":
