@@ -29,12 +29,7 @@ from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 from s2f_desktop.store.vault import sha256_file
-from s2f_desktop.voice import lr as lrm
-
-#: A selection is split into speaker groups only when two groups compare at or below this
-#: log10 LR: at least "moderate support" (ENFSI 2015) for different speakers.
-SPLIT_LOG10_LR = -1.0
-
+from s2f_desktop.voice import consistency
 
 def _mod() -> Any:
     return importlib.import_module("s2f_desktop.inference.comparison")
@@ -272,73 +267,49 @@ def comparison_to_dict(run: crepo.ComparisonRun) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- one voice or several?
-@dataclass(frozen=True)
-class SpeakerSplit:
-    """The decision whether a selection holds one voice.
+# The decision itself is torch-free and lives in voice/consistency.py (the analyzer uses it too).
+SpeakerSplit = consistency.SpeakerSplit
+split_speakers = consistency.split_speakers
+SPLIT_LOG10_LR = consistency.SPLIT_LOG10_LR
 
-    ``groups``: segment ids per probable speaker (largest net speech first); ``unassessed``: segments with
-    too little speech to be judged (they join no group and are never called a second speaker);
-    ``between``: log10 LR of every pair of groups (pooled speech of each group); ``split``: True when at
-    least two groups compare at or below ``SPLIT_LOG10_LR`` — then one profile must not pool them.
+
+class MultipleSpeakersError(InputError):
+    """A selection that the calibrated comparison splits into different speakers cannot be one profile."""
+
+    def __init__(self, split: consistency.SpeakerSplit, case_number: str = "") -> None:
+        self.split = split
+        self.groups = [list(g) for g in split.groups]
+        worst = min((v for _, _, v in split.between), default=0.0)
+        runs = " and ".join(f"`s2f analyze {case_number or 'CASE'} --segments {','.join(g)}`" for g in self.groups)
+        super().__init__(
+            f"the selection holds {len(self.groups)} different voices (calibrated comparison between groups: "
+            f"log10 LR {worst:+.2f}, {lrm_verbal(worst)}); one profile must not pool them — analyse each group "
+            f"separately: {runs}")
+
+
+def lrm_verbal(log10_lr: float) -> str:
+    """ENFSI 2015 words for a log10 LR."""
+    from s2f_desktop.voice.lr import verbal
+
+    return verbal(log10_lr)
+
+
+def require_single_speaker(results: dict[str, Any], case_number: str = "") -> None:
+    """Raise :class:`MultipleSpeakersError` when an analysis result's speaker check split the selection.
+
+    ``results`` is what :meth:`s2f_desktop.inference.analyzer.Analyzer.analyze` returns under ``"results"``
+    (its ``speaker_check`` key). Call it in ``services.analysis.analyze_selection`` after the analysis
+    and before storing the run, so a profile is never pooled across speakers.
     """
-
-    groups: tuple[tuple[str, ...], ...]
-    unassessed: tuple[str, ...]
-    between: tuple[tuple[int, int, float], ...]
-    split: bool
-    threshold_log10_lr: float = SPLIT_LOG10_LR
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"split": self.split, "groups": [list(g) for g in self.groups], "unassessed": list(self.unassessed),
-                "between_groups_log10_lr": [{"a": a, "b": b, "log10_lr": round(v, 3)} for a, b, v in self.between],
-                "threshold_log10_lr": self.threshold_log10_lr,
-                "rule": "groups are kept apart when their comparison gives at least moderate support (LR <= 1/10) "
-                        "for different speakers; segments too short to judge are left unassessed"}
-
-
-def split_speakers(segment_ids: Sequence[str], windows: Sequence[np.ndarray], speech_s: Sequence[float],
-                   calibration: lrm.Calibration, cohort: np.ndarray,
-                   threshold_log10_lr: float = SPLIT_LOG10_LR) -> SpeakerSplit:
-    """Group segments by speaker with the calibrated comparison (torch-free).
-
-    ``windows[i]`` are segment i's GE2E window embeddings and ``speech_s[i]`` its net speech (as
-    :func:`s2f_desktop.inference.comparison.window_embeddings` returns them). Segments below the model's
-    minimum net speech are *unassessed*. The others are merged greedily (agglomerative): the two groups
-    whose pooled comparison gives the highest log10 LR are merged while that LR is above
-    ``threshold_log10_lr``. A short segment therefore never looks like a second speaker: its LR is near 1,
-    and only evidence at least moderately supporting different speakers keeps groups apart.
-    """
-    ids = list(segment_ids)
-    if not (len(ids) == len(windows) == len(speech_s)):
-        raise InputError("segment ids, windows and durations differ in length")
-    ok = [i for i in range(len(ids)) if speech_s[i] >= calibration.min_speech_s and len(windows[i])]
-    unassessed = tuple(ids[i] for i in range(len(ids)) if i not in ok)
-    groups: list[list[int]] = [[i] for i in ok]
-
-    def llr(a: list[int], b: list[int]) -> float:
-        wa = np.concatenate([windows[i] for i in a])
-        wb = np.concatenate([windows[i] for i in b])
-        v = lrm.compare_embeddings(calibration, cohort, wa.mean(axis=0), wb.mean(axis=0),
-                                   float(sum(speech_s[i] for i in a)), float(sum(speech_s[i] for i in b)))
-        return float(v.log10_lr) if v.log10_lr is not None else 0.0
-
-    while len(groups) > 1:
-        best, pair = -np.inf, (0, 1)
-        for a in range(len(groups)):
-            for b in range(a + 1, len(groups)):
-                v = llr(groups[a], groups[b])
-                if v > best:
-                    best, pair = v, (a, b)
-        if best <= threshold_log10_lr:
-            break
-        a, b = pair
-        groups[a] = sorted(groups[a] + groups[b])
-        del groups[b]
-    groups.sort(key=lambda g: (-sum(speech_s[i] for i in g), g[0]))
-    between = tuple((a, b, llr(groups[a], groups[b])) for a in range(len(groups)) for b in range(a + 1, len(groups)))
-    return SpeakerSplit(tuple(tuple(ids[i] for i in g) for g in groups), unassessed, between,
-                        any(v <= threshold_log10_lr for _, _, v in between), threshold_log10_lr)
+    chk = results.get("speaker_check") or {}
+    sp = chk.get("speaker_split") or {}
+    if not sp.get("split"):
+        return
+    split = consistency.SpeakerSplit(
+        tuple(tuple(g) for g in sp["groups"]), tuple(sp.get("unassessed", [])),
+        tuple((int(d["a"]), int(d["b"]), float(d["log10_lr"])) for d in sp.get("between_groups_log10_lr", [])),
+        True, float(sp.get("threshold_log10_lr", consistency.SPLIT_LOG10_LR)))
+    raise MultipleSpeakersError(split, case_number)
 
 
 def check_selection_speakers(ctx: AppContext, case_number: str, segment_ids: Sequence[str], device: str = "auto",

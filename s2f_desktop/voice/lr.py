@@ -36,6 +36,7 @@ HD = ("the questioned and the known speech were spoken by different speakers of 
 #: ENFSI Guideline for Evaluative Reporting in Forensic Science (2015), verbal equivalents of LR ranges.
 #: (lower log10 LR bound inclusive, words); applied symmetrically for support of Hd.
 ENFSI_SCALE: tuple[tuple[float, str], ...] = (
+    (6.0, "extremely strong support"),
     (4.0, "very strong support"),
     (3.0, "strong support"),
     (2.0, "moderately strong support"),
