@@ -88,3 +88,27 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
     panel.refresh()
     assert [r.id for r in panel.runs] == [run.id] or panel.runs[-1].results["label"] == "different"
     runner.shutdown()
+
+
+def test_refused_analysis_offers_one_run_per_speaker_group(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from s2f_desktop.gui.comparison import offer_group_runs
+    from s2f_desktop.services.comparison import MultipleSpeakersError
+    from s2f_desktop.voice.consistency import SpeakerSplit
+
+    w = QWidget()
+    qtbot.addWidget(w)
+    err = MultipleSpeakersError(SpeakerSplit((("a", "b"), ("c",)), (), ((0, 1, -2.0),), True), "T-1")
+    started: list[list[str]] = []
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        assert box is not None and "2 different voices" in box.text()
+        next(b for b in box.buttons() if b.text().startswith("Analyse group 2")).click()
+
+    QTimer.singleShot(0, click)
+    assert offer_group_runs(w, err, started.append)
+    assert started == [["c"]]
+    assert not offer_group_runs(w, ValueError("other"), started.append)

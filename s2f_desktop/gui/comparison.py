@@ -323,3 +323,34 @@ class ComparisonPanel(QWidget):
         self.refresh(select_run=run.id)
         self.status_message.emit(f"Comparison #{run.id} finished")
         self.comparison_finished.emit(run)
+
+
+def offer_group_runs(parent: QWidget, error: Any, run_group: Any) -> bool:
+    """When an analysis was refused because its selection holds several voices, offer one run per group.
+
+    ``error`` is a :class:`s2f_desktop.services.comparison.MultipleSpeakersError`; ``run_group(ids)`` starts
+    the analysis of one group (e.g. tick exactly those segments and analyse). Returns True when the error
+    was of that kind (the dialog was shown), False otherwise so the caller reports it as usual.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    from s2f_desktop.services.comparison import MultipleSpeakersError
+
+    if not isinstance(error, MultipleSpeakersError):
+        return False
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Several voices in the selection")
+    box.setText(f"The selected segments hold {len(error.groups)} different voices: one profile must not pool them.")
+    box.setInformativeText("Analyse one speaker group at a time. Each group becomes its own analysis run.")
+    buttons = []
+    for i, g in enumerate(error.groups, start=1):
+        buttons.append((box.addButton(f"Analyse group {i} ({len(g)} segment{'s' if len(g) != 1 else ''})",
+                                      QMessageBox.ButtonRole.AcceptRole), g))
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setObjectName("several_voices_dialog")
+    box.exec()
+    for b, g in buttons:
+        if box.clickedButton() is b:
+            run_group(list(g))
+    return True

@@ -192,7 +192,6 @@ class Comparator:
     def compare(self, q_parts: list[SidePart], k_parts: list[SidePart], task: Any = None) -> dict[str, Any]:
         """Compare a questioned and a known side; JSON-ready result (verdict, sides, channel, validation position)."""
         from s2f_desktop.core.progress import null_task
-        from s2f_desktop.voice import lr as lrm
 
         task = task or null_task()
         task.progress(0.02, "reading and measuring both sides")

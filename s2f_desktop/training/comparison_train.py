@@ -157,7 +157,7 @@ def build_trials(items: list[Item], wins: dict[str, list[Any]], sexes: dict[str,
                 if h - 1 >= min_half and n - (h + 1) >= min_half:
                     add_pair(g, [(i, 0, h - 1)], [(i, h + 1, n)], 2, 1)
     # Non-targets within each fold, same sex where both sexes are known.
-    sex_of = {}
+    sex_of: dict[str, str] = {}
     for it in items:
         s = it.sex or sexes.get(it.id)
         if s:
@@ -203,7 +203,7 @@ def _weighted_cllr_min(llr: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 def _weighted_eer(score: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     o = np.argsort(-score, kind="mergesort")
-    s, yy, ww = score[o], y[o], w[o]
+    yy, ww = y[o], w[o]
     tp = np.cumsum(ww * (yy == 1)) / max(ww[yy == 1].sum(), 1e-12)
     fp = np.cumsum(ww * (yy == 0)) / max(ww[yy == 0].sum(), 1e-12)
     fnr = 1 - tp
@@ -285,8 +285,10 @@ def train_comparison(data_root: Path, out_dir: Path, cache_dir: Path, device: st
     log(f"{len(sides.emb)} sides, {len(trials)} trials ({int(trials[:, 2].sum())} target)")
 
     # Cohort: full clips of avspeech-968 and LibriSpeech-251, clean and telephone band.
-    coh_idx = [(i, ch) for ch in CHANNELS for i, it in enumerate(items) if it.source != LIBRI_TEST and wins[ch][i] is not None]
-    cohort = np.stack([lrm.unit(wins[ch][i].mean(axis=0)) for i, ch in coh_idx]).astype(np.float32)
+    coh_wins = [(i, w) for ch in CHANNELS for i, (it, w) in enumerate(zip(items, wins[ch]))
+                if it.source != LIBRI_TEST and w is not None]
+    cohort = np.stack([lrm.unit(w.mean(axis=0)) for _, w in coh_wins]).astype(np.float32)
+    coh_idx = [(i, "") for i, _ in coh_wins]
     cgroup = np.array([items[i].group for i, _ in coh_idx])
 
     g = np.array(sides.group)
@@ -387,7 +389,10 @@ def train_comparison(data_root: Path, out_dir: Path, cache_dir: Path, device: st
               "trials": {kinds[k]: int((kind[ev] == k).sum()) for k in kinds},
               "groups": len(fold), "folds": N_FOLDS, "embedding": resemblyzer_spec().as_record(),
               "cohort": {"size": int(len(cohort)), "sources": [AVSPEECH, LIBRI_TRAIN], "channels": list(CHANNELS)},
-              "n_boot": n_boot, "seed": SEED}
+              "n_boot": n_boot, "seed": SEED,
+              "clips_below_min_speech": {src: round(float(np.mean([(r is None or r[1] < MIN_SPEECH_S)
+                                                                   for it, r in zip(items, cw["clean"]) if it.source == src])), 4)
+                                         for src in (AVSPEECH, LIBRI_TRAIN, LIBRI_TEST)}}
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     from s2f_desktop.training.comparison_card import write_card
 
