@@ -245,9 +245,46 @@ class Analyzer:
         wins, speech = self._windows(results, telephone or any(r.quality.telephone_band for r in results))
         return calibrated_consistency([r.id for r in results], wins, speech, cal, cohort, COMPARISON_MODEL_ID)
 
+    def _calibrated_groups(self, parts: Sequence[Part], task: Task) -> list[list[str]]:
+        """Groups from the calibrated speaker split; segments too short to judge are lone groups, last."""
+        from s2f_desktop.audio.quality import assess
+        from s2f_desktop.inference.comparison import window_embeddings
+        from s2f_desktop.voice.channel import telephone_band
+        from s2f_desktop.voice.consistency import split_speakers
+
+        speech, tel = [], False
+        for i, p in enumerate(parts):
+            task.progress(0.5 * i / max(1, len(parts)), f"speech of {p.id}")
+            x = np.asarray(p.x, dtype=np.float32)
+            regions = [(r.start_s, r.end_s) for r in detect_speech(x, p.sr, **VAD_PARAMS)]
+            tel = tel or assess(x, p.sr, speech=regions).telephone_band
+            x16 = resample(x, p.sr, ANALYSIS_RATE)
+            speech.append(concat_regions(x16, ANALYSIS_RATE, regions).astype(np.float32) if regions
+                          else np.zeros(0, np.float32))
+        wins, secs = [], []
+        for i, (p, sp) in enumerate(zip(parts, speech)):
+            task.progress(0.5 + 0.5 * i / max(1, len(parts)), f"embedding {p.id}")
+            try:
+                w, s = window_embeddings(self.encoder, telephone_band(sp) if tel else sp)
+            except InputError:
+                w, s = np.zeros((0, emb_mod.EMBEDDING_DIM), np.float32), 0.0
+            wins.append(w)
+            secs.append(s)
+        cal, cohort, _ = self.comparison
+        split = split_speakers([p.id for p in parts], wins, secs, cal, cohort)
+        task.progress(1.0, "grouping")
+        return [list(g) for g in split.groups] + [[u] for u in split.unassessed]
+
     def speaker_groups(self, parts: Sequence[Part], task: Task | None = None) -> list[list[str]]:
-        """Group parts by probable speaker (parts without enough speech form their own groups, last)."""
+        """Group parts by probable speaker (parts without enough speech form their own groups, last).
+
+        With models/comparison-v1 installed the groups come from the calibrated speaker split (groups are
+        kept apart only on at least moderate support for different speakers); otherwise from the cosine
+        threshold of speaker-consistency-v1.
+        """
         task = task or null_task()
+        if self.comparison is not None:
+            return self._calibrated_groups(parts, task)
         ids, embs, lone = [], [], []
         for i, p in enumerate(parts):
             task.progress(i / max(1, len(parts)), f"embedding {p.id}")
