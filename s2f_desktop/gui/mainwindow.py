@@ -86,6 +86,15 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(self.composites, "Composites")
             self.analysis.run_selected.connect(self._run_selected)
             self.composites.status_message.connect(self.show_status)
+        # Speaker comparison (issue 14): last tab, so the page indices above stay as they are.
+        from s2f_desktop.gui.comparison import ComparisonPanel
+
+        self.comparison = ComparisonPanel(ctx, self.runner, self.reporter)
+        self.comparison.set_device(self.settings.device)
+        self.tabs.addTab(self.comparison, "Comparison")
+        self.comparison.status_message.connect(self.show_status)
+        self.tabs.currentChanged.connect(
+            lambda i: self.comparison.refresh() if self.tabs.widget(i) is self.comparison else None)
         self.setCentralWidget(self.tabs)
 
         # status bar: message, job progress, cancel
@@ -339,6 +348,7 @@ class MainWindow(QMainWindow):
         closed = case.status is CaseStatus.CLOSED
         self.evidence.set_case(case.number, closed=closed)
         self.analysis.set_case(case)
+        self.comparison.set_case(case)
         self._remember(case.number)
         self.cases.refresh(select=case.number)
         self._update_title()
@@ -363,6 +373,7 @@ class MainWindow(QMainWindow):
         self.case = None
         self.evidence.set_case(None)
         self.analysis.set_case(None)
+        self.comparison.set_case(None)
         self.tabs.setCurrentIndex(self.PAGE_CASES)
         self._update_title()
         self._update_actions()
@@ -469,6 +480,7 @@ class MainWindow(QMainWindow):
         self.ctx.settings = new
         self.ctx.actor = new.resolved_analyst()
         self.analysis.set_device(new.device)
+        self.comparison.set_device(new.device)
         self.show_status("Settings saved" + (" — restart to use the new data directory" if data_dir_changed else ""))
 
     def open_log_folder(self) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.errors import InputError, S2FError
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.inference import embedding as emb_mod
@@ -35,7 +35,7 @@ from s2f_desktop.inference.resample import ANALYSIS_RATE, resample
 from s2f_desktop.inference.traits import DEFAULT_MODEL_ID, TraitHeads, VoiceFeatures, get_heads
 from s2f_desktop.inference.vad import VAD_MODEL_INFO, detect_speech
 from s2f_desktop.voice.acoustics import AcousticMeasures, concat_regions, measure
-from s2f_desktop.voice.consistency import consistency, group_by_speaker
+from s2f_desktop.voice.consistency import calibrated_consistency, consistency, group_by_speaker
 
 CONSISTENCY_MODEL_ID = "speaker-consistency-v1"
 #: VAD settings used for every analysis (recorded with each run).
@@ -94,11 +94,24 @@ class Analyzer:
         spec = spec_from_manifest(CONSISTENCY_MODEL_ID, "threshold.json")
         self.consistency_spec = spec
         self.threshold = float(json.loads(verified_path(spec).read_text(encoding="utf-8"))["threshold"])
+        # The calibrated comparison (models/comparison-v1) judges speaker consistency; without it
+        # (an installation that lacks the model) the cosine threshold above is the fallback.
+        self.comparison: Any = None
+        try:
+            from s2f_desktop.inference.comparison import COMPARISON_MODEL_ID
+            from s2f_desktop.voice.lr import Calibration
+
+            cspecs = [spec_from_manifest(COMPARISON_MODEL_ID, n) for n in ("calibration.json", "cohort.npy")]
+            self.comparison = (Calibration.load(verified_path(cspecs[0])),
+                               np.load(verified_path(cspecs[1])).astype(np.float32), cspecs)
+        except S2FError:
+            self.comparison = None
 
     def models(self) -> list[dict[str, str]]:
         """Records ({id, file, sha256}) of every model an analysis uses."""
         return ([self.encoder.spec.as_record()] + self.heads.records()
-                + [{k: VAD_MODEL_INFO[k] for k in ("id", "file", "sha256")}, self.consistency_spec.as_record()])
+                + [{k: VAD_MODEL_INFO[k] for k in ("id", "file", "sha256")}, self.consistency_spec.as_record()]
+                + ([s.as_record() for s in self.comparison[2]] if self.comparison is not None else []))
 
     def parameters(self) -> dict[str, Any]:
         """Analysis parameters recorded with every run."""
@@ -195,7 +208,12 @@ class Analyzer:
                 "acoustics": r.features.acoustics.to_dict() if r.features else None,
             } for r in results},
         }
-        if len(with_feats) >= 2:
+        out["speaker_check"] = None
+        if len(results) >= 2 and self.comparison is not None:
+            cc = self._calibrated_consistency(results, pooled_quality.telephone_band)
+            out["consistency"] = cc.compatible_dict()
+            out["speaker_check"] = cc.to_dict()
+        elif len(with_feats) >= 2:
             rep = consistency([r.id for r in with_feats], [r.features.embedding for r in with_feats], self.threshold,
                               CONSISTENCY_MODEL_ID)
             out["consistency"] = rep.to_dict()
@@ -204,9 +222,69 @@ class Analyzer:
         task.progress(1.0, "analysis done")
         return {"results": out, "traits": pooled_traits, "embeddings": {r.id: r.features.embedding for r in with_feats}}
 
+    def _windows(self, results: Sequence[PartResult], telephone: bool) -> tuple[list[np.ndarray], list[float]]:
+        from s2f_desktop.inference.comparison import window_embeddings
+        from s2f_desktop.voice.channel import telephone_band
+
+        wins, speech = [], []
+        for r in results:
+            try:
+                x = telephone_band(r.speech16) if telephone else r.speech16
+                w, s = window_embeddings(self.encoder, x)
+            except InputError:
+                w, s = np.zeros((0, emb_mod.EMBEDDING_DIM), np.float32), 0.0
+            wins.append(w)
+            speech.append(s)
+        return wins, speech
+
+    def _calibrated_consistency(self, results: Sequence[PartResult], telephone: bool) -> Any:
+        """Calibrated speaker check of a selection (one channel for all parts: telephone band if any is)."""
+        from s2f_desktop.inference.comparison import COMPARISON_MODEL_ID
+
+        cal, cohort, _ = self.comparison
+        wins, speech = self._windows(results, telephone or any(r.quality.telephone_band for r in results))
+        return calibrated_consistency([r.id for r in results], wins, speech, cal, cohort, COMPARISON_MODEL_ID)
+
+    def _calibrated_groups(self, parts: Sequence[Part], task: Task) -> list[list[str]]:
+        """Groups from the calibrated speaker split; segments too short to judge are lone groups, last."""
+        from s2f_desktop.audio.quality import assess
+        from s2f_desktop.inference.comparison import window_embeddings
+        from s2f_desktop.voice.channel import telephone_band
+        from s2f_desktop.voice.consistency import split_speakers
+
+        speech, tel = [], False
+        for i, p in enumerate(parts):
+            task.progress(0.5 * i / max(1, len(parts)), f"speech of {p.id}")
+            x = np.asarray(p.x, dtype=np.float32)
+            regions = [(r.start_s, r.end_s) for r in detect_speech(x, p.sr, **VAD_PARAMS)]
+            tel = tel or assess(x, p.sr, speech=regions).telephone_band
+            x16 = resample(x, p.sr, ANALYSIS_RATE)
+            speech.append(concat_regions(x16, ANALYSIS_RATE, regions).astype(np.float32) if regions
+                          else np.zeros(0, np.float32))
+        wins, secs = [], []
+        for i, (p, sp) in enumerate(zip(parts, speech)):
+            task.progress(0.5 + 0.5 * i / max(1, len(parts)), f"embedding {p.id}")
+            try:
+                w, s = window_embeddings(self.encoder, telephone_band(sp) if tel else sp)
+            except InputError:
+                w, s = np.zeros((0, emb_mod.EMBEDDING_DIM), np.float32), 0.0
+            wins.append(w)
+            secs.append(s)
+        cal, cohort, _ = self.comparison
+        split = split_speakers([p.id for p in parts], wins, secs, cal, cohort)
+        task.progress(1.0, "grouping")
+        return [list(g) for g in split.groups] + [[u] for u in split.unassessed]
+
     def speaker_groups(self, parts: Sequence[Part], task: Task | None = None) -> list[list[str]]:
-        """Group parts by probable speaker (parts without enough speech form their own groups, last)."""
+        """Group parts by probable speaker (parts without enough speech form their own groups, last).
+
+        With models/comparison-v1 installed the groups come from the calibrated speaker split (groups are
+        kept apart only on at least moderate support for different speakers); otherwise from the cosine
+        threshold of speaker-consistency-v1.
+        """
         task = task or null_task()
+        if self.comparison is not None:
+            return self._calibrated_groups(parts, task)
         ids, embs, lone = [], [], []
         for i, p in enumerate(parts):
             task.progress(i / max(1, len(parts)), f"embedding {p.id}")

@@ -142,3 +142,22 @@ class AuditEventRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_audit_case_seq"),)
+
+
+class ComparisonRunRow(Base):
+    """A speaker comparison (questioned vs known segments) of a case; see store/comparisons.py."""
+
+    __tablename__ = "comparison_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    questioned_ids: Mapped[list[str]] = mapped_column(JSON)
+    known_ids: Mapped[list[str]] = mapped_column(JSON)
+    models: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    app_version: Mapped[str] = mapped_column(String(32))
+    device: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON)
+    timings: Mapped[dict[str, float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -3,6 +3,7 @@
     s2f-train traits --data ../shared/data [--out models/traits-v1] [--cache /tmp/s2f-train-cache] [--limit N]
     s2f-train consistency --data ../shared/data [--out models/speaker-consistency-v1]
     s2f-train review-sheets --data ../shared/data --out DIR
+    s2f-train comparison --data ../shared/data [--out models/comparison-v1] [--cache /tmp/s2f-train-cache]
 
 The first two are deterministic (fixed seeds, numpy fitting) and print their metrics; the
 third re-creates the contact sheets of the blind face review (see training/review.py).
@@ -40,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, help="output folder (default: models/speaker-consistency-v1)")
     c.add_argument("--bootstrap", type=int, default=1000)
     c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    k = sub.add_parser("comparison", help="train and validate the speaker-comparison LR system (models/comparison-v1)")
+    k.add_argument("--data", type=Path, required=True)
+    k.add_argument("--out", type=Path, help="output folder (default: models/comparison-v1)")
+    k.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="window-embedding cache outside the repo")
+    k.add_argument("--bootstrap", type=int, default=500, help="bootstrap resamples for the 95 %% CIs")
+    k.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     r = sub.add_parser("review-sheets", help="re-create the numbered face contact sheets of the blind human review")
     r.add_argument("--data", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True, help="folder for sheetNN.png and order.json")
@@ -58,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = args.out or models_dir() / f"traits-{args.version}"
             result = train_traits(args.data, out, args.cache, limit=args.limit, version=args.version,
                                   device=args.device, n_boot=args.bootstrap, log=log)
+        elif args.command == "comparison":
+            from s2f_desktop.training.comparison_train import train_comparison
+
+            out = args.out or models_dir() / "comparison-v1"
+            result = train_comparison(args.data, out, args.cache, device=args.device, n_boot=args.bootstrap, log=log)
         elif args.command == "review-sheets":
             from s2f_desktop.training.data import AVSPEECH
             from s2f_desktop.training.review import write_sheets

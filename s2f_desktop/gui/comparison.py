@@ -1,0 +1,356 @@
+"""Comparison page: questioned vs known speech of a case, as a calibrated likelihood ratio.
+
+The analyst picks the questioned and the known side by speaker label (the accepted segments
+with that label, each tickable), runs the comparison in a worker (progress and cancel; the
+run is stored and audited by :func:`s2f_desktop.services.comparison.compare_segments`), and
+reads the result from the stored run: the propositions, the LR with its ENFSI 2015 verbal
+expression side by side (or the reason the system abstained), and a Tippett plot of the
+model's validation LRs with this case's LR marked.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from s2f_desktop.core.models import SegmentStatus
+from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.waveform import format_time
+from s2f_desktop.gui.workers import JobRunner
+
+UNLABELLED = "(no speaker label)"
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def comparison_html(run: Any) -> str:
+    """The result document of a stored comparison run (pure function: tested without widgets)."""
+    from s2f_desktop.report.comparison import lr_text
+
+    r = run.results or {}
+    sp = r.get("speech_s") or {}
+    out = [f"<h2 style='margin-bottom:0'>Comparison #{run.id}</h2>",
+           f"<small>{run.created_at:%Y-%m-%d %H:%M} UTC by {_esc(run.created_by)} · device {_esc(run.device)} · "
+           f"{len(run.questioned_ids)} questioned / {len(run.known_ids)} known segment(s)</small>",
+           f"<p><b>Hp</b>: {_esc(r.get('hp', ''))}.<br><b>Hd</b>: {_esc(r.get('hd', ''))}.</p>"]
+    if r.get("log10_lr") is None:
+        out.append("<p style='color:#b26a00;font-size:large'><b>No likelihood ratio: the system abstains.</b></p>"
+                   f"<p>Why: {_esc(r.get('abstain_reason') or 'not stated')}</p>")
+    else:
+        bound = " <small>(at the bound the validation supports)</small>" if r.get("at_bound") else ""
+        out.append(f"<table cellpadding='4'><tr><td><b style='font-size:large'>{_esc(lr_text(r['log10_lr']))}</b>{bound}"
+                   f"</td><td style='font-size:large'>{_esc(r.get('verbal', ''))}</td></tr></table>"
+                   f"<p><small>Verbal scale: {_esc(r.get('scale', ''))}.</small></p>")
+    out.append(f"<p>Net speech: questioned {float(sp.get('questioned', 0)):.1f} s, known {float(sp.get('known', 0)):.1f} s"
+               f" · channel: {_esc(r.get('channel', ''))} · model {_esc((r.get('model') or {}).get('id', ''))}</p>")
+    out.append("<p><small>The LR says how much more probable the measured speech is if the same speaker spoke both "
+               "sides than if different speakers of the relevant population did. It is not an identification.</small></p>")
+    return "".join(out)
+
+
+class ComparisonPanel(QWidget):
+    """Pick questioned/known segment sets, run the comparison off the GUI thread, show the stored result."""
+
+    status_message = Signal(str)
+    comparison_finished = Signal(object)
+    comparison_ended = Signal()
+
+    def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.runner = runner
+        self.reporter = reporter or ErrorReporter()
+        self.case: Any = None
+        self.device = "auto"
+        self.by_speaker: dict[str, list[Any]] = {}
+        self.runs: list[Any] = []
+        self._validation: tuple[np.ndarray, np.ndarray] | None = None
+        self._names: dict[int, str] = {}
+
+        self.q_combo, self.k_combo = QComboBox(), QComboBox()
+        self.q_list, self.k_list = QListWidget(), QListWidget()
+        for combo, lst, name in ((self.q_combo, self.q_list, "questioned"), (self.k_combo, self.k_list, "known")):
+            combo.setObjectName(f"{name}_speaker")
+            combo.setToolTip(f"Speaker label of the {name} speech")
+            lst.setObjectName(f"{name}_segments")
+            combo.currentIndexChanged.connect(lambda _i, c=combo, li=lst: self._fill(c, li))
+        self.run_btn = QPushButton("Compare")
+        self.run_btn.setToolTip("Compare the ticked questioned segments with the ticked known segments")
+        self.run_btn.clicked.connect(self.compare)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.history = QComboBox()
+        self.history.setObjectName("comparison_runs")
+        self.history.currentIndexChanged.connect(self._show_run)
+        self.results = QTextBrowser()
+        self.results.setObjectName("comparison_result")
+
+        import pyqtgraph as pg
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setObjectName("tippett_plot")
+        self.plot.setLabel("bottom", "log10 LR")
+        self.plot.setLabel("left", "share of validation LRs ≥ x")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.addLegend(offset=(10, 10), labelTextColor="k")
+        self.plot.setMinimumHeight(220)
+        self.case_line: Any = None
+
+        pick = QGridLayout()
+        pick.addWidget(QLabel("<b>Questioned</b> speaker"), 0, 0)
+        pick.addWidget(self.q_combo, 1, 0)
+        pick.addWidget(self.q_list, 2, 0)
+        pick.addWidget(QLabel("<b>Known</b> speaker"), 0, 1)
+        pick.addWidget(self.k_combo, 1, 1)
+        pick.addWidget(self.k_list, 2, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn)
+        buttons.addWidget(self.cancel_btn)
+        buttons.addWidget(self.progress, 1)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.addLayout(pick)
+        lv.addLayout(buttons)
+        lv.addWidget(QLabel("Stored comparisons"))
+        lv.addWidget(self.history)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.addWidget(self.results, 1)
+        rv.addWidget(self.plot, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+        self.refresh()
+
+    # ------------------------------------------------------------------ state
+    def set_device(self, device: str) -> None:
+        """Device preference for comparisons."""
+        self.device = device
+
+    def set_case(self, case: Any) -> None:
+        """Show a case (None: no case)."""
+        self.case = case
+        self.refresh()
+
+    def refresh(self, select_run: int | None = None) -> None:
+        """Reload speaker labels, segments and stored comparisons from the store."""
+        from s2f_desktop.store import comparisons as crepo
+        from s2f_desktop.store import repositories as repo
+
+        self.by_speaker, self.runs = {}, []
+        if self.case is not None:
+            with self.ctx.store.read() as s:
+                segs = repo.list_case_segments(s, self.case.id)
+                self._names = {e.id: e.original_name for e in repo.list_evidence(s, self.case.id)}
+                self.runs = crepo.list_comparisons(s, self.case.id)
+            for seg in segs:
+                if seg.status is SegmentStatus.ACCEPTED:
+                    self.by_speaker.setdefault(seg.speaker_tag or UNLABELLED, []).append(seg)
+        labels = sorted(self.by_speaker)
+        for i, combo in enumerate((self.q_combo, self.k_combo)):
+            old = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(labels)
+            if old in labels:
+                combo.setCurrentText(old)
+            elif len(labels) > 1:
+                combo.setCurrentIndex(min(i, len(labels) - 1))
+            combo.blockSignals(False)
+        self._fill(self.q_combo, self.q_list)
+        self._fill(self.k_combo, self.k_list)
+        self.history.blockSignals(True)
+        self.history.clear()
+        for run in self.runs:
+            llr = run.results.get("log10_lr")
+            self.history.addItem(f"#{run.id}  {run.created_at:%Y-%m-%d %H:%M}  "
+                                 + ("abstained" if llr is None else f"log10 LR {llr:+.2f}"), run.id)
+        self.history.blockSignals(False)
+        self.run_btn.setEnabled(self.case is not None and len(labels) > 0 and self.runner.current("comparison") is None)
+        if self.runs:
+            idx = len(self.runs) - 1
+            if select_run is not None:
+                idx = next((i for i, r in enumerate(self.runs) if r.id == select_run), idx)
+            self.history.setCurrentIndex(idx)
+            self._show_run(idx)
+        else:
+            self.results.setHtml("<p><i>" + ("Open a case first." if self.case is None else
+                                             "No comparison yet. Choose the questioned and the known speaker, tick "
+                                             "their segments and press <b>Compare</b>.") + "</i></p>")
+            self._plot(None)
+
+    def _fill(self, combo: QComboBox, lst: QListWidget) -> None:
+        lst.clear()
+        for seg in self.by_speaker.get(combo.currentText(), []):
+            text = (f"{self._names.get(seg.evidence_id, seg.evidence_id)}  {format_time(seg.start_s, 0.01)}–"
+                    f"{format_time(seg.end_s, 0.01)} ({seg.duration_s:.1f} s)")
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, seg.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            lst.addItem(item)
+
+    @staticmethod
+    def _checked(lst: QListWidget) -> list[str]:
+        return [lst.item(i).data(Qt.ItemDataRole.UserRole) for i in range(lst.count())
+                if lst.item(i).checkState() == Qt.CheckState.Checked]
+
+    def questioned_ids(self) -> list[str]:
+        """Ticked questioned segment ids."""
+        return self._checked(self.q_list)
+
+    def known_ids(self) -> list[str]:
+        """Ticked known segment ids."""
+        return self._checked(self.k_list)
+
+    def current_run(self) -> Any:
+        """The stored comparison shown."""
+        idx = self.history.currentIndex()
+        return self.runs[idx] if 0 <= idx < len(self.runs) else None
+
+    def _show_run(self, idx: int) -> None:
+        run = self.runs[idx] if 0 <= idx < len(self.runs) else None
+        if run is None:
+            return
+        self.results.setHtml(comparison_html(run))
+        self._plot(run)
+
+    def _plot(self, run: Any) -> None:
+        import pyqtgraph as pg
+
+        self.plot.clear()
+        self.case_line = None
+        if run is None:
+            return
+        if self._validation is None:
+            from s2f_desktop.report.comparison import load_validation
+
+            try:
+                _, llr, lab = load_validation((run.results.get("model") or {}).get("id", "comparison-v1"))
+            except Exception as exc:  # a missing or altered model file: say so, show no plot
+                self.reporter.report(exc, "Tippett plot")
+                return
+            self._validation = (llr, lab)
+        llr, lab = self._validation
+        xs = np.linspace(float(llr.min()) - 0.25, float(llr.max()) + 0.25, 300)
+        for cls, color, name in ((1, "#1f5fa8", "same speaker (Hp true)"), (0, "#c62828", "different speakers (Hd true)")):
+            v = np.sort(llr[lab == cls])
+            share = 1.0 - np.searchsorted(v, xs, side="left") / max(1, len(v))
+            self.plot.plot(xs, share, pen=pg.mkPen(color, width=2), name=f"{name}, n = {len(v)}")
+        case_llr = run.results.get("log10_lr")
+        if case_llr is not None:
+            self.case_line = pg.InfiniteLine(pos=float(case_llr), angle=90,
+                                             pen=pg.mkPen("k", width=2, style=Qt.PenStyle.DashLine),
+                                             label=f"this case {case_llr:+.2f}", labelOpts={"position": 0.9, "color": "k"})
+            self.plot.addItem(self.case_line)
+
+    # ------------------------------------------------------------------ work
+    def compare(self) -> None:
+        """Compare the ticked segments in a worker; the result is stored, then shown."""
+        from s2f_desktop.core.errors import InputError
+        from s2f_desktop.services import comparison as svc
+
+        if self.case is None:
+            return
+        q, k = self.questioned_ids(), self.known_ids()
+        if not q or not k:
+            self.reporter.report(InputError("tick at least one questioned and one known segment"))
+            return
+        case_number, device = self.case.number, self.device
+        self.run_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+        job = self.runner.submit("comparison",
+                                 lambda task: svc.compare_segments(self.ctx, case_number, q, k, device=device, task=task),
+                                 on_success=self._done, on_error=lambda e: self.reporter.report(e, "Comparison"),
+                                 on_progress=self._progress, on_done=self._ended)
+        job.cancelled.connect(lambda: self.status_message.emit("Comparison cancelled"))
+
+    def cancel(self) -> None:
+        """Cancel the running comparison."""
+        self.runner.cancel("comparison")
+        self.progress.setFormat("cancelling…")
+
+    def _progress(self, frac: float, message: str) -> None:
+        if frac >= 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(frac * 1000))
+        else:
+            self.progress.setRange(0, 0)
+        self.progress.setFormat(f"{message} — %p%" if message else "%p%")
+
+    def _ended(self) -> None:
+        self.cancel_btn.setEnabled(False)
+        self.run_btn.setEnabled(self.case is not None)
+        self.progress.setRange(0, 1000)
+        if self.progress.value() < 1000:
+            self.progress.setFormat("idle")
+            self.progress.setValue(0)
+        self.comparison_ended.emit()
+
+    def _done(self, run: Any) -> None:
+        self.progress.setValue(1000)
+        self.progress.setFormat("done")
+        self.refresh(select_run=run.id)
+        self.status_message.emit(f"Comparison #{run.id} finished")
+        self.comparison_finished.emit(run)
+
+
+def offer_group_runs(parent: QWidget, error: Any, run_group: Any) -> bool:
+    """When an analysis was refused because its selection holds several voices, offer one run per group.
+
+    ``error`` is a :class:`s2f_desktop.services.comparison.MultipleSpeakersError`; ``run_group(ids)`` starts
+    the analysis of one group (e.g. tick exactly those segments and analyse). Returns True when the error
+    was of that kind (the dialog was shown), False otherwise so the caller reports it as usual.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    from s2f_desktop.services.comparison import MultipleSpeakersError
+
+    if not isinstance(error, MultipleSpeakersError):
+        return False
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Several voices in the selection")
+    box.setText(f"The selected segments hold {len(error.groups)} different voices: one profile must not pool them.")
+    box.setInformativeText("Analyse one speaker group at a time. Each group becomes its own analysis run.")
+    buttons = []
+    for i, g in enumerate(error.groups, start=1):
+        buttons.append((box.addButton(f"Analyse group {i} ({len(g)} segment{'s' if len(g) != 1 else ''})",
+                                      QMessageBox.ButtonRole.AcceptRole), g))
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setObjectName("several_voices_dialog")
+    box.exec()
+    for b, g in buttons:
+        if box.clickedButton() is b:
+            run_group(list(g))
+    return True

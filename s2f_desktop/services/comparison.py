@@ -1,0 +1,363 @@
+"""Speaker comparison services: files, batches of pairs, case segment sets (stored), speaker splits.
+
+Every comparison answers one question with a likelihood ratio of ``models/comparison-v1``:
+how much more probable is what we measured if Hp (same speaker) is true than if Hd (a
+different speaker of the relevant population) is true. The models are loaded lazily (torch
+only through :mod:`s2f_desktop.inference.comparison`) and once per process.
+
+``split_speakers`` is the torch-free decision used to refuse a single profile from a
+selection that holds more than one voice (see its docstring); ``check_selection_speakers``
+runs it on a case's segments.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from s2f_desktop import __version__
+from s2f_desktop.core.errors import InputError, S2FError
+from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.services.cases import require_open
+from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import comparisons as crepo
+from s2f_desktop.store import repositories as repo
+from s2f_desktop.store.audit import append_event
+from s2f_desktop.store.vault import sha256_file
+from s2f_desktop.voice import consistency
+
+def _mod() -> Any:
+    return importlib.import_module("s2f_desktop.inference.comparison")
+
+
+def comparator(device: str = "auto") -> Any:
+    """The process-wide loaded comparison system."""
+    return _mod().get_comparator(device)
+
+
+# ------------------------------------------------------------------------------- files
+def _read_range(path: Path, start_s: float | None, end_s: float | None, flag: str) -> tuple[np.ndarray, int, list[float]]:
+    from s2f_desktop.audio.decode import open_audio
+
+    if (start_s is not None and start_s < 0) or (end_s is not None and end_s < 0):
+        raise InputError(f"--{flag}-start and --{flag}-end must be >= 0 seconds")
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise InputError(f"empty range: --{flag}-end {end_s} is not after --{flag}-start {start_s}")
+    with open_audio(path) as src:
+        sr, frames = src.sample_rate, src.frames
+        a = 0 if start_s is None else int(round(start_s * sr))
+        b = frames if end_s is None else min(frames, int(round(end_s * sr)))
+        if a >= frames:
+            raise InputError(f"{path.name}: --{flag}-start {start_s} s is beyond the end ({frames / sr:.2f} s)")
+        x = src.read(a, b, channel="mix")
+    return x, sr, [round(a / sr, 3), round(b / sr, 3)]
+
+
+def _side_record(path: Path, sha: str, rng: list[float], speech_s: float) -> dict[str, Any]:
+    return {"path": str(path), "sha256": sha, "range_s": rng, "speech_s": round(speech_s, 2)}
+
+
+def _assemble(cmp: Any, res: dict[str, Any], q: dict[str, Any], k: dict[str, Any]) -> dict[str, Any]:
+    """The stable CLI/JSON object of one comparison."""
+    out: dict[str, Any] = {"questioned": q, "known": k}
+    for key in ("score", "snorm", "log10_lr", "lr", "verbal", "label", "abstain_reason", "at_bound", "hp", "hd",
+                "scale", "channel", "validation_position"):
+        out[key] = res.get(key)
+    out["quality"] = {"questioned": res["quality"]["questioned"]["verdict"], "known": res["quality"]["known"]["verdict"]}
+    out["model"] = cmp.model_record()
+    out["models"] = cmp.models()
+    out["device"] = cmp.device
+    out["app_version"] = __version__
+    return out
+
+
+def compare_files(questioned: Path | str, known: Path | str, q_start: float | None = None, q_end: float | None = None,
+                  k_start: float | None = None, k_end: float | None = None, device: str = "auto",
+                  task: Task | None = None) -> dict[str, Any]:
+    """Compare two audio files (optionally time ranges of them); returns the CLI JSON object.
+
+    Keys (stable): ``questioned``/``known`` ({path, sha256, range_s, speech_s}), ``score`` (raw cosine),
+    ``snorm``, ``log10_lr`` (null when abstaining), ``lr``, ``verbal``, ``label``, ``abstain_reason``,
+    ``at_bound``, ``hp``, ``hd``, ``scale``, ``channel``, ``quality``, ``model`` ({id, sha256}),
+    ``models``, ``device``, ``app_version``.
+    """
+    task = task or null_task()
+    qp, kp = Path(questioned), Path(known)
+    xq, srq, rq = _read_range(qp, q_start, q_end, "q")
+    xk, srk, rk = _read_range(kp, k_start, k_end, "k")
+    cmp = comparator(device)
+    mod = _mod()
+    res = cmp.compare([mod.SidePart(qp.name, xq, srq)], [mod.SidePart(kp.name, xk, srk)], task.sub(0.0, 0.98))
+    sq, _ = sha256_file(qp)
+    sk, _ = sha256_file(kp)
+    task.progress(1.0, "comparison done")
+    return _assemble(cmp, res, _side_record(qp, sq, rq, res["speech_s"]["questioned"]),
+                     _side_record(kp, sk, rk, res["speech_s"]["known"]))
+
+
+def read_pairs(path: Path | str) -> list[tuple[str, str]]:
+    """Pairs of a TSV file (``questioned<TAB>known`` per line; blank lines and ``#`` comments skipped).
+
+    A line without exactly two fields is kept as a pair whose known path is empty, so its output line
+    carries an error and the batch keeps its order.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the pairs file {p}: {exc}") from exc
+    out = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        f = line.rstrip("\r\n").split("\t")
+        out.append((f[0].strip(), f[1].strip()) if len(f) == 2 else (line.strip(), ""))
+    return out
+
+
+def compare_pairs(pairs: Iterable[tuple[str, str]], device: str = "auto", task: Task | None = None,
+                  base: Path | None = None) -> Iterator[dict[str, Any]]:
+    """Compare many pairs in order with the models loaded once; a failing pair yields an ``error`` line.
+
+    Relative paths are taken relative to ``base`` (the pairs file's folder). Each file's
+    embedding is computed once per channel (wideband / telephone band) and reused across pairs.
+    """
+    task = task or null_task()
+    cmp = comparator(device)
+    mod = _mod()
+    pairs = list(pairs)
+    sides: dict[str, tuple[Any, str]] = {}  # path -> (PreparedSide, sha256)
+    embs: dict[tuple[str, bool], dict[str, tuple[np.ndarray, float]]] = {}
+
+    def resolve(p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() or base is None else base / q
+
+    def side(p: Path) -> tuple[Any, str]:
+        key = str(p)
+        if key not in sides:
+            x, sr, _ = _read_range(p, None, None, "q")
+            if len(sides) > 256:
+                sides.clear()
+                embs.clear()
+            sides[key] = (cmp.prepare([mod.SidePart(p.name, x, sr)]), sha256_file(p)[0])
+        return sides[key]
+
+    def emb(p: Path, prep: Any, tel: bool) -> dict[str, tuple[np.ndarray, float]]:
+        key = (str(p), tel)
+        if key not in embs:
+            embs[key] = cmp.embed(prep, tel)
+        return embs[key]
+
+    n = max(1, len(pairs))
+    for i, (qs, ks) in enumerate(pairs):
+        task.progress(i / n, f"pair {i + 1} of {len(pairs)}")
+        qp, kp = resolve(qs), resolve(ks)
+        try:
+            if not qs or not ks:
+                raise InputError("a pairs line needs exactly two tab-separated paths")
+            (qprep, qsha), (kprep, ksha) = side(qp), side(kp)
+            tel = bool(qprep.telephone or kprep.telephone)
+            res = cmp.verdict_from(qprep, kprep, emb(qp, qprep, tel), emb(kp, kprep, tel), tel)
+            yield _assemble(cmp, res, _side_record(qp, qsha, [], res["speech_s"]["questioned"]),
+                            _side_record(kp, ksha, [], res["speech_s"]["known"]))
+        except S2FError as exc:
+            yield {"questioned": {"path": str(qp)}, "known": {"path": str(kp)}, "error": exc.message,
+                   "log10_lr": None, "label": "error", "model": cmp.model_record()}
+    task.progress(1.0, "pairs done")
+
+
+# ------------------------------------------------------------------------------- case segments
+def _segment_parts(ctx: AppContext, case_id: int, ids: Sequence[str], task: Task) -> list[Any]:
+    from s2f_desktop.audio.decode import open_audio
+    from s2f_desktop.services.evidence import vault_path
+
+    with ctx.store.read() as s:
+        segs = [repo.get_segment(s, sid) for sid in ids]
+        evs = {seg.evidence_id: repo.get_evidence(s, seg.evidence_id) for seg in segs}
+    parts = []
+    mod = _mod()
+    for i, seg in enumerate(segs):
+        ev = evs[seg.evidence_id]
+        if ev.case_id != case_id:
+            raise InputError(f"segment {seg.id} does not belong to this case")
+        task.progress(i / max(1, len(segs)), f"reading segment {seg.id[:8]}")
+        with open_audio(vault_path(ctx, ev), frames=ev.media.frames) as src:
+            parts.append(mod.SidePart(seg.id, src.read(seg.start_sample, seg.end_sample, channel="mix"), src.sample_rate))
+    return parts
+
+
+def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence[str], known_ids: Sequence[str],
+                     device: str = "auto", task: Task | None = None) -> crepo.ComparisonRun:
+    """Compare a case's questioned segment set with its known set and store the run (with an audit event)."""
+    task = task or null_task()
+    q, k = list(questioned_ids), list(known_ids)
+    if not q or not k:
+        raise InputError("a comparison needs at least one questioned and one known segment")
+    if len(set(q)) != len(q) or len(set(k)) != len(k):
+        raise InputError("a segment is listed twice on one side")
+    both = set(q) & set(k)
+    if both:
+        raise InputError(f"segment {sorted(both)[0]} is on both sides; a side cannot be compared with itself")
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+    require_open(case)
+    t0 = time.perf_counter()
+    qp = _segment_parts(ctx, case.id, q, task.sub(0.0, 0.05))
+    kp = _segment_parts(ctx, case.id, k, task.sub(0.05, 0.1))
+    t1 = time.perf_counter()
+    cmp = comparator(device)
+    t2 = time.perf_counter()
+    res = cmp.compare(qp, kp, task.sub(0.1, 0.97))
+    t3 = time.perf_counter()
+    with ctx.store.read() as s:
+        evs = {}
+        for sid in q + k:
+            seg = repo.get_segment(s, sid)
+            ev = repo.get_evidence(s, seg.evidence_id)
+            evs[str(ev.id)] = {"sha256": ev.sha256, "name": ev.original_name}
+            res.setdefault("segments", {})[sid] = {"evidence_id": seg.evidence_id,
+                                                   "range_samples": [seg.start_sample, seg.end_sample],
+                                                   "side": "questioned" if sid in q else "known"}
+    res["evidence"] = evs
+    res["model"] = cmp.model_record()
+    timings = {"read_s": round(t1 - t0, 3), "load_models_s": round(t2 - t1, 3), "comparison_s": round(t3 - t2, 3)}
+    task.progress(0.98, "recording the comparison")
+    with ctx.store.write() as s:
+        run = crepo.add_comparison(s, case.id, q, k, cmp.models(), __version__, cmp.device, cmp.parameters(), res,
+                                   timings, ctx.actor)
+        append_event(s, case_id=case.id, actor=ctx.actor, action="comparison.run", object_type="comparison_run",
+                     object_ids=[run.id], details={
+                         "questioned": q, "known": k, "models": cmp.models(), "device": cmp.device,
+                         "log10_lr": res["log10_lr"], "verbal": res["verbal"], "label": res["label"],
+                         "abstain_reason": res["abstain_reason"]})
+        repo.touch_case(s, case.id)
+    task.progress(1.0, "comparison recorded")
+    return run
+
+
+def list_comparisons(ctx: AppContext, case_number: str) -> list[crepo.ComparisonRun]:
+    """The stored comparison runs of a case, oldest first."""
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        return crepo.list_comparisons(s, case.id)
+
+
+def get_comparison(ctx: AppContext, comparison_id: int) -> crepo.ComparisonRun:
+    """One stored comparison run."""
+    with ctx.store.read() as s:
+        return crepo.get_comparison(s, comparison_id)
+
+
+def comparison_to_dict(run: crepo.ComparisonRun) -> dict[str, Any]:
+    """JSON form of a stored comparison run (the CLI's ``--json`` output for a case comparison)."""
+    r = run.results
+    return {"comparison_id": run.id, "case_id": run.case_id, "questioned": list(run.questioned_ids),
+            "known": list(run.known_ids), "score": r.get("score"), "snorm": r.get("snorm"), "log10_lr": r.get("log10_lr"),
+            "lr": r.get("lr"), "verbal": r.get("verbal"), "label": r.get("label"),
+            "abstain_reason": r.get("abstain_reason"), "speech_s": r.get("speech_s"), "hp": r.get("hp"),
+            "hd": r.get("hd"), "scale": r.get("scale"), "channel": r.get("channel"), "model": r.get("model"),
+            "models": list(run.models), "device": run.device, "parameters": run.parameters, "timings": run.timings,
+            "created_at": run.created_at.isoformat(), "created_by": run.created_by, "app_version": run.app_version}
+
+
+# ------------------------------------------------------------------------------- one voice or several?
+# The decision itself is torch-free and lives in voice/consistency.py (the analyzer uses it too).
+SpeakerSplit = consistency.SpeakerSplit
+split_speakers = consistency.split_speakers
+SPLIT_LOG10_LR = consistency.SPLIT_LOG10_LR
+
+
+class MultipleSpeakersError(InputError):
+    """A selection that the calibrated comparison splits into different speakers cannot be one profile."""
+
+    def __init__(self, split: consistency.SpeakerSplit, case_number: str = "") -> None:
+        self.split = split
+        self.groups = [list(g) for g in split.groups]
+        worst = min((v for _, _, v in split.between), default=0.0)
+        runs = " and ".join(f"`s2f analyze {case_number or 'CASE'} --segments {','.join(g)}`" for g in self.groups)
+        super().__init__(
+            f"the selection holds {len(self.groups)} different voices (calibrated comparison between groups: "
+            f"log10 LR {worst:+.2f}, {lrm_verbal(worst)}); one profile must not pool them — analyse each group "
+            f"separately: {runs}")
+
+
+def lrm_verbal(log10_lr: float) -> str:
+    """ENFSI 2015 words for a log10 LR."""
+    from s2f_desktop.voice.lr import verbal
+
+    return verbal(log10_lr)
+
+
+def require_single_speaker(results: dict[str, Any], case_number: str = "") -> None:
+    """Raise :class:`MultipleSpeakersError` when an analysis result's speaker check split the selection.
+
+    ``results`` is what :meth:`s2f_desktop.inference.analyzer.Analyzer.analyze` returns under ``"results"``
+    (its ``speaker_check`` key). Call it in ``services.analysis.analyze_selection`` after the analysis
+    and before storing the run, so a profile is never pooled across speakers.
+    """
+    chk = results.get("speaker_check") or {}
+    sp = chk.get("speaker_split") or {}
+    if not sp.get("split"):
+        return
+    split = consistency.SpeakerSplit(
+        tuple(tuple(g) for g in sp["groups"]), tuple(sp.get("unassessed", [])),
+        tuple((int(d["a"]), int(d["b"]), float(d["log10_lr"])) for d in sp.get("between_groups_log10_lr", [])),
+        True, float(sp.get("threshold_log10_lr", consistency.SPLIT_LOG10_LR)))
+    raise MultipleSpeakersError(split, case_number)
+
+
+def check_selection_speakers(ctx: AppContext, case_number: str, segment_ids: Sequence[str], device: str = "auto",
+                             task: Task | None = None) -> SpeakerSplit:
+    """Does a case selection hold one voice? Reads the segments, embeds them and runs :func:`split_speakers`.
+
+    Changes nothing. The analysis service calls this before pooling a selection into one profile and
+    refuses (offering one run per group) when ``split`` is True.
+    """
+    task = task or null_task()
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+    parts = _segment_parts(ctx, case.id, list(segment_ids), task.sub(0.0, 0.2))
+    cmp = comparator(device)
+    prep = cmp.prepare(parts)
+    # One channel for all: if any part is narrow-band the whole selection is compared in the telephone band.
+    emb = cmp.embed(prep, prep.telephone, task.sub(0.2, 0.95))
+    ids = [p.id for p in parts]
+    wins = [emb[i][0] if i in emb else np.zeros((0, 256), np.float32) for i in ids]
+    sp = [emb[i][1] if i in emb else 0.0 for i in ids]
+    out = split_speakers(ids, wins, sp, cmp.calibration, cmp.cohort)
+    task.progress(1.0, "speaker check done")
+    return out
+
+
+def segments_by_speaker(ctx: AppContext, case_number: str) -> dict[str, list[str]]:
+    """Accepted segments of a case grouped by speaker label ('' for unlabelled), in evidence and time order."""
+    from s2f_desktop.core.models import SegmentStatus
+    from s2f_desktop.services import evidence as evidence_svc
+    from s2f_desktop.services import segments as seg_svc
+
+    out: dict[str, list[str]] = {}
+    for ev in evidence_svc.list_evidence(ctx, case_number):
+        for g in seg_svc.list_segments(ctx, ev.id, [SegmentStatus.ACCEPTED]):
+            out.setdefault(g.speaker_tag or "", []).append(g.id)
+    return out
+
+
+def resolve_segment_spec(ctx: AppContext, case_number: str, spec: str) -> list[str]:
+    """Segment ids from a side specification: ``ID,ID,...`` or ``speaker:LABEL`` (accepted segments with that label)."""
+    spec = spec.strip()
+    if spec.startswith("speaker:"):
+        tag = spec[len("speaker:"):].strip()
+        groups = segments_by_speaker(ctx, case_number)
+        if tag not in groups:
+            known = ", ".join(repr(t) for t in sorted(groups)) or "none"
+            raise InputError(f"case {case_number} has no accepted segments labelled {tag!r} (labels: {known})")
+        return groups[tag]
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    if not ids:
+        raise InputError("a side needs at least one segment id (or speaker:LABEL)")
+    return ids

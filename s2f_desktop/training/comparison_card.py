@@ -1,0 +1,161 @@
+"""MODEL_CARD.md, Tippett plot and manifest of ``models/comparison-v1`` (written by ``s2f-train comparison``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def tippett_png(path: Path, llr: np.ndarray, y: np.ndarray, title: str) -> None:
+    """Tippett plot (lir) of cross-validated log10 LRs, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from lir.data.models import LLRData
+    from lir.plotting import tippett
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    tippett(LLRData(features=llr.astype(float), labels=y.astype(int)), ax=ax)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("log10 LR")
+    ax.grid(True, linestyle=":")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _fmt(m: dict[str, Any], key: str, pct: bool = False) -> str:
+    v = m[key]
+    f = (lambda x: f"{100 * x:.1f} %") if pct else (lambda x: f"{x:.3f}")
+    return f"{f(v['value'])} ({f(v['ci95'][0])}–{f(v['ci95'][1])})"
+
+
+def write_card(out_dir: Path, result: dict[str, Any], llr: np.ndarray, y: np.ndarray) -> None:
+    """Write the Tippett plot, MODEL_CARD.md and manifest.json from a training result."""
+    from s2f_desktop.inference.registry import sha256_of
+
+    tippett_png(out_dir / "tippett.png", llr, y, "comparison-v1: cross-validated LRs, all conditions (held-out groups)")
+    cal = result["calibration"]
+    rows = ["| condition | target / non-target trials | Cllr | Cllr_min | Cllr − Cllr_min | EER | misleading for Hd when Hp true | misleading for Hp when Hd true |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, m in result["metrics"].items():
+        rows.append(f"| {name} | {m['n_target']} / {m['n_non_target']} | {_fmt(m, 'cllr')} | {_fmt(m, 'cllr_min')} | "
+                    f"{_fmt(m, 'cllr_cal')} | {_fmt(m, 'eer', True)} | {_fmt(m, 'rme_hp', True)} | {_fmt(m, 'rme_hd', True)} |")
+    tried = ["| variant | Cllr | Cllr_min | EER |", "|---|---|---|---|"]
+    for name, m in result["tried"].items():
+        if "cllr" in m:
+            tried.append(f"| {name} | {m['cllr']['value']:.3f} | {m['cllr_min']['value']:.3f} | {100 * m['eer']['value']:.1f} % |")
+        else:
+            tried.append(f"| {name} | failed: {m.get('error', '')} | | |")
+    a = result["metrics"]["all"]
+    tr = result["trials"]
+    card = f"""# comparison-v1 — speaker comparison with calibrated likelihood ratios
+
+**What it does.** Compares a questioned set of speech with a known set and gives a likelihood ratio (LR)
+for two stated propositions, with its verbal expression on the ENFSI 2015 scale:
+
+* **Hp**: the questioned and the known speech were spoken by the same speaker;
+* **Hd**: they were spoken by different speakers of the relevant population (adult speakers of the same
+  sex; mostly English read speech and English speech from online videos — the only populations the
+  validation data covers).
+
+The LR is the output of a validated automatic system. It is one piece of evidence for a trier of fact and
+must be combined with prior odds by them; it is **not an identification**, and an LR near 1 means the system
+cannot tell.
+
+## Method
+
+1. GE2E speaker embedding (resemblyzer 0.1.4, sha256 `{result['embedding']['sha256'][:16]}…`): the mean of all
+   1.6 s window embeddings of a side (each window equal weight), unit length.
+2. Raw score: cosine similarity of the two sides.
+3. Adaptive symmetric s-norm (AS-norm): each side against a cohort of {result['cohort']['size']} embeddings
+   (every clip of avspeech-968 and LibriSpeech-251, clean and telephone band), mean and sd of its
+   {cal['top_k']} highest cohort scores.
+4. Calibration: class-balanced logistic regression (natural-log odds) on
+   `[s, s·q, q]`, `q = log2(min(net speech of the two sides) / 3 s)`: weights {', '.join(f'{c:.4f}' for c in cal['coef'])},
+   intercept {cal['intercept']:.4f}. The weight of the score grows with duration, so a short side gives an
+   LR nearer to 1 instead of being flagged by a fixed threshold. Durations over {cal['max_speech_s']:g} s are treated as
+   {cal['max_speech_s']:g} s.
+5. Bounds: log10 LR clipped to the empirical lower and upper bounds (ELUB, Vergeer et al. 2016, computed with
+   `lir`) of the cross-validated LRs: **{cal['lower']:.2f} ≤ log10 LR ≤ {cal['upper']:.2f}**
+   (LR between {10 ** cal['lower']:.3g} and {10 ** cal['upper']:.3g}).
+6. Abstention: no LR when either side has less than {cal['min_speech_s']:g} s of net speech (after silence
+   trimming), or when the recording fails the app's quality gate.
+
+## Data
+
+All from `../shared/data` (read-only). Groups are speakers (LibriSpeech) or YouTube videos (avspeech-968).
+
+* Same-speaker (target) trials: {tr['test-other utterance sets']} from LibriSpeech test-other (two disjoint sets of
+  one speaker's utterances, 10 speakers; in this subset each speaker's utterances come from one chapter, so these
+  are same-session pairs — *no cross-chapter pairs exist in the data*); {tr['same-video avspeech clips']} from two clips of one
+  avspeech YouTube video (37 videos; the same speaker is assumed from the video, not labelled);
+  {tr['within-clip halves']} from the first and second half of one clip (no shared audio; same recording).
+* Different-speaker (non-target) trials: {tr['non-target']}, two different groups of the same sex where the sex is
+  known (LibriSpeech SPEAKERS.TXT; for avspeech the traits-v1 face-model teacher estimate where usable,
+  otherwise unrestricted).
+* Each side clean or telephone band (300–3400 Hz, 8 kHz; `voice/channel.py`), cut to a net-speech duration
+  drawn from 2, 3, 5, 8, 12, 20, 30 s (shorter when the material is shorter; 30 s only exists for the
+  LibriSpeech test-other sets).
+
+## Validation ({result['folds']}-fold cross-validation grouped by speaker / video)
+
+No speaker or video is in both the training and the test part of a fold; a fold's s-norm cohort excludes its
+test groups, and every trial's cohort excludes the trial's own groups. 95 % intervals: cluster bootstrap over
+groups ({result['n_boot']} resamples; a trial between two groups is weighted by how often both are drawn).
+Rates of misleading evidence: share of same-speaker trials with LR < 1, and of different-speaker trials with LR > 1.
+
+{chr(10).join(rows)}
+
+Overall: **Cllr {_fmt(a, 'cllr')}**, Cllr_min {_fmt(a, 'cllr_min')}, EER {_fmt(a, 'eer', True)}.
+
+Notes on the figures: the ELUB bounds are computed on the same cross-validated LRs they are then applied to,
+so the bounded figures are slightly optimistic (the unbounded Cllr is under "Tried"). The point value of
+Cllr − Cllr_min uses `lir`'s PAV; its interval comes from a bootstrap with scikit-learn's weighted PAV, so a point
+can fall just outside its interval. Abstention on net speech below {cal['min_speech_s']:g} s: share of whole clips
+that would abstain — {', '.join(f"{k} {100 * v:.1f} %" for k, v in result['clips_below_min_speech'].items())}.
+
+![Tippett plot](tippett.png)
+
+Tippett plot (lir; H1 = Hp, H2 = Hd): cumulative proportion of cross-validated log10 LRs of same-speaker (Hp true) and
+different-speaker (Hd true) trials, all conditions.
+
+## Tried (cross-validated, same trials)
+
+{chr(10).join(tried)}
+
+Not tried for lack of time in this iteration: fusion with Praat measures (F0, formants), PLDA back-end.
+
+## Limits
+
+* Most same-speaker trials are within one recording or session (halves of a clip, one LibriSpeech chapter,
+  one video). Real casework compares different sessions, often days or years apart, different devices and
+  speaking styles; the within-speaker variation there is larger and these figures are **optimistic** for it.
+  The trials with targets across utterances only are the nearest to casework the data allows.
+* Relevant population: adults in English read speech (LibriSpeech) and online-video speech (avspeech);
+  other languages, children, disguised, shouted, whispered or emotional speech are not validated.
+* Channel: clean and simulated telephone band only; real codecs (AMR, GSM, VoIP), noise and reverberation are
+  not validated.
+* Same-speaker avspeech trials assume one speaker per video; a video with two speakers would make a
+  non-target look like a target (it lowers, not raises, the measured performance).
+* Sex for avspeech non-target matching is a face-model estimate, not a label.
+* Small data: 10 LibriSpeech test-other speakers and 37 multi-clip videos give the cross-utterance targets.
+
+## Reproduce
+
+`s2f-train comparison --data ../shared/data` (seed {result['seed']}, {result['n_boot']} bootstrap resamples; window
+embeddings cached under `--cache`; about 5 minutes on 2 CPU cores once the embeddings are cached, 4 minutes to embed).
+"""
+    (out_dir / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    files = {n: sha256_of(out_dir / n) for n in ("calibration.json", "cohort.npy", "validation.npz", "metrics.json",
+                                                 "MODEL_CARD.md", "tippett.png")}
+    manifest = {"id": out_dir.name, "files": files, "card": "MODEL_CARD.md",
+                "depends_on": [result["embedding"]],
+                "metrics": {"cllr": a["cllr"], "cllr_min": a["cllr_min"], "cllr_cal": a["cllr_cal"], "eer": a["eer"],
+                            "rme_hp": a["rme_hp"], "rme_hd": a["rme_hd"], "bounds_log10": [cal["lower"], cal["upper"]],
+                            "evaluation": f"{result['folds']}-fold CV grouped by speaker/video; 95 % CI cluster bootstrap"}}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,0 +1,141 @@
+"""Speaker comparison end to end: files, batches of pairs, stored case comparisons, the one-voice check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2f_desktop.cli.main import main as cli_main
+
+TEXT = ("The committee met on Thursday morning to review the annual budget. After a long discussion about "
+        "maintenance costs, they agreed to postpone the decision until the next quarterly meeting.")
+KEYS = {"questioned", "known", "score", "log10_lr", "verbal", "label", "model"}
+
+
+def _libri(root: Path, spk: str, n: int) -> Path:
+    return sorted((root / "librispeech-test-other-10x10" / spk).glob("*.flac"))[n]
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_files_same_and_different_speakers(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a0, a1 = _libri(shared_data, "1688", 0), _libri(shared_data, "1688", 1)
+    b0 = _libri(shared_data, "2033", 0)  # another male speaker: Hd's relevant population is the same sex
+    assert cli_main(["compare", str(a0), str(a1), "--device", "cpu", "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert KEYS <= set(same) and {"path", "sha256", "speech_s"} <= set(same["questioned"])
+    assert same["label"] == "same" and same["log10_lr"] >= 1.0 and "support for Hp" in same["verbal"]
+    assert same["model"]["id"] == "comparison-v1" and len(same["model"]["sha256"]) == 64
+    assert same["device"].startswith("cpu") and same["hp"] and same["hd"]
+    assert cli_main(["compare", str(a0), str(b0), "--device", "cpu", "--json", "--k-start", "0.5", "--k-end", "9"]) == 0
+    diff = json.loads(capsys.readouterr().out)
+    assert diff["label"] == "different" and diff["log10_lr"] <= -1.0
+    assert diff["known"]["range_s"] == [0.5, 9.0]
+    # Human output states the propositions and the scale, and never calls it an identification.
+    assert cli_main(["compare", str(a0), str(b0), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "Hp:" in out and "Hd:" in out and "ENFSI" in out and "not an identification" in out
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_pairs_batch_keeps_order_and_survives_a_bad_file(shared_data: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    a0, a1, b0 = _libri(shared_data, "1998", 0), _libri(shared_data, "1998", 1), _libri(shared_data, "3080", 0)
+    short = tmp_path / "short.wav"
+    x, sr = sf.read(str(a0), dtype="float32")
+    sf.write(str(short), x[: int(1.2 * sr)], sr)
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(f"{a0}\t{a1}\nmissing.wav\t{a1}\n{a0}\t{b0}\n{short}\t{a1}\n", encoding="utf-8")
+    assert cli_main(["compare", "--pairs", str(pairs), "--device", "cpu", "--json"]) == 3
+    lines = [json.loads(s) for s in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 4
+    assert lines[0]["label"] == "same" and lines[0]["log10_lr"] > 0
+    assert "error" in lines[1] and lines[1]["log10_lr"] is None and lines[1]["questioned"]["path"].endswith("missing.wav")
+    assert lines[2]["label"] == "different"
+    # Too little net speech: the system abstains with its reason, the line is not an error.
+    assert lines[3]["log10_lr"] is None and lines[3]["label"] == "abstain" and "net speech" in lines[3]["abstain_reason"]
+    for obj in (lines[0], lines[2], lines[3]):
+        assert KEYS <= set(obj) and {"path", "sha256", "speech_s"} <= set(obj["known"])
+    assert lines[0]["questioned"]["sha256"] == lines[2]["questioned"]["sha256"]
+
+
+def _dialogue(ctx, speech_wav, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from s2f_desktop.services import evidence as ev_svc
+
+    m = speech_wav(TEXT, voice="en-us+m3", name="m.wav")
+    f = speech_wav(TEXT, voice="en-us+f3", name="f.wav")
+    xm, sr = sf.read(str(m), dtype="float32")
+    xf, _ = sf.read(str(f), dtype="float32")
+    gap = np.zeros(sr // 2, np.float32)
+    both = tmp_path / "dialogue.wav"
+    sf.write(str(both), np.concatenate([xm, gap, xm, gap, xf, gap, xf]), sr)
+    ev = ev_svc.import_file(ctx, "T-1", both).evidence
+    step = [len(xm) + len(gap), len(xm) + len(gap), len(xf) + len(gap), len(xf)]
+    starts = np.concatenate([[0], np.cumsum(step)[:-1]])
+    lens = [len(xm), len(xm), len(xf), len(xf)]
+    return ev, sr, [(int(a), int(a + n)) for a, n in zip(starts, lens)]
+
+
+@pytest.mark.slow
+def test_case_comparison_is_stored_and_audited(ctx, case, speech_wav, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from s2f_desktop.services import comparison as svc
+    from s2f_desktop.services import segments as seg_svc
+    from s2f_desktop.services.evidence import audit_trail
+
+    ev, _, ranges = _dialogue(ctx, speech_wav, tmp_path)
+    tags = ["caller", "suspect", "other", "other"]
+    segs = [seg_svc.add_segment(ctx, "T-1", ev.id, a, b, speaker_tag=t) for (a, b), t in zip(ranges, tags)]
+    assert svc.segments_by_speaker(ctx, "T-1") == {"caller": [segs[0].id], "suspect": [segs[1].id],
+                                                   "other": [segs[2].id, segs[3].id]}
+    run = svc.compare_segments(ctx, "T-1", [segs[0].id], [segs[1].id], device="cpu")
+    r = run.results
+    assert run.questioned_ids == (segs[0].id,) and run.known_ids == (segs[1].id,)
+    assert r["label"] == "same" and r["log10_lr"] > 0
+    assert {m["id"] for m in run.models} >= {"resemblyzer-ge2e-0.1.4", "comparison-v1"}
+    assert all(len(m["sha256"]) == 64 for m in run.models) and run.device.startswith("cpu")
+    assert run.parameters["bounds_log10_lr"][0] < 0 < run.parameters["bounds_log10_lr"][1]
+    events, chain = audit_trail(ctx, "T-1")
+    assert chain.ok and events[-1].action == "comparison.run" and events[-1].object_ids == (str(run.id),)
+    assert events[-1].details["log10_lr"] == r["log10_lr"]
+    # The CLI form with speaker labels stores a second run; a segment on both sides is refused.
+    assert cli_main(["--data-dir", str(ctx.data_dir), "compare", "T-1", "--questioned", "speaker:caller",
+                     "--known", "speaker:other", "--device", "cpu", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["label"] == "different" and obj["known"] == [segs[2].id, segs[3].id]
+    assert [c.id for c in svc.list_comparisons(ctx, "T-1")][-1] == obj["comparison_id"]
+    assert cli_main(["--data-dir", str(ctx.data_dir), "compare", "T-1", "--questioned", segs[0].id,
+                     "--known", f"{segs[0].id},{segs[1].id}"]) == 2
+    assert "both sides" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_analysis_of_two_voices_is_split_and_short_segments_are_not_flagged(  # type: ignore[no-untyped-def]
+        ctx, case, speech_wav, tmp_path: Path) -> None:
+    from s2f_desktop.inference.analyzer import Part, get_analyzer
+    from s2f_desktop.services.comparison import MultipleSpeakersError, require_single_speaker
+
+    ev, sr, ranges = _dialogue(ctx, speech_wav, tmp_path)
+    x, _ = sf.read(str(tmp_path / "dialogue.wav"), dtype="float32")
+    an = get_analyzer("cpu")
+    parts = [Part(f"s{i}", x[a:b], sr) for i, (a, b) in enumerate(ranges)]
+    res = an.analyze(parts)["results"]
+    chk = res["speaker_check"]["speaker_split"]
+    assert chk["split"] and sorted(map(sorted, chk["groups"])) == [["s0", "s1"], ["s2", "s3"]]
+    assert set(res["consistency"]["flagged"]) in ({"s0", "s1"}, {"s2", "s3"})
+    with pytest.raises(MultipleSpeakersError):
+        require_single_speaker(res, "T-1")
+    # One voice with two sub-second snippets: the snippets are not judged, nothing is flagged, no split.
+    a, b = ranges[0]
+    one = [Part("long1", x[a:b], sr), Part("tiny1", x[a + sr: a + int(1.8 * sr)], sr),
+           Part("long2", x[ranges[1][0]:ranges[1][1]], sr), Part("tiny2", x[a + 3 * sr: a + int(3.7 * sr)], sr)]
+    res1 = an.analyze(one)["results"]
+    assert res1["consistency"]["flagged"] == []
+    assert not res1["speaker_check"]["speaker_split"]["split"]
+    assert set(res1["speaker_check"]["not_judged"]) == {"tiny1", "tiny2"}
+    require_single_speaker(res1)

@@ -1,0 +1,114 @@
+"""The comparison page: pick sides by speaker label, run off the GUI thread, show LR, words and Tippett plot."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2f_desktop.store.comparisons import ComparisonRun
+from s2f_desktop.voice import lr as lrm
+
+TEXT = ("The committee met on Thursday morning to review the annual budget. After a long discussion about "
+        "maintenance costs, they agreed to postpone the decision until the next quarterly meeting.")
+
+
+def test_result_html_states_propositions_and_abstention() -> None:
+    from s2f_desktop.gui.comparison import comparison_html
+
+    run = ComparisonRun(7, 1, ("a",), ("b",), (), "0", "cpu", {}, {
+        "log10_lr": None, "abstain_reason": "too little net speech on the questioned side", "hp": lrm.HP, "hd": lrm.HD,
+        "speech_s": {"questioned": 1.1, "known": 9.0}, "channel": "wideband", "model": {"id": "comparison-v1"}},
+        {}, datetime(2026, 12, 1), "analyst")
+    text = comparison_html(run)
+    assert "abstains" in text and "too little net speech" in text and "Hp" in text and "Hd" in text
+    run2 = ComparisonRun(8, 1, ("a",), ("b",), (), "0", "cpu", {}, {**run.results, "log10_lr": -1.5,
+                                                                    "verbal": lrm.verbal(-1.5), "scale": lrm.SCALE_NAME},
+                         {}, datetime(2026, 12, 1), "analyst")
+    t2 = comparison_html(run2)
+    assert "log10 LR -1.50" in t2 and "moderate support for Hd" in t2 and "not an identification" in t2
+
+
+def _case_with_two_voices(ctx, speech_wav, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+
+    m = speech_wav(TEXT, voice="en-us+m3", name="m.wav")
+    f = speech_wav(TEXT, voice="en-us+f3", name="f.wav")
+    xm, sr = sf.read(str(m), dtype="float32")
+    xf, _ = sf.read(str(f), dtype="float32")
+    gap = np.zeros(sr // 2, np.float32)
+    both = tmp_path / "call.wav"
+    sf.write(str(both), np.concatenate([xm, gap, xf, gap, xm]), sr)
+    ev = ev_svc.import_file(ctx, "T-1", both).evidence
+    a, b = len(xm) + len(gap), len(xm) + len(gap) + len(xf) + len(gap)
+    seg_svc.add_segment(ctx, "T-1", ev.id, 0, len(xm), speaker_tag="caller")
+    seg_svc.add_segment(ctx, "T-1", ev.id, a, a + len(xf), speaker_tag="suspect")
+    seg_svc.add_segment(ctx, "T-1", ev.id, b, b + len(xm), speaker_tag="witness")
+
+
+@pytest.mark.slow
+def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, case, speech_wav,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    from s2f_desktop.gui.comparison import ComparisonPanel
+    from s2f_desktop.gui.workers import JobRunner
+
+    _case_with_two_voices(ctx, speech_wav, tmp_path)
+    runner = JobRunner()
+    panel = ComparisonPanel(ctx, runner)
+    qtbot.addWidget(panel)
+    panel.set_device("cpu")
+    panel.set_case(case)
+    assert [panel.q_combo.itemText(i) for i in range(panel.q_combo.count())] == ["caller", "suspect", "witness"]
+    panel.q_combo.setCurrentText("caller")
+    panel.k_combo.setCurrentText("witness")
+    assert len(panel.questioned_ids()) == 1 and len(panel.known_ids()) == 1
+    with qtbot.waitSignal(panel.comparison_finished, timeout=180_000) as blocker:
+        panel.run_btn.click()
+        assert not panel.run_btn.isEnabled() and panel.cancel_btn.isEnabled()
+    run = blocker.args[0]
+    assert run.results["label"] == "same"
+    assert panel.current_run().id == run.id
+    assert f"Comparison #{run.id}" in panel.results.toHtml() and "support for Hp" in panel.results.toPlainText()
+    assert panel.case_line is not None and abs(panel.case_line.value() - run.results["log10_lr"]) < 1e-9
+    assert len(panel.plot.getPlotItem().listDataItems()) == 2  # Hp and Hd Tippett curves
+    if os.environ.get("S2F_SCREENSHOTS"):
+        panel.resize(1300, 800)
+        panel.grab().save(os.path.join(os.environ["S2F_SCREENSHOTS"], "comparison_panel.png"))
+
+    # Cancel: the job ends, nothing new is stored.
+    panel.k_combo.setCurrentText("suspect")
+    with qtbot.waitSignal(panel.comparison_ended, timeout=180_000):
+        panel.run_btn.click()
+        panel.cancel_btn.click()
+    panel.refresh()
+    assert [r.id for r in panel.runs] == [run.id] or panel.runs[-1].results["label"] == "different"
+    runner.shutdown()
+
+
+def test_refused_analysis_offers_one_run_per_speaker_group(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from s2f_desktop.gui.comparison import offer_group_runs
+    from s2f_desktop.services.comparison import MultipleSpeakersError
+    from s2f_desktop.voice.consistency import SpeakerSplit
+
+    w = QWidget()
+    qtbot.addWidget(w)
+    err = MultipleSpeakersError(SpeakerSplit((("a", "b"), ("c",)), (), ((0, 1, -2.0),), True), "T-1")
+    started: list[list[str]] = []
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        assert box is not None and "2 different voices" in box.text()
+        next(b for b in box.buttons() if b.text().startswith("Analyse group 2")).click()
+
+    QTimer.singleShot(0, click)
+    assert offer_group_runs(w, err, started.append)
+    assert started == [["c"]]
+    assert not offer_group_runs(w, ValueError("other"), started.append)

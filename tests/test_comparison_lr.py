@@ -1,0 +1,132 @@
+"""Torch-free parts of the speaker comparison: verbal scale, calibration, bounds, abstention, speaker split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from s2f_desktop.inference.registry import sha256_of
+from s2f_desktop.system.env import models_dir
+from s2f_desktop.voice import lr as lrm
+from s2f_desktop.voice.consistency import SPLIT_LOG10_LR, calibrated_consistency, split_speakers
+
+MODEL = models_dir() / "comparison-v1"
+
+
+def _model() -> tuple[lrm.Calibration, np.ndarray]:
+    return lrm.Calibration.load(MODEL / "calibration.json"), np.load(MODEL / "cohort.npy").astype(np.float32)
+
+
+@pytest.mark.parametrize("llr, words", [
+    (4.5, "very strong support for Hp"), (3.2, "strong support for Hp"), (2.0, "moderately strong support for Hp"),
+    (1.5, "moderate support for Hp"), (0.5, "weak support for Hp"), (0.2, "no support for either"),
+    (-0.2, "no support for either"), (-0.5, "weak support for Hd"), (-1.0, "moderate support for Hd"),
+    (-2.5, "moderately strong support for Hd"), (-6.5, "extremely strong support for Hd"),
+])
+def test_enfsi_scale(llr: float, words: str) -> None:
+    assert lrm.verbal(llr).startswith(words)
+
+
+def test_labels_and_abstention_words() -> None:
+    assert lrm.label(None) == "abstain" and "abstained" in lrm.verbal(None)
+    assert lrm.label(0.1) == "inconclusive" and lrm.label(0.5) == "same" and lrm.label(-0.5) == "different"
+
+
+def test_manifest_declares_every_file_with_its_sha256() -> None:
+    man = json.loads((MODEL / "manifest.json").read_text(encoding="utf-8"))
+    assert man["id"] == "comparison-v1" and man["card"] == "MODEL_CARD.md"
+    for name, sha in man["files"].items():
+        assert sha256_of(MODEL / name) == sha, name
+    card = (MODEL / "MODEL_CARD.md").read_text(encoding="utf-8")
+    metrics = json.loads((MODEL / "metrics.json").read_text(encoding="utf-8"))
+    # The card prints the stored numbers (traceable), with their intervals.
+    a = metrics["metrics"]["all"]
+    assert f"Cllr {a['cllr']['value']:.3f} ({a['cllr']['ci95'][0]:.3f}–{a['cllr']['ci95'][1]:.3f})" in card
+    for cond in ("clean/clean", "clean/telephone", "short/long"):
+        assert any(k.startswith(cond) for k in metrics["metrics"]), cond
+        assert cond in card
+
+
+def test_calibration_is_monotone_bounded_and_duration_aware() -> None:
+    cal, _ = _model()
+    s = np.linspace(-5, 30, 200)
+    for d in (2.0, 5.0, 30.0):
+        llr = cal.log10_lr(s, np.full_like(s, d), np.full_like(s, d))
+        assert np.all(np.diff(llr) >= -1e-12)
+        assert llr.min() >= cal.lower and llr.max() <= cal.upper
+    # The score is weighed more from longer speech: the slope of the LR in the score grows with duration.
+    def slope(d: float) -> float:
+        v = cal.log10_lr(np.array([2.0, 6.0]), np.array([d, d]), np.array([d, d]), bounded=False)
+        return float(v[1] - v[0])
+
+    assert slope(20.0) > slope(5.0) > slope(2.0) > 0
+    unb = cal.log10_lr(np.array([100.0]), np.array([30.0]), np.array([30.0]), bounded=False)[0]
+    assert unb > cal.upper  # the bound really bites
+
+
+def _speaker(rng: np.random.Generator, n: int, centre: np.ndarray, spread: float = 0.25) -> np.ndarray:
+    w = centre[None, :] + spread * rng.standard_normal((n, centre.size)) / np.sqrt(centre.size)
+    return lrm.unit(w).astype(np.float32)
+
+
+def test_abstains_below_the_validated_net_speech() -> None:
+    cal, cohort = _model()
+    v = lrm.compare_embeddings(cal, cohort, cohort[0], cohort[0], cal.min_speech_s - 0.1, 10.0)
+    assert v.log10_lr is None and v.label == "abstain" and "questioned" in (v.abstain_reason or "")
+    d = v.to_dict()
+    assert d["log10_lr"] is None and d["hp"] == lrm.HP and d["hd"] == lrm.HD
+
+
+def test_split_keeps_one_voice_together_and_short_segments_unassessed() -> None:
+    cal, cohort = _model()
+    rng = np.random.default_rng(1)
+    a = cohort[3].astype(np.float64)
+    ids = ["a1", "a2", "a3", "tiny1", "tiny2"]
+    wins = [_speaker(rng, 8, a), _speaker(rng, 10, a), _speaker(rng, 6, a), _speaker(rng, 1, a), _speaker(rng, 1, a)]
+    speech = [7.0, 8.5, 5.5, 0.8, 0.9]
+    sp = split_speakers(ids, wins, speech, cal, cohort)
+    assert not sp.split and sp.groups == (("a1", "a2", "a3"),) and sp.unassessed == ("tiny1", "tiny2")
+    cc = calibrated_consistency(ids, wins, speech, cal, cohort)
+    assert cc.flagged == () and set(cc.not_judged) == {"tiny1", "tiny2"}
+
+
+def test_split_separates_two_voices() -> None:
+    cal, cohort = _model()
+    rng = np.random.default_rng(2)
+    # Two cohort voices that the system itself scores as clearly different.
+    a, b = cohort[10].astype(np.float64), cohort[700].astype(np.float64)
+    ids = ["m1", "f1", "m2", "f2"]
+    wins = [_speaker(rng, 8, a), _speaker(rng, 8, b), _speaker(rng, 9, a), _speaker(rng, 6, b)]
+    sp = split_speakers(ids, wins, [7.0, 7.0, 8.0, 5.0], cal, cohort)
+    assert sp.split
+    assert sorted(map(sorted, sp.groups)) == [["f1", "f2"], ["m1", "m2"]]
+    assert all(v <= SPLIT_LOG10_LR for _, _, v in sp.between)
+    d = sp.to_dict()
+    assert d["split"] and d["groups"] and "moderate support" in d["rule"]
+    cc = calibrated_consistency(ids, wins, [7.0, 7.0, 8.0, 5.0], cal, cohort)
+    assert set(cc.flagged) == set(sp.groups[1])
+
+
+def test_require_single_speaker_refuses_a_split_result() -> None:
+    from s2f_desktop.services.comparison import MultipleSpeakersError, require_single_speaker
+
+    require_single_speaker({"speaker_check": None})
+    require_single_speaker({"speaker_check": {"speaker_split": {"split": False, "groups": [["a", "b"]]}}})
+    res = {"speaker_check": {"speaker_split": {"split": True, "groups": [["a", "c"], ["b"]], "unassessed": [],
+                                               "between_groups_log10_lr": [{"a": 0, "b": 1, "log10_lr": -2.1}],
+                                               "threshold_log10_lr": -1.0}}}
+    with pytest.raises(MultipleSpeakersError) as e:
+        require_single_speaker(res, "C-1")
+    assert e.value.groups == [["a", "c"], ["b"]]
+    assert "--segments a,c" in e.value.message and "--segments b" in e.value.message
+
+
+def test_read_pairs_keeps_bad_lines_in_order(tmp_path: Path) -> None:
+    from s2f_desktop.services.comparison import read_pairs
+
+    p = tmp_path / "p.tsv"
+    p.write_text("# comment\na.wav\tb.wav\n\nonly-one-field\nc.wav\td.wav\n", encoding="utf-8")
+    assert read_pairs(p) == [("a.wav", "b.wav"), ("only-one-field", ""), ("c.wav", "d.wav")]

@@ -1,0 +1,58 @@
+"""The report's speaker-comparison section prints what is stored (run and declared validation files)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from s2f_desktop.report.comparison import build_comparison_section, lr_text, render_comparison_pdf
+from s2f_desktop.store.comparisons import ComparisonRun
+from s2f_desktop.system.env import models_dir
+from s2f_desktop.voice import lr as lrm
+
+
+def _run(log10_lr: float | None, reason: str | None = None) -> ComparisonRun:
+    sha = json.loads((models_dir() / "comparison-v1" / "manifest.json").read_text())["files"]["calibration.json"]
+    res = {"log10_lr": log10_lr, "verbal": lrm.verbal(log10_lr), "label": lrm.label(log10_lr), "hp": lrm.HP,
+           "hd": lrm.HD, "scale": lrm.SCALE_NAME, "abstain_reason": reason, "channel": "telephone band (both sides)",
+           "speech_s": {"questioned": 6.4, "known": 21.0}, "model": {"id": "comparison-v1", "sha256": sha}}
+    return ComparisonRun(5, 1, ("q" * 32,), ("k" * 32,), (), "0.1", "cpu (test)", {}, res, {},
+                         datetime(2026, 12, 1, 1, 0), "analyst A")
+
+
+def test_section_prints_stored_lr_words_and_validation(tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    sec = build_comparison_section(_run(-1.42), {"q" * 32: "segment 3"})
+    assert sec.questioned == "segment 3" and sec.lr_text.startswith("LR = 0.038")
+    metrics = json.loads((models_dir() / "comparison-v1" / "metrics.json").read_text())
+    text = " ".join(p.extract_text() for p in PdfReader(str(render_comparison_pdf(sec, tmp_path / "c.pdf"))).pages)
+    text = " ".join(text.split())
+    assert "Hp: the questioned and the known speech were spoken by the same speaker" in text
+    assert "log10 LR -1.42" in text and "moderate support for Hd" in text and "ENFSI" in text
+    a = metrics["metrics"]["all"]["cllr"]
+    assert f"{a['value']:.3f} ({a['ci95'][0]:.3f}" in text
+    assert "this case -1.42" in text and "not an identification" in text and "Limits" in text
+
+
+def test_abstention_is_printed_with_its_reason(tmp_path: Path) -> None:
+    sec = build_comparison_section(_run(None, "too little net speech on the questioned side"))
+    assert sec.lr_text.startswith("no likelihood ratio") and sec.abstain_reason
+    assert render_comparison_pdf(sec, tmp_path / "a.pdf").stat().st_size > 1000
+
+
+def test_altered_validation_file_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from s2f_desktop.core.errors import ModelIntegrityError
+
+    root = tmp_path / "models"
+    shutil.copytree(models_dir() / "comparison-v1", root / "comparison-v1")
+    with open(root / "comparison-v1" / "metrics.json", "a", encoding="utf-8") as fh:
+        fh.write(" ")
+    with pytest.raises(ModelIntegrityError):
+        build_comparison_section(_run(1.0), root=root)
+    assert lr_text(2.0).startswith("LR = 100")
