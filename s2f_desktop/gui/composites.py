@@ -9,6 +9,7 @@ derived from the one shown (``services.composites.adjust_composite``).
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -16,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -180,7 +182,16 @@ class CompositePanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(self.view_bar)
         cl.addWidget(self.image, 1)
-        cl.addWidget(self.caption)
+        self.export_btn = QPushButton("Export image…")
+        self.export_btn.setObjectName("exportCompositeImage")
+        self.export_btn.setToolTip("Save the shown view as a PNG. The file carries the burned-in marking "
+                                   "(illustrative composite — not a likeness, case, composite id, version).")
+        self.export_btn.setEnabled(False)
+        self.export_btn.clicked.connect(lambda: self.export_image())
+        cap_row = QHBoxLayout()
+        cap_row.addWidget(self.caption, 1)
+        cap_row.addWidget(self.export_btn)
+        cl.addLayout(cap_row)
 
         # right: traits, illustrative list, sliders
         self.traits_box = QLabel()
@@ -349,6 +360,7 @@ class CompositePanel(QWidget):
             self._row_changed(self.list.currentRow())
         else:
             self.current = None
+            self.export_btn.setEnabled(False)
             self.image.set_image(None, "No composites yet — press “Create composites”." if self.run else "No run")
             self.caption.clear()
             self.traits_box.setText(self._traits_text())
@@ -427,6 +439,7 @@ class CompositePanel(QWidget):
         for b in self.view_group.buttons():
             b.setChecked(b.objectName() == f"view_{name}")
         comp = self.current
+        self.export_btn.setEnabled(comp is not None and name in comp.images)
         if comp is None or name not in comp.images:
             self.image.set_image(None, "No image")
             return
@@ -434,6 +447,34 @@ class CompositePanel(QWidget):
         self.image.set_image(QPixmap(str(path)), f"image missing: {path}")
         self.caption.setText(f"<small>{html.escape(comp.label or comp.kind)} · {html.escape(name)} view · "
                              f"sha256 {html.escape(comp.image_sha256.get(name, '')[:16])}…</small>")
+
+    # ------------------------------------------------------------------ export
+    def export_image(self, path: str | Path | None = None) -> Path | None:
+        """Export the shown view as a marked PNG (asks for a file name when none is given).
+
+        Never overwrites: an existing file is refused with a message (the dialog's own
+        overwrite question is turned off so that it cannot be answered "yes").
+        """
+        comp, view = self.current, self.view_name
+        if comp is None or view not in comp.images:
+            return None
+        if path is None:
+            default = f"composite-{comp.id}-{comp.kind}-{view}.png"
+            path, _ = QFileDialog.getSaveFileName(self, "Export composite image", default, "PNG image (*.png)",
+                                                  options=QFileDialog.Option.DontConfirmOverwrite)
+            if not path:
+                return None
+        from s2f_desktop.core.errors import S2FError
+
+        try:
+            # A copy of one stored image plus an audit entry: short enough for the GUI thread.
+            out, sha = _svc().export_composite_image(self.ctx, comp.id, view, Path(path))
+        except S2FError as exc:
+            self.reporter.report(exc, "Export image")
+            return None
+        self.status_message.emit(f"Exported the marked {view} image of composite #{comp.id} to {out} "
+                                 f"(sha256 {sha[:16]}…)")
+        return out
 
     # ------------------------------------------------------------------ work
     def _busy(self, on: bool) -> None:
