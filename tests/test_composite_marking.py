@@ -71,6 +71,7 @@ def test_marking_is_deterministic_verifiable_and_covers_the_face() -> None:
     img = Image.open(io.BytesIO(marked))
     lay = marking.layout_for(512, 512)
     assert img.size == (512, lay.height) and lay.top >= 40 and lay.bottom >= 60
+    assert marking.layout_for(512, 512, 3).bottom > lay.bottom  # a note gets its own line
     assert img.text["s2f:marking"] == marking.MARK_VERSION and img.text["s2f:case"] == "2026-0042"
     assert_marked(marked, info)
     # Another case number, version or view, or no marking at all, is detected.
@@ -125,8 +126,10 @@ def test_stored_cli_and_service_exports_are_marked_and_match_the_store(ctx, case
             data = svc.composite_image_path(ctx, c, view).read_bytes()
             assert sha(data) == c.image_sha256[view]
             assert svc.verify_composite_image(ctx, c, view) == []
-            assert_marked(data, MarkInfo("T-1", c.id, c.version, view, f"sex inconclusive: "
-                                                                       f"{c.parameters['sex']['value']} version"))
+            sex = c.parameters["sex"]["value"]
+            other = {"female": "male", "male": "female"}[sex]
+            assert_marked(data, MarkInfo("T-1", c.id, c.version, view,
+                                         f"Sex inconclusive: {sex} version (the {other} version is shown beside it)"))
     created = [e for e in events(ctx, case) if e.action == "composite.create"]
     assert created and created[-1].details["image_sha256"] == items[-1].image_sha256
     # The stored image is exactly the marked render: the diagonal mark is there too.
@@ -201,13 +204,15 @@ def test_composite_stored_before_marking_is_marked_on_export(ctx, case, tmp_path
 def test_render_for_traits_marks_and_shows_both_sexes_when_inconclusive(tmp_path) -> None:  # type: ignore[no-untyped-def]
     traits = svc.traits_from_run_results({"sex": {"p_male": 0.6, "label": "inconclusive"},
                                           "age": {"median_years": 40, "interval_80": [30, 52]}})
-    out = svc.render_primary_for_traits(traits, tmp_path / "pair.png", size=SIZE, note="audio sha256 0123456789ab")
+    out = svc.render_primary_for_traits(traits, tmp_path / "pair.png", size=SIZE, reference="audio sha256 0123456789ab")
     data = out.read_bytes()
     w = marking.MIN_WIDTH
     assert Image.open(io.BytesIO(data)).width == 2 * w + 8
-    for panel, sex in zip(marking.split_panels(data, [w, w]), ("female", "male")):
-        assert_marked(panel, MarkInfo(None, None, None, "front",
-                                      f"sex inconclusive: {sex} version; audio sha256 0123456789ab"))
+    for panel, (sex, other) in zip(marking.split_panels(data, [w, w]), (("female", "male"), ("male", "female"))):
+        assert_marked(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version (the {other} "
+                                                                 "version is shown beside it)", "audio sha256 0123456789ab"))
+        assert verify_marking(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version (the "
+                                                                         f"{other} version is shown beside it)"))
     with pytest.raises(InputError, match="already exists"):
         svc.render_primary_for_traits(traits, out, size=SIZE)
     assert out.read_bytes() == data

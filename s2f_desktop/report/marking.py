@@ -40,9 +40,10 @@ DIAGONAL = "ILLUSTRATIVE \u2014 NOT A LIKENESS"
 DISCLAIMER = "Not a photograph. Not an identification. Only sex and age come from the voice."
 #: Narrower renders are scaled up to this width before marking so the text stays legible.
 MIN_WIDTH = 384
-#: Band heights as fractions of the image width (top: one line; bottom: two lines).
+#: Band heights as fractions of the image width (top: one line; bottom: per line, plus a margin).
 TOP_FRACTION = 0.085
-BOTTOM_FRACTION = 0.125
+BOTTOM_LINE_FRACTION = 0.06
+BOTTOM_MARGIN_FRACTION = 0.01
 FRAME_FRACTION = 0.008
 
 BAND_BG = (20, 22, 26)
@@ -65,8 +66,9 @@ class MarkInfo:
     """What the bands say about an image.
 
     ``case_number`` None means the image belongs to no case (``s2f analyze --composite``);
-    ``composite_id``/``version`` None means it is not stored; ``note`` is an extra,
-    short remark (e.g. "female version - sex inconclusive").
+    ``composite_id``/``version`` None means it is not stored, and ``reference`` (e.g.
+    the audio's sha256) names what it was made from instead; ``note`` is a short remark
+    printed on its own line (e.g. which sex, when both are shown).
     """
 
     case_number: str | None
@@ -74,15 +76,15 @@ class MarkInfo:
     version: int | None
     view: str
     note: str = ""
+    reference: str = ""
 
-    def footer_lines(self) -> tuple[str, str]:
+    def footer_lines(self) -> tuple[str, ...]:
+        """The bottom band's lines: identification, the note (if any), the disclaimer."""
         case = f"Case {self.case_number}" if self.case_number else "No case"
         ident = (f"composite #{self.composite_id} v{self.version}" if self.composite_id is not None
-                 else "not stored in a case")
+                 else self.reference or "not stored in a case")
         first = f"{case} \u00b7 {ident} \u00b7 {self.view.replace('_', '-')} view"
-        if self.note:
-            first += f" \u00b7 {self.note}"
-        return first, DISCLAIMER
+        return (first, self.note, DISCLAIMER) if self.note else (first, DISCLAIMER)
 
     def text_chunks(self) -> dict[str, str]:
         """PNG text chunks (a second, machine-readable copy of the marking)."""
@@ -116,14 +118,14 @@ class Layout:
         return (0, self.top, self.width, self.top + self.face_height)
 
 
-def layout_for(width: int, height: int) -> Layout:
+def layout_for(width: int, height: int, footer_lines: int = 2) -> Layout:
     """The marked layout for a render of ``width`` x ``height`` (after scaling up to MIN_WIDTH)."""
     if width <= 0 or height <= 0:
         raise MarkingError("empty image")
     w = max(int(width), MIN_WIDTH)
     h = int(round(height * w / width))
-    return Layout(w, h, int(round(w * TOP_FRACTION)), int(round(w * BOTTOM_FRACTION)),
-                  max(2, int(round(w * FRAME_FRACTION))))
+    bottom = int(round(w * (BOTTOM_LINE_FRACTION * footer_lines + BOTTOM_MARGIN_FRACTION)))
+    return Layout(w, h, int(round(w * TOP_FRACTION)), bottom, max(2, int(round(w * FRAME_FRACTION))))
 
 
 @functools.lru_cache(maxsize=64)
@@ -160,9 +162,12 @@ def render_bands(width: int, face_height: int, info: MarkInfo) -> tuple[Image.Im
 
     Deterministic: a checker renders them again and compares them with a file.
     """
-    lay = layout_for(width, face_height)
+    lines = info.footer_lines()
+    lay = layout_for(width, face_height, len(lines))
     top = _band(lay.width, lay.top, (HEADLINE,), (HEADLINE_FG,), (True,))
-    bottom = _band(lay.width, lay.bottom, info.footer_lines(), (FOOTER_FG, HEADLINE_FG), (True, False))
+    colours = (FOOTER_FG, HEADLINE_FG, HEADLINE_FG)[:len(lines)] if len(lines) == 3 else (FOOTER_FG, HEADLINE_FG)
+    bold = (True, True, False) if len(lines) == 3 else (True, False)
+    bottom = _band(lay.width, lay.bottom, lines, colours, bold)
     f = lay.frame
     for band, edge in ((top, "top"), (bottom, "bottom")):
         d = ImageDraw.Draw(band)
@@ -211,7 +216,7 @@ def mark_image(png: bytes, info: MarkInfo) -> bytes:
             face = im.convert("RGB")
     except Exception as exc:  # noqa: BLE001 - any decoder failure is one clear error
         raise MarkingError(f"not a readable image: {exc}") from exc
-    lay = layout_for(*face.size)
+    lay = layout_for(*face.size, len(info.footer_lines()))
     if face.size != (lay.width, lay.face_height):
         face = face.resize((lay.width, lay.face_height), Image.Resampling.LANCZOS)
     face = Image.alpha_composite(face.convert("RGBA"), _diagonal(face.size)).convert("RGB")
@@ -278,7 +283,7 @@ def verify_marking(png: bytes, info: MarkInfo) -> list[str]:
     except Exception as exc:  # noqa: BLE001
         return [f"not a readable image: {exc}"]
     w = img.width
-    lay = layout_for(w, w)  # band heights depend on the width only
+    lay = layout_for(w, w, len(info.footer_lines()))  # band heights depend on the width and line count
     face_h = img.height - lay.top - lay.bottom
     if w < MIN_WIDTH or face_h <= 0:
         return [f"image {img.width}x{img.height} is too small to carry the marking"]

@@ -190,7 +190,9 @@ def _mark_note(params: dict[str, Any]) -> str:
     pair = params.get(PAIR_KEY)
     if isinstance(pair, dict) and pair.get("value") == "sex_inconclusive":
         sex = params.get("sex", {})
-        return f"sex inconclusive: {sex.get('value') if isinstance(sex, dict) else sex} version"
+        sex = sex.get("value") if isinstance(sex, dict) else sex
+        other = "male" if sex == "female" else "female"
+        return f"Sex inconclusive: {sex} version (the {other} version is shown beside it)"
     return ""
 
 
@@ -438,12 +440,12 @@ def composite_image_path(ctx: AppContext, composite: Composite, view: str = "fro
 
 
 def render_primary_for_traits(traits: TraitEstimate, out_png: Path, size: int = 512, view: str = "front",
-                              device: str = "cpu", force: bool = False, note: str = "") -> Path:
+                              device: str = "cpu", force: bool = False, reference: str = "") -> Path:
     """Render the marked primary composite for ``traits`` to ``out_png`` (no case store involved).
 
     When the sex is inconclusive the file shows both primary composites (female, male)
-    side by side, each with its own marking. ``note`` goes into the bottom band (e.g.
-    the audio's sha256). An existing ``out_png`` is refused unless ``force``.
+    side by side, each with its own marking. ``reference`` names the source in the
+    bottom band (e.g. the audio's sha256). An existing ``out_png`` is refused unless ``force``.
     """
     _check_views([view])
     out_png = refuse_existing(Path(out_png), force)
@@ -451,7 +453,6 @@ def render_primary_for_traits(traits: TraitEstimate, out_png: Path, size: int = 
     panels = []
     for _label, params in primaries:
         data = _render(params, (view,), size, device, null_task())[view]
-        remark = "; ".join(x for x in (_mark_note(params), note) if x)
-        panels.append(mark_image(data, MarkInfo(None, None, None, view, remark)))
+        panels.append(mark_image(data, MarkInfo(None, None, None, view, _mark_note(params), reference)))
     _write_new(out_png, panels[0] if len(panels) == 1 else side_by_side(panels), force)
     return out_png

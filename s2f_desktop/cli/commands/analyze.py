@@ -89,7 +89,7 @@ def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
             # The renderer's GPU toolkit (NVIDIA Warp) prints its banner on stdout; keep stdout pure JSON.
             with contextlib.redirect_stdout(sys.stderr):
                 out = composites.render_primary_for_traits(traits, args.composite, force=args.force,
-                                                           note=f"audio sha256 {obj['input']['sha256'][:12]}")
+                                                           reference=f"audio sha256 {obj['input']['sha256'][:12]}")
             both = " (sex inconclusive: female and male side by side)" if traits.sex.label == "inconclusive" else ""
             print(f"composite: {out}{both}", file=sys.stderr)
     return 3 if failed else 0
