@@ -260,3 +260,28 @@ def test_gui_export_writes_the_marked_image_and_never_overwrites(qtbot, ctx, cas
     assert target.read_bytes() == b"edited by the user"
     assert len(reported) == 1 and "already exists" in str(reported[0])
     assert runner.shutdown(10000)
+
+
+def test_analyze_composite_with_inconclusive_sex_writes_both_sexes_marked(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The CLI path of ``s2f analyze --composite`` (analysis replaced by a stored inconclusive result)."""
+    from s2f_desktop.cli.main import main
+    from s2f_desktop.services import analysis
+
+    audio_sha = "ab" * 32
+    obj = {"input": {"path": "x.wav", "sha256": audio_sha},
+           "traits": {"sex": {"p_male": 0.52, "label": "inconclusive", "reason": "in the abstention band"},
+                      "age": {"median_years": 41, "interval_80": [30, 55], "label": "inconclusive"}},
+           "model": {"id": "traits-v1", "sha256": "0" * 64}, "device": "cpu"}
+    monkeypatch.setattr(analysis, "analyze_files", lambda *a, **k: iter([obj]))
+    out = tmp_path / "face.png"
+    assert main(["analyze", "x.wav", "--json", "--device", "cpu", "--composite", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["traits"]["sex"]["label"] == "inconclusive"  # stdout stays pure JSON
+    assert "female and male side by side" in captured.err
+    w = (Image.open(out).width - 8) // 2
+    assert w == 512  # the CLI renders at 512 px
+    panels = marking.split_panels(out.read_bytes(), [w, w])
+    for panel, (sex, other) in zip(panels, (("female", "male"), ("male", "female"))):
+        assert_marked(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version (the {other} "
+                                                                 "version is shown beside it)",
+                                      f"audio sha256 {audio_sha[:12]}"))
