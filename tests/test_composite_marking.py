@@ -127,9 +127,8 @@ def test_stored_cli_and_service_exports_are_marked_and_match_the_store(ctx, case
             assert sha(data) == c.image_sha256[view]
             assert svc.verify_composite_image(ctx, c, view) == []
             sex = c.parameters["sex"]["value"]
-            other = {"female": "male", "male": "female"}[sex]
             assert_marked(data, MarkInfo("T-1", c.id, c.version, view,
-                                         f"Sex inconclusive: {sex} version (the {other} version is shown beside it)"))
+                                         f"Sex inconclusive: {sex} version, one of a female/male pair"))
     created = [e for e in events(ctx, case) if e.action == "composite.create"]
     assert created and created[-1].details["image_sha256"] == items[-1].image_sha256
     # The stored image is exactly the marked render: the diagonal mark is there too.
@@ -171,6 +170,15 @@ def test_stored_cli_and_service_exports_are_marked_and_match_the_store(ctx, case
     assert digest == edit.image_sha256["front"] == sha(path.read_bytes())
     exports = [e for e in events(ctx, case) if e.action == "composite.export"]
     assert exports[-1].details == {"view": "front", "path": str(path), "sha256": digest, "marked_at_export": False}
+    # Half of a pair exported with its partner: both stored images, female left, side by side.
+    assert svc.sex_pair(items[3], items) == [items[2], items[3]]
+    path, digest = svc.export_composite_image(ctx, items[3].id, "profile", tmp_path / "pair.png", with_pair=True)
+    w = marking.MIN_WIDTH
+    halves = marking.split_panels(path.read_bytes(), [w, w])
+    for half, c in zip(halves, items[2:4]):
+        stored = Image.open(svc.composite_image_path(ctx, c, "profile")).convert("RGB")
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(half))), np.asarray(stored))
+    assert list(events(ctx, case)[-1].object_ids) == [str(items[2].id), str(items[3].id)]
 
 
 def test_altered_stored_image_is_not_exported(ctx, case, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -209,10 +217,10 @@ def test_render_for_traits_marks_and_shows_both_sexes_when_inconclusive(tmp_path
     w = marking.MIN_WIDTH
     assert Image.open(io.BytesIO(data)).width == 2 * w + 8
     for panel, (sex, other) in zip(marking.split_panels(data, [w, w]), (("female", "male"), ("male", "female"))):
-        assert_marked(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version (the {other} "
-                                                                 "version is shown beside it)", "audio sha256 0123456789ab"))
-        assert verify_marking(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version (the "
-                                                                         f"{other} version is shown beside it)"))
+        note = f"Sex inconclusive: {sex} version, one of a female/male pair"
+        assert_marked(panel, MarkInfo(None, None, None, "front", note, "audio sha256 0123456789ab"))
+        assert verify_marking(panel, MarkInfo(None, None, None, "front", note))
+        assert verify_marking(panel, MarkInfo(None, None, None, "front", note.replace(sex, other)))
     with pytest.raises(InputError, match="already exists"):
         svc.render_primary_for_traits(traits, out, size=SIZE)
     assert out.read_bytes() == data
@@ -251,6 +259,7 @@ def test_gui_export_writes_the_marked_image_and_never_overwrites(qtbot, ctx, cas
     assert panel.current is not None and panel.current.id == comp.id and panel.export_btn.isEnabled()
     target = tmp_path / "exported.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "PNG image (*.png)"))
+    assert panel.image._marked  # carries its own marking: no overlay badge over its bands
     panel.export_btn.click()
     data = target.read_bytes()
     assert sha(data) == comp.image_sha256["front"] and not reported
@@ -259,6 +268,19 @@ def test_gui_export_writes_the_marked_image_and_never_overwrites(qtbot, ctx, cas
     panel.export_btn.click()
     assert target.read_bytes() == b"edited by the user"
     assert len(reported) == 1 and "already exists" in str(reported[0])
+    # An inconclusive sex: the view and the export show the pair side by side.
+    run2 = add_run(ctx, case, 0.5, "inconclusive")
+    pair = svc.create_composite_set(ctx, run2.id, views=("front",), size=SIZE)[:2]
+    panel.set_run(run2)
+    panel.list.setCurrentRow(1)  # the male half
+    assert panel.current.id == pair[1].id
+    assert panel.image._pix.width() == 2 * marking.MIN_WIDTH + 8
+    assert f"shown with #{pair[0].id}" in panel.caption.text()
+    target = tmp_path / "pair.png"
+    panel.export_btn.click()
+    halves = marking.split_panels(target.read_bytes(), [marking.MIN_WIDTH] * 2)
+    for half, c in zip(halves, pair):
+        assert_marked(half, svc.mark_info("T-1", c, "front"))
     assert runner.shutdown(10000)
 
 
@@ -282,6 +304,6 @@ def test_analyze_composite_with_inconclusive_sex_writes_both_sexes_marked(tmp_pa
     assert w == 512  # the CLI renders at 512 px
     panels = marking.split_panels(out.read_bytes(), [w, w])
     for panel, (sex, other) in zip(panels, (("female", "male"), ("male", "female"))):
-        assert_marked(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version (the {other} "
-                                                                 "version is shown beside it)",
-                                      f"audio sha256 {audio_sha[:12]}"))
+        assert_marked(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version, one of a "
+                                                                 "female/male pair", f"audio sha256 {audio_sha[:12]}"))
+        assert other != sex

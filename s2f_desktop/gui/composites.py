@@ -51,6 +51,26 @@ def _svc() -> Any:
     return composites
 
 
+def _marking() -> Any:
+    from s2f_desktop.report import marking
+
+    return marking
+
+
+def _side_by_side(pixmaps: list[QPixmap], gap: int = 8) -> QPixmap:
+    """Pixmaps next to each other on the view's background (an inconclusive-sex pair)."""
+    h = max(p.height() for p in pixmaps)
+    out = QPixmap(sum(p.width() for p in pixmaps) + gap * (len(pixmaps) - 1), h)
+    out.fill(QColor("#1b1f24"))
+    painter = QPainter(out)
+    x = 0
+    for p in pixmaps:
+        painter.drawPixmap(x, 0, p)
+        x += p.width() + gap
+    painter.end()
+    return out
+
+
 def param_value(comp: Composite, name: str) -> Any:
     """The value of a composite parameter (``{"value":…, "origin":…}`` or a bare value)."""
     p = comp.parameters.get(name)
@@ -64,19 +84,25 @@ def param_origin(comp: Composite, name: str) -> str:
 
 
 class ImageView(QLabel):
-    """Scales a composite image to fit, with an 'ILLUSTRATIVE' badge painted on top."""
+    """Scales a composite image to fit; an 'ILLUSTRATIVE' badge is painted on images stored unmarked.
+
+    Images stored by this version carry their own burned-in marking (bands and a
+    diagonal mark), which the badge would only cover.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._pix: QPixmap | None = None
+        self._marked = False
         self.badge = "ILLUSTRATIVE COMPOSITE — NOT A LIKENESS"
         self.setMinimumSize(320, 320)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setStyleSheet("background:#1b1f24; color:#c8d0d8;")
 
-    def set_image(self, pix: QPixmap | None, text: str = "") -> None:
-        """Show a pixmap (or a text when there is none)."""
+    def set_image(self, pix: QPixmap | None, text: str = "", marked: bool = False) -> None:
+        """Show a pixmap (or a text when there is none); ``marked``: it carries its own marking."""
+        self._marked = marked
         self._pix = pix if pix is not None and not pix.isNull() else None
         if self._pix is None:
             self.setPixmap(QPixmap())
@@ -94,6 +120,9 @@ class ImageView(QLabel):
             return
         scaled = self._pix.scaled(self.size() * 0.98, Qt.AspectRatioMode.KeepAspectRatio,
                                   Qt.TransformationMode.SmoothTransformation)
+        if self._marked:
+            self.setPixmap(scaled)
+            return
         marked = QPixmap(scaled)
         p = QPainter(marked)
         font = QFont(self.font())
@@ -443,17 +472,29 @@ class CompositePanel(QWidget):
         if comp is None or name not in comp.images:
             self.image.set_image(None, "No image")
             return
-        path = _svc().composite_image_path(self.ctx, comp, name)
-        self.image.set_image(QPixmap(str(path)), f"image missing: {path}")
+        svc = _svc()
+        path = svc.composite_image_path(self.ctx, comp, name)
+        # An inconclusive sex is never shown as one sex: both halves of the pair, female left.
+        pair = [c for c in svc.sex_pair(comp, self.composites) if name in c.images]
+        if len(pair) == 2:
+            pix = _side_by_side([QPixmap(str(svc.composite_image_path(self.ctx, c, name))) for c in pair])
+        else:
+            pair = [comp]
+            pix = QPixmap(str(path))
+        marked = all(_marking().is_marked(c.parameters) for c in pair)
+        self.image.set_image(pix, f"image missing: {path}", marked=marked)
+        both = (f" · sex inconclusive: shown with #{next(c.id for c in pair if c.id != comp.id)}"
+                if len(pair) == 2 else "")
         self.caption.setText(f"<small>{html.escape(comp.label or comp.kind)} · {html.escape(name)} view · "
-                             f"sha256 {html.escape(comp.image_sha256.get(name, '')[:16])}…</small>")
+                             f"sha256 {html.escape(comp.image_sha256.get(name, '')[:16])}…{both}</small>")
 
     # ------------------------------------------------------------------ export
     def export_image(self, path: str | Path | None = None) -> Path | None:
         """Export the shown view as a marked PNG (asks for a file name when none is given).
 
         Never overwrites: an existing file is refused with a message (the dialog's own
-        overwrite question is turned off so that it cannot be answered "yes").
+        overwrite question is turned off so that it cannot be answered "yes"). Half of
+        an inconclusive-sex pair is exported with its partner, side by side.
         """
         comp, view = self.current, self.view_name
         if comp is None or view not in comp.images:
@@ -468,7 +509,7 @@ class CompositePanel(QWidget):
 
         try:
             # A copy of one stored image plus an audit entry: short enough for the GUI thread.
-            out, sha = _svc().export_composite_image(self.ctx, comp.id, view, Path(path))
+            out, sha = _svc().export_composite_image(self.ctx, comp.id, view, Path(path), with_pair=True)
         except S2FError as exc:
             self.reporter.report(exc, "Export image")
             return None

@@ -46,7 +46,7 @@ from s2f_desktop.store.audit import append_event
 __all__ = [
     "ADJUSTMENTS", "ANCESTRY_CHOICES", "DEFAULT_ANCESTRY", "DEFAULT_SKIN_TONE", "KINDS", "OTHER_SEX_THRESHOLD",
     "SKIN_TONE_CHOICES", "VIEWS", "Adjustment", "adjust_composite", "composite_image_path", "create_composite_set",
-    "export_composite_image", "is_sex_pair", "list_adjustments", "list_composites", "mark_info", "marked_image_bytes",
+    "export_composite_image", "is_sex_pair", "sex_pair", "list_adjustments", "list_composites", "mark_info", "marked_image_bytes",
     "plan_composite_set", "refuse_existing", "render_primary_for_traits", "traits_from_run_results",
     "verify_composite_image",
 ]
@@ -170,6 +170,30 @@ def is_sex_pair(composite: Composite) -> bool:
     return isinstance(p, dict) and p.get("value") == "sex_inconclusive"
 
 
+def _sex_of(c: Composite) -> str:
+    p = c.parameters.get("sex")
+    return str(p.get("value") if isinstance(p, dict) else p)
+
+
+def sex_pair(composite: Composite, siblings: Sequence[Composite]) -> list[Composite]:
+    """The inconclusive-sex pair a composite belongs to, female first; ``[composite]`` if none.
+
+    The partner is the composite of the same run, kind and parent with the other sex,
+    created next to it (the set stores each pair female, male; an analyst edit of one
+    half has no partner until the other half is edited too).
+    """
+    if not is_sex_pair(composite):
+        return [composite]
+    other = "male" if _sex_of(composite) == "female" else "female"
+    cands = [c for c in siblings if c.id != composite.id and is_sex_pair(c) and c.kind == composite.kind
+             and c.parent_id == composite.parent_id and _sex_of(c) == other
+             and c.parameters.get("age_years") == composite.parameters.get("age_years")]
+    if not cands:
+        return [composite]
+    partner = min(cands, key=lambda c: abs(c.id - composite.id))
+    return sorted([composite, partner], key=lambda c: BOTH_SEXES.index(_sex_of(c)))
+
+
 # ----------------------------------------------------------------------- storage
 def _store_image(ctx: AppContext, data: bytes) -> tuple[str, str]:
     """Write PNG bytes content-addressed; returns (relpath, sha256)."""
@@ -191,8 +215,7 @@ def _mark_note(params: dict[str, Any]) -> str:
     if isinstance(pair, dict) and pair.get("value") == "sex_inconclusive":
         sex = params.get("sex", {})
         sex = sex.get("value") if isinstance(sex, dict) else sex
-        other = "male" if sex == "female" else "female"
-        return f"Sex inconclusive: {sex} version (the {other} version is shown beside it)"
+        return f"Sex inconclusive: {sex} version, one of a female/male pair"
     return ""
 
 
@@ -287,23 +310,30 @@ def _write_new(path: Path, data: bytes, force: bool) -> None:
 
 
 def export_composite_image(ctx: AppContext, composite_id: int, view: str, dest: Path,
-                           force: bool = False) -> tuple[Path, str]:
+                           force: bool = False, with_pair: bool = False) -> tuple[Path, str]:
     """Write a composite's marked ``view`` image to ``dest``; returns (path, sha256 of the file).
 
-    Refuses an existing ``dest`` unless ``force``. The export is audited with the
-    file's sha256 (the stored sha256 for images stored marked).
+    Refuses an existing ``dest`` unless ``force``. With ``with_pair``, a composite of
+    an inconclusive-sex pair is written side by side with its partner (female left),
+    so that a single export never shows one sex alone. The export is audited with the
+    file's sha256 (for a single image stored marked, the stored sha256).
     """
     with ctx.store.read() as s:
         comp = repo.get_composite(s, composite_id)
         run = repo.get_run(s, comp.run_id)
-    data = marked_image_bytes(ctx, comp, view)
+        siblings = repo.list_composites(s, comp.run_id)
+    shown = sex_pair(comp, siblings) if with_pair else [comp]
+    shown = [c for c in shown if view in c.images] or [comp]
+    panels = [marked_image_bytes(ctx, c, view) for c in shown]
+    data = panels[0] if len(panels) == 1 else side_by_side(panels)
     dest = Path(dest)
     _write_new(dest, data, force)
     sha = hashlib.sha256(data).hexdigest()
     with ctx.store.write() as s:
         append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.export", object_type="composite",
-                     object_ids=[comp.id], details={"view": view, "path": str(dest), "sha256": sha,
-                                                    "marked_at_export": not is_marked(comp.parameters)})
+                     object_ids=[c.id for c in shown],
+                     details={"view": view, "path": str(dest), "sha256": sha,
+                              "marked_at_export": any(not is_marked(c.parameters) for c in shown)})
     return dest, sha
 
 
