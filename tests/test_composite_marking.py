@@ -139,6 +139,7 @@ def test_stored_cli_and_service_exports_are_marked_and_match_the_store(ctx, case
     # An analyst edit: a new version, marked with its own id and version.
     edit = svc.adjust_composite(ctx, items[0].id, {"nose_width": 0.5})
     assert edit.version == 2 and svc.verify_composite_image(ctx, edit, "front") == []
+    assert svc.sex_pair(edit, [*items, edit]) == [edit, items[1]]  # the edited female beside the voice-derived male
 
     # `s2f composite list --out`: every written file is the stored, marked image.
     data_dir, out = str(ctx.data_dir), tmp_path / "out"

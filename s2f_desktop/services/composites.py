@@ -178,19 +178,23 @@ def _sex_of(c: Composite) -> str:
 def sex_pair(composite: Composite, siblings: Sequence[Composite]) -> list[Composite]:
     """The inconclusive-sex pair a composite belongs to, female first; ``[composite]`` if none.
 
-    The partner is the composite of the same run, kind and parent with the other sex,
-    created next to it (the set stores each pair female, male; an analyst edit of one
-    half has no partner until the other half is edited too).
+    The partner of a composite of the set is the composite of the same run, kind and
+    age with the other sex (the set stores each pair female, male). An analyst edit is
+    paired with the voice-derived partner of the composite it was derived from.
     """
     if not is_sex_pair(composite):
         return [composite]
+    by_id = {c.id: c for c in siblings}
+    base = composite
+    while base.parent_id is not None and base.parent_id in by_id:
+        base = by_id[base.parent_id]
     other = "male" if _sex_of(composite) == "female" else "female"
-    cands = [c for c in siblings if c.id != composite.id and is_sex_pair(c) and c.kind == composite.kind
-             and c.parent_id == composite.parent_id and _sex_of(c) == other
-             and c.parameters.get("age_years") == composite.parameters.get("age_years")]
+    cands = [c for c in siblings if c.id != base.id and c.parent_id is None and is_sex_pair(c)
+             and c.kind == base.kind and _sex_of(c) == other
+             and c.parameters.get("age_years") == base.parameters.get("age_years")]
     if not cands:
         return [composite]
-    partner = min(cands, key=lambda c: abs(c.id - composite.id))
+    partner = min(cands, key=lambda c: abs(c.id - base.id))
     return sorted([composite, partner], key=lambda c: BOTH_SEXES.index(_sex_of(c)))
 
 
