@@ -181,8 +181,9 @@ def render_bands(width: int, face_height: int, info: MarkInfo) -> tuple[Image.Im
     return top, bottom
 
 
+@functools.lru_cache(maxsize=8)
 def _diagonal(size: tuple[int, int]) -> Image.Image:
-    """An RGBA overlay with the diagonal mark repeated across the face."""
+    """An RGBA overlay with the diagonal mark repeated across the face (cached per size; not mutated)."""
     w, h = size
     diag = int((w * w + h * h) ** 0.5) + 2
     layer = Image.new("RGBA", (diag, diag), (0, 0, 0, 0))
@@ -205,7 +206,7 @@ def _png(img: Image.Image, info: MarkInfo | None) -> bytes:
     for k, v in (info.text_chunks() if info is not None else {}).items():
         meta.add_itxt(k, v)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", pnginfo=meta, compress_level=6)
+    img.save(buf, format="PNG", pnginfo=meta, optimize=False, compress_level=3)  # as the renderer
     return buf.getvalue()
 
 
@@ -253,7 +254,7 @@ def side_by_side(marked: list[bytes], gap: int = 8) -> bytes:
     meta.add_itxt("s2f:marking", MARK_VERSION)
     meta.add_itxt("s2f:panels", str(len(imgs)))
     buf = io.BytesIO()
-    out.save(buf, format="PNG", pnginfo=meta, compress_level=6)
+    out.save(buf, format="PNG", pnginfo=meta, optimize=False, compress_level=3)
     return buf.getvalue()
 
 
