@@ -308,3 +308,25 @@ def test_analyze_composite_with_inconclusive_sex_writes_both_sexes_marked(tmp_pa
         assert_marked(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version, one of a "
                                                                  "female/male pair", f"audio sha256 {audio_sha[:12]}"))
         assert other != sex
+
+
+# ------------------------------------------------------------------ the PDF report
+def test_report_pdf_prints_the_marked_images(ctx, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every composite image in the PDF is the stored, marked image (pixels extracted with pypdf)."""
+    from pypdf import PdfReader
+
+    from benchmarks.bench_report import FIXED_DATE, build_fixture_case
+    from s2f_desktop.services.reports import build_report
+
+    monkeypatch.setenv("S2F_MODELS_DIR", str(tmp_path / "no-models"))
+    fx = build_fixture_case(ctx, tmp_path)
+    pdf = build_report(ctx, fx.number, out=tmp_path / "r.pdf", generated_at=FIXED_DATE).path
+    extracted = [np.asarray(im.image.convert("RGB")) for page in PdfReader(pdf).pages for im in page.images]
+    comps = svc.list_composites(ctx, fx.run_id)
+    assert comps
+    for c in comps:
+        for view in c.images:
+            stored = svc.composite_image_path(ctx, c, view).read_bytes()
+            assert_marked(stored, svc.mark_info(fx.number, c, view))
+            ref = np.asarray(Image.open(io.BytesIO(stored)).convert("RGB"))
+            assert any(e.shape == ref.shape and np.array_equal(e, ref) for e in extracted), (c.id, view)
