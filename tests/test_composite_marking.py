@@ -330,3 +330,21 @@ def test_report_pdf_prints_the_marked_images(ctx, tmp_path, monkeypatch) -> None
             assert_marked(stored, svc.mark_info(fx.number, c, view))
             ref = np.asarray(Image.open(io.BytesIO(stored)).convert("RGB"))
             assert any(e.shape == ref.shape and np.array_equal(e, ref) for e in extracted), (c.id, view)
+
+
+def test_export_without_hard_links_still_refuses_existing_files(ctx, case, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On media without hard links (FAT/exFAT sticks) the export creates the file exclusively."""
+    import os
+
+    run = add_run(ctx, case, 0.97, "male")
+    c = svc.create_composite_set(ctx, run.id, views=("front",), size=SIZE)[0]
+
+    def no_links(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path, digest = svc.export_composite_image(ctx, c.id, "front", tmp_path / "usb" / "face.png")
+    assert sha(path.read_bytes()) == digest == c.image_sha256["front"]
+    with pytest.raises(InputError, match="already exists"):
+        svc.export_composite_image(ctx, c.id, "front", path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["face.png"]  # no temporary file left behind

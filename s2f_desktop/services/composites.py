@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -303,14 +304,26 @@ def refuse_existing(path: Path, force: bool = False) -> Path:
 
 
 def _write_new(path: Path, data: bytes, force: bool) -> None:
+    """Write ``data`` to ``path`` completely or not at all; never replaces a file unless ``force``."""
     path = refuse_existing(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.s2f-tmp")
     tmp.write_bytes(data)
-    if not force and path.exists():  # appeared meanwhile
-        tmp.unlink()
-        raise InputError(f"{path} already exists; not overwritten")
-    tmp.replace(path)
+    try:
+        if force:
+            tmp.replace(path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic, and fails if a file appeared there meanwhile
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links there (FAT/exFAT media, some shares): exclusive create
+                with open(path, "xb") as f:
+                    f.write(data)
+    except FileExistsError:
+        raise InputError(f"{path} already exists; not overwritten") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def export_composite_image(ctx: AppContext, composite_id: int, view: str, dest: Path,
