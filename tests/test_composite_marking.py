@@ -348,3 +348,20 @@ def test_export_without_hard_links_still_refuses_existing_files(ctx, case, tmp_p
     with pytest.raises(InputError, match="already exists"):
         svc.export_composite_image(ctx, c.id, "front", path)
     assert sorted(p.name for p in path.parent.iterdir()) == ["face.png"]  # no temporary file left behind
+
+
+def test_cli_create_into_a_folder_with_existing_files_says_the_set_was_stored(ctx, case, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.cli.main import main
+
+    run = add_run(ctx, case, 0.97, "male")
+    out = tmp_path / "out"
+    out.mkdir()
+    # The ids the set will get (first composite of a fresh store is #1).
+    (out / "composite-1-primary-front.png").write_bytes(b"an earlier export")
+    rc = main(["--data-dir", str(ctx.data_dir), "composite", "T-1", str(run.id), "--views", "front", "--size",
+               str(SIZE), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc != 0 and "already exists" in err and "the composites were stored" in err
+    assert (out / "composite-1-primary-front.png").read_bytes() == b"an earlier export"
+    assert sorted(p.name for p in out.iterdir()) == ["composite-1-primary-front.png"]  # nothing partial
+    assert len(svc.list_composites(ctx, run.id)) == 3

@@ -96,7 +96,11 @@ def _create(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     items = svc.create_composite_set(ctx, run_id, views=views, ancestry=args.ancestry, skin=args.skin,
                                      task=Task(bar), size=args.size)
     bar.done()
-    _show(ctx, items, args.out, args.json, args.force)
+    try:
+        _show(ctx, items, args.out, args.json, args.force)
+    except InputError as exc:
+        raise InputError(f"{exc}; the composites were stored (#{items[0].id}-#{items[-1].id}): write them with "
+                         f"`s2f composite list {args.case} {run_id} --out DIR`") from None
     return 0
 
 
