@@ -39,7 +39,15 @@ from s2f_desktop.face.choices import (
     OTHER_SEX_THRESHOLD,
     SKIN_TONE_CHOICES,
 )
-from s2f_desktop.report.marking import MARK_VERSION, MarkInfo, is_marked, mark_image, side_by_side, verify_marking
+from s2f_desktop.report.marking import (
+    MARK_VERSION,
+    MarkInfo,
+    MarkingError,
+    is_marked,
+    mark_image,
+    side_by_side,
+    verify_marking,
+)
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
@@ -47,8 +55,8 @@ from s2f_desktop.store.audit import append_event
 __all__ = [
     "ADJUSTMENTS", "ANCESTRY_CHOICES", "DEFAULT_ANCESTRY", "DEFAULT_SKIN_TONE", "KINDS", "OTHER_SEX_THRESHOLD",
     "SKIN_TONE_CHOICES", "VIEWS", "Adjustment", "adjust_composite", "composite_image_path", "create_composite_set",
-    "export_composite_image", "is_sex_pair", "sex_pair", "list_adjustments", "list_composites", "mark_info", "marked_image_bytes",
-    "plan_composite_set", "refuse_existing", "render_primary_for_traits", "traits_from_run_results",
+    "export_composite_image", "is_sex_pair", "list_adjustments", "list_composites", "mark_info", "marked_image_bytes",
+    "plan_composite_set", "refuse_existing", "render_primary_for_traits", "sex_pair", "traits_from_run_results",
     "verify_composite_image",
 ]
 
@@ -272,7 +280,10 @@ def marked_image_bytes(ctx: AppContext, composite: Composite, view: str = "front
         raise InputError(f"composite #{composite.id} {view} image does not match its recorded sha256; not exported")
     if is_marked(composite.parameters):
         return data
-    return mark_image(data, mark_info(_case_number(ctx, composite.run_id), composite, view))
+    try:
+        return mark_image(data, mark_info(_case_number(ctx, composite.run_id), composite, view))
+    except MarkingError as exc:
+        raise InputError(f"composite #{composite.id} {view} image cannot be marked: {exc}") from exc
 
 
 def verify_composite_image(ctx: AppContext, composite: Composite, view: str = "front") -> list[str]:
