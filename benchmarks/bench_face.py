@@ -169,6 +169,21 @@ def run(quick: bool = False) -> list[dict]:
                  "value": times[0], "unit": "s", "target": "<= 2 s",
                  "note": f"best of {reps}, median {times[len(times) // 2]:.2f} s, OMP_NUM_THREADS="
                          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}"})
+    # The marking burned into every stored/exported image (report.marking), per view.
+    from s2f_desktop.report.marking import MarkInfo, mark_image
+
+    front = render_parameters(params[0], views=("front",), size=512)["front"]
+    info = MarkInfo("2026-0042", 1, 1, "front")
+    mark_image(front, info)  # warm-up: fonts, cached diagonal overlay
+    mtimes = []
+    for _ in range(5 if quick else 15):
+        t0 = time.perf_counter()
+        mark_image(front, info)
+        mtimes.append(time.perf_counter() - t0)
+    mtimes.sort()
+    rows.append({"benchmark": "face: burn the marking into one 512 px view (PNG in, PNG out)",
+                 "value": mtimes[len(mtimes) // 2] * 1000, "unit": "ms", "target": "< 100 ms",
+                 "note": f"median of {len(mtimes)}, best {mtimes[0] * 1000:.0f} ms; a 3-view set of 3 adds 9 of these"})
     rows.append({"benchmark": "face: peak RSS (this process, after rendering)", "value":
                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "unit": "MB", "target": "", "note": ""})
 
@@ -196,20 +211,26 @@ def write_doc_images(out_dir: str = "docs/images") -> list[str]:
 
     composite-{male,female}-34.png: primary composite at 34 y, three views;
     composite-age-grid.png: primary fronts at 20..70 y, male row above female row.
+    Each image carries the marking burned into every composite (``report.marking``).
     """
     import numpy as np
     from PIL import Image
 
     from s2f_desktop.face.composite import render_parameters
     from s2f_desktop.face.mapping import build_parameters
+    from s2f_desktop.report.marking import MarkInfo, mark_image
 
-    def img(png: bytes, size: int) -> np.ndarray:
-        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB").resize((size, size), Image.LANCZOS))
+    def img(png: bytes, size: int, view: str = "front") -> np.ndarray:
+        # Marked like every composite that leaves the application, then scaled to ``size`` wide.
+        marked = Image.open(io.BytesIO(mark_image(png, MarkInfo(None, None, None, view, "",
+                                                               "README illustration"))))
+        return np.asarray(marked.convert("RGB").resize((size, round(size * marked.height / marked.width)),
+                                                       Image.LANCZOS))
 
     written = []
     for sex in SEXES:
         views = render_parameters(build_parameters(sex=sex, age_years=34, sex_note="", age_note=""), size=512)
-        sheet = np.concatenate([img(views[v], 384) for v in ("front", "three_quarter", "profile")], axis=1)
+        sheet = np.concatenate([img(views[v], 384, v) for v in ("front", "three_quarter", "profile")], axis=1)
         path = os.path.join(out_dir, f"composite-{sex}-34.png")
         Image.fromarray(sheet).save(path, optimize=True)
         written.append(path)

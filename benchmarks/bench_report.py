@@ -119,6 +119,7 @@ def build_fixture_case(ctx: Any, work_dir: Path, number: str = "2026-0042", *, v
     ``abstain`` stores a run whose sex and age estimates are abstentions (too little speech).
     ``image_size`` is the composite views' size in pixels (the renderer's is 512; tests use less).
     """
+    from s2f_desktop.report.marking import MARK_VERSION, MarkInfo, mark_image
     from s2f_desktop.services.cases import create_case
     from s2f_desktop.services.evidence import import_file
     from s2f_desktop.store import repositories as repo
@@ -183,12 +184,15 @@ def build_fixture_case(ctx: Any, work_dir: Path, number: str = "2026-0042", *, v
 
         def composite(kind: str, label: str, p: dict[str, Any], seed: int, parent: int | None = None,
                       version: int = 1) -> Any:
+            # Stored as the composite service stores them: marked (case, id, version, view) and
+            # attached to the row once its id exists.
+            p = {**p, "render.marking": {"value": MARK_VERSION, "origin": "default", "note": "burned-in marking"}}
+            c = repo.add_composite(s, run.id, kind, label, p, {}, {}, ctx.actor, parent_id=parent, version=version)
             images, shas = {}, {}
             for view in ("front", "profile"):
-                rel, sha = _store_image(root, _face_png(seed, view, image_size))
-                images[view], shas[view] = rel, sha
-            c = repo.add_composite(s, run.id, kind, label, p, images, shas, ctx.actor, parent_id=parent,
-                                   version=version)
+                marked = mark_image(_face_png(seed, view, image_size), MarkInfo(number, c.id, version, view))
+                images[view], shas[view] = _store_image(root, marked)
+            c = repo.attach_composite_images(s, c.id, images, shas)
             append_event(s, case_id=case.id, actor=ctx.actor, action="composite.render", object_type="composite",
                          object_ids=[c.id], details={"kind": kind, "label": label, "images": shas})
             return c

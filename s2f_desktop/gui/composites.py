@@ -9,6 +9,7 @@ derived from the one shown (``services.composites.adjust_composite``).
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -16,6 +17,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -49,6 +51,26 @@ def _svc() -> Any:
     return composites
 
 
+def _marking() -> Any:
+    from s2f_desktop.report import marking
+
+    return marking
+
+
+def _side_by_side(pixmaps: list[QPixmap], gap: int = 8) -> QPixmap:
+    """Pixmaps next to each other on the view's background (an inconclusive-sex pair)."""
+    h = max(p.height() for p in pixmaps)
+    out = QPixmap(sum(p.width() for p in pixmaps) + gap * (len(pixmaps) - 1), h)
+    out.fill(QColor("#1b1f24"))
+    painter = QPainter(out)
+    x = 0
+    for p in pixmaps:
+        painter.drawPixmap(x, 0, p)
+        x += p.width() + gap
+    painter.end()
+    return out
+
+
 def param_value(comp: Composite, name: str) -> Any:
     """The value of a composite parameter (``{"value":…, "origin":…}`` or a bare value)."""
     p = comp.parameters.get(name)
@@ -62,19 +84,25 @@ def param_origin(comp: Composite, name: str) -> str:
 
 
 class ImageView(QLabel):
-    """Scales a composite image to fit, with an 'ILLUSTRATIVE' badge painted on top."""
+    """Scales a composite image to fit; an 'ILLUSTRATIVE' badge is painted on images stored unmarked.
+
+    Images stored by this version carry their own burned-in marking (bands and a
+    diagonal mark), which the badge would only cover.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._pix: QPixmap | None = None
+        self._marked = False
         self.badge = "ILLUSTRATIVE COMPOSITE — NOT A LIKENESS"
         self.setMinimumSize(320, 320)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setStyleSheet("background:#1b1f24; color:#c8d0d8;")
 
-    def set_image(self, pix: QPixmap | None, text: str = "") -> None:
-        """Show a pixmap (or a text when there is none)."""
+    def set_image(self, pix: QPixmap | None, text: str = "", marked: bool = False) -> None:
+        """Show a pixmap (or a text when there is none); ``marked``: it carries its own marking."""
+        self._marked = marked
         self._pix = pix if pix is not None and not pix.isNull() else None
         if self._pix is None:
             self.setPixmap(QPixmap())
@@ -92,6 +120,9 @@ class ImageView(QLabel):
             return
         scaled = self._pix.scaled(self.size() * 0.98, Qt.AspectRatioMode.KeepAspectRatio,
                                   Qt.TransformationMode.SmoothTransformation)
+        if self._marked:
+            self.setPixmap(scaled)
+            return
         marked = QPixmap(scaled)
         p = QPainter(marked)
         font = QFont(self.font())
@@ -180,7 +211,16 @@ class CompositePanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(self.view_bar)
         cl.addWidget(self.image, 1)
-        cl.addWidget(self.caption)
+        self.export_btn = QPushButton("Export image…")
+        self.export_btn.setObjectName("exportCompositeImage")
+        self.export_btn.setToolTip("Save the shown view as a PNG. The file carries the burned-in marking "
+                                   "(illustrative composite — not a likeness, case, composite id, version).")
+        self.export_btn.setEnabled(False)
+        self.export_btn.clicked.connect(lambda: self.export_image())
+        cap_row = QHBoxLayout()
+        cap_row.addWidget(self.caption, 1)
+        cap_row.addWidget(self.export_btn)
+        cl.addLayout(cap_row)
 
         # right: traits, illustrative list, sliders
         self.traits_box = QLabel()
@@ -349,6 +389,7 @@ class CompositePanel(QWidget):
             self._row_changed(self.list.currentRow())
         else:
             self.current = None
+            self.export_btn.setEnabled(False)
             self.image.set_image(None, "No composites yet — press “Create composites”." if self.run else "No run")
             self.caption.clear()
             self.traits_box.setText(self._traits_text())
@@ -427,13 +468,54 @@ class CompositePanel(QWidget):
         for b in self.view_group.buttons():
             b.setChecked(b.objectName() == f"view_{name}")
         comp = self.current
+        self.export_btn.setEnabled(comp is not None and name in comp.images)
         if comp is None or name not in comp.images:
             self.image.set_image(None, "No image")
             return
-        path = _svc().composite_image_path(self.ctx, comp, name)
-        self.image.set_image(QPixmap(str(path)), f"image missing: {path}")
+        svc = _svc()
+        path = svc.composite_image_path(self.ctx, comp, name)
+        # An inconclusive sex is never shown as one sex: both halves of the pair, female left.
+        pair = [c for c in svc.sex_pair(comp, self.composites) if name in c.images]
+        if len(pair) == 2:
+            pix = _side_by_side([QPixmap(str(svc.composite_image_path(self.ctx, c, name))) for c in pair])
+        else:
+            pair = [comp]
+            pix = QPixmap(str(path))
+        marked = all(_marking().is_marked(c.parameters) for c in pair)
+        self.image.set_image(pix, f"image missing: {path}", marked=marked)
+        both = (f" · sex inconclusive: shown with #{next(c.id for c in pair if c.id != comp.id)}"
+                if len(pair) == 2 else "")
         self.caption.setText(f"<small>{html.escape(comp.label or comp.kind)} · {html.escape(name)} view · "
-                             f"sha256 {html.escape(comp.image_sha256.get(name, '')[:16])}…</small>")
+                             f"sha256 {html.escape(comp.image_sha256.get(name, '')[:16])}…{both}</small>")
+
+    # ------------------------------------------------------------------ export
+    def export_image(self, path: str | Path | None = None) -> Path | None:
+        """Export the shown view as a marked PNG (asks for a file name when none is given).
+
+        Never overwrites: an existing file is refused with a message (the dialog's own
+        overwrite question is turned off so that it cannot be answered "yes"). Half of
+        an inconclusive-sex pair is exported with its partner, side by side.
+        """
+        comp, view = self.current, self.view_name
+        if comp is None or view not in comp.images:
+            return None
+        if path is None:
+            default = f"composite-{comp.id}-{comp.kind}-{view}.png"
+            path, _ = QFileDialog.getSaveFileName(self, "Export composite image", default, "PNG image (*.png)",
+                                                  options=QFileDialog.Option.DontConfirmOverwrite)
+            if not path:
+                return None
+        from s2f_desktop.core.errors import S2FError
+
+        try:
+            # A copy of one stored image plus an audit entry: short enough for the GUI thread.
+            out, sha = _svc().export_composite_image(self.ctx, comp.id, view, Path(path), with_pair=True)
+        except S2FError as exc:
+            self.reporter.report(exc, "Export image")
+            return None
+        self.status_message.emit(f"Exported the marked {view} image of composite #{comp.id} to {out} "
+                                 f"(sha256 {sha[:16]}…)")
+        return out
 
     # ------------------------------------------------------------------ work
     def _busy(self, on: bool) -> None:

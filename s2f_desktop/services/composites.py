@@ -1,12 +1,18 @@
-"""Composite faces: create the composite set for a run, analyst edits, listing.
+"""Composite faces: create the composite set for a run, analyst edits, listing, export.
 
 A composite set shows what the voice says *and how sure it is*: the primary
 composite depicts the median traits, two variants show the ends of the 80 % age
 interval, and a composite of the other sex is added when that sex's probability
-exceeds :data:`OTHER_SEX_THRESHOLD`. Every parameter is recorded with its origin
-(voice, analyst or default); skin, hair and eye colours and the hair style are
-flagged illustrative. Analyst edits create new versions (``parent_id`` = the
-source); the voice-derived versions are never changed.
+exceeds :data:`OTHER_SEX_THRESHOLD`. When the sex is inconclusive no sex is chosen:
+every composite of the set is rendered in both sexes, shown side by side. Every
+parameter is recorded with its origin (voice, analyst or default); skin, hair and eye
+colours and the hair style are flagged illustrative. Analyst edits create new versions
+(``parent_id`` = the source); the voice-derived versions are never changed.
+
+Every image is stored with its marking burned in (``report.marking``: "illustrative
+composite - not a likeness", case, composite id, version, view); the recorded sha256
+is that of the marked image, and exports copy it unchanged (or mark images stored
+before marking existed). Exports never overwrite an existing file unless forced.
 
 Rendering needs torch (anny); it is imported lazily so that listing composites does
 not load it. ``face.adjustments`` and ``face.choices`` are plain data modules (no
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,6 +39,15 @@ from s2f_desktop.face.choices import (
     OTHER_SEX_THRESHOLD,
     SKIN_TONE_CHOICES,
 )
+from s2f_desktop.report.marking import (
+    MARK_VERSION,
+    MarkInfo,
+    MarkingError,
+    is_marked,
+    mark_image,
+    side_by_side,
+    verify_marking,
+)
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
@@ -39,7 +55,9 @@ from s2f_desktop.store.audit import append_event
 __all__ = [
     "ADJUSTMENTS", "ANCESTRY_CHOICES", "DEFAULT_ANCESTRY", "DEFAULT_SKIN_TONE", "KINDS", "OTHER_SEX_THRESHOLD",
     "SKIN_TONE_CHOICES", "VIEWS", "Adjustment", "adjust_composite", "composite_image_path", "create_composite_set",
-    "list_adjustments", "list_composites", "plan_composite_set", "render_primary_for_traits", "traits_from_run_results",
+    "export_composite_image", "is_sex_pair", "list_adjustments", "list_composites", "mark_info", "marked_image_bytes",
+    "plan_composite_set", "refuse_existing", "render_primary_for_traits", "sex_pair", "traits_from_run_results",
+    "verify_composite_image",
 ]
 
 VIEWS = ("front", "three_quarter", "profile")
@@ -106,6 +124,8 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
         except ValueError as exc:
             raise InputError(str(exc)) from exc
 
+    if traits.sex.label == INCONCLUSIVE:
+        return _plan_both_sexes(p_male, med, lo, hi, interval, age_inc, params)
     plan = [("primary", f"Primary: {_sex_phrase(sex, p_sex)}, age {med:.0f} ({interval}){sex_inc}{age_inc}",
              params(sex, med, f"more probable sex, p={p_sex:.2f}", "median of the voice age estimate"))]
     plan.append(("age_low", f"Younger end: {_sex_phrase(sex, p_sex)}, age {lo:.0f} (lower end of the {interval})",
@@ -117,6 +137,74 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
                      params(other, med, f"less probable sex, p={p_other:.2f} > {OTHER_SEX_THRESHOLD:.2f}",
                             "median of the voice age estimate")))
     return plan
+
+
+#: Order of the two sexes when the sex is inconclusive: fixed, never by probability,
+#: so that the layout itself does not suggest a choice.
+BOTH_SEXES = ("female", "male")
+#: Parameter recording that a composite is one of a pair shown because the sex is inconclusive.
+PAIR_KEY = "composite.pair"
+
+
+def _plan_both_sexes(p_male: float, med: float, lo: float, hi: float, interval: str, age_inc: str,
+                     params: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """The set when the sex is inconclusive: every composite in both sexes, side by side.
+
+    Choosing the more probable sex would present a guess the model declined to make
+    (an inconclusive male voice once came out as one long-haired female face). Each
+    pair shares kind and age and differs only in sex; the female version comes first
+    in every pair whatever the probabilities.
+    """
+    probs = {"male": p_male, "female": round(1.0 - p_male, 9)}
+    steps = (("primary", "Primary", med, f"age {med:.0f} ({interval}){age_inc}", "median of the voice age estimate"),
+             ("age_low", "Younger end", lo, f"age {lo:.0f} (lower end of the {interval})",
+              "lower end of the 80 % age interval"),
+             ("age_high", "Older end", hi, f"age {hi:.0f} (upper end of the {interval})",
+              "upper end of the 80 % age interval"))
+    plan: list[tuple[str, str, dict[str, Any]]] = []
+    for kind, head, age, age_text, age_note in steps:
+        for sx in BOTH_SEXES:
+            p = params(sx, age, f"sex inconclusive: {sx} version shown beside the other sex, p={probs[sx]:.2f}",
+                       age_note)
+            p[PAIR_KEY] = {"value": "sex_inconclusive", "origin": "voice", "illustrative": False,
+                           "note": "the voice's sex is inconclusive: both sexes are rendered, side by side"}
+            plan.append((kind, f"{head} (sex inconclusive, both sexes shown): {_sex_phrase(sx, probs[sx])}, "
+                               f"{age_text}", p))
+    return plan
+
+
+def is_sex_pair(composite: Composite) -> bool:
+    """Whether a composite is one half of an inconclusive-sex pair (show it beside its partner)."""
+    p = composite.parameters.get(PAIR_KEY)
+    return isinstance(p, dict) and p.get("value") == "sex_inconclusive"
+
+
+def _sex_of(c: Composite) -> str:
+    p = c.parameters.get("sex")
+    return str(p.get("value") if isinstance(p, dict) else p)
+
+
+def sex_pair(composite: Composite, siblings: Sequence[Composite]) -> list[Composite]:
+    """The inconclusive-sex pair a composite belongs to, female first; ``[composite]`` if none.
+
+    The partner of a composite of the set is the composite of the same run, kind and
+    age with the other sex (the set stores each pair female, male). An analyst edit is
+    paired with the voice-derived partner of the composite it was derived from.
+    """
+    if not is_sex_pair(composite):
+        return [composite]
+    by_id = {c.id: c for c in siblings}
+    base = composite
+    while base.parent_id is not None and base.parent_id in by_id:
+        base = by_id[base.parent_id]
+    other = "male" if _sex_of(composite) == "female" else "female"
+    cands = [c for c in siblings if c.id != base.id and c.parent_id is None and is_sex_pair(c)
+             and c.kind == base.kind and _sex_of(c) == other
+             and c.parameters.get("age_years") == base.parameters.get("age_years")]
+    if not cands:
+        return [composite]
+    partner = min(cands, key=lambda c: abs(c.id - base.id))
+    return sorted([composite, partner], key=lambda c: BOTH_SEXES.index(_sex_of(c)))
 
 
 # ----------------------------------------------------------------------- storage
@@ -131,6 +219,150 @@ def _store_image(ctx: AppContext, data: bytes) -> tuple[str, str]:
         tmp.write_bytes(data)
         tmp.replace(path)
     return rel, sha
+
+
+# ------------------------------------------------------------ marking and export
+def _mark_note(params: dict[str, Any]) -> str:
+    """The extra remark of an image's bottom band (which sex, when both are shown)."""
+    pair = params.get(PAIR_KEY)
+    if isinstance(pair, dict) and pair.get("value") == "sex_inconclusive":
+        sex = params.get("sex", {})
+        sex = sex.get("value") if isinstance(sex, dict) else sex
+        return f"Sex inconclusive: {sex} version, one of a female/male pair"
+    return ""
+
+
+def mark_info(case_number: str, composite: Composite, view: str) -> MarkInfo:
+    """What the marking of a stored composite's ``view`` image says."""
+    return MarkInfo(case_number, composite.id, composite.version, view, _mark_note(composite.parameters))
+
+
+def _store_marked(ctx: AppContext, s: Any, case_number: str, composite: Composite,
+                  pngs: dict[str, bytes]) -> Composite:
+    """Burn the marking into each rendered view, store it and record its sha256.
+
+    The marking names the composite's id, so the row is created first (without images)
+    and the marked images are attached in the same transaction.
+    """
+    images, shas = {}, {}
+    for view, data in pngs.items():
+        marked = mark_image(data, mark_info(case_number, composite, view))
+        images[view], shas[view] = _store_image(ctx, marked)
+    return repo.attach_composite_images(s, composite.id, images, shas)
+
+
+def _marking_record() -> dict[str, dict[str, Any]]:
+    return {"render.marking": {"value": MARK_VERSION, "origin": "default", "illustrative": False,
+                               "note": "marking burned into every stored image: 'illustrative composite - not a "
+                                       "likeness', case, composite id, version and view"}}
+
+
+def _case_number(ctx: AppContext, run_id: int) -> str:
+    with ctx.store.read() as s:
+        return repo.get_case_by_id(s, repo.get_run(s, run_id).case_id).number
+
+
+def marked_image_bytes(ctx: AppContext, composite: Composite, view: str = "front") -> bytes:
+    """The image of ``view`` as it may leave the application: always marked.
+
+    Images stored by this version carry their marking and are returned as stored
+    (after checking them against the recorded sha256). Composites stored before images
+    were marked (no ``render.marking`` record) are marked now, on the copy; the store
+    is not changed. Raises InputError if the stored image is missing or altered.
+    """
+    path = composite_image_path(ctx, composite, view)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"composite #{composite.id} {view} image cannot be read: {exc}") from exc
+    recorded = composite.image_sha256.get(view)
+    if recorded and hashlib.sha256(data).hexdigest() != recorded:
+        raise InputError(f"composite #{composite.id} {view} image does not match its recorded sha256; not exported")
+    if is_marked(composite.parameters):
+        return data
+    try:
+        return mark_image(data, mark_info(_case_number(ctx, composite.run_id), composite, view))
+    except MarkingError as exc:
+        raise InputError(f"composite #{composite.id} {view} image cannot be marked: {exc}") from exc
+
+
+def verify_composite_image(ctx: AppContext, composite: Composite, view: str = "front") -> list[str]:
+    """Problems with a stored composite image: sha256 against the store, marking against a fresh render."""
+    path = composite_image_path(ctx, composite, view)
+    if not path.is_file():
+        return [f"{path} is missing"]
+    data = path.read_bytes()
+    problems = []
+    if hashlib.sha256(data).hexdigest() != composite.image_sha256.get(view):
+        problems.append("sha256 differs from the store")
+    if not is_marked(composite.parameters):
+        problems.append("stored before images were marked (marked only when exported)")
+    else:
+        problems += verify_marking(data, mark_info(_case_number(ctx, composite.run_id), composite, view))
+    return problems
+
+
+def refuse_existing(path: Path, force: bool = False) -> Path:
+    """``path`` if it may be written: an existing file is never overwritten unless ``force``.
+
+    Local check; the shared safe-path helper replaces it when merged.
+    """
+    path = Path(path)
+    if path.exists() and (not force or not path.is_file()):
+        raise InputError(f"{path} already exists; not overwritten (choose another name"
+                         + (")" if not path.is_file() else " or use --force)"))
+    return path
+
+
+def _write_new(path: Path, data: bytes, force: bool) -> None:
+    """Write ``data`` to ``path`` completely or not at all; never replaces a file unless ``force``."""
+    path = refuse_existing(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.s2f-tmp")
+    tmp.write_bytes(data)
+    try:
+        if force:
+            tmp.replace(path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic, and fails if a file appeared there meanwhile
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links there (FAT/exFAT media, some shares): exclusive create
+                with open(path, "xb") as f:
+                    f.write(data)
+    except FileExistsError:
+        raise InputError(f"{path} already exists; not overwritten") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export_composite_image(ctx: AppContext, composite_id: int, view: str, dest: Path,
+                           force: bool = False, with_pair: bool = False) -> tuple[Path, str]:
+    """Write a composite's marked ``view`` image to ``dest``; returns (path, sha256 of the file).
+
+    Refuses an existing ``dest`` unless ``force``. With ``with_pair``, a composite of
+    an inconclusive-sex pair is written side by side with its partner (female left),
+    so that a single export never shows one sex alone. The export is audited with the
+    file's sha256 (for a single image stored marked, the stored sha256).
+    """
+    with ctx.store.read() as s:
+        comp = repo.get_composite(s, composite_id)
+        run = repo.get_run(s, comp.run_id)
+        siblings = repo.list_composites(s, comp.run_id)
+    shown = sex_pair(comp, siblings) if with_pair else [comp]
+    shown = [c for c in shown if view in c.images] or [comp]
+    panels = [marked_image_bytes(ctx, c, view) for c in shown]
+    data = panels[0] if len(panels) == 1 else side_by_side(panels)
+    dest = Path(dest)
+    _write_new(dest, data, force)
+    sha = hashlib.sha256(data).hexdigest()
+    with ctx.store.write() as s:
+        append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.export", object_type="composite",
+                     object_ids=[c.id for c in shown],
+                     details={"view": view, "path": str(dest), "sha256": sha,
+                              "marked_at_export": any(not is_marked(c.parameters) for c in shown)})
+    return dest, sha
 
 
 def _render(params: dict[str, Any], views: Sequence[str], size: int, device: str, task: Task) -> dict[str, bytes]:
@@ -151,6 +383,7 @@ def _render_record(size: int, device: str) -> dict[str, dict[str, Any]]:
         "render.size_px": {"value": size, "origin": "analyst", "note": "image size", "illustrative": False},
         "render.device": {"value": device, "origin": "default", "note": "compute device used to render",
                           "illustrative": False},
+        **_marking_record(),
     }
 
 
@@ -180,15 +413,14 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
         rendered.append((kind, label, params, pngs))
     out: list[Composite] = []
     with ctx.store.write() as s:
+        case_number = repo.get_case_by_id(s, run.case_id).number
         for kind, label, params, pngs in rendered:
-            images, shas = {}, {}
-            for view, data in pngs.items():
-                images[view], shas[view] = _store_image(ctx, data)
             record = {**params, **_render_record(size, device)}
-            c = repo.add_composite(s, run.id, kind, label, record, images, shas, ctx.actor)
+            c = repo.add_composite(s, run.id, kind, label, record, {}, {}, ctx.actor)
+            c = _store_marked(ctx, s, case_number, c, pngs)
             append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.create", object_type="composite",
                          object_ids=[c.id], details={"run_id": run.id, "kind": kind, "label": label,
-                                                     "image_sha256": shas, "device": device})
+                                                     "image_sha256": c.image_sha256, "device": device})
             out.append(c)
     task.progress(1.0, f"{len(out)} composites")
     return out
@@ -233,14 +465,13 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
     label = f"Analyst edit v{version} of composite #{src.id} ({root_kind}): " + ", ".join(
         f"{BY_NAME[n].label} {d['new']:+.2f}" for n, d in applied.items())
     with ctx.store.write() as s:
-        images, shas = {}, {}
-        for view, data in pngs.items():
-            images[view], shas[view] = _store_image(ctx, data)
-        c = repo.add_composite(s, src.run_id, "analyst_edit", label, params, images, shas, ctx.actor,
+        case_number = repo.get_case_by_id(s, run.case_id).number
+        c = repo.add_composite(s, src.run_id, "analyst_edit", label, params, {}, {}, ctx.actor,
                                parent_id=src.id, version=version)
+        c = _store_marked(ctx, s, case_number, c, pngs)
         append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.adjust", object_type="composite",
                      object_ids=[c.id, src.id], details={"parent_id": src.id, "changes": applied,
-                                                         "image_sha256": shas})
+                                                         "image_sha256": c.image_sha256})
     return c
 
 
@@ -267,12 +498,19 @@ def composite_image_path(ctx: AppContext, composite: Composite, view: str = "fro
 
 
 def render_primary_for_traits(traits: TraitEstimate, out_png: Path, size: int = 512, view: str = "front",
-                              device: str = "cpu") -> Path:
-    """Render the primary composite for ``traits`` to ``out_png`` (no case store involved)."""
+                              device: str = "cpu", force: bool = False, reference: str = "") -> Path:
+    """Render the marked primary composite for ``traits`` to ``out_png`` (no case store involved).
+
+    When the sex is inconclusive the file shows both primary composites (female, male)
+    side by side, each with its own marking. ``reference`` names the source in the
+    bottom band (e.g. the audio's sha256). An existing ``out_png`` is refused unless ``force``.
+    """
     _check_views([view])
-    kind, label, params = plan_composite_set(traits)[0]
-    data = _render(params, (view,), size, device, null_task())[view]
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    out_png.write_bytes(data)
+    out_png = refuse_existing(Path(out_png), force)
+    primaries = [(label, params) for kind, label, params in plan_composite_set(traits) if kind == "primary"]
+    panels = []
+    for _label, params in primaries:
+        data = _render(params, (view,), size, device, null_task())[view]
+        panels.append(mark_image(data, MarkInfo(None, None, None, view, _mark_note(params), reference)))
+    _write_new(out_png, panels[0] if len(panels) == 1 else side_by_side(panels), force)
     return out_png

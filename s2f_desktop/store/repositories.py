@@ -245,6 +245,23 @@ def add_composite(s: Session, run_id: int, kind: str, label: str, parameters: di
     return to_composite(row)
 
 
+def attach_composite_images(s: Session, composite_id: int, images: dict[str, str],
+                            image_sha256: dict[str, str]) -> Composite:
+    """Record the images of a composite created in the same transaction without them.
+
+    The marking burned into each image names the composite's id, which exists only
+    once the row is flushed; images are attached once and never replaced.
+    """
+    row = s.get(CompositeRow, composite_id)
+    if row is None:
+        raise NotFoundError(f"no composite with id {composite_id}")
+    if row.images or row.image_sha256:
+        raise ValueError(f"composite #{composite_id} already has images; composites are never changed")
+    row.images, row.image_sha256 = dict(images), dict(image_sha256)
+    s.flush()
+    return to_composite(row)
+
+
 def get_composite(s: Session, composite_id: int) -> Composite:
     row = s.get(CompositeRow, composite_id)
     if row is None:

@@ -1,6 +1,6 @@
 """``s2f analyze``: voice analysis of files (no case) or of a case's selected segments.
 
-    s2f analyze AUDIO... [--start SEC --end SEC] [--device auto|cpu|cuda] [--json] [--composite OUT.png]
+    s2f analyze AUDIO... [--start SEC --end SEC] [--device auto|cpu|cuda] [--json] [--composite OUT.png [--force]]
     s2f analyze CASE --segments ID,ID,... [--device ...] [--json]
     s2f analyze CASE --group-speakers EVIDENCE [--segments ID,...] [--json]
 
@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--end", type=_seconds, help="end of the range to analyse (seconds; files only)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--composite", type=Path, metavar="OUT.png",
-                   help="also render the primary frontal composite for a single AUDIO")
+                   help="also render the primary frontal composite for a single AUDIO (marked 'illustrative "
+                   "composite - not a likeness'; both sexes side by side when the sex is inconclusive)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --composite file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_analyze)
 
@@ -74,6 +76,9 @@ def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         return _case_run(ctx_factory, args)
     if args.composite and len(args.inputs) != 1:
         raise InputError("--composite needs exactly one AUDIO file")
+    if args.composite:
+        # Checked before the analysis: a user's file is never overwritten (unless --force).
+        importlib.import_module("s2f_desktop.services.composites").refuse_existing(args.composite, args.force)
     bar = StderrProgress()
     failed = 0
     results = analysis.analyze_files([Path(p) for p in args.inputs], args.start, args.end, args.device, Task(bar))
@@ -93,8 +98,10 @@ def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
             traits = analysis.trait_estimate_from_dict(obj["traits"], obj["model"], obj["device"])
             # The renderer's GPU toolkit (NVIDIA Warp) prints its banner on stdout; keep stdout pure JSON.
             with contextlib.redirect_stdout(sys.stderr):
-                out = composites.render_primary_for_traits(traits, args.composite)
-            print(f"composite: {out}", file=sys.stderr)
+                out = composites.render_primary_for_traits(traits, args.composite, force=args.force,
+                                                           reference=f"audio sha256 {obj['input']['sha256'][:12]}")
+            both = " (sex inconclusive: female and male side by side)" if traits.sex.label == "inconclusive" else ""
+            print(f"composite: {out}{both}", file=sys.stderr)
     return 3 if failed else 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -24,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("case", help="case number, or one of: list, adjust, sliders")
     p.add_argument("rest", nargs="*", help="RUN (create/list) or COMPOSITE_ID NAME=VALUE ... (adjust)")
     p.add_argument("--views", default=",".join(svc.VIEWS), help="comma-separated: front,three_quarter,profile")
-    p.add_argument("--out", type=Path, help="also copy the images into this folder")
+    p.add_argument("--out", type=Path, help="also write the (marked) images into this folder; existing files are "
+                   "refused unless --force")
+    p.add_argument("--force", action="store_true", help="overwrite existing files in --out")
     p.add_argument("--ancestry", choices=list(svc.ANCESTRY_CHOICES), help="ancestry mix (default: neutral)")
     p.add_argument("--skin", choices=list(svc.SKIN_TONE_CHOICES), help="skin tone (default: medium)")
     p.add_argument("--size", type=int, default=512, help="image size in pixels (default 512)")
@@ -59,15 +60,19 @@ def _run_id(ctx, case_number: str, raw: list[str]) -> int:  # type: ignore[no-un
     return run_id
 
 
-def _show(ctx, items, out: Path | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _show(ctx, items, out: Path | None, as_json: bool, force: bool = False) -> None:  # type: ignore[no-untyped-def]
     copied: dict[int, dict[str, str]] = {}
     if out is not None:
+        # Every image leaves marked ("illustrative composite - not a likeness", case, id,
+        # version): the stored, marked PNG is exported unchanged. All names are checked
+        # before anything is written so that a refusal leaves no partial export.
+        planned = [(c, view, out / f"composite-{c.id}-{c.kind}-{view}.png") for c in items for view in c.images]
+        for _c, _view, dst in planned:
+            svc.refuse_existing(dst, force)
         out.mkdir(parents=True, exist_ok=True)
-        for c in items:
-            for view in c.images:
-                dst = out / f"composite-{c.id}-{c.kind}-{view}.png"
-                shutil.copyfile(svc.composite_image_path(ctx, c, view), dst)
-                copied.setdefault(c.id, {})[view] = str(dst)
+        for c, view, dst in planned:
+            path, _sha = svc.export_composite_image(ctx, c.id, view, dst, force=force)
+            copied.setdefault(c.id, {})[view] = str(path)
     if as_json:
         print_json([{"composite": c, "files": copied.get(c.id, {})} for c in items])
         return
@@ -76,8 +81,11 @@ def _show(ctx, items, out: Path | None, as_json: bool) -> None:  # type: ignore[
                  for c in items])
     if out is not None:
         print(f"images written to {out}")
+    if any(svc.is_sex_pair(c) for c in items):
+        print("The sex is inconclusive: each composite is shown in both sexes (female and male versions); "
+              "neither is the more likely one.")
     print("Composites are illustrative leads, not likenesses: skin, hair and eye colours and the hair style "
-          "are not estimated from the voice.")
+          "are not estimated from the voice. Every image carries this marking.")
 
 
 def _create(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
@@ -88,7 +96,11 @@ def _create(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     items = svc.create_composite_set(ctx, run_id, views=views, ancestry=args.ancestry, skin=args.skin,
                                      task=Task(bar), size=args.size)
     bar.done()
-    _show(ctx, items, args.out, args.json)
+    try:
+        _show(ctx, items, args.out, args.json, args.force)
+    except InputError as exc:
+        raise InputError(f"{exc}; the composites were stored (#{items[0].id}-#{items[-1].id}): write them with "
+                         f"`s2f composite list {args.case} {run_id} --out DIR`") from None
     return 0
 
 
@@ -97,7 +109,7 @@ def _list(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         raise InputError("usage: s2f composite list CASE RUN")
     ctx = ctx_factory()
     run_id = _run_id(ctx, args.rest[0], args.rest[1:])
-    _show(ctx, svc.list_composites(ctx, run_id), args.out, args.json)
+    _show(ctx, svc.list_composites(ctx, run_id), args.out, args.json, args.force)
     return 0
 
 
@@ -113,7 +125,7 @@ def _adjust(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     bar = StderrProgress()
     c = svc.adjust_composite(ctx, cid, changes, Task(bar))
     bar.done()
-    _show(ctx, [c], args.out, args.json)
+    _show(ctx, [c], args.out, args.json, args.force)
     return 0
 
 
