@@ -639,12 +639,12 @@ class AnalysisPanel(QWidget):
 
     def humanize(self, message: str) -> str:
         """Progress text in words: segment ids (full or the 8-character prefix) become their time ranges."""
+        import re
+
         for sid, seg in self.segments.items():
-            for ref in (sid, sid[:8]):
-                if ref in message:
-                    message = message.replace(ref, f"segment {format_time(seg.start_s, 0.1)}–"
-                                                   f"{format_time(seg.end_s, 0.1)}")
-                    break
+            if sid[:8] in message:
+                where = f"segment {format_time(seg.start_s, 0.1)}–{format_time(seg.end_s, 0.1)}"
+                message = re.sub(rf"(?:segment\s+)?{re.escape(sid[:8])}[0-9a-f-]*", where, message)
         return message
 
     def _progress(self, frac: float, message: str) -> None:

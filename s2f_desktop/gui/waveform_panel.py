@@ -119,6 +119,7 @@ class WaveformPanel(QWidget):
         self.playback_available = True
         self.output_device: str = ""
         self.loop = False
+        self._loop_token: Any = None
         self._last_play: tuple[np.ndarray, int, int] | None = None
         self._device_timer = QTimer(self)
         self._device_timer.setInterval(5000)
@@ -657,9 +658,17 @@ class WaveformPanel(QWidget):
         if self.player is None and self.view.playhead is None:
             return  # already handled (stop() and the stream's end both report)
         if self.loop and self.player is not None and self._last_play is not None:
-            x, sr, offset = self._last_play  # reached the end by itself: play the range again
-            self.player = None
-            self._start_player(x, sr, offset)
+            # Reached the end by itself: play the range again, from the event loop (never from
+            # inside the stream's own callback chain). A stop meanwhile cancels the replay.
+            looping = self.player
+            self._loop_token = looping
+
+            def again() -> None:
+                if self._loop_token is looping and self.player is looping and self._last_play is not None:
+                    self.player = None
+                    self._start_player(*self._last_play)
+
+            QTimer.singleShot(0, again)
             return
         self.player = None
         self.view.set_playhead(None)

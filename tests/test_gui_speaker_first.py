@@ -1,0 +1,298 @@
+"""The analyst's desk (issue 16), through the widgets, offscreen, on the real services.
+
+* views follow the store: a change made elsewhere (the CLI in this process, a bulk edit)
+  reaches the waveform, the Analysis page and the Cases tab without reopening the case;
+* speaker-first: two speakers in one recording -> speech detection -> select all and
+  accept in one step -> speaker groups suggested from the voices and confirmed ->
+  one run per speaker, named;
+* precise editing: wide edge handles, no segment from a slip, typed start/end;
+* listening: a failing output device gives a plain message and switches playback off;
+  loop replays the selection;
+* identity: the session's analyst is in the dialogs and on every event.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+
+from s2f_desktop.core.models import SegmentStatus  # noqa: E402
+from s2f_desktop.gui.mainwindow import MainWindow, service_available  # noqa: E402
+
+LONG = 120_000
+
+A_LINES = ["I arrived at the office around nine and the door was already open.",
+           "Nobody told me about the delivery, I only saw the boxes later.",
+           "I left before six because my train was at half past."]
+B_LINES = ["Can you tell me who else had a key to the building?",
+           "Did you see anyone near the loading bay that morning?",
+           "Thank you, that is all for now, we will call you again."]
+
+
+@pytest.fixture
+def app_ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from s2f_desktop.services.context import open_context
+    from s2f_desktop.system.settings import Settings
+
+    ctx = open_context(tmp_path / "data", "J. Newcomer", Settings(analyst="", device="cpu"))
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def reporter(qtbot):  # type: ignore[no-untyped-def]
+    from s2f_desktop.gui.errors import ErrorReporter
+
+    rep = ErrorReporter()
+    rep.show_dialogs = False
+    shown: list[tuple[str, str]] = []
+    rep.reported.connect(lambda t, m: shown.append((t, m)))
+    rep.shown = shown  # type: ignore[attr-defined]
+    return rep
+
+
+def make_window(qtbot, ctx, reporter):  # type: ignore[no-untyped-def]
+    w = MainWindow(ctx, reporter, save_settings_fn=lambda s: None, pdf_opener=lambda p: True)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def interview_wav(speech_wav, tmp_path: Path) -> tuple[Path, list[tuple[float, float, str]]]:  # type: ignore[no-untyped-def]
+    """A (male voice) and B (female voice) taking turns, 0.8 s of silence between turns."""
+    parts, truth, t = [], [], 0.0
+    sr = None
+    for i in range(3):
+        for who, line, voice in (("B", B_LINES[i], "en-us+f3"), ("A", A_LINES[i], "en-us+m3")):
+            p = speech_wav(line, voice=voice, name=f"{who}{i}.wav")
+            with wave.open(str(p)) as f:
+                sr = f.getframerate()
+                x = np.frombuffer(f.readframes(f.getnframes()), dtype=np.int16)
+            parts += [x, np.zeros(int(0.8 * sr), np.int16)]
+            truth.append((t, t + len(x) / sr, who))
+            t += len(x) / sr + 0.8
+    out = tmp_path / "interview.wav"
+    with wave.open(str(out), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(sr)
+        f.writeframes(np.concatenate(parts).tobytes())
+    return out, truth
+
+
+def who_spoke(seg, truth) -> str:  # type: ignore[no-untyped-def]
+    mid = (seg.start_s + seg.end_s) / 2
+    return next(w for a, b, w in truth if a - 0.3 <= mid <= b + 0.3)
+
+
+def test_views_follow_the_store(qtbot, app_ctx, reporter, tone_wav) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.services import cases, evidence, segments
+
+    ctx = app_ctx
+    cases.create_case(ctx, "V-1", "Views")
+    w = make_window(qtbot, ctx, reporter)
+    w.open_case("V-1")
+    # import outside the window (as the CLI would): the evidence list and the Cases tab follow
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        ev = evidence.import_file(ctx, "V-1", tone_wav(seconds=3.0)).evidence
+    assert w.evidence.list.count() == 1
+    seg = segments.add_segment(ctx, "V-1", ev.id, 1000, 9000, label="outside", speaker_tag="A")
+    with qtbot.waitSignal(w.views_refreshed, timeout=LONG):
+        pass
+    assert w.waveform.model.get(seg.id) is not None  # the waveform shows it
+    assert w.analysis.use_speaker(ev.id, "A") and w.analysis.selected_ids() == [seg.id]  # so does Analysis
+    assert "1 evidence item(s), 1 segment(s), 0 analysis run(s)" in w.cases.d_counts.text()
+    last_change = w.cases.table.item(0, 5).text()
+    assert last_change  # the time of the newest audit event
+    # typing in the case details is not wiped by a refresh
+    w.cases.d_notes.setPlainText("half-typed note")
+    segments.update_segment(ctx, seg.id, label="changed")
+    with qtbot.waitSignal(w.views_refreshed, timeout=LONG):
+        pass
+    assert w.cases.d_notes.toPlainText() == "half-typed note"
+    assert w.waveform.model.get(seg.id).label == "changed"
+    # identity: the session's analyst fills the new-case form and Settings, and is on the status bar
+    from s2f_desktop.gui.cases import NewCaseDialog
+
+    w.act_new.trigger()
+    dlg = w.findChild(NewCaseDialog, "newCaseDialog")
+    assert dlg.analyst.text() == "J. Newcomer"
+    dlg.reject()
+    sdlg = w.settings_dialog()
+    assert sdlg.analyst.text() == "J. Newcomer"
+    sdlg.reject()
+    assert "J. Newcomer" in w.analyst_label.text()
+    assert not reporter.shown, reporter.shown
+    w.close()
+
+
+def test_bulk_edits_precise_editing_and_playback(qtbot, app_ctx, reporter, tone_wav) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.audio.devices import Player
+    from s2f_desktop.services import cases, evidence, segments
+
+    ctx = app_ctx
+    cases.create_case(ctx, "E-1", "Editing")
+    ev = evidence.import_file(ctx, "E-1", tone_wav(seconds=4.0, sr=16000)).evidence
+    for i in range(4):
+        segments.add_segment(ctx, "E-1", ev.id, 4000 + i * 14000, 12000 + i * 14000)
+    w = make_window(qtbot, ctx, reporter)
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        w.open_case("E-1")
+    panel, view, model = w.waveform, w.waveform.view, w.waveform.model
+    # multi-select in the table (Ctrl+click), bulk speaker and label in one undo step each
+    table = panel.table
+    for row in (0, 2):
+        rect = table.visualRect(table.model().index(row, 2))
+        qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                         rect.center())
+    assert len(model.selected_ids) == 2
+    n0 = panel.undo_stack.count()
+    assert panel.set_speaker_of_selected("A") == 2 and panel.undo_stack.count() == n0 + 1
+    assert panel.label_selection("question") == 2
+    assert {s.speaker_tag for s in model.segments()} == {"A", ""}
+    cell = table.item(0, panel.COL_SPEAKER)
+    assert cell.text() == "A" and cell.background().color().name() != "#000000"
+    # select all of speaker A, from another segment of the group
+    model.select(model.segments()[2].id)
+    w.tabs.setCurrentIndex(w.PAGE_EVIDENCE)
+    w.act_select_speaker.trigger()
+    assert len(model.selected_ids) == 2
+    w.act_undo.trigger()  # the label step
+    w.act_undo.trigger()  # the speaker step
+    assert {s.speaker_tag for s in segments.list_segments(ctx, ev.id)} == {""}
+    # typed start/end in the table (seconds or m:ss)
+    first = model.segments()[0]
+    with qtbot.waitSignal(model.segments_changed, timeout=LONG):
+        table.item(0, panel.COL_START).setText("0:00.100")
+    assert model.get(first.id).start_sample == 1600
+    # a slip (a drag shorter than the threshold) creates nothing and says why
+    messages: list[str] = []
+    panel.status_message.connect(messages.append)
+    view.set_view(0, view.max_spp())
+    y = int(view.height() * 0.6)
+    x0 = round(view.sample_to_x(62000))
+    n = len(model.segments())
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, QPoint(x0, y))
+    qtbot.mouseMove(view, QPoint(x0 + 6, y))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, QPoint(x0 + 6, y))
+    assert len(model.segments()) == n and "No segment made" in messages[-1]
+    # the edge grab zone is generous: 8 px off the edge still resizes
+    seg = model.segments()[1]
+    xe = view.sample_to_x(seg.end_sample)
+    assert view.hit_test(xe + 8)[0] == "end"
+
+    # a device that fails the way PortAudio does -> plain words, playback off, no dialog
+    class BrokenStream:
+        def __init__(self, **_kw):  # type: ignore[no-untyped-def]
+            raise RuntimeError("Error querying device -1")
+
+    panel.player_factory = lambda: Player(stream_factory=BrokenStream)
+    model.select(seg.id)
+    with qtbot.waitSignal(panel.playback_availability, timeout=LONG, check_params_cb=lambda on: on is False):
+        w.act_play.trigger()
+    assert "no working sound output" in messages[-1] and "-1" not in messages[-1]
+    assert not w.act_play.isEnabled() and not reporter.shown
+    panel.set_output_device("")  # a device chosen in Settings: playback is tried again
+    assert w.act_play.isEnabled()
+
+    # loop: the selection plays again until stopped
+    class FakeStream:
+        def __init__(self, callback, finished_callback, channels, **_kw):  # type: ignore[no-untyped-def]
+            self.cb, self.fin, self.ch = callback, finished_callback, channels
+
+        def start(self) -> None:
+            out = np.zeros((4096, self.ch), dtype=np.float32)
+            try:
+                while True:
+                    self.cb(out, 4096, None, None)
+            except Exception:
+                self.fin()
+
+        def stop(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    starts: list[bool] = []
+    panel.player_factory = lambda: starts.append(True) or Player(stream_factory=FakeStream)
+    w.act_loop.trigger()
+    assert panel.loop
+    with qtbot.waitSignal(panel.playback_state, timeout=LONG):
+        w.act_play.trigger()
+    qtbot.waitUntil(lambda: len(starts) >= 3, timeout=LONG)
+    w.act_play.trigger()  # stop
+    assert panel.player is None
+    assert not reporter.shown, reporter.shown
+    w.close()
+
+
+def test_two_speakers_two_runs(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if not service_available("analysis"):
+        pytest.skip("services.analysis is not installed yet")
+    from s2f_desktop.services import cases, evidence
+    from s2f_desktop.services.evidence import audit_trail
+
+    ctx = app_ctx
+    wav, truth = interview_wav(speech_wav, tmp_path)
+    cases.create_case(ctx, "S-1", "Two speakers")
+    ev = evidence.import_file(ctx, "S-1", wav).evidence
+    w = make_window(qtbot, ctx, reporter)
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        w.open_case("S-1")
+    panel, model = w.waveform, w.waveform.model
+    with qtbot.waitSignal(panel.vad_finished, timeout=LONG):
+        w.act_vad.trigger()
+    # select everything and accept it: one action, one undo step
+    w.act_select_all.trigger()
+    n = len(model.selected_ids)
+    assert n >= 6
+    depth = panel.undo_stack.count()
+    w.act_accept.trigger()
+    assert all(s.status is SegmentStatus.ACCEPTED for s in model.segments())
+    assert panel.undo_stack.count() == depth + 1
+    # the grouping is suggested from the voices; the analyst confirms it
+    dlg = w.suggest_speaker_groups()
+    with qtbot.waitSignal(dlg.suggested, timeout=LONG) as got:
+        pass
+    groups = got.args[0]
+    assert len(groups) >= 2
+    by_id = {s.id: s for s in model.segments()}
+    big = [g for g in groups if len(g) >= 2]
+    assert len(big) == 2 and all(len({who_spoke(by_id[i], truth) for i in g}) == 1 for g in big)
+    with qtbot.waitSignal(w.views_refreshed, timeout=LONG):  # the Analysis page lists the new groups
+        dlg.apply_btn.click()
+    tags = {who_spoke(by_id[i], truth): model.get(i).speaker_tag for g in big for i in g}
+    assert sorted(tags.values()) == ["A", "B"] and model.speakers() == ["A", "B"]
+    events, _ = audit_trail(ctx, "S-1")
+    assert any(e.action == "segment.speaker_groups" and e.actor == "J. Newcomer" for e in events)
+    # one run per speaker group, each named after it
+    runs = []
+    for tag in ("A", "B"):
+        assert w.analysis.use_speaker(ev.id, tag)
+        ids = w.analysis.selected_ids()
+        assert ids and all(model.get(i).speaker_tag == tag for i in ids)
+        assert w.analysis.run_name.text() == f"Speaker {tag} — interview.wav"
+        with qtbot.waitSignal(w.analysis.run_finished, timeout=LONG) as done:
+            w.analysis.analyze_btn.click()
+        runs.append(done.args[0])
+    # progress text names segments by time, never by id
+    sid = runs[0].segment_ids[0]
+    text = w.analysis.humanize(f"reading segment {sid[:8]}")
+    assert sid[:8] not in text and text.startswith("reading segment 0:")
+    assert set(runs[0].segment_ids).isdisjoint(runs[1].segment_ids)
+    assert {r.created_by for r in runs} == {"J. Newcomer"}
+    titles = [w.analysis.run_combo.itemText(i) for i in range(w.analysis.run_combo.count())]
+    assert any("Speaker A" in t for t in titles) and any("Speaker B" in t for t in titles)
+    assert not reporter.shown, reporter.shown
+    w.close()
+    assert w.runner.active() == [] and w.runner.pool.activeThreadCount() == 0
