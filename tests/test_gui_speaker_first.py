@@ -296,3 +296,50 @@ def test_two_speakers_two_runs(qtbot, app_ctx, reporter, speech_wav, tmp_path) -
     assert not reporter.shown, reporter.shown
     w.close()
     assert w.runner.active() == [] and w.runner.pool.activeThreadCount() == 0
+
+
+def test_tracks_over_the_spectrogram_and_selection_measures(qtbot, app_ctx, reporter, speech_wav) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.gui.waveform import F0_RGBA, FORMANT_RGBA
+    from s2f_desktop.services import cases, evidence, segments
+
+    ctx = app_ctx
+    cases.create_case(ctx, "P-1", "Praat")
+    ev = evidence.import_file(ctx, "P-1", speech_wav(A_LINES[0], voice="en-us+m3", name="a.wav")).evidence
+    seg = segments.add_segment(ctx, "P-1", ev.id, 0, ev.media.frames)
+    w = make_window(qtbot, ctx, reporter)
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        w.open_case("P-1")
+    w.tabs.setCurrentIndex(w.PAGE_EVIDENCE)
+    with qtbot.waitSignal(w.waveform.tracks_ready, timeout=LONG):
+        w.act_tracks.trigger()
+    assert w.act_spectrogram.isChecked() and w.waveform.view.show_spectrogram
+    img = w.waveform.view.tracks.image
+    bits = np.frombuffer(img.constBits(), dtype=np.uint32, count=img.width() * img.height())
+    assert (bits == F0_RGBA).sum() > 50 and (bits == FORMANT_RGBA).sum() > 100
+    assert not w.waveform.view.grab().isNull()
+    # pointer readout over the spectrogram gives time and frequency
+    view = w.waveform.view
+    rect = view.spectrogram_rect()
+    text = view.readout(view.width() / 2, rect.top() + rect.height() / 2)
+    assert "pointer 0:" in text and "Hz" in text
+    # measures of the selection, as Praat would give them
+    w.waveform.model.select(seg.id)
+    with qtbot.waitSignal(w.waveform.measured, timeout=LONG) as got:
+        w.act_measure.trigger()
+    m = got.args[0]
+    assert 60 < m.values["f0_median"] < 200 and m.values["f1"] is not None  # espeak's low male voice
+    assert "F0 median" in w.waveform.measure_label.text() and "dBFS" in w.waveform.measure_label.text()
+    assert not reporter.shown, reporter.shown
+    w.close()
+
+
+def test_tracks_follow_a_synthetic_pitch() -> None:
+    from s2f_desktop.voice.tracks import compute_tracks
+
+    sr = 16000
+    t = np.arange(int(1.0 * sr)) / sr
+    x = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12)).astype(np.float32) * 0.2
+    tr = compute_tracks(x, sr)
+    assert abs(np.nanmedian(tr.f0_hz) - 150) < 3 and tr.formants_hz.shape == (len(tr.times_s), 4)
+    empty = compute_tracks(np.zeros(100, np.float32), sr)
+    assert len(empty.times_s) == 0

@@ -236,7 +236,12 @@ class MainWindow(QMainWindow):
         self.act_zoom_sel = self._action(v, "Zoom to &selection", self.waveform.zoom_to_selection, "Z")
         self.act_pan_left = self._action(v, "Scroll &left", lambda: wv.pan_pixels(-wv.width() / 4), "Shift+Left")
         self.act_pan_right = self._action(v, "Scroll &right", lambda: wv.pan_pixels(wv.width() / 4), "Shift+Right")
-        self.act_spectrogram = self._action(v, "S&pectrogram", self.waveform.set_spectrogram, "S", checkable=True)
+        self.act_spectrogram = self._action(v, "S&pectrogram", self.waveform.set_spectrogram, "S",
+                                            "Show the spectrogram under the waveform (zoom below 2 minutes)",
+                                            checkable=True)
+        self.act_tracks = self._action(v, "F0 and formant &tracks", self._set_tracks, "T",
+                                       "Draw pitch (F0, right scale) and formants F1–F4 over the spectrogram "
+                                       "(Praat methods)", checkable=True)
 
         p = mb.addMenu("&Playback")
         self.act_play = self._action(p, "&Play / stop selection", self.waveform.toggle_playback, "Space",
@@ -252,7 +257,11 @@ class MainWindow(QMainWindow):
         self.act_analyze = self._action(a, "&Analyze selected segments", self._analyze, "Ctrl+Return",
                                         "Analyze the segments selected on the waveform (shown on the Analysis "
                                         "page before it runs)")
-        self.act_cancel = self._action(a, "&Cancel running task", self.cancel_jobs, "Esc")
+        self.act_measure = self._action(a, "&Measure selection", self.waveform.measure_selection, "Ctrl+M",
+                                        "Level, F0, formants, HNR, jitter and shimmer of the selected range "
+                                        "(Praat methods; shown, not stored)")
+        self.act_cancel = self._action(a, "&Cancel running task", self.cancel_jobs, "Esc",
+                                       "Cancel every running task and stop playback")
 
         h = mb.addMenu("&Help")
         self.act_manual = self._action(h, "User &manual", self.show_manual, "F1",
@@ -265,7 +274,7 @@ class MainWindow(QMainWindow):
                                  self.act_export_labels, self.act_import_labels, self.act_loop,
                                  self.act_vad, self.act_zoom_in, self.act_zoom_out,
                                  self.act_zoom_fit, self.act_zoom_sel, self.act_pan_left, self.act_pan_right,
-                                 self.act_spectrogram, self.act_play]
+                                 self.act_spectrogram, self.act_tracks, self.act_measure, self.act_play]
         self._fill_recent()
 
     def _fill_recent(self) -> None:
@@ -335,6 +344,11 @@ class MainWindow(QMainWindow):
     def _waveform_selection_changed(self) -> None:
         self.analysis.set_waveform_selection([s.id for s in self.waveform.model.selected_segments()])
 
+    def _set_tracks(self, on: bool) -> None:
+        self.waveform.set_tracks(on)
+        if on:
+            self.act_spectrogram.setChecked(True)
+
     def _pointer_readout(self, text: str) -> None:
         self.pointer_label.setText(text)
 
@@ -354,7 +368,7 @@ class MainWindow(QMainWindow):
 
     def _job_started(self, job: Job) -> None:
         if job.kind in ("device-probe", "spectrogram", "play-load", "output-probe", "detail", "tracks",
-                        "output-devices"):
+                        "output-devices", "measure"):
             return
         self._job_widgets(True, job.kind)
         job.progress.connect(self._job_progress)

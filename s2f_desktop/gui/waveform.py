@@ -288,6 +288,55 @@ def envelope_image(mins: np.ndarray, maxs: np.ndarray, rms: np.ndarray, x0: floa
     return QImage(img.data, width, height, 4 * width, QImage.Format.Format_ARGB32).copy()
 
 
+#: Track colours: formants red, F0 cyan (F0 has its own scale on the right, as in Praat).
+FORMANT_RGBA = 0xFFFF4040
+F0_RGBA = 0xFF00E5FF
+
+
+def tracks_rgba(times_s: np.ndarray, f0_hz: np.ndarray, formants_hz: np.ndarray, span_s: float, width: int,
+                height: int, max_hz: float, f0_max_hz: float) -> np.ndarray:
+    """F0 and formant tracks rasterised to a transparent ARGB32 array ``[height, width]``.
+
+    Column = time over ``span_s``; formant rows follow the spectrogram's 0..``max_hz``
+    axis, F0 rows its own 0..``f0_max_hz`` axis. Pure numpy (runs in a worker), so
+    painting costs one image blit per frame however many frames the tracks have.
+    """
+    img = np.zeros((height, width), dtype=np.uint32)
+    if len(times_s) == 0 or span_s <= 0:
+        return img
+    cols = np.clip((np.asarray(times_s) / span_s * width).astype(np.int64), 0, width - 1)
+
+    def dots(values: np.ndarray, top_hz: float, rgba: int) -> None:
+        ok = np.isfinite(values) & (values > 0) & (values < top_hz)
+        rows = (height - 1 - np.asarray(values[ok]) / top_hz * (height - 1)).astype(np.int64)
+        c = cols[ok]
+        for dr in (0, 1):
+            for dc in (0, 1):
+                img[np.clip(rows + dr, 0, height - 1), np.clip(c + dc, 0, width - 1)] = rgba
+
+    for i in range(formants_hz.shape[1] if formants_hz.ndim == 2 else 0):
+        dots(formants_hz[:, i], max_hz, FORMANT_RGBA)
+    dots(np.asarray(f0_hz, dtype=float), f0_max_hz, F0_RGBA)
+    return img
+
+
+def argb_to_qimage(argb: np.ndarray) -> QImage:
+    """Wrap a transparent ARGB32 array in a QImage (copied)."""
+    argb = np.ascontiguousarray(argb, dtype=np.uint32)
+    h, w = argb.shape
+    return QImage(argb.data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
+
+
+@dataclass(frozen=True)
+class TrackTile:
+    """Rendered F0/formant tracks for samples ``[start, end)``."""
+
+    start: int
+    end: int
+    image: QImage
+    f0_max_hz: float
+
+
 @dataclass(frozen=True)
 class SpectrogramTile:
     """A rendered spectrogram for samples ``[start, end)`` up to ``max_hz``."""
@@ -394,6 +443,8 @@ class WaveformView(QWidget):
         self.cursor_sample: int | None = None
         self.show_spectrogram = False
         self.spectrogram: SpectrogramTile | None = None
+        self.show_tracks = False
+        self.tracks: TrackTile | None = None
         self.spectrogram_note = ""
         #: ``(first sample, mono samples)`` decoded around the view when zoomed in (set by the panel).
         self.detail: tuple[int, np.ndarray] | None = None
@@ -585,15 +636,43 @@ class WaveformView(QWidget):
             x0 = self.sample_to_x(tile.start)
             x1 = self.sample_to_x(tile.end)
             p.drawImage(QRectF(x0, rect.top(), x1 - x0, rect.height()), tile.image)
-            p.setPen(QPen(COLORS["ruler_text"]))
-            p.drawText(QRectF(4, rect.top() + 2, 200, 16), Qt.AlignmentFlag.AlignLeft,
-                       f"{tile.max_hz / 1000:.1f} kHz")
-            p.drawText(QRectF(4, rect.bottom() - 18, 200, 16), Qt.AlignmentFlag.AlignLeft, "0 Hz")
+            tr = self.tracks
+            if self.show_tracks and tr is not None:
+                p.drawImage(QRectF(self.sample_to_x(tr.start), rect.top(),
+                                   self.sample_to_x(tr.end) - self.sample_to_x(tr.start), rect.height()), tr.image)
+            self._paint_frequency_ticks(p, rect, tile.max_hz)
         if self.spectrogram_note:
             p.setPen(QPen(COLORS["ruler_text"]))
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.spectrogram_note)
         p.setPen(QPen(COLORS["grid"], 1))
         p.drawLine(QPointF(0, rect.top()), QPointF(self.width(), rect.top()))
+
+    def _paint_frequency_ticks(self, p: QPainter, rect: QRectF, max_hz: float) -> None:
+        """Frequency ticks on the left (spectrogram and formants); the F0 scale on the right."""
+        if rect.height() < 40 or max_hz <= 0:
+            return
+        step = 500.0 if max_hz <= 4500 else 1000.0
+        if rect.height() / (max_hz / step) < 14:
+            step *= 2
+        p.setPen(QPen(COLORS["ruler_text"], 1))
+        f = step
+        while f < max_hz:
+            y = rect.bottom() - f / max_hz * rect.height()
+            p.drawLine(QPointF(0, y), QPointF(6, y))
+            p.drawText(QPointF(8, y + 4), f"{f / 1000:g} kHz")
+            f += step
+        tr = self.tracks
+        if self.show_tracks and tr is not None:
+            p.setPen(QPen(QColor(F0_RGBA), 1))
+            for f0 in (100, 200, 300, 400, 500, 600, 700):
+                if f0 >= tr.f0_max_hz:
+                    break
+                y = rect.bottom() - f0 / tr.f0_max_hz * rect.height()
+                p.drawLine(QPointF(self.width() - 6, y), QPointF(self.width(), y))
+                p.drawText(QPointF(self.width() - 56, y + 4), f"{f0} Hz")
+            p.drawText(QPointF(self.width() - 150, rect.top() + 14), "F0 (right scale)")
+            p.setPen(QPen(QColor(FORMANT_RGBA), 1))
+            p.drawText(QPointF(60, rect.top() + 14), "formants F1–F4")
 
     def _segment_extent(self, seg: Segment) -> tuple[int, int]:
         d = self._drag

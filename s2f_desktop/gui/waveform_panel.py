@@ -73,6 +73,8 @@ class WaveformPanel(QWidget):
     overview_loaded = Signal()
     vad_finished = Signal(int)  # number of suggestions
     spectrogram_ready = Signal()
+    tracks_ready = Signal()
+    measured = Signal(object)  # SelectionMeasures
     detail_ready = Signal()
     playback_state = Signal(bool)
     playback_availability = Signal(bool)
@@ -92,6 +94,19 @@ class WaveformPanel(QWidget):
         self.scroll = QScrollBar(Qt.Orientation.Horizontal)
         self.info = QLabel("No recording selected")
         self.info.setObjectName("waveformInfo")
+        self.measure_label = QLabel()
+        self.measure_label.setObjectName("measureLabel")
+        self.measure_label.setWordWrap(True)
+        self.measure_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.measure_label.setToolTip("Measures of the selection (Analysis ▸ Measure selection, Ctrl+M); "
+                                      "Praat methods, not stored")
+        self.measure_label.hide()
+        self.view.setToolTip("Drag on empty signal to create a segment (Shift+drag anywhere); drag an edge to "
+                             "resize, the body to move; Ctrl+click adds to the selection; edges snap to "
+                             "detection boundaries and zero crossings (hold Alt to place freely). Click the "
+                             "ruler to place the play cursor. Wheel zooms, Shift+wheel pans.")
+        self.strip.setToolTip("The whole recording: click or drag to move the view")
+        self.scroll.setToolTip("Scroll through the recording")
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setObjectName("segmentTable")
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
@@ -142,6 +157,7 @@ class WaveformPanel(QWidget):
         tl.addWidget(self.strip)
         tl.addWidget(self.view, 1)
         tl.addWidget(self.scroll)
+        tl.addWidget(self.measure_label)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(self.table)
@@ -518,7 +534,71 @@ class WaveformPanel(QWidget):
             self._request_spectrogram()
         else:
             self.runner.cancel("spectrogram")
+            self.runner.cancel("tracks")
         self.view.update()
+
+    def set_tracks(self, on: bool) -> None:
+        """Show or hide F0 and formant tracks over the spectrogram (turns the spectrogram on)."""
+        self.view.show_tracks = on
+        if on and not self.view.show_spectrogram:
+            self.set_spectrogram(True)
+        elif on:
+            self._request_tracks()
+        else:
+            self.runner.cancel("tracks")
+        self.view.update()
+
+    def _request_tracks(self) -> None:
+        """Compute the tracks of the spectrogram's range off the GUI thread (Praat, parselmouth)."""
+        tile = self.view.spectrogram
+        if not self.view.show_tracks or tile is None or self.evidence is None:
+            return
+        cur = self.view.tracks
+        if cur is not None and (cur.start, cur.end) == (tile.start, tile.end):
+            return
+        from s2f_desktop.gui.waveform import TrackTile, argb_to_qimage, tracks_rgba
+        from s2f_desktop.services import inspection
+
+        evidence, start, end, max_hz = self.evidence, tile.start, tile.end, tile.max_hz
+        width = max(64, min(2048, tile.image.width()))
+        sr = self.model.sample_rate
+
+        def work(task: Any) -> tuple[np.ndarray, float]:
+            tr = inspection.evidence_tracks(self.ctx, evidence, start, end)
+            task.check()
+            f0_max = 500.0 if not np.isfinite(tr.f0_hz).any() or np.nanmax(tr.f0_hz) < 450 else 800.0
+            return tracks_rgba(tr.times_s, tr.f0_hz, tr.formants_hz, (end - start) / sr, width, 512, max_hz,
+                               f0_max), f0_max
+
+        def done(res: tuple[np.ndarray, float]) -> None:
+            if self.evidence is None or evidence.id != self.evidence.id:
+                return
+            self.view.tracks = TrackTile(start, end, argb_to_qimage(res[0]), res[1])
+            self.view.update()
+            self.tracks_ready.emit()
+
+        self.runner.submit("tracks", work, on_success=done, on_error=lambda e: self.reporter.report(e, "Tracks"))
+
+    def measure_selection(self) -> None:
+        """Praat measures of the selected range (first selected start to last selected end)."""
+        chosen = self.model.selected_segments()
+        if self.evidence is None or not chosen:
+            self.status_message.emit("Select a segment to measure")
+            return
+        from s2f_desktop.services import inspection
+
+        evidence = self.evidence
+        a, b = min(g.start_sample for g in chosen), max(g.end_sample for g in chosen)
+        self.measure_label.setText("Measuring the selection…")
+        self.measure_label.show()
+
+        def done(m: Any) -> None:
+            self.measure_label.setText(f"<b>Selection {format_time(m.start_s, 0.001)}–{format_time(m.end_s, 0.001)}"
+                                       f"</b>: {m.text()}")
+            self.measured.emit(m)
+
+        self.runner.submit("measure", lambda task: inspection.selection_measures(self.ctx, evidence, a, b),
+                           on_success=done, on_error=lambda e: self.reporter.report(e, "Measure selection"))
 
     def _request_spectrogram(self) -> None:
         if not self.view.show_spectrogram or self.evidence is None or self.model.overview is None:
@@ -551,6 +631,7 @@ class WaveformPanel(QWidget):
             self.view.spectrogram_note = ""
             self.view.update()
             self.spectrogram_ready.emit()
+            self._request_tracks()
 
         self.runner.submit("spectrogram", work, on_success=done,
                            on_error=lambda e: self.reporter.report(e, "Spectrogram"))
