@@ -195,7 +195,14 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
         assert "not a likeness" in comp.illustrative.text().lower() or "illustrative" in comp.illustrative.text().lower()
         first = comp.current
         name = next(iter(comp.sliders))
-        comp.set_slider_value(name, 0.5)
+        n_stored = len(comp.composites)
+        # the slider previews live (debounced, rendered in a worker) and stores nothing
+        with qtbot.waitSignal(comp.preview_shown, timeout=LONG) as pv:
+            comp.set_slider_value(name, 0.5)
+        assert pv.args[0] == {name: pytest.approx(0.5, abs=0.01)} and "PREVIEW" in comp.image.badge
+        from s2f_desktop.services.composites import list_composites
+
+        assert len(list_composites(ctx, run.id)) == n_stored
         assert comp.changes() == {name: pytest.approx(0.5, abs=0.01)}
         with qtbot.waitSignal(comp.composites_changed, timeout=LONG,
                               check_params_cb=lambda: comp.current is not None and comp.current.id != first.id):

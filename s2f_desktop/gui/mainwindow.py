@@ -338,6 +338,10 @@ class MainWindow(QMainWindow):
                 self.waveform.reload_segments()
             if mine:
                 self.analysis.refresh()
+            comp = self.composites
+            if (comp is not None and any(a.startswith("composite.") for a in actions) and comp.run is not None
+                    and not comp.changes() and self.runner.current("composite") is None):
+                comp.refresh(select_id=comp.current.id if comp.current is not None else None)
         self._update_actions()
         self.views_refreshed.emit()
 
@@ -368,7 +372,7 @@ class MainWindow(QMainWindow):
 
     def _job_started(self, job: Job) -> None:
         if job.kind in ("device-probe", "spectrogram", "play-load", "output-probe", "detail", "tracks",
-                        "output-devices", "measure"):
+                        "output-devices", "measure", "composite-preview"):
             return
         self._job_widgets(True, job.kind)
         job.progress.connect(self._job_progress)
@@ -508,6 +512,9 @@ class MainWindow(QMainWindow):
     def _run_selected(self, run: Any) -> None:
         if self.composites is not None:
             closed = self.case is not None and self.case.status is CaseStatus.CLOSED
+            shown = self.composites.run
+            if shown is not None and run is not None and shown.id == run.id and self.composites.closed == closed:
+                return  # the same run re-shown after a refresh: keep the analyst's slider work
             self.composites.set_run(run, closed=closed)
 
     def _analyze(self) -> None:
