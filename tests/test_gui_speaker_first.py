@@ -343,3 +343,37 @@ def test_tracks_follow_a_synthetic_pitch() -> None:
     assert abs(np.nanmedian(tr.f0_hz) - 150) < 3 and tr.formants_hz.shape == (len(tr.times_s), 4)
     empty = compute_tracks(np.zeros(100, np.float32), sr)
     assert len(empty.times_s) == 0
+
+
+def test_every_control_explains_itself_and_the_manual_opens(qtbot, app_ctx, reporter) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QComboBox,
+        QHeaderView,
+        QLineEdit,
+        QPlainTextEdit,
+        QProgressBar,
+        QSlider,
+        QWidget,
+    )
+
+    w = make_window(qtbot, app_ctx, reporter)
+    kinds = (QAbstractButton, QComboBox, QLineEdit, QPlainTextEdit, QSlider, QAbstractItemView, QProgressBar)
+    missing = []
+    for wid in w.findChildren(QWidget):
+        if not isinstance(wid, kinds) or isinstance(wid, QHeaderView) or wid.toolTip():
+            continue
+        if wid.objectName().startswith("qt_") or type(wid.parent()).__name__ == "QFrame":  # Qt's own parts
+            continue
+        missing.append(f"{type(wid).__name__} {wid.objectName()!r} {getattr(wid, 'text', lambda: '')()!r}")
+    assert not missing, missing
+    for m in w.menuBar().actions():
+        for a in m.menu().actions():
+            if not a.isSeparator() and a.menu() is None:
+                assert a.statusTip(), a.text()
+    win = w.show_manual()
+    text = win.browser.toPlainText()
+    assert "investigative lead" in text and "--export-labels" in text and "Suggest speaker groups" in text
+    win.close()
+    w.close()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.job_progress = QProgressBar()
         self.job_progress.setMaximumWidth(260)
         self.job_progress.setRange(0, 1000)
+        self.job_progress.setToolTip("Progress of the running task")
         self.job_cancel = QPushButton("Cancel")
         self.job_cancel.setToolTip("Cancel the running task (Esc)")
         self.job_cancel.clicked.connect(self.cancel_jobs)
@@ -147,6 +149,7 @@ class MainWindow(QMainWindow):
             act.setShortcuts([QKeySequence(s) for s in seqs])
         if tip:
             act.setStatusTip(tip)
+            act.setToolTip(tip)
         act.setCheckable(checkable)
         act.triggered.connect(lambda checked=False: slot(checked) if checkable else slot())
         menu.addAction(act)
@@ -157,8 +160,8 @@ class MainWindow(QMainWindow):
         K = QKeySequence.StandardKey
         mb = self.menuBar()
         f = mb.addMenu("&File")
-        self.act_new = self._action(f, "&New case…", self.new_case_dialog, K.New)
-        self.act_open = self._action(f, "&Open case…", self.open_case_dialog, K.Open)
+        self.act_new = self._action(f, "&New case…", self.new_case_dialog, K.New, "Create a case and open it")
+        self.act_open = self._action(f, "&Open case…", self.open_case_dialog, K.Open, "Open a case by number")
         self.recent_menu = f.addMenu("Open &recent")
         self.act_close_view = self._action(f, "Close case &view", self.close_case_view, "Ctrl+W",
                                            "Stop working on this case (it stays open)")
@@ -176,11 +179,14 @@ class MainWindow(QMainWindow):
                                               "Audacity label file")
         self.act_report = None
         if service_available("reports"):
-            self.act_report = self._action(f, "&Export report…", self.report_dialog, "Ctrl+E")
+            self.act_report = self._action(f, "&Export report…", self.report_dialog, "Ctrl+E",
+                                           "Build the PDF report from the stored case")
         f.addSeparator()
         self.act_settings = self._action(f, "&Settings…", self.settings_dialog, K.Preferences
-                                         if not QKeySequence(K.Preferences).isEmpty() else "Ctrl+,")
-        self.act_quit = self._action(f, "&Quit", self.close, K.Quit if not QKeySequence(K.Quit).isEmpty() else "Ctrl+Q")
+                                         if not QKeySequence(K.Preferences).isEmpty() else "Ctrl+,",
+                                         "Analyst name, data directory, inference device, sound output")
+        self.act_quit = self._action(f, "&Quit", self.close, K.Quit if not QKeySequence(K.Quit).isEmpty() else "Ctrl+Q",
+                                     "Stop running tasks and quit (everything is already stored)")
 
         e = mb.addMenu("&Edit")
         stack = self.waveform.undo_stack
@@ -188,6 +194,8 @@ class MainWindow(QMainWindow):
         self.act_undo.setShortcut(QKeySequence("Ctrl+Z"))
         self.act_redo = stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.act_undo.setStatusTip("Undo the last segment edit (the undo is audited too)")
+        self.act_redo.setStatusTip("Redo the undone segment edit")
         e.addAction(self.act_undo)
         e.addAction(self.act_redo)
         self.addAction(self.act_undo)
@@ -223,19 +231,25 @@ class MainWindow(QMainWindow):
                                     "Suggest speech segments with the speech detector")
 
         v = mb.addMenu("&View")
-        self._action(v, "&Cases", lambda: self.tabs.setCurrentIndex(self.PAGE_CASES), "Ctrl+1")
-        self._action(v, "&Evidence and segments", lambda: self.tabs.setCurrentIndex(self.PAGE_EVIDENCE), "Ctrl+2")
-        self._action(v, "&Analysis", lambda: self.tabs.setCurrentIndex(self.PAGE_ANALYSIS), "Ctrl+3")
+        self._action(v, "&Cases", lambda: self.tabs.setCurrentIndex(self.PAGE_CASES), "Ctrl+1", "Show the case list")
+        self._action(v, "&Evidence and segments", lambda: self.tabs.setCurrentIndex(self.PAGE_EVIDENCE), "Ctrl+2",
+                     "Show the recordings, the waveform and the segments")
+        self._action(v, "&Analysis", lambda: self.tabs.setCurrentIndex(self.PAGE_ANALYSIS), "Ctrl+3",
+                     "Show what will be analyzed and the stored runs")
         if self.composites is not None:
-            self._action(v, "C&omposites", lambda: self.tabs.setCurrentIndex(self.PAGE_COMPOSITES), "Ctrl+4")
+            self._action(v, "C&omposites", lambda: self.tabs.setCurrentIndex(self.PAGE_COMPOSITES), "Ctrl+4",
+                         "Show the composite faces of the selected run")
         v.addSeparator()
         wv = self.waveform.view
-        self.act_zoom_in = self._action(v, "Zoom &in", lambda: wv.zoom(2.0), ["+", "=", "Ctrl++"])
-        self.act_zoom_out = self._action(v, "Zoom &out", lambda: wv.zoom(0.5), ["-", "Ctrl+-"])
-        self.act_zoom_fit = self._action(v, "Zoom to &fit", wv.fit_all, "0")
-        self.act_zoom_sel = self._action(v, "Zoom to &selection", self.waveform.zoom_to_selection, "Z")
-        self.act_pan_left = self._action(v, "Scroll &left", lambda: wv.pan_pixels(-wv.width() / 4), "Shift+Left")
-        self.act_pan_right = self._action(v, "Scroll &right", lambda: wv.pan_pixels(wv.width() / 4), "Shift+Right")
+        self.act_zoom_in = self._action(v, "Zoom &in", lambda: wv.zoom(2.0), ["+", "=", "Ctrl++"], "Zoom in (wheel)")
+        self.act_zoom_out = self._action(v, "Zoom &out", lambda: wv.zoom(0.5), ["-", "Ctrl+-"], "Zoom out (wheel)")
+        self.act_zoom_fit = self._action(v, "Zoom to &fit", wv.fit_all, "0", "Show the whole recording")
+        self.act_zoom_sel = self._action(v, "Zoom to &selection", self.waveform.zoom_to_selection, "Z",
+                                        "Fit the selected segment in the view")
+        self.act_pan_left = self._action(v, "Scroll &left", lambda: wv.pan_pixels(-wv.width() / 4), "Shift+Left",
+                                        "Scroll a quarter screen back")
+        self.act_pan_right = self._action(v, "Scroll &right", lambda: wv.pan_pixels(wv.width() / 4), "Shift+Right",
+                                         "Scroll a quarter screen on")
         self.act_spectrogram = self._action(v, "S&pectrogram", self.waveform.set_spectrogram, "S",
                                             "Show the spectrogram under the waveform (zoom below 2 minutes)",
                                             checkable=True)
@@ -275,6 +289,8 @@ class MainWindow(QMainWindow):
                                  self.act_vad, self.act_zoom_in, self.act_zoom_out,
                                  self.act_zoom_fit, self.act_zoom_sel, self.act_pan_left, self.act_pan_right,
                                  self.act_spectrogram, self.act_tracks, self.act_measure, self.act_play]
+        for menu in mb.findChildren(QMenu):
+            menu.setToolTipsVisible(True)
         self._fill_recent()
 
     def _fill_recent(self) -> None:
