@@ -204,6 +204,11 @@ def run_html(run: AnalysisRun, segments: dict[str, Segment] | None = None) -> st
 
 
 # --------------------------------------------------------------------------------- widget
+def speaker_name(tag: str) -> str:
+    """'Speaker A' for a short tag, 'Speaker “caller”' for a word."""
+    return f"Speaker {tag}" if len(tag) <= 3 else f"Speaker “{tag}”"
+
+
 #: Where the analysis selection comes from (the first item of a source key).
 SOURCE_SELECTION, SOURCE_SPEAKER, SOURCE_LABEL, SOURCE_RECORDING = "selection", "speaker", "label", "recording"
 
@@ -436,7 +441,7 @@ class AnalysisPanel(QWidget):
             if g.label:
                 labels[(g.evidence_id, g.label)] = labels.get((g.evidence_id, g.label), 0) + 1
         for (ev_id, tag), n in sorted(speakers.items()):
-            items.append((f"Speaker {tag} — {self._ev_name(ev_id)} ({n})", (SOURCE_SPEAKER, ev_id, tag)))
+            items.append((f"{speaker_name(tag)} — {self._ev_name(ev_id)} ({n})", (SOURCE_SPEAKER, ev_id, tag)))
         for (ev_id, label), n in sorted(labels.items()):
             items.append((f"Label “{label}” — {self._ev_name(ev_id)} ({n})", (SOURCE_LABEL, ev_id, label)))
         for ev_id, n in sorted(recordings.items()):
@@ -478,7 +483,7 @@ class AnalysisPanel(QWidget):
         """A default run name for the chosen source."""
         key = self._source_key
         if key[0] == SOURCE_SPEAKER:
-            return f"Speaker {key[2]} — {self._ev_name(key[1])}"
+            return f"{speaker_name(key[2])} — {self._ev_name(key[1])}"
         if key[0] == SOURCE_LABEL:
             return f"Label “{key[2]}” — {self._ev_name(key[1])}"
         if key[0] == SOURCE_RECORDING:

@@ -309,6 +309,8 @@ class MainWindow(QMainWindow):
         chosen = self.waveform.model.selected_segments()
         for act in self.waveform_actions:
             act.setEnabled(on_wave and has_rec)
+        if not on_wave:
+            self.pointer_label.clear()
         self.act_delete.setEnabled(on_wave and writable and sel is not None)
         self.act_label.setEnabled(on_wave and writable and bool(chosen))
         self.act_speaker.setEnabled(on_wave and writable and bool(chosen))
@@ -594,7 +596,10 @@ class MainWindow(QMainWindow):
         if ev is None or len(accepted) < 2:
             self.reporter.report(InputError("speaker grouping needs at least two accepted segments"))
             return None
-        dlg = SpeakerGroupsDialog(self.ctx, self.runner, self.reporter, ev, accepted, self.settings.device, self)
+        grouped = {s.id for s in accepted}
+        others = sorted({s.speaker_tag for s in self.waveform.model.segments() if s.speaker_tag and s.id not in grouped})
+        dlg = SpeakerGroupsDialog(self.ctx, self.runner, self.reporter, ev, accepted, self.settings.device, self,
+                                  other_speakers=others)
         dlg.setObjectName("speakerGroupsDialog")
         dlg.confirmed.connect(self.waveform.apply_speaker_groups)
         dlg.open()

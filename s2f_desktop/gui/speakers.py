@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from s2f_desktop.core.models import Evidence, Segment
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.waveform import SPEAKER_COLORS, format_time
+from s2f_desktop.gui.waveform import format_time, speaker_color
 from s2f_desktop.gui.workers import JobRunner
 
 
@@ -40,20 +40,27 @@ class SpeakerGroupsDialog(QDialog):
     suggested = Signal(list)  # the groups as computed (list of id lists)
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, evidence: Evidence,
-                 segments: list[Segment], device: str = "auto", parent: QWidget | None = None) -> None:
+                 segments: list[Segment], device: str = "auto", parent: QWidget | None = None,
+                 other_speakers: list[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Speaker groups — {evidence.original_name}")
         self.setMinimumWidth(640)
         self.ctx, self.runner, self.reporter = ctx, runner, reporter
         self.evidence, self.segments, self.device = evidence, {s.id: s for s in segments}, device
         self.groups: list[list[str]] = []
+        #: Speaker tags of this recording's segments outside the grouping (their colours must not move).
+        self.other_speakers = list(other_speakers or [])
         self.note = QLabel("Comparing the voices of the accepted segments…")
         self.note.setWordWrap(True)
         self.table = QTableWidget(0, 3)
         self.table.setObjectName("groupTable")
-        self.table.setHorizontalHeaderLabels(["Speaker (edit; empty = leave ungrouped)", "Segments", "Where"])
+        self.table.setHorizontalHeaderLabels(["Speaker", "Segments", "Where"])
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.setToolTip("One row per suggested group; type the speaker name to use (e.g. A, caller)")
+        self.table.setColumnWidth(0, 160)
+        self.table.setToolTip("One row per suggested group. Type the speaker name to use (e.g. A, caller); "
+                              "leave it empty to keep that group's segments ungrouped; the same name on two rows "
+                              "merges them. The colour is the one the group will have on the waveform.")
+        self.table.itemChanged.connect(lambda _item: self._recolour())
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Apply | QDialogButtonBox.StandardButton.Cancel)
         self.apply_btn = self.buttons.button(QDialogButtonBox.StandardButton.Apply)
         self.apply_btn.setEnabled(False)
@@ -88,10 +95,10 @@ class SpeakerGroupsDialog(QDialog):
     def show_groups(self, groups: list[list[str]]) -> None:
         """Fill the table with the suggested groups (largest first)."""
         self.groups = [list(g) for g in groups]
+        self.table.blockSignals(True)
         self.table.setRowCount(len(self.groups))
         for r, ids in enumerate(self.groups):
             tag = QTableWidgetItem(default_tag(r))
-            tag.setBackground(SPEAKER_COLORS[r % len(SPEAKER_COLORS)])
             tag.setForeground(Qt.GlobalColor.black)
             self.table.setItem(r, 0, tag)
             n = QTableWidgetItem(str(len(ids)))
@@ -102,9 +109,23 @@ class SpeakerGroupsDialog(QDialog):
             w = QTableWidgetItem(where + (" …" if len(segs) > 8 else ""))
             w.setFlags(w.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.table.setItem(r, 2, w)
+        self.table.blockSignals(False)
+        self._recolour()
         self.note.setText(f"{len(self.groups)} group(s) of similar voices were found. Name each group to apply it.")
         self.apply_btn.setEnabled(bool(self.groups))
         self.suggested.emit(self.groups)
+
+    def _recolour(self) -> None:
+        """Each name in the colour it will have on the waveform (tags sorted, as the view does)."""
+        tags = sorted(set(self.other_speakers) | set(self.named_groups()))
+        self.table.blockSignals(True)
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item is None:
+                continue
+            color = speaker_color(item.text().strip(), tags)
+            item.setBackground(color if color is not None else Qt.GlobalColor.white)
+        self.table.blockSignals(False)
 
     def named_groups(self) -> dict[str, list[str]]:
         """``{tag: ids}`` for the rows the analyst named (rows with the same name are merged)."""

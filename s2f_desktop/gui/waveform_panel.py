@@ -560,14 +560,18 @@ class WaveformPanel(QWidget):
         from s2f_desktop.services import inspection
 
         evidence, start, end, max_hz = self.evidence, tile.start, tile.end, tile.max_hz
-        width = max(64, min(2048, tile.image.width()))
+        # One image pixel per screen pixel (the tile spans the view it was requested for), so
+        # the 2x2 dots survive the blit instead of being dropped by downscaling.
+        x0, x1 = self.view.sample_to_x(start), self.view.sample_to_x(end)
+        width = max(64, min(4096, int(round(x1 - x0))))
+        height = max(64, min(2048, int(self.view.spectrogram_rect().height())))
         sr = self.model.sample_rate
 
         def work(task: Any) -> tuple[np.ndarray, float]:
             tr = inspection.evidence_tracks(self.ctx, evidence, start, end)
             task.check()
             f0_max = 500.0 if not np.isfinite(tr.f0_hz).any() or np.nanmax(tr.f0_hz) < 450 else 800.0
-            return tracks_rgba(tr.times_s, tr.f0_hz, tr.formants_hz, (end - start) / sr, width, 512, max_hz,
+            return tracks_rgba(tr.times_s, tr.f0_hz, tr.formants_hz, (end - start) / sr, width, height, max_hz,
                                f0_max), f0_max
 
         def done(res: tuple[np.ndarray, float]) -> None:
