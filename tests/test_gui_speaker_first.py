@@ -378,3 +378,92 @@ def test_every_control_explains_itself_and_the_manual_opens(qtbot, app_ctx, repo
     assert "investigative lead" in text and "--export-labels" in text and "Suggest speaker groups" in text
     win.close()
     w.close()
+
+
+@pytest.fixture
+def pulse_null_sink(tmp_path):  # type: ignore[no-untyped-def]
+    """A private PulseAudio server with a null sink as default (as in test_audio_devices)."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        pytest.skip("pulseaudio is not installed")
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "xdg"), HOME=str(tmp_path),
+               PULSE_RUNTIME_PATH=str(tmp_path / "xdg" / "pulse"))
+    os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
+    start = subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
+                            "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=s2fnull",
+                            "--load=module-always-sink"], env=env, capture_output=True, text=True)
+    if start.returncode != 0:
+        pytest.skip(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
+    subprocess.run(["pactl", "set-default-sink", "s2fnull"], env=env, check=False)
+    try:
+        yield env
+    finally:
+        subprocess.run(["pulseaudio", "--kill"], env=env, check=False)
+
+
+def test_settings_lists_outputs_and_the_panel_plays_on_the_null_sink(pulse_null_sink, tmp_path, tone_wav) -> None:  # type: ignore[no-untyped-def]
+    """Real PortAudio in a fresh process (it reads the device list once): Settings offers the
+    PulseAudio output, and the waveform panel plays a segment through it to the end."""
+    import subprocess
+    import sys
+
+    wav = tone_wav(seconds=1.0, sr=16000)
+    code = f"""
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.dialogs import SettingsDialog
+from s2f_desktop.gui.waveform_panel import WaveformPanel
+from s2f_desktop.gui.workers import JobRunner
+from s2f_desktop.services import cases, evidence, segments
+from s2f_desktop.services.context import open_context
+from s2f_desktop.system.settings import Settings
+
+def wait(signal, trigger=None, s=30):
+    loop = QEventLoop(); got = []
+    signal.connect(lambda *a: (got.append(a), loop.quit()))
+    QTimer.singleShot(int(s * 1000), loop.quit)
+    if trigger: trigger()
+    if not got: loop.exec()
+    return got
+
+runner, rep = JobRunner(), ErrorReporter()
+rep.show_dialogs = False
+shown = []
+rep.reported.connect(lambda t, m: shown.append(m))
+dlg = SettingsDialog(Settings(device="cpu"), runner, rep)
+if not dlg.output.count() > 1:
+    wait(dlg.outputs_listed)
+names = [dlg.output.itemData(i) for i in range(dlg.output.count())]
+if "pulse" not in names:
+    print("SKIP no pulse output", names); sys.exit(0)
+dlg.output.setCurrentIndex(dlg.output.findData("pulse"))
+out = dlg.result_settings().output_device
+ctx = open_context({str(tmp_path / 'd')!r}, "tester", Settings(device="cpu"))
+cases.create_case(ctx, "N-1", "null sink")
+ev = evidence.import_file(ctx, "N-1", {str(wav)!r}).evidence
+seg = segments.add_segment(ctx, "N-1", ev.id, 0, 8000)
+panel = WaveformPanel(ctx, runner, rep)
+wait(panel.overview_loaded, lambda: panel.load_evidence("N-1", ev))
+panel.set_output_device(out)
+panel.model.select(seg.id)
+states = []
+panel.playback_state.connect(states.append)
+wait(panel.playback_state, panel.toggle_playback)
+if panel.player is not None:
+    wait(panel.playback_state)
+print("STATES", states, "OUT", out, "ERR", shown, "AVAILABLE", panel.playback_available)
+runner.shutdown(); ctx.close()
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=pulse_null_sink)
+    if "SKIP" in res.stdout:
+        pytest.skip(res.stdout.strip())
+    assert res.returncode == 0, res.stderr[-800:]
+    assert "STATES [True, False] OUT pulse ERR [] AVAILABLE True" in res.stdout, res.stdout + res.stderr[-500:]

@@ -289,7 +289,7 @@ def envelope_image(mins: np.ndarray, maxs: np.ndarray, rms: np.ndarray, x0: floa
 
 
 #: Track colours: formants red, F0 cyan (F0 has its own scale on the right, as in Praat).
-FORMANT_RGBA = 0xFFFF4040
+FORMANT_RGBA = 0xFFFF3030
 F0_RGBA = 0xFF00E5FF
 
 
@@ -306,17 +306,23 @@ def tracks_rgba(times_s: np.ndarray, f0_hz: np.ndarray, formants_hz: np.ndarray,
         return img
     cols = np.clip((np.asarray(times_s) / span_s * width).astype(np.int64), 0, width - 1)
 
-    def dots(values: np.ndarray, top_hz: float, rgba: int) -> None:
+    def dots(values: np.ndarray, top_hz: float, rgba: int, offsets: tuple[int, ...]) -> None:
         ok = np.isfinite(values) & (values > 0) & (values < top_hz)
         rows = (height - 1 - np.asarray(values[ok]) / top_hz * (height - 1)).astype(np.int64)
         c = cols[ok]
-        for dr in (0, 1):
-            for dc in (0, 1):
+        for dr in offsets:
+            for dc in offsets:
                 img[np.clip(rows + dr, 0, height - 1), np.clip(c + dc, 0, width - 1)] = rgba
 
-    for i in range(formants_hz.shape[1] if formants_hz.ndim == 2 else 0):
-        dots(formants_hz[:, i], max_hz, FORMANT_RGBA)
-    dots(np.asarray(f0_hz, dtype=float), f0_max_hz, F0_RGBA)
+    # A dark rim first, then the coloured cores: the dots stay visible on the bright,
+    # warm parts of the spectrogram (red alone disappears into its orange).
+    tracks = [(formants_hz[:, i], max_hz, FORMANT_RGBA) for i in range(formants_hz.shape[1]
+                                                                       if formants_hz.ndim == 2 else 0)]
+    tracks.append((np.asarray(f0_hz, dtype=float), f0_max_hz, F0_RGBA))
+    for values, top, _rgba in tracks:
+        dots(values, top, 0xFF000000, (-1, 0, 1, 2))
+    for values, top, rgba in tracks:
+        dots(values, top, rgba, (0, 1))
     return img
 
 
