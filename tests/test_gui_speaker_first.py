@@ -467,3 +467,43 @@ runner.shutdown(); ctx.close()
         pytest.skip(res.stdout.strip())
     assert res.returncode == 0, res.stderr[-800:]
     assert "STATES [True, False] OUT pulse ERR [] AVAILABLE True" in res.stdout, res.stdout + res.stderr[-500:]
+
+
+def test_scrubbing_the_ruler_moves_playback(qtbot, app_ctx, reporter, tone_wav) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.audio.devices import Player
+    from s2f_desktop.services import cases, evidence
+
+    class SlowStream:  # never finishes by itself: playback runs until stopped
+        def __init__(self, callback, finished_callback, **_kw):  # type: ignore[no-untyped-def]
+            self.fin = finished_callback
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            self.fin()
+
+        def close(self) -> None:
+            pass
+
+    cases.create_case(app_ctx, "U-1", "Scrub")
+    evidence.import_file(app_ctx, "U-1", tone_wav(seconds=4.0, sr=16000))
+    w = make_window(qtbot, app_ctx, reporter)
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        w.open_case("U-1")
+    panel, view = w.waveform, w.waveform.view
+    offsets: list[int] = []
+    panel.player_factory = lambda: Player(stream_factory=SlowStream)
+    orig = panel._start_player
+    panel._start_player = lambda x, sr, off: (offsets.append(off), orig(x, sr, off))  # type: ignore[method-assign]
+    with qtbot.waitSignal(panel.playback_state, timeout=LONG, check_params_cb=lambda on: on):
+        w.act_play.trigger()
+    x1, x2 = round(view.sample_to_x(8000)), round(view.sample_to_x(32000))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x1, 5))
+    qtbot.mouseMove(view, QPoint(x2, 5))
+    with qtbot.waitSignal(panel.playback_state, timeout=LONG, check_params_cb=lambda on: on):
+        qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x2, 5))
+    assert abs(offsets[-1] - 32000) <= 2 * view.spp and len(offsets) == 2
+    panel.stop_playback()
+    assert "login name" not in w.analyst_label.text()  # the session has a name (not the login fallback)
+    w.close()

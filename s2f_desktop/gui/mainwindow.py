@@ -375,7 +375,15 @@ class MainWindow(QMainWindow):
         self.pointer_label.setText(text)
 
     def _show_analyst(self) -> None:
-        self.analyst_label.setText(f"Analyst: <b>{self.ctx.actor}</b>")
+        import html as _html
+
+        name = _html.escape(self.ctx.actor)
+        if not self.settings.analyst and self.ctx.actor == self.settings.resolved_analyst():
+            # Neither --analyst nor Settings gave a name: the login name is used; say so.
+            self.analyst_label.setText(f"Analyst: <b style='color:#b26a00'>{name}</b> "
+                                       "<small>(login name — set yours in File ▸ Settings)</small>")
+        else:
+            self.analyst_label.setText(f"Analyst: <b>{name}</b>")
     def _update_title(self) -> None:
         if self.case is None:
             self.setWindowTitle(f"s2f-desktop {__version__} — {self.ctx.data_dir}")

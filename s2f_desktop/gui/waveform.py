@@ -426,6 +426,7 @@ class WaveformView(QWidget):
     create_requested = Signal(int, int)
     edit_requested = Signal(str, int, int)
     cursor_moved = Signal(int)  # the play cursor was placed (sample)
+    scrub_released = Signal(int)  # the play cursor was dragged along the ruler and let go here
     hint = Signal(str)  # a one-line explanation for the status bar (e.g. why no segment was made)
     pointer_moved = Signal(str)  # readout under the pointer: time, and frequency over the spectrogram
 
@@ -814,7 +815,9 @@ class WaveformView(QWidget):
             return super().mousePressEvent(event)
         x = event.position().x()
         if event.position().y() < self.RULER_H:
+            # The ruler is the scrub strip: press and drag to move the play cursor.
             self.set_cursor_sample(self.clamp_sample(self.x_to_sample(x)))
+            self._drag = {"mode": "scrub", "x": x}
             return
         kind, seg = self.hit_test(x)
         anchor = self.x_to_sample(x)
@@ -842,6 +845,9 @@ class WaveformView(QWidget):
                             "body": Qt.CursorShape.OpenHandCursor}.get(kind, Qt.CursorShape.IBeamCursor))
             if self.model.overview is not None:
                 self.pointer_moved.emit(self.readout(x, event.position().y()))
+            return
+        if d["mode"] == "scrub":
+            self.set_cursor_sample(self.clamp_sample(self.x_to_sample(x)))
             return
         if abs(x - d["x"]) < 3 and "preview" not in d:
             return
@@ -908,6 +914,10 @@ class WaveformView(QWidget):
         if d is None:
             return super().mouseReleaseEvent(event)
         self.update()
+        if d["mode"] == "scrub":
+            if self.cursor_sample is not None:
+                self.scrub_released.emit(int(self.cursor_sample))
+            return
         if "preview" not in d:  # a click
             if d["mode"] == "create":
                 self.model.select(None)

@@ -178,6 +178,7 @@ class WaveformPanel(QWidget):
         self.table.cellDoubleClicked.connect(self._double_clicked)
         self.table.itemChanged.connect(self._cell_edited)
         self.view.hint.connect(self.status_message)
+        self.view.scrub_released.connect(self._scrubbed)
 
     # ------------------------------------------------------------------ loading
     def clear(self) -> None:
@@ -723,6 +724,27 @@ class WaveformPanel(QWidget):
         self.output_device = name
         self.set_playback_available(True)
         self._device_timer.stop()
+
+    def _scrubbed(self, sample: int) -> None:
+        """While playing, a cursor dragged along the ruler makes playback continue from there."""
+        if self.player is None:
+            return
+        self.stop_playback()
+        self.play_from(sample)
+
+    def play_from(self, sample: int) -> None:
+        """Play from ``sample`` to the end of the view (at least one second), ignoring the selection."""
+        if self.evidence is None or self.model.overview is None or not self.playback_available:
+            return
+        sr = self.model.sample_rate
+        start = max(0, min(int(sample), self.model.frames - 1))
+        end = min(self.model.frames, int(max(self.view.visible_range[1], start + sr)))
+        from s2f_desktop.services import audio as audio_svc
+
+        evidence = self.evidence
+        self.runner.submit("play-load", lambda task: audio_svc.read_evidence(self.ctx, evidence, start, end),
+                           on_success=lambda x: self._start_player(x, sr, start),
+                           on_error=lambda e: self.reporter.report(e, "Playback"))
 
     def set_loop(self, on: bool) -> None:
         """Repeat the played range until stopped."""
