@@ -53,6 +53,9 @@ class MainWindow(QMainWindow):
     views_refreshed = Signal()
 
     PAGE_CASES, PAGE_EVIDENCE, PAGE_ANALYSIS, PAGE_COMPOSITES = range(4)
+    #: Short background jobs that do not take over the status bar's progress and Cancel.
+    QUIET_JOBS = frozenset({"device-probe", "spectrogram", "play-load", "output-probe", "detail", "tracks",
+                            "output-devices", "measure", "composite-preview"})
 
     def __init__(self, ctx: Any, reporter: ErrorReporter | None = None, save_settings_fn: Callable | None = None,
                  pdf_opener: Callable[[Path], bool] | None = None) -> None:
@@ -108,7 +111,8 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.job_cancel)
         self._job_widgets(False)
         self.runner.job_started.connect(self._job_started)
-        self.runner.job_done.connect(lambda _j: self._job_widgets(bool(self.runner.active())))
+        self.runner.job_done.connect(lambda _j: self._job_widgets(
+            any(j.kind not in self.QUIET_JOBS for j in self.runner.active())))
         self.reporter.cancelled.connect(self.show_status)
 
         self.cases.open_requested.connect(self.open_case)
@@ -397,8 +401,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _job_started(self, job: Job) -> None:
-        if job.kind in ("device-probe", "spectrogram", "play-load", "output-probe", "detail", "tracks",
-                        "output-devices", "measure", "composite-preview"):
+        if job.kind in self.QUIET_JOBS:
             return
         self._job_widgets(True, job.kind)
         job.progress.connect(self._job_progress)
