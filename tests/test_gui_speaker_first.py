@@ -507,3 +507,61 @@ def test_scrubbing_the_ruler_moves_playback(qtbot, app_ctx, reporter, tone_wav) 
     panel.stop_playback()
     assert "login name" not in w.analyst_label.text()  # the session has a name (not the login fallback)
     w.close()
+
+
+def test_interview_plus_phone_call(qtbot, app_ctx, reporter, speech_wav, asterisk_sounds, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two recordings in one case: the waveform selection analyzes exactly the phone segment,
+    one speaker tag across both recordings is pooled only when ticked, the phone's telephone
+    band is named in the measures, and label files go out and come back through the window."""
+    import soundfile as sf
+
+    from s2f_desktop.services import cases, evidence, segments
+
+    ctx = app_ctx
+    x, sr = sf.read(str(asterisk_sounds / "en_US_f_Allison" / "demo-congrats.wav"), dtype="float32")
+    phone = tmp_path / "phone-call.wav"
+    sf.write(str(phone), x[: int(6 * sr)], sr)  # 6 s of a real 8 kHz voice
+    cases.create_case(ctx, "I-1", "Interview and call")
+    ev_i = evidence.import_file(ctx, "I-1", speech_wav(A_LINES[1], voice="en-us+m3", name="interview.wav")).evidence
+    ev_p = evidence.import_file(ctx, "I-1", phone).evidence
+    seg_i = segments.add_segment(ctx, "I-1", ev_i.id, 0, ev_i.media.frames, speaker_tag="A")
+    seg_p = segments.add_segment(ctx, "I-1", ev_p.id, int(0.5 * sr), int(5.5 * sr))
+    w = make_window(qtbot, ctx, reporter)
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        w.open_case("I-1")
+    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+        w.evidence.list.setCurrentRow(1)  # the phone call
+    assert w.waveform.evidence.id == ev_p.id
+    # the same speaker tag on the phone segment, typed in the table
+    with qtbot.waitSignal(w.views_refreshed, timeout=LONG):
+        w.waveform.table.item(0, w.waveform.COL_SPEAKER).setText("A")
+    # one tag across two recordings: listed, but pooled only when the analyst ticks the box
+    assert w.analysis.use_speaker_everywhere("A")
+    assert set(w.analysis.selected_ids()) == {seg_i.id, seg_p.id}
+    assert "2 recordings" in w.analysis.summary.text() and not w.analysis.analyze_btn.isEnabled()
+    w.analysis.allow_mix.setChecked(True)
+    assert w.analysis.analyze_btn.isEnabled()
+    # measures of the phone segment name the telephone band
+    w.tabs.setCurrentIndex(w.PAGE_EVIDENCE)
+    w.waveform.model.select(seg_p.id)
+    with qtbot.waitSignal(w.waveform.measured, timeout=LONG) as got:
+        w.act_measure.trigger()
+    assert any("telephone band" in n for n in got.args[0].notes)
+    # labels out and back in through the window (never over an existing file)
+    tg = tmp_path / "phone.TextGrid"
+    assert w.export_labels(tg) == tg and 'name = "A"' in tg.read_text()
+    assert w.export_labels(tg) is None and "already exists" in reporter.shown[-1][1]
+    reporter.shown.clear()
+    more = tmp_path / "more.txt"
+    more.write_text("0.100000\t0.400000\t[B] hello\n")
+    with qtbot.waitSignal(w.views_refreshed, timeout=LONG):
+        assert w.import_labels(more) == 1
+    assert [s.speaker_tag for s in w.waveform.model.segments()] == ["B", "A"]
+    if service_available("analysis"):
+        # the waveform selection (the phone segment only) is what Ctrl+Return analyzes
+        w.waveform.model.select(seg_p.id)
+        with qtbot.waitSignal(w.analysis.run_finished, timeout=LONG) as done:
+            w.act_analyze.trigger()
+        assert done.args[0].segment_ids == (seg_p.id,) or list(done.args[0].segment_ids) == [seg_p.id]
+    assert not reporter.shown, reporter.shown
+    w.close()

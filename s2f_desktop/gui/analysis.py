@@ -211,6 +211,8 @@ def speaker_name(tag: str) -> str:
 
 #: Where the analysis selection comes from (the first item of a source key).
 SOURCE_SELECTION, SOURCE_SPEAKER, SOURCE_LABEL, SOURCE_RECORDING = "selection", "speaker", "label", "recording"
+#: One speaker tag across every recording that has it (pooled only when the analyst ticks the box).
+SOURCE_SPEAKER_ALL = "speaker-all"
 
 
 class AnalysisPanel(QWidget):
@@ -363,6 +365,10 @@ class AnalysisPanel(QWidget):
         """Make one recording's speaker group the thing to analyze; False if there is no such group."""
         return self._set_source((SOURCE_SPEAKER, int(evidence_id), tag))
 
+    def use_speaker_everywhere(self, tag: str) -> bool:
+        """One speaker tag across every recording (needs the pooling box ticked to run)."""
+        return self._set_source((SOURCE_SPEAKER_ALL, tag))
+
     def use_recording(self, evidence_id: int) -> bool:
         """Analyze every accepted segment of one recording."""
         return self._set_source((SOURCE_RECORDING, int(evidence_id)))
@@ -442,6 +448,13 @@ class AnalysisPanel(QWidget):
                 labels[(g.evidence_id, g.label)] = labels.get((g.evidence_id, g.label), 0) + 1
         for (ev_id, tag), n in sorted(speakers.items()):
             items.append((f"{speaker_name(tag)} — {self._ev_name(ev_id)} ({n})", (SOURCE_SPEAKER, ev_id, tag)))
+        across: dict[str, list[int]] = {}
+        for (ev_id, tag), n in speakers.items():
+            across.setdefault(tag, []).append(n)
+        for tag, counts in sorted(across.items()):
+            if len(counts) > 1:  # the same tag in several recordings: offered, never pooled silently
+                items.append((f"{speaker_name(tag)} — {len(counts)} recordings ({sum(counts)})",
+                              (SOURCE_SPEAKER_ALL, tag)))
         for (ev_id, label), n in sorted(labels.items()):
             items.append((f"Label “{label}” — {self._ev_name(ev_id)} ({n})", (SOURCE_LABEL, ev_id, label)))
         for ev_id, n in sorted(recordings.items()):
@@ -475,6 +488,8 @@ class AnalysisPanel(QWidget):
             return [g.id for g in acc if g.evidence_id == key[1] and g.speaker_tag == key[2]]
         if key[0] == SOURCE_LABEL:
             return [g.id for g in acc if g.evidence_id == key[1] and g.label == key[2]]
+        if key[0] == SOURCE_SPEAKER_ALL:
+            return [g.id for g in acc if g.speaker_tag == key[1]]
         if key[0] == SOURCE_RECORDING:
             return [g.id for g in acc if g.evidence_id == key[1]]
         return []
@@ -488,6 +503,8 @@ class AnalysisPanel(QWidget):
             return f"Label “{key[2]}” — {self._ev_name(key[1])}"
         if key[0] == SOURCE_RECORDING:
             return f"All accepted — {self._ev_name(key[1])}"
+        if key[0] == SOURCE_SPEAKER_ALL:
+            return f"{speaker_name(key[1])} — all recordings"
         ids = self.selected_ids()
         evs = {self.segments[i].evidence_id for i in ids}
         return f"Selection — {', '.join(self._ev_name(e) for e in sorted(evs))}" if ids else ""
