@@ -801,9 +801,12 @@ class WaveformView(QWidget):
         if sel is not None and sel in cands:
             cands = [sel] + [c for c in cands if c.id != sel.id]
         for seg in cands:
-            if abs(self.sample_to_x(seg.start_sample) - x) <= self.EDGE_PX:
+            x0, x1 = self.sample_to_x(seg.start_sample), self.sample_to_x(seg.end_sample)
+            # A narrow segment keeps a middle third for moving it.
+            grab = min(float(self.EDGE_PX), max(3.0, (x1 - x0) / 3))
+            if abs(x0 - x) <= grab:
                 return "start", seg
-            if abs(self.sample_to_x(seg.end_sample) - x) <= self.EDGE_PX:
+            if abs(x1 - x) <= grab:
                 return "end", seg
         for seg in cands:
             if seg.start_sample <= sample < seg.end_sample:

@@ -409,15 +409,20 @@ class WaveformPanel(QWidget):
             self._zoom_row(row)
 
     def _cell_edited(self, item: QTableWidgetItem) -> None:
-        """A typed start/end (seconds, m:ss or h:mm:ss), speaker or label becomes an undoable edit."""
+        """A typed start/end (seconds, m:ss or h:mm:ss), speaker or label becomes an undoable edit.
+
+        Applied from the event loop, after the cell editor has closed (the edit refills the table).
+        """
+        seg_id, col, text = item.data(Qt.ItemDataRole.UserRole), item.column(), item.text().strip()
+        QTimer.singleShot(0, lambda: self._apply_cell_edit(seg_id, col, text))
+
+    def _apply_cell_edit(self, seg_id: str, col: int, text: str) -> None:
         from s2f_desktop.core.errors import InputError
         from s2f_desktop.services.segments import parse_time
 
-        seg = self.model.get(item.data(Qt.ItemDataRole.UserRole))
+        seg = self.model.get(seg_id)
         if seg is None:
             return
-        col = item.column()
-        text = item.text().strip()
         try:
             if col in (self.COL_START, self.COL_END):
                 sample = int(round(parse_time(text) * self.model.sample_rate))
