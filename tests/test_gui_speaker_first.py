@@ -394,7 +394,7 @@ def pulse_null_sink(tmp_path):  # type: ignore[no-untyped-def]
     os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
     start = subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
                             "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=s2fnull",
-                            "--load=module-always-sink"], env=env, capture_output=True, text=True)
+                            "--load=module-always-sink"], check=False, env=env, capture_output=True, text=True)
     if start.returncode != 0:
         pytest.skip(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
     subprocess.run(["pactl", "set-default-sink", "s2fnull"], env=env, check=False)
@@ -461,7 +461,7 @@ if panel.player is not None:
 print("STATES", states, "OUT", out, "ERR", shown, "AVAILABLE", panel.playback_available)
 runner.shutdown(); ctx.close()
 """
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+    res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
                          env=pulse_null_sink)
     if "SKIP" in res.stdout:
         pytest.skip(res.stdout.strip())

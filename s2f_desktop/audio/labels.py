@@ -29,7 +29,7 @@ UNLABELLED = "(speech)"
 DEFAULT_TIER = "segments"
 _OVERFLOW = re.compile(r"^(.*) \((\d+)\)$")
 _TOKEN = re.compile(r'("(?:[^"]|"")*")|(\[\s*\d+\s*\])|(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)')
-_SPEAKER = re.compile(r"^\[([^\]]*)\]\s?(.*)$", re.S)
+_SPEAKER = re.compile(r"^\[([^\]]*)\]\s?(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -608,7 +608,8 @@ class MainWindow(QMainWindow):
             self.reporter.report(InputError("speaker grouping needs at least two accepted segments"))
             return None
         grouped = {s.id for s in accepted}
-        others = sorted({s.speaker_tag for s in self.waveform.model.segments() if s.speaker_tag and s.id not in grouped})
+        others = sorted({s.speaker_tag for s in self.waveform.model.segments()
+                         if s.speaker_tag and s.id not in grouped})
         dlg = SpeakerGroupsDialog(self.ctx, self.runner, self.reporter, ev, accepted, self.settings.device, self,
                                   other_speakers=others)
         dlg.setObjectName("speakerGroupsDialog")
