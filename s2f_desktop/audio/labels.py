@@ -96,8 +96,8 @@ def parse_textgrid(text: str, name: str = "TextGrid") -> list[LabelInterval]:
         take(float)
         take(float)
         n = int(take(float))
-        m = _OVERFLOW.match(tier)
-        speaker = (m.group(1) if m else tier).strip()
+        overflow = _OVERFLOW.match(tier)
+        speaker = (overflow.group(1) if overflow else tier).strip()
         if speaker == DEFAULT_TIER:
             speaker = ""
         for _ in range(n):

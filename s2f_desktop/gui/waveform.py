@@ -727,9 +727,9 @@ class WaveformView(QWidget):
         for seg, x0, x1 in detailed:
             if seg.status is SegmentStatus.SUGGESTED:
                 p.fillRect(QRectF(x0, top, max(1.0, x1 - x0), h), hatch)
-            color = speaker_color(seg.speaker_tag, speakers)
-            if color is not None:  # the speaker group: a band along the top, in the group's colour
-                p.fillRect(QRectF(x0, top, max(1.0, x1 - x0), 7), color)
+            band = speaker_color(seg.speaker_tag, speakers)
+            if band is not None:  # the speaker group: a band along the top, in the group's colour
+                p.fillRect(QRectF(x0, top, max(1.0, x1 - x0), 7), band)
             if self.model.is_selected(seg.id):
                 selected_segs.append((seg, x0, x1))
             else:

@@ -394,7 +394,8 @@ class WaveformPanel(QWidget):
 
     def _row_selected(self) -> None:
         rows = sorted(i.row() for i in self.table.selectionModel().selectedRows())
-        ids = [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows if self.table.item(r, 0)]
+        items = [self.table.item(r, 0) for r in rows]
+        ids = [it.data(Qt.ItemDataRole.UserRole) for it in items if it is not None]
         current = self.table.currentRow()
         cur_item = self.table.item(current, 0) if current >= 0 else None
         primary = cur_item.data(Qt.ItemDataRole.UserRole) if cur_item is not None else None
@@ -486,14 +487,14 @@ class WaveformPanel(QWidget):
 
     def apply_speaker_groups(self, groups: dict[str, list[str]]) -> int:
         """Assign confirmed speaker groups ``{tag: [segment ids]}`` as one undo step."""
-        changes = [(tag, [self.model.get(i) for i in ids]) for tag, ids in groups.items()]
-        n = sum(len([s for s in segs if s is not None]) for _t, segs in changes)
+        changes = [(tag, [s for s in (self.model.get(i) for i in ids) if s is not None])
+                   for tag, ids in groups.items()]
+        n = sum(len(segs) for _t, segs in changes)
         if not n:
             return 0
         self.undo_stack.beginMacro(f"Speaker groups for {n} segment(s)")
         try:
             for tag, segs in changes:
-                segs = [s for s in segs if s is not None]
                 if segs:
                     self._push(undo.BulkChangeCommand(self.ctx, self.model, segs, f"Speaker '{tag}'",
                                                       "segment.speaker_groups", speaker_tag=tag), "Speaker groups")
