@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         manual.close()
         sdlg = window.settings_dialog()
         wait_for(sdlg.devices_probed, timeout_s=120)
+        if sdlg.output_info.text().startswith("Looking"):
+            wait_for(sdlg.outputs_listed, timeout_s=120)
         grab_with_dialog(window, sdlg, out_dir / "06-settings.png")
         saved.append(out_dir / "06-settings.png")
         sdlg.reject()
