@@ -78,9 +78,26 @@ def synthetic_overview(hours: float = 3.0, sr: int = 48000):  # type: ignore[no-
     return Overview(data, sr, frames, 1, levels)
 
 
-def scroll_frames(ov, visible_s: float, frames: int, segments) -> list[float]:  # type: ignore[no-untyped-def]
-    """Paint times (ms) while panning ``frames`` times at a zoom showing ``visible_s`` seconds."""
-    from s2f_desktop.gui.waveform import OverviewStrip, WaveformModel, WaveformView
+def track_tiles(ov):  # type: ignore[no-untyped-def]
+    """A spectrogram image and an F0/formant track image as the panel would hand the view."""
+    from s2f_desktop.gui.waveform import argb_to_qimage, rgb_to_qimage, spectrogram_rgb, tracks_rgba
+
+    rng = np.random.default_rng(1)
+    spec = rgb_to_qimage(spectrogram_rgb(rng.normal(-40, 10, size=(257, 1600))))
+    t = np.arange(0, 10.0, 0.01)  # 10 ms frames over the visible 10 s
+    f0 = np.where(rng.random(len(t)) < 0.6, 120 + 20 * np.sin(t), np.nan)
+    fm = np.stack([500 + 100 * np.sin(t * k) + 1000 * k for k in range(4)], axis=1)
+    tracks = argb_to_qimage(tracks_rgba(t, f0, fm, 10.0, 1600, 512, ov.sample_rate / 2, 500.0))
+    return spec, tracks
+
+
+def scroll_frames(ov, visible_s: float, frames: int, segments, tracks: bool = False) -> list[float]:  # type: ignore[no-untyped-def]
+    """Paint times (ms) while panning ``frames`` times at a zoom showing ``visible_s`` seconds.
+
+    ``tracks``: the spectrogram with F0 and formant tracks is shown, its tiles following the view
+    (as after each debounced recomputation in the app).
+    """
+    from s2f_desktop.gui.waveform import OverviewStrip, SpectrogramTile, TrackTile, WaveformModel, WaveformView
 
     from PySide6.QtGui import QImage
 
@@ -97,6 +114,9 @@ def scroll_frames(ov, visible_s: float, frames: int, segments) -> list[float]:  
     model.set_overview(ov)
     model.set_segments(segments)
     view.set_view(0, visible_s * ov.sample_rate / view.width())
+    if tracks:
+        spec_img, track_img = track_tiles(ov)
+        view.show_spectrogram = view.show_tracks = True
     # Paint into a preallocated image: exactly the widget's paintEvent, whatever the platform plugin.
     target = QImage(view.size(), QImage.Format.Format_ARGB32_Premultiplied)
     strip_target = QImage(strip.size(), QImage.Format.Format_ARGB32_Premultiplied)
@@ -109,6 +129,10 @@ def scroll_frames(ov, visible_s: float, frames: int, segments) -> list[float]:  
         if view.visible_range[1] >= ov.frames - 1:
             view.set_view(0, spp)
         view.pan_pixels(step)
+        if tracks:
+            a, b = int(view.visible_range[0]), int(view.visible_range[1])
+            view.spectrogram = SpectrogramTile(a, b, spec_img, ov.sample_rate / 2)
+            view.tracks = TrackTile(a, b, track_img, 500.0)
         t0 = time.perf_counter()
         view.render(target)
         strip.render(strip_target)  # the overview strip's frame moves with every scroll
@@ -128,7 +152,7 @@ def make_segments(ov, n: int):  # type: ignore[no-untyped-def]
 
     starts = np.linspace(0, ov.frames - 10 * ov.sample_rate, n).astype(int)
     statuses = [SegmentStatus.ACCEPTED, SegmentStatus.SUGGESTED, SegmentStatus.REJECTED]
-    return [Segment(f"s{i}", 1, int(s), int(s + 4 * ov.sample_rate), ov.sample_rate, f"seg {i}", "",
+    return [Segment(f"s{i}", 1, int(s), int(s + 4 * ov.sample_rate), ov.sample_rate, f"seg {i}", "AB"[i % 2],
                     SegmentSource.VAD, statuses[i % 3], 0.9, {}, datetime(2024, 1, 1)) for i, s in enumerate(starts)]
 
 
@@ -156,6 +180,12 @@ def run(quick: bool = False) -> list[dict]:
                      "unit": "ms", "target": "<= 16", "note": f"{n} frames, 1600x420 px, 2000 segments"})
         rows.append({"benchmark": f"scroll 3 h recording, {name}: frame p95",
                      "value": round(float(np.percentile(times, 95)), 2), "unit": "ms", "target": "<= 16", "note": ""})
+    times = scroll_frames(ov, 10.0, n, segs, tracks=True)
+    rows.append({"benchmark": "scroll 3 h recording, 10 s visible, spectrogram + F0/formant tracks: frame median",
+                 "value": round(statistics.median(times), 2), "unit": "ms", "target": "<= 16",
+                 "note": f"{n} frames, 1600x420 px, 2000 segments in two speaker groups"})
+    rows.append({"benchmark": "scroll 3 h recording, 10 s visible, spectrogram + F0/formant tracks: frame p95",
+                 "value": round(float(np.percentile(times, 95)), 2), "unit": "ms", "target": "<= 16", "note": ""})
     app.processEvents()  # run the deleteLater()s while Qt is fully alive
     return rows
 

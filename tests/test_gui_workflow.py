@@ -105,7 +105,8 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     wav = speech_wav(SPEECH, voice="en-us+m3", name="call.wav")
     bad = tmp_path / "notes.wav"
     bad.write_text("not audio")
-    with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
+    # the list follows the store as each file is committed; the per-file errors come with the import's end
+    with qtbot.waitSignals([w.waveform.overview_loaded, w.evidence.import_finished], timeout=LONG):
         drop_files(w.evidence.list.viewport(), [wav, bad])
     assert w.evidence.list.count() == 1
     assert not w.evidence.errors.isHidden() and "notes.wav" in w.evidence.errors.text()
@@ -147,7 +148,21 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
         assert_no_threads(w)
         pytest.skip("services.analysis is not installed yet")
 
-    # 5. analyze the accepted segments; the window stays responsive (progress arrives)
+    # 5. the Analysis page follows the store without reopening the case: both accepted segments are there
+    with qtbot.waitSignal(w.views_refreshed, timeout=LONG):
+        pass
+    accepted_rows = {w.analysis.source.itemData(i) for i in range(w.analysis.source.count())}
+    assert ("recording", ev.id) in accepted_rows
+    assert w.analysis.use_recording(ev.id) and set(w.analysis.selected_ids()) == {sugg[0].id, manual.id}
+    # ... and analyzes what is selected on the waveform (Ctrl+click adds to the selection), nothing hidden
+    w.waveform.model.select(manual.id)
+    view.set_view(0, view.max_spp())
+    x = round((view.sample_to_x(sugg[0].start_sample) + view.sample_to_x(sugg[0].end_sample)) / 2)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, QPoint(x, y))
+    assert set(w.waveform.model.selected_ids) == {sugg[0].id, manual.id}
+    w.tabs.setCurrentIndex(w.PAGE_EVIDENCE)
+
+    # 6. analyze; the window stays responsive (progress arrives)
     progress: list[float] = []
     w.analysis.progress.valueChanged.connect(progress.append)
     finished: list = []
@@ -180,7 +195,14 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
         assert "not a likeness" in comp.illustrative.text().lower() or "illustrative" in comp.illustrative.text().lower()
         first = comp.current
         name = next(iter(comp.sliders))
-        comp.set_slider_value(name, 0.5)
+        n_stored = len(comp.composites)
+        # the slider previews live (debounced, rendered in a worker) and stores nothing
+        with qtbot.waitSignal(comp.preview_shown, timeout=LONG) as pv:
+            comp.set_slider_value(name, 0.5)
+        assert pv.args[0] == {name: pytest.approx(0.5, abs=0.01)} and "PREVIEW" in comp.image.badge
+        from s2f_desktop.services.composites import list_composites
+
+        assert len(list_composites(ctx, run.id)) == n_stored
         assert comp.changes() == {name: pytest.approx(0.5, abs=0.01)}
         with qtbot.waitSignal(comp.composites_changed, timeout=LONG,
                               check_params_cb=lambda: comp.current is not None and comp.current.id != first.id):
@@ -226,6 +248,9 @@ def test_analysis_can_be_cancelled(qtbot, app_ctx, reporter, speech_wav) -> None
     with qtbot.waitSignal(w.waveform.overview_loaded, timeout=LONG):
         w.open_case("C-1")
     w.tabs.setCurrentIndex(w.PAGE_ANALYSIS)
+    assert w.analysis.selected_ids() == []  # nothing is analyzed unless chosen
+    assert not w.analysis.analyze_btn.isEnabled()
+    assert w.analysis.use_recording(ev.id) and w.analysis.analyze_btn.isEnabled()
     job_done = []
     w.runner.job_done.connect(lambda j: job_done.append(j) if j.kind == "analysis" else None)
     with qtbot.waitSignal(w.runner.job_done, timeout=LONG, check_params_cb=lambda j: j.kind == "analysis"):

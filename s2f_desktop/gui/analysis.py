@@ -1,4 +1,9 @@
-"""Analysis page: choose accepted segments, run the voice analysis, read the results.
+"""Analysis page: choose what to analyze, run the voice analysis, read the results.
+
+What is analyzed is explicit and visible: the segments selected on the waveform, a
+speaker group, a label, or all accepted segments of one recording, listed before the
+run starts; segments of different recordings are pooled only when the analyst says so.
+Runs carry the analyst's name and notes (:mod:`s2f_desktop.services.runs`).
 
 The analysis runs in a worker with progress and cancel; the window stays usable. The
 results panel renders a stored :class:`~s2f_desktop.core.models.AnalysisRun`: pooled
@@ -14,7 +19,11 @@ from typing import Any, Iterable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QFormLayout,
+    QLineEdit,
+    QPlainTextEdit,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -195,13 +204,25 @@ def run_html(run: AnalysisRun, segments: dict[str, Segment] | None = None) -> st
 
 
 # --------------------------------------------------------------------------------- widget
+def speaker_name(tag: str) -> str:
+    """'Speaker A' for a short tag, 'Speaker “caller”' for a word."""
+    return f"Speaker {tag}" if len(tag) <= 3 else f"Speaker “{tag}”"
+
+
+#: Where the analysis selection comes from (the first item of a source key).
+SOURCE_SELECTION, SOURCE_SPEAKER, SOURCE_LABEL, SOURCE_RECORDING = "selection", "speaker", "label", "recording"
+#: One speaker tag across every recording that has it (pooled only when the analyst ticks the box).
+SOURCE_SPEAKER_ALL = "speaker-all"
+
+
 class AnalysisPanel(QWidget):
-    """Segment picker, Analyze / Cancel with progress, run selector and the results browser."""
+    """What to analyze (explicit, listed), Analyze / Cancel with progress, the runs and their results."""
 
     run_finished = Signal(object)  # AnalysisRun
     analysis_ended = Signal()  # after success, failure or cancellation
     run_selected = Signal(object)  # AnalysisRun or None
     status_message = Signal(str)
+    selection_shown = Signal(list)  # the segment ids the next run would analyze
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -210,19 +231,46 @@ class AnalysisPanel(QWidget):
         self.reporter = reporter
         self.case: Any = None
         self.runs: list[AnalysisRun] = []
+        self.notes: dict[int, Any] = {}
         self.segments: dict[str, Segment] = {}
+        self.evidence: dict[int, Any] = {}
         self.device = "auto"
+        self.waveform_ids: list[str] = []
+        self._source_key: tuple = (SOURCE_SELECTION,)
+        self._name_edited = False
 
+        self.source = QComboBox()
+        self.source.setObjectName("analysisSource")
+        self.source.setToolTip("What the next run analyzes: the segments selected on the waveform, a speaker "
+                               "group, a label, or every accepted segment of one recording")
+        self.source.currentIndexChanged.connect(self._source_changed)
         self.seg_list = QListWidget()
         self.seg_list.setObjectName("analysisSegments")
-        self.all_btn = QPushButton("All")
-        self.none_btn = QPushButton("None")
-        self.all_btn.clicked.connect(lambda: self._check_all(True))
-        self.none_btn.clicked.connect(lambda: self._check_all(False))
+        self.seg_list.setToolTip("Exactly the segments the next run analyzes")
+        self.summary = QLabel()
+        self.summary.setObjectName("analysisSummary")
+        self.summary.setWordWrap(True)
+        self.allow_mix = QCheckBox("Pool segments from different recordings")
+        self.allow_mix.setObjectName("allowMix")
+        self.allow_mix.setToolTip("Only if you are sure the recordings hold the same speaker: the run pools them "
+                                  "into one estimate")
+        self.allow_mix.toggled.connect(lambda _on: self._update_summary())
+        self.run_name = QLineEdit()
+        self.run_name.setObjectName("runName")
+        self.run_name.setToolTip("A name for the run (e.g. 'Speaker A, interview'); shown in the run list "
+                                 "and the report")
+        self.run_name.textEdited.connect(lambda _t: setattr(self, "_name_edited", True))
+        self.run_notes = QPlainTextEdit()
+        self.run_notes.setObjectName("runNotes")
+        self.run_notes.setTabChangesFocus(True)
+        self.run_notes.setFixedHeight(60)
+        self.run_notes.setToolTip("Notes kept with the run (why this selection, what to watch for)")
         self.analyze_btn = QPushButton("Analyze")
         self.analyze_btn.setObjectName("analyzeButton")
+        self.analyze_btn.setToolTip("Analyze the listed segments (Ctrl+Return)")
         self.analyze_btn.clicked.connect(self.analyze)
         self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setToolTip("Stop the running analysis (Esc); nothing is stored")
         self.cancel_btn.clicked.connect(self.cancel)
         self.cancel_btn.setEnabled(False)
         self.progress = QProgressBar()
@@ -230,19 +278,22 @@ class AnalysisPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
+        self.progress.setToolTip("Progress of the running analysis")
         self.device_label = QLabel()
         self.device_label.setWordWrap(True)
 
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(QLabel("<b>Accepted segments</b> (tick the ones to analyze)"))
+        ll.addWidget(QLabel("<b>Analyze</b>"))
+        ll.addWidget(self.source)
         ll.addWidget(self.seg_list, 1)
-        sel = QHBoxLayout()
-        sel.addWidget(self.all_btn)
-        sel.addWidget(self.none_btn)
-        sel.addStretch(1)
-        ll.addLayout(sel)
+        ll.addWidget(self.summary)
+        ll.addWidget(self.allow_mix)
+        form = QFormLayout()
+        form.addRow("Run &name", self.run_name)
+        form.addRow("N&otes", self.run_notes)
+        ll.addLayout(form)
         ll.addWidget(self.device_label)
         act = QHBoxLayout()
         act.addWidget(self.analyze_btn)
@@ -252,7 +303,14 @@ class AnalysisPanel(QWidget):
 
         self.run_combo = QComboBox()
         self.run_combo.setObjectName("runCombo")
+        self.run_combo.setToolTip("Stored runs of this case, newest last")
         self.run_combo.currentIndexChanged.connect(self._run_changed)
+        self.run_info = QLabel()
+        self.run_info.setObjectName("runInfo")
+        self.run_info.setWordWrap(True)
+        self.annotate_btn = QPushButton("Name / notes…")
+        self.annotate_btn.setToolTip("Rename the shown run or change its notes (kept in the audit trail)")
+        self.annotate_btn.clicked.connect(self.annotate_dialog)
         self.results = QTextBrowser()
         self.results.setObjectName("resultsBrowser")
         self.results.setOpenExternalLinks(False)
@@ -262,7 +320,9 @@ class AnalysisPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("<b>Run</b>"))
         top.addWidget(self.run_combo, 1)
+        top.addWidget(self.annotate_btn)
         rl.addLayout(top)
+        rl.addWidget(self.run_info)
         rl.addWidget(self.results, 1)
 
         split = QSplitter()
@@ -270,7 +330,7 @@ class AnalysisPanel(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 5)
-        split.setSizes([380, 1200])
+        split.setSizes([420, 1160])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
         self.set_case(None)
@@ -284,73 +344,218 @@ class AnalysisPanel(QWidget):
     def set_case(self, case: Any) -> None:
         """Show a case (None: no case)."""
         self.case = case
+        self.waveform_ids = []
+        self._source_key = (SOURCE_SELECTION,)
+        self.run_notes.clear()
+        self.run_name.clear()
+        self._name_edited = False
         self.refresh()
 
+    def set_waveform_selection(self, ids: Iterable[str]) -> None:
+        """What is selected on the waveform now (the 'selected on the waveform' source follows it)."""
+        self.waveform_ids = list(ids)
+        if self._source_key[0] == SOURCE_SELECTION:
+            self._show_selection()
+
+    def use_waveform_selection(self) -> None:
+        """Make the waveform's selection the thing to analyze."""
+        self._set_source((SOURCE_SELECTION,))
+
+    def use_speaker(self, evidence_id: int, tag: str) -> bool:
+        """Make one recording's speaker group the thing to analyze; False if there is no such group."""
+        return self._set_source((SOURCE_SPEAKER, int(evidence_id), tag))
+
+    def use_speaker_everywhere(self, tag: str) -> bool:
+        """One speaker tag across every recording (needs the pooling box ticked to run)."""
+        return self._set_source((SOURCE_SPEAKER_ALL, tag))
+
+    def use_recording(self, evidence_id: int) -> bool:
+        """Analyze every accepted segment of one recording."""
+        return self._set_source((SOURCE_RECORDING, int(evidence_id)))
+
+    def _set_source(self, key: tuple) -> bool:
+        for i in range(self.source.count()):
+            if self.source.itemData(i) == key:
+                self.source.setCurrentIndex(i)
+                self._source_key = key
+                self._show_selection()
+                return True
+        return False
+
     def refresh(self, select_run: int | None = None) -> None:
-        """Reload segments and runs from the store."""
+        """Reload segments, sources and runs from the store (keeps the chosen source and run)."""
+        from s2f_desktop.services import runs as runs_svc
         from s2f_desktop.store import repositories as repo
 
-        checked = set(self.checked_ids())
-        self.seg_list.clear()
-        self.segments = {}
-        self.runs = []
+        shown = self.current_run()
+        keep_run = select_run if select_run is not None else (shown.id if shown else None)
+        self.segments, self.evidence, self.runs, self.notes = {}, {}, [], {}
         if self.case is not None:
             with self.ctx.store.read() as s:
                 segs = repo.list_case_segments(s, self.case.id)
-                evidence = {e.id: e for e in repo.list_evidence(s, self.case.id)}
+                self.evidence = {e.id: e for e in repo.list_evidence(s, self.case.id)}
                 self.runs = repo.list_runs(s, self.case.id)
             self.segments = {x.id: x for x in segs}
-            for seg in segs:
-                if seg.status is not SegmentStatus.ACCEPTED:
-                    continue
-                ev = evidence.get(seg.evidence_id)
-                text = (f"{ev.original_name if ev else seg.evidence_id}  {format_time(seg.start_s, 0.01)}–"
-                        f"{format_time(seg.end_s, 0.01)} ({seg.duration_s:.1f} s)" + (f"  “{seg.label}”" if seg.label else ""))
-                item = QListWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, seg.id)
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(Qt.CheckState.Checked if (not checked or seg.id in checked) else Qt.CheckState.Unchecked)
-                self.seg_list.addItem(item)
+            self.notes = runs_svc.run_notes(self.ctx, self.case.number)
+        self._fill_sources()
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for run in self.runs:
-            self.run_combo.addItem(f"#{run.id}  {run.created_at:%Y-%m-%d %H:%M}  ({len(run.segment_ids)} segments, "
-                                   f"{run.device})", run.id)
+            self.run_combo.addItem(self.run_title(run), run.id)
         self.run_combo.blockSignals(False)
-        busy = self.runner.current("analysis") is not None
-        self.analyze_btn.setEnabled(self.case is not None and not busy)
         if self.runs:
             idx = len(self.runs) - 1
-            if select_run is not None:
-                idx = next((i for i, r in enumerate(self.runs) if r.id == select_run), idx)
+            if keep_run is not None:
+                idx = next((i for i, r in enumerate(self.runs) if r.id == keep_run), idx)
             self.run_combo.setCurrentIndex(idx)
             self._run_changed(idx)
         else:
-            self.results.setHtml("<p><i>No analysis yet. Tick accepted segments on the left and press "
-                                 "<b>Analyze</b> (Ctrl+Return).</i></p>" if self.case else
+            self.run_info.clear()
+            self.results.setHtml("<p><i>No analysis yet. Choose what to analyze on the left (or select segments "
+                                 "on the waveform) and press <b>Analyze</b> (Ctrl+Return).</i></p>" if self.case else
                                  "<p><i>Open a case first.</i></p>")
             self.run_selected.emit(None)
+        self.annotate_btn.setEnabled(bool(self.runs) and self._writable())
 
-    def checked_ids(self) -> list[str]:
-        """Ids of ticked segments, in list order."""
-        out = []
-        for i in range(self.seg_list.count()):
-            item = self.seg_list.item(i)
-            if item.checkState() == Qt.CheckState.Checked:
-                out.append(item.data(Qt.ItemDataRole.UserRole))
-        return out
+    def _writable(self) -> bool:
+        return self.case is not None and getattr(self.case.status, "value", "open") == "open"
 
-    def set_checked(self, ids: Iterable[str]) -> None:
-        """Tick exactly these segments."""
-        ids = set(ids)
-        for i in range(self.seg_list.count()):
-            item = self.seg_list.item(i)
-            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in ids
-                               else Qt.CheckState.Unchecked)
+    def run_title(self, run: AnalysisRun) -> str:
+        """How a run is listed: number, name, time, size."""
+        note = self.notes.get(run.id)
+        name = f"  {note.name}" if note is not None and note.name else ""
+        return f"#{run.id}{name}  —  {run.created_at:%Y-%m-%d %H:%M}  ({len(run.segment_ids)} segments, {run.device})"
 
-    def _check_all(self, on: bool) -> None:
-        for i in range(self.seg_list.count()):
-            self.seg_list.item(i).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+    def _accepted(self) -> list[Segment]:
+        return sorted((g for g in self.segments.values() if g.status is SegmentStatus.ACCEPTED),
+                      key=lambda g: (g.evidence_id, g.start_sample))
+
+    def _ev_name(self, evidence_id: int) -> str:
+        ev = self.evidence.get(evidence_id)
+        return ev.original_name if ev is not None else f"evidence #{evidence_id}"
+
+    def _fill_sources(self) -> None:
+        acc = self._accepted()
+        items: list[tuple[str, tuple]] = [("Segments selected on the waveform", (SOURCE_SELECTION,))]
+        speakers: dict[tuple[int, str], int] = {}
+        labels: dict[tuple[int, str], int] = {}
+        recordings: dict[int, int] = {}
+        for g in acc:
+            recordings[g.evidence_id] = recordings.get(g.evidence_id, 0) + 1
+            if g.speaker_tag:
+                speakers[(g.evidence_id, g.speaker_tag)] = speakers.get((g.evidence_id, g.speaker_tag), 0) + 1
+            if g.label:
+                labels[(g.evidence_id, g.label)] = labels.get((g.evidence_id, g.label), 0) + 1
+        for (ev_id, tag), n in sorted(speakers.items()):
+            items.append((f"{speaker_name(tag)} — {self._ev_name(ev_id)} ({n})", (SOURCE_SPEAKER, ev_id, tag)))
+        across: dict[str, list[int]] = {}
+        for (ev_id, tag), n in speakers.items():
+            across.setdefault(tag, []).append(n)
+        for tag, counts in sorted(across.items()):
+            if len(counts) > 1:  # the same tag in several recordings: offered, never pooled silently
+                items.append((f"{speaker_name(tag)} — {len(counts)} recordings ({sum(counts)})",
+                              (SOURCE_SPEAKER_ALL, tag)))
+        for (ev_id, label), n in sorted(labels.items()):
+            items.append((f"Label “{label}” — {self._ev_name(ev_id)} ({n})", (SOURCE_LABEL, ev_id, label)))
+        for ev_id, n in sorted(recordings.items()):
+            items.append((f"All accepted segments of {self._ev_name(ev_id)} ({n})", (SOURCE_RECORDING, ev_id)))
+        self.source.blockSignals(True)
+        self.source.clear()
+        for text, key in items:
+            self.source.addItem(text, key)
+        keys = [k for _t, k in items]
+        if self._source_key not in keys:
+            self._source_key = (SOURCE_SELECTION,)
+        self.source.setCurrentIndex(keys.index(self._source_key))
+        self.source.blockSignals(False)
+        self._show_selection()
+
+    def _source_changed(self, idx: int) -> None:
+        key = self.source.itemData(idx)
+        if key is not None:
+            self._source_key = tuple(key)
+            self._name_edited = False
+            self._show_selection()
+
+    def selected_ids(self) -> list[str]:
+        """The segment ids the next run analyzes (accepted segments only), in time order."""
+        key = self._source_key
+        acc = self._accepted()
+        if key[0] == SOURCE_SELECTION:
+            chosen = set(self.waveform_ids)
+            return [g.id for g in acc if g.id in chosen]
+        if key[0] == SOURCE_SPEAKER:
+            return [g.id for g in acc if g.evidence_id == key[1] and g.speaker_tag == key[2]]
+        if key[0] == SOURCE_LABEL:
+            return [g.id for g in acc if g.evidence_id == key[1] and g.label == key[2]]
+        if key[0] == SOURCE_SPEAKER_ALL:
+            return [g.id for g in acc if g.speaker_tag == key[1]]
+        if key[0] == SOURCE_RECORDING:
+            return [g.id for g in acc if g.evidence_id == key[1]]
+        return []
+
+    def describe_source(self) -> str:
+        """A default run name for the chosen source."""
+        key = self._source_key
+        if key[0] == SOURCE_SPEAKER:
+            return f"{speaker_name(key[2])} — {self._ev_name(key[1])}"
+        if key[0] == SOURCE_LABEL:
+            return f"Label “{key[2]}” — {self._ev_name(key[1])}"
+        if key[0] == SOURCE_RECORDING:
+            return f"All accepted — {self._ev_name(key[1])}"
+        if key[0] == SOURCE_SPEAKER_ALL:
+            return f"{speaker_name(key[1])} — all recordings"
+        ids = self.selected_ids()
+        evs = {self.segments[i].evidence_id for i in ids}
+        return f"Selection — {', '.join(self._ev_name(e) for e in sorted(evs))}" if ids else ""
+
+    def segment_text(self, seg: Segment) -> str:
+        """A segment in words: recording, time range, speaker and label (never its id)."""
+        return (f"{self._ev_name(seg.evidence_id)}  {format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}"
+                f" ({seg.duration_s:.1f} s)" + (f"  [{seg.speaker_tag}]" if seg.speaker_tag else "")
+                + (f"  “{seg.label}”" if seg.label else ""))
+
+    def _show_selection(self) -> None:
+        ids = self.selected_ids()
+        self.seg_list.clear()
+        for sid in ids:
+            item = QListWidgetItem(self.segment_text(self.segments[sid]))
+            item.setData(Qt.ItemDataRole.UserRole, sid)
+            self.seg_list.addItem(item)
+        if not self._name_edited:
+            self.run_name.setText(self.describe_source())
+        self._update_summary()
+        self.selection_shown.emit(ids)
+
+    def mixed_recordings(self) -> list[int]:
+        """Evidence ids of the selection when it spans more than one recording (else empty)."""
+        evs = sorted({self.segments[i].evidence_id for i in self.selected_ids()})
+        return evs if len(evs) > 1 else []
+
+    def _update_summary(self) -> None:
+        ids = self.selected_ids()
+        busy = self.runner.current("analysis") is not None
+        mixed = self.mixed_recordings()
+        self.allow_mix.setVisible(bool(mixed))
+        if self._source_key[0] == SOURCE_SELECTION:
+            left_out = [i for i in self.waveform_ids if i in self.segments and i not in ids]
+        else:
+            left_out = []
+        if not ids:
+            text = ("Nothing to analyze: select accepted segments on the waveform (Shift/Ctrl+click in the segment "
+                    "table), or choose a speaker group or recording above." if self.case else "")
+        else:
+            total = sum(self.segments[i].duration_s for i in ids)
+            text = f"<b>{len(ids)}</b> segment(s), {total:.1f} s"
+            if left_out:
+                text += f"; {len(left_out)} selected segment(s) not accepted and left out"
+            if mixed:
+                text += ("<br><span style='color:#c62828'>These segments come from "
+                         f"{len(mixed)} recordings ({_esc(', '.join(self._ev_name(e) for e in mixed))}). "
+                         "They are pooled only if you tick the box below.</span>")
+        self.summary.setText(text)
+        ok = bool(ids) and (not mixed or self.allow_mix.isChecked())
+        self.analyze_btn.setEnabled(self.case is not None and self._writable() and not busy and ok)
 
     def current_run(self) -> AnalysisRun | None:
         """The run shown."""
@@ -360,41 +565,112 @@ class AnalysisPanel(QWidget):
     def _run_changed(self, idx: int) -> None:
         run = self.runs[idx] if 0 <= idx < len(self.runs) else None
         if run is not None:
+            note = self.notes.get(run.id)
+            info = ""
+            if note is not None and (note.name or note.notes):
+                info = (f"<b>{_esc(note.name)}</b>" if note.name else "") + \
+                       (f"<br>{_esc(note.notes)}" if note.notes else "") + f" <small>(by {_esc(note.by)})</small>"
+            evs = sorted({self.segments[i].evidence_id for i in run.segment_ids if i in self.segments})
+            if evs:
+                info += ("<br>" if info else "") + "<small>Recordings: " + \
+                        _esc(", ".join(self._ev_name(e) for e in evs)) + "</small>"
+            self.run_info.setText(info)
             self.results.setHtml(run_html(run, self.segments))
         self.run_selected.emit(run)
 
     # ------------------------------------------------------------------ work
     def analyze(self) -> None:
-        """Analyze the ticked segments in a worker."""
+        """Analyze the listed segments in a worker; the run gets the name and notes typed beside them."""
         from s2f_desktop.core.errors import InputError
         from s2f_desktop.services import analysis as analysis_svc
+        from s2f_desktop.services import runs as runs_svc
 
         if self.case is None:
             return
-        ids = self.checked_ids()
+        ids = self.selected_ids()
         if not ids:
-            self.reporter.report(InputError("tick at least one accepted segment to analyze"))
+            self.reporter.report(InputError("nothing to analyze: select accepted segments on the waveform or "
+                                            "choose a speaker group, label or recording on the Analysis page"))
+            return
+        mixed = self.mixed_recordings()
+        if mixed and not self.allow_mix.isChecked():
+            self.reporter.report(InputError(
+                f"the selection holds segments of {len(mixed)} recordings; tick 'Pool segments from different "
+                "recordings' to analyze them together, or choose one recording"))
             return
         case_number, device = self.case.number, self.device
+        name, notes = self.run_name.text().strip(), self.run_notes.toPlainText().strip()
         self.analyze_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
-        self.runner.submit("analysis",
-                           lambda task: analysis_svc.analyze_selection(self.ctx, case_number, ids, device=device,
-                                                                       task=task),
+
+        def work(task: Any) -> AnalysisRun:
+            run = analysis_svc.analyze_selection(self.ctx, case_number, ids, device=device, task=task)
+            if name or notes:
+                runs_svc.annotate_run(self.ctx, case_number, run.id, name, notes)
+            return run
+
+        self.runner.submit("analysis", work,
                            on_success=self._analysis_done,
                            on_error=lambda e: self.reporter.report(e, "Analysis"),
                            on_progress=self._progress,
                            on_done=self._analysis_ended)
         self.runner.current("analysis").cancelled.connect(lambda: self.status_message.emit("Analysis cancelled"))
 
+    def annotate_dialog(self) -> Any:
+        """Rename the shown run or change its notes (returns the dialog, for tests)."""
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox
+
+        run = self.current_run()
+        if run is None or self.case is None:
+            return None
+        note = self.notes.get(run.id)
+        dlg = QDialog(self)
+        dlg.setObjectName("annotateRunDialog")
+        dlg.setWindowTitle(f"Run #{run.id}: name and notes")
+        name = QLineEdit(note.name if note else "")
+        name.setObjectName("name")
+        text = QPlainTextEdit(note.notes if note else "")
+        text.setObjectName("notes")
+        text.setTabChangesFocus(True)
+        form = QFormLayout(dlg)
+        form.addRow("&Name", name)
+        form.addRow("N&otes", text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dlg.accept)
+        buttons.rejected.connect(dlg.reject)
+        form.addRow(buttons)
+
+        def save() -> None:
+            from s2f_desktop.services import runs as runs_svc
+
+            try:
+                runs_svc.annotate_run(self.ctx, self.case.number, run.id, name.text(), text.toPlainText())
+            except Exception as exc:
+                self.reporter.report(exc, "Run name")
+
+        dlg.accepted.connect(save)
+        dlg.open()
+        return dlg
+
     def cancel(self) -> None:
         """Cancel the running analysis."""
         self.runner.cancel("analysis")
         self.progress.setFormat("cancelling…")
 
+    def humanize(self, message: str) -> str:
+        """Progress text in words: segment ids (full or the 8-character prefix) become their time ranges."""
+        import re
+
+        for sid, seg in self.segments.items():
+            if sid[:8] in message:
+                where = f"segment {format_time(seg.start_s, 0.1)}–{format_time(seg.end_s, 0.1)}"
+                message = re.sub(rf"(?:segment\s+)?{re.escape(sid[:8])}[0-9a-f-]*", where, message)
+        return message
+
     def _progress(self, frac: float, message: str) -> None:
+        message = self.humanize(message)
         if frac >= 0:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(frac * 1000))
@@ -406,7 +682,7 @@ class AnalysisPanel(QWidget):
 
     def _analysis_ended(self) -> None:
         self.cancel_btn.setEnabled(False)
-        self.analyze_btn.setEnabled(self.case is not None)
+        self._update_summary()
         self.progress.setRange(0, 1000)
         if self.progress.format().startswith(("cancelling", "starting")) or self.progress.value() < 1000:
             self.progress.setFormat("idle")
@@ -416,6 +692,8 @@ class AnalysisPanel(QWidget):
     def _analysis_done(self, run: AnalysisRun) -> None:
         self.progress.setValue(1000)
         self.progress.setFormat("done")
+        self._name_edited = False
+        self.run_notes.clear()
         self.refresh(select_run=run.id)
         self.status_message.emit(f"Analysis run #{run.id} finished")
         self.run_finished.emit(run)

@@ -41,6 +41,12 @@ class NewCaseDialog(QDialog):
         self.analyst = QLineEdit(analyst)
         self.notes = QPlainTextEdit()
         self.notes.setFixedHeight(80)
+        self.notes.setTabChangesFocus(True)  # Tab moves on, as in every other field
+        self.number.setToolTip("The case number (letters, digits, '-', '_', '.', '/')")
+        self.title.setToolTip("A short title for the case")
+        self.agency.setToolTip("The requesting agency")
+        self.analyst.setToolTip("The analyst in charge (default: the analyst of this session)")
+        self.notes.setToolTip("Free notes about the case")
         form = QFormLayout(self)
         form.addRow("Case &number", self.number)
         form.addRow("&Title", self.title)
@@ -85,7 +91,10 @@ class CaseBrowser(QWidget):
         self.table.itemSelectionChanged.connect(self._show_details)
 
         self.new_btn = QPushButton("New case…")
+        self.new_btn.setToolTip("Create a case (Ctrl+N)")
         self.open_btn = QPushButton("Open")
+        self.open_btn.setToolTip("Work on the highlighted case (or double-click it)")
+        self.table.setToolTip("All cases; the last change is the time of the case's newest audit event")
         self.close_btn = QPushButton("Mark closed…")
         self.close_btn.setToolTip("A closed case stays readable and reportable but accepts no changes")
         self.new_btn.clicked.connect(self.new_requested)
@@ -108,10 +117,18 @@ class CaseBrowser(QWidget):
         self.d_analyst = QLineEdit()
         self.d_agency = QLineEdit()
         self.d_notes = QPlainTextEdit()
+        self.d_notes.setTabChangesFocus(True)
+        self.d_notes.setToolTip("Notes about the case (saved with 'Save details')")
+        self.d_title.setToolTip("Case title")
+        self.d_analyst.setToolTip("Analyst in charge of the case")
+        self.d_agency.setToolTip("Requesting agency")
+        self._shown: str | None = None
+        self._shown_vals: tuple[str, str, str, str] = ("", "", "", "")
         self.d_status = QLabel("—")
         self.d_created = QLabel("—")
         self.d_counts = QLabel("—")
         self.save_btn = QPushButton("Save details")
+        self.save_btn.setToolTip("Store the edited title, analyst, agency and notes (audited)")
         self.save_btn.clicked.connect(self._save_details)
         form = QFormLayout(self.details)
         form.addRow("Number", self.d_number)
@@ -136,16 +153,25 @@ class CaseBrowser(QWidget):
     def refresh(self, select: str | None = None) -> None:
         """Reload the case list (keeps or sets the highlighted case)."""
         from s2f_desktop.services import cases as case_svc
+        from s2f_desktop.store.audit import last_event_times
 
         current = select or (self.current().number if self.current() else None)
         self.cases = case_svc.list_cases(self.ctx)
+        with self.ctx.store.read() as s:
+            last = last_event_times(s)
+        self.table.blockSignals(True)
+        self.table.selectionModel().blockSignals(True)
+        self.table.clearSelection()
         self.table.setRowCount(len(self.cases))
         for r, c in enumerate(self.cases):
-            vals = (c.number, c.title, c.analyst, c.agency, c.status.value, c.updated_at.strftime("%Y-%m-%d %H:%M"))
+            changed = max(c.updated_at, last.get(c.id, c.updated_at))
+            vals = (c.number, c.title, c.analyst, c.agency, c.status.value, changed.strftime("%Y-%m-%d %H:%M"))
             for col, v in enumerate(vals):
                 self.table.setItem(r, col, QTableWidgetItem(v))
             if c.number == current:
                 self.table.selectRow(r)
+        self.table.selectionModel().blockSignals(False)
+        self.table.blockSignals(False)
         self.table.resizeColumnsToContents()
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self._show_details()
@@ -174,6 +200,12 @@ class CaseBrowser(QWidget):
             w.setEnabled(editable)
         self.open_btn.setEnabled(c is not None)
         self.close_btn.setEnabled(editable)
+        if c is not None and c.number == self._shown and self._dirty(c):
+            # The analyst is editing this case's details: refresh the counts, keep the typing.
+            self.d_status.setText(c.status.value)
+            self.d_counts.setText(self._counts(c))
+            return
+        self._shown = c.number if c is not None else None
         if c is None:
             self.d_number.setText("—")
             for w in (self.d_title, self.d_analyst, self.d_agency):
@@ -188,9 +220,15 @@ class CaseBrowser(QWidget):
         self.d_analyst.setText(c.analyst)
         self.d_agency.setText(c.agency)
         self.d_notes.setPlainText(c.notes)
+        self._shown_vals = (c.title, c.analyst, c.agency, c.notes)
         self.d_status.setText(c.status.value)
         self.d_created.setText(c.created_at.strftime("%Y-%m-%d %H:%M:%S"))
         self.d_counts.setText(self._counts(c))
+
+    def _dirty(self, c: Case) -> bool:
+        """Whether the form differs from what was loaded into it (the analyst is typing)."""
+        return (self.d_title.text(), self.d_analyst.text(), self.d_agency.text(),
+                self.d_notes.toPlainText()) != self._shown_vals
 
     def _counts(self, c: Case) -> str:
         from s2f_desktop.store import repositories as repo
@@ -213,4 +251,5 @@ class CaseBrowser(QWidget):
         except Exception as exc:
             self.reporter.report(exc, "Save case details")
             return
+        self._shown = None  # show the stored values
         self.refresh(select=c.number)

@@ -3,7 +3,9 @@
 A composite shows traits estimated from the voice (sex, age) and everything else as an
 illustrative default; the panel says which is which, on the image and beside it.
 Analyst adjustments never overwrite a composite: "Save version" renders a new version
-derived from the one shown (``services.composites.adjust_composite``).
+derived from the one shown (``services.composites.adjust_composite``). While sliders
+move, the shown view is re-rendered as a preview (debounced, in a worker,
+``services.composites.preview_composite``): nothing is stored until "Save version".
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -41,6 +43,11 @@ from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.workers import JobRunner
 
 SLIDER_STEPS = 1000
+#: Pause after the last slider move before the preview renders (ms).
+PREVIEW_DELAY_MS = 250
+#: Preview size (px): small enough to render while the analyst drags.
+PREVIEW_SIZE = 320
+PREVIEW_BADGE = "PREVIEW, NOT SAVED — ILLUSTRATIVE, NOT A LIKENESS"
 ILLUSTRATIVE_NOTE = ("Illustrative: only sex and age come from the voice. Face shape, skin, hair and every other "
                      "feature are neutral defaults or analyst choices. This is not a likeness of anyone.")
 
@@ -144,6 +151,7 @@ class CompositePanel(QWidget):
     composites_changed = Signal()
     composite_shown = Signal(object)
     status_message = Signal(str)
+    preview_shown = Signal(dict)  # the changes the shown preview was rendered with
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,11 +164,19 @@ class CompositePanel(QWidget):
         self.current: Composite | None = None
         self.view_name = ""
         self.sliders: dict[str, tuple[QSlider, QLabel, Any]] = {}
+        self.previewing: dict[str, Any] = {}
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self._request_preview)
 
         self.ancestry = QComboBox()
         self.ancestry.setObjectName("ancestryCombo")
+        self.ancestry.setToolTip("Ancestry mix of the head model for new sets: an illustrative choice, never "
+                                 "estimated from the voice")
         self.skin = QComboBox()
         self.skin.setObjectName("skinCombo")
+        self.skin.setToolTip("Skin tone for new sets: an illustrative choice, never estimated from the voice")
         #: Views rendered for a new set (tests may render fewer to save time).
         self.views: tuple[str, ...] = tuple(_svc().VIEWS)
 
@@ -169,16 +185,20 @@ class CompositePanel(QWidget):
         self.run_label.setWordWrap(True)
         self.list = QListWidget()
         self.list.setObjectName("compositeList")
+        self.list.setToolTip("The composites of the run: the primary, the age-range ends, and analyst versions")
         self.list.setWordWrap(True)
         self.list.setSpacing(3)
         self.list.currentRowChanged.connect(self._row_changed)
         self.create_btn = QPushButton("Create composites")
         self.create_btn.setObjectName("createComposites")
+        self.create_btn.setToolTip("Render the composite set for the selected analysis run")
         self.create_btn.clicked.connect(self.create_set)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setFormat("idle")
+        self.progress.setToolTip("Progress of the running render")
         self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setToolTip("Stop rendering (nothing is stored)")
         self.cancel_btn.setEnabled(False)
         self.cancel_btn.clicked.connect(lambda: self.runner.cancel("composite"))
         left = QWidget()
@@ -237,9 +257,11 @@ class CompositePanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.slider_box)
         self.reset_btn = QPushButton("Reset all")
+        self.reset_btn.setToolTip("Put every slider back to the shown composite's values")
         self.reset_btn.clicked.connect(self.reset_sliders)
         self.save_btn = QPushButton("Save version")
         self.save_btn.setObjectName("saveVersion")
+        self.save_btn.setToolTip("Store the previewed changes as a new version (the shown composite is kept)")
         self.save_btn.clicked.connect(self.save_version)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -287,6 +309,8 @@ class CompositePanel(QWidget):
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(0, SLIDER_STEPS)
             slider.setObjectName(f"slider_{adj.name}")
+            slider.setToolTip(f"{adj.label}: an analyst adjustment (illustrative); the face re-renders as a "
+                              "preview when you stop moving it")
             value_label = QLabel()
             value_label.setMinimumWidth(48)
             reset = QToolButton()
@@ -334,6 +358,45 @@ class CompositePanel(QWidget):
         changed = abs(value - self.base_value(name)) > (float(adj.maximum) - float(adj.minimum)) / SLIDER_STEPS
         label.setText(f"{value:.2f}" + (" *" if changed else ""))
         label.setStyleSheet("color:#e65100; font-weight:bold;" if changed else "")
+        self._schedule_preview()
+
+    # ------------------------------------------------------------------ live preview
+    def _schedule_preview(self) -> None:
+        """Re-render the shown view shortly after the sliders stop moving (or show the stored image)."""
+        if self.current is None:
+            return
+        if self.changes():
+            self._preview_timer.start()
+        elif self.previewing:
+            self._preview_timer.stop()
+            self.runner.cancel("composite-preview")
+            self.previewing = {}
+            self.image.badge = "ILLUSTRATIVE COMPOSITE — NOT A LIKENESS"
+            self.show_view(self.view_name)
+
+    def _request_preview(self) -> None:
+        comp, changes = self.current, self.changes()
+        if comp is None or not changes:
+            return
+        view = self.view_name if self.view_name in _svc().VIEWS else "front"
+
+        def done(png: bytes) -> None:
+            if self.current is None or self.current.id != comp.id or self.changes() != changes:
+                return  # the analyst moved on; a newer preview is coming
+            pix = QPixmap()
+            pix.loadFromData(png, "PNG")
+            self.previewing = dict(changes)
+            self.image.badge = PREVIEW_BADGE
+            self.image.set_image(pix, "preview failed")
+            self.caption.setText("<small><b>Preview of unsaved changes</b> (" + html.escape(
+                ", ".join(f"{self.sliders[n][2].label} {v:.2f}" for n, v in changes.items())) +
+                "). Press <b>Save version</b> to record them as a new version.</small>")
+            self.preview_shown.emit(dict(changes))
+
+        self.runner.submit("composite-preview",
+                           lambda task: _svc().preview_composite(self.ctx, comp.id, changes, view=view,
+                                                                 size=PREVIEW_SIZE, task=task),
+                           on_success=done, on_error=lambda e: self.reporter.report(e, "Preview"))
 
     def reset_slider(self, name: str) -> None:
         """Put one slider back to the shown composite's value."""
@@ -428,6 +491,7 @@ class CompositePanel(QWidget):
             b.setText(v.replace("_", " "))
             b.setCheckable(True)
             b.setObjectName(f"view_{v}")
+            b.setToolTip(f"Show the {v.replace('_', ' ')} view")
             b.clicked.connect(lambda _=False, name=v: self.show_view(name))
             self.view_group.addButton(b)
             self.view_bar.addWidget(b)
@@ -444,17 +508,27 @@ class CompositePanel(QWidget):
         if self.view_name not in views:
             self.view_name = views[0] if views else ""
         self._rebuild_view_buttons(views)
+        self.previewing = {}
+        self.image.badge = "ILLUSTRATIVE COMPOSITE — NOT A LIKENESS"
         self.show_view(self.view_name)
         self.reset_sliders()
+
         def names(pred: Any) -> list[str]:
             return sorted(n for n, p in comp.parameters.items() if isinstance(p, dict) and pred(n, p))
 
-        voice = names(lambda n, p: p.get("origin") == "voice")
+        # One list per stored origin, so no parameter is in two lists: estimated from the voice,
+        # illustrative but chosen from the voice's estimate (e.g. build for the depicted sex),
+        # and illustrative defaults or choices.
+        voice = names(lambda n, p: p.get("origin") == "voice" and not p.get("illustrative"))
+        voice_illustrative = names(lambda n, p: p.get("origin") == "voice" and bool(p.get("illustrative")))
         analyst = names(lambda n, p: p.get("origin") == "analyst" and n.startswith("adjust."))
-        illustrative = names(lambda n, p: bool(p.get("illustrative")))
+        illustrative = names(lambda n, p: bool(p.get("illustrative")) and p.get("origin") != "voice")
         text = self._traits_text()
         text += f"<br><small>Composite “{html.escape(comp.label or comp.kind)}”, version {comp.version}</small>"
         text += f"<br><small><b>From the voice:</b> {html.escape(', '.join(voice) or 'none')}</small>"
+        if voice_illustrative:
+            text += ("<br><small><b>Illustrative, typical for the estimated sex/age:</b> "
+                     f"{html.escape(', '.join(voice_illustrative))}</small>")
         if analyst:
             text += f"<br><small><b>Set by the analyst:</b> {html.escape(', '.join(analyst))}</small>"
         self.traits_box.setText(text)
@@ -472,6 +546,8 @@ class CompositePanel(QWidget):
         if comp is None or name not in comp.images:
             self.image.set_image(None, "No image")
             return
+        if self.previewing and self.changes():
+            self._preview_timer.start()  # another view of unsaved changes: preview that one
         svc = _svc()
         path = svc.composite_image_path(self.ctx, comp, name)
         # An inconclusive sex is never shown as one sex: both halves of the pair, female left.

@@ -48,19 +48,34 @@ class SettingsDialog(QDialog):
     """
 
     devices_probed = Signal()
+    outputs_listed = Signal()
 
     def __init__(self, settings: Settings, runner: JobRunner, reporter: ErrorReporter,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, session_analyst: str = "",
+                 output_devices: list[dict[str, Any]] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
         self.settings = settings
-        self.analyst = QLineEdit(settings.analyst)
+        # The name in force this session (``--analyst`` at start-up wins over the stored one).
+        self.analyst = QLineEdit(session_analyst or settings.analyst)
         self.analyst.setPlaceholderText(settings.resolved_analyst())
+        self.analyst.setToolTip("Recorded on every change, analysis run and audit event from now on")
         self.data_dir = QLineEdit(settings.data_dir)
         self.data_dir.setPlaceholderText(str(settings.resolved_data_dir()))
+        self.data_dir.setToolTip("Where cases, the evidence vault and logs are kept (takes effect after a restart)")
         browse = QPushButton("Browse…")
+        browse.setToolTip("Choose the data directory")
         browse.clicked.connect(self._browse)
+        self.output = QComboBox()
+        self.output.setObjectName("outputDevice")
+        self.output.setToolTip("Sound output used for playback")
+        self.output.addItem("System default", "")
+        if settings.output_device:
+            self.output.addItem(f"{settings.output_device} (saved)", settings.output_device)
+            self.output.setCurrentIndex(1)
+        self.output_info = QLabel("Looking for sound outputs…")
+        self.output_info.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.data_dir, 1)
         row.addWidget(browse)
@@ -77,6 +92,8 @@ class SettingsDialog(QDialog):
         form.addRow("Data directory", row)
         form.addRow("&Inference device", self.device)
         form.addRow("", self.device_info)
+        form.addRow("Sound &output", self.output)
+        form.addRow("", self.output_info)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.restart_note)
@@ -84,8 +101,30 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
+        self.device.setToolTip("Where the neural models run; recorded with every result")
         runner.submit("device-probe", probe_devices, on_success=self._probed,
                       on_error=lambda e: self.device_info.setText(f"Device check failed: {e}"))
+        if output_devices is not None:
+            self._outputs(output_devices)
+        else:
+            from s2f_desktop.audio.devices import list_output_devices
+
+            runner.submit("output-devices", lambda task: list_output_devices(), on_success=self._outputs,
+                          on_error=lambda e: self._outputs([]))
+
+    def _outputs(self, devices: list[dict[str, Any]]) -> None:
+        """Fill the output list; with none, say so in plain words (playback stays off until one appears)."""
+        keep = self.output.currentData()
+        self.output.clear()
+        self.output.addItem("System default", "")
+        for d in devices:
+            self.output.addItem(f"{d['name']} ({d.get('hostapi', '')})", d["name"])
+        if keep and self.output.findData(keep) < 0:
+            self.output.addItem(f"{keep} (not found now)", keep)
+        self.output.setCurrentIndex(max(0, self.output.findData(keep)))
+        self.output_info.setText(f"{len(devices)} sound output(s) found." if devices else
+                                 "No sound output device was found: playback is off until one appears.")
+        self.outputs_listed.emit()
 
     def _browse(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Data directory", self.data_dir.text() or str(Path.home()))
@@ -106,7 +145,7 @@ class SettingsDialog(QDialog):
     def result_settings(self) -> Settings:
         """The edited settings."""
         return replace(self.settings, analyst=self.analyst.text().strip(), data_dir=self.data_dir.text().strip(),
-                       device=str(self.device.currentData()))
+                       device=str(self.device.currentData()), output_device=str(self.output.currentData() or ""))
 
 
 class ReportDialog(QDialog):

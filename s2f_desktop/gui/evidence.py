@@ -75,6 +75,7 @@ class EvidencePage(QWidget):
         self.items: list[Evidence] = []
         self.list = QListWidget()
         self.list.setObjectName("evidenceList")
+        self.list.setToolTip("Recordings of the case; choose one to show its waveform. Drop files here to import.")
         self.drops = FileDropFilter(self)
         self.drops.files_dropped.connect(self.import_paths)
         self.list.setAcceptDrops(True)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -48,8 +49,13 @@ class MainWindow(QMainWindow):
 
     case_opened = Signal(object)
     case_closed = Signal()
+    #: Emitted after the views have refreshed from a batch of store changes.
+    views_refreshed = Signal()
 
     PAGE_CASES, PAGE_EVIDENCE, PAGE_ANALYSIS, PAGE_COMPOSITES = range(4)
+    #: Short background jobs that do not take over the status bar's progress and Cancel.
+    QUIET_JOBS = frozenset({"device-probe", "spectrogram", "play-load", "output-probe", "detail", "tracks",
+                            "output-devices", "measure", "composite-preview"})
 
     def __init__(self, ctx: Any, reporter: ErrorReporter | None = None, save_settings_fn: Callable | None = None,
                  pdf_opener: Callable[[Path], bool] | None = None) -> None:
@@ -61,6 +67,8 @@ class MainWindow(QMainWindow):
         self.save_settings_fn = save_settings_fn or save_settings
         self.pdf_opener = pdf_opener
         self.runner = JobRunner(self)
+        # One source of truth: every committed, audited change reaches the views from here.
+        self.runner.attach_store(ctx.store)
         #: Audio input injection points (tests, demos); None means the real sound system.
         self.input_devices: list[dict[str, Any]] | None = None
         self.recorder_factory: Callable[[], Any] | None = None
@@ -102,6 +110,7 @@ class MainWindow(QMainWindow):
         self.job_progress = QProgressBar()
         self.job_progress.setMaximumWidth(260)
         self.job_progress.setRange(0, 1000)
+        self.job_progress.setToolTip("Progress of the running task")
         self.job_cancel = QPushButton("Cancel")
         self.job_cancel.setToolTip("Cancel the running task (Esc)")
         self.job_cancel.clicked.connect(self.cancel_jobs)
@@ -111,7 +120,8 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.job_cancel)
         self._job_widgets(False)
         self.runner.job_started.connect(self._job_started)
-        self.runner.job_done.connect(lambda _j: self._job_widgets(bool(self.runner.active())))
+        self.runner.job_done.connect(lambda _j: self._job_widgets(
+            any(j.kind not in self.QUIET_JOBS for j in self.runner.active())))
         self.reporter.cancelled.connect(self.show_status)
 
         self.cases.open_requested.connect(self.open_case)
@@ -125,6 +135,18 @@ class MainWindow(QMainWindow):
         self.waveform.model.selection_changed.connect(lambda _i: self._update_actions())
         self.waveform.model.segments_changed.connect(self._segments_changed)
         self.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.runner.store_changed.connect(self._store_changed)
+        self.waveform.model.selection_changed.connect(lambda _i: self._waveform_selection_changed())
+        self.waveform.view.pointer_moved.connect(self._pointer_readout)
+
+        self.analyst_label = QLabel()
+        self.analyst_label.setToolTip("The analyst recorded on every change, run and audit event of this session "
+                                      "(set with --analyst at start-up or in File ▸ Settings)")
+        self.pointer_label = QLabel()
+        self.pointer_label.setToolTip("Time (and frequency over the spectrogram) under the mouse pointer")
+        sb.insertPermanentWidget(0, self.analyst_label)
+        sb.insertPermanentWidget(0, self.pointer_label)
+        self._show_analyst()
 
         self._build_menus()
         self.cases.refresh()
@@ -140,6 +162,7 @@ class MainWindow(QMainWindow):
             act.setShortcuts([QKeySequence(s) for s in seqs])
         if tip:
             act.setStatusTip(tip)
+            act.setToolTip(tip)
         act.setCheckable(checkable)
         act.triggered.connect(lambda checked=False: slot(checked) if checkable else slot())
         menu.addAction(act)
@@ -150,23 +173,33 @@ class MainWindow(QMainWindow):
         K = QKeySequence.StandardKey
         mb = self.menuBar()
         f = mb.addMenu("&File")
-        self.act_new = self._action(f, "&New case…", self.new_case_dialog, K.New)
-        self.act_open = self._action(f, "&Open case…", self.open_case_dialog, K.Open)
+        self.act_new = self._action(f, "&New case…", self.new_case_dialog, K.New, "Create a case and open it")
+        self.act_open = self._action(f, "&Open case…", self.open_case_dialog, K.Open, "Open a case by number")
         self.recent_menu = f.addMenu("Open &recent")
         self.act_close_view = self._action(f, "Close case &view", self.close_case_view, "Ctrl+W",
                                            "Stop working on this case (it stays open)")
         self.act_close_case = self._action(f, "&Mark case closed…", lambda: self.close_case_record(None), None,
                                            "A closed case accepts no further changes")
         f.addSeparator()
-        self.act_import = self._action(f, "&Import evidence…", self.evidence.import_dialog, "Ctrl+I")
-        self.act_record = self._action(f, "Record from &microphone…", self.record_dialog, "Ctrl+R")
+        self.act_import = self._action(f, "&Import evidence…", self.evidence.import_dialog, "Ctrl+I",
+                                       "Copy recordings into the case's evidence vault (originals are not changed)")
+        self.act_record = self._action(f, "Record from &microphone…", self.record_dialog, "Ctrl+R",
+                                       "Record new evidence from a microphone")
+        self.act_import_labels = self._action(f, "Import segment &labels…", self.import_labels_dialog, None,
+                                              "Add segments from a Praat TextGrid or an Audacity label file")
+        self.act_export_labels = self._action(f, "E&xport segment labels…", self.export_labels_dialog, None,
+                                              "Write this recording's segments as a Praat TextGrid or an "
+                                              "Audacity label file")
         self.act_report = None
         if service_available("reports"):
-            self.act_report = self._action(f, "&Export report…", self.report_dialog, "Ctrl+E")
+            self.act_report = self._action(f, "&Export report…", self.report_dialog, "Ctrl+E",
+                                           "Build the PDF report from the stored case")
         f.addSeparator()
         self.act_settings = self._action(f, "&Settings…", self.settings_dialog, K.Preferences
-                                         if not QKeySequence(K.Preferences).isEmpty() else "Ctrl+,")
-        self.act_quit = self._action(f, "&Quit", self.close, K.Quit if not QKeySequence(K.Quit).isEmpty() else "Ctrl+Q")
+                                         if not QKeySequence(K.Preferences).isEmpty() else "Ctrl+,",
+                                         "Analyst name, data directory, inference device, sound output")
+        self.act_quit = self._action(f, "&Quit", self.close, K.Quit if not QKeySequence(K.Quit).isEmpty() else "Ctrl+Q",
+                                     "Stop running tasks and quit (everything is already stored)")
 
         e = mb.addMenu("&Edit")
         stack = self.waveform.undo_stack
@@ -174,53 +207,103 @@ class MainWindow(QMainWindow):
         self.act_undo.setShortcut(QKeySequence("Ctrl+Z"))
         self.act_redo = stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.act_undo.setStatusTip("Undo the last segment edit (the undo is audited too)")
+        self.act_redo.setStatusTip("Redo the undone segment edit")
         e.addAction(self.act_undo)
         e.addAction(self.act_redo)
         self.addAction(self.act_undo)
         self.addAction(self.act_redo)
         e.addSeparator()
-        self.act_delete = self._action(e, "&Delete segment", self.waveform.delete_selected, K.Delete)
-        self.act_label = self._action(e, "&Label segment…", self.label_dialog, "F2")
-        self.act_accept = self._action(e, "&Accept suggestion", lambda: self.waveform.set_selected_status(True), "A")
-        self.act_reject = self._action(e, "Re&ject suggestion", lambda: self.waveform.set_selected_status(False), "R")
+        self.act_delete = self._action(e, "&Delete segment", self.waveform.delete_selected, K.Delete,
+                                       "Delete the selected segment (undo with Ctrl+Z)")
+        self.act_label = self._action(e, "&Label selected segments…", self.label_dialog, "F2",
+                                      "Give every selected segment the same label")
+        self.act_accept = self._action(e, "&Accept selected", lambda: self.waveform.set_status_of_selected(True),
+                                       "A", "Accept every selected segment (one undo step)")
+        self.act_reject = self._action(e, "Re&ject selected", lambda: self.waveform.set_status_of_selected(False),
+                                       "R", "Reject every selected segment (kept, so detection does not suggest "
+                                       "it again)")
         self.act_accept_all = self._action(e, "Accept all su&ggestions", self.waveform.accept_all_suggestions,
-                                           "Ctrl+Shift+A")
+                                           "Ctrl+Shift+A", "Accept every pending speech-detection suggestion")
+        e.addSeparator()
+        self.act_select_all = self._action(e, "Select all se&gments", lambda: self.waveform.select_matching(),
+                                           "Ctrl+A", "Select every segment of this recording")
+        self.act_select_speaker = self._action(e, "Select all of this s&peaker", self._select_same_speaker,
+                                               "Ctrl+Shift+P", "Select every segment in the selected "
+                                               "segment's speaker group")
+        self.act_select_label = self._action(e, "Select all with this la&bel", self._select_same_label,
+                                             "Ctrl+Shift+L", "Select every segment with the selected "
+                                             "segment's label")
+        self.act_speaker = self._action(e, "Set spea&ker of selected…", self.speaker_dialog, "Ctrl+K",
+                                        "Put the selected segments in a speaker group (e.g. A, caller)")
+        self.act_group = self._action(e, "Suggest speaker &groups…", self.suggest_speaker_groups, "Ctrl+G",
+                                      "Group the accepted segments by voice similarity; you confirm or edit "
+                                      "the groups before anything is stored")
         e.addSeparator()
         self.act_vad = self._action(e, "Detect &speech", self.waveform.detect_speech, "Ctrl+D",
                                     "Suggest speech segments with the speech detector")
 
         v = mb.addMenu("&View")
-        self._action(v, "&Cases", lambda: self.tabs.setCurrentIndex(self.PAGE_CASES), "Ctrl+1")
-        self._action(v, "&Evidence and segments", lambda: self.tabs.setCurrentIndex(self.PAGE_EVIDENCE), "Ctrl+2")
-        self._action(v, "&Analysis", lambda: self.tabs.setCurrentIndex(self.PAGE_ANALYSIS), "Ctrl+3")
+        self._action(v, "&Cases", lambda: self.tabs.setCurrentIndex(self.PAGE_CASES), "Ctrl+1", "Show the case list")
+        self._action(v, "&Evidence and segments", lambda: self.tabs.setCurrentIndex(self.PAGE_EVIDENCE), "Ctrl+2",
+                     "Show the recordings, the waveform and the segments")
+        self._action(v, "&Analysis", lambda: self.tabs.setCurrentIndex(self.PAGE_ANALYSIS), "Ctrl+3",
+                     "Show what will be analyzed and the stored runs")
         if self.composites is not None:
-            self._action(v, "C&omposites", lambda: self.tabs.setCurrentIndex(self.PAGE_COMPOSITES), "Ctrl+4")
+            self._action(v, "C&omposites", lambda: self.tabs.setCurrentIndex(self.PAGE_COMPOSITES), "Ctrl+4",
+                         "Show the composite faces of the selected run")
         v.addSeparator()
         wv = self.waveform.view
-        self.act_zoom_in = self._action(v, "Zoom &in", lambda: wv.zoom(2.0), ["+", "=", "Ctrl++"])
-        self.act_zoom_out = self._action(v, "Zoom &out", lambda: wv.zoom(0.5), ["-", "Ctrl+-"])
-        self.act_zoom_fit = self._action(v, "Zoom to &fit", wv.fit_all, "0")
-        self.act_zoom_sel = self._action(v, "Zoom to &selection", self.waveform.zoom_to_selection, "Z")
-        self.act_pan_left = self._action(v, "Scroll &left", lambda: wv.pan_pixels(-wv.width() / 4), "Shift+Left")
-        self.act_pan_right = self._action(v, "Scroll &right", lambda: wv.pan_pixels(wv.width() / 4), "Shift+Right")
-        self.act_spectrogram = self._action(v, "S&pectrogram", self.waveform.set_spectrogram, "S", checkable=True)
+        self.act_zoom_in = self._action(v, "Zoom &in", lambda: wv.zoom(2.0), ["+", "=", "Ctrl++"], "Zoom in (wheel)")
+        self.act_zoom_out = self._action(v, "Zoom &out", lambda: wv.zoom(0.5), ["-", "Ctrl+-"], "Zoom out (wheel)")
+        self.act_zoom_fit = self._action(v, "Zoom to &fit", wv.fit_all, "0", "Show the whole recording")
+        self.act_zoom_sel = self._action(v, "Zoom to &selection", self.waveform.zoom_to_selection, "Z",
+                                        "Fit the selected segment in the view")
+        self.act_pan_left = self._action(v, "Scroll &left", lambda: wv.pan_pixels(-wv.width() / 4), "Shift+Left",
+                                        "Scroll a quarter screen back")
+        self.act_pan_right = self._action(v, "Scroll &right", lambda: wv.pan_pixels(wv.width() / 4), "Shift+Right",
+                                         "Scroll a quarter screen on")
+        self.act_spectrogram = self._action(v, "S&pectrogram", self.waveform.set_spectrogram, "S",
+                                            "Show the spectrogram under the waveform (zoom below 2 minutes)",
+                                            checkable=True)
+        self.act_tracks = self._action(v, "F0 and formant &tracks", self._set_tracks, "T",
+                                       "Draw pitch (F0, right scale) and formants F1–F4 over the spectrogram "
+                                       "(Praat methods)", checkable=True)
 
         p = mb.addMenu("&Playback")
-        self.act_play = self._action(p, "&Play / stop selection", self.waveform.toggle_playback, "Space")
+        self.act_play = self._action(p, "&Play / stop selection", self.waveform.toggle_playback, "Space",
+                                     "Play the selected segments (or from the cursor); again to stop")
+        self.act_loop = self._action(p, "&Loop", self.waveform.set_loop, "L", "Repeat the selection until stopped",
+                                     checkable=True)
         self.waveform.playback_state.connect(
             lambda on: self.act_play.setText("&Stop playback" if on else "&Play / stop selection"))
+        self.waveform.playback_availability.connect(lambda _on: self._update_actions())
+        self.waveform.set_output_device(self.settings.output_device)
 
         a = mb.addMenu("&Analysis")
-        self.act_analyze = self._action(a, "&Analyze selected segments", self._analyze, "Ctrl+Return")
-        self.act_cancel = self._action(a, "&Cancel running task", self.cancel_jobs, "Esc")
+        self.act_analyze = self._action(a, "&Analyze selected segments", self._analyze, "Ctrl+Return",
+                                        "Analyze the segments selected on the waveform (shown on the Analysis "
+                                        "page before it runs)")
+        self.act_measure = self._action(a, "&Measure selection", self.waveform.measure_selection, "Ctrl+M",
+                                        "Level, F0, formants, HNR, jitter and shimmer of the selected range "
+                                        "(Praat methods; shown, not stored)")
+        self.act_cancel = self._action(a, "&Cancel running task", self.cancel_jobs, "Esc",
+                                       "Cancel every running task and stop playback")
 
         h = mb.addMenu("&Help")
-        self._action(h, "Open &log folder", self.open_log_folder)
-        self._action(h, "&About s2f-desktop", self.about)
+        self.act_manual = self._action(h, "User &manual", self.show_manual, "F1",
+                                       "The short user manual (docs/manual.md)")
+        self._action(h, "Open &log folder", self.open_log_folder, None, "Show the folder with the application log")
+        self._action(h, "&About s2f-desktop", self.about, None, "Version and data directory")
         self.waveform_actions = [self.act_delete, self.act_label, self.act_accept, self.act_reject,
-                                 self.act_accept_all, self.act_vad, self.act_zoom_in, self.act_zoom_out,
+                                 self.act_accept_all, self.act_select_all, self.act_select_speaker,
+                                 self.act_select_label, self.act_speaker, self.act_group,
+                                 self.act_export_labels, self.act_import_labels, self.act_loop,
+                                 self.act_vad, self.act_zoom_in, self.act_zoom_out,
                                  self.act_zoom_fit, self.act_zoom_sel, self.act_pan_left, self.act_pan_right,
-                                 self.act_spectrogram, self.act_play]
+                                 self.act_spectrogram, self.act_tracks, self.act_measure, self.act_play]
+        for menu in mb.findChildren(QMenu):
+            menu.setToolTipsVisible(True)
         self._fill_recent()
 
     def _fill_recent(self) -> None:
@@ -236,13 +319,22 @@ class MainWindow(QMainWindow):
         writable = has_case and self.case.status is CaseStatus.OPEN
         has_rec = self.waveform.evidence is not None and self.waveform.model.overview is not None
         sel = self.waveform.model.selected
+        chosen = self.waveform.model.selected_segments()
         for act in self.waveform_actions:
             act.setEnabled(on_wave and has_rec)
+        if not on_wave:
+            self.pointer_label.clear()
         self.act_delete.setEnabled(on_wave and writable and sel is not None)
-        self.act_label.setEnabled(on_wave and writable and sel is not None)
-        is_sugg = sel is not None and sel.status.value == "suggested"
-        self.act_accept.setEnabled(on_wave and writable and is_sugg)
-        self.act_reject.setEnabled(on_wave and writable and is_sugg)
+        self.act_label.setEnabled(on_wave and writable and bool(chosen))
+        self.act_speaker.setEnabled(on_wave and writable and bool(chosen))
+        self.act_accept.setEnabled(on_wave and writable and any(s.status.value != "accepted" for s in chosen))
+        self.act_reject.setEnabled(on_wave and writable and any(s.status.value != "rejected" for s in chosen))
+        self.act_select_speaker.setEnabled(on_wave and has_rec and sel is not None and bool(sel.speaker_tag))
+        self.act_select_label.setEnabled(on_wave and has_rec and sel is not None and bool(sel.label))
+        self.act_group.setEnabled(on_wave and writable and has_rec)
+        self.act_import_labels.setEnabled(on_wave and writable and has_rec)
+        self.act_play.setEnabled(on_wave and has_rec and self.waveform.playback_available)
+        self.act_loop.setEnabled(on_wave and has_rec and self.waveform.playback_available)
         self.act_vad.setEnabled(on_wave and writable and has_rec)
         self.act_accept_all.setEnabled(on_wave and writable and has_rec)
         self.act_import.setEnabled(writable)
@@ -256,6 +348,55 @@ class MainWindow(QMainWindow):
     def _segments_changed(self) -> None:
         self._update_actions()
 
+    # ------------------------------------------------------------------ observing the store
+    def _store_changed(self, changes: list) -> None:
+        """Refresh every view a batch of committed changes concerns (whoever made them)."""
+        from s2f_desktop.services import cases as case_svc
+
+        self.cases.refresh()
+        if self.case is not None:
+            mine = [c for c in changes if c.case_id == self.case.id]
+            actions = {c.action for c in mine}
+            if any(a.startswith("case.") for a in actions):
+                try:
+                    self.case = case_svc.get_case(self.ctx, self.case.number)
+                except Exception as exc:
+                    self.reporter.report(exc, "Case")
+                self._update_title()
+            if any(a.startswith("evidence.") for a in actions):
+                self.evidence.refresh()
+            if any(a.startswith("segment.") for a in actions):
+                self.waveform.reload_segments()
+            if mine:
+                self.analysis.refresh()
+            comp = self.composites
+            if (comp is not None and any(a.startswith("composite.") for a in actions) and comp.run is not None
+                    and not comp.changes() and self.runner.current("composite") is None):
+                comp.refresh(select_id=comp.current.id if comp.current is not None else None)
+        self._update_actions()
+        self.views_refreshed.emit()
+
+    def _waveform_selection_changed(self) -> None:
+        self.analysis.set_waveform_selection([s.id for s in self.waveform.model.selected_segments()])
+
+    def _set_tracks(self, on: bool) -> None:
+        self.waveform.set_tracks(on)
+        if on:
+            self.act_spectrogram.setChecked(True)
+
+    def _pointer_readout(self, text: str) -> None:
+        self.pointer_label.setText(text)
+
+    def _show_analyst(self) -> None:
+        import html as _html
+
+        name = _html.escape(self.ctx.actor)
+        if not self.settings.analyst and self.ctx.actor == self.settings.resolved_analyst():
+            # Neither --analyst nor Settings gave a name: the login name is used; say so.
+            self.analyst_label.setText(f"Analyst: <b style='color:#b26a00'>{name}</b> "
+                                       "<small>(login name — set yours in File ▸ Settings)</small>")
+        else:
+            self.analyst_label.setText(f"Analyst: <b>{name}</b>")
     def _update_title(self) -> None:
         if self.case is None:
             self.setWindowTitle(f"s2f-desktop {__version__} — {self.ctx.data_dir}")
@@ -269,7 +410,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _job_started(self, job: Job) -> None:
-        if job.kind in ("device-probe", "spectrogram", "play-load"):
+        if job.kind in self.QUIET_JOBS:
             return
         self._job_widgets(True, job.kind)
         job.progress.connect(self._job_progress)
@@ -281,7 +422,7 @@ class MainWindow(QMainWindow):
         else:
             self.job_progress.setRange(0, 0)
         if msg:
-            self.job_label.setText(msg)
+            self.job_label.setText(self.analysis.humanize(msg))
 
     def _job_widgets(self, on: bool, kind: str = "") -> None:
         self.job_progress.setVisible(on)
@@ -301,7 +442,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ cases
     def new_case_dialog(self) -> None:
         """Ask for the new case's details, then create and open it."""
-        dlg = NewCaseDialog(self.settings.resolved_analyst(), self)
+        dlg = NewCaseDialog(self.ctx.actor, self)
         dlg.setObjectName("newCaseDialog")
 
         def accepted() -> None:
@@ -411,25 +552,146 @@ class MainWindow(QMainWindow):
     def _run_selected(self, run: Any) -> None:
         if self.composites is not None:
             closed = self.case is not None and self.case.status is CaseStatus.CLOSED
+            shown = self.composites.run
+            if shown is not None and run is not None and shown.id == run.id and self.composites.closed == closed:
+                return  # the same run re-shown after a refresh: keep the analyst's slider work
             self.composites.set_run(run, closed=closed)
 
     def _analyze(self) -> None:
+        """Analyze what is selected on the waveform; the Analysis page shows exactly that set first."""
+        self.runner.flush_changes()  # the Analysis page must list what the store holds right now
+        if self.tabs.currentIndex() == self.PAGE_EVIDENCE:
+            self.analysis.use_waveform_selection()
         self.tabs.setCurrentIndex(self.PAGE_ANALYSIS)
-        self.analysis.refresh()
         self.analysis.analyze()
 
-    def label_dialog(self) -> None:
-        """Ask for a label for the selected segment."""
-        seg = self.waveform.model.selected
-        if seg is None:
-            return
+    def label_dialog(self) -> Any:
+        """Ask for one label for every selected segment (returns the dialog, for tests)."""
+        segs = self.waveform.model.selected_segments()
+        if not segs:
+            return None
         dlg = QInputDialog(self)
         dlg.setObjectName("labelDialog")
-        dlg.setWindowTitle("Label segment")
-        dlg.setLabelText("Label (e.g. speaker A, caller):")
-        dlg.setTextValue(seg.label)
-        dlg.textValueSelected.connect(self.waveform.label_selected)
+        dlg.setWindowTitle("Label segments")
+        dlg.setLabelText(f"Label for {len(segs)} segment(s) (e.g. greeting, threat):")
+        labels = {s.label for s in segs}
+        dlg.setTextValue(labels.pop() if len(labels) == 1 else "")
+        dlg.textValueSelected.connect(self.waveform.label_selection)
         dlg.open()
+        return dlg
+
+    def speaker_dialog(self) -> Any:
+        """Ask for the speaker group of every selected segment (returns the dialog, for tests)."""
+        segs = self.waveform.model.selected_segments()
+        if not segs:
+            return None
+        dlg = QInputDialog(self)
+        dlg.setObjectName("speakerDialog")
+        dlg.setWindowTitle("Speaker group")
+        dlg.setLabelText(f"Speaker of {len(segs)} segment(s) (e.g. A, B, caller; empty: no group):")
+        dlg.setComboBoxEditable(True)
+        dlg.setComboBoxItems([""] + self.waveform.model.speakers())
+        tags = {s.speaker_tag for s in segs}
+        dlg.setTextValue(tags.pop() if len(tags) == 1 else "")
+        dlg.textValueSelected.connect(self.waveform.set_speaker_of_selected)
+        dlg.open()
+        return dlg
+
+    def _select_same_speaker(self) -> None:
+        sel = self.waveform.model.selected
+        if sel is not None and sel.speaker_tag:
+            n = self.waveform.select_matching(speaker=sel.speaker_tag)
+            self.show_status(f"Selected {n} segment(s) of speaker {sel.speaker_tag}")
+
+    def _select_same_label(self) -> None:
+        sel = self.waveform.model.selected
+        if sel is not None and sel.label:
+            n = self.waveform.select_matching(label=sel.label)
+            self.show_status(f"Selected {n} segment(s) labelled “{sel.label}”")
+
+    def suggest_speaker_groups(self) -> Any:
+        """Group accepted segments by voice (in a worker); the analyst confirms the groups in a dialog."""
+        from s2f_desktop.gui.speakers import SpeakerGroupsDialog
+
+        ev = self.waveform.evidence
+        accepted = [s for s in self.waveform.model.segments() if s.status.value == "accepted"]
+        if ev is None or len(accepted) < 2:
+            self.reporter.report(InputError("speaker grouping needs at least two accepted segments"))
+            return None
+        grouped = {s.id for s in accepted}
+        others = sorted({s.speaker_tag for s in self.waveform.model.segments()
+                         if s.speaker_tag and s.id not in grouped})
+        dlg = SpeakerGroupsDialog(self.ctx, self.runner, self.reporter, ev, accepted, self.settings.device, self,
+                                  other_speakers=others)
+        dlg.setObjectName("speakerGroupsDialog")
+        dlg.confirmed.connect(self.waveform.apply_speaker_groups)
+        dlg.open()
+        dlg.start()
+        return dlg
+
+    def import_labels_dialog(self) -> None:
+        """Pick a TextGrid or Audacity label file and add its intervals as segments."""
+        from PySide6.QtWidgets import QFileDialog
+
+        if self.case is None or self.waveform.evidence is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import segment labels", str(Path.home()),
+                                              "Label files (*.TextGrid *.txt);;All files (*)")
+        if path:
+            self.import_labels(Path(path))
+
+    def import_labels(self, path: Path) -> int:
+        """Add the intervals of a label file to the shown recording (one audited write)."""
+        from s2f_desktop.services import segments as seg_svc
+
+        ev = self.waveform.evidence
+        if self.case is None or ev is None:
+            return 0
+        try:
+            added = seg_svc.import_labels(self.ctx, self.case.number, ev.id, path)
+        except Exception as exc:
+            self.reporter.report(exc, "Import labels")
+            return 0
+        self.waveform.undo_stack.clear()  # an import is not an undoable edit; it is in the audit trail
+        self.show_status(f"Imported {len(added)} segment(s) from {path.name}")
+        return len(added)
+
+    def export_labels_dialog(self) -> None:
+        """Choose where to write this recording's segments as labels (never over an existing file)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        ev = self.waveform.evidence
+        if self.case is None or ev is None:
+            return
+        stem = Path(ev.original_name).stem
+        path, _ = QFileDialog.getSaveFileName(self, "Export segment labels", str(Path.home() / f"{stem}.TextGrid"),
+                                              "Praat TextGrid (*.TextGrid);;Audacity labels (*.txt)")
+        if path:
+            self.export_labels(Path(path))
+
+    def export_labels(self, path: Path) -> Path | None:
+        """Write the shown recording's segments to ``path`` (format from the extension)."""
+        from s2f_desktop.services import segments as seg_svc
+
+        ev = self.waveform.evidence
+        if self.case is None or ev is None:
+            return None
+        try:
+            out = seg_svc.export_labels(self.ctx, self.case.number, ev.id, path)
+        except Exception as exc:
+            self.reporter.report(exc, "Export labels")
+            return None
+        self.show_status(f"Segments written to {out}")
+        return out
+
+    def show_manual(self) -> Any:
+        """Open the user manual in a window (returns it, for tests)."""
+        from s2f_desktop.gui.manual import ManualWindow
+
+        win = ManualWindow(self)
+        win.setObjectName("manualWindow")
+        win.show()
+        return win
 
     def record_dialog(self) -> Any:
         """Record new evidence from a microphone (returns the dialog, for tests)."""
@@ -462,7 +724,7 @@ class MainWindow(QMainWindow):
         """Open the settings dialog (returns it, for tests)."""
         from s2f_desktop.gui.dialogs import SettingsDialog
 
-        dlg = SettingsDialog(self.settings, self.runner, self.reporter, self)
+        dlg = SettingsDialog(self.settings, self.runner, self.reporter, self, session_analyst=self.ctx.actor)
         dlg.setObjectName("settingsDialog")
         dlg.accepted.connect(lambda: self.apply_settings(dlg.result_settings()))
         dlg.open()
@@ -478,9 +740,11 @@ class MainWindow(QMainWindow):
         data_dir_changed = new.resolved_data_dir() != Path(self.ctx.data_dir)
         self.settings = new
         self.ctx.settings = new
-        self.ctx.actor = new.resolved_analyst()
+        self.ctx.actor = new.analyst.strip() or self.ctx.actor
+        self._show_analyst()
         self.analysis.set_device(new.device)
         self.comparison.set_device(new.device)
+        self.waveform.set_output_device(new.output_device)
         self.show_status("Settings saved" + (" — restart to use the new data directory" if data_dir_changed else ""))
 
     def open_log_folder(self) -> None:

@@ -3,9 +3,11 @@
 Usage: ``python -m s2f_desktop.gui.screenshots OUT_DIR`` (under ``xvfb-run``, or with
 ``QT_QPA_PLATFORM=offscreen``). Everything happens in a temporary data directory: a
 demo case is made from espeak-ng speech (a male and a female voice taking turns), the
-recording is imported, speech detection runs, segments are accepted, created and
-labelled, then analysis, composites and the report dialog are shown when those
-services exist. Each view is saved as a 1600x1000 PNG.
+recording is imported, speech detection runs, every suggestion is accepted in one
+step, speaker groups are suggested from the voices and confirmed, the spectrogram
+shows F0 and formant tracks, one analysis runs per speaker, a composite slider
+previews live, and the report dialog, settings and manual are shown. Each view is
+saved as a 1600x1000 PNG.
 """
 
 from __future__ import annotations
@@ -171,32 +173,49 @@ def main(argv: list[str] | None = None) -> int:
             mid = (seg.start_sample + seg.end_sample) / 2 / sr
             return min(turns, key=lambda t: 0 if t[1] <= mid <= t[2] else min(abs(mid - t[1]), abs(mid - t[2])))[0]
 
-        # The analyst accepts the caller's (male) turns and rejects the call-taker's; the
-        # last suggestion is left pending so the screenshot shows all three states.
-        for seg in segs[:-1]:
-            wave.model.select(seg.id)
-            wave.set_selected_status(voice_at(seg) == SCRIPT[0][0])
+        # Speaker-first: select every suggestion and accept it in one step, let the app
+        # suggest speaker groups from the voices, confirm them (A = caller, B = call-taker).
+        wave.select_matching()
+        wave.set_status_of_selected(True)
+        ev = wave.evidence
+        gdlg = window.suggest_speaker_groups()
+        groups = wait_for(gdlg.suggested, timeout_s=900)[0] if gdlg is not None else []
+        if gdlg is not None:
+            for r, ids in enumerate(groups):  # name each group after who speaks most in it
+                voices = [voice_at(wave.model.get(i)) for i in ids if wave.model.get(i) is not None]
+                caller = voices.count(SCRIPT[0][0]) >= len(voices) / 2
+                gdlg.table.item(r, 0).setText("caller" if caller else "call-taker")
+            settle(300)
+            grab_with_dialog(window, gdlg, out_dir / "07-speaker-groups.png")
+            saved.append(out_dir / "07-speaker-groups.png")
+            print(f"saved {saved[-1]}", flush=True)
+            gdlg.apply_btn.click()
+        segs = wave.model.segments()
         if segs:
             wave.model.select(segs[0].id)
-            wave.label_selected("caller")
+            wave.label_selection("delivery complaint")
         window.tabs.setCurrentIndex(window.PAGE_CASES)
         window.cases.refresh(select="2024-0117")
         save("01-cases.png")
 
         window.tabs.setCurrentIndex(window.PAGE_EVIDENCE)
         settle()
-        wave.view.fit_all()
+        wave.view.zoom_to(0, min(wave.model.frames, int(16 * sr)))
         window.act_spectrogram.setChecked(True)
-        wait_for(wave.spectrogram_ready, trigger=lambda: wave.set_spectrogram(True))
-        if segs:
-            wave.model.select(segs[0].id)
+        window.act_tracks.setChecked(True)
+        wait_for(wave.tracks_ready, trigger=lambda: window._set_tracks(True))
+        wave.select_matching(speaker="caller")
+        wait_for(wave.measured, trigger=wave.measure_selection, timeout_s=300)
+        wave.view.pointer_moved.emit(wave.view.readout(wave.view.width() * 0.4, wave.view.height() * 0.8))
         save("02-waveform.png")
 
-        if service_available("analysis"):
-            wave.accept_all_suggestions()  # the pending suggestion is the caller too
+        if service_available("analysis") and ev is not None:
             window.tabs.setCurrentIndex(window.PAGE_ANALYSIS)
-            window.analysis.refresh()
-            wait_for(window.analysis.run_finished, trigger=window.analysis.analyze, timeout_s=900)
+            for tag in ("call-taker", "caller"):  # one run per speaker, named after the speaker
+                if window.analysis.use_speaker(ev.id, tag):
+                    if tag == "caller":
+                        window.analysis.run_notes.setPlainText("Caller only; the call-taker is run separately.")
+                    wait_for(window.analysis.run_finished, trigger=window.analysis.analyze, timeout_s=900)
             save("03-analysis.png")
         if window.composites is not None and window.analysis.current_run() is not None:
             window.tabs.setCurrentIndex(window.PAGE_COMPOSITES)
@@ -205,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                      check=lambda *a: bool(comp.composites))
             name = next(iter(comp.sliders), None)
             if name is not None:
-                comp.set_slider_value(name, 0.4)
+                wait_for(comp.preview_shown, trigger=lambda: comp.set_slider_value(name, 0.4), timeout_s=600)
             save("04-composites.png")
         if window.act_report is not None:
             dlg = window.report_dialog()
@@ -214,8 +233,15 @@ def main(argv: list[str] | None = None) -> int:
             saved.append(out_dir / "05-report-dialog.png")
             print(f"saved {saved[-1]}", flush=True)
             dlg.reject()
+        manual = window.show_manual()
+        settle(300)
+        grab_with_dialog(window, manual, out_dir / "08-manual.png")
+        saved.append(out_dir / "08-manual.png")
+        manual.close()
         sdlg = window.settings_dialog()
         wait_for(sdlg.devices_probed, timeout_s=120)
+        if sdlg.output_info.text().startswith("Looking"):
+            wait_for(sdlg.outputs_listed, timeout_s=120)
         grab_with_dialog(window, sdlg, out_dir / "06-settings.png")
         saved.append(out_dir / "06-settings.png")
         sdlg.reject()

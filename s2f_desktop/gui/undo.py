@@ -151,3 +151,32 @@ def status_command(ctx: Any, model: WaveformModel, seg: Segment, accept: bool) -
     status = SegmentStatus.ACCEPTED if accept else SegmentStatus.REJECTED
     return ChangeSegmentCommand(ctx, model, seg, "Accept suggestion" if accept else "Reject suggestion",
                                 redo_fn=fn, status=status)
+
+
+class BulkChangeCommand(SegmentCommand):
+    """One analyst action over many segments (accept, reject, label, speaker) as one undo step.
+
+    Forward and back are each one ``update_segments`` transaction with one audit event,
+    so the chain names every segment the action touched.
+    """
+
+    def __init__(self, ctx: Any, model: WaveformModel, segments: list[Segment], text: str, action: str,
+                 **after: Any) -> None:
+        super().__init__(ctx, model, text)
+        self.action = action
+        self.after = {s.id: dict(after) for s in segments}
+        self.before = {s.id: {k: (getattr(s, k).value if k == "status" else getattr(s, k)) for k in after}
+                       for s in segments}
+        self.primary = model.selected_id
+        self.ids = [s.id for s in segments]
+
+    def _apply(self, changes: dict[str, dict[str, Any]], action: str) -> None:
+        segs = _segments_service().update_segments(self.ctx, changes, action=action)
+        self.model.upsert_many(segs)
+        self.model.select_many(self.ids, self.primary)
+
+    def redo(self) -> None:
+        self._guard(lambda: self._apply(self.after, self.action))
+
+    def undo(self) -> None:
+        self._guard(lambda: self._apply(self.before, self.action + ".undo"))

@@ -67,6 +67,7 @@ class WaveformModel(QObject):
         self._starts: list[int] = []
         self._max_len = 0
         self.selected_id: str | None = None
+        self.selected_ids: list[str] = []
 
     # overview
     def set_overview(self, overview: PeakSource | None, evidence: Any = None) -> None:
@@ -76,6 +77,7 @@ class WaveformModel(QObject):
         self._segments.clear()
         self._reindex()
         self.selected_id = None
+        self.selected_ids = []
         self.overview_changed.emit()
         self.segments_changed.emit()
         self.selection_changed.emit(None)
@@ -94,10 +96,12 @@ class WaveformModel(QObject):
     def set_segments(self, segments: Sequence[Segment]) -> None:
         """Replace all segments."""
         self._segments = {s.id: s for s in segments}
-        if self.selected_id not in self._segments:
-            self.selected_id = None
-            self.selection_changed.emit(None)
         self._reindex()
+        kept = [i for i in self.selected_ids if i in self._segments]
+        if kept != self.selected_ids or self.selected_id not in self._segments:
+            primary = self.selected_id if self.selected_id in self._segments else (kept[0] if kept else None)
+            self.selected_ids, self.selected_id = kept, primary
+            self.selection_changed.emit(primary)
         self.segments_changed.emit()
 
     def upsert(self, segment: Segment) -> None:
@@ -106,11 +110,19 @@ class WaveformModel(QObject):
         self._reindex()
         self.segments_changed.emit()
 
+    def upsert_many(self, segments: Sequence[Segment]) -> None:
+        """Add or replace several segments (one change notification)."""
+        for seg in segments:
+            self._segments[seg.id] = seg
+        self._reindex()
+        self.segments_changed.emit()
+
     def remove(self, segment_id: str) -> None:
         """Forget one segment (and deselect it)."""
         self._segments.pop(segment_id, None)
-        if self.selected_id == segment_id:
-            self.select(None)
+        if segment_id in self.selected_ids:
+            rest = [i for i in self.selected_ids if i != segment_id]
+            self.select_many(rest, rest[-1] if rest else None)
         self._reindex()
         self.segments_changed.emit()
 
@@ -129,17 +141,45 @@ class WaveformModel(QObject):
         return [s for s in self._order[lo:hi] if s.end_sample > start and s.start_sample < end]
 
     def select(self, segment_id: str | None) -> None:
-        """Select a segment (or nothing)."""
-        if segment_id is not None and segment_id not in self._segments:
-            segment_id = None
-        if segment_id != self.selected_id:
-            self.selected_id = segment_id
-            self.selection_changed.emit(segment_id)
+        """Select one segment (or nothing); replaces a multiple selection."""
+        self.select_many([] if segment_id is None else [segment_id], segment_id)
+
+    def select_many(self, segment_ids: Sequence[str], primary: str | None = None) -> None:
+        """Select several segments; ``primary`` (default: the first) is the one edits and playback use."""
+        ids = [i for i in dict.fromkeys(segment_ids) if i in self._segments]
+        if primary not in ids:
+            primary = ids[0] if ids else None
+        if ids != self.selected_ids or primary != self.selected_id:
+            self.selected_ids = ids
+            self.selected_id = primary
+            self.selection_changed.emit(primary)
+
+    def toggle(self, segment_id: str) -> None:
+        """Add a segment to the selection, or take it out (Ctrl+click)."""
+        ids = list(self.selected_ids)
+        if segment_id in ids:
+            ids.remove(segment_id)
+            self.select_many(ids, ids[-1] if ids else None)
+        else:
+            self.select_many(ids + [segment_id], segment_id)
+
+    def is_selected(self, segment_id: str) -> bool:
+        """Whether a segment is part of the (possibly multiple) selection."""
+        return segment_id in self.selected_ids
 
     @property
     def selected(self) -> Segment | None:
-        """The selected segment."""
+        """The primary selected segment."""
         return self.get(self.selected_id)
+
+    def selected_segments(self) -> list[Segment]:
+        """Every selected segment, in time order."""
+        chosen = set(self.selected_ids)
+        return [s for s in self._order if s.id in chosen]
+
+    def speakers(self) -> list[str]:
+        """Distinct speaker tags of this recording's segments, sorted (the colour order)."""
+        return sorted({s.speaker_tag for s in self._order if s.speaker_tag})
 
     def _reindex(self) -> None:
         self._order = sorted(self._segments.values(), key=lambda s: (s.start_sample, s.id))
@@ -248,6 +288,61 @@ def envelope_image(mins: np.ndarray, maxs: np.ndarray, rms: np.ndarray, x0: floa
     return QImage(img.data, width, height, 4 * width, QImage.Format.Format_ARGB32).copy()
 
 
+#: Track colours: formants red, F0 cyan (F0 has its own scale on the right, as in Praat).
+FORMANT_RGBA = 0xFFFF3030
+F0_RGBA = 0xFF00E5FF
+
+
+def tracks_rgba(times_s: np.ndarray, f0_hz: np.ndarray, formants_hz: np.ndarray, span_s: float, width: int,
+                height: int, max_hz: float, f0_max_hz: float) -> np.ndarray:
+    """F0 and formant tracks rasterised to a transparent ARGB32 array ``[height, width]``.
+
+    Column = time over ``span_s``; formant rows follow the spectrogram's 0..``max_hz``
+    axis, F0 rows its own 0..``f0_max_hz`` axis. Pure numpy (runs in a worker), so
+    painting costs one image blit per frame however many frames the tracks have.
+    """
+    img = np.zeros((height, width), dtype=np.uint32)
+    if len(times_s) == 0 or span_s <= 0:
+        return img
+    cols = np.clip((np.asarray(times_s) / span_s * width).astype(np.int64), 0, width - 1)
+
+    def dots(values: np.ndarray, top_hz: float, rgba: int, offsets: tuple[int, ...]) -> None:
+        ok = np.isfinite(values) & (values > 0) & (values < top_hz)
+        rows = (height - 1 - np.asarray(values[ok]) / top_hz * (height - 1)).astype(np.int64)
+        c = cols[ok]
+        for dr in offsets:
+            for dc in offsets:
+                img[np.clip(rows + dr, 0, height - 1), np.clip(c + dc, 0, width - 1)] = rgba
+
+    # A dark rim first, then the coloured cores: the dots stay visible on the bright,
+    # warm parts of the spectrogram (red alone disappears into its orange).
+    tracks = [(formants_hz[:, i], max_hz, FORMANT_RGBA) for i in range(formants_hz.shape[1]
+                                                                       if formants_hz.ndim == 2 else 0)]
+    tracks.append((np.asarray(f0_hz, dtype=float), f0_max_hz, F0_RGBA))
+    for values, top, _rgba in tracks:
+        dots(values, top, 0xFF000000, (-1, 0, 1, 2))
+    for values, top, rgba in tracks:
+        dots(values, top, rgba, (0, 1))
+    return img
+
+
+def argb_to_qimage(argb: np.ndarray) -> QImage:
+    """Wrap a transparent ARGB32 array in a QImage (copied)."""
+    argb = np.ascontiguousarray(argb, dtype=np.uint32)
+    h, w = argb.shape
+    return QImage(argb.data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()
+
+
+@dataclass(frozen=True)
+class TrackTile:
+    """Rendered F0/formant tracks for samples ``[start, end)``."""
+
+    start: int
+    end: int
+    image: QImage
+    f0_max_hz: float
+
+
 @dataclass(frozen=True)
 class SpectrogramTile:
     """A rendered spectrogram for samples ``[start, end)`` up to ``max_hz``."""
@@ -276,6 +371,23 @@ COLORS = {
     "playhead": QColor("#ff5252"),
     "create": QColor(255, 255, 255, 50),
 }
+
+
+#: Speaker-group colours (colour-blind-safe Okabe-Ito order); a recording's speaker tags,
+#: sorted, take them in turn, so the same tag has the same colour in the view and the table.
+SPEAKER_COLORS = (QColor("#e69f00"), QColor("#56b4e9"), QColor("#009e73"), QColor("#f0e442"),
+                  QColor("#cc79a7"), QColor("#d55e00"), QColor("#0072b2"), QColor("#bbbbbb"))
+
+
+def speaker_color(tag: str, speakers: Sequence[str]) -> QColor | None:
+    """The colour of a speaker tag among a recording's tags (None for an untagged segment)."""
+    if not tag:
+        return None
+    try:
+        i = list(speakers).index(tag)
+    except ValueError:
+        i = len(speakers)
+    return QColor(SPEAKER_COLORS[i % len(SPEAKER_COLORS)])
 
 
 def _narrow_rgba(c: QColor) -> int:
@@ -314,9 +426,19 @@ class WaveformView(QWidget):
     create_requested = Signal(int, int)
     edit_requested = Signal(str, int, int)
     cursor_moved = Signal(int)  # the play cursor was placed (sample)
+    scrub_released = Signal(int)  # the play cursor was dragged along the ruler and let go here
+    hint = Signal(str)  # a one-line explanation for the status bar (e.g. why no segment was made)
+    pointer_moved = Signal(str)  # readout under the pointer: time, and frequency over the spectrogram
 
     RULER_H = 24
-    EDGE_PX = 5
+    #: Half-width of the grab zone of a segment edge (pixels): generous, so a resize does not
+    #: miss the edge and create a new segment instead.
+    EDGE_PX = 10
+    #: A create-drag shorter than this (seconds) is taken as a slip, not as a segment.
+    MIN_CREATE_S = 0.25
+    #: Edges snap to a speech-detection boundary (another segment's edge) within this many pixels,
+    #: else to the nearest zero crossing when samples are decoded; hold Alt to place freely.
+    SNAP_PX = 8
     MIN_SPP = 1.0 / 16.0  # 16 pixels per sample at the deepest zoom
 
     def __init__(self, model: WaveformModel, parent: QWidget | None = None) -> None:
@@ -328,6 +450,8 @@ class WaveformView(QWidget):
         self.cursor_sample: int | None = None
         self.show_spectrogram = False
         self.spectrogram: SpectrogramTile | None = None
+        self.show_tracks = False
+        self.tracks: TrackTile | None = None
         self.spectrogram_note = ""
         #: ``(first sample, mono samples)`` decoded around the view when zoomed in (set by the panel).
         self.detail: tuple[int, np.ndarray] | None = None
@@ -519,15 +643,43 @@ class WaveformView(QWidget):
             x0 = self.sample_to_x(tile.start)
             x1 = self.sample_to_x(tile.end)
             p.drawImage(QRectF(x0, rect.top(), x1 - x0, rect.height()), tile.image)
-            p.setPen(QPen(COLORS["ruler_text"]))
-            p.drawText(QRectF(4, rect.top() + 2, 200, 16), Qt.AlignmentFlag.AlignLeft,
-                       f"{tile.max_hz / 1000:.1f} kHz")
-            p.drawText(QRectF(4, rect.bottom() - 18, 200, 16), Qt.AlignmentFlag.AlignLeft, "0 Hz")
+            tr = self.tracks
+            if self.show_tracks and tr is not None:
+                p.drawImage(QRectF(self.sample_to_x(tr.start), rect.top(),
+                                   self.sample_to_x(tr.end) - self.sample_to_x(tr.start), rect.height()), tr.image)
+            self._paint_frequency_ticks(p, rect, tile.max_hz)
         if self.spectrogram_note:
             p.setPen(QPen(COLORS["ruler_text"]))
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.spectrogram_note)
         p.setPen(QPen(COLORS["grid"], 1))
         p.drawLine(QPointF(0, rect.top()), QPointF(self.width(), rect.top()))
+
+    def _paint_frequency_ticks(self, p: QPainter, rect: QRectF, max_hz: float) -> None:
+        """Frequency ticks on the left (spectrogram and formants); the F0 scale on the right."""
+        if rect.height() < 40 or max_hz <= 0:
+            return
+        step = 500.0 if max_hz <= 4500 else 1000.0
+        if rect.height() / (max_hz / step) < 14:
+            step *= 2
+        p.setPen(QPen(COLORS["ruler_text"], 1))
+        f = step
+        while f < max_hz:
+            y = rect.bottom() - f / max_hz * rect.height()
+            p.drawLine(QPointF(0, y), QPointF(6, y))
+            p.drawText(QPointF(8, y + 4), f"{f / 1000:g} kHz")
+            f += step
+        tr = self.tracks
+        if self.show_tracks and tr is not None:
+            p.setPen(QPen(QColor(F0_RGBA), 1))
+            for f0 in (100, 200, 300, 400, 500, 600, 700):
+                if f0 >= tr.f0_max_hz:
+                    break
+                y = rect.bottom() - f0 / tr.f0_max_hz * rect.height()
+                p.drawLine(QPointF(self.width() - 6, y), QPointF(self.width(), y))
+                p.drawText(QPointF(self.width() - 56, y + 4), f"{f0} Hz")
+            p.drawText(QPointF(self.width() - 150, rect.top() + 14), "F0 (right scale)")
+            p.setPen(QPen(QColor(FORMANT_RGBA), 1))
+            p.drawText(QPointF(60, rect.top() + 14), "formants F1–F4")
 
     def _segment_extent(self, seg: Segment) -> tuple[int, int]:
         d = self._drag
@@ -549,7 +701,7 @@ class WaveformView(QWidget):
         for seg in self.model.visible(v0 - self.spp * 2, v1):
             s, e = self._segment_extent(seg)
             x0, x1 = self.sample_to_x(s), self.sample_to_x(e)
-            if x1 - x0 >= 6 or seg.id == self.model.selected_id or seg.id == drag_id:
+            if x1 - x0 >= 6 or self.model.is_selected(seg.id) or seg.id == drag_id:
                 detailed.append((seg, x0, x1))
             else:
                 a, b = max(0, int(x0)), min(width, max(int(x0) + 1, int(math.ceil(x1))))
@@ -570,12 +722,16 @@ class WaveformView(QWidget):
             p.drawImage(QRectF(0, top, width, h), strip)
         hatch = QBrush(QColor(255, 167, 38, 40), Qt.BrushStyle.BDiagPattern)
         edges: dict[SegmentStatus, list[QLineF]] = {st: [] for st in _EDGE_STYLE}
-        selected_seg: tuple[Segment, float, float] | None = None
+        selected_segs: list[tuple[Segment, float, float]] = []
+        speakers = self.model.speakers()
         for seg, x0, x1 in detailed:
             if seg.status is SegmentStatus.SUGGESTED:
                 p.fillRect(QRectF(x0, top, max(1.0, x1 - x0), h), hatch)
-            if seg.id == self.model.selected_id:
-                selected_seg = (seg, x0, x1)
+            band = speaker_color(seg.speaker_tag, speakers)
+            if band is not None:  # the speaker group: a band along the top, in the group's colour
+                p.fillRect(QRectF(x0, top, max(1.0, x1 - x0), 7), band)
+            if self.model.is_selected(seg.id):
+                selected_segs.append((seg, x0, x1))
             else:
                 edges[seg.status] += [QLineF(x0, top, x0, top + h), QLineF(x1, top, x1, top + h)]
         p.setBrush(QBrush())  # explicit objects: PySide's enum->QBrush conversion miscounts refs
@@ -584,28 +740,43 @@ class WaveformView(QWidget):
                 color_key, style = _EDGE_STYLE[status]
                 p.setPen(QPen(COLORS[color_key], 1, style))
                 p.drawLines(lines)
-        if selected_seg is not None:
-            seg, x0, x1 = selected_seg
+        for seg, x0, x1 in selected_segs:
             p.setPen(QPen(COLORS["selected_edge"], 2, _EDGE_STYLE[seg.status][1]))
             p.drawLine(QPointF(x0, top), QPointF(x0, top + h))
             p.drawLine(QPointF(x1, top), QPointF(x1, top + h))
             p.drawRect(QRectF(x0, top, max(1.0, x1 - x0), h).adjusted(0, 1, 0, -1))
         for seg, x0, x1 in detailed:
             label = seg.label or ("suggestion" if seg.status is SegmentStatus.SUGGESTED else "")
+            if seg.speaker_tag:
+                label = f"[{seg.speaker_tag}] {label}".strip()
             if seg.status is SegmentStatus.SUGGESTED and seg.confidence is not None:
                 label = f"{label} {seg.confidence:.0%}"
             if seg.status is SegmentStatus.REJECTED:
                 label = f"{label} (rejected)".strip()
             if label and x1 - x0 > 24:
-                selected = seg.id == self.model.selected_id
+                selected = self.model.is_selected(seg.id)
                 p.setPen(QPen(COLORS["selected_edge"] if selected else COLORS[_EDGE_STYLE[seg.status][0]]))
                 text = fm.elidedText(label, Qt.TextElideMode.ElideRight, int(x1 - x0 - 6))
-                p.drawText(QPointF(max(x0, 0) + 3, top + fm.ascent() + 2), text)
+                p.drawText(QPointF(max(x0, 0) + 3, top + fm.ascent() + 9), text)
         d = self._drag
         if d is not None and d["mode"] == "create" and "preview" in d:
             s, e = d["preview"]
             x0, x1 = self.sample_to_x(s), self.sample_to_x(e)
             p.fillRect(QRectF(x0, top, x1 - x0, h), COLORS["create"])
+        if d is not None and "preview" in d:
+            # Time and duration readout while dragging: the analyst sees where the edges land.
+            s, e = d["preview"]
+            sr = self.model.sample_rate
+            step = 0.001 if self.spp / sr < 0.001 else 0.01
+            text = f"{format_time(s / sr, step)} – {format_time(e / sr, step)}  ({(e - s) / sr:.3f} s)"
+            if d["mode"] == "create" and (e - s) < self.MIN_CREATE_S * sr:
+                text += f"  too short (< {self.MIN_CREATE_S:.2f} s)"
+            tw = fm.horizontalAdvance(text) + 10
+            bx = min(max(0.0, self.sample_to_x(s)), max(0.0, self.width() - tw))
+            box = QRectF(bx, top + h - fm.height() - 8, tw, fm.height() + 4)
+            p.fillRect(box, QColor(0, 0, 0, 190))
+            p.setPen(QPen(COLORS["selected_edge"]))
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_cursors(self, p: QPainter) -> None:
         for sample, color, width in ((self.cursor_sample, QColor(255, 255, 255, 150), 1),
@@ -630,9 +801,12 @@ class WaveformView(QWidget):
         if sel is not None and sel in cands:
             cands = [sel] + [c for c in cands if c.id != sel.id]
         for seg in cands:
-            if abs(self.sample_to_x(seg.start_sample) - x) <= self.EDGE_PX:
+            x0, x1 = self.sample_to_x(seg.start_sample), self.sample_to_x(seg.end_sample)
+            # A narrow segment keeps a middle third for moving it.
+            grab = min(float(self.EDGE_PX), max(3.0, (x1 - x0) / 3))
+            if abs(x0 - x) <= grab:
                 return "start", seg
-            if abs(self.sample_to_x(seg.end_sample) - x) <= self.EDGE_PX:
+            if abs(x1 - x) <= grab:
                 return "end", seg
         for seg in cands:
             if seg.start_sample <= sample < seg.end_sample:
@@ -644,11 +818,18 @@ class WaveformView(QWidget):
             return super().mousePressEvent(event)
         x = event.position().x()
         if event.position().y() < self.RULER_H:
+            # The ruler is the scrub strip: press and drag to move the play cursor.
             self.set_cursor_sample(self.clamp_sample(self.x_to_sample(x)))
+            self._drag = {"mode": "scrub", "x": x}
             return
         kind, seg = self.hit_test(x)
         anchor = self.x_to_sample(x)
-        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        mods = event.modifiers()
+        if seg is not None and mods & Qt.KeyboardModifier.ControlModifier:
+            self.model.toggle(seg.id)  # Ctrl+click: add to / remove from the selection
+            self.setFocus()
+            return
+        if mods & Qt.KeyboardModifier.ShiftModifier:
             kind, seg = "none", None  # Shift+drag always creates, even on top of a segment
         if seg is not None:
             self.model.select(seg.id)
@@ -665,13 +846,20 @@ class WaveformView(QWidget):
             kind, _ = self.hit_test(x) if self.model.overview is not None else ("none", None)
             self.setCursor({"start": Qt.CursorShape.SizeHorCursor, "end": Qt.CursorShape.SizeHorCursor,
                             "body": Qt.CursorShape.OpenHandCursor}.get(kind, Qt.CursorShape.IBeamCursor))
+            if self.model.overview is not None:
+                self.pointer_moved.emit(self.readout(x, event.position().y()))
+            return
+        if d["mode"] == "scrub":
+            self.set_cursor_sample(self.clamp_sample(self.x_to_sample(x)))
             return
         if abs(x - d["x"]) < 3 and "preview" not in d:
             return
+        free = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
         sample = self.x_to_sample(x)
         frames = self.model.frames
         if d["mode"] == "create":
-            a, b = sorted((self.clamp_sample(d["anchor"]), self.clamp_sample(sample)))
+            a, b = sorted((self.snap(self.clamp_sample(d["anchor"]), None, free),
+                           self.snap(self.clamp_sample(sample), None, free)))
             d["preview"] = (a, b)
         else:
             s0, e0 = d["orig"]
@@ -680,16 +868,59 @@ class WaveformView(QWidget):
                 delta = min(max(delta, -s0), frames - e0)
                 d["preview"] = (s0 + delta, e0 + delta)
             elif d["mode"] == "resize_start":
-                d["preview"] = (min(self.clamp_sample(sample), e0 - 1), e0)
+                d["preview"] = (min(self.snap(self.clamp_sample(sample), d["id"], free), e0 - 1), e0)
             else:
-                d["preview"] = (s0, max(self.clamp_sample(sample), s0 + 1))
+                d["preview"] = (s0, max(self.snap(self.clamp_sample(sample), d["id"], free), s0 + 1))
         self.update()
+
+    def snap(self, sample: int, exclude_id: str | None = None, free: bool = False) -> int:
+        """Where an edge dragged to ``sample`` lands: a nearby segment edge (speech-detection
+        boundary), else the nearest zero crossing of the decoded samples; ``free`` (Alt) disables."""
+        if free:
+            return sample
+        tol = self.SNAP_PX * self.spp
+        best, dist = None, tol + 1
+        for seg in self.model.visible(sample - tol, sample + tol):
+            if seg.id == exclude_id:
+                continue
+            for edge in (seg.start_sample, seg.end_sample):
+                if abs(edge - sample) < dist:
+                    best, dist = edge, abs(edge - sample)
+        if best is not None:
+            return int(best)
+        d = self.detail
+        if d is not None and self.spp <= 64:
+            first, x = d
+            lo, hi = int(sample - tol) - first, int(sample + tol) + 1 - first
+            if lo >= 0 and hi <= len(x) and hi - lo > 1:
+                w = x[lo:hi]
+                crossings = np.nonzero(np.signbit(w[:-1]) != np.signbit(w[1:]))[0]
+                if len(crossings):
+                    c = crossings[np.argmin(np.abs(crossings + 1 + lo + first - sample))]
+                    return int(c + 1 + lo + first)
+        return sample
+
+    def readout(self, x: float, y: float) -> str:
+        """Pointer readout: time (and, over the spectrogram, frequency)."""
+        sr = self.model.sample_rate
+        t = self.clamp_sample(self.x_to_sample(x)) / sr
+        text = f"pointer {format_time(t, 0.001)}"
+        tile = self.spectrogram
+        rect = self.spectrogram_rect()
+        if self.show_spectrogram and tile is not None and rect.top() <= y <= rect.bottom() and rect.height() > 0:
+            hz = (rect.bottom() - y) / rect.height() * tile.max_hz
+            text += f" · {hz:.0f} Hz"
+        return text
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         d, self._drag = self._drag, None
         if d is None:
             return super().mouseReleaseEvent(event)
         self.update()
+        if d["mode"] == "scrub":
+            if self.cursor_sample is not None:
+                self.scrub_released.emit(int(self.cursor_sample))
+            return
         if "preview" not in d:  # a click
             if d["mode"] == "create":
                 self.model.select(None)
@@ -697,8 +928,11 @@ class WaveformView(QWidget):
             return
         start, end = d["preview"]
         if d["mode"] == "create":
-            if end - start >= 2:
+            if end - start >= self.MIN_CREATE_S * self.model.sample_rate:
                 self.create_requested.emit(int(start), int(end))
+            else:
+                self.hint.emit(f"No segment made: the drag covered {(end - start) / self.model.sample_rate:.2f} s, "
+                               f"less than {self.MIN_CREATE_S:.2f} s")
         elif (start, end) != d["orig"]:
             self.edit_requested.emit(d["id"], int(start), int(end))
 

@@ -8,6 +8,13 @@ does. Jobs have a *kind*: submitting a new job of a kind cancels the previous on
 (through its :class:`~s2f_desktop.core.progress.CancelToken`), and the superseded
 job's result is dropped. :meth:`JobRunner.shutdown` cancels everything and waits, so
 no thread outlives the window.
+
+The runner is also the views' window on the store: :meth:`JobRunner.attach_store`
+subscribes to the store's committed, audited changes (from any thread: a worker, the
+GUI thread, another writer in this process) and re-emits them in the GUI thread as
+``store_changed(list[StoreChange])``, coalesced per event-loop turn so a bulk edit of
+a hundred segments refreshes each view once. Views refresh from that signal, never
+from who they think made the change.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from s2f_desktop.core.errors import CancelledError
 from s2f_desktop.core.progress import CancelToken, ProgressUpdate, Task
@@ -134,6 +141,9 @@ class JobRunner(QObject):
 
     job_started = Signal(object)
     job_done = Signal(object)
+    #: Committed store changes (``list[StoreChange]``), delivered in the GUI thread.
+    store_changed = Signal(list)
+    _changes_from_any_thread = Signal(list)
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 4) -> None:
         super().__init__(parent)
@@ -143,6 +153,42 @@ class JobRunner(QObject):
         self._live: set[Job] = set()
         self._retired: list[Job] = []
         self._closed = False
+        self._pending_changes: list[Any] = []
+        self._unsubscribe: Callable[[], None] | None = None
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(0)
+        self._flush_timer.timeout.connect(self._flush_changes)
+        self._changes_from_any_thread.connect(self._queue_changes)
+
+    # ------------------------------------------------------------------ store changes
+    def attach_store(self, store: Any) -> None:
+        """Observe ``store`` (a :class:`~s2f_desktop.store.db.Store`); replaces an earlier one."""
+        self.detach_store()
+        self._unsubscribe = store.subscribe(self._changes_from_any_thread.emit)
+
+    def detach_store(self) -> None:
+        """Stop observing the store (at shutdown, before this object goes away)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    @Slot(list)
+    def _queue_changes(self, changes: list) -> None:
+        self._pending_changes.extend(changes)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def _flush_changes(self) -> None:
+        changes, self._pending_changes = self._pending_changes, []
+        if changes:
+            self.store_changed.emit(changes)
+
+    def flush_changes(self) -> None:
+        """Deliver queued store changes now (tests and code that must see them synchronously)."""
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        self._flush_timer.stop()
+        self._flush_changes()
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any,
                on_success: Callable[[Any], None] | None = None,
@@ -213,6 +259,9 @@ class JobRunner(QObject):
         # so nothing is left in the event queue addressed to a runner about to be deleted.
         for job in list(self._live):
             QCoreApplication.sendPostedEvents(job, QEvent.Type.MetaCall)
+        self.detach_store()
+        self._flush_timer.stop()
+        self._pending_changes = []
         if ok:
             self._prune()
         return ok

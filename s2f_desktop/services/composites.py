@@ -426,19 +426,8 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
     return out
 
 
-def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, float],
-                     task: Task | None = None) -> Composite:
-    """A new composite version with slider changes (origin ``analyst``); the source stays as it was.
-
-    Unknown slider names and values outside a slider's bounds raise InputError.
-    """
-    task = task or null_task()
-    if not changes:
-        raise InputError("no adjustment given")
-    with ctx.store.read() as s:
-        src = repo.get_composite(s, composite_id)
-        run = repo.get_run(s, src.run_id)
-        siblings = repo.list_composites(s, src.run_id)
+def _adjusted(src: Composite, changes: dict[str, float]) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """The source's parameters with validated slider changes (origin ``analyst``), and what changed."""
     params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in src.parameters.items()}
     applied: dict[str, dict[str, float]] = {}
     for name, value in changes.items():
@@ -453,6 +442,39 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
         old = float(params.get(key, {}).get("value", adj.default))
         params[key] = {"value": v, "origin": "analyst", "note": adj.label, "illustrative": False}
         applied[name] = {"old": old, "new": v}
+    return params, applied
+
+
+def preview_composite(ctx: AppContext, composite_id: int, changes: dict[str, float], view: str = "front",
+                      size: int = 320, task: Task | None = None) -> bytes:
+    """PNG bytes of one view with slider changes applied, rendered but NOT stored (live slider preview).
+
+    Same parameters and renderer as :func:`adjust_composite`, so the saved version looks like
+    the preview; nothing is written and nothing is audited until the analyst saves.
+    """
+    task = task or null_task()
+    _check_views((view,))
+    with ctx.store.read() as s:
+        src = repo.get_composite(s, composite_id)
+    params, _ = _adjusted(src, changes)
+    device = "cpu" if params.get("render.device", {}).get("value", "cpu") == "cpu" else _device(ctx)
+    return _render(params, (view,), int(size), device, task)[view]
+
+
+def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, float],
+                     task: Task | None = None) -> Composite:
+    """A new composite version with slider changes (origin ``analyst``); the source stays as it was.
+
+    Unknown slider names and values outside a slider's bounds raise InputError.
+    """
+    task = task or null_task()
+    if not changes:
+        raise InputError("no adjustment given")
+    with ctx.store.read() as s:
+        src = repo.get_composite(s, composite_id)
+        run = repo.get_run(s, src.run_id)
+        siblings = repo.list_composites(s, src.run_id)
+    params, applied = _adjusted(src, changes)
     size = int(params.get("render.size_px", {}).get("value", 512))
     device = "cpu" if params.get("render.device", {}).get("value", "cpu") == "cpu" else _device(ctx)
     params.update(_render_record(size, device))

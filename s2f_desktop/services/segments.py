@@ -9,9 +9,11 @@ an undo (:func:`restore_segment`) can put back exactly what was removed.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy.orm import Session
@@ -269,4 +271,156 @@ def run_vad(ctx: AppContext, case_number: str, evidence_id: int, task: Task | No
                                                   "custody": [custody.deleted("segment", g.id) for g in removed]
                                                   + [custody.state("segment", g) for g in created]})
     task.progress(1.0, f"{len(created)} speech regions suggested")
+    return created
+
+
+def update_segments(ctx: AppContext, changes: dict[str, dict[str, Any]], action: str = "segment.bulk_update"
+                    ) -> list[Segment]:
+    """Apply per-segment field changes (same keys as :func:`update_segment`) in one transaction.
+
+    All segments must belong to one open case; the whole batch is refused if any change
+    is invalid. One audit event names every changed segment with its old and new values
+    (``action`` lets the caller say what the analyst did, e.g. ``segment.bulk_accept``).
+    Returns the segments after the change, in the order given.
+    """
+    if not changes:
+        return []
+    clean: dict[str, dict[str, Any]] = {}
+    for seg_id, fields in changes.items():
+        one: dict[str, Any] = {}
+        for key, value in fields.items():
+            key = _FIELD_ALIASES.get(key, key)
+            if key not in _EDITABLE:
+                raise InputError(f"not an editable segment field: {key}")
+            if key in ("start_sample", "end_sample"):
+                value = int(value)
+            elif key == "status":
+                try:
+                    value = SegmentStatus(value)
+                except ValueError as exc:
+                    raise InputError(f"invalid segment status {value!r}") from exc
+            else:
+                value = str(value).strip()
+            one[key] = value
+        clean[seg_id] = one
+    out: list[Segment] = []
+    diffs: dict[str, dict[str, Any]] = {}
+    with ctx.store.write() as s:
+        case: Case | None = None
+        for seg_id, one in clean.items():
+            before = repo.get_segment(s, seg_id)
+            ev, c = _evidence_and_case(s, before.evidence_id)
+            if case is None:
+                require_open(c)
+                case = c
+            elif c.id != case.id:
+                raise InputError("a bulk segment change must stay within one case")
+            _check_range(ev, one.get("start_sample", before.start_sample), one.get("end_sample", before.end_sample))
+            diff = {k: {"old": getattr(before, k).value if k == "status" else getattr(before, k),
+                        "new": v.value if k == "status" else v}
+                    for k, v in one.items() if getattr(before, k) != v}
+            if diff:
+                out.append(repo.update_segment(s, seg_id, **one))
+                diffs[seg_id] = diff
+            else:
+                out.append(before)
+        if diffs and case is not None:
+            append_event(s, case_id=case.id, actor=ctx.actor, action=action, object_type="segment",
+                         object_ids=list(diffs), details={"changes": diffs})
+    return out
+
+
+def set_segments_fields(ctx: AppContext, segment_ids: Iterable[str], action: str = "segment.bulk_update",
+                        **fields: Any) -> list[Segment]:
+    """The same field change for many segments (bulk accept, reject, label, speaker), one audit event."""
+    return update_segments(ctx, {sid: dict(fields) for sid in segment_ids}, action=action)
+
+
+# ------------------------------------------------------------------------------ label files
+#: Statuses written by :func:`export_labels` unless told otherwise (rejected ones are not speech the analyst kept).
+EXPORT_STATUSES = (SegmentStatus.ACCEPTED, SegmentStatus.SUGGESTED)
+
+
+def export_labels(ctx: AppContext, case_number: str, evidence_id: int, path: Path | str,
+                  statuses: Iterable[SegmentStatus | str] | None = None) -> Path:
+    """Write an evidence item's segments as a Praat TextGrid (``.TextGrid``) or Audacity labels (``.txt``).
+
+    Never overwrites: an existing file is refused. The export is audited (file name and sha256).
+    """
+    from s2f_desktop.audio import labels
+
+    path = Path(path).expanduser()
+    labels.label_format(path)
+    if path.exists():
+        raise InputError(f"{path} already exists; choose a new file name (nothing is overwritten)")
+    sts = EXPORT_STATUSES if statuses is None else tuple(SegmentStatus(st) for st in statuses)
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        ev = repo.get_evidence(s, evidence_id)
+        if ev.case_id != case.id:
+            raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
+        segs = repo.list_segments(s, ev.id, list(sts))
+    intervals = [labels.LabelInterval(g.start_s, g.end_s, g.label, g.speaker_tag) for g in segs]
+    text = labels.render_labels(path, intervals, ev.media.duration_s)
+    data = text.encode("utf-8")
+    try:
+        with open(path, "xb") as fh:  # exclusive create: a file that appeared meanwhile is not overwritten
+            fh.write(data)
+    except FileExistsError as exc:
+        raise InputError(f"{path} already exists; choose a new file name (nothing is overwritten)") from exc
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    with ctx.store.write() as s:
+        append_event(s, case_id=case.id, actor=ctx.actor, action="segment.export_labels", object_type="evidence",
+                     object_ids=[ev.id], details={"file": path.name, "format": labels.label_format(path),
+                                                  "sha256": hashlib.sha256(data).hexdigest(),
+                                                  "segments": [g.id for g in segs]})
+    return path
+
+
+def import_labels(ctx: AppContext, case_number: str, evidence_id: int, path: Path | str) -> list[Segment]:
+    """Add the intervals of a TextGrid / Audacity label file as accepted manual segments.
+
+    The whole file is checked first: one interval outside the recording (or with its end
+    not after its start) refuses the import and names it. Intervals identical to an
+    existing segment (same range, label and speaker) are skipped, so importing a file
+    twice adds nothing. Each new segment records the file's name and sha256 in its
+    parameters; one audit event lists them all.
+    """
+    from s2f_desktop.audio import labels
+
+    path = Path(path).expanduser()
+    intervals = labels.read_labels(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with ctx.store.write() as s:
+        case = repo.get_case(s, case_number)
+        require_open(case)
+        ev = repo.get_evidence(s, evidence_id)
+        if ev.case_id != case.id:
+            raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
+        sr = ev.media.sample_rate
+        ranges = []
+        for i, iv in enumerate(intervals, start=1):
+            a, b = int(round(iv.start_s * sr)), int(round(iv.end_s * sr))
+            try:
+                _check_range(ev, a, b)
+            except InputError as exc:
+                raise InputError(f"{path.name}, interval {i} ({iv.start_s:.3f}-{iv.end_s:.3f} s): {exc.message}"
+                                 ) from exc
+            ranges.append((a, b, iv.label, iv.speaker))
+        existing = {(g.start_sample, g.end_sample, g.label, g.speaker_tag) for g in repo.list_segments(s, ev.id)}
+        params = {"imported_from": path.name, "sha256": digest, "format": labels.label_format(path)}
+        created: list[Segment] = []
+        for a, b, label, speaker in ranges:
+            if (a, b, label, speaker) in existing:
+                continue
+            existing.add((a, b, label, speaker))
+            created.append(repo.add_segment(s, ev.id, a, b, sr, source=SegmentSource.MANUAL,
+                                            status=SegmentStatus.ACCEPTED, label=label, speaker_tag=speaker,
+                                            params=params))
+        append_event(s, case_id=case.id, actor=ctx.actor, action="segment.import_labels", object_type="segment",
+                     object_ids=[g.id for g in created],
+                     details={"evidence_id": ev.id, "file": path.name, "sha256": digest,
+                              "format": params["format"], "intervals": len(intervals),
+                              "skipped_as_present": len(intervals) - len(created)})
     return created

@@ -78,6 +78,10 @@ def append_event(
     )
     session.add(row)
     session.flush()
+    from s2f_desktop.store.db import CHANGES_KEY, StoreChange  # db imports nothing from here at module level
+
+    session.info.setdefault(CHANGES_KEY, []).append(
+        StoreChange(case_id, action, object_type, tuple(ids), actor))
     return row
 
 
@@ -133,3 +137,16 @@ def chain_head(events: Sequence[AuditEvent]) -> tuple[int, str]:
 def event_count(session: Session, case_id: int | None) -> int:
     """Number of events in a chain."""
     return int(session.execute(select(func.count()).select_from(AuditEventRow).where(_case_filter(case_id))).scalar_one())
+
+
+def last_event_times(session: Session) -> dict[int | None, datetime]:
+    """Time of each chain's newest event (the case's last recorded change), keyed by case id."""
+    rows = session.execute(select(AuditEventRow.case_id, func.max(AuditEventRow.at)).group_by(AuditEventRow.case_id))
+    return {case_id: at for case_id, at in rows}
+
+
+def events_with_action(session: Session, case_id: int | None, action: str) -> list[AuditEvent]:
+    """A case's events of one action, in chain order."""
+    rows = session.execute(select(AuditEventRow).where(_case_filter(case_id), AuditEventRow.action == action)
+                           .order_by(AuditEventRow.seq)).scalars()
+    return [to_event(r) for r in rows]

@@ -5,6 +5,12 @@ SQLAlchemy ``Session`` never is. Each :meth:`Store.read` / :meth:`Store.write` b
 opens its own short-lived session. Writes are serialised through one lock so there is
 exactly one writer at a time, whatever thread it runs on; SQLite's WAL mode lets
 readers proceed meanwhile.
+
+Observers (the views, through the GUI's job runner) subscribe with
+:meth:`Store.subscribe`: after each committed write they receive the
+:class:`StoreChange` list of the audit events that write appended. Every evidential
+change is audited in its own transaction (evidence rules), so the audit events are
+the one complete description of what changed; nothing else needs to announce itself.
 """
 
 from __future__ import annotations
@@ -14,10 +20,9 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -130,6 +135,25 @@ def current_revision(engine: Engine) -> str | None:
     return rows[0][0] if rows else None
 
 
+#: ``Session.info`` key under which :func:`~s2f_desktop.store.audit.append_event` lists the
+#: transaction's changes for the observers.
+CHANGES_KEY = "s2f_changes"
+
+
+@dataclass(frozen=True)
+class StoreChange:
+    """One committed, audited change (what an audit event says, without its hash)."""
+
+    case_id: int | None
+    action: str
+    object_type: str
+    object_ids: tuple[str, ...]
+    actor: str
+
+
+StoreObserver = Callable[[list[StoreChange]], None]
+
+
 class Store:
     """Handle on one data directory's database and files."""
 
@@ -144,6 +168,33 @@ class Store:
         self._writer: Engine | None = None if read_only else _write_engine(engine.url)
         self._write_sessions = None if self._writer is None else sessionmaker(self._writer, expire_on_commit=False)
         self._write_lock = threading.RLock()
+        self._observers: list[StoreObserver] = []
+        self._observers_lock = threading.Lock()
+
+    def subscribe(self, observer: StoreObserver) -> Callable[[], None]:
+        """Call ``observer(changes)`` after every committed write that appended audit events.
+
+        It runs in the writing thread, after the commit and outside the write lock, so it
+        must only hand the changes on (a Qt signal, a queue). Returns the unsubscribe function.
+        """
+        with self._observers_lock:
+            self._observers.append(observer)
+
+        def unsubscribe() -> None:
+            with self._observers_lock:
+                if observer in self._observers:
+                    self._observers.remove(observer)
+
+        return unsubscribe
+
+    def _notify(self, changes: list[StoreChange]) -> None:
+        with self._observers_lock:
+            observers = list(self._observers)
+        for obs in observers:
+            try:
+                obs(list(changes))
+            except Exception:  # an observer's bug must not undo or fail a committed write
+                logging.getLogger(__name__).exception("store observer failed")
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -162,11 +213,13 @@ class Store:
             raise StorageError(f"the data directory {self.layout.root} is read-only; this command needs to write "
                                "(listing, showing, verifying and reporting to another folder work read-only)")
         assert self._write_sessions is not None
+        changes: list[StoreChange] = []
         with self._write_lock:
             session = self._write_sessions()
             try:
                 with session.begin():
                     yield session
+                changes = list(session.info.get(CHANGES_KEY, ()))
             except DBAPIError as exc:
                 plain = _storage_error(exc, self.layout.database)
                 if plain is not None:
@@ -174,6 +227,8 @@ class Store:
                 raise
             finally:
                 session.close()
+        if changes:
+            self._notify(changes)
 
     def close(self) -> None:
         """Release database connections."""

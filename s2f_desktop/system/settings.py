@@ -29,6 +29,8 @@ class Settings:
     data_dir: str = ""
     device: str = "auto"
     recent_cases: tuple[str, ...] = ()
+    #: Sound output device name for playback; empty means the system default.
+    output_device: str = ""
 
     def resolved_analyst(self) -> str:
         """The analyst name to record in the audit trail."""
@@ -84,6 +86,7 @@ def load_settings(path: Path | None = None) -> Settings:
         data_dir=str(raw.get("data_dir") or ""),
         device=device,
         recent_cases=tuple(str(c) for c in recent),
+        output_device=str(raw.get("output_device") or ""),
     )
 
 

@@ -1,8 +1,9 @@
-"""``s2f segments``: list, add and detect (VAD) speech segments of an evidence item."""
+"""``s2f segments``: list, add, detect (VAD), import and export speech segments of an evidence item."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from s2f_desktop.cli.output import StderrProgress, fmt_seconds, print_json, print_table
 from s2f_desktop.core.errors import InputError
@@ -28,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--relabel", nargs=2, metavar=("ID", "LABEL"), help="set a segment's label")
     p.add_argument("--status", choices=["suggested", "accepted", "rejected"], action="append",
                    help="list only these statuses (repeatable)")
+    p.add_argument("--import-labels", metavar="FILE", type=Path,
+                   help="add segments from a Praat TextGrid (.TextGrid) or Audacity label file (.txt)")
+    p.add_argument("--export-labels", metavar="FILE", type=Path,
+                   help="write the segments as a Praat TextGrid (.TextGrid) or Audacity labels (.txt); "
+                        "an existing file is never overwritten")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_segments)
 
@@ -59,11 +65,19 @@ def _segments(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
                 action(ctx, seg_id)
                 if not args.json:
                     print(f"{verb} segment {seg_id}")
+    if args.import_labels:
+        added = seg_svc.import_labels(ctx, args.case, ev.id, args.import_labels)
+        if not args.json:
+            print(f"imported {len(added)} segment(s) from {args.import_labels}")
     if args.relabel:
         (seg_id,) = _resolve_ids(ctx, ev.id, args.relabel[0], suggested_only=False)
         seg_svc.update_segment(ctx, seg_id, label=args.relabel[1])
         if not args.json:
             print(f"labelled segment {seg_id}: {args.relabel[1]!r}")
+    if args.export_labels:
+        out = seg_svc.export_labels(ctx, args.case, ev.id, args.export_labels, statuses=args.status)
+        if not args.json:
+            print(f"segments written to {out}")
     segs = seg_svc.list_segments(ctx, ev.id, args.status)
     if args.json:
         print_json(segs)

@@ -1,0 +1,80 @@
+"""Praat-style inspection of a recording: tracks for the view, measures of a selection.
+
+Nothing here is stored: these are views of the evidence for the analyst, computed by
+the same code as the stored acoustic measures (:mod:`s2f_desktop.voice`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.models import Evidence
+from s2f_desktop.services.audio import read_evidence
+from s2f_desktop.services.context import AppContext
+from s2f_desktop.voice.tracks import MAX_TRACK_S, Tracks, compute_tracks
+
+#: Below this bandwidth a recording is treated as telephone band (F3/F4 unreliable).
+TELEPHONE_RATE = 8000
+
+
+def evidence_tracks(ctx: AppContext, evidence: Evidence, start_sample: int, end_sample: int) -> Tracks:
+    """F0 and formant tracks of ``[start, end)``; times are seconds from ``start_sample``."""
+    sr = evidence.media.sample_rate
+    if (end_sample - start_sample) / sr > MAX_TRACK_S:
+        raise InputError(f"tracks are computed for at most {MAX_TRACK_S:.0f} s at a time; zoom in")
+    x = read_evidence(ctx, evidence, max(0, start_sample), min(evidence.media.frames, end_sample))
+    return compute_tracks(np.asarray(x, dtype=np.float32), sr)
+
+
+@dataclass(frozen=True)
+class SelectionMeasures:
+    """Measures of one selected range, ready to show (values may be None)."""
+
+    start_s: float
+    end_s: float
+    rms_dbfs: float | None
+    peak_dbfs: float | None
+    values: dict[str, float | None]
+    notes: tuple[str, ...]
+
+    def text(self) -> str:
+        """One line in words and units."""
+        from s2f_desktop.voice.acoustics import UNITS
+
+        def v(name: str, fmt: str = "{:.0f}") -> str:
+            x = self.values.get(name)
+            return "–" if x is None else fmt.format(x)
+
+        parts = [f"{self.end_s - self.start_s:.3f} s"]
+        if self.rms_dbfs is not None:
+            parts.append(f"RMS {self.rms_dbfs:.1f} dBFS, peak {self.peak_dbfs:.1f} dBFS")
+        parts.append(f"F0 median {v('f0_median')} Hz (5–95 %: {v('f0_p5')}–{v('f0_p95')})")
+        parts.append(f"F1 {v('f1')} · F2 {v('f2')} · F3 {v('f3')} · F4 {v('f4')} {UNITS['f1']}")
+        parts.append(f"HNR {v('hnr', '{:.1f}')} dB · jitter {v('jitter_local', '{:.2f}')} % · "
+                     f"shimmer {v('shimmer_local', '{:.2f}')} %")
+        out = " | ".join(parts)
+        if self.notes:
+            out += " (" + "; ".join(self.notes) + ")"
+        return out
+
+
+def selection_measures(ctx: AppContext, evidence: Evidence, start_sample: int, end_sample: int
+                       ) -> SelectionMeasures:
+    """Level, F0, formants, HNR, jitter and shimmer of ``[start, end)`` (Praat methods)."""
+    from s2f_desktop.voice.acoustics import measure
+
+    sr = evidence.media.sample_rate
+    if end_sample <= start_sample:
+        raise InputError("select a range to measure")
+    if (end_sample - start_sample) / sr > MAX_TRACK_S:
+        raise InputError(f"measure at most {MAX_TRACK_S:.0f} s at a time")
+    x = np.asarray(read_evidence(ctx, evidence, start_sample, end_sample), dtype=np.float64)
+    rms = float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    m = measure(x, sr, band_limited=sr <= TELEPHONE_RATE)
+    return SelectionMeasures(start_sample / sr, end_sample / sr,
+                             20 * np.log10(rms) if rms > 0 else None, 20 * np.log10(peak) if peak > 0 else None,
+                             dict(m.values), tuple(m.notes))
