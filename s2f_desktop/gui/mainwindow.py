@@ -16,6 +16,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.models import Case, CaseStatus
+from s2f_desktop.gui.about import TAB_ABOUT, TAB_NOTICES, app_icon, show_about
 from s2f_desktop.gui.analysis import AnalysisPanel
 from s2f_desktop.gui.cases import CaseBrowser, NewCaseDialog
 from s2f_desktop.gui.errors import ErrorReporter
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
         self.recorder_factory: Callable[[], Any] | None = None
         self.case: Case | None = None
         self.setWindowTitle("s2f-desktop")
+        self.setWindowIcon(app_icon())
         self.resize(1600, 1000)
 
         self.tabs = QTabWidget()
@@ -207,7 +210,9 @@ class MainWindow(QMainWindow):
 
         h = mb.addMenu("&Help")
         self._action(h, "Open &log folder", self.open_log_folder)
+        self._action(h, "Third-party &licences", lambda: self.about(TAB_NOTICES))
         self._action(h, "&About s2f-desktop", self.about)
+        self._action(h, "About &Qt", QApplication.aboutQt)
         self.waveform_actions = [self.act_delete, self.act_label, self.act_accept, self.act_reject,
                                  self.act_accept_all, self.act_vad, self.act_zoom_in, self.act_zoom_out,
                                  self.act_zoom_fit, self.act_zoom_sel, self.act_pan_left, self.act_pan_right,
@@ -475,13 +480,9 @@ class MainWindow(QMainWindow):
         """Show the log folder in the file manager."""
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.ctx.store.layout.logs)))
 
-    def about(self) -> None:
-        """Version and the one thing every analyst must know."""
-        QMessageBox.about(self, "About s2f-desktop",
-                          f"<b>s2f-desktop {__version__}</b><p>Offline voice profiling. Estimates of sex and age "
-                          "from speech, with calibrated uncertainty, and illustrative composite faces.</p>"
-                          "<p><b>Results are investigative leads, never identifications.</b></p>"
-                          f"<p>Data directory: {self.ctx.data_dir}</p>")
+    def about(self, tab: int = TAB_ABOUT) -> None:
+        """Version, the one thing every analyst must know, the licence and the third-party notices."""
+        show_about(self, self.ctx.data_dir, tab)
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:
