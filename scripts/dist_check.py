@@ -60,8 +60,15 @@ def main() -> int:
                              env=e, timeout=900)
         dt = time.perf_counter() - t0
         check(out.returncode == 0, f"s2f analyze {sample.name} --json exits 0 ({dt:.1f} s){'' if out.returncode == 0 else ': ' + out.stderr[-2000:]}")
-        result = json.loads(out.stdout)
-        print(json.dumps(result, indent=1)[:1500])
+        try:
+            result = json.loads(out.stdout)
+        except ValueError:  # one JSON object per line (several inputs)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+        check({"input", "quality", "traits", "model", "device"} <= set(result),
+              f"analysis has the documented keys ({', '.join(sorted(result))})")
+        check("sex" in result["traits"] and "age" in result["traits"], "traits carry sex and age")
+        print(json.dumps({"device": result["device"], "model": result["model"], "sex": result["traits"]["sex"],
+                          "age": result["traits"]["age"]}, indent=1)[:2000])
     return 0
 
 
