@@ -59,7 +59,8 @@ def main() -> int:
         out = subprocess.run([str(bindir / "s2f"), "analyze", str(sample), "--json"], capture_output=True, text=True,
                              env=e, timeout=900)
         dt = time.perf_counter() - t0
-        check(out.returncode == 0, f"s2f analyze {sample.name} --json exits 0 ({dt:.1f} s){'' if out.returncode == 0 else ': ' + out.stderr[-2000:]}")
+        why = "" if out.returncode == 0 else ": " + out.stderr[-2000:]
+        check(out.returncode == 0, f"s2f analyze {sample.name} --json exits 0 ({dt:.1f} s){why}")
         try:
             result = json.loads(out.stdout)
         except ValueError:  # one JSON object per line (several inputs)

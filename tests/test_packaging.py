@@ -232,3 +232,15 @@ def test_installer_spec_covers_each_platform() -> None:
                    "VSVersionInfo", "bundle_datas(ROOT)", "missing_notices(ROOT)"):
         assert needle in spec, needle
     assert re.search(r'\(str\(ROOT / "models"\), "models"\)', spec) is None, "models/ is not copied whole"
+
+
+def test_model_cards_credit_their_data_sets_with_licence_and_source() -> None:
+    for card in sorted((ROOT / "models").glob("*/MODEL_CARD.md")):
+        text = card.read_text(encoding="utf-8")
+        assert "## Attribution and licences" in text, f"{card.parent.name}: no attribution section"
+        section = text.split("## Attribution and licences", 1)[1]
+        if "LibriSpeech" in text:
+            assert "CC BY 4.0" in section and "openslr.org/12" in section, card.parent.name
+        if "AVSpeech" in text or "avspeech" in text:
+            assert "looking-to-listen.github.io/avspeech" in section and "research use" in section, card.parent.name
+            assert "modified" in section, card.parent.name

@@ -63,10 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     # The .desktop file's id: Wayland compositors match the window to its menu entry and icon.
-    app.setDesktopFileName("org.s2f_desktop.S2FDesktop")
+    QApplication.setDesktopFileName("org.s2f_desktop.S2FDesktop")
     from s2f_desktop.gui.about import app_icon
 
-    app.setWindowIcon(app_icon())
+    QApplication.setWindowIcon(app_icon())
     reporter = ErrorReporter()
     install_excepthook(reporter)
     try:

@@ -22,7 +22,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, cast
 
 #: Installed with ``pip install --no-deps`` (pip cannot express it: resemblyzer pins
 #: ``webrtcvad``, which compiles from source; ``webrtcvad-wheels`` provides the same module).
@@ -85,7 +85,8 @@ SUPPLEMENTS: tuple[Supplement, ...] = (
     Supplement("PortAudio", "sounddevice (bundled on Windows and macOS; the host's libportaudio2 on Linux)",
                "MIT", (), "https://www.portaudio.com", "MIT-style licence, see https://www.portaudio.com/license.html"),
     Supplement("NVIDIA CUDA runtime libraries (cuBLAS, cuDNN, cuFFT, cuRAND, cuSOLVER, cuSPARSE, NCCL, NVRTC, "
-               "nvJitLink, CUPTI, cuFile, NVSHMEM, cuSPARSELt) and the CUDA parts of Warp", "nvidia-* wheels, warp-lang",
+               "nvJitLink, CUPTI, cuFile, NVSHMEM, cuSPARSELt) and the CUDA parts of Warp",
+               "nvidia-* wheels, warp-lang",
                "LicenseRef-NVIDIA-Proprietary", (), "https://docs.nvidia.com/cuda/eula/",
                "Proprietary, redistributable under the NVIDIA CUDA Toolkit EULA (Attachment A lists the "
                "redistributable files); each nvidia-* distribution's own licence file is reproduced above. "
@@ -125,8 +126,13 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _meta(dist: md.Distribution) -> Any:
+    """The metadata as the email.message.Message it is (PackageMetadata's protocol lacks get/get_all)."""
+    return cast(Any, dist.metadata)
+
+
 def _licence_of(dist: md.Distribution) -> str:
-    meta = dist.metadata
+    meta = _meta(dist)
     if _normalise(meta["Name"]) in LICENCE_OVERRIDES:
         return LICENCE_OVERRIDES[_normalise(meta["Name"])]
     expr = (meta.get("License-Expression") or "").strip()
@@ -158,7 +164,7 @@ def _licence_texts(dist: md.Distribution) -> list[tuple[str, str]]:
 
 
 def _urls(dist: md.Distribution) -> list[str]:
-    meta = dist.metadata
+    meta = _meta(dist)
     urls = [u.split(",", 1)[-1].strip() for u in (meta.get_all("Project-URL") or [])]
     if meta.get("Home-page"):
         urls.insert(0, meta["Home-page"])

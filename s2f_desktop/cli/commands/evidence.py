@@ -15,7 +15,8 @@ from s2f_desktop.services import evidence
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import recordings into a case's evidence vault")
     p.add_argument("case", help="case number")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio or video files to copy into the vault (originals are never modified)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                   help="audio or video files to copy into the vault (originals are never modified)")
     p.set_defaults(func=_import)
 
     v = sub.add_parser("verify", help="re-hash every evidence item and check the audit chain")
