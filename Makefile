@@ -109,8 +109,8 @@ dist-check: wheel
 	$(DIST_CHECK_VENV)/bin/python -m pip install --quiet --no-deps $(NODEPS)
 	espeak-ng -v en-us -s 150 -w $(DIST_CHECK_SAMPLE) \
 		"The quick brown fox jumps over the lazy dog. This recording is a packaging test of the wheel."
-	cd $$(mktemp -d) && OMP_NUM_THREADS=1 $(CURDIR)/$(DIST_CHECK_VENV)/bin/python $(CURDIR)/scripts/dist_check.py \
-		$(CURDIR)/$(DIST_CHECK_SAMPLE)
+	cd $$(mktemp -d) && OMP_NUM_THREADS=1 $(abspath $(DIST_CHECK_VENV))/bin/python $(CURDIR)/scripts/dist_check.py \
+		$(abspath $(DIST_CHECK_SAMPLE))
 
 # The bundle is frozen from a venv holding the runtime requirements only (plus PyInstaller),
 # never from the development venv.
