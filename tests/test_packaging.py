@@ -94,6 +94,10 @@ def test_every_subpackage_is_listed_for_the_wheel() -> None:
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "s2f_desktop").rglob("__init__.py")}
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+    data_dirs = {"s2f_desktop.resources." + ".".join(d.relative_to(ROOT / "resources").parts)
+                 for d in (ROOT / "resources").rglob("*") if d.is_dir() and d.name != "completion"
+                 and "completion" not in d.parts}
+    assert data_dirs <= listed, f"add the resources/ folder to [tool.setuptools] packages: {sorted(data_dirs - listed)}"
     assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"s2f_desktop.models": "models",
                                                               "s2f_desktop.resources": "resources"}
     assert not any("opencv" in d for d in PYPROJECT["project"]["dependencies"])
