@@ -157,15 +157,15 @@ icons: venv
 # Menu entry, icons and AppStream metadata for the current user (freedesktop.org layout).
 install-desktop: venv
 	install -d $(DATADIR)/applications $(DATADIR)/metainfo
-	sed 's|^Exec=s2f-desktop|Exec=$(CURDIR)/$(BIN)/s2f-desktop|; s|^TryExec=s2f-desktop|TryExec=$(CURDIR)/$(BIN)/s2f-desktop|' \
+	sed 's|^Exec=s2f-desktop|Exec=$(abspath $(BIN))/s2f-desktop|; s|^TryExec=s2f-desktop|TryExec=$(abspath $(BIN))/s2f-desktop|' \
 		resources/linux/org.s2f_desktop.S2FDesktop.desktop > $(DATADIR)/applications/org.s2f_desktop.S2FDesktop.desktop
 	install -m 644 resources/linux/org.s2f_desktop.S2FDesktop.metainfo.xml $(DATADIR)/metainfo/
 	install -D -m 644 resources/icons/s2f-desktop.svg $(DATADIR)/icons/hicolor/scalable/apps/org.s2f_desktop.S2FDesktop.svg
 	for s in 16 24 32 48 64 128 256 512; do \
 		install -D -m 644 resources/icons/png/s2f-desktop-$$s.png \
 			$(DATADIR)/icons/hicolor/$${s}x$${s}/apps/org.s2f_desktop.S2FDesktop.png; done
-	-command -v update-desktop-database >/dev/null && update-desktop-database $(DATADIR)/applications
-	-command -v gtk-update-icon-cache >/dev/null && gtk-update-icon-cache -q -t $(DATADIR)/icons/hicolor
+	@if command -v update-desktop-database >/dev/null; then update-desktop-database $(DATADIR)/applications; fi
+	@if command -v gtk-update-icon-cache >/dev/null; then gtk-update-icon-cache -q -t $(DATADIR)/icons/hicolor; fi
 	@echo "installed: $(DATADIR)/applications/org.s2f_desktop.S2FDesktop.desktop"
 
 clean:
