@@ -17,19 +17,38 @@ from typing import Sequence
 log = logging.getLogger("s2f_desktop.gui")
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="s2f-desktop", description="s2f-desktop: forensic voice profiling (desktop).")
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``s2f-desktop`` (no Qt import: ``--help``/``--version`` need no display)."""
+    from s2f_desktop import __version__
+
+    p = argparse.ArgumentParser(
+        prog="s2f-desktop",
+        description="s2f-desktop: forensic voice profiling (desktop). Results are investigative leads, "
+        "never identifications.",
+        epilog="Qt's own options (for example -platform offscreen, -style fusion) go after '--': "
+        "s2f-desktop --case 2026-0042 -- -style fusion",
+    )
+    p.add_argument("--version", action="version", version=f"s2f-desktop {__version__}")
     p.add_argument("--data-dir", type=Path, help="data directory (default: settings, then $S2F_DATA_DIR)")
-    p.add_argument("--analyst", help="name recorded in the audit trail")
-    p.add_argument("--case", help="open this case number at start")
+    p.add_argument("--analyst", help="name recorded in the audit trail (default: settings, then the login name)")
+    p.add_argument("--case", metavar="NUMBER", help="open this case number at start")
     p.add_argument("--quit-after-show", action="store_true", help=argparse.SUPPRESS)  # start-up benchmark
-    args, _qt_args = p.parse_known_args(list(argv) if argv is not None else sys.argv[1:])
-    return args
+    return p
+
+
+def _parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """Our options, strictly (an unknown one exits 2 with the usage line), and Qt's, after ``--``."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    qt_args: list[str] = []
+    if "--" in args:
+        i = args.index("--")
+        args, qt_args = args[:i], args[i + 1:]
+    return build_parser().parse_args(args), qt_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the desktop application; returns the exit code."""
-    args = _parse(argv)
+    args, qt_args = _parse(argv)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -40,9 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from s2f_desktop.system.logs import configure_logging
     from s2f_desktop.system.settings import Settings, load_settings
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
+    # The .desktop file's id: Wayland compositors match the window to its menu entry and icon.
+    QApplication.setDesktopFileName("org.s2f_desktop.S2FDesktop")
+    from s2f_desktop.gui.about import app_icon
+
+    QApplication.setWindowIcon(app_icon())
     reporter = ErrorReporter()
     install_excepthook(reporter)
     try:

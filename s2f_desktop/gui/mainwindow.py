@@ -16,6 +16,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.models import Case, CaseStatus
+from s2f_desktop.gui.about import TAB_ABOUT, TAB_NOTICES, app_icon, show_about
 from s2f_desktop.gui.analysis import AnalysisPanel
 from s2f_desktop.gui.cases import CaseBrowser, NewCaseDialog
 from s2f_desktop.gui.errors import ErrorReporter
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         self.recorder_factory: Callable[[], Any] | None = None
         self.case: Case | None = None
         self.setWindowTitle("s2f-desktop")
+        self.setWindowIcon(app_icon())
         self.resize(1600, 1000)
 
         self.tabs = QTabWidget()
@@ -294,7 +297,10 @@ class MainWindow(QMainWindow):
         self.act_manual = self._action(h, "User &manual", self.show_manual, "F1",
                                        "The short user manual (docs/manual.md)")
         self._action(h, "Open &log folder", self.open_log_folder, None, "Show the folder with the application log")
-        self._action(h, "&About s2f-desktop", self.about, None, "Version and data directory")
+        self._action(h, "Third-party &licences", lambda: self.about(TAB_NOTICES), None,
+                     "Licences and notices of the third-party software this application contains")
+        self._action(h, "&About s2f-desktop", self.about, None, "Version, licence and data directory")
+        self._action(h, "About &Qt", QApplication.aboutQt, None, "Version and licence of the Qt toolkit")
         self.waveform_actions = [self.act_delete, self.act_label, self.act_accept, self.act_reject,
                                  self.act_accept_all, self.act_select_all, self.act_select_speaker,
                                  self.act_select_label, self.act_speaker, self.act_group,
@@ -751,13 +757,9 @@ class MainWindow(QMainWindow):
         """Show the log folder in the file manager."""
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.ctx.store.layout.logs)))
 
-    def about(self) -> None:
-        """Version and the one thing every analyst must know."""
-        QMessageBox.about(self, "About s2f-desktop",
-                          f"<b>s2f-desktop {__version__}</b><p>Offline voice profiling. Estimates of sex and age "
-                          "from speech, with calibrated uncertainty, and illustrative composite faces.</p>"
-                          "<p><b>Results are investigative leads, never identifications.</b></p>"
-                          f"<p>Data directory: {self.ctx.data_dir}</p>")
+    def about(self, tab: int = TAB_ABOUT) -> None:
+        """Version, the one thing every analyst must know, the licence and the third-party notices."""
+        show_about(self, self.ctx.data_dir, tab)
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:

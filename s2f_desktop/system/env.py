@@ -2,8 +2,11 @@
 
 Every path the application uses is derived here: the per-user data directory (cases,
 vault, caches), the settings file, the log directory, and the read-only ``resources/``
-and ``models/`` folders, which live beside the package in a source checkout and inside
-the bundle in a PyInstaller build.
+and ``models/`` folders. Those two sit at the top of the repository; the wheel maps them
+to package data (``s2f_desktop/models``, ``s2f_desktop/resources``: see
+``[tool.setuptools.package-dir]`` in pyproject.toml), and the PyInstaller bundle puts them
+in ``sys._MEIPASS``. :func:`data_root` finds them in that order: bundle, installed
+package data (through ``importlib.resources``), source checkout.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from importlib import resources as _resources
 from pathlib import Path
 
 import platformdirs
@@ -29,25 +33,59 @@ def is_frozen() -> bool:
 
 
 def install_root() -> Path:
-    """Folder holding ``resources/`` and ``models/``.
+    """Folder holding the application's own files: the bundle folder, or the source checkout.
 
-    In a checkout or editable install this is the repository root; in a bundle it is
-    PyInstaller's extraction folder (``sys._MEIPASS``).
+    In a bundle this is PyInstaller's extraction folder (``sys._MEIPASS``); otherwise the
+    folder above the package (the repository root of a checkout or editable install, the
+    site-packages folder of a wheel install).
     """
     if is_frozen():
         return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
     return Path(__file__).resolve().parents[2]
 
 
+def _data_folder(name: str) -> Path:
+    """``models`` or ``resources``: bundle, then installed package data, then the checkout."""
+    if is_frozen():
+        return install_root() / name
+    packaged = _resources.files("s2f_desktop") / name
+    if packaged.is_dir():
+        # Installed from the wheel: a real folder (pip installs unpacked), so a Path.
+        return Path(str(packaged))
+    return install_root() / name
+
+
 def resources_dir() -> Path:
-    """Read-only application resources (icons, fonts, fixtures for the demo case)."""
-    return install_root() / "resources"
+    """Read-only application resources (icons, fonts, licence texts, desktop files)."""
+    return _data_folder("resources")
 
 
 def models_dir() -> Path:
     """Read-only, declared model artifacts (weights, calibration, model cards)."""
     override = os.environ.get("S2F_MODELS_DIR")
-    return Path(override) if override else install_root() / "models"
+    return Path(override) if override else _data_folder("models")
+
+
+def licence_file(name: str) -> Path | None:
+    """A licence document shipped with the application, or None when this installation lacks it.
+
+    ``LICENSE`` and ``LICENSING.md`` sit at the top of a checkout and a bundle and in the
+    wheel's ``.dist-info/licenses``; ``THIRD_PARTY_NOTICES.txt`` and the texts it cites are
+    under ``resources/licenses``.
+    """
+    candidates = [resources_dir() / "licenses" / name, install_root() / name]
+    if not is_frozen():
+        try:
+            from importlib import metadata
+
+            dist = metadata.distribution("s2f-desktop")
+            candidates += [Path(str(dist.locate_file(f))) for f in dist.files or [] if f.name == name]
+        except metadata.PackageNotFoundError:
+            pass
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
 
 
 def config_dir() -> Path:

@@ -117,7 +117,9 @@ def write_sheets(faces_dir: Path, out_dir: Path, log: Callable[[str], None] = pr
 
     ``out_dir/order.json`` maps sheet numbers back to clip ids, for an auditor repeating the review.
     """
-    import cv2
+    from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+    from s2f_desktop.system.env import resources_dir
 
     ids = [p.stem for p in faces_dir.glob("*.jpg")]
     if not ids:
@@ -126,22 +128,29 @@ def write_sheets(faces_dir: Path, out_dir: Path, log: Callable[[str], None] = pr
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "order.json").write_text(json.dumps(order, indent=0) + "\n", encoding="utf-8")
     label_h = 22
+    try:
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.truetype(
+            str(resources_dir() / "fonts" / "DejaVuSans-Bold.ttf"), 15)
+    except OSError:  # the bundled font is missing: Pillow's own bitmap font still numbers the tiles
+        font = ImageFont.load_default()
     paths = []
     for start in range(0, len(order), FACES_PER_SHEET):
         chunk = order[start:start + FACES_PER_SHEET]
         rows = (len(chunk) + SHEET_COLUMNS - 1) // SHEET_COLUMNS
-        sheet = np.full((rows * (TILE_PX + label_h), SHEET_COLUMNS * TILE_PX, 3), 255, np.uint8)
+        sheet = Image.new("RGB", (SHEET_COLUMNS * TILE_PX, rows * (TILE_PX + label_h)), (255, 255, 255))
+        draw = ImageDraw.Draw(sheet)
         for j, cid in enumerate(chunk):
-            img = cv2.imread(str(faces_dir / f"{cid}.jpg"))
-            if img is None:
-                raise S2FError(f"cannot decode face frame {cid}.jpg")
-            img = cv2.resize(img, (TILE_PX, TILE_PX), interpolation=cv2.INTER_AREA)
+            try:
+                with Image.open(faces_dir / f"{cid}.jpg") as src:
+                    img = src.convert("RGB").resize((TILE_PX, TILE_PX), Image.Resampling.BOX)
+            except (OSError, UnidentifiedImageError) as exc:
+                raise S2FError(f"cannot decode face frame {cid}.jpg") from exc
             r, c = divmod(j, SHEET_COLUMNS)
             y, x = r * (TILE_PX + label_h), c * TILE_PX
-            sheet[y + label_h:y + label_h + TILE_PX, x:x + TILE_PX] = img
-            cv2.putText(sheet, str(start + j), (x + 4, y + 17), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 200), 2)
+            sheet.paste(img, (x, y + label_h))
+            draw.text((x + 4, y + 2), str(start + j), fill=(200, 0, 0), font=font)
         path = out_dir / f"sheet{start // FACES_PER_SHEET:02d}.png"
-        cv2.imwrite(str(path), sheet)
+        sheet.save(path, format="PNG")
         paths.append(path)
     log(f"wrote {len(paths)} contact sheets ({len(order)} faces) to {out_dir}")
     return paths

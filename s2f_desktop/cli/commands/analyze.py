@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="group the evidence's speech segments (or --segments) by probable speaker; stores nothing")
     p.add_argument("--start", type=_seconds, help="start of the range to analyse (seconds; files only)")
     p.add_argument("--end", type=_seconds, help="end of the range to analyse (seconds; files only)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where inference runs (default auto: the GPU when one is usable, else the CPU)")
     p.add_argument("--composite", type=Path, metavar="OUT.png",
                    help="also render the primary frontal composite for a single AUDIO (marked 'illustrative "
                    "composite - not a likeness'; both sexes side by side when the sex is inconclusive)")

@@ -18,24 +18,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     n = csub.add_parser("new", help="create a case")
     n.add_argument("number", help="unique case number, e.g. 2026-0042")
-    n.add_argument("--title", required=True)
+    n.add_argument("--title", required=True, help="short case title")
     n.add_argument("--case-analyst", dest="case_analyst", help="analyst in charge (default: the acting analyst)")
-    n.add_argument("--agency", default="")
-    n.add_argument("--notes", default="")
+    n.add_argument("--agency", default="", help="requesting agency or client (default: none)")
+    n.add_argument("--notes", default="", help="free-text case notes (default: none)")
     n.set_defaults(func=_new)
 
     ls = csub.add_parser("list", help="list cases")
-    ls.add_argument("--status", choices=[s.value for s in CaseStatus])
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--status", choices=[s.value for s in CaseStatus], help="only cases with this status")
+    ls.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     ls.set_defaults(func=_list)
 
     sh = csub.add_parser("show", help="case details and evidence")
-    sh.add_argument("number")
-    sh.add_argument("--json", action="store_true")
+    sh.add_argument("number", help="case number")
+    sh.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     sh.set_defaults(func=_show)
 
     cl = csub.add_parser("close", help="close a case (read-only afterwards)")
-    cl.add_argument("number")
+    cl.add_argument("number", help="case number")
     cl.set_defaults(func=_close)
 
     rc = csub.add_parser("receipt", help="export a custody receipt (the audit chain's head) to keep outside the data "

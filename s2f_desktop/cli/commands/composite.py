@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ancestry", choices=list(svc.ANCESTRY_CHOICES), help="ancestry mix (default: neutral)")
     p.add_argument("--skin", choices=list(svc.SKIN_TONE_CHOICES), help="skin tone (default: medium)")
     p.add_argument("--size", type=int, default=512, help="image size in pixels (default 512)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     p.set_defaults(func=_dispatch)
 
 

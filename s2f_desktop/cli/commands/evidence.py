@@ -15,13 +15,14 @@ from s2f_desktop.services import evidence
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="import recordings into a case's evidence vault")
-    p.add_argument("case")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("case", help="case number")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                   help="audio or video files to copy into the vault (originals are never modified)")
     p.set_defaults(func=_import)
 
     v = sub.add_parser("verify", help="re-hash every evidence item and check the audit chain")
-    v.add_argument("case")
-    v.add_argument("--json", action="store_true")
+    v.add_argument("case", help="case number")
+    v.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     v.add_argument("--receipt", type=Path, metavar="FILE", help="also check a custody receipt exported earlier")
     v.add_argument("--no-record", action="store_true",
                    help="do not record this verification in the audit trail (automatic on read-only media)")
@@ -34,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_repair)
 
     a = sub.add_parser("audit", help="show a case's audit trail and whether its hash chain is intact")
-    a.add_argument("case")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("case", help="case number")
+    a.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     a.set_defaults(func=_audit)
 
 

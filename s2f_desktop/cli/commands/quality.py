@@ -15,12 +15,12 @@ from s2f_desktop.services import segments as seg_svc
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quality", help="net speech, SNR, clipping, bandwidth and level with a verdict")
-    p.add_argument("case")
+    p.add_argument("case", help="case number")
     p.add_argument("evidence", help="evidence id, sha256 prefix or original file name")
     p.add_argument("--segment", action="append", metavar="ID",
                    help="assess this segment (repeatable: pooled); default: all accepted segments")
     p.add_argument("--vad", action="store_true", help="find speech inside the segments with silero VAD")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     p.set_defaults(func=_quality)
 
 

@@ -11,7 +11,7 @@ from s2f_desktop.core.progress import Task
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write the PDF report of a case (recorded in its audit trail)")
-    p.add_argument("case")
+    p.add_argument("case", help="case number")
     p.add_argument("--run", type=int, metavar="ID", help="analysis run to report (default: the latest)")
     p.add_argument("--out", type=Path, metavar="FILE.pdf",
                    help="output file (default: <data dir>/reports/<case>-<report id>.pdf)")

@@ -14,7 +14,7 @@ from s2f_desktop.services import segments as seg_svc
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segments", help="list speech segments; add one (--add) or detect speech (--vad)")
-    p.add_argument("case")
+    p.add_argument("case", help="case number")
     p.add_argument("evidence", help="evidence id, sha256 prefix or original file name")
     p.add_argument("--vad", action="store_true", help="detect speech with silero VAD (replaces earlier suggestions)")
     p.add_argument("--threshold", type=float, default=0.5, help="VAD speech probability threshold (default 0.5)")
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--export-labels", metavar="FILE", type=Path,
                    help="write the segments as a Praat TextGrid (.TextGrid) or Audacity labels (.txt); "
                         "an existing file is never overwritten")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     p.set_defaults(func=_segments)
 
 
