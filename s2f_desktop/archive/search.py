@@ -1,0 +1,155 @@
+"""Filter and rank the speakers of an archive index against a query voice (numpy + pyarrow only).
+
+Filters use the labels the index stored (the trait models' validated, abstaining labels:
+a speaker whose sex is ``inconclusive`` never passes ``--sex female``) and the quality
+verdict. Ranking uses a :class:`~s2f_desktop.archive.scoring.Scorer`: candidates are
+scored in one matrix product and only the top K are turned into hit records.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from s2f_desktop.archive.scoring import verbal
+from s2f_desktop.archive.store import IndexStore, embeddings_matrix
+from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.traits import AGE_BINS
+
+#: Quality verdicts from best to worst (audio.quality).
+QUALITY_ORDER = ("ok", "warn", "insufficient")
+SEX_CHOICES = ("male", "female")
+
+_SEARCH_COLUMNS = ["path", "status", "start_s", "end_s", "turns", "speech_s", "duration_s", "sample_rate",
+                   "quality_verdict", "snr_db", "telephone_band", "sex_label", "p_male", "age_label", "age_median",
+                   "age_lo80", "age_hi80", "embedding"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Trait and quality filters (empty = no filter)."""
+
+    sex: str | None = None
+    age_bins: tuple[str, ...] = ()
+    min_quality: str | None = None
+
+    def validate(self) -> None:
+        if self.sex is not None and self.sex not in SEX_CHOICES:
+            raise InputError(f"--sex must be one of {', '.join(SEX_CHOICES)} (got {self.sex!r})")
+        bad = [b for b in self.age_bins if b not in AGE_BINS]
+        if bad:
+            raise InputError(f"--age must be one of {', '.join(AGE_BINS)} (got {bad[0]!r})")
+        if self.min_quality is not None and self.min_quality not in QUALITY_ORDER:
+            raise InputError(f"--min-quality must be one of {', '.join(QUALITY_ORDER)} (got {self.min_quality!r})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sex": self.sex, "age": list(self.age_bins), "min_quality": self.min_quality}
+
+
+@dataclass
+class SearchResult:
+    """Hits best first, with what was searched and how it was scored."""
+
+    hits: list[dict[str, Any]]
+    candidates: int
+    searched_rows: int
+    scorer: str
+    calibrated: bool
+    index_key: str
+    filters: dict[str, Any]
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def filter_mask(table: pa.Table, f: Filters) -> pa.ChunkedArray:
+    """Boolean mask of rows that are speakers and pass the filters."""
+    mask = pc.equal(table.column("status"), "ok")
+    if f.sex:
+        mask = pc.and_(mask, pc.equal(table.column("sex_label"), f.sex))
+    if f.age_bins:
+        mask = pc.and_(mask, pc.is_in(table.column("age_label"), value_set=pa.array(list(f.age_bins))))
+    if f.min_quality:
+        allowed = list(QUALITY_ORDER[:QUALITY_ORDER.index(f.min_quality) + 1])
+        mask = pc.and_(mask, pc.is_in(table.column("quality_verdict"), value_set=pa.array(allowed)))
+    return pc.fill_null(mask, False)
+
+
+def search_table(table: pa.Table, query: np.ndarray, query_speech_s: float, scorer: Any, filters: Filters,
+                 top: int = 20, exclude_sha256: Sequence[str] = ()) -> tuple[list[dict[str, Any]], int]:
+    """Rank the rows of ``table`` (schema :data:`~s2f_desktop.archive.store.ROW_SCHEMA`); returns (hits, candidates)."""
+    filters.validate()
+    if top < 1:
+        raise InputError("--top must be at least 1")
+    mask = filter_mask(table, filters)
+    if exclude_sha256:
+        mask = pc.and_(mask, pc.invert(pc.is_in(table.column("sha256"), value_set=pa.array(list(exclude_sha256)))))
+    cand = table.filter(mask)
+    n = cand.num_rows
+    if n == 0:
+        return [], 0
+    emb = embeddings_matrix(cand)
+    scores = np.asarray(scorer.scores(query, emb), dtype=np.float64)
+    k = min(top, n)
+    idx = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    idx = idx[np.lexsort((idx, -scores[idx]))]  # best first; ties in index order (deterministic)
+    sel = cand.take(pa.array(idx, pa.int64())).drop_columns(["embedding"]).to_pylist()
+    speech = np.asarray([r["speech_s"] or 0.0 for r in sel], dtype=np.float64)
+    lrs = scorer.log10_lr(scores[idx], query_speech_s, speech)
+    hits = []
+    for j, r in enumerate(sel):
+        lr = None if lrs is None else round(float(lrs[j]), 3)
+        hits.append({
+            "rank": j + 1,
+            "path": r["path"], "sha256": r["sha256"], "speaker": r["speaker"],
+            "start_s": r["start_s"], "end_s": r["end_s"],
+            "log10_lr": lr, "verbal": verbal(lr),
+            "score": round(float(scores[idx[j]]), 4),
+            "turns": r["turns"], "speech_s": r["speech_s"], "duration_s": r["duration_s"],
+            "sample_rate": r["sample_rate"], "quality": r["quality_verdict"], "snr_db": r["snr_db"],
+            "telephone_band": r["telephone_band"],
+            "sex": {"label": r["sex_label"], "p_male": r["p_male"]},
+            "age": {"label": r["age_label"], "median_years": r["age_median"],
+                    "interval_80": [r["age_lo80"], r["age_hi80"]]},
+            "index_key": r["index_key"],
+        })
+    return hits, n
+
+
+def search_index(index_dir: str, query: np.ndarray, query_speech_s: float, scorer: Any, filters: Filters,
+                 top: int = 20, encoder_sha256: str | None = None,
+                 exclude_sha256: Sequence[str] = ()) -> SearchResult:
+    """Search an index folder. Only rows embedded with the query's encoder (``encoder_sha256``) are compared."""
+    import time
+
+    t0 = time.perf_counter()
+    store = IndexStore(index_dir)
+    store.check()
+    keys = store.keys()
+    if not keys:
+        raise InputError(f"{index_dir}: the index holds no recordings yet")
+    notes: list[str] = []
+    tables = []
+    total = 0
+    for key in keys:
+        t = store.read_rows(key, columns=_SEARCH_COLUMNS + ["models_json"])
+        total += t.num_rows
+        if not t.num_rows:
+            continue
+        if encoder_sha256 is not None:
+            models = json.loads(t.column("models_json")[0].as_py())
+            if not any(m.get("sha256") == encoder_sha256 for m in models):
+                notes.append(f"index key {key}: {t.num_rows} rows made with another speaker encoder were not compared")
+                continue
+        tables.append(t.drop_columns(["models_json"]))
+    table = pa.concat_tables(tables) if tables else store.read_rows(keys[0], columns=_SEARCH_COLUMNS).slice(0, 0)
+    hits, n = search_table(table, query, query_speech_s, scorer, filters, top, exclude_sha256)
+    if not scorer.calibrated:
+        notes.append("ranked by cosine similarity; no calibrated speaker-comparison model is installed, "
+                     "so log10_lr and verbal are null")
+    return SearchResult(hits, n, total, scorer.name, bool(scorer.calibrated), ",".join(keys), filters.to_dict(),
+                        time.perf_counter() - t0, notes)
