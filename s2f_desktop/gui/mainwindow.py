@@ -86,6 +86,17 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(self.composites, "Composites")
             self.analysis.run_selected.connect(self._run_selected)
             self.composites.status_message.connect(self.show_status)
+        self.archive: Any = None
+        if service_available("archive"):
+            from s2f_desktop.gui.archive import ArchivePanel
+
+            self.archive = ArchivePanel(ctx, self.runner, self.reporter)
+            self.archive.set_device(self.settings.device)
+            self.tabs.addTab(self.archive, "Archive")
+            self.archive.status_message.connect(self.show_status)
+            self.archive.evidence_imported.connect(self._archive_imported)
+            self.case_opened.connect(self.archive.set_case)
+            self.case_closed.connect(lambda: self.archive.set_case(None))
         self.setCentralWidget(self.tabs)
 
         # status bar: message, job progress, cancel
@@ -402,6 +413,12 @@ class MainWindow(QMainWindow):
             closed = self.case is not None and self.case.status is CaseStatus.CLOSED
             self.composites.set_run(run, closed=closed)
 
+    def _archive_imported(self, _result: Any) -> None:
+        """An archive hit became evidence: the evidence and analysis pages show it."""
+        if self.case is not None:
+            self.evidence.set_case(self.case.number, closed=self.case.status is CaseStatus.CLOSED)
+            self.analysis.refresh()
+
     def _analyze(self) -> None:
         self.tabs.setCurrentIndex(self.PAGE_ANALYSIS)
         self.analysis.refresh()
@@ -469,6 +486,8 @@ class MainWindow(QMainWindow):
         self.ctx.settings = new
         self.ctx.actor = new.resolved_analyst()
         self.analysis.set_device(new.device)
+        if self.archive is not None:
+            self.archive.set_device(new.device)
         self.show_status("Settings saved" + (" — restart to use the new data directory" if data_dir_changed else ""))
 
     def open_log_folder(self) -> None:
@@ -487,6 +506,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop playback, cancel every job and wait for all worker threads."""
         self.waveform.stop_playback()
+        if self.archive is not None:
+            self.archive.stop_playback()
         if not self.runner.shutdown():
             log.warning("some background tasks did not stop in time")
 
