@@ -50,6 +50,7 @@ class IndexSummary:
     errors: int = 0
     no_speech: int = 0
     audio_s: float = 0.0
+    cpu_s: float = 0.0
     wall_s: float = 0.0
     workers: int = 0
     scheduler: str = ""
@@ -97,9 +98,10 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
 
     key = ikey
     t0 = time.perf_counter()
+    c0 = time.process_time()
     store = IndexStore(index_dir)
     out: dict[str, Any] = {"path": path, "sha256": None, "size_bytes": None, "mtime_ns": None, "status": "error",
-                           "audio_s": 0.0, "seconds": 0.0, "error": "", "pid": os.getpid()}
+                           "audio_s": 0.0, "seconds": 0.0, "cpu_s": 0.0, "error": "", "pid": os.getpid()}
     try:
         st = os.stat(path)
         out["size_bytes"], out["mtime_ns"] = int(st.st_size), int(st.st_mtime_ns)
@@ -127,6 +129,7 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
                                  key=key, error=msg), store.error_file(key, path))
     finally:
         out["seconds"] = time.perf_counter() - t0
+        out["cpu_s"] = time.process_time() - c0  # CPU time of this worker process for this recording
     return out
 
 
@@ -249,6 +252,7 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
                 summary.indexed += 1
                 summary.no_speech += status == "no_speech"
                 summary.audio_s += float(r.get("audio_s") or 0.0)
+                summary.cpu_s += float(r.get("cpu_s") or 0.0)
             elif status == "skipped":
                 summary.skipped += 1
             else:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from s2f_desktop.archive.scoring import verbal
 from s2f_desktop.archive.store import IndexStore, embeddings_matrix

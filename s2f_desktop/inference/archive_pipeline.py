@@ -142,7 +142,8 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
         sr = src.sample_rate
         x = np.asarray(src.read(0, None, channel="mix"), dtype=np.float32)
     t1 = time.perf_counter()
-    regions = [(r.start_s, r.end_s) for r in detect_speech(x, sr, **VAD_PARAMS)]
+    regions = [(r.start_s, r.end_s) for r in detect_speech(x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
+                                                        min_silence_s=VAD_PARAMS["min_silence_s"])]
     t2 = time.perf_counter()
     quality = assess(x, sr, speech=regions)
     x16 = resample(x, sr, ANALYSIS_RATE)
@@ -205,7 +206,8 @@ def query_embedding(parts: list[tuple[np.ndarray, int]], analyzer: Any) -> tuple
     embs, durs = [], []
     for x, sr in parts:
         x = np.asarray(x, dtype=np.float32)
-        regions = [(r.start_s, r.end_s) for r in detect_speech(x, sr, **VAD_PARAMS)]
+        regions = [(r.start_s, r.end_s) for r in detect_speech(x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
+                                                        min_silence_s=VAD_PARAMS["min_silence_s"])]
         if not regions:
             continue
         speech = concat_regions(resample(x, sr, ANALYSIS_RATE), ANALYSIS_RATE, regions).astype(np.float32)

@@ -201,7 +201,7 @@ def search_archive(index_dir: Path | str, query: Query, *, sex: str | None = Non
 
 def get_entry(index_dir: Path | str, sha256: str, speaker: int | None = None) -> dict[str, Any]:
     """One index entry (a recording's speaker row), without its embedding."""
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     from s2f_desktop.archive.store import IndexStore
 
@@ -273,11 +273,12 @@ def import_hit(ctx: AppContext, case_number: str, index_dir: Path | str, sha256:
     entry = get_entry(index_dir, sha256, speaker)
     path = Path(entry["path"])
     res = ev_svc.import_file(ctx, case_number, path, task.sub(0.0, 0.9))
-    if not res.ok:
+    if res.evidence is None:
         raise MediaError(res.error or f"{path.name}: not imported")
-    if res.evidence.sha256 != sha256:
+    ev = res.evidence
+    if ev.sha256 != sha256:
         raise MediaError(f"{path.name}: the archive recording changed since it was indexed "
-                         f"(sha256 {res.evidence.sha256[:12]}… ≠ index {sha256[:12]}…)")
+                         f"(sha256 {ev.sha256[:12]}… ≠ index {sha256[:12]}…)")
     details = {
         "archive_path": str(path), "index_dir": str(Path(index_dir).resolve()), "index_key": entry["index_key"],
         "sha256": sha256, "already_present": res.already_present,
@@ -288,16 +289,16 @@ def import_hit(ctx: AppContext, case_number: str, index_dir: Path | str, sha256:
     }
     with ctx.store.write() as s:
         append_event(s, case_id=case.id, actor=ctx.actor, action="archive.import", object_type="evidence",
-                     object_ids=[res.evidence.id], details=details)
+                     object_ids=[ev.id], details=details)
         repo.touch_case(s, case.id)
     seg = None
     if add_segment and entry["start_s"] is not None and entry["end_s"] is not None:
-        sr = res.evidence.media.sample_rate
+        sr = ev.media.sample_rate
         a = int(round(entry["start_s"] * sr))
-        b = min(res.evidence.media.frames, int(round(entry["end_s"] * sr)))
+        b = min(ev.media.frames, int(round(entry["end_s"] * sr)))
         if b > a:
-            seg = seg_svc.add_segment(ctx, case_number, res.evidence.id, a, b,
+            seg = seg_svc.add_segment(ctx, case_number, ev.id, a, b,
                                       label=f"archive hit: speaker {entry['speaker']}",
                                       speaker_tag=f"archive-{sha256[:8]}-{entry['speaker']}")
     task.progress(1.0, f"imported {path.name}")
-    return HitImport(res.evidence, res.already_present, seg)
+    return HitImport(ev, res.already_present, seg)
