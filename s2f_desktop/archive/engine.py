@@ -231,6 +231,8 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
         summary.workers = len(info.get("workers", {}))
         summary.scheduler = str(info.get("address", scheduler or ""))
         summary.dashboard = client.dashboard_link if (scheduler or _bokeh_available()) else None
+        if summary.dashboard:
+            task.progress(0.0, f"Dask dashboard: {summary.dashboard}")
         # One key per (index, path): resubmitting the same work in the same cluster is recognised.
         futures = client.map(index_one, todo, index_dir=str(index_dir), ikey=key, device=device, pure=False,
                              retries=1)

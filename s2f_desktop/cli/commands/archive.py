@@ -116,7 +116,11 @@ def _index(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     bar = _Bar()
 
     def on_update(u) -> None:  # type: ignore[no-untyped-def]
-        bar.message(u.message)
+        if u.message.startswith("Dask dashboard:"):
+            bar.done()
+            print(u.message, file=sys.stderr, flush=True)  # kept on screen while the run goes on
+        else:
+            bar.message(u.message)
 
     def on_progress(p) -> None:  # type: ignore[no-untyped-def]
         bar(p)
