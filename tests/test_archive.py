@@ -9,7 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from s2f_desktop.archive.scoring import CalibratedScorer, CosineScorer, load_scorer, verbal
+from types import SimpleNamespace
+
+from s2f_desktop.archive.scoring import CalibratedScorer, CosineScorer, load_scorer
 from s2f_desktop.archive.search import Filters, search_index, search_table
 from s2f_desktop.archive.store import ROW_SCHEMA, IndexStore, embeddings_matrix, write_atomic
 from s2f_desktop.core.errors import InputError
@@ -27,9 +29,16 @@ def _rows(n: int, key: str = "k1", seed: int = 0, sha_prefix: str = "") -> pa.Ta
             "speaker": 0, "n_speakers": 1, "start_s": 1.0, "end_s": 4.0, "turns": [[1.0, 4.0]], "speech_s": 3.0,
             "sex_label": ["male", "female", "inconclusive"][i % 3], "age_label": ["20-39", "40-59", "inconclusive"][i % 3],
             "quality_verdict": ["ok", "warn", "insufficient"][(i // 3) % 3], "embedding": e[i].tolist(),
+            "embedding_tel": e[(i + 1) % n].tolist(), "telephone_band": False, "clipping_fraction": 0.0,
+            "bandwidth_hz": 7000.0,
             "models_json": json.dumps([{"id": "enc", "sha256": "ENC"}]),
         })
     return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+
+
+def _q(e: np.ndarray, e_tel: np.ndarray | None = None, speech: float = 10.0, tel: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(embedding=e, embedding_tel=e if e_tel is None else e_tel, speech_s=speech,
+                           telephone_band=tel, clipping_fraction=0.0, bandwidth_hz=3400.0 if tel else 7000.0)
 
 
 def test_write_atomic_leaves_no_partial_file_and_readers_ignore_temps(tmp_path: Path) -> None:
@@ -92,49 +101,78 @@ def test_acoustic_budget_spreads_turns_over_the_recording() -> None:
 def test_filters_use_stored_labels_and_quality_order() -> None:
     t = _rows(9)
     q = np.asarray(t.column("embedding")[4].as_py(), np.float32)
-    hits, n = search_table(t, q, 10.0, CosineScorer(), Filters(), top=3)
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(), top=3)
     assert n == 9 and hits[0]["sha256"] == t.column("sha256")[4].as_py() and hits[0]["score"] == pytest.approx(1.0)
     assert [h["rank"] for h in hits] == [1, 2, 3]
     assert all(hits[i]["score"] >= hits[i + 1]["score"] for i in range(2))
-    hits, n = search_table(t, q, 10.0, CosineScorer(), Filters(sex="female"), top=10)
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(sex="female"), top=10)
     assert n == 3 and all(h["sex"]["label"] == "female" for h in hits)  # inconclusive never passes
-    hits, n = search_table(t, q, 10.0, CosineScorer(), Filters(min_quality="ok"), top=10)
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(min_quality="ok"), top=10)
     assert n == 3 and all(h["quality"] == "ok" for h in hits)
-    hits, n = search_table(t, q, 10.0, CosineScorer(), Filters(min_quality="warn", age_bins=("20-39",)), top=10)
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(min_quality="warn", age_bins=("20-39",)), top=10)
     assert all(h["quality"] in ("ok", "warn") and h["age"]["label"] == "20-39" for h in hits) and n == 2
     with pytest.raises(InputError, match="--sex"):
-        search_table(t, q, 10.0, CosineScorer(), Filters(sex="unknown"))
+        search_table(t, _q(q), CosineScorer(), Filters(sex="unknown"))
     with pytest.raises(InputError, match="--age"):
-        search_table(t, q, 10.0, CosineScorer(), Filters(age_bins=("under 40",)))
+        search_table(t, _q(q), CosineScorer(), Filters(age_bins=("under 40",)))
 
 
 def test_json_hit_has_the_stable_keys_and_cosine_gives_no_lr() -> None:
     t = _rows(4)
     q = np.asarray(t.column("embedding")[0].as_py(), np.float32)
-    hits, _ = search_table(t, q, 10.0, CosineScorer(), Filters(), top=2)
+    hits, _ = search_table(t, _q(q), CosineScorer(), Filters(), top=2)
     for key in ("path", "sha256", "speaker", "start_s", "end_s", "log10_lr", "verbal"):
         assert key in hits[0]
     assert hits[0]["log10_lr"] is None and hits[0]["verbal"] is None
 
 
-def test_calibrated_scorer_reports_lr_and_enfsi_wording() -> None:
+def test_channel_matching_compares_telephone_band_embeddings_when_either_side_is() -> None:
+    t = _rows(4)
+    e = embeddings_matrix(t)
+    # Row 2's telephone-band twin is row 3's embedding (see _rows): a telephone query equal to it finds row 2.
+    hits, _ = search_table(t, _q(e[0], e_tel=e[3], tel=True), CosineScorer(), Filters(), top=1)
+    assert hits[0]["sha256"] == t.column("sha256")[2].as_py() and hits[0]["channel"] == "telephone band"
+    hits, _ = search_table(t, _q(e[0], e_tel=e[3], tel=False), CosineScorer(), Filters(), top=1)
+    assert hits[0]["sha256"] == t.column("sha256")[0].as_py() and hits[0]["channel"] == "wideband"
+
+
+class _FakeCal:
+    """Stands in for voice.lr.Calibration: log10 LR = 2 x s-norm score, bounded to [-3, 3]."""
+
+    top_k = 2
+    min_speech_s = 2.0
+
+    def log10_lr(self, sn: np.ndarray, sq: np.ndarray, sk: np.ndarray) -> np.ndarray:
+        return np.clip(2.0 * np.asarray(sn), -3.0, 3.0)
+
+
+_FAKE_LRM = SimpleNamespace(
+    cohort_stats=lambda emb, cohort, k: (np.zeros(len(emb)), np.ones(len(emb))),
+    as_norm=lambda raw, qs, ks: 0.5 * ((raw - qs[0]) / qs[1] + (raw - ks[0]) / ks[1]),
+    verbal=lambda llr: "abstained" if llr is None else f"support {llr:+.1f}",
+)
+
+
+def test_calibrated_scorer_ranks_by_lr_and_abstains_on_short_or_degraded_speech() -> None:
     t = _rows(6)
-    q = np.asarray(t.column("embedding")[2].as_py(), np.float32)
-    seen = {}
-
-    def lr(scores: np.ndarray, qs: float, cs: np.ndarray) -> np.ndarray:
-        seen["args"] = (qs, cs.copy())
-        return 5.0 * scores - 1.0
-
-    sc = CalibratedScorer(lambda qq, c: c @ qq, lr, model={"id": "cmp-test"})
-    hits, _ = search_table(t, q, 12.5, sc, Filters(), top=6)
-    assert hits[0]["log10_lr"] == pytest.approx(4.0, abs=1e-3) and hits[0]["verbal"] == "very strong support for the same speaker"
-    assert seen["args"][0] == 12.5 and np.allclose(seen["args"][1], 3.0)
-    # The ranking is the scorer's, best first; the LR is monotone in it here.
-    assert [h["log10_lr"] for h in hits] == sorted([h["log10_lr"] for h in hits], reverse=True)
-    assert verbal(-2.5) == "moderately strong support for different speakers"
-    assert verbal(0.1) == "no meaningful support for either proposition"
-    assert verbal(None) is None
+    speech = [10.0, 10.0, 1.0, 10.0, 10.0, 10.0]  # row 2: too little speech for an LR
+    t = t.set_column(t.schema.get_field_index("speech_s"), "speech_s", pa.array(speech))
+    clip = [0.0, 0.0, 0.0, 0.05, 0.0, 0.0]  # row 3: clipped beyond what the model was validated on
+    t = t.set_column(t.schema.get_field_index("clipping_fraction"), "clipping_fraction", pa.array(clip))
+    e = embeddings_matrix(t)
+    q = (e[2] + e[3] + 0.2 * e[1]).astype(np.float32)
+    q /= np.linalg.norm(q)
+    sc = CalibratedScorer(_FAKE_LRM, _FakeCal(), np.zeros((3, 256), np.float32), {"id": "cmp-test", "sha256": "ab" * 32})
+    hits, _ = search_table(t, _q(q), sc, Filters(), top=6)
+    lrs = [h["log10_lr"] for h in hits]
+    given = [v for v in lrs if v is not None]
+    assert given == sorted(given, reverse=True) and len(given) == 4
+    assert lrs[-2:] == [None, None]  # abstentions after every LR, with their reasons
+    assert {h["sha256"] for h in hits[-2:]} == {t.column("sha256")[2].as_py(), t.column("sha256")[3].as_py()}
+    assert "too little net speech" in " ".join(h["abstain_reason"] or "" for h in hits)
+    assert "clipped" in " ".join(h["abstain_reason"] or "" for h in hits)
+    assert hits[0]["verbal"] == f"support {hits[0]['log10_lr']:+.1f}" and hits[-1]["verbal"] == "abstained"
+    assert hits[0]["sha256"] == t.column("sha256")[1].as_py()
 
 
 def test_load_scorer_falls_back_to_cosine_until_a_comparison_model_provides_one() -> None:
@@ -153,7 +191,7 @@ def test_search_index_skips_rows_of_another_encoder(tmp_path: Path) -> None:
                              pa.array([json.dumps([{"id": "enc2", "sha256": "OTHER"}])] * 3))
     write_atomic(other, store.rows_dir("k2") / "compact-b.parquet")
     q = embeddings_matrix(_rows(4))[1]
-    res = search_index(str(store.root), q, 10.0, CosineScorer(), Filters(), top=10, encoder_sha256="ENC")
+    res = search_index(str(store.root), _q(q), CosineScorer(), Filters(), top=10, encoder_sha256="ENC")
     assert res.candidates == 4 and res.searched_rows == 7
     assert any("another speaker encoder" in n for n in res.notes)
     assert any("log10_lr and verbal are null" in n for n in res.notes)

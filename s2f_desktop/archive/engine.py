@@ -236,6 +236,7 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
         # One key per (index, path): resubmitting the same work in the same cluster is recognised.
         futures = client.map(index_one, todo, index_dir=str(index_dir), ikey=key, device=device, pure=False,
                              retries=1)
+        path_of = {f.key: p for f, p in zip(futures, todo)}
         done = 0
         t_start = time.perf_counter()
         task.progress(0.0, f"indexing {len(todo)} recordings on {summary.workers} workers")
@@ -245,8 +246,9 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
                 r = fut.result()
             except CancelledError:
                 raise
-            except Exception as exc:  # the task itself died (e.g. its worker was killed twice)
-                r = {"path": "?", "status": "error", "error": f"task failed: {exc.__class__.__name__}: {exc}",
+            except Exception as exc:  # the task itself died (its workers were killed, e.g. over the memory limit)
+                # No error row: the next run retries it. The summary names it.
+                r = {"path": path_of.get(fut.key, "?"), "status": "error", "error": f"task failed: {exc.__class__.__name__}: {exc}",
                      "sha256": None, "audio_s": 0.0}
             done += 1
             status = r["status"]

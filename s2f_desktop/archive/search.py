@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from s2f_desktop.archive.scoring import verbal
+from s2f_desktop.archive.scoring import Batch
 from s2f_desktop.archive.store import IndexStore, embeddings_matrix
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.traits import AGE_BINS
@@ -26,8 +26,8 @@ QUALITY_ORDER = ("ok", "warn", "insufficient")
 SEX_CHOICES = ("male", "female")
 
 _SEARCH_COLUMNS = ["path", "status", "start_s", "end_s", "turns", "speech_s", "duration_s", "sample_rate",
-                   "quality_verdict", "snr_db", "telephone_band", "sex_label", "p_male", "age_label", "age_median",
-                   "age_lo80", "age_hi80", "embedding"]
+                   "quality_verdict", "snr_db", "telephone_band", "clipping_fraction", "bandwidth_hz", "sex_label", "p_male", "age_label", "age_median",
+                   "age_lo80", "age_hi80", "embedding", "embedding_tel"]
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,24 @@ def filter_mask(table: pa.Table, f: Filters) -> pa.ChunkedArray:
     return pc.fill_null(mask, False)
 
 
-def search_table(table: pa.Table, query: np.ndarray, query_speech_s: float, scorer: Any, filters: Filters,
-                 top: int = 20, exclude_sha256: Sequence[str] = ()) -> tuple[list[dict[str, Any]], int]:
-    """Rank the rows of ``table`` (schema :data:`~s2f_desktop.archive.store.ROW_SCHEMA`); returns (hits, candidates)."""
+#: Calibrated ranking normalises each candidate against the model's cohort, which costs a
+#: cohort-sized product per candidate; it is done for the best candidates by raw cosine only.
+SHORTLIST_MIN = 1000
+SHORTLIST_PER_HIT = 20
+
+
+def search_table(table: pa.Table, query: Any, scorer: Any, filters: Filters, top: int = 20,
+                 exclude_sha256: Sequence[str] = ()) -> tuple[list[dict[str, Any]], int]:
+    """Rank the rows of ``table`` (schema :data:`~s2f_desktop.archive.store.ROW_SCHEMA`); returns (hits, candidates).
+
+    ``query`` has ``embedding``, ``embedding_tel``, ``speech_s``, ``telephone_band``,
+    ``clipping_fraction`` and ``bandwidth_hz`` (:class:`~s2f_desktop.inference.archive_pipeline.QueryVoice`).
+    Channel matching: when the query or the candidate recording is telephone band, both
+    sides' telephone-band embeddings are compared (as the comparison model does), otherwise
+    both wideband. With a calibrated scorer the best ``max(1000, 20 x top)`` candidates by
+    raw cosine are calibrated and ranked by log10 LR (abstentions after every LR); without
+    one, the ranking is the raw cosine.
+    """
     filters.validate()
     if top < 1:
         raise InputError("--top must be at least 1")
@@ -93,22 +108,47 @@ def search_table(table: pa.Table, query: np.ndarray, query_speech_s: float, scor
     if n == 0:
         return [], 0
     emb = embeddings_matrix(cand)
-    scores = np.asarray(scorer.scores(query, emb), dtype=np.float64)
-    k = min(top, n)
-    idx = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-    idx = idx[np.lexsort((idx, -scores[idx]))]  # best first; ties in index order (deterministic)
-    sel = cand.take(pa.array(idx, pa.int64())).drop_columns(["embedding"]).to_pylist()
-    speech = np.asarray([r["speech_s"] or 0.0 for r in sel], dtype=np.float64)
-    lrs = scorer.log10_lr(scores[idx], query_speech_s, speech)
+    emb_tel = embeddings_matrix(cand, "embedding_tel")
+    tel = np.asarray(pc.fill_null(cand.column("telephone_band"), False).to_numpy(zero_copy_only=False), dtype=bool)
+    if query.telephone_band:
+        tel[:] = True
+    q_wide = np.asarray(query.embedding, np.float32)
+    q_tel = np.asarray(query.embedding_tel, np.float32)
+    raw = np.where(tel, emb_tel @ q_tel, emb @ q_wide).astype(np.float64)
+    k = min(n, max(top, SHORTLIST_MIN, SHORTLIST_PER_HIT * top) if scorer.calibrated else top)
+    idx = np.argpartition(-raw, k - 1)[:k] if k < n else np.arange(n)
+    idx = idx[np.lexsort((idx, -raw[idx]))]  # best first; ties in index order (deterministic)
+    lrs: np.ndarray | None = None
+    reasons: list[str | None] = [None] * len(idx)
+    if scorer.calibrated:
+        def col(name: str) -> np.ndarray:
+            return np.asarray(pc.fill_null(cand.column(name).take(pa.array(idx)), np.nan)
+                              .to_numpy(zero_copy_only=False), dtype=np.float64)
+
+        t = tel[idx]
+        batch = Batch(query=np.where(t[:, None], q_tel[None, :], q_wide[None, :]),
+                      emb=np.where(t[:, None], emb_tel[idx], emb[idx]), raw=raw[idx],
+                      query_speech_s=float(query.speech_s), speech_s=col("speech_s"),
+                      query_clipping=float(query.clipping_fraction), query_bandwidth_hz=float(query.bandwidth_hz),
+                      clipping=col("clipping_fraction"), bandwidth_hz=col("bandwidth_hz"))
+        out = scorer.log10_lr(batch)
+        if out is not None:
+            lrs, reasons = out
+            order = np.lexsort((np.arange(len(idx)), -raw[idx], -np.nan_to_num(lrs, nan=-np.inf)))
+            idx, lrs, reasons = idx[order], lrs[order], [reasons[i] for i in order]
+    idx = idx[:top]
+    sel = cand.take(pa.array(idx, pa.int64())).drop_columns(["embedding", "embedding_tel"]).to_pylist()
     hits = []
     for j, r in enumerate(sel):
-        lr = None if lrs is None else round(float(lrs[j]), 3)
+        lr = None if lrs is None or not np.isfinite(lrs[j]) else round(float(lrs[j]), 3)
         hits.append({
             "rank": j + 1,
             "path": r["path"], "sha256": r["sha256"], "speaker": r["speaker"],
             "start_s": r["start_s"], "end_s": r["end_s"],
-            "log10_lr": lr, "verbal": verbal(lr),
-            "score": round(float(scores[idx[j]]), 4),
+            "log10_lr": lr, "verbal": scorer.verbal(lr) if scorer.calibrated else None,
+            "abstain_reason": reasons[j],
+            "score": round(float(raw[idx[j]]), 4),
+            "channel": "telephone band" if tel[idx[j]] else "wideband",
             "turns": r["turns"], "speech_s": r["speech_s"], "duration_s": r["duration_s"],
             "sample_rate": r["sample_rate"], "quality": r["quality_verdict"], "snr_db": r["snr_db"],
             "telephone_band": r["telephone_band"],
@@ -120,7 +160,7 @@ def search_table(table: pa.Table, query: np.ndarray, query_speech_s: float, scor
     return hits, n
 
 
-def search_index(index_dir: str, query: np.ndarray, query_speech_s: float, scorer: Any, filters: Filters,
+def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
                  top: int = 20, encoder_sha256: str | None = None,
                  exclude_sha256: Sequence[str] = ()) -> SearchResult:
     """Search an index folder. Only rows embedded with the query's encoder (``encoder_sha256``) are compared."""
@@ -147,9 +187,12 @@ def search_index(index_dir: str, query: np.ndarray, query_speech_s: float, score
                 continue
         tables.append(t.drop_columns(["models_json"]))
     table = pa.concat_tables(tables) if tables else store.read_rows(keys[0], columns=_SEARCH_COLUMNS).slice(0, 0)
-    hits, n = search_table(table, query, query_speech_s, scorer, filters, top, exclude_sha256)
+    hits, n = search_table(table, query, scorer, filters, top, exclude_sha256)
     if not scorer.calibrated:
         notes.append("ranked by cosine similarity; no calibrated speaker-comparison model is installed, "
                      "so log10_lr and verbal are null")
+    else:
+        notes.append(f"log10 LR from {scorer.name}: propositions same speaker vs different speakers; the best "
+                     f"{max(SHORTLIST_MIN, SHORTLIST_PER_HIT * top)} candidates by raw cosine were calibrated")
     return SearchResult(hits, n, total, scorer.name, bool(scorer.calibrated), ",".join(keys), filters.to_dict(),
                         time.perf_counter() - t0, notes)

@@ -55,7 +55,7 @@ ROW_SCHEMA = pa.schema([
     ("start_s", pa.float64()),  # the speaker's longest turn (for listening and import)
     ("end_s", pa.float64()),
     ("turns", pa.list_(pa.list_(pa.float64()))),
-    ("speech_s", pa.float64()),
+    ("speech_s", pa.float64()),  # the speaker's net speech after the encoder's silence trimming
     ("recording_speech_s", pa.float64()),
     ("duration_s", pa.float64()),
     ("sample_rate", pa.int32()),
@@ -64,6 +64,8 @@ ROW_SCHEMA = pa.schema([
     ("quality_verdict", pa.string()),
     ("snr_db", pa.float64()),
     ("telephone_band", pa.bool_()),
+    ("clipping_fraction", pa.float64()),
+    ("bandwidth_hz", pa.float64()),
     ("sex_label", pa.string()),
     ("p_male", pa.float64()),
     ("age_label", pa.string()),
@@ -71,7 +73,8 @@ ROW_SCHEMA = pa.schema([
     ("age_lo80", pa.float64()),
     ("age_hi80", pa.float64()),
     ("f0_median_hz", pa.float64()),
-    ("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),
+    ("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),  # mean GE2E window embedding, unit length
+    ("embedding_tel", pa.list_(pa.float32(), EMBEDDING_DIM)),  # the same, speech band-limited to 300-3400 Hz
     ("quality_json", pa.string()),
     ("traits_json", pa.string()),
     ("acoustics_json", pa.string()),
@@ -293,9 +296,9 @@ def _dedup(table: pa.Table) -> pa.Table:
     return table if len(keep) == table.num_rows else table.take(pa.array(keep, pa.int64()))
 
 
-def embeddings_matrix(table: pa.Table) -> np.ndarray:
-    """The ``embedding`` column as an (n, 256) float32 array without per-row Python work."""
-    col = table.column("embedding").combine_chunks()
+def embeddings_matrix(table: pa.Table, column: str = "embedding") -> np.ndarray:
+    """An embedding column as an (n, 256) float32 array without per-row Python work."""
+    col = table.column(column).combine_chunks()
     if len(col) == 0:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
     return col.values.to_numpy(zero_copy_only=False).reshape(len(col), EMBEDDING_DIM)
@@ -310,7 +313,8 @@ def rows_for_recording(result: Any, *, sha256: str, key: str, path: str, size: i
         "n_speakers": len(result.speakers), "recording_speech_s": round(result.speech_s, 3),
         "duration_s": m["duration_s"], "sample_rate": m["sample_rate"], "channels": m["channels"],
         "codec": m["codec"], "quality_verdict": q["verdict"], "snr_db": q["snr_db"],
-        "telephone_band": q["telephone_band"], "quality_json": json.dumps(q, sort_keys=True),
+        "telephone_band": q["telephone_band"], "clipping_fraction": q["clipping_fraction"],
+        "bandwidth_hz": q["bandwidth_hz"], "quality_json": json.dumps(q, sort_keys=True),
         "models_json": json.dumps(models, sort_keys=True), "device": result.device, "app_version": app_version,
         "indexed_at": now_utc(),
     }
@@ -325,10 +329,11 @@ def rows_for_recording(result: Any, *, sha256: str, key: str, path: str, size: i
                      "age_lo80": t["age"]["interval_80"][0], "age_hi80": t["age"]["interval_80"][1],
                      "f0_median_hz": (a.get("f0_median") or {}).get("value"),
                      "embedding": np.asarray(sp.embedding, np.float32).tolist(),
+                     "embedding_tel": np.asarray(sp.embedding_tel, np.float32).tolist(),
                      "traits_json": json.dumps(t, sort_keys=True), "acoustics_json": json.dumps(a, sort_keys=True)})
     if not rows:
         rows.append({**base, "status": "no_speech", "speaker": None, "start_s": None, "end_s": None,
-                     "turns": [], "speech_s": 0.0, "embedding": None})
+                     "turns": [], "speech_s": 0.0, "embedding": None, "embedding_tel": None})
     return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
 
 

@@ -112,13 +112,16 @@ def compact_index(index_dir: Path | str) -> int:
 # ------------------------------------------------------------------------------ query
 @dataclass(frozen=True)
 class Query:
-    """The query voice: its embedding, net speech and where it came from."""
+    """The query voice (a :class:`~s2f_desktop.inference.archive_pipeline.QueryVoice`) and where it came from."""
 
-    embedding: Any
-    speech_s: float
+    voice: Any
     source: dict[str, Any]
     encoder_sha256: str
     sha256s: tuple[str, ...] = ()
+
+    @property
+    def speech_s(self) -> float:
+        return float(self.voice.speech_s)
 
 
 def _pipeline() -> Any:
@@ -148,9 +151,9 @@ def query_from_file(path: Path | str, device: str = "auto", start_s: float | Non
         b = None if end_s is None else int(round(end_s * sr))
         x = src.read(a, b, channel="mix")
     an = _analyzer(device)
-    emb, speech = _pipeline().query_embedding([(x, sr)], an)
+    voice = _pipeline().query_embedding([(x, sr)], an)
     sha, _ = sha256_file(path)
-    return Query(emb, speech, {"type": "file", "path": str(path), "sha256": sha}, an.encoder.spec.sha256, (sha,))
+    return Query(voice, {"type": "file", "path": str(path), "sha256": sha}, an.encoder.spec.sha256, (sha,))
 
 
 def query_from_segments(ctx: AppContext, case_number: str, segment_ids: Sequence[str], device: str = "auto") -> Query:
@@ -174,8 +177,8 @@ def query_from_segments(ctx: AppContext, case_number: str, segment_ids: Sequence
         with open_audio(vault_path(ctx, ev), frames=ev.media.frames) as src:
             parts.append((src.read(g.start_sample, g.end_sample, channel="mix"), src.sample_rate))
     an = _analyzer(device)
-    emb, speech = _pipeline().query_embedding(parts, an)
-    return Query(emb, speech, {"type": "case_segments", "case": case_number, "segments": list(segment_ids),
+    voice = _pipeline().query_embedding(parts, an)
+    return Query(voice, {"type": "case_segments", "case": case_number, "segments": list(segment_ids),
                                "evidence_sha256": sorted({e.sha256 for e in evs.values()})},
                  an.encoder.spec.sha256, tuple(sorted({e.sha256 for e in evs.values()})))
 
@@ -192,7 +195,7 @@ def search_archive(index_dir: Path | str, query: Query, *, sex: str | None = Non
 
     filters = Filters(sex, tuple(age_bins), min_quality)
     filters.validate()
-    res = search_index(str(index_dir), query.embedding, query.speech_s, load_scorer(), filters, top,
+    res = search_index(str(index_dir), query.voice, load_scorer(), filters, top,
                        encoder_sha256=query.encoder_sha256,
                        exclude_sha256=() if include_query_recordings else query.sha256s)
     res.notes.insert(0, f"query: {json.dumps(query.source)}; {query.speech_s:.1f} s of speech")
@@ -213,7 +216,7 @@ def get_entry(index_dir: Path | str, sha256: str, speaker: int | None = None) ->
         t = t.filter(pc.fill_null(pc.equal(t.column("speaker"), speaker), False))
     if t.num_rows == 0:
         raise NotFoundError(f"no index entry for sha256 {sha256[:12]}…" + ("" if speaker is None else f" speaker {speaker}"))
-    row = t.drop_columns(["embedding"]).slice(0, 1).to_pylist()[0]
+    row = t.drop_columns(["embedding", "embedding_tel"]).slice(0, 1).to_pylist()[0]
     row["indexed_at"] = row["indexed_at"].isoformat() if row.get("indexed_at") else None
     for k in ("quality_json", "traits_json", "acoustics_json", "models_json"):
         row[k.removesuffix("_json")] = json.loads(row.pop(k)) if row.get(k) else None
