@@ -68,7 +68,8 @@ class SearchResult:
 
 def filter_mask(table: pa.Table, f: Filters) -> pa.ChunkedArray:
     """Boolean mask of rows that are speakers and pass the filters."""
-    mask = pc.equal(table.column("status"), "ok")
+    # Speaker rows with both embeddings (rows of an older index format have none and are not compared).
+    mask = pc.and_(pc.equal(table.column("status"), "ok"), pc.is_valid(table.column("embedding_tel")))
     if f.sex:
         mask = pc.and_(mask, pc.equal(table.column("sex_label"), f.sex))
     if f.age_bins:
