@@ -129,7 +129,7 @@ def search_latency(tmp: Path, rows: int = 100_000, repeats: int = 5) -> tuple[fl
     import pyarrow as pa
 
     from s2f_desktop.archive.scoring import load_scorer
-    from s2f_desktop.archive.search import Filters, search_index, search_table
+    from s2f_desktop.archive.search import Filters, search_index
     from s2f_desktop.archive.store import ROW_SCHEMA, IndexStore, write_atomic
 
     rng = np.random.default_rng(1)
@@ -164,16 +164,18 @@ def search_latency(tmp: Path, rows: int = 100_000, repeats: int = 5) -> tuple[fl
                             clipping_fraction=0.0, bandwidth_hz=7000.0)
     f = Filters("female", ("<20", "20-39"), "warn")
     scorer = load_scorer()  # the calibrated comparison model when installed (shortlist + cohort norm), else cosine
+    import s2f_desktop.archive.search as search_mod
+
     full, rank = [], []
     for _ in range(repeats):
+        search_mod._cache.clear()  # a first search: read the Parquet file
         t0 = time.perf_counter()
         res = search_index(str(store.root), query, scorer, f, top=20)
         full.append(time.perf_counter() - t0)
         assert res.hits
-    loaded = store.read_rows("synthetic")
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        search_table(loaded, query, scorer, f, top=20)
+        t0 = time.perf_counter()  # the same index searched again (the GUI's case): rows cached
+        search_index(str(store.root), query, scorer, f, top=20)
         rank.append(time.perf_counter() - t0)
     return statistics.median(full), statistics.median(rank)
 
@@ -220,9 +222,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                                           "parallelism itself, independent of other load"})
         full, rank = search_latency(tmp)
         rows += [
-            {"benchmark": "search 100,000 rows: read + filter + rank top 20", "value": full * 1000, "unit": "ms",
-             "target": "< 1000 ms", "note": "one compacted Parquet file, median of 5"},
-            {"benchmark": "search 100,000 rows: filter + rank (index in memory)", "value": rank * 1000, "unit": "ms",
-             "note": "as the GUI does after the first search"},
+            {"benchmark": "search 100,000 rows: first search (read + filter + rank top 20)", "value": full * 1000,
+             "unit": "ms", "target": "< 1000 ms", "note": "one compacted Parquet file, median of 5"},
+            {"benchmark": "search 100,000 rows: repeated search (rows cached)", "value": rank * 1000, "unit": "ms",
+             "target": "< 1000 ms", "note": "the same index searched again in one process (the GUI's case)"},
         ]
     return rows

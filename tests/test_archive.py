@@ -210,3 +210,39 @@ def test_collect_recordings_from_folder_and_manifest(tmp_path: Path) -> None:
     assert [str(p) for p in collect_recordings(man)] == [str(tmp_path / "a/x.wav"), "/abs/other.wav"]
     with pytest.raises(InputError, match="manifest"):
         collect_recordings(tmp_path / "a" / "x.wav")
+
+
+def test_cli_status_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from s2f_desktop.archive.store import error_table
+    from s2f_desktop.cli.main import main
+
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    write_atomic(_rows(3), store.rows_dir("k1") / "compact-a.parquet")
+    write_atomic(error_table(path="/arch/bad.wav", size=3, mtime_ns=1, sha256=None, key="k1", error="bad.wav: not audio"),
+                 store.error_file("k1", "/arch/bad.wav"))
+    assert main(["archive", "status", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "key k1: 3 recordings" in out and "failed: /arch/bad.wav: bad.wav: not audio" in out
+    assert main(["archive", "search", str(store.root), "--query", str(tmp_path / "nope.wav")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such file" in err[0]
+    assert main(["archive", "index", str(tmp_path / "missing"), "--out", str(tmp_path / "i2")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such folder or manifest" in err[0]
+    assert not (tmp_path / "i2").exists()
+    assert main(["archive", "status", str(tmp_path)]) != 0
+    assert "not an archive index" in capsys.readouterr().err
+
+
+def test_repeated_search_uses_cached_rows_until_the_index_changes(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    t = _rows(5)
+    write_atomic(t.slice(0, 4), store.rows_dir("k1") / "compact-a.parquet")
+    q = _q(embeddings_matrix(t)[0])
+    first = search_index(str(store.root), q, CosineScorer(), Filters(), top=10)
+    again = search_index(str(store.root), q, CosineScorer(), Filters(), top=10)
+    assert first.candidates == again.candidates == 4
+    write_atomic(t.slice(4, 1), store.row_file("k1", t.column("sha256")[4].as_py()))
+    assert search_index(str(store.root), q, CosineScorer(), Filters(), top=10).candidates == 5

@@ -9,6 +9,7 @@ scored in one matrix product and only the top K are turned into hit records.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -161,6 +162,51 @@ def search_table(table: pa.Table, query: Any, scorer: Any, filters: Filters, top
     return hits, n
 
 
+_cache_lock = threading.Lock()
+#: The last index read (one per process): a GUI searching the same index again skips the Parquet read.
+_cache: dict[str, Any] = {}
+
+
+def _files_signature(store: IndexStore, keys: list[str]) -> tuple[Any, ...]:
+    sig = []
+    for k in keys:
+        for p in sorted(store.rows_dir(k).glob("*.parquet")):
+            if not p.name.startswith("."):
+                st = p.stat()
+                sig.append((p.name, st.st_size, st.st_mtime_ns))
+    return tuple(sig)
+
+
+def load_rows(store: IndexStore, keys: list[str], encoder_sha256: str | None,
+              notes: list[str]) -> tuple[pa.Table, int]:
+    """The rows to compare (cached while the index files are unchanged) and the total row count."""
+    sig = (str(store.root.resolve()), encoder_sha256, _files_signature(store, keys))
+    with _cache_lock:
+        hit = _cache.get("rows")
+        if hit is not None and hit[0] == sig:
+            notes.extend(hit[3])
+            return hit[1], hit[2]
+    tables = []
+    total = 0
+    mine: list[str] = []
+    for key in keys:
+        t = store.read_rows(key, columns=_SEARCH_COLUMNS + ["models_json"])
+        total += t.num_rows
+        if not t.num_rows:
+            continue
+        if encoder_sha256 is not None:
+            models = json.loads(t.column("models_json")[0].as_py())
+            if not any(m.get("sha256") == encoder_sha256 for m in models):
+                mine.append(f"index key {key}: {t.num_rows} rows made with another speaker encoder were not compared")
+                continue
+        tables.append(t.drop_columns(["models_json"]))
+    table = pa.concat_tables(tables) if tables else store.read_rows(keys[0], columns=_SEARCH_COLUMNS).slice(0, 0)
+    with _cache_lock:
+        _cache["rows"] = (sig, table, total, mine)
+    notes.extend(mine)
+    return table, total
+
+
 def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
                  top: int = 20, encoder_sha256: str | None = None,
                  exclude_sha256: Sequence[str] = ()) -> SearchResult:
@@ -174,20 +220,7 @@ def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
     if not keys:
         raise InputError(f"{index_dir}: the index holds no recordings yet")
     notes: list[str] = []
-    tables = []
-    total = 0
-    for key in keys:
-        t = store.read_rows(key, columns=_SEARCH_COLUMNS + ["models_json"])
-        total += t.num_rows
-        if not t.num_rows:
-            continue
-        if encoder_sha256 is not None:
-            models = json.loads(t.column("models_json")[0].as_py())
-            if not any(m.get("sha256") == encoder_sha256 for m in models):
-                notes.append(f"index key {key}: {t.num_rows} rows made with another speaker encoder were not compared")
-                continue
-        tables.append(t.drop_columns(["models_json"]))
-    table = pa.concat_tables(tables) if tables else store.read_rows(keys[0], columns=_SEARCH_COLUMNS).slice(0, 0)
+    table, total = load_rows(store, keys, encoder_sha256, notes)
     hits, n = search_table(table, query, scorer, filters, top, exclude_sha256)
     if not scorer.calibrated:
         notes.append("ranked by cosine similarity; no calibrated speaker-comparison model is installed, "
