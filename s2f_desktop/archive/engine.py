@@ -122,7 +122,15 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
         out["audio_s"] = float(res.media["duration_s"])
     except (S2FError, OSError, ValueError, RuntimeError) as exc:
         # Failure isolation: the reason is recorded as an error row and the run continues.
-        msg = exc.message if isinstance(exc, S2FError) else f"{exc.__class__.__name__}: {exc}"
+        name = Path(path).name
+        if isinstance(exc, S2FError):
+            msg = exc.message
+        elif isinstance(exc, FileNotFoundError):
+            msg = f"{name}: no such file"
+        elif isinstance(exc, OSError):
+            msg = f"{name}: cannot be read ({exc.strerror or exc.__class__.__name__})"
+        else:
+            msg = f"{name}: {exc.__class__.__name__}: {exc}"
         out["error"] = msg
         out["status"] = "error"
         write_atomic(error_table(path=path, size=out["size_bytes"], mtime_ns=out["mtime_ns"], sha256=out["sha256"],
