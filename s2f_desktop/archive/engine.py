@@ -256,8 +256,9 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
                 raise
             except Exception as exc:  # the task itself died (its workers were killed, e.g. over the memory limit)
                 # No error row: the next run retries it. The summary names it.
-                r = {"path": path_of.get(fut.key, "?"), "status": "error", "error": f"task failed: {exc.__class__.__name__}: {exc}",
-                     "sha256": None, "audio_s": 0.0}
+                p = path_of.get(fut.key, "?")
+                r = {"path": p, "status": "error", "sha256": None, "audio_s": 0.0,
+                     "error": f"{Path(p).name}: task failed ({exc.__class__.__name__}: {exc}); retried on the next run"}
             done += 1
             status = r["status"]
             if status in ("indexed", "no_speech"):
