@@ -271,7 +271,7 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
             else:
                 summary.errors += 1
                 if len(summary.error_samples) < 5:
-                    summary.error_samples.append(f"{Path(str(r['path'])).name}: {r['error']}")
+                    summary.error_samples.append(str(r["error"]))  # messages name their file
             if r.get("sha256") and r.get("size_bytes") is not None:
                 catalog.append({"path": r["path"], "size_bytes": r["size_bytes"], "mtime_ns": r["mtime_ns"],
                                 "sha256": r["sha256"], "index_key": key, "status": status})
