@@ -195,6 +195,11 @@ def test_search_index_skips_rows_of_another_encoder(tmp_path: Path) -> None:
     assert res.candidates == 4 and res.searched_rows == 7
     assert any("another speaker encoder" in n for n in res.notes)
     assert any("log10_lr and verbal are null" in n for n in res.notes)
+    # Searching as the k1 pipeline: k2's recordings are left out and named.
+    res = search_index(str(store.root), _q(q), CosineScorer(), Filters(), top=10, index_key="k1")
+    assert res.candidates == 4 and any("3 recordings indexed with other models" in n for n in res.notes)
+    with pytest.raises(InputError, match="no recording is indexed with the current models"):
+        search_index(str(store.root), _q(q), CosineScorer(), Filters(), top=10, index_key="k3")
 
 
 def test_collect_recordings_from_folder_and_manifest(tmp_path: Path) -> None:

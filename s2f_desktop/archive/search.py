@@ -208,9 +208,15 @@ def load_rows(store: IndexStore, keys: list[str], encoder_sha256: str | None,
 
 
 def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
-                 top: int = 20, encoder_sha256: str | None = None,
+                 top: int = 20, encoder_sha256: str | None = None, index_key: str | None = None,
                  exclude_sha256: Sequence[str] = ()) -> SearchResult:
-    """Search an index folder. Only rows embedded with the query's encoder (``encoder_sha256``) are compared."""
+    """Search an index folder.
+
+    Only rows embedded with the query's encoder (``encoder_sha256``) are compared, and with
+    ``index_key`` only the rows made by that pipeline and model set (the one that embedded
+    the query): rows of an older key would compare unlike with like and could list a
+    recording twice. What was left out is named in the notes.
+    """
     import time
 
     t0 = time.perf_counter()
@@ -220,6 +226,16 @@ def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
     if not keys:
         raise InputError(f"{index_dir}: the index holds no recordings yet")
     notes: list[str] = []
+    if index_key is not None:
+        others = [k for k in keys if k != index_key]
+        if others:
+            n_other = sum(len(store.indexed_shas(k)) for k in others)
+            notes.append(f"{n_other} recordings indexed with other models or settings (keys {', '.join(others)}) "
+                         f"were not searched; run `s2f archive index` again to index them with the current ones")
+        keys = [k for k in keys if k == index_key]
+        if not keys:
+            raise InputError(f"{index_dir}: no recording is indexed with the current models (key {index_key}); "
+                             f"run `s2f archive index` on the archive first")
     table, total = load_rows(store, keys, encoder_sha256, notes)
     hits, n = search_table(table, query, scorer, filters, top, exclude_sha256)
     if not scorer.calibrated:

@@ -118,6 +118,7 @@ class Query:
     source: dict[str, Any]
     encoder_sha256: str
     sha256s: tuple[str, ...] = ()
+    index_key: str | None = None  # the index key of the models that embedded the query
 
     @property
     def speech_s(self) -> float:
@@ -153,7 +154,8 @@ def query_from_file(path: Path | str, device: str = "auto", start_s: float | Non
     an = _analyzer(device)
     voice = _pipeline().query_embedding([(x, sr)], an)
     sha, _ = sha256_file(path)
-    return Query(voice, {"type": "file", "path": str(path), "sha256": sha}, an.encoder.spec.sha256, (sha,))
+    return Query(voice, {"type": "file", "path": str(path), "sha256": sha}, an.encoder.spec.sha256, (sha,),
+                 _pipeline().index_key(an))
 
 
 def query_from_segments(ctx: AppContext, case_number: str, segment_ids: Sequence[str], device: str = "auto") -> Query:
@@ -180,7 +182,7 @@ def query_from_segments(ctx: AppContext, case_number: str, segment_ids: Sequence
     voice = _pipeline().query_embedding(parts, an)
     return Query(voice, {"type": "case_segments", "case": case_number, "segments": list(segment_ids),
                                "evidence_sha256": sorted({e.sha256 for e in evs.values()})},
-                 an.encoder.spec.sha256, tuple(sorted({e.sha256 for e in evs.values()})))
+                 an.encoder.spec.sha256, tuple(sorted({e.sha256 for e in evs.values()})), _pipeline().index_key(an))
 
 
 def search_archive(index_dir: Path | str, query: Query, *, sex: str | None = None, age_bins: Sequence[str] = (),
@@ -196,7 +198,7 @@ def search_archive(index_dir: Path | str, query: Query, *, sex: str | None = Non
     filters = Filters(sex, tuple(age_bins), min_quality)
     filters.validate()
     res = search_index(str(index_dir), query.voice, load_scorer(), filters, top,
-                       encoder_sha256=query.encoder_sha256,
+                       encoder_sha256=query.encoder_sha256, index_key=query.index_key,
                        exclude_sha256=() if include_query_recordings else query.sha256s)
     res.notes.insert(0, f"query: {json.dumps(query.source)}; {query.speech_s:.1f} s of speech")
     return res
