@@ -1,7 +1,7 @@
 """``s2f archive``: index an archive of recordings on Dask, search it for a voice, import a hit into a case.
 
     s2f archive index ROOT_OR_MANIFEST --out INDEX_DIR [--workers N | --scheduler tcp://HOST:PORT]
-                      [--memory-limit 3GiB] [--retry-errors] [--json]
+                      [--memory-limit 3GiB] [--retry-errors] [--device cpu|cuda|auto] [--json]
     s2f archive status INDEX_DIR [--json]
     s2f archive search INDEX_DIR --query FILE_OR_CASE_SEGMENTS [--sex male|female] [--age BIN ...]
                        [--min-quality ok|warn|insufficient] [--top K] [--json]
@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ix.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster instead")
     ix.add_argument("--memory-limit", default=None, help="memory limit per local worker (default 3GiB)")
     ix.add_argument("--retry-errors", action="store_true", help="retry recordings that failed in earlier runs")
+    ix.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                    help="inference device on the workers (default cpu: one core per worker)")
     ix.add_argument("--json", action="store_true", help="print the run summary as JSON")
     ix.set_defaults(func=_index)
 
@@ -128,7 +130,8 @@ def _index(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     task = Task(on_update)
     try:
         s = svc.index_archive(args.source, args.out, workers=args.workers, scheduler=args.scheduler,
-                              memory_limit=args.memory_limit, retry_errors=args.retry_errors, task=task,
+                              memory_limit=args.memory_limit, retry_errors=args.retry_errors, device=args.device,
+                              task=task,
                               on_progress=on_progress)
     except (KeyboardInterrupt, CancelledError):
         bar.done()
