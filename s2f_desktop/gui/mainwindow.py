@@ -106,6 +106,17 @@ class MainWindow(QMainWindow):
         self.comparison.status_message.connect(self.show_status)
         self.tabs.currentChanged.connect(
             lambda i: self.comparison.refresh() if self.tabs.widget(i) is self.comparison else None)
+        self.archive: Any = None
+        if service_available("archive"):
+            from s2f_desktop.gui.archive import ArchivePanel
+
+            self.archive = ArchivePanel(ctx, self.runner, self.reporter)
+            self.archive.set_device(self.settings.device)
+            self.tabs.addTab(self.archive, "Archive")
+            self.archive.status_message.connect(self.show_status)
+            self.archive.evidence_imported.connect(self._archive_imported)
+            self.case_opened.connect(self.archive.set_case)
+            self.case_closed.connect(lambda: self.archive.set_case(None))
         self.setCentralWidget(self.tabs)
 
         # status bar: message, job progress, cancel
@@ -563,6 +574,12 @@ class MainWindow(QMainWindow):
                 return  # the same run re-shown after a refresh: keep the analyst's slider work
             self.composites.set_run(run, closed=closed)
 
+    def _archive_imported(self, _result: Any) -> None:
+        """An archive hit became evidence: the evidence and analysis pages show it."""
+        if self.case is not None:
+            self.evidence.set_case(self.case.number, closed=self.case.status is CaseStatus.CLOSED)
+            self.analysis.refresh()
+
     def _analyze(self) -> None:
         """Analyze what is selected on the waveform; the Analysis page shows exactly that set first."""
         self.runner.flush_changes()  # the Analysis page must list what the store holds right now
@@ -751,6 +768,8 @@ class MainWindow(QMainWindow):
         self.analysis.set_device(new.device)
         self.comparison.set_device(new.device)
         self.waveform.set_output_device(new.output_device)
+        if self.archive is not None:
+            self.archive.set_device(new.device)
         self.show_status("Settings saved" + (" — restart to use the new data directory" if data_dir_changed else ""))
 
     def open_log_folder(self) -> None:
@@ -765,6 +784,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop playback, cancel every job and wait for all worker threads."""
         self.waveform.stop_playback()
+        if self.archive is not None:
+            self.archive.stop_playback()
         if not self.runner.shutdown():
             log.warning("some background tasks did not stop in time")
 

@@ -1,0 +1,230 @@
+"""Archive indexing and search benchmark (``s2f archive``), measured on this machine.
+
+Archive: generated from ``../shared/data`` LibriSpeech test-other voices (10 speakers x 10
+utterances): each recording is one speaker, or two speakers taking turns, utterances
+joined with 0.3-0.8 s pauses and light noise; half are telephone band (300-3400 Hz
+band-pass, 8 kHz, G.711 mu-law round trip, WAV) and half clean 16 kHz FLAC. Durations
+are drawn uniformly between the minimum and maximum minutes (utterances repeat to fill).
+
+Measured, each with a fresh LocalCluster (one thread per worker, OMP_NUM_THREADS=1), on
+the same archive into a fresh index:
+
+* 1 worker and 2 workers: recordings/s, audio hours per hour (x real time), wall time;
+  worker start-up (cluster + model loading) is timed separately and excluded from the
+  throughput (it is paid once per run, not per recording);
+* peak RSS per worker process (``ru_maxrss`` read on each worker after the run);
+* parallel efficiency = throughput(2) / (2 x throughput(1));
+* search latency over 100,000 synthetic index rows (random unit embeddings, random
+  labels) read from one compacted Parquet file: filter + score + top 20, median of 5.
+
+Full run: 40 recordings of 1-2 minutes (about 60 minutes of audio); ``--quick``: 8
+recordings of 0.5-1 minute. The machine is shared (2 cores, other jobs running), so the
+1- and 2-worker runs compete with whatever else runs: the load average is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("S2F_SHARED_DATA", REPO.parent / "shared" / "data"))
+VOICES = SHARED / "librispeech-test-other-10x10"
+
+
+def _speakers() -> dict[str, list[Path]]:
+    return {d.name: sorted(d.glob("*.flac")) for d in sorted(VOICES.iterdir()) if d.is_dir()}
+
+
+def _telephone(x16: np.ndarray) -> np.ndarray:
+    """300-3400 Hz band-pass, 8 kHz, mu-law round trip (G.711-like)."""
+    from scipy.signal import butter, resample_poly, sosfilt
+
+    sos = butter(6, [300, 3400], btype="bandpass", fs=16000, output="sos")
+    y = resample_poly(sosfilt(sos, x16), 1, 2)
+    mu = 255.0
+    y = np.clip(y, -1, 1)
+    q = np.round((np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)) * 127) / 127
+    return (np.sign(q) * ((1 + mu) ** np.abs(q) - 1) / mu).astype(np.float32)
+
+
+def make_archive(out: Path, n: int, min_minutes: float, max_minutes: float, seed: int = 0) -> list[dict[str, Any]]:
+    """Write ``n`` recordings under ``out`` (two subfolders); returns their descriptions (speakers, rate, length)."""
+    rng = np.random.default_rng(seed)
+    spk = _speakers()
+    names = sorted(spk)
+    cache: dict[Path, np.ndarray] = {}
+
+    def utt(p: Path) -> np.ndarray:
+        if p not in cache:
+            x, sr = sf.read(str(p), dtype="float32")
+            assert sr == 16000
+            cache[p] = x
+        return cache[p]
+
+    out.mkdir(parents=True, exist_ok=True)
+    meta = []
+    for i in range(n):
+        who = list(rng.choice(names, size=1 if i % 3 == 0 else 2, replace=False))
+        target = rng.uniform(min_minutes, max_minutes) * 60 * 16000
+        parts, total, k = [], 0, 0
+        while total < target:
+            s = who[k % len(who)]
+            x = utt(spk[s][int(rng.integers(len(spk[s])))])
+            gap = np.zeros(int(rng.uniform(0.3, 0.8) * 16000), np.float32)
+            parts += [x, gap]
+            total += len(x) + len(gap)
+            k += 1
+        y = np.concatenate(parts)[: int(target)]
+        y = (y + rng.normal(0, 0.002, len(y))).astype(np.float32)
+        tel = i % 2 == 1
+        sub = out / ("telephone" if tel else "clean")
+        sub.mkdir(exist_ok=True)
+        if tel:
+            path = sub / f"call-{i:04d}.wav"
+            sf.write(str(path), _telephone(y), 8000, subtype="PCM_16")
+        else:
+            path = sub / f"room-{i:04d}.flac"
+            sf.write(str(path), y, 16000, subtype="PCM_16")
+        meta.append({"path": str(path), "speakers": who, "rate": 8000 if tel else 16000, "seconds": len(y) / 16000})
+    return meta
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def index_run(archive: Path, index: Path, workers: int) -> dict[str, Any]:
+    """Index ``archive`` with a fresh LocalCluster of ``workers``; start-up timed apart from the work."""
+    from s2f_desktop.archive import engine
+    from s2f_desktop.services.archive import collect_recordings
+
+    paths = collect_recordings(archive)
+    t0 = time.perf_counter()
+    client, cluster = engine.open_client(workers, None, engine.DEFAULT_MEMORY_LIMIT)
+    try:
+        # Load the models on every worker before timing the work (paid once per worker per run).
+        client.run(lambda: engine._worker_analyzer("cpu") and None)
+        t_start = time.perf_counter() - t0
+        summary = engine.run_index(paths, index, workers=workers, client=client)
+        rss = client.run(_peak_rss_mb)
+    finally:
+        client.close()
+        cluster.close()
+    return {"startup_s": t_start, "summary": summary, "rss_mb": sorted(rss.values())}
+
+
+def search_latency(tmp: Path, rows: int = 100_000, repeats: int = 5) -> tuple[float, float]:
+    """(median seconds for load+filter+rank over ``rows`` synthetic rows, median seconds rank-only)."""
+    import pyarrow as pa
+
+    from s2f_desktop.archive.scoring import load_scorer
+    from s2f_desktop.archive.search import Filters, search_index
+    from s2f_desktop.archive.store import ROW_SCHEMA, IndexStore, write_atomic
+
+    rng = np.random.default_rng(1)
+    e = rng.normal(size=(rows, 256)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    store = IndexStore(tmp / "synthetic-index")
+    store.create()
+    sex = rng.choice(["male", "female", "inconclusive"], rows)
+    age = rng.choice(["<20", "20-39", "40-59", ">=60", "inconclusive"], rows)
+    q = rng.choice(["ok", "warn", "insufficient"], rows)
+    cols: dict[str, Any] = {name: pa.nulls(rows, ROW_SCHEMA.field(name).type) for name in ROW_SCHEMA.names}
+    cols.update({
+        "sha256": pa.array([f"{i:064x}" for i in range(rows)]), "index_key": pa.array(["synthetic"] * rows),
+        "path": pa.array([f"/archive/rec-{i // 2:06d}.wav" for i in range(rows)]),
+        "status": pa.array(["ok"] * rows), "speaker": pa.array(np.arange(rows) % 2, pa.int32()),
+        "start_s": pa.array(rng.uniform(0, 60, rows)), "sex_label": pa.array(sex), "age_label": pa.array(age),
+        "quality_verdict": pa.array(q), "speech_s": pa.array(rng.uniform(5, 120, rows)),
+        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(e.reshape(-1)), 256),
+        "embedding_tel": pa.FixedSizeListArray.from_arrays(pa.array(e[::-1].reshape(-1)), 256),
+        "telephone_band": pa.array(np.arange(rows) % 2 == 1), "clipping_fraction": pa.array(np.zeros(rows)),
+        "bandwidth_hz": pa.array(np.where(np.arange(rows) % 2 == 1, 3400.0, 7000.0)),
+        "models_json": pa.array(['[{"id": "resemblyzer-ge2e-0.1.4", "sha256": "synthetic"}]'] * rows),
+    })
+    cols["end_s"] = pa.array(cols["start_s"].to_numpy() + 5.0)
+    table = pa.table(cols, schema=ROW_SCHEMA)
+    write_atomic(table, store.rows_dir("synthetic") / "compact-synthetic.parquet")
+    from types import SimpleNamespace
+
+    qe = e[123] + 0.05 * rng.normal(size=256).astype(np.float32)
+    qe /= np.linalg.norm(qe)
+    query = SimpleNamespace(embedding=qe, embedding_tel=qe, speech_s=30.0, telephone_band=False,
+                            clipping_fraction=0.0, bandwidth_hz=7000.0)
+    f = Filters("female", ("<20", "20-39"), "warn")
+    scorer = load_scorer()  # the calibrated comparison model when installed (shortlist + cohort norm), else cosine
+    import s2f_desktop.archive.search as search_mod
+
+    full, rank = [], []
+    for _ in range(repeats):
+        search_mod._cache.clear()  # a first search: read the Parquet file
+        t0 = time.perf_counter()
+        res = search_index(str(store.root), query, scorer, f, top=20)
+        full.append(time.perf_counter() - t0)
+        assert res.hits
+    for _ in range(repeats):
+        t0 = time.perf_counter()  # the same index searched again (the GUI's case): rows cached
+        search_index(str(store.root), query, scorer, f, top=20)
+        rank.append(time.perf_counter() - t0)
+    return statistics.median(full), statistics.median(rank)
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    n, lo, hi = (8, 0.5, 1.0) if quick else (40, 1.0, 2.0)
+    with tempfile.TemporaryDirectory(prefix="s2f-bench-archive-") as td:
+        tmp = Path(td)
+        if not VOICES.is_dir():
+            raise SystemExit(f"bench_archive needs {VOICES}")
+        meta = make_archive(tmp / "archive", n, lo, hi)
+        audio_h = sum(m["seconds"] for m in meta) / 3600
+        note_arch = f"{n} recordings, {audio_h * 60:.0f} min audio ({lo:g}-{hi:g} min each), half 8 kHz telephone"
+        thr: dict[int, float] = {}
+        cpu: dict[int, float] = {}
+        for w in (1, 2):
+            load0 = os.getloadavg()[0]
+            r = index_run(tmp / "archive", tmp / f"index-{w}", w)
+            s = r["summary"]
+            assert s.indexed == n and s.errors == 0, s
+            work = s.wall_s
+            thr[w] = n / work
+            cpu[w] = s.cpu_s
+            rows += [
+                {"benchmark": f"index, {w} worker(s): throughput", "value": n / work, "unit": "recordings/s",
+                 "note": f"{note_arch}; wall {work:.0f} s after start-up; load avg at start {load0:.1f}"},
+                {"benchmark": f"index, {w} worker(s): audio hours per hour", "value": audio_h * 3600 / work,
+                 "unit": "x real time", "target": ">= 30x per worker" if w == 1 else ">= 60x",
+                 "note": "whole pipeline: hash, probe, decode, VAD, quality, turn embeddings, clustering, "
+                         "Praat, traits, Parquet write"},
+                {"benchmark": f"index, {w} worker(s): audio per CPU-second", "value": audio_h * 3600 / s.cpu_s,
+                 "unit": "x real time per busy core", "target": ">= 30x",
+                 "note": f"audio / worker CPU time ({s.cpu_s:.0f} CPU-s in all): the speed of one dedicated core"},
+                {"benchmark": f"index, {w} worker(s): start-up", "value": r["startup_s"], "unit": "s",
+                 "note": "LocalCluster + models loaded on every worker (once per run)"},
+                {"benchmark": f"index, {w} worker(s): peak RSS per worker", "value": max(r["rss_mb"]), "unit": "MB",
+                 "note": "ru_maxrss of each worker process: " + ", ".join(f"{v:.0f}" for v in r["rss_mb"])},
+            ]
+        rows.append({"benchmark": "parallel efficiency 1 -> 2 workers (wall)", "value": 100 * thr[2] / (2 * thr[1]),
+                     "unit": "%", "target": ">= 85 %", "note": "throughput(2) / (2 x throughput(1)); 2 shared cores"})
+        rows.append({"benchmark": "parallel efficiency 1 -> 2 workers (CPU)", "value": 100 * cpu[1] / cpu[2],
+                     "unit": "%", "note": "CPU time for the same work, 1 worker / 2 workers: overhead of "
+                                          "parallelism itself, independent of other load"})
+        full, rank = search_latency(tmp)
+        rows += [
+            {"benchmark": "search 100,000 rows: first search (read + filter + rank top 20)", "value": full * 1000,
+             "unit": "ms", "target": "< 1000 ms", "note": "one compacted Parquet file, median of 5"},
+            {"benchmark": "search 100,000 rows: repeated search (rows cached)", "value": rank * 1000, "unit": "ms",
+             "target": "< 1000 ms", "note": "the same index searched again in one process (the GUI's case)"},
+        ]
+    return rows

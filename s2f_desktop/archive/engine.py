@@ -1,0 +1,301 @@
+"""Archive indexing on Dask: one task per recording, on a LocalCluster or an existing scheduler.
+
+The driver (this module, in the ``s2f`` process) lists the recordings, drops those the
+index already holds for the current index key, and submits one task per remaining
+recording. Each task runs :func:`index_one` on a worker process: it hashes the file
+(read-only), skips it when another task or run already wrote its rows, runs the whole
+pipeline with the worker's models (loaded once per worker process and kept) and writes
+its rows - or one error row - atomically (:mod:`s2f_desktop.archive.store`). Results go
+to disk on the worker, not through the scheduler: only a small summary returns, so the
+driver's memory does not grow with the archive, and a killed worker loses only the
+recording it was working on (Dask re-runs that task elsewhere; its file name is the
+content hash, so a repeat replaces rather than duplicates).
+
+Cancellation (Ctrl-C, the GUI's cancel) cancels the pending tasks and closes the local
+cluster; everything already written stays, and the next run resumes from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from s2f_desktop.archive.store import IndexStore, error_table, rows_for_recording, write_atomic
+from s2f_desktop.core.errors import CancelledError, InputError
+from s2f_desktop.core.progress import Task, null_task
+
+log = logging.getLogger(__name__)
+
+#: Default memory limit per worker process (models + one decoded recording fit well inside).
+DEFAULT_MEMORY_LIMIT = "3GiB"
+#: Catalog entries are flushed to disk at least this often (seconds) and every this many results.
+_CATALOG_FLUSH_S = 10.0
+_CATALOG_FLUSH_N = 200
+
+
+@dataclass
+class IndexSummary:
+    """What one indexing run did."""
+
+    index_dir: str
+    index_key: str
+    total: int = 0
+    indexed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    no_speech: int = 0
+    audio_s: float = 0.0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    workers: int = 0
+    scheduler: str = ""
+    dashboard: str | None = None
+    cancelled: bool = False
+    error_samples: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Counts for a progress line: done of total, rate (recordings/s) and ETA (seconds, None if unknown)."""
+
+    done: int
+    total: int
+    rate: float
+    eta_s: float | None
+    audio_s: float
+
+
+# ----------------------------------------------------------------------------- worker side
+def _worker_analyzer(device: str) -> Any:
+    """The worker process's analyzer: models load on the first task and stay for the next ones."""
+    from s2f_desktop.inference import analyzer as an_mod
+    from s2f_desktop.inference.archive_pipeline import worker_setup
+
+    if not getattr(_worker_analyzer, "_setup", False):
+        worker_setup()
+        _worker_analyzer._setup = True  # type: ignore[attr-defined]
+    return an_mod.get_analyzer(device)
+
+
+def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict[str, Any]:
+    """Index one recording into ``index_dir`` (runs on a worker). Never raises for a bad file.
+
+    Returns a summary: ``{path, sha256, size_bytes, mtime_ns, status, audio_s, seconds, error}``
+    where status is ``indexed``, ``no_speech``, ``skipped`` (rows already there) or ``error``.
+    """
+    from s2f_desktop import __version__
+    from s2f_desktop.core.errors import S2FError
+    from s2f_desktop.inference.archive_pipeline import index_key, index_recording
+    from s2f_desktop.store.vault import sha256_file
+
+    key = ikey
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    store = IndexStore(index_dir)
+    out: dict[str, Any] = {"path": path, "sha256": None, "size_bytes": None, "mtime_ns": None, "status": "error",
+                           "audio_s": 0.0, "seconds": 0.0, "cpu_s": 0.0, "error": "", "pid": os.getpid()}
+    try:
+        st = os.stat(path)
+        out["size_bytes"], out["mtime_ns"] = int(st.st_size), int(st.st_mtime_ns)
+        sha, _ = sha256_file(Path(path))  # opens the file read-only
+        out["sha256"] = sha
+        if store.row_file(key, sha).exists():
+            out["status"] = "skipped"
+            return out
+        an = _worker_analyzer(device)
+        if index_key(an) != key:
+            raise InputError("the worker's models differ from the driver's (different model files on this worker)")
+        res = index_recording(path, an)
+        table = rows_for_recording(res, sha256=sha, key=key, path=path, size=out["size_bytes"],
+                                   mtime_ns=out["mtime_ns"], models=an.models(), app_version=__version__)
+        write_atomic(table, store.row_file(key, sha))
+        store.error_file(key, path).unlink(missing_ok=True)  # an earlier failure of this path is superseded
+        out["status"] = "indexed" if res.speakers else "no_speech"
+        out["audio_s"] = float(res.media["duration_s"])
+    except (S2FError, OSError, ValueError, RuntimeError) as exc:
+        # Failure isolation: the reason is recorded as an error row and the run continues.
+        name = Path(path).name
+        if isinstance(exc, S2FError):
+            msg = exc.message
+        elif isinstance(exc, FileNotFoundError):
+            msg = f"{name}: no such file"
+        elif isinstance(exc, OSError):
+            msg = f"{name}: cannot be read ({exc.strerror or exc.__class__.__name__})"
+        else:
+            msg = f"{name}: {exc.__class__.__name__}: {exc}"
+        out["error"] = msg
+        out["status"] = "error"
+        write_atomic(error_table(path=path, size=out["size_bytes"], mtime_ns=out["mtime_ns"], sha256=out["sha256"],
+                                 key=key, error=msg), store.error_file(key, path))
+    finally:
+        out["seconds"] = time.perf_counter() - t0
+        out["cpu_s"] = time.process_time() - c0  # CPU time of this worker process for this recording
+    return out
+
+
+# ----------------------------------------------------------------------------- driver side
+def worker_index_key(device: str = "cpu") -> tuple[str, list[dict[str, str]]]:
+    """The index key and model records of a worker's models (loads them there; the driver stays torch-free)."""
+    from s2f_desktop.inference.archive_pipeline import index_key
+
+    an = _worker_analyzer(device)
+    return index_key(an), an.models()
+
+
+def plan(paths: Sequence[Path], store: IndexStore, key: str, retry_errors: bool = False) -> tuple[list[str], int]:
+    """Paths that still need work, and how many were skipped as unchanged and already indexed (or failed)."""
+    done = store.indexed_shas(key)
+    catalog = store.catalog()
+    errored = {} if retry_errors else store.errored(key)
+    todo: list[str] = []
+    skipped = 0
+    for p in paths:
+        sp = str(p)
+        try:
+            st = os.stat(sp)
+        except OSError:
+            todo.append(sp)  # the worker records why it cannot be read
+            continue
+        sig = (int(st.st_size), int(st.st_mtime_ns))
+        sha = catalog.get((sp, *sig))
+        if sha is not None and sha in done or errored.get(sp) == sig:
+            skipped += 1
+        else:
+            todo.append(sp)
+    return todo, skipped
+
+
+def _bokeh_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def open_client(workers: int, scheduler: str | None, memory_limit: str) -> tuple[Any, Any]:
+    """A Dask client on ``scheduler`` or on a new LocalCluster of ``workers`` processes (one thread each)."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except OSError as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    if workers < 1:
+        raise InputError("--workers must be at least 1")
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
+                           dashboard_address=":0", silence_logs=logging.ERROR,
+                           env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    return Client(cluster), cluster
+
+
+def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, scheduler: str | None = None,
+              memory_limit: str = DEFAULT_MEMORY_LIMIT, device: str = "cpu", retry_errors: bool = False,
+              client: Any = None, task: Task | None = None,
+              on_progress: Callable[[Progress], None] | None = None,
+              on_result: Callable[[dict[str, Any]], None] | None = None) -> IndexSummary:
+    """Index ``paths`` into ``index_dir``; see the module docstring. ``client``: use an existing Dask client."""
+    from dask.distributed import as_completed
+
+    task = task or null_task()
+    t0 = time.perf_counter()
+    store = IndexStore(index_dir)
+    store.create()
+    store.remove_stale_temps()
+    own = client is None
+    cluster = None
+    if own:
+        task.progress(0.0, "starting workers")
+        client, cluster = open_client(workers, scheduler, memory_limit)
+    summary = IndexSummary(str(index_dir), "", total=len(paths))
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    catalog: list[dict[str, Any]] = []
+    n_flush = 0
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal catalog, n_flush, last_flush
+        store.add_catalog(catalog, run_id, n_flush)
+        catalog, n_flush, last_flush = [], n_flush + 1, time.monotonic()
+
+    futures: list[Any] = []
+    todo: list[str] = []
+    try:
+        task.progress(0.0, "loading the models on a worker")
+        key, _models = client.submit(worker_index_key, device, pure=False).result()
+        summary.index_key = key
+        todo, summary.skipped = plan(paths, store, key, retry_errors)
+        if not todo:
+            task.progress(1.0, "nothing to do: every recording is already indexed")
+            return summary
+        info = client.scheduler_info()
+        summary.workers = len(info.get("workers", {}))
+        summary.scheduler = str(info.get("address", scheduler or ""))
+        summary.dashboard = client.dashboard_link if (scheduler or _bokeh_available()) else None
+        if summary.dashboard:
+            task.progress(0.0, f"Dask dashboard: {summary.dashboard}")
+        # One key per (index, path): resubmitting the same work in the same cluster is recognised.
+        futures = client.map(index_one, todo, index_dir=str(index_dir), ikey=key, device=device, pure=False,
+                             retries=1)
+        path_of = {f.key: p for f, p in zip(futures, todo)}
+        done = 0
+        t_start = time.perf_counter()
+        task.progress(0.0, f"indexing {len(todo)} recordings on {summary.workers} workers")
+        for fut in as_completed(futures):
+            task.check()
+            try:
+                r = fut.result()
+            except CancelledError:
+                raise
+            except Exception as exc:  # the task itself died (its workers were killed, e.g. over the memory limit)
+                # No error row: the next run retries it. The summary names it.
+                p = path_of.get(fut.key, "?")
+                r = {"path": p, "status": "error", "sha256": None, "audio_s": 0.0,
+                     "error": f"{Path(p).name}: task failed ({exc.__class__.__name__}: {exc}); retried on the next run"}
+            done += 1
+            status = r["status"]
+            if status in ("indexed", "no_speech"):
+                summary.indexed += 1
+                summary.no_speech += status == "no_speech"
+                summary.audio_s += float(r.get("audio_s") or 0.0)
+                summary.cpu_s += float(r.get("cpu_s") or 0.0)
+            elif status == "skipped":
+                summary.skipped += 1
+            else:
+                summary.errors += 1
+                if len(summary.error_samples) < 5:
+                    summary.error_samples.append(str(r["error"]))  # messages name their file
+            if r.get("sha256") and r.get("size_bytes") is not None:
+                catalog.append({"path": r["path"], "size_bytes": r["size_bytes"], "mtime_ns": r["mtime_ns"],
+                                "sha256": r["sha256"], "index_key": key, "status": status})
+            if len(catalog) >= _CATALOG_FLUSH_N or time.monotonic() - last_flush > _CATALOG_FLUSH_S:
+                flush()
+            el = time.perf_counter() - t_start
+            rate = done / el if el > 0 else 0.0
+            eta = (len(todo) - done) / rate if rate > 0 else None
+            prog = Progress(done, len(todo), rate, eta, summary.audio_s)
+            if on_result is not None:
+                on_result(r)
+            if on_progress is not None:
+                on_progress(prog)
+            task.progress(done / len(todo), f"{done}/{len(todo)} recordings")
+    except (CancelledError, KeyboardInterrupt):
+        summary.cancelled = True
+        client.cancel(futures)
+        raise
+    finally:
+        if summary.index_key:
+            flush()
+        if own:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        summary.wall_s = time.perf_counter() - t0
+    return summary

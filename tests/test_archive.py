@@ -1,0 +1,253 @@
+"""Archive index and search: storage invariants, filters and ranking, scorer interface (no models, fast)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from types import SimpleNamespace
+
+from s2f_desktop.archive.scoring import CalibratedScorer, CosineScorer, load_scorer
+from s2f_desktop.archive.search import Filters, search_index, search_table
+from s2f_desktop.archive.store import ROW_SCHEMA, IndexStore, embeddings_matrix, write_atomic
+from s2f_desktop.core.errors import InputError
+from s2f_desktop.inference.archive_pipeline import MAX_TURN_S, _spread, turns_from_regions
+
+
+def _rows(n: int, key: str = "k1", seed: int = 0, sha_prefix: str = "") -> pa.Table:
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=(n, 256)).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    rows = []
+    for i in range(n):
+        rows.append({
+            "sha256": f"{sha_prefix}{i:064x}"[-64:], "index_key": key, "path": f"/arch/r{i}.wav", "status": "ok",
+            "speaker": 0, "n_speakers": 1, "start_s": 1.0, "end_s": 4.0, "turns": [[1.0, 4.0]], "speech_s": 3.0,
+            "sex_label": ["male", "female", "inconclusive"][i % 3], "age_label": ["20-39", "40-59", "inconclusive"][i % 3],
+            "quality_verdict": ["ok", "warn", "insufficient"][(i // 3) % 3], "embedding": e[i].tolist(),
+            "embedding_tel": e[(i + 1) % n].tolist(), "telephone_band": False, "clipping_fraction": 0.0,
+            "bandwidth_hz": 7000.0,
+            "models_json": json.dumps([{"id": "enc", "sha256": "ENC"}]),
+        })
+    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+
+
+def _q(e: np.ndarray, e_tel: np.ndarray | None = None, speech: float = 10.0, tel: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(embedding=e, embedding_tel=e if e_tel is None else e_tel, speech_s=speech,
+                           telephone_band=tel, clipping_fraction=0.0, bandwidth_hz=3400.0 if tel else 7000.0)
+
+
+def test_write_atomic_leaves_no_partial_file_and_readers_ignore_temps(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    t = _rows(3)
+    for i in range(3):
+        write_atomic(t.slice(i, 1), store.row_file("k1", t.column("sha256")[i].as_py()))
+    # A writer killed mid-write leaves only a dot-temp file: readers must not see it.
+    (store.rows_dir("k1") / ".deadbeef.parquet.123.tmp").write_bytes(b"PAR1 half a file")
+    assert store.read_rows("k1").num_rows == 3
+    assert len(store.indexed_shas("k1")) == 3
+    assert store.remove_stale_temps() == 1
+    # Writing the same recording again replaces its file: no duplicate rows.
+    write_atomic(t.slice(0, 1), store.row_file("k1", t.column("sha256")[0].as_py()))
+    assert store.read_rows("k1").num_rows == 3
+
+
+def test_compaction_keeps_every_row_once_even_if_interrupted(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    t = _rows(5)
+    for i in range(5):
+        write_atomic(t.slice(i, 1), store.row_file("k1", t.column("sha256")[i].as_py()))
+    # Simulate a compaction interrupted after writing the merged file, before removing the loose ones.
+    write_atomic(t, store.rows_dir("k1") / "compact-interrupted.parquet")
+    assert store.read_rows("k1").num_rows == 5
+    assert store.compact("k1") == 5
+    assert sorted(p.name.startswith("compact-") for p in store.rows_dir("k1").glob("*.parquet")) == [True, True]
+    got = store.read_rows("k1")
+    assert got.num_rows == 5 and len(set(got.column("sha256").to_pylist())) == 5
+    assert store.indexed_shas("k1") == set(t.column("sha256").to_pylist())
+
+
+def test_index_folder_must_be_an_index(tmp_path: Path) -> None:
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not an archive index"):
+        IndexStore(tmp_path / "other").create()
+    with pytest.raises(InputError, match="no index.json"):
+        IndexStore(tmp_path / "other").check()
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def test_turns_merge_close_regions_and_cut_long_ones() -> None:
+    turns = turns_from_regions([(0.0, 1.0), (1.2, 2.0), (5.0, 5.0 + 2.5 * MAX_TURN_S)])
+    assert turns[0] == (0.0, 2.0)
+    assert len(turns) == 1 + 3 and all(b - a <= MAX_TURN_S + 1e-9 for a, b in turns)
+    assert turns[-1][1] == pytest.approx(5.0 + 2.5 * MAX_TURN_S)
+
+
+def test_acoustic_budget_spreads_turns_over_the_recording() -> None:
+    members = [str(i) for i in range(20)]
+    picked = _spread(members, [5.0] * 20, 30.0)
+    assert 5 <= len(picked) <= 7
+    assert picked[0] == "0" and int(picked[-1]) >= 15  # from the start to near the end, not the first 30 s
+    assert _spread(members[:3], [5.0] * 3, 30.0) == members[:3]
+
+
+def test_filters_use_stored_labels_and_quality_order() -> None:
+    t = _rows(9)
+    q = np.asarray(t.column("embedding")[4].as_py(), np.float32)
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(), top=3)
+    assert n == 9 and hits[0]["sha256"] == t.column("sha256")[4].as_py() and hits[0]["score"] == pytest.approx(1.0)
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert all(hits[i]["score"] >= hits[i + 1]["score"] for i in range(2))
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(sex="female"), top=10)
+    assert n == 3 and all(h["sex"]["label"] == "female" for h in hits)  # inconclusive never passes
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(min_quality="ok"), top=10)
+    assert n == 3 and all(h["quality"] == "ok" for h in hits)
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(min_quality="warn", age_bins=("20-39",)), top=10)
+    assert all(h["quality"] in ("ok", "warn") and h["age"]["label"] == "20-39" for h in hits) and n == 2
+    with pytest.raises(InputError, match="--sex"):
+        search_table(t, _q(q), CosineScorer(), Filters(sex="unknown"))
+    with pytest.raises(InputError, match="--age"):
+        search_table(t, _q(q), CosineScorer(), Filters(age_bins=("under 40",)))
+
+
+def test_json_hit_has_the_stable_keys_and_cosine_gives_no_lr() -> None:
+    t = _rows(4)
+    q = np.asarray(t.column("embedding")[0].as_py(), np.float32)
+    hits, _ = search_table(t, _q(q), CosineScorer(), Filters(), top=2)
+    for key in ("path", "sha256", "speaker", "start_s", "end_s", "log10_lr", "verbal"):
+        assert key in hits[0]
+    assert hits[0]["log10_lr"] is None and hits[0]["verbal"] is None
+
+
+def test_channel_matching_compares_telephone_band_embeddings_when_either_side_is() -> None:
+    t = _rows(4)
+    e = embeddings_matrix(t)
+    # Row 2's telephone-band twin is row 3's embedding (see _rows): a telephone query equal to it finds row 2.
+    hits, _ = search_table(t, _q(e[0], e_tel=e[3], tel=True), CosineScorer(), Filters(), top=1)
+    assert hits[0]["sha256"] == t.column("sha256")[2].as_py() and hits[0]["channel"] == "telephone band"
+    hits, _ = search_table(t, _q(e[0], e_tel=e[3], tel=False), CosineScorer(), Filters(), top=1)
+    assert hits[0]["sha256"] == t.column("sha256")[0].as_py() and hits[0]["channel"] == "wideband"
+
+
+class _FakeCal:
+    """Stands in for voice.lr.Calibration: log10 LR = 2 x s-norm score, bounded to [-3, 3]."""
+
+    top_k = 2
+    min_speech_s = 2.0
+
+    def log10_lr(self, sn: np.ndarray, sq: np.ndarray, sk: np.ndarray) -> np.ndarray:
+        return np.clip(2.0 * np.asarray(sn), -3.0, 3.0)
+
+
+_FAKE_LRM = SimpleNamespace(
+    cohort_stats=lambda emb, cohort, k: (np.zeros(len(emb)), np.ones(len(emb))),
+    as_norm=lambda raw, qs, ks: 0.5 * ((raw - qs[0]) / qs[1] + (raw - ks[0]) / ks[1]),
+    verbal=lambda llr: "abstained" if llr is None else f"support {llr:+.1f}",
+)
+
+
+def test_calibrated_scorer_ranks_by_lr_and_abstains_on_short_or_degraded_speech() -> None:
+    t = _rows(6)
+    speech = [10.0, 10.0, 1.0, 10.0, 10.0, 10.0]  # row 2: too little speech for an LR
+    t = t.set_column(t.schema.get_field_index("speech_s"), "speech_s", pa.array(speech))
+    clip = [0.0, 0.0, 0.0, 0.05, 0.0, 0.0]  # row 3: clipped beyond what the model was validated on
+    t = t.set_column(t.schema.get_field_index("clipping_fraction"), "clipping_fraction", pa.array(clip))
+    e = embeddings_matrix(t)
+    q = (e[2] + e[3] + 0.2 * e[1]).astype(np.float32)
+    q /= np.linalg.norm(q)
+    sc = CalibratedScorer(_FAKE_LRM, _FakeCal(), np.zeros((3, 256), np.float32), {"id": "cmp-test", "sha256": "ab" * 32})
+    hits, _ = search_table(t, _q(q), sc, Filters(), top=6)
+    lrs = [h["log10_lr"] for h in hits]
+    given = [v for v in lrs if v is not None]
+    assert given == sorted(given, reverse=True) and len(given) == 4
+    assert lrs[-2:] == [None, None]  # abstentions after every LR, with their reasons
+    assert {h["sha256"] for h in hits[-2:]} == {t.column("sha256")[2].as_py(), t.column("sha256")[3].as_py()}
+    assert "too little net speech" in " ".join(h["abstain_reason"] or "" for h in hits)
+    assert "clipped" in " ".join(h["abstain_reason"] or "" for h in hits)
+    assert hits[0]["verbal"] == f"support {hits[0]['log10_lr']:+.1f}" and hits[-1]["verbal"] == "abstained"
+    assert hits[0]["sha256"] == t.column("sha256")[1].as_py()
+
+
+def test_load_scorer_falls_back_to_cosine_until_a_comparison_model_provides_one() -> None:
+    sc = load_scorer()
+    # Either the calibrated model is installed (then it says so) or search is plainly uncalibrated.
+    assert sc.calibrated == (sc.model is not None)
+    assert isinstance(sc, (CosineScorer, CalibratedScorer))
+
+
+def test_search_index_skips_rows_of_another_encoder(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    write_atomic(_rows(4, key="k1"), store.rows_dir("k1") / "compact-a.parquet")
+    other = _rows(3, key="k2", seed=1, sha_prefix="f")
+    other = other.set_column(other.schema.get_field_index("models_json"), "models_json",
+                             pa.array([json.dumps([{"id": "enc2", "sha256": "OTHER"}])] * 3))
+    write_atomic(other, store.rows_dir("k2") / "compact-b.parquet")
+    q = embeddings_matrix(_rows(4))[1]
+    res = search_index(str(store.root), _q(q), CosineScorer(), Filters(), top=10, encoder_sha256="ENC")
+    assert res.candidates == 4 and res.searched_rows == 7
+    assert any("another speaker encoder" in n for n in res.notes)
+    assert any("log10_lr and verbal are null" in n for n in res.notes)
+    # Searching as the k1 pipeline: k2's recordings are left out and named.
+    res = search_index(str(store.root), _q(q), CosineScorer(), Filters(), top=10, index_key="k1")
+    assert res.candidates == 4 and any("3 recordings indexed with other models" in n for n in res.notes)
+    with pytest.raises(InputError, match="no recording is indexed with the current models"):
+        search_index(str(store.root), _q(q), CosineScorer(), Filters(), top=10, index_key="k3")
+
+
+def test_collect_recordings_from_folder_and_manifest(tmp_path: Path) -> None:
+    from s2f_desktop.services.archive import collect_recordings
+
+    (tmp_path / "a" / ".hidden").mkdir(parents=True)
+    for name in ("a/x.wav", "a/y.flac", "a/notes.txt", "a/.hidden/z.wav"):
+        (tmp_path / name).write_bytes(b"")
+    got = collect_recordings(tmp_path / "a")
+    assert [p.name for p in got] == ["x.wav", "y.flac"]
+    man = tmp_path / "list.txt"
+    man.write_text("# calls\na/x.wav\n\n/abs/other.wav\na/x.wav\n")
+    assert [str(p) for p in collect_recordings(man)] == [str(tmp_path / "a/x.wav"), "/abs/other.wav"]
+    with pytest.raises(InputError, match="manifest"):
+        collect_recordings(tmp_path / "a" / "x.wav")
+
+
+def test_cli_status_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from s2f_desktop.archive.store import error_table
+    from s2f_desktop.cli.main import main
+
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    write_atomic(_rows(3), store.rows_dir("k1") / "compact-a.parquet")
+    write_atomic(error_table(path="/arch/bad.wav", size=3, mtime_ns=1, sha256=None, key="k1", error="bad.wav: not audio"),
+                 store.error_file("k1", "/arch/bad.wav"))
+    assert main(["archive", "status", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "key k1: 3 recordings" in out and "failed: /arch/bad.wav: bad.wav: not audio" in out
+    assert main(["archive", "search", str(store.root), "--query", str(tmp_path / "nope.wav")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such file" in err[0]
+    assert main(["archive", "index", str(tmp_path / "missing"), "--out", str(tmp_path / "i2")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such folder or manifest" in err[0]
+    assert not (tmp_path / "i2").exists()
+    assert main(["archive", "status", str(tmp_path)]) != 0
+    assert "not an archive index" in capsys.readouterr().err
+
+
+def test_repeated_search_uses_cached_rows_until_the_index_changes(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    t = _rows(5)
+    write_atomic(t.slice(0, 4), store.rows_dir("k1") / "compact-a.parquet")
+    q = _q(embeddings_matrix(t)[0])
+    first = search_index(str(store.root), q, CosineScorer(), Filters(), top=10)
+    again = search_index(str(store.root), q, CosineScorer(), Filters(), top=10)
+    assert first.candidates == again.candidates == 4
+    write_atomic(t.slice(4, 1), store.row_file("k1", t.column("sha256")[4].as_py()))
+    assert search_index(str(store.root), q, CosineScorer(), Filters(), top=10).candidates == 5

@@ -1,0 +1,167 @@
+"""Archive indexing on a real two-worker Dask LocalCluster, with a worker killed mid-run.
+
+One cluster is shared by the steps of the scenario (starting workers and loading models
+costs most of the time on this machine): index a small generated archive (LibriSpeech
+test-other voices; one- and two-speaker recordings, 8 kHz telephone band and 16 kHz) while
+SIGKILLing a worker that is processing a recording; check the index is consistent (every
+recording exactly once, no partial file visible) and the archive untouched; add a
+recording and check only it is indexed (incremental); cancel a run and check it resumes;
+search for a voice; import a hit into a case with its audit trail.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SHARED_DATA = Path(os.environ.get("S2F_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+VOICES = SHARED_DATA / "librispeech-test-other-10x10"
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs_data,
+              pytest.mark.skipif(not VOICES.is_dir(), reason=f"needs {VOICES}")]
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    from s2f_desktop.store.vault import sha256_file
+
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns, sha256_file(p)[0]) for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def _check_consistent(index: Path, n_recordings: int) -> Any:
+    from s2f_desktop.archive.store import IndexStore
+
+    store = IndexStore(index)
+    (key,) = store.keys()
+    files = list(store.rows_dir(key).glob("*.parquet"))
+    assert not [p for p in store.rows_dir(key).iterdir() if p.name.startswith(".")], "a partial write is visible"
+    rows = store.read_rows(key)
+    shas = rows.column("sha256").to_pylist()
+    pairs = list(zip(shas, rows.column("speaker").to_pylist()))
+    assert len(pairs) == len(set(pairs)), "duplicate rows"
+    assert len(set(shas)) == len(files) == n_recordings
+    return rows
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    from benchmarks.bench_archive import make_archive
+
+    root = tmp_path_factory.mktemp("arch")
+    meta = make_archive(root / "archive", 6, 0.25, 0.35, seed=3)
+    bad = root / "archive" / "clean" / "zz-truncated.wav"
+    bad.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")  # a header and nothing else
+    return root / "archive", meta
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    from s2f_desktop.archive import engine
+
+    c, cluster = engine.open_client(2, None, "3GiB")
+    yield c
+    c.close()
+    cluster.close()
+
+
+def test_two_workers_kill_one_midrun_index_stays_consistent_and_resumes(archive, client, tmp_path: Path) -> None:
+    from s2f_desktop.archive import engine
+    from s2f_desktop.archive.store import IndexStore
+    from s2f_desktop.core.errors import CancelledError
+    from s2f_desktop.core.progress import CancelToken, Task
+    from s2f_desktop.services.archive import collect_recordings
+
+    root, meta = archive
+    before = _snapshot(root)
+    index = tmp_path / "index"
+    paths = collect_recordings(root)
+    assert len(paths) == 7
+    killed: list[int] = []
+
+    def kill_a_busy_worker(result: dict[str, Any]) -> None:
+        if killed:
+            return
+        busy = [addr for addr, keys in client.processing().items() if keys]
+        pids = client.run(os.getpid)
+        assert busy, "no worker was processing a recording"
+        pid = pids[busy[0]]
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    s = engine.run_index(paths, index, client=client, on_result=kill_a_busy_worker)
+    assert killed, "the worker was not killed"
+    assert s.errors == 1 and "zz-truncated.wav" in s.error_samples[0]
+    assert s.indexed + s.skipped == 6
+    rows = _check_consistent(index, 6)
+    assert set(rows.column("path").to_pylist()) == {m["path"] for m in meta}
+    assert rows.column("status").to_pylist().count("ok") >= 6  # every recording has speech; two-speaker recordings may give two rows
+    assert _snapshot(root) == before, "the archive was modified"
+
+    # Resume: nothing left to do, nothing read again (unchanged paths are skipped from the catalog).
+    s2 = engine.run_index(paths, index, client=client)
+    assert (s2.indexed, s2.errors, s2.skipped) == (0, 0, 7)
+
+    # Incremental: a new recording only.
+    from benchmarks.bench_archive import make_archive
+
+    extra = make_archive(root / "new", 1, 0.25, 0.3, seed=11)
+    s3 = engine.run_index(collect_recordings(root), index, client=client)
+    assert (s3.indexed, s3.skipped) == (1, 7)
+    _check_consistent(index, 7)
+
+    # Cancel after the first result: what was written stays, and the next run completes it.
+    index2 = tmp_path / "index2"
+    token = CancelToken()
+    with pytest.raises(CancelledError):
+        engine.run_index(paths, index2, client=client, task=Task(None, token),
+                         on_result=lambda r: token.cancel())
+    partial = IndexStore(index2)
+    assert 1 <= len(partial.indexed_shas(partial.keys()[0])) + len(partial.errored(partial.keys()[0])) <= 7
+    s4 = engine.run_index(paths, index2, client=client)
+    assert s4.indexed + s4.skipped + s4.errors == 7
+    _check_consistent(index2, 6)
+    assert len(partial.errored(partial.keys()[0])) == 1
+    assert extra
+
+
+def test_search_finds_the_voice_and_a_hit_imports_with_audit(archive, client, tmp_path: Path, ctx, case) -> None:
+    from s2f_desktop.archive import engine
+    from s2f_desktop.services import archive as svc
+    from s2f_desktop.services.evidence import audit_trail
+    from s2f_desktop.services.segments import list_segments
+
+    root, meta = archive
+    index = tmp_path / "index"
+    engine.run_index(svc.collect_recordings(root), index, client=client)
+    # Query: a LibriSpeech utterance of a speaker present in the archive.
+    target = str(meta[0]["speakers"][0])
+    query_file = sorted((VOICES / target).glob("*.flac"))[-1]
+    q = svc.query_from_file(query_file, device="cpu")
+    res = svc.search_archive(index, q, top=3)
+    assert res.hits and all(h["log10_lr"] is None or isinstance(h["log10_lr"], float) for h in res.hits)
+    having = {m["path"] for m in meta if target in m["speakers"]}
+    assert res.hits[0]["path"] in having, (res.hits, having)
+    # Filters narrow the candidates to the stored labels.
+    fem = svc.search_archive(index, q, sex="female", top=50)
+    assert all(h["sex"]["label"] == "female" for h in fem.hits)
+
+    hit = res.hits[0]
+    before = _snapshot(Path(hit["path"]).parent)
+    out = svc.import_hit(ctx, "T-1", index, hit["sha256"], hit["speaker"])
+    assert out.evidence.sha256 == hit["sha256"] and not out.already_present
+    seg = list_segments(ctx, out.evidence.id)
+    assert len(seg) == 1 and abs(seg[0].start_s - hit["start_s"]) < 1e-3
+    events, check = audit_trail(ctx, "T-1")
+    assert check.ok
+    arch = [e for e in events if e.action == "archive.import"]
+    assert len(arch) == 1 and arch[0].details["archive_path"] == hit["path"]
+    assert arch[0].details["entry"]["speaker"] == hit["speaker"] and arch[0].details["index_key"] == hit["index_key"]
+    assert [e.action for e in events][-3:] == ["evidence.import", "archive.import", "segment.add"]
+    assert _snapshot(Path(hit["path"]).parent) == before
+    # Importing again recognises the evidence (no second copy), and still records the archive lookup.
+    again = svc.import_hit(ctx, "T-1", index, hit["sha256"], hit["speaker"], add_segment=False)
+    assert again.already_present and again.evidence.id == out.evidence.id
