@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from s2f_desktop.core.results import ModelRecord, RunResults, Timings
+
 
 class CaseStatus(str, Enum):
     """Lifecycle of a case."""
@@ -161,13 +163,13 @@ class AnalysisRun:
     id: int
     case_id: int
     segment_ids: tuple[str, ...]
-    models: tuple[dict[str, str], ...]
+    models: tuple[ModelRecord, ...]
     app_version: str
     device: str
     parameters: dict[str, Any]
     seed: int
-    results: dict[str, Any]
-    timings: dict[str, float]
+    results: RunResults
+    timings: Timings
     created_at: datetime
     created_by: str
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from s2f_desktop.core.errors import InputError, NotFoundError
-from s2f_desktop.core.models import Composite
+from s2f_desktop.core.models import AnalysisRun, Composite
 from s2f_desktop.core.progress import Task, null_task
-from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
+from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
 from s2f_desktop.face.adjustments import ADJUSTMENTS, BY_NAME, Adjustment
 from s2f_desktop.face.choices import (
     ANCESTRY_CHOICES,
@@ -32,6 +32,7 @@ from s2f_desktop.face.choices import (
     OTHER_SEX_THRESHOLD,
     SKIN_TONE_CHOICES,
 )
+from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
@@ -39,7 +40,7 @@ from s2f_desktop.store.audit import append_event
 __all__ = [
     "ADJUSTMENTS", "ANCESTRY_CHOICES", "DEFAULT_ANCESTRY", "DEFAULT_SKIN_TONE", "KINDS", "OTHER_SEX_THRESHOLD",
     "SKIN_TONE_CHOICES", "VIEWS", "Adjustment", "adjust_composite", "composite_image_path", "create_composite_set",
-    "list_adjustments", "list_composites", "plan_composite_set", "render_primary_for_traits", "traits_from_run_results",
+    "list_adjustments", "list_composites", "plan_composite_set", "render_primary_for_traits",
 ]
 
 VIEWS = ("front", "three_quarter", "profile")
@@ -51,28 +52,12 @@ def list_adjustments() -> list[Adjustment]:
     return list(ADJUSTMENTS)
 
 
-# ----------------------------------------------------------------- traits from runs
-def traits_from_run_results(results: dict[str, Any]) -> TraitEstimate:
-    """The pooled trait estimate stored in a run's ``results``.
-
-    Accepts ``results["pooled"]["traits"]`` (the voice pipeline's shape) or a bare
-    ``{"sex": ..., "age": ...}`` mapping. Raises InputError if no estimate is there.
-    """
-    traits = results.get("pooled", {}).get("traits") if isinstance(results.get("pooled"), dict) else None
-    if traits is None and "sex" in results and "age" in results:
-        traits = results
-    if not isinstance(traits, dict) or "sex" not in traits or "age" not in traits:
-        raise InputError("this analysis run has no pooled sex/age estimate to build composites from")
-    try:
-        sx, ag = traits["sex"], traits["age"]
-        lo, hi = ag.get("interval_80", [ag["median_years"], ag["median_years"]])
-        sex = SexEstimate(float(sx["p_male"]), str(sx.get("label", "")), str(sx.get("reason", "")))
-        age = AgeEstimate(float(ag["median_years"]), (float(lo), float(hi)), str(ag.get("label", "")),
-                          dict(ag.get("bin_probabilities", {})), str(ag.get("reason", "")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"the run's trait estimate is malformed: {exc}") from exc
-    return TraitEstimate(sex, age, str(traits.get("model_id", "")), str(traits.get("model_sha256", "")),
-                         str(traits.get("device", "cpu")))
+# ------------------------------------------------------------------- case rules
+def _open_run(s: Any, run_id: int) -> AnalysisRun:
+    """The run, if its case is open (a closed case accepts no new composites)."""
+    run = repo.get_run(s, run_id)
+    require_open(repo.get_case_by_id(s, run.case_id))
+    return run
 
 
 # ------------------------------------------------------------------- set planning
@@ -168,9 +153,8 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
     if size < 64 or size > 4096:
         raise InputError("composite size must be between 64 and 4096 px")
     with ctx.store.read() as s:
-        run = repo.get_run(s, run_id)
-    traits = traits_from_run_results(run.results)
-    plan = plan_composite_set(traits, ancestry, skin)
+        run = _open_run(s, run_id)
+    plan = plan_composite_set(run.results.pooled.traits, ancestry, skin)
     device = _device(ctx)
     rendered = []
     for i, (kind, label, params) in enumerate(plan):
@@ -180,6 +164,7 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
         rendered.append((kind, label, params, pngs))
     out: list[Composite] = []
     with ctx.store.write() as s:
+        _open_run(s, run.id)  # the case may have been closed while rendering
         for kind, label, params, pngs in rendered:
             images, shas = {}, {}
             for view, data in pngs.items():
@@ -205,7 +190,7 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
         raise InputError("no adjustment given")
     with ctx.store.read() as s:
         src = repo.get_composite(s, composite_id)
-        run = repo.get_run(s, src.run_id)
+        run = _open_run(s, src.run_id)
         siblings = repo.list_composites(s, src.run_id)
     params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in src.parameters.items()}
     applied: dict[str, dict[str, float]] = {}
@@ -233,6 +218,7 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
     label = f"Analyst edit v{version} of composite #{src.id} ({root_kind}): " + ", ".join(
         f"{BY_NAME[n].label} {d['new']:+.2f}" for n, d in applied.items())
     with ctx.store.write() as s:
+        _open_run(s, run.id)
         images, shas = {}, {}
         for view, data in pngs.items():
             images[view], shas[view] = _store_image(ctx, data)

@@ -26,6 +26,8 @@ from s2f_desktop.core.models import (
     SegmentSource,
     SegmentStatus,
 )
+from s2f_desktop.core.results import ModelRecord, RunResults, Timings
+from s2f_desktop.store import codec
 from s2f_desktop.store.orm import AnalysisRunRow, CaseRow, CompositeRow, EvidenceRow, SegmentRow
 
 
@@ -201,15 +203,17 @@ def delete_segment(s: Session, segment_id: str) -> Segment:
 
 # -------------------------------------------------------------------------- runs
 def to_run(r: AnalysisRunRow) -> AnalysisRun:
-    return AnalysisRun(r.id, r.case_id, tuple(r.segment_ids), tuple(r.models), r.app_version, r.device,
-                       dict(r.parameters), r.seed, dict(r.results), dict(r.timings), r.created_at, r.created_by)
+    return AnalysisRun(r.id, r.case_id, tuple(r.segment_ids), codec.decode_models(r.models), r.app_version, r.device,
+                       dict(r.parameters), r.seed, codec.decode_results(r.results), codec.decode_timings(r.timings),
+                       r.created_at, r.created_by)
 
 
-def add_run(s: Session, case_id: int, segment_ids: Sequence[str], models: Sequence[dict[str, str]], app_version: str,
-            device: str, parameters: dict[str, Any], seed: int, results: dict[str, Any], timings: dict[str, float],
+def add_run(s: Session, case_id: int, segment_ids: Sequence[str], models: Sequence[ModelRecord], app_version: str,
+            device: str, parameters: dict[str, Any], seed: int, results: RunResults, timings: Timings,
             created_by: str) -> AnalysisRun:
-    row = AnalysisRunRow(case_id=case_id, segment_ids=list(segment_ids), models=list(models), app_version=app_version,
-                         device=device, parameters=parameters, seed=seed, results=results, timings=timings,
+    row = AnalysisRunRow(case_id=case_id, segment_ids=list(segment_ids), models=codec.encode_models(tuple(models)),
+                         app_version=app_version, device=device, parameters=parameters, seed=seed,
+                         results=codec.encode_results(results), timings=codec.encode_timings(timings),
                          created_at=utcnow(), created_by=created_by)
     s.add(row)
     s.flush()
