@@ -5,27 +5,28 @@ verification, segments, one analysis run, its composites, the audit trail) plus 
 model cards under ``models/`` into a :class:`ReportData` of display-ready strings. The PDF
 renderer only lays this out; nothing here reads widget state or recomputes an analysis.
 
+The run's results are the typed :class:`~s2f_desktop.core.results.RunResults`; every value
+printed is read from an attribute of it, formatted with fixed precision. "Material
+analysed" comes from the run's stored ranges and the hashes of the samples analysed; a
+segment edited or deleted after the run is shown as such.
+
 Determinism: every value comes from stored data or from the ``generated_at`` argument,
 lists are in stored order, and floats are formatted with fixed precision. The same stored
 state and the same ``generated_at`` therefore give the same text. The report id is a hash
 of the *content inputs* (case, evidence hashes and their verification result, the run,
 its segments and its composites); it does not depend on ``generated_at`` or on the audit
 trail, so re-exporting unchanged findings yields the same id.
-
-The stored analysis results are written by another component and may lack keys, so
-every read here is defensive: a missing value is shown as :data:`NA` rather than failing.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+from s2f_desktop.core.jsonutil import canonical_json
 from s2f_desktop.core.models import (
     AnalysisRun,
     AuditEvent,
@@ -37,9 +38,12 @@ from s2f_desktop.core.models import (
     Segment,
     VerifyStatus,
 )
-from s2f_desktop.core.traits import INCONCLUSIVE
+from s2f_desktop.core.results import Acoustics, Consistency, Quality
+from s2f_desktop.core.timeutil import fmt_clock, fmt_dt, fmt_duration
+from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate
 from s2f_desktop.report import language
 from s2f_desktop.report.modelcards import ModelCardInfo
+from s2f_desktop.store import codec
 
 #: Shown wherever a value was not stored.
 NA = "not available"
@@ -79,6 +83,9 @@ class SegmentItem:
     reasons: str
     sex: str
     age: str
+    samples: str  # the analysed range in samples at the native rate
+    samples_sha256: str  # hash of the samples analysed (NA for runs stored before it was recorded)
+    state: str  # "as analysed", or what changed since the run
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ class AgeFinding:
 
 @dataclass(frozen=True)
 class Measure:
-    """An acoustic measure with its unit and a reliability note."""
+    """A measure as printed: name, value, unit, and a note (threshold or reliability)."""
 
     name: str
     value: str
@@ -224,6 +231,7 @@ class ReportData:
     audit: tuple[AuditItem, ...]
     chain_status: str
     chain_ok: bool
+    chain_head: str
     reproducibility: tuple[tuple[str, str], ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
@@ -234,56 +242,19 @@ class ReportData:
 
 # --------------------------------------------------------------------------- helpers
 def canonical(obj: Any) -> str:
-    """Deterministic JSON of dataclasses, paths and plain values."""
-    import dataclasses
-
-    def conv(o: Any) -> Any:
-        if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return {f.name: conv(getattr(o, f.name)) for f in dataclasses.fields(o)}
-        if isinstance(o, Mapping):
-            return {str(k): conv(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [conv(v) for v in o]
-        if isinstance(o, (Path, datetime)):
-            return str(o)
-        if hasattr(o, "value") and not isinstance(o, (int, float, str)):
-            return str(o.value)
-        return o
-
-    return json.dumps(conv(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Deterministic JSON (see :func:`s2f_desktop.core.jsonutil.canonical_json`)."""
+    return canonical_json(obj)
 
 
-def fmt_dt(dt: datetime | None) -> str:
-    """Stored (naive UTC) time → text."""
-    return NA if dt is None else dt.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def fmt_clock(seconds: float) -> str:
-    """Seconds → m:ss.mmm (h:mm:ss.mmm past an hour)."""
-    seconds = max(0.0, float(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{int(h)}:{int(m):02d}:{s:06.3f}" if h else f"{int(m)}:{s:06.3f}"
-
-
-def fmt_duration(seconds: float) -> str:
-    """A recording's length: seconds, with minutes past one minute."""
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    return f"{fmt_clock(seconds)} ({seconds:.1f} s)"
-
-
-def fmt_num(v: Any, digits: int = 2) -> str:
-    """A number with fixed precision; anything else (or NaN) → :data:`NA`."""
+def fmt_num(v: float | int | bool | None, digits: int = 2) -> str:
+    """A number with fixed precision; None → :data:`NA`."""
+    if v is None:
+        return NA
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, (int, float)):
-        if isinstance(v, float) and not math.isfinite(v):
-            return NA
-        if isinstance(v, int):
-            return str(v)
-        return f"{v:.{digits}f}"
-    return NA
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.{digits}f}"
 
 
 def fmt_size(n: int) -> str:
@@ -298,272 +269,111 @@ def fmt_size(n: int) -> str:
     return f"{v:.1f} {unit}"
 
 
-def _as_dict(v: Any) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _first(d: Mapping[str, Any], *keys: str) -> Any:
-    """First present, non-None value among ``keys``."""
-    for k in keys:
-        if k in d and d[k] is not None:
-            return d[k]
-    return None
-
-
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)) and math.isfinite(float(v)):
-        return float(v)
-    return None
-
-
-def _text_list(v: Any) -> tuple[str, ...]:
-    """Reasons may be stored as strings, dicts ({code, message}) or one string."""
-    if v is None:
-        return ()
-    if isinstance(v, str):
-        return (v,) if v else ()
-    out: list[str] = []
-    if isinstance(v, Iterable):
-        for item in v:
-            if isinstance(item, dict):
-                out.append(str(_first(item, "message", "text", "reason", "code") or canonical(item)))
-            elif item is not None and str(item):
-                out.append(str(item))
-    return tuple(out)
-
-
 # ------------------------------------------------------------ reading analysis results
-def pooled_entry(results: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole-selection entry of a run's results (several spellings are accepted)."""
-    for key in ("pooled", "overall", "summary", "combined", "aggregate"):
-        if isinstance(results.get(key), dict):
-            return results[key]
-    # A flat results dict carries the pooled values at the top level.
-    return dict(results)
-
-
-def segment_entries(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per-segment entries keyed by segment id (list or mapping storage accepted)."""
-    raw = _first(results, "segments", "per_segment", "by_segment")
-    out: dict[str, dict[str, Any]] = {}
-    if isinstance(raw, dict):
-        for k, v in raw.items():
-            if isinstance(v, dict):
-                out[str(k)] = v
-    elif isinstance(raw, list):
-        for v in raw:
-            if isinstance(v, dict):
-                sid = _first(v, "segment_id", "id", "segment")
-                if sid is not None:
-                    out[str(sid)] = v
-    return out
-
-
-def entry_traits(entry: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(sex, age)`` dicts of an entry, looked up under ``traits`` or at the top level."""
-    traits = _as_dict(_first(entry, "traits", "estimate", "estimates")) or dict(entry)
-    return _as_dict(traits.get("sex")), _as_dict(traits.get("age"))
-
-
-def entry_quality(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The quality dict of an entry."""
-    return _as_dict(entry.get("quality"))
-
-
-def _is_abstention(label: Any) -> bool:
-    return isinstance(label, str) and label.strip().lower() in {INCONCLUSIVE, "abstain", "abstained", "abstention"}
-
-
-def sex_finding(sex: Mapping[str, Any]) -> SexFinding:
+def sex_finding(sex: SexEstimate) -> SexFinding:
     """Pooled sex estimate → finding with its plain-language statement."""
-    p = _num(_first(sex, "p_male", "probability_male", "p"))
-    label = str(_first(sex, "label", "decision") or "")
-    reason = " ".join(_text_list(_first(sex, "reason", "reasons", "abstain_reason")))
-    if p is None:
-        if _is_abstention(label):
-            return SexFinding(True, NA, INCONCLUSIVE, True,
-                              "ABSTAINED: no sex estimate is given for this material.", reason)
-        return SexFinding(False, NA, label or NA, False, "No sex estimate was stored for this analysis.", reason)
-    stmt = language.express_sex(p)
-    if _is_abstention(label):
+    p = language.fmt_probability(sex.p_male)
+    if sex.label == INCONCLUSIVE:
         text = (f"ABSTAINED: the model declines to state a sex for this material. For the record, the calibrated "
-                f"probability of a male speaker was {language.fmt_probability(p)}; it is not a finding.")
-        return SexFinding(True, language.fmt_probability(p), INCONCLUSIVE, True, text, reason)
-    return SexFinding(True, language.fmt_probability(p), label or stmt.favoured or NA, False, stmt.sentence, reason)
+                f"probability of a male speaker was {p}; it is not a finding.")
+        return SexFinding(True, p, INCONCLUSIVE, True, text, sex.reason)
+    stmt = language.express_sex(sex.p_male)
+    return SexFinding(True, p, sex.label, False, stmt.sentence, sex.reason)
 
 
-def age_finding(age: Mapping[str, Any]) -> AgeFinding:
-    """Pooled age estimate → finding (median, 80 % interval, bin label)."""
-    med = _num(_first(age, "median_years", "median", "years"))
-    interval = _first(age, "interval_80", "interval", "ci80")
-    lo = hi = None
-    if isinstance(interval, (list, tuple)) and len(interval) == 2:
-        lo, hi = _num(interval[0]), _num(interval[1])
-    label = str(_first(age, "label", "bin") or "")
-    reason = " ".join(_text_list(_first(age, "reason", "reasons", "abstain_reason")))
-    if med is None:
-        if _is_abstention(label):
-            return AgeFinding(True, NA, NA, INCONCLUSIVE, True,
-                              "ABSTAINED: no age estimate is given for this material.", reason)
-        return AgeFinding(False, NA, NA, label or NA, False, "No age estimate was stored for this analysis.", reason)
-    interval_txt = f"{lo:.0f}\u2013{hi:.0f} years" if lo is not None and hi is not None else NA
-    if _is_abstention(label):
+def fmt_interval(age: AgeEstimate) -> str:
+    """The 80 % interval as printed."""
+    lo, hi = age.interval_80
+    return f"{lo:.0f}\u2013{hi:.0f} years"
+
+
+def age_finding(age: AgeEstimate) -> AgeFinding:
+    """Pooled age estimate → finding (median, 80 % interval, band)."""
+    med, lo, hi = age.median_years, age.interval_80[0], age.interval_80[1]
+    interval = fmt_interval(age)
+    if age.label == INCONCLUSIVE:
         text = (f"ABSTAINED: the model declines to state an age range for this material. For the record, the "
-                f"median was {med:.0f} years (80 % interval {interval_txt}); it is not a finding.")
-        return AgeFinding(True, f"{med:.0f} years", interval_txt, INCONCLUSIVE, True, text, reason)
-    if lo is not None and hi is not None:
-        text = language.express_age(med, lo, hi)
-    else:
-        text = f"The estimated age is around {med:.0f} years; no interval was stored."
-    bins = _as_dict(age.get("bin_probabilities"))
-    bands = ", ".join(f"{k}: {fmt_num(_num(v), 2)}" for k, v in bins.items() if _num(v) is not None)
-    return AgeFinding(True, f"{med:.0f} years", interval_txt, label or NA, False, text, reason, bands)
+                f"median was {med:.0f} years (80 % interval {interval}); it is not a finding.")
+        return AgeFinding(True, f"{med:.0f} years", interval, INCONCLUSIVE, True, text, age.reason)
+    bands = ", ".join(f"{k}: {v:.2f}" for k, v in age.bin_probabilities.items())
+    return AgeFinding(True, f"{med:.0f} years", interval, age.label, False, language.express_age(med, lo, hi),
+                      age.reason, bands)
 
 
-_SUFFIX_UNITS = (("_hz", "Hz"), ("_db", "dB"), ("_dbfs", "dBFS"), ("_ms", "ms"), ("_s", "s"), ("_pct", "%"),
-                 ("_percent", "%"), ("_cm", "cm"), ("_st", "semitones"))
-_KNOWN_UNITS = {"f0": "Hz", "f0_median": "Hz", "f0_mean": "Hz", "f1": "Hz", "f2": "Hz", "f3": "Hz", "f4": "Hz",
-                "hnr": "dB", "jitter_local": "%", "shimmer_local": "%", "formant_dispersion": "Hz",
-                "vocal_tract_length": "cm", "snr": "dB", "level": "dBFS", "clipping_fraction": "fraction",
-                "bandwidth": "Hz", "net_speech": "s", "voiced_fraction": "ratio"}
-_PRETTY = {"f0_median": "F0 median", "f0_p5": "F0 5th percentile", "f0_p95": "F0 95th percentile",
-           "f0_range": "F0 range (5\u201395 %)", "f1": "F1 (formant 1)", "f2": "F2 (formant 2)",
-           "f3": "F3 (formant 3)", "f4": "F4 (formant 4)", "formant_dispersion": "Formant dispersion",
-           "vocal_tract_length": "Apparent vocal-tract length", "hnr": "Harmonics-to-noise ratio",
-           "jitter_local": "Jitter (local)", "shimmer_local": "Shimmer (local)", "voiced_duration": "Voiced duration",
-           "voiced_fraction": "Voiced fraction", "snr_db": "Signal-to-noise ratio", "level_dbfs": "Speech level",
-           "clipping_fraction": "Clipped samples", "bandwidth_hz": "Effective bandwidth",
-           "telephone_band": "Telephone band", "net_speech_s": "Net speech", "formant_ceiling_hz": "Formant ceiling"}
+#: Readable names of the acoustic measures (keys of :data:`s2f_desktop.voice.acoustics.UNITS`).
+ACOUSTIC_NAMES = {"f0_median": "F0 median", "f0_p5": "F0 5th percentile", "f0_p95": "F0 95th percentile",
+                  "f0_range": "F0 range (5\u201395 %)", "f1": "F1 (formant 1)", "f2": "F2 (formant 2)",
+                  "f3": "F3 (formant 3)", "f4": "F4 (formant 4)", "formant_dispersion": "Formant dispersion",
+                  "vocal_tract_length": "Apparent vocal-tract length", "hnr": "Harmonics-to-noise ratio",
+                  "jitter_local": "Jitter (local)", "shimmer_local": "Shimmer (local)",
+                  "voiced_duration": "Voiced duration", "voiced_fraction": "Voiced fraction"}
 
 
-def pretty_name(key: str) -> str:
-    """Stored measure key → readable name."""
-    if key in _PRETTY:
-        return _PRETTY[key]
-    base = key
-    for suffix, _ in _SUFFIX_UNITS:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return base.replace("_", " ").strip().capitalize() or key
+def fmt_measure(v: float | None) -> str:
+    """A measured value: 4 decimals below 0.1, else 2; None → not measurable."""
+    if v is None:
+        return "not measurable"
+    return fmt_num(v, 4 if (abs(v) < 0.1 and v != 0) else 2)
 
 
-def unit_for(key: str) -> str:
-    """Unit of a measure stored as a bare number (from its name)."""
-    if key in _KNOWN_UNITS:
-        return _KNOWN_UNITS[key]
-    for suffix, unit in _SUFFIX_UNITS:
-        if key.endswith(suffix):
-            return unit
-    return ""
-
-
-def measures(d: Mapping[str, Any], skip: Iterable[str] = ()) -> tuple[Measure, ...]:
-    """``{name: value}`` or ``{name: {"value", "unit"}}`` → measures, in stored order."""
-    skip = set(skip)
-    out: list[Measure] = []
-    for key, raw in d.items():
-        if key in skip or key in ("notes",):
-            continue
-        note = ""
-        if isinstance(raw, dict):
-            value = raw.get("value")
-            unit = str(raw.get("unit") or unit_for(key))
-            if raw.get("reliable") is False:
-                note = "unreliable here (needs the band above 3.4 kHz)"
-            elif raw.get("note"):
-                note = str(raw["note"])
-        else:
-            value, unit = raw, unit_for(key)
-        if isinstance(value, (dict, list)):
-            continue
-        if isinstance(value, bool):
-            text = "yes" if value else "no"
-            unit = ""
-        elif isinstance(value, (int, float)):
-            digits = 4 if (isinstance(value, float) and abs(value) < 0.1 and value != 0) else 2
-            text = fmt_num(value, digits)
-        elif value is None:
-            text = "not measurable"
-        else:
-            text = str(value)
-        out.append(Measure(pretty_name(key), text, unit, note))
+def acoustic_measures(a: Acoustics) -> tuple[Measure, ...]:
+    """Acoustic measures in stored order, with their units and reliability."""
+    out = [Measure(ACOUSTIC_NAMES.get(k, k), fmt_measure(m.value), m.unit,
+                   "" if m.reliable else "unreliable here (needs the band above 3.4 kHz)")
+           for k, m in a.measures.items()]
+    if a.formant_ceiling_hz is not None:
+        out.append(Measure("Formant ceiling", fmt_measure(a.formant_ceiling_hz), "Hz", "analysis setting"))
     return tuple(out)
 
 
-def _sex_short(sex: Mapping[str, Any]) -> str:
-    p = _num(_first(sex, "p_male", "probability_male", "p"))
-    label = str(_first(sex, "label", "decision") or "")
-    if _is_abstention(label):
-        return "abstained" + (f" (p male {language.fmt_probability(p)})" if p is not None else "")
-    if p is None:
-        return NA
-    return f"p male {language.fmt_probability(p)}" + (f" ({label})" if label else "")
+def quality_measures(q: Quality) -> tuple[Measure, ...]:
+    """The quality gate's measures, each with the thresholds it was judged against."""
+    t = q.thresholds
+    return (
+        Measure("Net speech", fmt_num(q.net_speech_s, 2), "s",
+                f"minimum {t['min_net_speech_s']:g} s, recommended {t['warn_net_speech_s']:g} s"),
+        Measure("Signal-to-noise ratio", fmt_measure(q.snr_db), "dB",
+                f"minimum {t['min_snr_db']:g} dB, recommended {t['warn_snr_db']:g} dB; noise from {q.snr_method}"),
+        Measure("Clipped samples", fmt_num(q.clipping_fraction * 100, 3), "%",
+                f"maximum {t['max_clipping'] * 100:g} %, recommended at most {t['warn_clipping'] * 100:g} %"),
+        Measure("Effective bandwidth", fmt_num(q.bandwidth_hz, 1), "Hz",
+                f"minimum {t['min_bandwidth_hz']:g} Hz; telephone band at or below {t['telephone_band_hz']:g} Hz"),
+        Measure("Telephone band", fmt_num(q.telephone_band), "", ""),
+        Measure("Speech level", fmt_measure(q.level_dbfs), "dBFS", f"warning below {t['min_level_dbfs']:g} dBFS"),
+        Measure("Duration measured", fmt_num(q.duration_s, 2), "s", ""),
+    )
 
 
-def _age_short(age: Mapping[str, Any]) -> str:
-    med = _num(_first(age, "median_years", "median"))
-    label = str(_first(age, "label", "bin") or "")
-    if _is_abstention(label):
+def _sex_short(sex: SexEstimate) -> str:
+    p = language.fmt_probability(sex.p_male)
+    return f"abstained (p male {p})" if sex.label == INCONCLUSIVE else f"p male {p} ({sex.label})"
+
+
+def _age_short(age: AgeEstimate) -> str:
+    if age.label == INCONCLUSIVE:
         return "abstained"
-    if med is None:
-        return NA
-    interval = _first(age, "interval_80", "interval")
-    if isinstance(interval, (list, tuple)) and len(interval) == 2 and _num(interval[0]) is not None \
-            and _num(interval[1]) is not None:
-        return f"{med:.0f} y ({_num(interval[0]):.0f}\u2013{_num(interval[1]):.0f})"
-    return f"{med:.0f} y"
+    return f"{age.median_years:.0f} y ({age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f})"
 
 
-def consistency_of(results: Mapping[str, Any], pooled: Mapping[str, Any],
-                   seg_numbers: Mapping[str, str] | None = None) -> tuple[str, tuple[Measure, ...]]:
-    """Speaker-consistency verdict and its details.
+def consistency_of(c: Consistency | None, seg_numbers: Mapping[str, str]) -> tuple[str, tuple[Measure, ...]]:
+    """Speaker-consistency verdict and its details (median similarity of each segment to the others)."""
+    if c is None:
+        return ("Speaker consistency was not assessed for this analysis (fewer than two segments with enough "
+                "speech).", ())
 
-    Accepts a verdict-style dict (``verdict``/``consistent``/``message``) and the form of
-    :meth:`s2f_desktop.voice.consistency.ConsistencyReport.to_dict` (``flagged`` segment
-    ids, ``median_similarity`` per segment, ``threshold``), plus an optional ``warnings`` list.
-    """
-    seg_numbers = seg_numbers or {}
-    raw = _first(results, "consistency", "speaker_consistency")
-    if raw is None:
-        raw = _first(pooled, "consistency", "speaker_consistency")
-    if isinstance(raw, list):
-        raw = {"warnings": raw}
-    c = _as_dict(raw)
-    if not c:
-        return "Speaker consistency was not assessed for this analysis.", ()
+    def seg_name(sid: str) -> str:
+        return seg_numbers.get(sid, f"segment {sid[:8]}")
 
-    def seg_name(sid: Any) -> str:
-        return seg_numbers.get(str(sid), f"segment {str(sid)[:8]}")
-
-    verdict = _first(c, "verdict", "result", "label", "status", "summary")
-    consistent = c.get("consistent")
-    flagged = c.get("flagged")
-    if verdict is None and isinstance(consistent, bool):
-        verdict = "consistent" if consistent else "NOT consistent"
-    if verdict is None and isinstance(flagged, list):
-        if flagged:
-            verdict = ("NOT consistent: " + ", ".join(seg_name(f) for f in flagged) +
-                       " may be a different speaker from the rest of the selection")
-        else:
-            verdict = "consistent (no segment differs from the rest of the selection)"
-    text = f"Speaker consistency: {verdict if verdict is not None else NA}."
-    for key in ("message", "explanation", "note"):
-        if isinstance(c.get(key), str) and c[key]:
-            text += f" {c[key][0].upper()}{c[key][1:]}" + ("" if c[key].endswith(".") else ".")
-    warnings = _text_list(c.get("warnings"))
-    if warnings:
-        text += " Warnings: " + "; ".join(warnings) + "."
-    skip = {"verdict", "result", "label", "status", "summary", "message", "explanation", "note", "consistent",
-            "warnings", "flagged", "segment_ids", "similarity", "median_similarity"}
-    details = list(measures({k: v for k, v in c.items() if k not in skip}))
-    med = c.get("median_similarity")
-    if isinstance(med, dict):
-        for sid, v in med.items():
-            details.append(Measure(f"Median similarity, {seg_name(sid)}", fmt_num(v, 3) if v is not None else NA,
-                                   "cosine", "flagged" if isinstance(flagged, list) and sid in flagged else ""))
+    if c.flagged:
+        verdict = ("NOT consistent: " + ", ".join(seg_name(f) for f in c.flagged) +
+                   " may be a different speaker from the rest of the selection")
+    else:
+        verdict = "consistent (no segment differs from the rest of the selection)"
+    text = f"Speaker consistency: {verdict}. {c.note[0].upper()}{c.note[1:]}."
+    details = [Measure("Threshold", fmt_num(c.threshold, 3), "cosine", c.threshold_source)]
+    for sid, v in c.median_similarity.items():
+        details.append(Measure(f"Median similarity, {seg_name(sid)}", fmt_num(v, 3) if v is not None else NA,
+                               "cosine", "flagged" if sid in c.flagged else ""))
     return text, tuple(details)
 
 
@@ -682,8 +492,9 @@ def report_id(case: Case, checks: Sequence[EvidenceCheck], run: AnalysisRun | No
         "case": [case.number, case.title, case.analyst, case.agency],
         "evidence": [[c.evidence_id, c.sha256, c.status.value, c.actual_sha256 or ""] for c in checks],
         "run": None if run is None else {
-            "id": run.id, "segments": list(run.segment_ids), "models": list(run.models), "device": run.device,
-            "parameters": run.parameters, "seed": run.seed, "results": run.results, "app_version": run.app_version,
+            "id": run.id, "segments": list(run.segment_ids), "models": codec.encode_models(run.models),
+            "device": run.device, "parameters": run.parameters, "seed": run.seed,
+            "results": codec.encode_results(run.results), "app_version": run.app_version,
         },
         "segments": [[s.id, s.evidence_id, s.start_sample, s.end_sample, s.sample_rate, s.label, s.speaker_tag]
                      for s in segments],
@@ -719,7 +530,7 @@ def build_report_data(
     checks: Sequence[EvidenceCheck],
     run: AnalysisRun | None,
     all_runs: Sequence[AnalysisRun],
-    segments: Sequence[Segment],
+    segments: Mapping[str, Segment],
     composites: Sequence[Composite],
     image_root: Path,
     image_checks: Mapping[tuple[int, str], str],
@@ -730,7 +541,11 @@ def build_report_data(
     app_version: str,
     renderer_versions: Mapping[str, str] | None = None,
 ) -> ReportData:
-    """Assemble the report content from stored records (see the module docstring)."""
+    """Assemble the report content from stored records (see the module docstring).
+
+    ``segments`` are the case's segments as they are now, by id: a run's range whose
+    segment was since edited or deleted is reported as such.
+    """
     warnings: list[str] = []
     ev_by_id = {e.id: e for e in evidence}
     check_by_id = {c.evidence_id: c for c in checks}
@@ -750,65 +565,87 @@ def build_report_data(
     if not chain.ok:
         warnings.append(f"The audit trail's hash chain is BROKEN ({chain.reason}).")
 
-    results: Mapping[str, Any] = run.results if run is not None else {}
-    pooled = pooled_entry(results)
-    per_seg = segment_entries(results)
-    seg_items = []
-    for s in segments:
-        entry = per_seg.get(s.id, {})
-        q = entry_quality(entry)
-        sx, ag = entry_traits(entry)
-        ev = ev_by_id.get(s.evidence_id)
-        seg_items.append(SegmentItem(
-            s.id, ev.original_name if ev else f"evidence #{s.evidence_id}", fmt_clock(s.start_s), fmt_clock(s.end_s),
-            f"{s.duration_s:.2f} s", s.label or "\u2014", s.speaker_tag or "\u2014", s.source.value,
-            str(q.get("verdict") or NA) if q else NA, "; ".join(_text_list(q.get("reasons"))) if q else "",
-            _sex_short(sx) if entry else NA, _age_short(ag) if entry else NA))
-    total_selected = sum(s.duration_s for s in segments)
-    pq = entry_quality(pooled)
-    net = _num(_first(pq, "net_speech_s", "net_speech")) if pq else None
-    if net is None:
-        net = _num(_first(_as_dict(results), "net_speech_s"))
-    quality_measures = measures(pq, skip=("verdict", "reasons")) if pq else ()
-    seg_numbers = {sg.id: f"segment #{i}" for i, sg in enumerate(segments, start=1)}
-    consistency_text, consistency_details = consistency_of(_as_dict(results), pooled, seg_numbers)
-
-    sx, ag = entry_traits(pooled)
-    acoustics_raw = _as_dict(_first(pooled, "acoustics", "acoustic", "measures"))
-    acoustic_notes = _text_list(acoustics_raw.get("notes")) if acoustics_raw else ()
-
-    run_items: list[str] = []
-    for r in all_runs:
-        if run is None or r.id != run.id:
-            run_items.append(f"run #{r.id} of {fmt_dt(r.created_at)} by {r.created_by}")
+    seg_items: list[SegmentItem] = []
+    used_segments: list[Segment] = []
+    changed: list[str] = []
+    if run is not None:
+        res = run.results
+        for i, r in enumerate(res.selection, start=1):
+            part = res.segment(r.segment_id)
+            now = segments.get(r.segment_id)
+            if now is None:
+                state = "DELETED after the run"
+            elif (now.evidence_id, now.start_sample, now.end_sample) != (r.evidence_id, r.start_sample, r.end_sample):
+                state = (f"CHANGED after the run: now {fmt_clock(now.start_s)}\u2013{fmt_clock(now.end_s)} "
+                         f"(samples {now.start_sample}\u2013{now.end_sample})")
+            else:
+                state = "as analysed"
+                used_segments.append(now)
+            if state != "as analysed":
+                changed.append(f"segment #{i} {state.split(':')[0].lower()}")
+            ev = ev_by_id.get(r.evidence_id)
+            seg_items.append(SegmentItem(
+                r.segment_id, ev.original_name if ev else r.evidence_name, fmt_clock(r.start_s), fmt_clock(r.end_s),
+                f"{(r.end_sample - r.start_sample) / r.sample_rate:.2f} s",
+                (now.label or "\u2014") if now else "\u2014", (now.speaker_tag or "\u2014") if now else "\u2014",
+                now.source.value if now else "\u2014",
+                part.quality.verdict.value if part else NA, "; ".join(part.quality.reasons) if part else "",
+                _sex_short(part.traits.sex) if part else NA, _age_short(part.traits.age) if part else NA,
+                f"{r.start_sample}\u2013{r.end_sample} at {r.sample_rate} Hz", r.samples_sha256 or NA, state))
+        if changed:
+            warnings.append("The material analysed has changed since the run: " + "; ".join(changed) + ". The "
+                            "findings describe the material as it was analysed (ranges and sample hashes in "
+                            "section 2), not the segments as they are now.")
     if run is None:
         warnings.append("No analysis run is stored for this case: the report lists evidence and the audit trail only.")
+
+    run_items = [f"run #{r.id} of {fmt_dt(r.created_at)} by {r.created_by}" for r in all_runs
+                 if run is None or r.id != run.id]
+    seg_numbers = {item.id: f"segment #{i}" for i, item in enumerate(seg_items, start=1)}
+    if run is not None:
+        pooled = run.results.pooled
+        consistency_text, consistency_details = consistency_of(run.results.consistency, seg_numbers)
+        sex, age = sex_finding(pooled.traits.sex), age_finding(pooled.traits.age)
+        quality = quality_measures(pooled.quality)
+        acoustics, acoustic_notes = acoustic_measures(pooled.acoustics), pooled.acoustics.notes
+        net, verdict, reasons = f"{pooled.quality.net_speech_s:.2f} s", pooled.quality.verdict.value, \
+            pooled.quality.reasons
+        total = f"{sum((r.end_sample - r.start_sample) / r.sample_rate for r in run.results.selection):.2f} s"
+    else:
+        consistency_text, consistency_details = "Speaker consistency was not assessed (no analysis run).", ()
+        sex = SexFinding(False, NA, NA, False, "No analysis run is stored for this case.", "")
+        age = AgeFinding(False, NA, NA, NA, False, "No analysis run is stored for this case.", "")
+        quality, acoustics, acoustic_notes = (), (), ()
+        net, verdict, reasons, total = NA, NA, (), NA
 
     # Reproducibility block: everything needed to re-run the analysis and re-check this report.
     repro: list[tuple[str, str]] = [("Report id", "(see header)")]
     for e in evidence:
         repro.append((f"Input #{e.id} sha256", e.sha256))
-    for s in segments:
-        repro.append((f"Segment {s.id[:8]}", f"evidence #{s.evidence_id}, samples {s.start_sample}\u2013{s.end_sample} "
-                                             f"at {s.sample_rate} Hz"))
+    for item in seg_items:
+        repro.append((f"Segment {item.id[:8]}", item.samples))
+        repro.append((f"Segment {item.id[:8]} samples sha256", item.samples_sha256))
     if run is not None:
         repro.append(("Analysis run", f"#{run.id}, {fmt_dt(run.created_at)}, by {run.created_by}"))
+        repro.append(("Results schema", str(run.results.schema_version)))
         repro.append(("Seed", str(run.seed)))
         repro.append(("Device", run.device or NA))
         repro.append(("App version (analysis)", run.app_version or NA))
         for m in run.models:
-            repro.append((f"Model {m.get('id', NA)}", f"{m.get('file', NA)} sha256 {m.get('sha256', NA)}"))
+            repro.append((f"Model {m.id}", f"{m.file} sha256 {m.sha256}"))
         repro.append(("Parameters", canonical(run.parameters) if run.parameters else "{}"))
-        if run.timings:
-            repro.append(("Timings (s)", ", ".join(f"{k} {fmt_num(v, 2)}" for k, v in run.timings.items())))
+        t = run.timings
+        repro.append(("Timings (s)", f"read_s {t.read_s:.2f}, load_models_s {t.load_models_s:.2f}, "
+                                     f"analysis_s {t.analysis_s:.2f}"))
     for c in composites:
         for view in sorted(c.image_sha256):
             repro.append((f"Composite #{c.id} {view}", c.image_sha256[view]))
     repro.append(("App version (report)", app_version))
     for name, ver in (renderer_versions or {}).items():
         repro.append((name, ver))
-    repro.append(("Audit chain head", events[-1].hash if events else NA))
-    rid = report_id(case, checks, run, segments, composites, image_checks)
+    chain_head = events[-1].hash if events else NA
+    repro.append(("Audit chain head", chain_head))
+    rid = report_id(case, checks, run, used_segments, composites, image_checks)
     repro[0] = ("Report id", rid)
 
     audit_items = tuple(AuditItem(e.seq, fmt_dt(e.at), e.actor, e.action,
@@ -836,17 +673,17 @@ def build_report_data(
         run_created_by=run.created_by if run else NA,
         other_runs=tuple(run_items),
         segments=tuple(seg_items),
-        net_speech=f"{net:.2f} s" if net is not None else NA,
-        total_selected=f"{total_selected:.2f} s",
-        quality_verdict=str(pq.get("verdict") or NA) if pq else NA,
-        quality_reasons=_text_list(pq.get("reasons")) if pq else (),
-        quality_measures=quality_measures,
+        net_speech=net,
+        total_selected=total,
+        quality_verdict=verdict,
+        quality_reasons=tuple(reasons),
+        quality_measures=quality,
         consistency=consistency_text,
         consistency_details=consistency_details,
-        sex=sex_finding(sx),
-        age=age_finding(ag),
-        acoustics=measures(acoustics_raw) if acoustics_raw else (),
-        acoustic_notes=acoustic_notes,
+        sex=sex,
+        age=age,
+        acoustics=acoustics,
+        acoustic_notes=tuple(acoustic_notes),
         composites=composite_items(composites, image_root, image_checks),
         models=tuple(model_cards),
         limitations=LIMITATIONS,
@@ -855,6 +692,7 @@ def build_report_data(
         audit=audit_items,
         chain_status=chain_status,
         chain_ok=chain.ok,
+        chain_head=chain_head,
         reproducibility=tuple(repro),
         warnings=tuple(warnings),
     )

@@ -314,16 +314,26 @@ def _material(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     if d.run_id is None:
         out.append(_p("No analysis has been run for this case.", st["body"]))
         return out
-    out.append(_p(f"Analysis run #{d.run_id} ({d.run_created}, {d.run_created_by}) used the segments below. Times "
-                  f"are from the start of each recording.", st["body"]))
+    out.append(_p(f"Analysis run #{d.run_id} ({d.run_created}, {d.run_created_by}) analysed the ranges below, as "
+                  f"stored with the run. Times are from the start of each recording; the state column compares "
+                  f"each range with the case's segment as it is now.", st["body"]))
     rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Recording", "Start", "End", "Duration",
-                                                          "Label / speaker", "Source")]]
+                                                          "Label / speaker", "State")]]
+    extra = []
     for i, s in enumerate(d.segments, start=1):
+        state: Any = _p(s.state, st["cell"]) if s.state == "as analysed" else _status_para(s.state, st)
         rows.append([_p(i, st["cell"]), _p(s.evidence, st["cell"]), _p(s.start, st["cell"]), _p(s.end, st["cell"]),
-                     _p(s.duration, st["cell"]), _p(f"{s.label} / {s.speaker}", st["cell"]), _p(s.source, st["cell"])])
-    if len(rows) == 1:
-        rows.append([_p("\u2014", st["cell"]), _p("The run's segments are no longer stored.", st["cell"])] + [""] * 5)
-    out.append(_table(rows, [8 * mm, 46 * mm, 22 * mm, 22 * mm, 20 * mm, 38 * mm, 18 * mm]))
+                     _p(s.duration, st["cell"]), _p(f"{s.label} / {s.speaker}", st["cell"]), state])
+        if s.state != "as analysed":
+            extra.append(("BACKGROUND", (0, i), (-1, i), RED_BG))
+    out.append(_table(rows, [8 * mm, 40 * mm, 20 * mm, 20 * mm, 18 * mm, 30 * mm, CONTENT_W - 136 * mm], extra=extra))
+    if d.segments:
+        out.append(Spacer(1, 1.5 * mm))
+        hrows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Samples analysed (native rate)",
+                                                               "SHA-256 of the samples analysed (mono float32)")]]
+        for i, s in enumerate(d.segments, start=1):
+            hrows.append([_p(i, st["cell"]), _p(s.samples, st["cell"]), _hash(s.samples_sha256, st["mono"])])
+        out.append(_table(hrows, [8 * mm, 52 * mm, CONTENT_W - 60 * mm]))
     out.append(Spacer(1, 3 * mm))
     out.append(_kv_table([("Selected duration", d.total_selected), ("Net speech", d.net_speech),
                           ("Quality verdict", d.quality_verdict),
@@ -554,6 +564,8 @@ def _audit(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [PageBreak(), _Heading("6. Audit trail", st["h1"], 0, "audit")]
     out.append(Paragraph(("" if d.chain_ok else '<font color="#a61b1b">') + escape(d.chain_status) +
                          ("" if d.chain_ok else "</font>"), st["cellb"]))
+    out.append(_kv_table([("Chain head (hash of the last event)", d.chain_head)], st, key_w=60 * mm,
+                         mono_keys=["Chain head (hash of the last event)"]))
     out.append(_p("Every change to the case, in order. Each event's hash covers its content and the previous "
                   "event's hash, so any later edit breaks the chain. The export of this report is recorded after "
                   "the file is written, with the file's SHA-256.", st["note"]))

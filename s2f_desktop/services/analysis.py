@@ -18,6 +18,7 @@ import numpy as np
 
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import InputError, NotFoundError, S2FError
+from s2f_desktop.core.hashing import file_sha256
 from s2f_desktop.core.models import AnalysisRun, SegmentStatus
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.results import SCHEMA_VERSION, AnalysedRange, Analysis, ModelRecord, RunResults, Timings
@@ -26,7 +27,6 @@ from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import codec
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
-from s2f_desktop.core.hashing import file_sha256
 
 
 def _analyzer_module() -> Any:

@@ -20,8 +20,10 @@ from pathlib import Path
 
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import InputError, NotFoundError, S2FError
+from s2f_desktop.core.hashing import file_sha256
 from s2f_desktop.core.models import AnalysisRun, Composite, VerifyStatus
 from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.report.model import ReportData, build_report_data
 from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card
 from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
@@ -29,7 +31,6 @@ from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import check_evidence
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event, list_events, verify_chain
-from s2f_desktop.store.vault import sha256_file
 from s2f_desktop.system.env import models_dir
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _check_images(root: Path, composites: list[Composite]) -> dict[tuple[int, st
             elif not expected:
                 out[(c.id, view)] = "NOT RECORDED"
             else:
-                actual, _ = sha256_file(path)
+                actual = file_sha256(path)
                 out[(c.id, view)] = VerifyStatus.OK.value if actual == expected else VerifyStatus.ALTERED.value
     return out
 
@@ -79,20 +80,14 @@ def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = 
                         generated_at: datetime | None = None) -> ReportData:
     """Gather and check everything the report shows (no file is written, nothing is recorded)."""
     task = task or null_task()
-    generated_at = generated_at or repo.utcnow()
+    generated_at = generated_at or utcnow()
     task.progress(0.0, "reading the case")
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
         evidence = repo.list_evidence(s, case.id)
         runs = repo.list_runs(s, case.id)
         run = _choose_run(runs, case_number, run_id)
-        segments = []
-        if run is not None:
-            for sid in run.segment_ids:
-                try:
-                    segments.append(repo.get_segment(s, sid))
-                except NotFoundError:
-                    log.warning("run %s refers to segment %s, which no longer exists", run.id, sid)
+        segments = {g.id: g for g in repo.list_case_segments(s, case.id)}
         composites = repo.list_composites(s, run.id) if run is not None else []
         events = list_events(s, case.id)
     chain = verify_chain(events)
@@ -105,11 +100,10 @@ def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = 
     cards: list[ModelCardInfo] = []
     seen: set[tuple[str, str]] = set()
     for m in (run.models if run is not None else ()):
-        key = (str(m.get("id", "")), str(m.get("file", "")))
-        if key in seen or not key[0]:
+        if (m.id, m.file) in seen:
             continue
-        seen.add(key)
-        cards.append(load_model_card(key[0], key[1], str(m.get("sha256", "")), models_dir()))
+        seen.add((m.id, m.file))
+        cards.append(load_model_card(m.id, m.file, m.sha256, models_dir()))
     task.progress(0.45, "assembling the report")
     return build_report_data(
         case=case, evidence=evidence, checks=checks, run=run, all_runs=runs, segments=segments,
@@ -131,7 +125,7 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
     renderings of the same state).
     """
     task = task or null_task()
-    generated_at = generated_at or repo.utcnow()
+    generated_at = generated_at or utcnow()
     data = collect_report_data(ctx, case_number, run_id, task.sub(0.0, 0.5), generated_at)
     if out is None:
         folder = ctx.store.layout.reports
@@ -155,7 +149,7 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
     try:
         pages = render_pdf(data, tmp, generated_at)
         task.check()
-        sha, size = sha256_file(tmp)
+        sha, size = file_sha256(tmp), tmp.stat().st_size
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

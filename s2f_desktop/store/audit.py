@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from s2f_desktop.core.jsonutil import canonical_json
 from s2f_desktop.core.models import AuditEvent, ChainCheck
+from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.store.orm import AuditEventRow
 
 GENESIS = "0" * 64
-
-
-def canonical_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _payload(case_id: int | None, seq: int, at: datetime, actor: str, action: str,
@@ -68,7 +65,7 @@ def append_event(
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.hash
     # Stored naive UTC so SQLite round-trips it exactly (hashes depend on it).
-    at = datetime.now(timezone.utc).replace(tzinfo=None)
+    at = utcnow()
     ids = [str(o) for o in object_ids]
     details = json.loads(canonical_json(details or {}))
     payload = _payload(case_id, seq, at, actor, action, object_type, ids, details)

@@ -8,7 +8,6 @@ audit event does both in one transaction.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import select
@@ -27,13 +26,9 @@ from s2f_desktop.core.models import (
     SegmentStatus,
 )
 from s2f_desktop.core.results import ModelRecord, RunResults, Timings
+from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.store import codec
 from s2f_desktop.store.orm import AnalysisRunRow, CaseRow, CompositeRow, EvidenceRow, SegmentRow
-
-
-def utcnow() -> datetime:
-    """Naive UTC timestamp (SQLite stores no zone; all stored times are UTC)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 # --------------------------------------------------------------------------- cases
