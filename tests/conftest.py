@@ -131,6 +131,15 @@ def _missing(what: str) -> None:
     pytest.skip(what)
 
 
+@pytest.fixture(scope="session")
+def real_voices() -> None:
+    """espeak-ng and the English asterisk prompts are both installed (the report's sample case needs them)."""
+    if not have_espeak():
+        _missing("espeak-ng is not installed")
+    if english_prompts_dir() is None:
+        _missing(f"asterisk-core-sounds-en-wav is not installed under {ASTERISK_SOUNDS}")
+
+
 @pytest.fixture
 def asterisk_sounds() -> Path:
     """Debian's English asterisk prompts (real 8 kHz voices): the folder holding the .wav prompts."""
