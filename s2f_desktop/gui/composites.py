@@ -359,18 +359,9 @@ class CompositePanel(QWidget):
     def _traits_text(self) -> str:
         if self.run is None:
             return ""
-        pooled = (self.run.results or {}).get("pooled") or {}
-        traits = pooled.get("traits") or {}
-        sex = traits.get("sex") or {}
-        age = traits.get("age") or {}
-        bits = []
-        if sex:
-            bits.append(f"sex <b>{html.escape(str(sex.get('label')))}</b>"
-                        + (f" (P(male) {float(sex['p_male']):.2f})" if sex.get("p_male") is not None else ""))
-        if age:
-            iv = age.get("interval_80") or []
-            bits.append(f"age <b>{html.escape(str(age.get('label')))}</b>"
-                        + (f" (80 % {float(iv[0]):.0f}–{float(iv[1]):.0f} y)" if len(iv) == 2 else ""))
+        t = self.run.results.pooled.traits
+        bits = [f"sex <b>{html.escape(t.sex.label)}</b> (P(male) {t.sex.p_male:.2f})",
+                f"age <b>{html.escape(t.age.label)}</b> (80 % {t.age.interval_80[0]:.0f}–{t.age.interval_80[1]:.0f} y)"]
         return "<b>From the voice:</b> " + ", ".join(bits) if bits else ""
 
     def _rebuild_view_buttons(self, views: list[str]) -> None:

@@ -51,7 +51,7 @@ from s2f_desktop.voice.consistency import ConsistencyReport, consistency, group_
 
 CONSISTENCY_MODEL_ID = "speaker-consistency-v1"
 #: VAD settings used for every analysis (recorded with each run).
-VAD_PARAMS = {"threshold": 0.5, "min_speech_s": 0.25, "min_silence_s": 0.3}
+VAD_PARAMS: dict[str, Any] = {"threshold": 0.5, "min_speech_s": 0.25, "min_silence_s": 0.3}
 #: Seed recorded with runs. Inference draws no random numbers; the seed documents that fact
 #: and fixes torch's generator in case a future model does.
 SEED = 0

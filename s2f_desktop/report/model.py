@@ -637,9 +637,9 @@ def build_report_data(
         t = run.timings
         repro.append(("Timings (s)", f"read_s {t.read_s:.2f}, load_models_s {t.load_models_s:.2f}, "
                                      f"analysis_s {t.analysis_s:.2f}"))
-    for c in composites:
-        for view in sorted(c.image_sha256):
-            repro.append((f"Composite #{c.id} {view}", c.image_sha256[view]))
+    for comp in composites:
+        for view in sorted(comp.image_sha256):
+            repro.append((f"Composite #{comp.id} {view}", comp.image_sha256[view]))
     repro.append(("App version (report)", app_version))
     for name, ver in (renderer_versions or {}).items():
         repro.append((name, ver))

@@ -117,7 +117,8 @@ def card_sections(markdown: str) -> dict[str, str]:
 def card_sections_markdown(markdown: str) -> dict[str, tuple[str, str]]:
     """Heading (lower case) → (heading as written, Markdown body), in order."""
     sections: dict[str, tuple[str, str]] = {}
-    heading, title, buf = "", "", []
+    heading, title = "", ""
+    buf: list[str] = []
     for line in markdown.splitlines():
         m = re.match(r"^(#{1,6})\s+(.*)$", line)
         if m:

@@ -117,7 +117,7 @@ class _Heading(Paragraph):
 
 
 def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], header: bool = True,
-           extra: Sequence[tuple] = ()) -> Table:
+           extra: Sequence[tuple[Any, ...]] = ()) -> Table:
     t = Table([list(r) for r in rows], colWidths=list(widths), repeatRows=1 if header else 0, hAlign="LEFT")
     style = [
         ("FONTNAME", (0, 0), (-1, -1), SANS),  # plain-string cells would otherwise use unembedded Helvetica
@@ -687,4 +687,4 @@ def render_pdf(data: ReportData, out: Path | io.BytesIO, created: datetime) -> i
     final.build(story(data), canvasmaker=maker)
     if final.page != pages:  # pragma: no cover - footers are outside the frame, so this cannot change
         raise RuntimeError("page count changed between passes")
-    return pages
+    return int(pages)

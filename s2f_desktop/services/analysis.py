@@ -12,7 +12,7 @@ import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -28,13 +28,17 @@ from s2f_desktop.store import codec
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 
+if TYPE_CHECKING:
+    from s2f_desktop.inference.analyzer import Analyzer
+
 
 def _analyzer_module() -> Any:
     return importlib.import_module("s2f_desktop.inference.analyzer")
 
 
-def _analyzer(device: str) -> Any:
-    return _analyzer_module().get_analyzer(device)
+def _analyzer(device: str) -> Analyzer:
+    an: Analyzer = _analyzer_module().get_analyzer(device)
+    return an
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,9 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
 
     def params(s: str, age: float, sex_note: str, age_note: str) -> dict[str, Any]:
         try:
-            return mapping.build_parameters(sex=s, age_years=age, sex_note=sex_note, age_note=age_note,
-                                            ancestry=ancestry, skin=skin)
+            built: dict[str, Any] = mapping.build_parameters(sex=s, age_years=age, sex_note=sex_note,
+                                                             age_note=age_note, ancestry=ancestry, skin=skin)
+            return built
         except ValueError as exc:
             raise InputError(str(exc)) from exc
 
@@ -120,7 +121,8 @@ def _store_image(ctx: AppContext, data: bytes) -> tuple[str, str]:
 
 def _render(params: dict[str, Any], views: Sequence[str], size: int, device: str, task: Task) -> dict[str, bytes]:
     composite = importlib.import_module("s2f_desktop.face.composite")
-    return composite.render_parameters(params, tuple(views), size=size, device=device, task=task)
+    pngs: dict[str, bytes] = composite.render_parameters(params, tuple(views), size=size, device=device, task=task)
+    return pngs
 
 
 def _check_views(views: Sequence[str]) -> tuple[str, ...]:
@@ -141,7 +143,9 @@ def _render_record(size: int, device: str) -> dict[str, dict[str, Any]]:
 
 def _device(ctx: AppContext) -> str:
     pref = getattr(ctx.settings, "device", "auto") or "auto"
-    return "cpu" if pref == "cpu" else importlib.import_module("s2f_desktop.inference.device").resolve_device(pref).torch_device
+    if pref == "cpu":
+        return "cpu"
+    return str(importlib.import_module("s2f_desktop.inference.device").resolve_device(pref).torch_device)
 
 
 def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VIEWS,

@@ -68,6 +68,13 @@ def _espeak(voice: str, text: str, out: Path) -> tuple[np.ndarray, int]:
     return x, int(sr)
 
 
+def _import(ctx: AppContext, number: str, path: Path) -> Evidence:
+    res = evidence.import_file(ctx, number, path)
+    if res.evidence is None:
+        raise InputError(f"{path.name}: {res.error}")
+    return res.evidence
+
+
 def build_sample_case(ctx: AppContext, workdir: Path, number: str = "2026-0042", *, device: str = "cpu",
                       composites: bool = True, composite_size: int = 96) -> SampleCase:
     """Create, analyse and (optionally) render a sample case; files are written under ``workdir``."""
@@ -90,7 +97,7 @@ def build_sample_case(ctx: AppContext, workdir: Path, number: str = "2026-0042",
     y = y + np.random.default_rng(7).normal(0, 0.003, y.shape).astype(np.float32)
     call = workdir / f"call-{number}.wav"
     sf.write(str(call), y, sr, subtype="PCM_16")
-    dialogue = evidence.import_file(ctx, number, call).evidence
+    dialogue = _import(ctx, number, call)
     segs = [segments.add_segment(ctx, number, dialogue.id, a, b, label=f"turn {i + 1}",
                                  speaker_tag="A" if i < 2 else "B") for i, (a, b) in enumerate(turns)]
     runs = [analysis.analyze_selection(ctx, number, [g.id for g in segs], device=device),
@@ -104,7 +111,7 @@ def build_sample_case(ctx: AppContext, workdir: Path, number: str = "2026-0042",
         tel = np.concatenate([np.concatenate([x, gap]) for x, _ in parts])
         tel_path = workdir / "voicemail-8k.wav"
         sf.write(str(tel_path), tel, tsr, subtype="PCM_16")
-        telephone = evidence.import_file(ctx, number, tel_path).evidence
+        telephone = _import(ctx, number, tel_path)
         whole = segments.add_segment(ctx, number, telephone.id, 0, telephone.media.frames, label="voicemail",
                                      speaker_tag="C")
         runs.append(analysis.analyze_selection(ctx, number, [whole.id], device=device))

@@ -14,7 +14,7 @@ import json
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from s2f_desktop.core.jsonutil import canonical_json
@@ -44,7 +44,7 @@ def event_hash(prev_hash: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(payload)).encode("utf-8")).hexdigest()
 
 
-def _case_filter(case_id: int | None):  # type: ignore[no-untyped-def]
+def _case_filter(case_id: int | None) -> ColumnElement[bool]:
     return AuditEventRow.case_id.is_(None) if case_id is None else AuditEventRow.case_id == case_id
 
 
@@ -98,16 +98,19 @@ def verify_chain(events: Sequence[AuditEvent]) -> ChainCheck:
     prev = GENESIS
     for i, ev in enumerate(events, start=1):
         if ev.seq != i:
-            return ChainCheck(False, len(events), ev.id, f"event {ev.id}: sequence {ev.seq}, expected {i} (event missing)")
+            return ChainCheck(False, len(events), ev.id,
+                              f"event {ev.id}: sequence {ev.seq}, expected {i} (event missing)")
         if ev.prev_hash != prev:
             return ChainCheck(False, len(events), ev.id, f"event {ev.id}: link to previous event does not match")
         payload = _payload(ev.case_id, ev.seq, ev.at, ev.actor, ev.action, ev.object_type, ev.object_ids, ev.details)
         if event_hash(prev, payload) != ev.hash:
-            return ChainCheck(False, len(events), ev.id, f"event {ev.id} ({ev.action}): content does not match its hash")
+            return ChainCheck(False, len(events), ev.id,
+                              f"event {ev.id} ({ev.action}): content does not match its hash")
         prev = ev.hash
     return ChainCheck(True, len(events))
 
 
 def event_count(session: Session, case_id: int | None) -> int:
     """Number of events in a chain."""
-    return int(session.execute(select(func.count()).select_from(AuditEventRow).where(_case_filter(case_id))).scalar_one())
+    q = select(func.count()).select_from(AuditEventRow).where(_case_filter(case_id))
+    return int(session.execute(q).scalar_one())

@@ -115,7 +115,8 @@ def encode_part(p: PartResult) -> JSON:
     """One segment's (or file range's) result."""
     return {"id": p.id, "duration_s": p.duration_s, "speech_s": p.speech_s,
             "speech_regions": [[a, b] for a, b in p.speech_regions], "quality": encode_quality(p.quality),
-            "traits": encode_traits(p.traits), "acoustics": None if p.acoustics is None else encode_acoustics(p.acoustics)}
+            "traits": encode_traits(p.traits),
+            "acoustics": None if p.acoustics is None else encode_acoustics(p.acoustics)}
 
 
 def decode_part(d: JSON) -> PartResult:

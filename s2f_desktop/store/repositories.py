@@ -223,7 +223,8 @@ def get_run(s: Session, run_id: int) -> AnalysisRun:
 
 
 def list_runs(s: Session, case_id: int) -> list[AnalysisRun]:
-    rows = s.execute(select(AnalysisRunRow).where(AnalysisRunRow.case_id == case_id).order_by(AnalysisRunRow.id)).scalars()
+    q = select(AnalysisRunRow).where(AnalysisRunRow.case_id == case_id).order_by(AnalysisRunRow.id)
+    rows = s.execute(q).scalars()
     return [to_run(r) for r in rows]
 
 

@@ -24,8 +24,9 @@ from s2f_desktop.core.progress import Task
 from s2f_desktop.services import analysis
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="estimate speaker sex and age (with abstention) from audio files or case segments",
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("analyze",
+                       help="estimate speaker sex and age (with abstention) from audio files or case segments",
                        description="Voice analysis: speech detection, quality gate, speaker embedding, Praat measures "
                        "and calibrated sex/age estimates. Results are investigative leads, never identifications.")
     p.add_argument("inputs", nargs="+", metavar="AUDIO_OR_CASE",

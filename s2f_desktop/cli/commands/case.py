@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from s2f_desktop.cli.output import fmt_seconds, fmt_time, print_json, print_table
+from s2f_desktop.cli.output import print_json, print_table
+from s2f_desktop.core.timeutil import fmt_clock, fmt_dt
 from s2f_desktop.core.models import CaseStatus
 from s2f_desktop.services import cases, evidence
 
@@ -48,7 +49,7 @@ def _list(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         print_json(items)
         return 0
     print_table(["number", "status", "title", "analyst", "updated"],
-                [[c.number, c.status.value, c.title, c.analyst, fmt_time(c.updated_at)] for c in items])
+                [[c.number, c.status.value, c.title, c.analyst, fmt_dt(c.updated_at)] for c in items])
     return 0
 
 
@@ -61,12 +62,12 @@ def _show(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         return 0
     print(f"Case {case.number} [{case.status.value}]: {case.title}")
     print(f"  analyst: {case.analyst}   agency: {case.agency or '-'}")
-    print(f"  created: {fmt_time(case.created_at)}   updated: {fmt_time(case.updated_at)}")
+    print(f"  created: {fmt_dt(case.created_at)}   updated: {fmt_dt(case.updated_at)}")
     if case.notes:
         print(f"  notes: {case.notes}")
     print(f"Evidence ({len(items)}):")
     print_table(["id", "name", "duration", "rate", "ch", "codec", "sha256"],
-                [[e.id, e.original_name, fmt_seconds(e.media.duration_s), e.media.sample_rate, e.media.channels,
+                [[e.id, e.original_name, fmt_clock(e.media.duration_s), e.media.sample_rate, e.media.channels,
                   e.media.codec, e.sha256] for e in items])
     return 0
 

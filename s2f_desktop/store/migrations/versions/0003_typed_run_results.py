@@ -32,8 +32,8 @@ _TRAITS_FILE = "heads.npz"
 
 def _traits_v2(t: dict[str, Any], models: list[dict[str, str]], device: str) -> dict[str, Any]:
     rec = next((m for m in models if m["id"].startswith("traits-") and m["file"] == _TRAITS_FILE), None)
-    return {"sex": t["sex"], "age": t["age"], "model": {"id": rec["id"] if rec else "", "sha256": rec["sha256"] if rec else ""},
-            "device": device, "extra": {}}
+    model = {"id": rec["id"], "sha256": rec["sha256"]} if rec else {"id": "", "sha256": ""}
+    return {"sex": t["sex"], "age": t["age"], "model": model, "device": device, "extra": {}}
 
 
 def upgrade_results(results: dict[str, Any], segment_ids: list[str], models: list[dict[str, str]], device: str,
@@ -83,9 +83,10 @@ def _load(v: Any) -> Any:
 
 def upgrade() -> None:
     conn = op.get_bind()
-    rates = {int(i): int(_load(m)["sample_rate"])
-             for i, m in conn.execute(sa.text("SELECT id, media FROM evidence")).fetchall()}
-    rows = conn.execute(sa.text("SELECT id, segment_ids, models, device, results FROM analysis_runs")).fetchall()
+    evidence: list[Any] = list(conn.execute(sa.text("SELECT id, media FROM evidence")).fetchall())
+    rates = {int(i): int(_load(m)["sample_rate"]) for i, m in evidence}
+    rows: list[Any] = list(conn.execute(sa.text("SELECT id, segment_ids, models, device, results FROM analysis_runs"))
+                           .fetchall())
     for run_id, seg_ids, models, device, results in rows:
         res = _load(results)
         if res.get("schema_version") == 2:
@@ -97,7 +98,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     conn = op.get_bind()
-    for run_id, results in conn.execute(sa.text("SELECT id, results FROM analysis_runs")).fetchall():
+    rows: list[Any] = list(conn.execute(sa.text("SELECT id, results FROM analysis_runs")).fetchall())
+    for run_id, results in rows:
         res = _load(results)
         if res.get("schema_version") != 2:
             continue
