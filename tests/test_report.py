@@ -158,8 +158,33 @@ def test_every_printed_figure_equals_the_stored_one(sample, tmp_path):  # type: 
         assert not missing, f"run #{run.id}: printed figures differ from the stored ones: {missing}"
         missing = [h for h in expected_hashes(ctx, run) if h not in compact]
         assert not missing, f"run #{run.id}: hashes not printed as stored: {missing}"
-        others = [r for r in sc.runs if r.id != run.id]
-        assert all(f"run #{r.id} of" in text for r in others)  # no run is left out of the report
+        for other in (r for r in sc.runs if r.id != run.id):  # no run is left out, nor listed without its outcome
+            o = other.results.pooled
+            line = f"run #{other.id} of {other.created_at:%Y-%m-%d %H:%M:%S} UTC by {other.created_by}: " \
+                   f"{len(other.results.selection)} segment(s), quality {o.quality.verdict.value}, "
+            line += (f"sex abstained (p male {prob(o.traits.sex.p_male)})" if o.traits.sex.label == INCONCLUSIVE
+                     else f"sex {o.traits.sex.label} (p male {prob(o.traits.sex.p_male)})")
+            assert line in text, line
+
+
+def test_findings_show_validated_performance_beside_them(sample, tmp_path):  # type: ignore[no-untyped-def]
+    import json
+
+    from s2f_desktop.system.env import models_dir
+
+    ctx, sc = sample
+    traits = next(m for m in sc.male_run.models if m.id.startswith("traits-"))
+    metrics = json.loads((models_dir() / traits.id / "manifest.json").read_text(encoding="utf-8"))["metrics"]
+
+    def fig(key: str) -> str:
+        m = metrics[key]
+        return f"{m['value']:.3f} (95 % CI {m['ci95'][0]:.3f}\u2013{m['ci95'][1]:.3f})"
+
+    text = words(report_of(ctx, sc, sc.male_run, tmp_path / "p.pdf", record=False).path)
+    assert f"Validated performance: accuracy {fig('sex_accuracy_decided_clean')} where the model states a sex" in text
+    assert f"age band correct {fig('age_bin_accuracy_clean')}" in text
+    assert f"always answering the most common band: {fig('age_majority_bin_accuracy_clean')}" in text
+    assert "likelihood ratio" not in text.split("5. Method")[0]  # traits are worded as investigative estimates
 
 
 def test_audit_entries_are_printed_as_stored(sample, tmp_path):  # type: ignore[no-untyped-def]

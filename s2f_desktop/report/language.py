@@ -84,15 +84,6 @@ def fmt_probability(p: float) -> str:
     return f"{p:.3f}"
 
 
-def fmt_lr(lr: float) -> str:
-    """Likelihood ratio, rounded for reading (never 'infinite' without saying so)."""
-    if math.isinf(lr):
-        return "unbounded (probability rounded to 1)"
-    if lr >= 100:
-        return f"{lr:,.0f}"
-    return f"{lr:.1f}"
-
-
 def express_sex(p_male: float) -> SexStatement:
     """Express a calibrated ``p_male`` in words, e.g. 'moderate support for a male speaker'."""
     p_male = min(1.0, max(0.0, float(p_male)))
@@ -106,8 +97,8 @@ def express_sex(p_male: float) -> SexStatement:
         favoured = ""
     else:
         sentence = (f"The voice gives {strength} for a {favoured} speaker rather than a "
-                    f"{'female' if favoured == 'male' else 'male'} speaker (probability {favoured} "
-                    f"{fmt_probability(p_fav)}, equivalent likelihood ratio about {fmt_lr(lr)} under equal priors).")
+                    f"{'female' if favoured == 'male' else 'male'} speaker (calibrated probability {favoured} "
+                    f"{fmt_probability(p_fav)}). This is an investigative estimate, not evaluative evidence.")
     return SexStatement(p_male, favoured, strength, lr, sentence)
 
 

@@ -20,6 +20,7 @@ trail, so re-exporting unchanged findings yields the same id.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,7 +43,7 @@ from s2f_desktop.core.results import Acoustics, Consistency, Quality
 from s2f_desktop.core.timeutil import fmt_clock, fmt_dt, fmt_duration
 from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate
 from s2f_desktop.report import language
-from s2f_desktop.report.modelcards import ModelCardInfo
+from s2f_desktop.report.modelcards import ModelCardInfo, TraitPerformance
 from s2f_desktop.store import codec
 
 #: Shown wherever a value was not stored.
@@ -98,6 +99,7 @@ class SexFinding:
     abstained: bool
     statement: str
     reason: str
+    performance: str = ""  # the model's validated performance, from its manifest
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class AgeFinding:
     statement: str
     reason: str
     bands: str = ""  # probability of each age band, when stored
+    performance: str = ""  # the model's validated performance (with the majority-band baseline)
 
 
 @dataclass(frozen=True)
@@ -355,6 +358,20 @@ def _age_short(age: AgeEstimate) -> str:
     return f"{age.median_years:.0f} y ({age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f})"
 
 
+def run_outcome(run: AnalysisRun) -> str:
+    """One line with a run's outcome, so that no run is listed without its result."""
+    p = run.results.pooled
+    sex, age = p.traits.sex, p.traits.age
+    sex_txt = f"sex abstained (p male {language.fmt_probability(sex.p_male)})" if sex.label == INCONCLUSIVE \
+        else f"sex {sex.label} (p male {language.fmt_probability(sex.p_male)})"
+    age_txt = "age abstained" if age.label == INCONCLUSIVE else \
+        f"age {age.median_years:.0f} y, 80 % interval {age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f} y"
+    flagged = f", {len(run.results.consistency.flagged)} segment(s) flagged as a possible second speaker" \
+        if run.results.consistency and run.results.consistency.flagged else ""
+    return (f"{len(run.results.selection)} segment(s), quality {p.quality.verdict.value}, {sex_txt}, {age_txt}"
+            f"{flagged}")
+
+
 def consistency_of(c: Consistency | None, seg_numbers: Mapping[str, str]) -> tuple[str, tuple[Measure, ...]]:
     """Speaker-consistency verdict and its details (median similarity of each segment to the others)."""
     if c is None:
@@ -518,8 +535,21 @@ def _short_id(object_id: str) -> str:
     return object_id[:8] if len(object_id) == 32 and all(ch in "0123456789abcdef" for ch in object_id) else object_id
 
 
-def _summarise_details(details: Mapping[str, Any], limit: int = 160) -> str:
-    text = canonical(details) if details else ""
+def _readable(v: Any) -> str:
+    if isinstance(v, Mapping):
+        return ", ".join(f"{k} {_readable(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_readable(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    text = str(v)
+    # Hashes and ids are shortened in the table; the full values are in the store and section 7.
+    return _short_id(text) if len(text) == 32 else (text[:12] + "\u2026" if len(text) == 64 else text)
+
+
+def _summarise_details(details: Mapping[str, Any], limit: int = 200) -> str:
+    """An event's details as readable text ("key: value; ..."), shortened for the table."""
+    text = "; ".join(f"{k.replace('_', ' ')}: {_readable(v)}" for k, v in details.items())
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
@@ -537,6 +567,7 @@ def build_report_data(
     events: Sequence[AuditEvent],
     chain: ChainCheck,
     model_cards: Sequence[ModelCardInfo],
+    performance: TraitPerformance | None,
     generated_at: datetime,
     app_version: str,
     renderer_versions: Mapping[str, str] | None = None,
@@ -599,13 +630,16 @@ def build_report_data(
     if run is None:
         warnings.append("No analysis run is stored for this case: the report lists evidence and the audit trail only.")
 
-    run_items = [f"run #{r.id} of {fmt_dt(r.created_at)} by {r.created_by}" for r in all_runs
+    run_items = [f"run #{r.id} of {fmt_dt(r.created_at)} by {r.created_by}: {run_outcome(r)}" for r in all_runs
                  if run is None or r.id != run.id]
     seg_numbers = {item.id: f"segment #{i}" for i, item in enumerate(seg_items, start=1)}
     if run is not None:
         pooled = run.results.pooled
         consistency_text, consistency_details = consistency_of(run.results.consistency, seg_numbers)
         sex, age = sex_finding(pooled.traits.sex), age_finding(pooled.traits.age)
+        if performance is not None:
+            sex = dataclasses.replace(sex, performance=performance.sex)
+            age = dataclasses.replace(age, performance=performance.age)
         quality = quality_measures(pooled.quality)
         acoustics, acoustic_notes = acoustic_measures(pooled.acoustics), pooled.acoustics.notes
         net, verdict, reasons = f"{pooled.quality.net_speech_s:.2f} s", pooled.quality.verdict.value, \

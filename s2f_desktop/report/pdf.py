@@ -348,8 +348,12 @@ def _material(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         out.append(_table(_measure_rows(d.consistency_details, st), [55 * mm, 30 * mm, 25 * mm,
                                                                      CONTENT_W - 110 * mm]))
     if d.other_runs:
-        out.append(_p("Other analysis runs stored for this case (not reported here): " + "; ".join(d.other_runs) + ".",
-                      st["note"]))
+        out.append(_p("Other analysis runs of this case", st["h2"]))
+        out.append(_p("Every other run stored for this case, with its outcome (their details are not repeated "
+                      "here; a report of each can be produced from the store):", st["body"]))
+        for item in d.other_runs:
+            out.append(Paragraph("\u2022 " + escape(item), ParagraphStyle("or", parent=st["body"], leftIndent=10,
+                                                                          firstLineIndent=-7)))
     return out
 
 
@@ -370,13 +374,17 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(80 * mm), _Heading("3. Findings", st["h1"], 0, "findings"),
                            _p("Estimates for the whole selection (all segments pooled). Numbers are calibrated "
                               "probabilities and intervals from the models described in section 5.", st["body"])]
-    out.append(_finding_box("Sex", [("Probability male", d.sex.p_male), ("Label", d.sex.label)], d.sex.statement,
-                            d.sex.abstained, d.sex.reason, st))
+    sex_lines = [("Probability male", d.sex.p_male), ("Label", d.sex.label)]
+    if d.sex.performance:
+        sex_lines.append(("Validated performance", d.sex.performance))
+    out.append(_finding_box("Sex", sex_lines, d.sex.statement, d.sex.abstained, d.sex.reason, st))
     out.append(_p("The words follow the verbal scale set out in section 5; the number is the finding.", st["note"]))
     out.append(Spacer(1, 3 * mm))
     age_lines = [("Median", d.age.median), ("80 % interval", d.age.interval), ("Age band", d.age.label)]
     if d.age.bands:
         age_lines.append(("Band probabilities (years)", d.age.bands))
+    if d.age.performance:
+        age_lines.append(("Validated performance", d.age.performance))
     out.append(_finding_box("Age", age_lines, d.age.statement, d.age.abstained, d.age.reason, st))
     out.append(_Heading("Acoustic measures", st["h2"], 1, "acoustics"))
     if d.acoustics:
@@ -574,8 +582,8 @@ def _audit(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     small = ParagraphStyle("a", parent=st["cell"], fontSize=7, leading=8.6)
     for e in d.audit:
         rows.append([_p(e.seq, small), _p(e.at.replace(" UTC", ""), small), _p(e.actor, small), _p(e.action, small),
-                     _p(e.objects, small), _p(e.details, ParagraphStyle("ad", parent=st["mono"], fontSize=6,
-                                                                         leading=7.5)),
+                     _p(e.objects, small), _p(e.details, ParagraphStyle("ad", parent=st["cell"], fontSize=6.5,
+                                                                         leading=8)),
                      _p(e.hash[:12], ParagraphStyle("ah", parent=st["mono"], fontSize=6, leading=7.5))])
     out.append(_table(rows, [7 * mm, 19 * mm, 16 * mm, 27 * mm, 21 * mm, CONTENT_W - 109 * mm, 19 * mm]))
     return out

@@ -25,7 +25,7 @@ from s2f_desktop.core.models import AnalysisRun, Composite, VerifyStatus
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.report.model import ReportData, build_report_data
-from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card
+from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card, trait_performance
 from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import check_evidence
@@ -104,11 +104,13 @@ def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = 
             continue
         seen.add((m.id, m.file))
         cards.append(load_model_card(m.id, m.file, m.sha256, models_dir()))
+    traits_model = next((m.id for m in run.models if m.id.startswith("traits-")), None) if run is not None else None
+    performance = trait_performance(traits_model, models_dir()) if traits_model else None
     task.progress(0.45, "assembling the report")
     return build_report_data(
         case=case, evidence=evidence, checks=checks, run=run, all_runs=runs, segments=segments,
         composites=composites, image_root=ctx.store.layout.composites, image_checks=image_checks, events=events,
-        chain=chain, model_cards=cards, generated_at=generated_at, app_version=__version__,
+        chain=chain, model_cards=cards, performance=performance, generated_at=generated_at, app_version=__version__,
         renderer_versions=RENDERER_VERSIONS,
     )
 
