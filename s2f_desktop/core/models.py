@@ -70,6 +70,16 @@ class Case:
     notes: str
     created_at: datetime
     updated_at: datetime
+    #: The question the examiner was asked, and the propositions (for comparisons, Hp and Hd).
+    question: str = ""
+    propositions: str = ""
+    #: Case information received with the request (what the examiner was told).
+    case_info: str = ""
+    #: The examiner is ``analyst``; these describe them in the report's signature block.
+    examiner_role: str = ""
+    examiner_qualifications: str = ""
+    #: What the examiner heard (language, accent, speaking style, channel): their statement, verbatim.
+    listening_statement: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,11 @@ class Evidence:
     imported_at: datetime
     imported_by: str
     vault_relpath: str
+    #: Provenance as recorded by the analyst: who delivered the exhibit, when, on what medium, seal/reference.
+    received_from: str = ""
+    received_on: str = ""
+    medium: str = ""
+    seal: str = ""
 
 
 @dataclass(frozen=True)

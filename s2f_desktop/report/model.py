@@ -48,6 +48,8 @@ from s2f_desktop.store import codec
 
 #: Shown wherever a value was not stored.
 NA = "not available"
+#: Shown for a case or exhibit field the examiner has not filled in.
+NOT_STATED = "not stated"
 #: The marking on the cover and on every page.
 MARKING = "Investigative lead \u2014 not an identification"
 
@@ -66,6 +68,11 @@ class EvidenceItem:
     imported: str
     status: str  # VerifyStatus value at report time
     actual_sha256: str  # what re-hashing found ("" when identical or missing)
+    original_path: str = ""
+    received_from: str = NOT_STATED
+    received_on: str = NOT_STATED
+    medium: str = NOT_STATED
+    seal: str = NOT_STATED
 
 
 @dataclass(frozen=True)
@@ -202,6 +209,15 @@ class ReportData:
     agency: str
     case_status: str
     case_opened: str
+    # the request and the examiner
+    question: str
+    propositions: str
+    case_info: str
+    examiner_role: str
+    examiner_qualifications: str
+    listening_statement: str
+    conclusions: tuple[str, ...]
+    review: tuple[tuple[str, str], ...]  # the latest recorded second-examiner review, as (field, value)
     # evidence
     evidence: tuple[EvidenceItem, ...]
     evidence_ok: bool
@@ -370,6 +386,31 @@ def run_outcome(run: AnalysisRun) -> str:
         if run.results.consistency and run.results.consistency.flagged else ""
     return (f"{len(run.results.selection)} segment(s), quality {p.quality.verdict.value}, {sex_txt}, {age_txt}"
             f"{flagged}")
+
+
+def conclusions(run: AnalysisRun) -> tuple[str, ...]:
+    """The conclusions drawn from the stored findings, in investigative wording (one paragraph each)."""
+    p = run.results.pooled
+    sex, age, q = p.traits.sex, p.traits.age, p.quality
+    out = [f"Material: run #{run.id} analysed {len(run.results.selection)} segment(s) with {q.net_speech_s:.2f} s of "
+           f"net speech; the quality gate's verdict was \u201c{q.verdict.value}\u201d."]
+    if sex.label == INCONCLUSIVE:
+        out.append(f"Sex: no conclusion. The model abstained ({sex.reason}).")
+    else:
+        out.append(f"Sex: the voice is more consistent with a {sex.label} speaker (calibrated probability "
+                   f"{language.fmt_probability(sex.p_male if sex.label == 'male' else 1 - sex.p_male)}). This is an "
+                   f"investigative lead about the voice, not a statement about any person.")
+    if age.label == INCONCLUSIVE:
+        out.append(f"Age: no conclusion. The model abstained ({age.reason}).")
+    else:
+        out.append(f"Age: around {age.median_years:.0f} years, 80 % interval {age.interval_80[0]:.0f}\u2013"
+                   f"{age.interval_80[1]:.0f} years. The age band alone is not offered as a conclusion: its validated "
+                   f"accuracy is printed beside it in section 3.")
+    if run.results.consistency is not None and run.results.consistency.flagged:
+        out.append(f"Speaker consistency: {len(run.results.consistency.flagged)} segment(s) may be a different "
+                   f"speaker from the rest of the selection; the pooled estimate mixes them.")
+    out.append("Nothing in this report identifies, confirms or excludes any person.")
+    return tuple(out)
 
 
 def consistency_of(c: Consistency | None, seg_numbers: Mapping[str, str]) -> tuple[str, tuple[Measure, ...]]:
@@ -587,7 +628,9 @@ def build_report_data(
         actual = c.actual_sha256 if (c and c.actual_sha256 and c.actual_sha256 != e.sha256) else ""
         ev_items.append(EvidenceItem(e.id, e.original_name, e.sha256, fmt_duration(e.media.duration_s),
                                      _media_format(e), fmt_size(e.size_bytes),
-                                     f"{fmt_dt(e.imported_at)} by {e.imported_by}", status, actual))
+                                     f"{fmt_dt(e.imported_at)} by {e.imported_by}", status, actual, e.original_path,
+                                     e.received_from or NOT_STATED, e.received_on or NOT_STATED,
+                                     e.medium or NOT_STATED, e.seal or NOT_STATED))
     evidence_ok = all(i.status == VerifyStatus.OK.value for i in ev_items)
     if not evidence_ok:
         bad = ", ".join(f"#{i.id} {i.name}: {i.status}" for i in ev_items if i.status != VerifyStatus.OK.value)
@@ -678,6 +721,15 @@ def build_report_data(
     for name, ver in (renderer_versions or {}).items():
         repro.append((name, ver))
     chain_head = events[-1].hash if events else NA
+    reviews = [e for e in events if e.action == "case.review"]
+    review: tuple[tuple[str, str], ...] = ()
+    if reviews:
+        r = reviews[-1]
+        review = (("Reviewer", str(r.details.get("reviewer", ""))), ("Role", str(r.details.get("role", "")) or
+                                                                      NOT_STATED),
+                  ("Outcome", str(r.details.get("outcome", ""))), ("Comments", str(r.details.get("notes", "")) or
+                                                                    "none"),
+                  ("Recorded", f"{fmt_dt(r.at)} by {r.actor} (audit event {r.seq}, hash {r.hash[:16]})"))
     repro.append(("Audit chain head", chain_head))
     rid = report_id(case, checks, run, used_segments, composites, image_checks)
     repro[0] = ("Report id", rid)
@@ -700,6 +752,14 @@ def build_report_data(
         agency=case.agency or NA,
         case_status=case.status.value,
         case_opened=fmt_dt(case.created_at),
+        question=case.question or NOT_STATED,
+        propositions=case.propositions or NOT_STATED,
+        case_info=case.case_info or NOT_STATED,
+        examiner_role=case.examiner_role or NOT_STATED,
+        examiner_qualifications=case.examiner_qualifications or NOT_STATED,
+        listening_statement=case.listening_statement or "No listening statement has been recorded by the examiner.",
+        conclusions=conclusions(run) if run is not None else ("No analysis run is stored: there is no finding.",),
+        review=review,
         evidence=tuple(ev_items),
         evidence_ok=evidence_ok,
         run_id=run.id if run else None,

@@ -271,6 +271,10 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     if d.warnings:
         out.append(_boxed([_p("WARNING", st["warn"])] + [_p(w, st["warn"]) for w in d.warnings], RED, RED_BG))
         out.append(Spacer(1, 4 * mm))
+    out.append(KeepTogether([_p("The request", st["h2"]),
+                             _kv_table([("Question asked", d.question), ("Propositions", d.propositions),
+                                        ("Case information received", d.case_info)], st)]))
+    out.append(Spacer(1, 3 * mm))
     summary = [_p("Summary of findings", st["h2"]), _p(f"Sex: {d.sex.statement}", st["body"]),
                _p(f"Age: {d.age.statement}", st["body"]),
                _p(f"Evidence verification at report time: "
@@ -306,6 +310,13 @@ def _evidence(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     if d.evidence:
         out.append(Spacer(1, 1.5 * mm))
         out.append(_p("Imported: " + "; ".join(f"#{e.id} {e.imported}" for e in d.evidence) + ".", st["note"]))
+        out.append(_p("Provenance of the exhibits", st["h2"]))
+        prow: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Received from", "Received on", "Original medium",
+                                                              "Seal / reference", "Original path")]]
+        for e in d.evidence:
+            prow.append([_p(e.id, st["cell"]), _p(e.received_from, st["cell"]), _p(e.received_on, st["cell"]),
+                         _p(e.medium, st["cell"]), _p(e.seal, st["cell"]), _p(e.original_path, st["mono"])])
+        out.append(_table(prow, [8 * mm, 32 * mm, 24 * mm, 30 * mm, 28 * mm, CONTENT_W - 122 * mm]))
     return out
 
 
@@ -400,6 +411,26 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             rows.append([_p(i, st["cell"]), _p(s.quality, st["cell"]), _p(s.reasons or "\u2014", st["cell"]),
                          _p(s.sex, st["cell"]), _p(s.age, st["cell"])])
         out.append(_table(rows, [8 * mm, 24 * mm, 70 * mm, 38 * mm, CONTENT_W - 140 * mm]))
+    out.append(_Heading("Listening statement", st["h2"], 1, "listening"))
+    out.append(_p("What the examiner heard when listening to the material (their statement, as recorded in the "
+                  "case):", st["note"]))
+    out.append(_p(d.listening_statement, st["body"]))
+    out.append(_Heading("Conclusions", st["h2"], 1, "conclusions"))
+    for c in d.conclusions:
+        out.append(_p(c, st["body"]))
+    return out
+
+
+def _signature(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    out: list[Flowable] = [CondPageBreak(90 * mm), _Heading("8. Examiner and review", st["h1"], 0, "examiner")]
+    out.append(_kv_table([("Examiner", d.analyst), ("Role", d.examiner_role),
+                          ("Qualifications", d.examiner_qualifications), ("Agency", d.agency),
+                          ("Signature", "\n\n"), ("Date", "")], st))
+    out.append(_p("Second examiner's review", st["h2"]))
+    if d.review:
+        out.append(_kv_table(list(d.review), st))
+    else:
+        out.append(_p("No second-examiner review is recorded in the case's audit trail.", st["body"]))
     return out
 
 
@@ -606,7 +637,7 @@ def story(d: ReportData, draft: bool = False) -> list[Flowable]:
     for part in (_cover, _evidence, _material, _findings):
         out.extend(part(d, st))
     out.extend(_composites(d, st, draft))
-    for part in (_method, _audit, _repro):
+    for part in (_method, _audit, _repro, _signature):
         out.extend(part(d, st))
     return out
 

@@ -33,7 +33,16 @@ from s2f_desktop.store.orm import AnalysisRunRow, CaseRow, CompositeRow, Evidenc
 
 # --------------------------------------------------------------------------- cases
 def to_case(r: CaseRow) -> Case:
-    return Case(r.id, r.number, r.title, r.analyst, r.agency, CaseStatus(r.status), r.notes, r.created_at, r.updated_at)
+    return Case(r.id, r.number, r.title, r.analyst, r.agency, CaseStatus(r.status), r.notes, r.created_at, r.updated_at,
+                r.question, r.propositions, r.case_info, r.examiner_role, r.examiner_qualifications,
+                r.listening_statement)
+
+
+#: Case fields an analyst may edit (``status`` only through closing).
+CASE_FIELDS = ("title", "analyst", "agency", "notes", "question", "propositions", "case_info", "examiner_role",
+               "examiner_qualifications", "listening_statement")
+#: Exhibit provenance fields.
+PROVENANCE_FIELDS = ("received_from", "received_on", "medium", "seal")
 
 
 def add_case(s: Session, number: str, title: str, analyst: str, agency: str = "", notes: str = "") -> Case:
@@ -78,7 +87,7 @@ def list_cases(s: Session, status: CaseStatus | None = None) -> list[Case]:
 def update_case(s: Session, number: str, **fields: Any) -> Case:
     row = _case_row(s, number)
     for key, value in fields.items():
-        if key not in {"title", "analyst", "agency", "notes", "status"}:
+        if key not in CASE_FIELDS and key != "status":
             raise ValueError(f"not an editable case field: {key}")
         setattr(row, key, value.value if isinstance(value, CaseStatus) else value)
     row.updated_at = utcnow()
@@ -95,7 +104,20 @@ def touch_case(s: Session, case_id: int) -> None:
 # ------------------------------------------------------------------------ evidence
 def to_evidence(r: EvidenceRow) -> Evidence:
     return Evidence(r.id, r.case_id, r.original_name, r.original_path, r.sha256, r.size_bytes,
-                    MediaInfo.from_dict(r.media), r.imported_at, r.imported_by, r.vault_relpath)
+                    MediaInfo.from_dict(r.media), r.imported_at, r.imported_by, r.vault_relpath,
+                    r.received_from, r.received_on, r.medium, r.seal)
+
+
+def update_provenance(s: Session, evidence_id: int, **fields: str) -> Evidence:
+    row = s.get(EvidenceRow, evidence_id)
+    if row is None:
+        raise NotFoundError(f"no evidence with id {evidence_id}")
+    for key, value in fields.items():
+        if key not in PROVENANCE_FIELDS:
+            raise ValueError(f"not a provenance field: {key}")
+        setattr(row, key, value)
+    s.flush()
+    return to_evidence(row)
 
 
 def add_evidence(s: Session, case_id: int, original_name: str, original_path: str, sha256: str, size_bytes: int,

@@ -1,12 +1,13 @@
-"""``s2f case new|list|show|close``."""
+"""``s2f case new|list|show|close|edit|provenance|review``."""
 
 from __future__ import annotations
 
 import argparse
 
 from s2f_desktop.cli.output import print_json, print_table
-from s2f_desktop.core.timeutil import fmt_clock, fmt_dt
+from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.models import CaseStatus
+from s2f_desktop.core.timeutil import fmt_clock, fmt_dt
 from s2f_desktop.services import cases, evidence
 
 
@@ -35,6 +36,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     cl = csub.add_parser("close", help="close a case (read-only afterwards)")
     cl.add_argument("number")
     cl.set_defaults(func=_close)
+
+    ed = csub.add_parser("edit", help="edit case details and the expert-report fields (audited)")
+    ed.add_argument("number")
+    ed.add_argument("--title")
+    ed.add_argument("--case-analyst", dest="analyst", help="the examiner in charge (named in the signature block)")
+    ed.add_argument("--agency")
+    ed.add_argument("--notes")
+    ed.add_argument("--question", help="the question the examiner was asked")
+    ed.add_argument("--propositions", help="the propositions considered (for a comparison: Hp and Hd)")
+    ed.add_argument("--case-info", dest="case_info", help="case information received with the request")
+    ed.add_argument("--examiner-role", dest="examiner_role", help="the examiner's role, e.g. 'forensic speech analyst'")
+    ed.add_argument("--qualifications", dest="examiner_qualifications", help="the examiner's qualifications")
+    ed.add_argument("--listening", dest="listening_statement",
+                    help="the examiner's listening statement: language, accent, speaking style, channel heard")
+    ed.set_defaults(func=_edit)
+
+    pv = csub.add_parser("provenance", help="record an exhibit's provenance (audited)")
+    pv.add_argument("number")
+    pv.add_argument("evidence", type=int, help="evidence id")
+    pv.add_argument("--received-from", dest="received_from", help="who delivered the exhibit")
+    pv.add_argument("--received-on", dest="received_on", help="when it was received (date as written)")
+    pv.add_argument("--medium", help="original medium, e.g. 'USB stick', 'CD-R', 'e-mail attachment'")
+    pv.add_argument("--seal", help="seal number or reference")
+    pv.set_defaults(func=_provenance)
+
+    rv = csub.add_parser("review", help="record a second examiner's review in the audit trail")
+    rv.add_argument("number")
+    rv.add_argument("--reviewer", required=True, help="the second examiner's name")
+    rv.add_argument("--role", default="", help="the second examiner's role")
+    rv.add_argument("--outcome", required=True, choices=cases.REVIEW_OUTCOMES)
+    rv.add_argument("--notes", default="", help="the reviewer's comments")
+    rv.set_defaults(func=_review)
 
 
 def _new(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
@@ -75,4 +108,30 @@ def _show(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
 def _close(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     case = cases.close_case(ctx_factory(), args.number)
     print(f"closed case {case.number}")
+    return 0
+
+
+def _edit(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    fields = {k: getattr(args, k) for k in ("title", "analyst", "agency", "notes", "question", "propositions",
+                                            "case_info", "examiner_role", "examiner_qualifications",
+                                            "listening_statement")}
+    if all(v is None for v in fields.values()):
+        raise InputError("nothing to change: give at least one option (see `s2f case edit --help`)")
+    case = cases.update_case(ctx_factory(), args.number, **fields)
+    print(f"updated case {case.number}")
+    return 0
+
+
+def _provenance(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    fields = {k: getattr(args, k) for k in ("received_from", "received_on", "medium", "seal")}
+    if all(v is None for v in fields.values()):
+        raise InputError("nothing to record: give --received-from, --received-on, --medium or --seal")
+    ev = cases.set_provenance(ctx_factory(), args.number, args.evidence, **fields)
+    print(f"recorded provenance of evidence #{ev.id} ({ev.original_name})")
+    return 0
+
+
+def _review(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+    cases.record_review(ctx_factory(), args.number, args.reviewer, args.role, args.outcome, args.notes)
+    print(f"recorded the review of case {args.number} by {args.reviewer}: {args.outcome}")
     return 0
