@@ -724,12 +724,12 @@ def build_report_data(
     reviews = [e for e in events if e.action == "case.review"]
     review: tuple[tuple[str, str], ...] = ()
     if reviews:
-        r = reviews[-1]
-        review = (("Reviewer", str(r.details.get("reviewer", ""))), ("Role", str(r.details.get("role", "")) or
+        rev = reviews[-1]
+        review = (("Reviewer", str(rev.details.get("reviewer", ""))), ("Role", str(rev.details.get("role", "")) or
                                                                       NOT_STATED),
-                  ("Outcome", str(r.details.get("outcome", ""))), ("Comments", str(r.details.get("notes", "")) or
+                  ("Outcome", str(rev.details.get("outcome", ""))), ("Comments", str(rev.details.get("notes", "")) or
                                                                     "none"),
-                  ("Recorded", f"{fmt_dt(r.at)} by {r.actor} (audit event {r.seq}, hash {r.hash[:16]})"))
+                  ("Recorded", f"{fmt_dt(rev.at)} by {rev.actor} (audit event {rev.seq}, hash {rev.hash[:16]})"))
     repro.append(("Audit chain head", chain_head))
     rid = report_id(case, checks, run, used_segments, composites, image_checks)
     repro[0] = ("Report id", rid)

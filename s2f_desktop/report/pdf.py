@@ -45,6 +45,7 @@ from reportlab.platypus import (
 
 from s2f_desktop.report.fonts import MONO, SANS, SANS_BOLD, SERIF, register_fonts
 from s2f_desktop.report.model import NA, CompositeItem, Measure, ParamItem, ReportData
+from s2f_desktop.report.modelcards import ModelCardInfo
 
 #: Versions of the rendering software, quoted in the reproducibility block.
 RENDERER_VERSIONS = {"ReportLab": reportlab.Version}
@@ -542,52 +543,17 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                   "machine.", st["body"]))
     if not d.models:
         out.append(_p("No models are recorded for this analysis.", st["body"]))
-    shown: set[str] = set()
-    for m in d.models:
-        first = m.id not in shown
-        shown.add(m.id)
-        if first:
-            out.append(_Heading(f"Model {m.id}" + (f" \u2014 {m.title}" if m.title and m.title != m.id else ""),
-                                st["h2"], 1, f"model-{m.id}"))
-        else:  # another file of a model already described: its hash only, not the card again
-            out.append(_p(f"Model {m.id}, further file", st["cellb"]))
-        if m.declared_sha256:
-            declared = "matches the installed manifest" if m.declared_sha256 == m.sha256 else \
-                f"DIFFERS from the installed manifest ({m.declared_sha256})"
-        else:
-            declared = "no installed declaration to compare with"
-        pairs: list[tuple[str, Any]] = [("File", m.file), ("SHA-256 (recorded)", _hash(m.sha256, st["mono"])),
-                                        ("Declaration", declared)]
-        if not first:
-            out.append(_kv_table(pairs, st))
+    else:
+        out.append(_p("Models used (one row per declared file); each model's card is reproduced whole in Appendix A.",
+                      st["body"]))
+        rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("Model", "File", "SHA-256 (recorded)", "Declaration")]]
+        for m in d.models:
+            rows.append([_p(m.id + (f"\n{m.title}" if m.title and m.title != m.id else ""), st["cell"]),
+                         _p(m.file, st["cell"]), _hash(m.sha256, st["mono"]), _p(_declared(m), st["cell"])])
+        out.append(_table(rows, [42 * mm, 28 * mm, 62 * mm, CONTENT_W - 132 * mm]))
+        for m in d.models:
             if m.note:
-                out.append(_p(m.note, st["caution"]))
-            continue
-        if m.sections_md:
-            out.append(_kv_table(pairs, st))
-            for heading, body in m.sections_md:
-                out.append(_p(f"From the model card: {heading}", st["cellb"]))
-                out.extend(md_flowables(body, st))
-        else:
-            if m.data:
-                pairs.append(("Training / validation data", m.data))
-            if m.calibration:
-                pairs.append(("Calibration", m.calibration))
-            if m.metrics_text:
-                pairs.append(("Reported performance", m.metrics_text))
-            if m.card_text:
-                pairs.append(("Model card", m.card_text))
-            out.append(_kv_table(pairs, st))
-        # The card's own metrics table is the readable form of the manifest's figures; the
-        # raw manifest rows are shown only when the card has no metrics section.
-        card_has_metrics = any("metric" in h.lower() for h, _ in m.sections_md)
-        if m.metrics and not card_has_metrics:
-            out.append(_p("Measured metrics (from the model's manifest)", st["cellb"]))
-            rows = [[_p("Metric", st["head"]), _p("Value", st["head"])]] + \
-                [[_p(k, st["cell"]), _p(v, st["cell"])] for k, v in m.metrics]
-            out.append(_table(rows, [110 * mm, CONTENT_W - 110 * mm]))
-        if m.note:
-            out.append(_p(m.note, st["caution"]))
+                out.append(_p(f"{m.id}: {m.note}", st["caution"]))
     out.append(_Heading("Limitations", st["h2"], 1, "limitations"))
     for item in d.limitations:
         out.append(Paragraph("\u2022 " + escape(item), ParagraphStyle("li", parent=st["body"], leftIndent=10,
@@ -596,6 +562,49 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out.append(_p(d.scale_note, st["body"]))
     out.append(_Heading("Published context", st["h2"], 1, "context"))
     out.append(_p(d.context_note, st["body"]))
+    return out
+
+
+def _declared(m: ModelCardInfo) -> str:
+    if m.declared_sha256:
+        return "matches the installed manifest" if m.declared_sha256 == m.sha256 else \
+            f"DIFFERS from the installed manifest ({m.declared_sha256})"
+    return "no installed declaration to compare with"
+
+
+def _appendix_cards(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Appendix A: every model's card, whole, as installed with the application."""
+    if not d.models:
+        return []
+    out: list[Flowable] = [PageBreak(), _Heading("Appendix A. Model cards", st["h1"], 0, "appendix-cards"),
+                           _p("The cards of the models named in section 5, as installed with the application that "
+                              "produced this report.", st["body"])]
+    shown: set[str] = set()
+    for m in d.models:
+        if m.id in shown:
+            continue
+        shown.add(m.id)
+        out.append(_Heading(f"Model {m.id}" + (f" \u2014 {m.title}" if m.title and m.title != m.id else ""),
+                            st["h2"], 1, f"model-{m.id}"))
+        if m.sections_md:
+            for heading, body in m.sections_md:
+                out.append(_p(f"From the model card: {heading}", st["cellb"]))
+                out.extend(md_flowables(body, st))
+        else:
+            for label, text in (("Training / validation data", m.data), ("Calibration", m.calibration),
+                                ("Reported performance", m.metrics_text)):
+                if text:
+                    out.append(_p(label, st["cellb"]))
+                    out.append(_p(text, st["body"]))
+            if m.card_text:
+                out.extend(md_flowables(m.card_text, st))  # paragraphs re-flowed, never broken mid-sentence
+        # The card's own metrics table is the readable form of the manifest's figures; the
+        # raw manifest rows are shown only when the card has no metrics section.
+        if m.metrics and not any("metric" in h.lower() for h, _ in m.sections_md):
+            out.append(_p("Measured metrics (from the model's manifest)", st["cellb"]))
+            rows = [[_p("Metric", st["head"]), _p("Value", st["head"])]] + \
+                [[_p(k, st["cell"]), _p(v, st["cell"])] for k, v in m.metrics]
+            out.append(_table(rows, [110 * mm, CONTENT_W - 110 * mm]))
     return out
 
 
@@ -637,7 +646,7 @@ def story(d: ReportData, draft: bool = False) -> list[Flowable]:
     for part in (_cover, _evidence, _material, _findings):
         out.extend(part(d, st))
     out.extend(_composites(d, st, draft))
-    for part in (_method, _audit, _repro, _signature):
+    for part in (_method, _audit, _repro, _signature, _appendix_cards):
         out.extend(part(d, st))
     return out
 

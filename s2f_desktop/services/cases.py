@@ -66,9 +66,9 @@ def update_case(ctx: AppContext, number: str, **changes: str | None) -> Case:
         if before.status is CaseStatus.CLOSED:
             raise InputError(f"case {number} is closed")
         case = repo.update_case(s, number, **fields)
-        changes = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
+        diff = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
         append_event(s, case_id=case.id, actor=ctx.actor, action="case.update", object_type="case",
-                     object_ids=[case.id], details={"changes": changes})
+                     object_ids=[case.id], details={"changes": diff})
     return case
 
 
