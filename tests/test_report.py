@@ -102,8 +102,9 @@ def expected_figures(run: AnalysisRun) -> list[str]:
             v = c.median_similarity[sid]
             out.append(f"Median similarity, segment #{i} {v:.3f} cosine" + (" flagged" if sid in c.flagged else ""))
     t_ = run.timings
-    out.append(f"read_s {t_.read_s:.2f}, load_models_s {t_.load_models_s:.2f}, analysis_s {t_.analysis_s:.2f}")
-    out.append(f"Seed {run.seed}")
+    out.append(f"Run #{run.id} timings (s) read_s {t_.read_s:.2f}, load_models_s {t_.load_models_s:.2f}, "
+               f"analysis_s {t_.analysis_s:.2f}")
+    out.append(f"Run #{run.id} seed {run.seed}")
     return out
 
 
@@ -165,6 +166,35 @@ def test_every_printed_figure_equals_the_stored_one(sample, tmp_path):  # type: 
             line += (f"sex abstained (p male {prob(o.traits.sex.p_male)})" if o.traits.sex.label == INCONCLUSIVE
                      else f"sex {o.traits.sex.label} (p male {prob(o.traits.sex.p_male)})")
             assert line in text, line
+
+
+def test_case_report_carries_every_run_in_full(sample, tmp_path, capsys):  # type: ignore[no-untyped-def]
+    """One PDF: the two-speaker dialogue, the male turns, the phone call and the abstention, each in full."""
+    from s2f_desktop.cli.main import main
+
+    ctx, sc = sample
+    assert {r.results.pooled.traits.sex.label for r in sc.runs} >= {"male", "female", INCONCLUSIVE}
+    hashes = {run.id: expected_hashes(ctx, run) for run in sc.runs}  # before the export adds its audit event
+    out = tmp_path / "case.pdf"
+    assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--out", str(out)]) == 0
+    text, compact = words(out), flat(pdf_text(out))
+    for run in sc.runs:
+        missing = [f for f in expected_figures(run) if f not in text]
+        assert not missing, f"run #{run.id}: {missing}"
+        assert all(h in compact for h in hashes[run.id])
+        assert f"Run #{run.id}:" in text
+    assert "Other analysis runs of this case" not in text
+    # --runs restricts the runs given in full; the others stay listed with their outcomes.
+    two = tmp_path / "two.pdf"
+    ids = f"{sc.runs[0].id},{sc.runs[2].id}"
+    assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--runs", ids, "--out", str(two)]) == 0
+    text = words(two)
+    assert "Other analysis runs of this case" in text
+    assert f"run #{sc.runs[1].id} of" in text and f"run #{sc.runs[3].id} of" in text
+    assert f"Run #{sc.runs[1].id}:" not in text
+    capsys.readouterr()
+    assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--runs", "1,x"]) == 2
+    assert "--runs takes run ids" in capsys.readouterr().err
 
 
 def test_findings_show_validated_performance_beside_them(sample, tmp_path):  # type: ignore[no-untyped-def]
@@ -262,7 +292,7 @@ def test_segments_changed_or_deleted_after_the_run_are_shown(sample, tmp_path): 
     text = words(res.path)
     assert "DELETED after the run" in text
     assert "CHANGED after the run: now" in text
-    assert "The material analysed has changed since the run" in text
+    assert f"The material analysed in run #{run.id} has changed since the run" in text
     # The findings are still those stored with the run, over the ranges as analysed.
     assert all(f in text for f in expected_figures(run))
     assert res.report_id != before.report_id
@@ -310,7 +340,7 @@ def test_rendered_pages_are_not_blank(sample, tmp_path):  # type: ignore[no-unty
     from PIL import Image
 
     ctx, sc = sample
-    res = report_of(ctx, sc, sc.male_run, tmp_path / "r.pdf", record=False)
+    res = build_report(ctx, sc.number, out=tmp_path / "case.pdf", generated_at=FIXED_DATE, record=False)
     prefix = tmp_path / "page"
     subprocess.run(["pdftoppm", "-r", "40", "-gray", "-png", str(res.path), str(prefix)], check=True)
     pngs = sorted(tmp_path.glob("page-*.png"))
@@ -340,7 +370,7 @@ def test_run_selection_default_path_errors_and_cli(sample, tmp_path, capsys):  #
     with pytest.raises(NotFoundError):
         build_report(ctx, "NO-SUCH-CASE")
     a = build_report(ctx, sc.number, run_id=sc.male_run.id, generated_at=FIXED_DATE)
-    b = build_report(ctx, sc.number, generated_at=FIXED_DATE)
+    b = build_report(ctx, sc.number, run_id=sc.male_run.id, generated_at=FIXED_DATE)
     assert a.path.parent == ctx.store.layout.reports and a.path.name == f"2026-0042-{a.report_id}.pdf"
     assert b.path != a.path and a.path.exists()  # an earlier report is never overwritten
     assert f"run #{sc.male_run.id}" in words(a.path)

@@ -195,6 +195,30 @@ class AuditItem:
 
 
 @dataclass(frozen=True)
+class RunSection:
+    """One reported analysis run: the material it analysed, its findings, its composites, its conclusions."""
+
+    run_id: int
+    created: str
+    created_by: str
+    outcome: str
+    segments: tuple[SegmentItem, ...]
+    net_speech: str
+    total_selected: str
+    quality_verdict: str
+    quality_reasons: tuple[str, ...]
+    quality_measures: tuple[Measure, ...]
+    consistency: str
+    consistency_details: tuple[Measure, ...]
+    sex: SexFinding
+    age: AgeFinding
+    acoustics: tuple[Measure, ...]
+    acoustic_notes: tuple[str, ...]
+    composites: tuple[CompositeItem, ...]
+    conclusions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything the PDF shows, as display-ready values."""
 
@@ -216,31 +240,13 @@ class ReportData:
     examiner_role: str
     examiner_qualifications: str
     listening_statement: str
-    conclusions: tuple[str, ...]
     review: tuple[tuple[str, str], ...]  # the latest recorded second-examiner review, as (field, value)
     # evidence
     evidence: tuple[EvidenceItem, ...]
     evidence_ok: bool
-    # material analysed
-    run_id: int | None
-    run_created: str
-    run_created_by: str
+    # the analysis runs reported (all of the case's unless restricted), and the others with their outcomes
+    runs: tuple[RunSection, ...]
     other_runs: tuple[str, ...]
-    segments: tuple[SegmentItem, ...]
-    net_speech: str
-    total_selected: str
-    quality_verdict: str
-    quality_reasons: tuple[str, ...]
-    quality_measures: tuple[Measure, ...]
-    consistency: str
-    consistency_details: tuple[Measure, ...]
-    # findings
-    sex: SexFinding
-    age: AgeFinding
-    acoustics: tuple[Measure, ...]
-    acoustic_notes: tuple[str, ...]
-    # composites
-    composites: tuple[CompositeItem, ...]
     # method and limitations
     models: tuple[ModelCardInfo, ...]
     limitations: tuple[str, ...]
@@ -543,17 +549,18 @@ SPEECH2FACE_CONTEXT = (
 
 
 # --------------------------------------------------------------------------- report id
-def report_id(case: Case, checks: Sequence[EvidenceCheck], run: AnalysisRun | None, segments: Sequence[Segment],
+def report_id(case: Case, checks: Sequence[EvidenceCheck], runs: Sequence[AnalysisRun], segments: Sequence[Segment],
               composites: Sequence[Composite], image_checks: Mapping[tuple[int, str], str]) -> str:
     """Deterministic id from the content inputs (not from the time of generation)."""
     inputs = {
-        "case": [case.number, case.title, case.analyst, case.agency],
+        "case": [case.number, case.title, case.analyst, case.agency, case.question, case.propositions,
+                 case.case_info, case.examiner_role, case.examiner_qualifications, case.listening_statement],
         "evidence": [[c.evidence_id, c.sha256, c.status.value, c.actual_sha256 or ""] for c in checks],
-        "run": None if run is None else {
+        "runs": [{
             "id": run.id, "segments": list(run.segment_ids), "models": codec.encode_models(run.models),
             "device": run.device, "parameters": run.parameters, "seed": run.seed,
             "results": codec.encode_results(run.results), "app_version": run.app_version,
-        },
+        } for run in runs],
         "segments": [[s.id, s.evidence_id, s.start_sample, s.end_sample, s.sample_rate, s.label, s.speaker_tag]
                      for s in segments],
         "composites": [[c.id, c.kind, c.label, c.version, c.parent_id, c.parameters, c.image_sha256]
@@ -594,15 +601,70 @@ def _summarise_details(details: Mapping[str, Any], limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Mapping[int, Evidence],
+                composites: Sequence[Composite], image_root: Path, image_checks: Mapping[tuple[int, str], str],
+                performance: TraitPerformance | None, warnings: list[str]) -> tuple[RunSection, list[Segment]]:
+    """One run's section (and the analysed segments still as they were), from its stored results.
+
+    ``segments`` are the case's segments as they are now, by id: a range whose segment was
+    since edited or deleted is reported as such (and a warning is added).
+    """
+    res = run.results
+    items: list[SegmentItem] = []
+    used: list[Segment] = []
+    changed: list[str] = []
+    for i, r in enumerate(res.selection, start=1):
+        part = res.segment(r.segment_id)
+        now = segments.get(r.segment_id)
+        if now is None:
+            state = "DELETED after the run"
+        elif (now.evidence_id, now.start_sample, now.end_sample) != (r.evidence_id, r.start_sample, r.end_sample):
+            state = (f"CHANGED after the run: now {fmt_clock(now.start_s)}\u2013{fmt_clock(now.end_s)} "
+                     f"(samples {now.start_sample}\u2013{now.end_sample})")
+        else:
+            state = "as analysed"
+            used.append(now)
+        if state != "as analysed":
+            changed.append(f"segment #{i} {state.split(':')[0].lower()}")
+        ev = ev_by_id.get(r.evidence_id)
+        items.append(SegmentItem(
+            r.segment_id, ev.original_name if ev else r.evidence_name, fmt_clock(r.start_s), fmt_clock(r.end_s),
+            f"{(r.end_sample - r.start_sample) / r.sample_rate:.2f} s",
+            (now.label or "\u2014") if now else "\u2014", (now.speaker_tag or "\u2014") if now else "\u2014",
+            now.source.value if now else "\u2014",
+            part.quality.verdict.value if part else NA, "; ".join(part.quality.reasons) if part else "",
+            _sex_short(part.traits.sex) if part else NA, _age_short(part.traits.age) if part else NA,
+            f"{r.start_sample}\u2013{r.end_sample} at {r.sample_rate} Hz", r.samples_sha256 or NA, state))
+    if changed:
+        warnings.append(f"The material analysed in run #{run.id} has changed since the run: " + "; ".join(changed)
+                        + ". The findings describe the material as it was analysed (ranges and sample hashes in "
+                          "section 2), not the segments as they are now.")
+    pooled = res.pooled
+    seg_numbers = {item.id: f"segment #{i}" for i, item in enumerate(items, start=1)}
+    consistency_text, consistency_details = consistency_of(res.consistency, seg_numbers)
+    sex, age = sex_finding(pooled.traits.sex), age_finding(pooled.traits.age)
+    if performance is not None:
+        sex = dataclasses.replace(sex, performance=performance.sex)
+        age = dataclasses.replace(age, performance=performance.age)
+    total = sum((r.end_sample - r.start_sample) / r.sample_rate for r in res.selection)
+    section = RunSection(
+        run.id, fmt_dt(run.created_at), run.created_by, run_outcome(run), tuple(items),
+        f"{pooled.quality.net_speech_s:.2f} s", f"{total:.2f} s", pooled.quality.verdict.value,
+        tuple(pooled.quality.reasons), quality_measures(pooled.quality), consistency_text, consistency_details,
+        sex, age, acoustic_measures(pooled.acoustics), tuple(pooled.acoustics.notes),
+        composite_items(composites, image_root, image_checks), conclusions(run))
+    return section, used
+
+
 def build_report_data(
     *,
     case: Case,
     evidence: Sequence[Evidence],
     checks: Sequence[EvidenceCheck],
-    run: AnalysisRun | None,
+    runs: Sequence[AnalysisRun],
     all_runs: Sequence[AnalysisRun],
     segments: Mapping[str, Segment],
-    composites: Sequence[Composite],
+    composites: Mapping[int, Sequence[Composite]],
     image_root: Path,
     image_checks: Mapping[tuple[int, str], str],
     events: Sequence[AuditEvent],
@@ -639,82 +701,42 @@ def build_report_data(
     if not chain.ok:
         warnings.append(f"The audit trail's hash chain is BROKEN ({chain.reason}).")
 
-    seg_items: list[SegmentItem] = []
+    sections: list[RunSection] = []
     used_segments: list[Segment] = []
-    changed: list[str] = []
-    if run is not None:
-        res = run.results
-        for i, r in enumerate(res.selection, start=1):
-            part = res.segment(r.segment_id)
-            now = segments.get(r.segment_id)
-            if now is None:
-                state = "DELETED after the run"
-            elif (now.evidence_id, now.start_sample, now.end_sample) != (r.evidence_id, r.start_sample, r.end_sample):
-                state = (f"CHANGED after the run: now {fmt_clock(now.start_s)}\u2013{fmt_clock(now.end_s)} "
-                         f"(samples {now.start_sample}\u2013{now.end_sample})")
-            else:
-                state = "as analysed"
-                used_segments.append(now)
-            if state != "as analysed":
-                changed.append(f"segment #{i} {state.split(':')[0].lower()}")
-            ev = ev_by_id.get(r.evidence_id)
-            seg_items.append(SegmentItem(
-                r.segment_id, ev.original_name if ev else r.evidence_name, fmt_clock(r.start_s), fmt_clock(r.end_s),
-                f"{(r.end_sample - r.start_sample) / r.sample_rate:.2f} s",
-                (now.label or "\u2014") if now else "\u2014", (now.speaker_tag or "\u2014") if now else "\u2014",
-                now.source.value if now else "\u2014",
-                part.quality.verdict.value if part else NA, "; ".join(part.quality.reasons) if part else "",
-                _sex_short(part.traits.sex) if part else NA, _age_short(part.traits.age) if part else NA,
-                f"{r.start_sample}\u2013{r.end_sample} at {r.sample_rate} Hz", r.samples_sha256 or NA, state))
-        if changed:
-            warnings.append("The material analysed has changed since the run: " + "; ".join(changed) + ". The "
-                            "findings describe the material as it was analysed (ranges and sample hashes in "
-                            "section 2), not the segments as they are now.")
-    if run is None:
+    seg_items_all: list[SegmentItem] = []
+    for run in runs:
+        section, used = run_section(run, segments, ev_by_id, composites.get(run.id, ()), image_root, image_checks,
+                                    performance, warnings)
+        sections.append(section)
+        used_segments += used
+        seg_items_all += section.segments
+    if not runs:
         warnings.append("No analysis run is stored for this case: the report lists evidence and the audit trail only.")
-
+    reported = {r.id for r in runs}
     run_items = [f"run #{r.id} of {fmt_dt(r.created_at)} by {r.created_by}: {run_outcome(r)}" for r in all_runs
-                 if run is None or r.id != run.id]
-    seg_numbers = {item.id: f"segment #{i}" for i, item in enumerate(seg_items, start=1)}
-    if run is not None:
-        pooled = run.results.pooled
-        consistency_text, consistency_details = consistency_of(run.results.consistency, seg_numbers)
-        sex, age = sex_finding(pooled.traits.sex), age_finding(pooled.traits.age)
-        if performance is not None:
-            sex = dataclasses.replace(sex, performance=performance.sex)
-            age = dataclasses.replace(age, performance=performance.age)
-        quality = quality_measures(pooled.quality)
-        acoustics, acoustic_notes = acoustic_measures(pooled.acoustics), pooled.acoustics.notes
-        net, verdict, reasons = f"{pooled.quality.net_speech_s:.2f} s", pooled.quality.verdict.value, \
-            pooled.quality.reasons
-        total = f"{sum((r.end_sample - r.start_sample) / r.sample_rate for r in run.results.selection):.2f} s"
-    else:
-        consistency_text, consistency_details = "Speaker consistency was not assessed (no analysis run).", ()
-        sex = SexFinding(False, NA, NA, False, "No analysis run is stored for this case.", "")
-        age = AgeFinding(False, NA, NA, NA, False, "No analysis run is stored for this case.", "")
-        quality, acoustics, acoustic_notes = (), (), ()
-        net, verdict, reasons, total = NA, NA, (), NA
+                 if r.id not in reported]
 
     # Reproducibility block: everything needed to re-run the analysis and re-check this report.
     repro: list[tuple[str, str]] = [("Report id", "(see header)")]
     for e in evidence:
         repro.append((f"Input #{e.id} sha256", e.sha256))
-    for item in seg_items:
+    for item in dict.fromkeys(seg_items_all):
         repro.append((f"Segment {item.id[:8]}", item.samples))
         repro.append((f"Segment {item.id[:8]} samples sha256", item.samples_sha256))
-    if run is not None:
-        repro.append(("Analysis run", f"#{run.id}, {fmt_dt(run.created_at)}, by {run.created_by}"))
-        repro.append(("Results schema", str(run.results.schema_version)))
-        repro.append(("Seed", str(run.seed)))
-        repro.append(("Device", run.device or NA))
-        repro.append(("App version (analysis)", run.app_version or NA))
+    for run in runs:
+        repro.append((f"Analysis run #{run.id}", f"{fmt_dt(run.created_at)}, by {run.created_by}"))
+        repro.append((f"Run #{run.id} results schema", str(run.results.schema_version)))
+        repro.append((f"Run #{run.id} seed", str(run.seed)))
+        repro.append((f"Run #{run.id} device", run.device or NA))
+        repro.append((f"Run #{run.id} app version", run.app_version or NA))
         for m in run.models:
-            repro.append((f"Model {m.id}", f"{m.file} sha256 {m.sha256}"))
-        repro.append(("Parameters", canonical(run.parameters) if run.parameters else "{}"))
+            repro.append((f"Run #{run.id} model {m.id}", f"{m.file} sha256 {m.sha256}"))
+        repro.append((f"Run #{run.id} parameters", canonical(run.parameters) if run.parameters else "{}"))
         t = run.timings
-        repro.append(("Timings (s)", f"read_s {t.read_s:.2f}, load_models_s {t.load_models_s:.2f}, "
+        repro.append((f"Run #{run.id} timings (s)", f"read_s {t.read_s:.2f}, load_models_s {t.load_models_s:.2f}, "
                                      f"analysis_s {t.analysis_s:.2f}"))
-    for comp in composites:
+    all_composites = [c for run in runs for c in composites.get(run.id, ())]
+    for comp in all_composites:
         for view in sorted(comp.image_sha256):
             repro.append((f"Composite #{comp.id} {view}", comp.image_sha256[view]))
     repro.append(("App version (report)", app_version))
@@ -731,7 +753,7 @@ def build_report_data(
                                                                     "none"),
                   ("Recorded", f"{fmt_dt(rev.at)} by {rev.actor} (audit event {rev.seq}, hash {rev.hash[:16]})"))
     repro.append(("Audit chain head", chain_head))
-    rid = report_id(case, checks, run, used_segments, composites, image_checks)
+    rid = report_id(case, checks, runs, used_segments, all_composites, image_checks)
     repro[0] = ("Report id", rid)
 
     audit_items = tuple(AuditItem(e.seq, fmt_dt(e.at), e.actor, e.action,
@@ -758,27 +780,11 @@ def build_report_data(
         examiner_role=case.examiner_role or NOT_STATED,
         examiner_qualifications=case.examiner_qualifications or NOT_STATED,
         listening_statement=case.listening_statement or "No listening statement has been recorded by the examiner.",
-        conclusions=conclusions(run) if run is not None else ("No analysis run is stored: there is no finding.",),
         review=review,
         evidence=tuple(ev_items),
         evidence_ok=evidence_ok,
-        run_id=run.id if run else None,
-        run_created=fmt_dt(run.created_at) if run else NA,
-        run_created_by=run.created_by if run else NA,
+        runs=tuple(sections),
         other_runs=tuple(run_items),
-        segments=tuple(seg_items),
-        net_speech=net,
-        total_selected=total,
-        quality_verdict=verdict,
-        quality_reasons=tuple(reasons),
-        quality_measures=quality,
-        consistency=consistency_text,
-        consistency_details=consistency_details,
-        sex=sex,
-        age=age,
-        acoustics=acoustics,
-        acoustic_notes=tuple(acoustic_notes),
-        composites=composite_items(composites, image_root, image_checks),
         models=tuple(model_cards),
         limitations=LIMITATIONS,
         context_note=SPEECH2FACE_CONTEXT,

@@ -264,8 +264,8 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             ("Agency", d.agency), ("Case status", d.case_status), ("Case opened", d.case_opened),
             ("Report date", d.generated_at), ("Report id", d.report_id),
             ("Application", f"s2f-desktop {d.app_version}"),
-            ("Analysis reported", f"run #{d.run_id} of {d.run_created} by {d.run_created_by}" if d.run_id is not None
-             else "no analysis run stored"),
+            ("Analyses reported", "; ".join(f"run #{r.run_id} of {r.created} by {r.created_by}" for r in d.runs)
+             or "no analysis run stored"),
         ], st),
         Spacer(1, 5 * mm),
     ]
@@ -276,11 +276,14 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                              _kv_table([("Question asked", d.question), ("Propositions", d.propositions),
                                         ("Case information received", d.case_info)], st)]))
     out.append(Spacer(1, 3 * mm))
-    summary = [_p("Summary of findings", st["h2"]), _p(f"Sex: {d.sex.statement}", st["body"]),
-               _p(f"Age: {d.age.statement}", st["body"]),
-               _p(f"Evidence verification at report time: "
-                  f"{'all items OK' if d.evidence_ok else 'FAILED - see section 1'}. "
-                  f"Net speech analysed: {d.net_speech}. Quality: {d.quality_verdict}.", st["body"])]
+    summary: list[Flowable] = [_p("Summary of findings", st["h2"])]
+    for r in d.runs:
+        summary.append(_p(f"Run #{r.run_id} ({len(r.segments)} segment(s), net speech {r.net_speech}, quality "
+                          f"{r.quality_verdict}): sex: {r.sex.statement} Age: {r.age.statement}", st["body"]))
+    if not d.runs:
+        summary.append(_p("No analysis run is stored for this case.", st["body"]))
+    summary.append(_p(f"Evidence verification at report time: "
+                      f"{'all items OK' if d.evidence_ok else 'FAILED - see section 1'}.", st["body"]))
     out.append(KeepTogether(summary))
     out.append(PageBreak())
     return out
@@ -323,42 +326,44 @@ def _evidence(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
 
 def _material(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [_Heading("2. Material analysed", st["h1"], 0, "material")]
-    if d.run_id is None:
+    if not d.runs:
         out.append(_p("No analysis has been run for this case.", st["body"]))
-        return out
-    out.append(_p(f"Analysis run #{d.run_id} ({d.run_created}, {d.run_created_by}) analysed the ranges below, as "
-                  f"stored with the run. Times are from the start of each recording; the state column compares "
-                  f"each range with the case's segment as it is now.", st["body"]))
-    rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Recording", "Start", "End", "Duration",
-                                                          "Label / speaker", "State")]]
-    extra = []
-    for i, s in enumerate(d.segments, start=1):
-        state: Any = _p(s.state, st["cell"]) if s.state == "as analysed" else _status_para(s.state, st)
-        rows.append([_p(i, st["cell"]), _p(s.evidence, st["cell"]), _p(s.start, st["cell"]), _p(s.end, st["cell"]),
-                     _p(s.duration, st["cell"]), _p(f"{s.label} / {s.speaker}", st["cell"]), state])
-        if s.state != "as analysed":
-            extra.append(("BACKGROUND", (0, i), (-1, i), RED_BG))
-    out.append(_table(rows, [8 * mm, 40 * mm, 20 * mm, 20 * mm, 18 * mm, 30 * mm, CONTENT_W - 136 * mm], extra=extra))
-    if d.segments:
-        out.append(Spacer(1, 1.5 * mm))
-        hrows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Samples analysed (native rate)",
-                                                               "SHA-256 of the samples analysed (mono float32)")]]
-        for i, s in enumerate(d.segments, start=1):
-            hrows.append([_p(i, st["cell"]), _p(s.samples, st["cell"]), _hash(s.samples_sha256, st["mono"])])
-        out.append(_table(hrows, [8 * mm, 52 * mm, CONTENT_W - 60 * mm]))
-    out.append(Spacer(1, 3 * mm))
-    out.append(_kv_table([("Selected duration", d.total_selected), ("Net speech", d.net_speech),
-                          ("Quality verdict", d.quality_verdict),
-                          ("Quality reasons", "\n".join(d.quality_reasons) if d.quality_reasons else "none stated")],
-                         st))
-    if d.quality_measures:
-        out.append(_p("Recording quality measures (whole selection)", st["h2"]))
-        out.append(_table(_measure_rows(d.quality_measures, st), [55 * mm, 30 * mm, 25 * mm, CONTENT_W - 110 * mm]))
-    out.append(_p("Speaker consistency", st["h2"]))
-    out.append(_p(d.consistency, st["body"]))
-    if d.consistency_details:
-        out.append(_table(_measure_rows(d.consistency_details, st), [55 * mm, 30 * mm, 25 * mm,
-                                                                     CONTENT_W - 110 * mm]))
+    for r in d.runs:
+        out.append(_Heading(f"Run #{r.run_id}", st["h2"], 1, f"material-{r.run_id}"))
+        out.append(_p(f"Analysis run #{r.run_id} ({r.created}, {r.created_by}) analysed the ranges below, as "
+                      f"stored with the run. Times are from the start of each recording; the state column compares "
+                      f"each range with the case's segment as it is now.", st["body"]))
+        rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Recording", "Start", "End", "Duration",
+                                                              "Label / speaker", "State")]]
+        extra = []
+        for i, s in enumerate(r.segments, start=1):
+            state: Any = _p(s.state, st["cell"]) if s.state == "as analysed" else _status_para(s.state, st)
+            rows.append([_p(i, st["cell"]), _p(s.evidence, st["cell"]), _p(s.start, st["cell"]), _p(s.end, st["cell"]),
+                         _p(s.duration, st["cell"]), _p(f"{s.label} / {s.speaker}", st["cell"]), state])
+            if s.state != "as analysed":
+                extra.append(("BACKGROUND", (0, i), (-1, i), RED_BG))
+        out.append(_table(rows, [8 * mm, 40 * mm, 20 * mm, 20 * mm, 18 * mm, 30 * mm, CONTENT_W - 136 * mm],
+                          extra=extra))
+        if r.segments:
+            out.append(Spacer(1, 1.5 * mm))
+            hrows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Samples analysed (native rate)",
+                                                                   "SHA-256 of the samples analysed (mono float32)")]]
+            for i, s in enumerate(r.segments, start=1):
+                hrows.append([_p(i, st["cell"]), _p(s.samples, st["cell"]), _hash(s.samples_sha256, st["mono"])])
+            out.append(_table(hrows, [8 * mm, 52 * mm, CONTENT_W - 60 * mm]))
+        out.append(Spacer(1, 3 * mm))
+        out.append(_kv_table([("Selected duration", r.total_selected), ("Net speech", r.net_speech),
+                              ("Quality verdict", r.quality_verdict),
+                              ("Quality reasons",
+                               "\n".join(r.quality_reasons) if r.quality_reasons else "none stated")], st))
+        if r.quality_measures:
+            out.append(_p("Recording quality measures (whole selection)", st["h2"]))
+            out.append(_table(_measure_rows(r.quality_measures, st), [55 * mm, 30 * mm, 25 * mm, CONTENT_W - 110 * mm]))
+        out.append(_p("Speaker consistency", st["h2"]))
+        out.append(_p(r.consistency, st["body"]))
+        if r.consistency_details:
+            out.append(_table(_measure_rows(r.consistency_details, st), [55 * mm, 30 * mm, 25 * mm,
+                                                                         CONTENT_W - 110 * mm]))
     if d.other_runs:
         out.append(_p("Other analysis runs of this case", st["h2"]))
         out.append(_p("Every other run stored for this case, with its outcome (their details are not repeated "
@@ -386,39 +391,44 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(80 * mm), _Heading("3. Findings", st["h1"], 0, "findings"),
                            _p("Estimates for the whole selection (all segments pooled). Numbers are calibrated "
                               "probabilities and intervals from the models described in section 5.", st["body"])]
-    sex_lines = [("Probability male", d.sex.p_male), ("Label", d.sex.label)]
-    if d.sex.performance:
-        sex_lines.append(("Validated performance", d.sex.performance))
-    out.append(_finding_box("Sex", sex_lines, d.sex.statement, d.sex.abstained, d.sex.reason, st))
-    out.append(_p("The words follow the verbal scale set out in section 5; the number is the finding.", st["note"]))
-    out.append(Spacer(1, 3 * mm))
-    age_lines = [("Median", d.age.median), ("80 % interval", d.age.interval), ("Age band", d.age.label)]
-    if d.age.bands:
-        age_lines.append(("Band probabilities (years)", d.age.bands))
-    if d.age.performance:
-        age_lines.append(("Validated performance", d.age.performance))
-    out.append(_finding_box("Age", age_lines, d.age.statement, d.age.abstained, d.age.reason, st))
-    out.append(_Heading("Acoustic measures", st["h2"], 1, "acoustics"))
-    if d.acoustics:
-        out.append(_table(_measure_rows(d.acoustics, st), [55 * mm, 30 * mm, 25 * mm, CONTENT_W - 110 * mm]))
-        for n in d.acoustic_notes:
-            out.append(_p(n, st["note"]))
-    else:
-        out.append(_p("No acoustic measures were stored for this analysis (not available).", st["body"]))
-    if d.segments:
-        out.append(_Heading("Per-segment results", st["h2"], 1, "per-segment"))
-        rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Quality", "Reasons", "Sex", "Age (80 %)")]]
-        for i, s in enumerate(d.segments, start=1):
-            rows.append([_p(i, st["cell"]), _p(s.quality, st["cell"]), _p(s.reasons or "\u2014", st["cell"]),
-                         _p(s.sex, st["cell"]), _p(s.age, st["cell"])])
-        out.append(_table(rows, [8 * mm, 24 * mm, 70 * mm, 38 * mm, CONTENT_W - 140 * mm]))
+    for r in d.runs:
+        out.append(_Heading(f"Run #{r.run_id}: {r.outcome}", st["h2"], 1, f"findings-{r.run_id}"))
+        sex_lines = [("Probability male", r.sex.p_male), ("Label", r.sex.label)]
+        if r.sex.performance:
+            sex_lines.append(("Validated performance", r.sex.performance))
+        out.append(_finding_box("Sex", sex_lines, r.sex.statement, r.sex.abstained, r.sex.reason, st))
+        out.append(_p("The words follow the verbal scale set out in section 5; the number is the finding.", st["note"]))
+        out.append(Spacer(1, 3 * mm))
+        age_lines = [("Median", r.age.median), ("80 % interval", r.age.interval), ("Age band", r.age.label)]
+        if r.age.bands:
+            age_lines.append(("Band probabilities (years)", r.age.bands))
+        if r.age.performance:
+            age_lines.append(("Validated performance", r.age.performance))
+        out.append(_finding_box("Age", age_lines, r.age.statement, r.age.abstained, r.age.reason, st))
+        out.append(_p("Acoustic measures", st["h2"]))
+        if r.acoustics:
+            out.append(_table(_measure_rows(r.acoustics, st), [55 * mm, 30 * mm, 25 * mm, CONTENT_W - 110 * mm]))
+            for n in r.acoustic_notes:
+                out.append(_p(n, st["note"]))
+        else:
+            out.append(_p("No acoustic measures were stored for this analysis (not available).", st["body"]))
+        if r.segments:
+            out.append(_p("Per-segment results", st["h2"]))
+            rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Quality", "Reasons", "Sex", "Age (80 %)")]]
+            for i, s in enumerate(r.segments, start=1):
+                rows.append([_p(i, st["cell"]), _p(s.quality, st["cell"]), _p(s.reasons or "\u2014", st["cell"]),
+                             _p(s.sex, st["cell"]), _p(s.age, st["cell"])])
+            out.append(_table(rows, [8 * mm, 24 * mm, 70 * mm, 38 * mm, CONTENT_W - 140 * mm]))
     out.append(_Heading("Listening statement", st["h2"], 1, "listening"))
     out.append(_p("What the examiner heard when listening to the material (their statement, as recorded in the "
                   "case):", st["note"]))
     out.append(_p(d.listening_statement, st["body"]))
     out.append(_Heading("Conclusions", st["h2"], 1, "conclusions"))
-    for c in d.conclusions:
-        out.append(_p(c, st["body"]))
+    if not d.runs:
+        out.append(_p("No analysis run is stored: there is no finding.", st["body"]))
+    for r in d.runs:
+        block = [_p(f"Run #{r.run_id}", st["cellb"])] if len(d.runs) > 1 else []
+        out.append(KeepTogether(block + [_p(c, st["body"]) for c in r.conclusions]))
     return out
 
 
@@ -521,17 +531,20 @@ def _composite_block(c: CompositeItem, primary: CompositeItem | None, st: dict[s
 
 
 def _composites(d: ReportData, st: dict[str, ParagraphStyle], draft: bool) -> list[Flowable]:
-    out: list[Flowable] = [PageBreak(), _Heading("4. Composites", st["h1"], 0, "composites"),
+    out: list[Flowable] = [CondPageBreak(120 * mm), _Heading("4. Composites", st["h1"], 0, "composites"),
                            _p("Composite faces are average faces that display only the estimated traits and their "
                               "uncertainty. They are not likenesses of the speaker. Each parameter's origin says "
                               "whether it was set from the voice analysis, by the analyst, or left at the neutral "
                               "default.", st["body"])]
-    if not d.composites:
-        out.append(_p("No composites were rendered for this analysis.", st["body"]))
-        return out
-    primary = next((c for c in d.composites if c.is_primary), None)
-    for c in d.composites:
-        out.extend(_composite_block(c, primary, st, draft))
+    with_composites = [r for r in d.runs if r.composites]
+    if not with_composites:
+        out.append(_p("No composites were rendered for the runs reported.", st["body"]))
+    for r in with_composites:
+        if len(d.runs) > 1:
+            out.append(_Heading(f"Composites of run #{r.run_id}", st["h2"], 1, f"composites-{r.run_id}"))
+        primary = next((c for c in r.composites if c.is_primary), None)
+        for c in r.composites:
+            out.extend(_composite_block(c, primary, st, draft))
     return out
 
 

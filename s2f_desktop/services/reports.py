@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Sequence
 
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import InputError, NotFoundError, S2FError
@@ -46,16 +47,18 @@ class ReportResult:
     pages: int
 
 
-def _choose_run(runs: list[AnalysisRun], case_number: str, run_id: int | None) -> AnalysisRun | None:
-    if run_id is None:
-        return runs[-1] if runs else None
-    for r in runs:
-        if r.id == run_id:
-            return r
-    raise NotFoundError(f"case {case_number} has no analysis run #{run_id}")
+def _choose_runs(runs: list[AnalysisRun], case_number: str, run_ids: Sequence[int] | None) -> list[AnalysisRun]:
+    """The runs to report: all of the case's (in order) unless restricted to ``run_ids``."""
+    if run_ids is None:
+        return runs
+    by_id = {r.id: r for r in runs}
+    missing = [i for i in run_ids if i not in by_id]
+    if missing:
+        raise NotFoundError(f"case {case_number} has no analysis run #{missing[0]}")
+    return [by_id[i] for i in sorted(set(run_ids))]
 
 
-def _check_images(root: Path, composites: list[Composite]) -> dict[tuple[int, str], str]:
+def _check_images(root: Path, composites: Sequence[Composite]) -> dict[tuple[int, str], str]:
     """Re-hash every composite image: OK, ALTERED, MISSING or NOT RECORDED (no stored hash)."""
     out: dict[tuple[int, str], str] = {}
     for c in composites:
@@ -76,8 +79,8 @@ def _safe_name(case_number: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", case_number)
 
 
-def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = None, task: Task | None = None,
-                        generated_at: datetime | None = None) -> ReportData:
+def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int] | None = None,
+                        task: Task | None = None, generated_at: datetime | None = None) -> ReportData:
     """Gather and check everything the report shows (no file is written, nothing is recorded)."""
     task = task or null_task()
     generated_at = generated_at or utcnow()
@@ -86,9 +89,9 @@ def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = 
         case = repo.get_case(s, case_number)
         evidence = repo.list_evidence(s, case.id)
         runs = repo.list_runs(s, case.id)
-        run = _choose_run(runs, case_number, run_id)
+        chosen = _choose_runs(runs, case_number, run_ids)
         segments = {g.id: g for g in repo.list_case_segments(s, case.id)}
-        composites = repo.list_composites(s, run.id) if run is not None else []
+        composites = {r.id: repo.list_composites(s, r.id) for r in chosen}
         events = list_events(s, case.id)
     chain = verify_chain(events)
     checks = []
@@ -96,19 +99,19 @@ def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = 
         task.progress(0.05 + 0.35 * i / max(1, len(evidence)), f"verifying {ev.original_name}")
         checks.append(check_evidence(ctx, ev))
     task.progress(0.4, "verifying composite images")
-    image_checks = _check_images(ctx.store.layout.composites, composites)
+    image_checks = _check_images(ctx.store.layout.composites, [c for cs in composites.values() for c in cs])
     cards: list[ModelCardInfo] = []
     seen: set[tuple[str, str]] = set()
-    for m in (run.models if run is not None else ()):
+    for m in (m for r in chosen for m in r.models):
         if (m.id, m.file) in seen:
             continue
         seen.add((m.id, m.file))
         cards.append(load_model_card(m.id, m.file, m.sha256, models_dir()))
-    traits_model = next((m.id for m in run.models if m.id.startswith("traits-")), None) if run is not None else None
+    traits_model = next((m.id for r in chosen for m in r.models if m.id.startswith("traits-")), None)
     performance = trait_performance(traits_model, models_dir()) if traits_model else None
     task.progress(0.45, "assembling the report")
     return build_report_data(
-        case=case, evidence=evidence, checks=checks, run=run, all_runs=runs, segments=segments,
+        case=case, evidence=evidence, checks=checks, runs=chosen, all_runs=runs, segments=segments,
         composites=composites, image_root=ctx.store.layout.composites, image_checks=image_checks, events=events,
         chain=chain, model_cards=cards, performance=performance, generated_at=generated_at, app_version=__version__,
         renderer_versions=RENDERER_VERSIONS,
@@ -116,10 +119,13 @@ def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = 
 
 
 def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run_id: int | None = None,
-                 task: Task | None = None, generated_at: datetime | None = None, record: bool = True) -> ReportResult:
+                 task: Task | None = None, generated_at: datetime | None = None, record: bool = True,
+                 run_ids: Sequence[int] | None = None) -> ReportResult:
     """Write the PDF report of a case and record its SHA-256 in the audit trail.
 
-    ``run_id`` picks the analysis run to report (default: the case's latest). ``out``
+    The report covers every analysis run of the case with its outcome; ``run_id`` (one run)
+    or ``run_ids`` (several) restrict the runs given in full, the others being listed with
+    their outcomes. ``out``
     defaults to ``<data dir>/reports/<case>-<report id>.pdf`` (never overwriting an earlier
     file there); an explicit ``out`` is replaced if it exists. ``generated_at`` (naive UTC,
     default now) is the report date printed on the cover and stored as the PDF's creation
@@ -128,7 +134,8 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
     """
     task = task or null_task()
     generated_at = generated_at or utcnow()
-    data = collect_report_data(ctx, case_number, run_id, task.sub(0.0, 0.5), generated_at)
+    chosen = [run_id] if run_id is not None else (list(run_ids) if run_ids is not None else None)
+    data = collect_report_data(ctx, case_number, chosen, task.sub(0.0, 0.5), generated_at)
     if out is None:
         folder = ctx.store.layout.reports
         base = f"{_safe_name(data.case_number)}-{data.report_id}"
@@ -165,7 +172,7 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
             append_event(s, case_id=case.id, actor=ctx.actor, action="report.export", object_type="report",
                          object_ids=[data.report_id], details={
                              "report_id": data.report_id, "path": str(out.resolve()), "sha256": sha,
-                             "size_bytes": size, "pages": pages, "run_id": data.run_id,
+                             "size_bytes": size, "pages": pages, "run_ids": [r.run_id for r in data.runs],
                              "generated_at": data.generated_at,
                              "evidence": {str(e.id): e.status for e in data.evidence},
                          })

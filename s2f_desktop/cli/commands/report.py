@@ -1,4 +1,4 @@
-"""``s2f report CASE [--run ID] [--out FILE.pdf]``."""
+"""``s2f report CASE [--run ID | --runs ID,ID,...] [--out FILE.pdf]``: the case report (every run by default)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import argparse
 from pathlib import Path
 
 from s2f_desktop.cli.output import StderrProgress, print_json
+from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="write the PDF report of a case (recorded in its audit trail)")
     p.add_argument("case")
-    p.add_argument("--run", type=int, metavar="ID", help="analysis run to report (default: the latest)")
+    runs = p.add_mutually_exclusive_group()
+    runs.add_argument("--run", type=int, metavar="ID", help="report this analysis run in full (default: every run)")
+    runs.add_argument("--runs", metavar="ID,ID,...", help="report these analysis runs in full (default: every run); "
+                      "the others are still listed with their outcomes")
     p.add_argument("--out", type=Path, metavar="FILE.pdf",
                    help="output file (default: <data dir>/reports/<case>-<report id>.pdf)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -24,7 +28,16 @@ def _report(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     from s2f_desktop.services import reports
 
     bar = StderrProgress()
-    result = reports.build_report(ctx_factory(), args.case, out=args.out, run_id=args.run, task=Task(bar))
+    run_ids = None
+    if args.runs is not None:
+        try:
+            run_ids = [int(x.strip().lstrip("#")) for x in args.runs.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"--runs takes run ids separated by commas, got {args.runs!r}") from None
+        if not run_ids:
+            raise InputError("--runs needs at least one run id")
+    result = reports.build_report(ctx_factory(), args.case, out=args.out, run_id=args.run, run_ids=run_ids,
+                                  task=Task(bar))
     bar.done()
     if args.json:
         print_json(result)
