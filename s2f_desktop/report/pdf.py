@@ -419,10 +419,12 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                 rows.append([_p(i, st["cell"]), _p(s.quality, st["cell"]), _p(s.reasons or "\u2014", st["cell"]),
                              _p(s.sex, st["cell"]), _p(s.age, st["cell"])])
             out.append(_table(rows, [8 * mm, 24 * mm, 70 * mm, 38 * mm, CONTENT_W - 140 * mm]))
+    out.append(CondPageBreak(40 * mm))
     out.append(_Heading("Listening statement", st["h2"], 1, "listening"))
     out.append(_p("What the examiner heard when listening to the material (their statement, as recorded in the "
                   "case):", st["note"]))
     out.append(_p(d.listening_statement, st["body"]))
+    out.append(CondPageBreak(60 * mm))
     out.append(_Heading("Conclusions", st["h2"], 1, "conclusions"))
     if not d.runs:
         out.append(_p("No analysis run is stored: there is no finding.", st["body"]))
