@@ -150,7 +150,7 @@ def report_of(ctx: AppContext, sc: SampleCase, run: AnalysisRun, out: Path, reco
 
 
 # ---------------------------------------------------------------------------------- tests
-def test_every_printed_figure_equals_the_stored_one(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_every_printed_figure_equals_the_stored_one(sample, tmp_path):
     ctx, sc = sample
     for run in sc.runs:
         res = report_of(ctx, sc, run, tmp_path / f"run{run.id}.pdf", record=False)
@@ -168,7 +168,7 @@ def test_every_printed_figure_equals_the_stored_one(sample, tmp_path):  # type: 
             assert line in text, line
 
 
-def test_case_report_carries_every_run_in_full(sample, tmp_path, capsys):  # type: ignore[no-untyped-def]
+def test_case_report_carries_every_run_in_full(sample, tmp_path, capsys):
     """One PDF: the two-speaker dialogue, the male turns, the phone call and the abstention, each in full."""
     from s2f_desktop.cli.main import main
 
@@ -197,7 +197,7 @@ def test_case_report_carries_every_run_in_full(sample, tmp_path, capsys):  # typ
     assert "--runs takes run ids" in capsys.readouterr().err
 
 
-def test_findings_show_validated_performance_beside_them(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_findings_show_validated_performance_beside_them(sample, tmp_path):
     import json
 
     from s2f_desktop.system.env import models_dir
@@ -217,7 +217,7 @@ def test_findings_show_validated_performance_beside_them(sample, tmp_path):  # t
     assert "likelihood ratio" not in text.split("5. Method")[0]  # traits are worded as investigative estimates
 
 
-def test_audit_entries_are_printed_as_stored(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_audit_entries_are_printed_as_stored(sample, tmp_path):
     ctx, sc = sample
     events, chain = audit_trail(ctx, sc.number)
     res = report_of(ctx, sc, sc.male_run, tmp_path / "a.pdf", record=False)
@@ -233,7 +233,7 @@ def test_audit_entries_are_printed_as_stored(sample, tmp_path):  # type: ignore[
     assert f"Chain head (hash of the last event) {events[-1].hash}" in text
 
 
-def test_report_structure_marking_and_composites(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_report_structure_marking_and_composites(sample, tmp_path):
     ctx, sc = sample
     res = report_of(ctx, sc, sc.male_run, tmp_path / "r.pdf")
     text = words(res.path)
@@ -256,7 +256,7 @@ def test_report_structure_marking_and_composites(sample, tmp_path):  # type: ign
     assert meta is not None and meta.author == "A. Analyst" and "not an identification" in (meta.subject or "")
 
 
-def test_report_sha_is_recorded_in_audit_trail(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_report_sha_is_recorded_in_audit_trail(sample, tmp_path):
     ctx, sc = sample
     res = report_of(ctx, sc, sc.male_run, tmp_path / "r.pdf")
     events, chain = audit_trail(ctx, sc.number)
@@ -267,7 +267,7 @@ def test_report_sha_is_recorded_in_audit_trail(sample, tmp_path):  # type: ignor
     assert last.details["report_id"] == res.report_id and last.details["pages"] == res.pages
 
 
-def test_same_stored_state_gives_byte_identical_report(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_same_stored_state_gives_byte_identical_report(sample, tmp_path):
     ctx, sc = sample
     a = report_of(ctx, sc, sc.male_run, tmp_path / "a.pdf", record=False)
     b = report_of(ctx, sc, sc.male_run, tmp_path / "b.pdf", record=False)
@@ -279,7 +279,7 @@ def test_same_stored_state_gives_byte_identical_report(sample, tmp_path):  # typ
     assert diff and all("2026-03-14 09:30:00 UTC" in x and "2026-04-01 08:00:00 UTC" in y for x, y in diff)
 
 
-def test_segments_changed_or_deleted_after_the_run_are_shown(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_segments_changed_or_deleted_after_the_run_are_shown(sample, tmp_path):
     from s2f_desktop.services import segments as seg_svc
 
     ctx, sc = sample
@@ -298,7 +298,7 @@ def test_segments_changed_or_deleted_after_the_run_are_shown(sample, tmp_path): 
     assert res.report_id != before.report_id
 
 
-def test_abstention_and_telephone_runs(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_abstention_and_telephone_runs(sample, tmp_path):
     ctx, sc = sample
     abstained = sc.runs[-1]
     text = words(report_of(ctx, sc, abstained, tmp_path / "abs.pdf", record=False).path)
@@ -310,7 +310,7 @@ def test_abstention_and_telephone_runs(sample, tmp_path):  # type: ignore[no-unt
     assert "Telephone band yes" in text and "unreliable here" in text
 
 
-def test_tampered_evidence_shows_altered(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_tampered_evidence_shows_altered(sample, tmp_path):
     from s2f_desktop.services.evidence import vault_path
 
     ctx, sc = sample
@@ -327,7 +327,7 @@ def test_tampered_evidence_shows_altered(sample, tmp_path):  # type: ignore[no-u
     assert events[-1].details["evidence"][str(sc.dialogue.id)] == "ALTERED"
 
 
-def test_tampered_composite_image_is_not_shown(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_tampered_composite_image_is_not_shown(sample, tmp_path):
     ctx, sc = sample
     comp = sc.composites[0]
     (ctx.store.layout.composites / comp.images["front"]).write_bytes(b"not the rendered image")
@@ -336,7 +336,7 @@ def test_tampered_composite_image_is_not_shown(sample, tmp_path):  # type: ignor
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed")
-def test_rendered_pages_are_not_blank(sample, tmp_path):  # type: ignore[no-untyped-def]
+def test_rendered_pages_are_not_blank(sample, tmp_path):
     from PIL import Image
 
     ctx, sc = sample
@@ -353,7 +353,7 @@ def test_rendered_pages_are_not_blank(sample, tmp_path):  # type: ignore[no-unty
         assert dark > 0.002 * body.size[0] * body.size[1], f"{png.name} looks blank ({dark} dark pixels)"
 
 
-def test_case_without_analysis(ctx, case, tmp_path):  # type: ignore[no-untyped-def]
+def test_case_without_analysis(ctx, case, tmp_path):
     res = build_report(ctx, case.number, out=tmp_path / "empty.pdf", generated_at=FIXED_DATE)
     text = words(res.path)
     assert "No analysis run is stored for this case" in text
@@ -361,7 +361,7 @@ def test_case_without_analysis(ctx, case, tmp_path):  # type: ignore[no-untyped-
     assert "7. Reproducibility" in text
 
 
-def test_run_selection_default_path_errors_and_cli(sample, tmp_path, capsys):  # type: ignore[no-untyped-def]
+def test_run_selection_default_path_errors_and_cli(sample, tmp_path, capsys):
     from s2f_desktop.cli.main import main
 
     ctx, sc = sample

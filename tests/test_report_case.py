@@ -20,7 +20,7 @@ def words(path: Path) -> str:
     return " ".join("\n".join(p.extract_text() or "" for p in PdfReader(str(path)).pages).split())
 
 
-def test_case_fields_provenance_and_review_are_recorded_and_printed(ctx, case, tone_wav, tmp_path,  # type: ignore[no-untyped-def]
+def test_case_fields_provenance_and_review_are_recorded_and_printed(ctx, case, tone_wav, tmp_path,
                                                                     capsys) -> None:
     wav = tone_wav(seconds=2.0, name="exhibit-A.wav")
     ev = import_file(ctx, "T-1", wav).evidence
@@ -59,7 +59,7 @@ def test_case_fields_provenance_and_review_are_recorded_and_printed(ctx, case, t
     assert positions == sorted(positions)
 
 
-def test_unset_fields_say_not_stated_and_closed_case_refuses_edits(ctx, case, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_unset_fields_say_not_stated_and_closed_case_refuses_edits(ctx, case, tmp_path, capsys) -> None:
     res = build_report(ctx, "T-1", out=tmp_path / "r.pdf", generated_at=datetime(2026, 3, 14, 9, 30), record=False)
     text = words(res.path)
     assert "Question asked not stated" in text

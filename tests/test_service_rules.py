@@ -14,7 +14,7 @@ from s2f_desktop.services.evidence import audit_trail, import_file
 from s2f_desktop.store import repositories as repo
 
 
-def test_all_accepted_segments_is_a_service_selection(ctx, case, tone_wav) -> None:  # type: ignore[no-untyped-def]
+def test_all_accepted_segments_is_a_service_selection(ctx, case, tone_wav) -> None:
     ev = import_file(ctx, "T-1", tone_wav(seconds=4.0)).evidence
     assert ev is not None
     late = segments.add_segment(ctx, "T-1", ev.id, 32000, 48000)
@@ -26,7 +26,7 @@ def test_all_accepted_segments_is_a_service_selection(ctx, case, tone_wav) -> No
     assert analysis.accepted_segment_ids(ctx, "T-1") == [early.id, late.id]
 
 
-def test_closed_case_refuses_analysis_before_loading_models(ctx, case, tone_wav, capsys,  # type: ignore[no-untyped-def]
+def test_closed_case_refuses_analysis_before_loading_models(ctx, case, tone_wav, capsys,
                                                             monkeypatch) -> None:
     from s2f_desktop.cli.main import main
 
@@ -51,7 +51,7 @@ def test_closed_case_refuses_analysis_before_loading_models(ctx, case, tone_wav,
         import_file(ctx, "T-1", tone_wav(seconds=1.0, name="other.wav"))
 
 
-def test_a_segment_of_another_case_is_refused(ctx, case, tone_wav, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_segment_of_another_case_is_refused(ctx, case, tone_wav, monkeypatch) -> None:
     create_case(ctx, "T-2", "Other case")
     ev = import_file(ctx, "T-2", tone_wav(seconds=2.0, name="b.wav")).evidence
     assert ev is not None
@@ -61,6 +61,6 @@ def test_a_segment_of_another_case_is_refused(ctx, case, tone_wav, monkeypatch) 
         analysis.analyze_selection(ctx, "T-1", [seg.id])
 
 
-def test_a_run_must_belong_to_the_case_named(ctx, case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_must_belong_to_the_case_named(ctx, case, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         analysis.get_run(ctx, "T-1", 1)

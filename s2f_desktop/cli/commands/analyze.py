@@ -17,11 +17,17 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services import analysis
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -48,7 +54,7 @@ def _ids(text: str | None) -> list[str]:
     return [s.strip() for s in (text or "").split(",") if s.strip()]
 
 
-def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _analyze(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if args.group_speakers:
         return _groups(ctx_factory, args)
     if args.segments is not None:
@@ -95,7 +101,7 @@ def _print_human(fa: analysis.FileAnalysis) -> None:
     print(f"  model {pooled.traits.model_id} ({pooled.traits.model_sha256[:12]}), device {fa.device}")
 
 
-def _case_run(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _case_run(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if len(args.inputs) != 1:
         raise InputError("with --segments give exactly one case number")
     ids = _ids(args.segments)
@@ -123,7 +129,7 @@ def _case_run(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _groups(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _groups(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     from s2f_desktop.core.models import SegmentStatus
     from s2f_desktop.services import evidence as evidence_svc
     from s2f_desktop.services import segments as seg_svc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import print_json, print_table
 from s2f_desktop.core.errors import InputError
@@ -10,8 +11,13 @@ from s2f_desktop.core.models import CaseStatus
 from s2f_desktop.core.timeutil import fmt_clock, fmt_dt
 from s2f_desktop.services import cases, evidence
 
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
 
-def register(sub: argparse._SubParsersAction) -> None:
+CtxFactory = Callable[[], "AppContext"]
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("case", help="create, list, show and close cases")
     csub = p.add_subparsers(dest="case_command", metavar="ACTION", required=True)
 
@@ -70,13 +76,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     rv.set_defaults(func=_review)
 
 
-def _new(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _new(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     case = cases.create_case(ctx_factory(), args.number, args.title, args.case_analyst, args.agency, args.notes)
     print(f"created case {case.number}: {case.title}")
     return 0
 
 
-def _list(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _list(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     items = cases.list_cases(ctx_factory(), CaseStatus(args.status) if args.status else None)
     if args.json:
         print_json(items)
@@ -86,7 +92,7 @@ def _list(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _show(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _show(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     ctx = ctx_factory()
     case = cases.get_case(ctx, args.number)
     items = evidence.list_evidence(ctx, args.number)
@@ -105,13 +111,13 @@ def _show(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _close(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _close(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     case = cases.close_case(ctx_factory(), args.number)
     print(f"closed case {case.number}")
     return 0
 
 
-def _edit(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _edit(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     fields = {k: getattr(args, k) for k in ("title", "analyst", "agency", "notes", "question", "propositions",
                                             "case_info", "examiner_role", "examiner_qualifications",
                                             "listening_statement")}
@@ -122,7 +128,7 @@ def _edit(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _provenance(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _provenance(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     fields = {k: getattr(args, k) for k in ("received_from", "received_on", "medium", "seal")}
     if all(v is None for v in fields.values()):
         raise InputError("nothing to record: give --received-from, --received-on, --medium or --seal")
@@ -131,7 +137,7 @@ def _provenance(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _review(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _review(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     cases.record_review(ctx_factory(), args.number, args.reviewer, args.role, args.outcome, args.notes)
     print(f"recorded the review of case {args.number} by {args.reviewer}: {args.outcome}")
     return 0

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
 
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
 
-def register(sub: argparse._SubParsersAction) -> None:
+CtxFactory = Callable[[], "AppContext"]
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("report", help="write the PDF report of a case (recorded in its audit trail)")
     p.add_argument("case")
     runs = p.add_mutually_exclusive_group()
@@ -23,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_report)
 
 
-def _report(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _report(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     # Imported here so other commands do not pay for loading reportlab.
     from s2f_desktop.services import reports
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from s2f_desktop.cli.output import StderrProgress, print_json, print_table
-from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
+from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.services import evidence as evidence_svc
 from s2f_desktop.services import segments as seg_svc
 
