@@ -1,4 +1,4 @@
-"""How a composite is painted: colours and feature strengths (plain data, no torch).
+"""How a composite is painted and viewed: colours, feature strengths, views (plain data, no torch).
 
 Kept apart from :mod:`s2f_desktop.face.render` so that planning a composite set
 (:mod:`s2f_desktop.face.mapping`) does not load torch.
@@ -7,6 +7,9 @@ Kept apart from :mod:`s2f_desktop.face.render` so that planning a composite set
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: The views a composite is rendered in, with the head's yaw in degrees (one definition for face and services).
+VIEWS = {"front": 0.0, "three_quarter": 35.0, "profile": 90.0}
 
 
 @dataclass(frozen=True)

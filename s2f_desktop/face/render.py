@@ -58,12 +58,11 @@ import numpy as np
 import torch
 
 from s2f_desktop.face.anny_model import PART_EYE, PART_HAIR, PART_MOUTH_INSIDE, PART_SKIN, HeadMesh
-from s2f_desktop.face.appearance import Appearance
+from s2f_desktop.face.appearance import VIEWS, Appearance
 from s2f_desktop.face.bust import BustMesh
 from s2f_desktop.face.hair import HairMesh
 
 #: View name -> yaw in degrees (head turned to its left, showing its right cheek).
-VIEWS = {"front": 0.0, "three_quarter": 35.0, "profile": 90.0}
 
 #: Neutral background (sRGB), a light grey that neither flatters nor biases skin tone.
 BACKGROUND_SRGB = (206, 206, 204)

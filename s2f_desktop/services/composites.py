@@ -25,6 +25,7 @@ from s2f_desktop.core.models import AnalysisRun, Composite
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
 from s2f_desktop.face.adjustments import ADJUSTMENTS, BY_NAME, Adjustment
+from s2f_desktop.face.appearance import VIEWS as VIEW_ANGLES
 from s2f_desktop.face.choices import (
     ANCESTRY_CHOICES,
     DEFAULT_ANCESTRY,
@@ -43,7 +44,7 @@ __all__ = [
     "list_adjustments", "list_composites", "plan_composite_set", "render_primary_for_traits",
 ]
 
-VIEWS = ("front", "three_quarter", "profile")
+VIEWS = tuple(VIEW_ANGLES)
 KINDS = ("primary", "age_low", "age_high", "other_sex", "analyst_edit")
 
 

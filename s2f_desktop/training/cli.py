@@ -19,6 +19,7 @@ from typing import Sequence
 
 from s2f_desktop.core.errors import S2FError
 from s2f_desktop.system.env import models_dir
+from s2f_desktop.system.settings import DEVICES
 
 DEFAULT_CACHE = Path(os.environ.get("S2F_TRAIN_CACHE", "/tmp/s2f-train-cache"))
 
@@ -34,12 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="feature cache outside the repo")
     t.add_argument("--limit", type=int, help="smoke test: only the first N videos/speakers of each corpus")
     t.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% CIs")
-    t.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    t.add_argument("--device", default="cpu", choices=DEVICES)
     c = sub.add_parser("consistency", help="calibrate the speaker-consistency threshold (EER on LibriSpeech test-other)")
     c.add_argument("--data", type=Path, required=True)
     c.add_argument("--out", type=Path, help="output folder (default: models/speaker-consistency-v1)")
     c.add_argument("--bootstrap", type=int, default=1000)
-    c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    c.add_argument("--device", default="cpu", choices=DEVICES)
     r = sub.add_parser("review-sheets", help="re-create the numbered face contact sheets of the blind human review")
     r.add_argument("--data", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True, help="folder for sheetNN.png and order.json")

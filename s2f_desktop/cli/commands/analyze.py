@@ -23,6 +23,7 @@ from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services import analysis
+from s2f_desktop.system.settings import DEVICES
 
 if TYPE_CHECKING:
     from s2f_desktop.services.context import AppContext
@@ -43,7 +44,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="group the evidence's speech segments (or --segments) by probable speaker; stores nothing")
     p.add_argument("--start", type=float, help="start of the range to analyse (seconds; files only)")
     p.add_argument("--end", type=float, help="end of the range to analyse (seconds; files only)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--composite", type=Path, metavar="OUT.png",
                    help="also render the primary frontal composite for a single AUDIO")
     p.add_argument("--json", action="store_true", help="machine-readable output")
