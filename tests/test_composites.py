@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.models import CompositeParam, Origin
 from s2f_desktop.core.results import SCHEMA_VERSION, Acoustics, Pooled, Quality, QualityVerdict, RunResults, Timings
 from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.services import composites as svc
@@ -39,7 +40,7 @@ def test_composite_set_is_stored_hashed_and_audited(ctx, case) -> None:  # type:
         for view in c.images:
             path = svc.composite_image_path(ctx, c, view)
             assert hashlib.sha256(path.read_bytes()).hexdigest() == c.image_sha256[view] == path.stem
-        assert c.parameters["sex"]["origin"] == "voice"
+        assert c.parameters["sex"].origin is Origin.VOICE
     assert svc.list_composites(ctx, run.id) == items
     with ctx.store.read() as s:
         actions = [e.action for e in list_events(s, case.id)]
@@ -51,8 +52,7 @@ def test_adjustment_creates_a_new_version_and_keeps_the_source(ctx, case) -> Non
     primary = svc.create_composite_set(ctx, run.id, views=("front",), size=SIZE)[0]
     edit = svc.adjust_composite(ctx, primary.id, {"nose_width": 0.8, "chin_height": -0.5})
     assert edit.kind == "analyst_edit" and edit.parent_id == primary.id and edit.version > primary.version
-    assert edit.parameters["adjust.nose_width"] == {"value": 0.8, "origin": "analyst", "note": "Nose width",
-                                                    "illustrative": False}
+    assert edit.parameters["adjust.nose_width"] == CompositeParam(0.8, Origin.ANALYST, "Nose width", False)
     assert edit.parameters["sex"] == primary.parameters["sex"]
     assert edit.image_sha256["front"] != primary.image_sha256["front"]
     stored = {c.id: c for c in svc.list_composites(ctx, run.id)}

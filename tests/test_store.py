@@ -11,7 +11,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from s2f_desktop.core.errors import NotFoundError
-from s2f_desktop.core.models import Case, CaseStatus, Evidence, MediaInfo, Segment, SegmentSource, SegmentStatus
+from s2f_desktop.core.models import (
+    Case,
+    CaseStatus,
+    CompositeParam,
+    Evidence,
+    MediaInfo,
+    Origin,
+    Segment,
+    SegmentSource,
+    SegmentStatus,
+)
 from s2f_desktop.core.results import (
     SCHEMA_VERSION,
     Acoustics,
@@ -153,7 +163,7 @@ def test_composite_parent_and_run_foreign_keys(store, case_row: Case) -> None:  
     with store.write() as s:
         run = repo.add_run(s, case_row.id, ["a"], [ModelRecord("m", "f", "0" * 64)], "0.1.0", "cpu", {}, 1,
                            _results(), Timings(0, 0, 0), "t")
-        c1 = repo.add_composite(s, run.id, "voice", "v1", {"age": {"value": 30, "origin": "voice"}}, {}, {}, "t")
+        c1 = repo.add_composite(s, run.id, "voice", "v1", {"age": CompositeParam(30, Origin.VOICE)}, {}, {}, "t")
         c2 = repo.add_composite(s, run.id, "voice", "v2", {}, {}, {}, "t", parent_id=c1.id, version=2)
     assert c2.parent_id == c1.id
     with pytest.raises(SAIntegrityError, match="FOREIGN KEY"):

@@ -49,6 +49,19 @@ class Origin(str, Enum):
     DEFAULT = "default"
 
 
+@dataclass(frozen=True)
+class CompositeParam:
+    """One parameter of a composite: its value, where it came from, a note, and whether it is illustrative.
+
+    Illustrative parameters (skin, hair and eye colour, hair style...) are never findings.
+    """
+
+    value: Any
+    origin: Origin
+    note: str = ""
+    illustrative: bool = False
+
+
 class VerifyStatus(str, Enum):
     """Result of re-hashing one evidence item."""
 
@@ -193,7 +206,7 @@ class AnalysisRun:
 class Composite:
     """One rendered composite face.
 
-    ``parameters`` maps a parameter name to ``{"value": ..., "origin": "voice"|"analyst"|"default"}``.
+    ``parameters`` maps a parameter name to a :class:`CompositeParam` (value, origin, note, illustrative).
     Analyst edits are new rows whose ``parent_id`` names the version they were derived
     from; the voice-derived version is never overwritten.
     """
@@ -204,7 +217,7 @@ class Composite:
     label: str
     version: int
     parent_id: int | None
-    parameters: dict[str, Any]
+    parameters: dict[str, CompositeParam]
     images: dict[str, str]
     image_sha256: dict[str, str]
     created_at: datetime

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2f_desktop.core.models import AnalysisRun, Composite
+from s2f_desktop.core.models import AnalysisRun, Composite, Origin
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.workers import JobRunner
 
@@ -50,15 +50,9 @@ def _svc() -> Any:
 
 
 def param_value(comp: Composite, name: str) -> Any:
-    """The value of a composite parameter (``{"value":…, "origin":…}`` or a bare value)."""
+    """The value of a composite parameter (None when the composite does not have it)."""
     p = comp.parameters.get(name)
-    return p.get("value") if isinstance(p, dict) else p
-
-
-def param_origin(comp: Composite, name: str) -> str:
-    """Where a parameter came from: voice, analyst or default."""
-    p = comp.parameters.get(name)
-    return str(p.get("origin", "default")) if isinstance(p, dict) else "default"
+    return None if p is None else p.value
 
 
 class ImageView(QLabel):
@@ -397,11 +391,11 @@ class CompositePanel(QWidget):
         self.show_view(self.view_name)
         self.reset_sliders()
         def names(pred: Any) -> list[str]:
-            return sorted(n for n, p in comp.parameters.items() if isinstance(p, dict) and pred(n, p))
+            return sorted(n for n, p in comp.parameters.items() if pred(n, p))
 
-        voice = names(lambda n, p: p.get("origin") == "voice")
-        analyst = names(lambda n, p: p.get("origin") == "analyst" and n.startswith("adjust."))
-        illustrative = names(lambda n, p: bool(p.get("illustrative")))
+        voice = names(lambda n, p: p.origin is Origin.VOICE)
+        analyst = names(lambda n, p: p.origin is Origin.ANALYST and n.startswith("adjust."))
+        illustrative = names(lambda n, p: p.illustrative)
         text = self._traits_text()
         text += f"<br><small>Composite “{html.escape(comp.label or comp.kind)}”, version {comp.version}</small>"
         text += f"<br><small><b>From the voice:</b> {html.escape(', '.join(voice) or 'none')}</small>"

@@ -34,6 +34,7 @@ from s2f_desktop.core.models import (
     Case,
     ChainCheck,
     Composite,
+    CompositeParam,
     Evidence,
     EvidenceCheck,
     Segment,
@@ -450,14 +451,10 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
-def _param_parts(raw: Any) -> tuple[Any, str, str]:
+def _param_parts(p: CompositeParam) -> tuple[Any, str, str]:
     """``(value, origin, note)`` of a stored parameter; illustrative parameters say so in the note."""
-    if isinstance(raw, dict) and "value" in raw:
-        note = str(raw.get("note") or "")
-        if raw.get("illustrative"):
-            note = f"{note} (illustrative)" if note else "illustrative"
-        return raw.get("value"), str(raw.get("origin") or NA), note
-    return raw, NA, ""
+    note = f"{p.note} (illustrative)" if p.illustrative and p.note else ("illustrative" if p.illustrative else p.note)
+    return p.value, p.origin.value, note
 
 
 def composite_items(composites: Sequence[Composite], image_root: Path,
@@ -499,13 +496,14 @@ def composite_items(composites: Sequence[Composite], image_root: Path,
         parent = by_id.get(c.parent_id) if c.parent_id is not None else None
         if parent is not None:
             for name in list(c.parameters) + [n for n in parent.parameters if n not in c.parameters]:
-                new_v, new_o, note = _param_parts(c.parameters.get(name))
-                old_v, _, _ = _param_parts(parent.parameters.get(name))
                 if name not in c.parameters:
-                    edits.append(EditItem(name, _fmt_value(old_v), "(removed)", ""))
-                elif name not in parent.parameters or canonical(new_v) != canonical(old_v):
-                    edits.append(EditItem(name, _fmt_value(old_v) if name in parent.parameters else "(absent)",
-                                          _fmt_value(new_v), note))
+                    edits.append(EditItem(name, _fmt_value(parent.parameters[name].value), "(removed)", ""))
+                    continue
+                new_v, _, note = _param_parts(c.parameters[name])
+                if name not in parent.parameters:
+                    edits.append(EditItem(name, "(absent)", _fmt_value(new_v), note))
+                elif canonical(new_v) != canonical(parent.parameters[name].value):
+                    edits.append(EditItem(name, _fmt_value(parent.parameters[name].value), _fmt_value(new_v), note))
         items.append(CompositeItem(c.id, c.kind, c.label, c.version, c.parent_id, fmt_dt(c.created_at), c.created_by,
                                    c.kind == "primary", tuple(images), params, tuple(edits)))
     return tuple(items)
@@ -563,7 +561,8 @@ def report_id(case: Case, checks: Sequence[EvidenceCheck], runs: Sequence[Analys
         } for run in runs],
         "segments": [[s.id, s.evidence_id, s.start_sample, s.end_sample, s.sample_rate, s.label, s.speaker_tag]
                      for s in segments],
-        "composites": [[c.id, c.kind, c.label, c.version, c.parent_id, c.parameters, c.image_sha256]
+        "composites": [[c.id, c.kind, c.label, c.version, c.parent_id, codec.encode_params(c.parameters),
+                        c.image_sha256]
                        for c in composites],
         "images": sorted([f"{k[0]}:{k[1]}:{v}" for k, v in image_checks.items()]),
     }

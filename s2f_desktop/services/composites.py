@@ -35,6 +35,7 @@ from s2f_desktop.face.choices import (
 )
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import codec
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 
@@ -174,7 +175,7 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
             images, shas = {}, {}
             for view, data in pngs.items():
                 images[view], shas[view] = _store_image(ctx, data)
-            record = {**params, **_render_record(size, device)}
+            record = codec.decode_params({**params, **_render_record(size, device)})
             c = repo.add_composite(s, run.id, kind, label, record, images, shas, ctx.actor)
             append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.create", object_type="composite",
                          object_ids=[c.id], details={"run_id": run.id, "kind": kind, "label": label,
@@ -197,7 +198,7 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
         src = repo.get_composite(s, composite_id)
         run = _open_run(s, src.run_id)
         siblings = repo.list_composites(s, src.run_id)
-    params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in src.parameters.items()}
+    params = codec.encode_params(src.parameters)  # the face renderer's form, edited below
     applied: dict[str, dict[str, float]] = {}
     for name, value in changes.items():
         adj = BY_NAME.get(name)
@@ -208,15 +209,15 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
         except (TypeError, ValueError) as exc:
             raise InputError(str(exc)) from exc
         key = f"adjust.{name}"
-        old = float(params.get(key, {}).get("value", adj.default))
+        old = float(src.parameters[key].value) if key in src.parameters else adj.default
         params[key] = {"value": v, "origin": "analyst", "note": adj.label, "illustrative": False}
         applied[name] = {"old": old, "new": v}
-    size = int(params.get("render.size_px", {}).get("value", 512))
-    device = "cpu" if params.get("render.device", {}).get("value", "cpu") == "cpu" else _device(ctx)
+    size = int(src.parameters["render.size_px"].value)
+    device = "cpu" if src.parameters["render.device"].value == "cpu" else _device(ctx)
     params.update(_render_record(size, device))
     views = tuple(v for v in VIEWS if v in src.images) or ("front",)
     pngs = _render(params, views, size, device, task)
-    root_kind = src.kind if src.kind != "analyst_edit" else str(params.get("source_kind", {}).get("value", "primary"))
+    root_kind = src.kind if src.kind != "analyst_edit" else str(src.parameters["source_kind"].value)
     params["source_kind"] = {"value": root_kind, "origin": "analyst", "note": "kind of the composite first edited",
                              "illustrative": False}
     version = 1 + max((c.version for c in siblings), default=0)
@@ -227,8 +228,8 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
         images, shas = {}, {}
         for view, data in pngs.items():
             images[view], shas[view] = _store_image(ctx, data)
-        c = repo.add_composite(s, src.run_id, "analyst_edit", label, params, images, shas, ctx.actor,
-                               parent_id=src.id, version=version)
+        c = repo.add_composite(s, src.run_id, "analyst_edit", label, codec.decode_params(params), images, shas,
+                               ctx.actor, parent_id=src.id, version=version)
         append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.adjust", object_type="composite",
                      object_ids=[c.id, src.id], details={"parent_id": src.id, "changes": applied,
                                                          "image_sha256": shas})

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from s2f_desktop.core.errors import IntegrityError
+from s2f_desktop.core.models import CompositeParam, Origin
 from s2f_desktop.core.results import (
     SCHEMA_VERSION,
     Acoustics,
@@ -193,3 +194,17 @@ def decode_timings(d: dict[str, float]) -> Timings:
 
 def _opt_float(v: Any) -> float | None:
     return None if v is None else float(v)
+
+
+# ---------------------------------------------------------------- composite parameters
+def encode_params(params: dict[str, CompositeParam]) -> dict[str, JSON]:
+    """Composite parameters as stored (and as the face renderer takes them): ``{name: {value, origin, note,
+    illustrative}}`` in order."""
+    return {k: {"value": p.value, "origin": p.origin.value, "note": p.note, "illustrative": p.illustrative}
+            for k, p in params.items()}
+
+
+def decode_params(d: dict[str, JSON]) -> dict[str, CompositeParam]:
+    """Inverse of :func:`encode_params` (also reads the face layer's parameter records)."""
+    return {str(k): CompositeParam(v["value"], Origin(v["origin"]), str(v["note"]), bool(v["illustrative"]))
+            for k, v in d.items()}

@@ -19,6 +19,7 @@ from s2f_desktop.core.models import (
     Case,
     CaseStatus,
     Composite,
+    CompositeParam,
     Evidence,
     MediaInfo,
     Segment,
@@ -252,16 +253,17 @@ def list_runs(s: Session, case_id: int) -> list[AnalysisRun]:
 
 # -------------------------------------------------------------------- composites
 def to_composite(r: CompositeRow) -> Composite:
-    return Composite(r.id, r.run_id, r.kind, r.label, r.version, r.parent_id, dict(r.parameters), dict(r.images),
+    return Composite(r.id, r.run_id, r.kind, r.label, r.version, r.parent_id, codec.decode_params(r.parameters),
+                     dict(r.images),
                      dict(r.image_sha256), r.created_at, r.created_by)
 
 
-def add_composite(s: Session, run_id: int, kind: str, label: str, parameters: dict[str, Any], images: dict[str, str],
-                  image_sha256: dict[str, str], created_by: str, parent_id: int | None = None,
+def add_composite(s: Session, run_id: int, kind: str, label: str, parameters: dict[str, CompositeParam],
+                  images: dict[str, str], image_sha256: dict[str, str], created_by: str, parent_id: int | None = None,
                   version: int = 1) -> Composite:
     row = CompositeRow(run_id=run_id, kind=kind, label=label, version=version, parent_id=parent_id,
-                       parameters=parameters, images=images, image_sha256=image_sha256, created_at=utcnow(),
-                       created_by=created_by)
+                       parameters=codec.encode_params(parameters), images=images, image_sha256=image_sha256,
+                       created_at=utcnow(), created_by=created_by)
     s.add(row)
     s.flush()
     return to_composite(row)
