@@ -70,8 +70,13 @@ run: setup
 	fi
 	$(BIN)/s2f-desktop
 
+# Lint and import order (ruff), types (mypy: strict for core, store, services, report; see pyproject),
+# then the tests. S2F_REQUIRE_REAL_VOICES: setup installed espeak-ng and the asterisk prompts, so a
+# test that cannot find them fails instead of skipping.
 test: setup
-	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/ruff check s2f_desktop tests benchmarks
+	$(BIN)/mypy
+	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 S2F_REQUIRE_REAL_VOICES=1 $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -88,7 +88,7 @@ def speech_wav(tmp_path: Path) -> Callable[..., Path]:
     ``voice`` is an espeak-ng voice such as ``en-us+m3`` (male) or ``en-us+f3`` (female).
     """
     if not have_espeak():
-        pytest.skip("espeak-ng is not installed")
+        _missing("espeak-ng is not installed")
 
     def make(text: str, voice: str = "en-us+m3", name: str = "speech.wav", pitch: int | None = None,
              speed: int | None = None) -> Path:
@@ -112,9 +112,39 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+#: Set by ``make test``, which installs espeak-ng and the asterisk prompts first: a missing one is then a failure.
+REQUIRE_REAL_VOICES = os.environ.get("S2F_REQUIRE_REAL_VOICES") == "1"
+
+
+def english_prompts_dir() -> Path | None:
+    """The English asterisk prompts in either layout: Debian 12's ``en_US_f_Allison/`` or the older ``en/``."""
+    for sub in ("en_US_f_Allison", "en"):
+        d = ASTERISK_SOUNDS / sub
+        if d.is_dir() and any(d.glob("*.wav")):
+            return d
+    return None
+
+
+def _missing(what: str) -> None:
+    if REQUIRE_REAL_VOICES:
+        pytest.fail(f"{what} (make test installed it: S2F_REQUIRE_REAL_VOICES=1)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def real_voices() -> None:
+    """espeak-ng and the English asterisk prompts are both installed (the report's sample case needs them)."""
+    if not have_espeak():
+        _missing("espeak-ng is not installed")
+    if english_prompts_dir() is None:
+        _missing(f"asterisk-core-sounds-en-wav is not installed under {ASTERISK_SOUNDS}")
+
+
 @pytest.fixture
 def asterisk_sounds() -> Path:
-    """Debian's asterisk prompts: real 8 kHz voices (skips when not installed)."""
-    if not ASTERISK_SOUNDS.is_dir():
-        pytest.skip("asterisk-core-sounds-*-wav are not installed")
-    return ASTERISK_SOUNDS
+    """Debian's English asterisk prompts (real 8 kHz voices): the folder holding the .wav prompts."""
+    d = english_prompts_dir()
+    if d is None:
+        _missing(f"asterisk-core-sounds-en-wav is not installed under {ASTERISK_SOUNDS}")
+    assert d is not None
+    return d

@@ -33,7 +33,7 @@ def _cli_json(*argv: str) -> tuple[int, list[dict]]:
                                             ("en+m1", "male"), ("en+f2", "female")])
 def test_espeak_voices_are_classified(speech_wav, voice: str, expected: str) -> None:  # type: ignore[no-untyped-def]
     path = speech_wav(TEXT, voice=voice, name=f"{voice.replace('+', '_')}.wav")
-    obj = analysis.analyze_file(path, device="cpu")
+    obj = analysis.file_json(analysis.analyze_file(path, device="cpu"))
     assert obj["quality"]["verdict"] in ("ok", "warn")
     assert obj["traits"]["sex"]["label"] == expected, obj["traits"]
     p = obj["traits"]["sex"]["p_male"]
@@ -83,7 +83,7 @@ def test_abstains_on_half_a_second_of_speech(speech_wav, tmp_path: Path) -> None
     y = np.concatenate([np.zeros(sr), x[mid:mid + sr // 2], np.zeros(sr)])
     short = tmp_path / "short.wav"
     sf.write(str(short), y, sr)
-    obj = analysis.analyze_file(short, device="cpu")
+    obj = analysis.file_json(analysis.analyze_file(short, device="cpu"))
     assert obj["traits"]["sex"]["label"] == "inconclusive"
     assert obj["traits"]["age"]["label"] == "inconclusive"
     assert obj["quality"]["verdict"] == "insufficient"
@@ -92,7 +92,7 @@ def test_abstains_on_half_a_second_of_speech(speech_wav, tmp_path: Path) -> None
 def test_abstains_on_pure_noise(tmp_path: Path) -> None:
     noise = tmp_path / "noise.wav"
     sf.write(str(noise), (0.2 * np.random.default_rng(0).standard_normal(16000 * 6)).astype(np.float32), 16000)
-    obj = analysis.analyze_file(noise, device="cpu")
+    obj = analysis.file_json(analysis.analyze_file(noise, device="cpu"))
     assert obj["traits"]["sex"]["label"] == "inconclusive"
     assert obj["traits"]["age"]["label"] == "inconclusive"
     assert obj["input"]["speech_s"] < 3.0
@@ -127,12 +127,15 @@ def test_case_run_is_stored_and_audited(ctx, case, speech_wav, tmp_path: Path) -
     s3 = seg_svc.add_segment(ctx, "T-1", ev.id, 2 * n_m, 2 * n_m + len(xf))
     run = analysis.analyze_selection(ctx, "T-1", [s1.id, s2.id, s3.id], device="cpu")
     assert run.segment_ids == (s1.id, s2.id, s3.id)
-    assert {m["id"] for m in run.models} >= {"resemblyzer-ge2e-0.1.4", "traits-v1", "silero-vad-6.2.3"}
+    assert {m.id for m in run.models} >= {"resemblyzer-ge2e-0.1.4", "traits-v1", "silero-vad-6.2.3"}
     assert run.device.startswith("cpu") and run.seed == 0 and run.app_version
-    assert set(run.results["segments"]) == {s1.id, s2.id, s3.id}
-    assert run.results["segments"][s3.id]["traits"]["sex"]["label"] == "female"
-    assert run.results["consistency"]["flagged"] == [s3.id]
-    assert run.timings["analysis_s"] > 0
+    assert [p.id for p in run.results.segments] == [s1.id, s2.id, s3.id]
+    assert [r.segment_id for r in run.results.selection] == [s1.id, s2.id, s3.id]
+    assert all(r.samples_sha256 and r.evidence_sha256 == ev.sha256 for r in run.results.selection)
+    third = run.results.segment(s3.id)
+    assert third is not None and third.traits.sex.label == "female"
+    assert run.results.consistency is not None and run.results.consistency.flagged == (s3.id,)
+    assert run.timings.analysis_s > 0
     with ctx.store.read() as s:
         assert repo.get_run(s, run.id).results == run.results
     events, chain = audit_trail(ctx, "T-1")
@@ -142,7 +145,7 @@ def test_case_run_is_stored_and_audited(ctx, case, speech_wav, tmp_path: Path) -
     # Same selection again, through the CLI -> same results (deterministic inference), stored as a new run.
     rc, (stored,) = _cli_json("analyze", "T-1", "--segments", f"{s1.id},{s2.id},{s3.id}", "--device", "cpu", "--json")
     assert rc == 0 and stored["id"] == run.id + 1
-    assert stored["results"] == json.loads(json.dumps(run.results))
+    assert stored["results"] == json.loads(json.dumps(analysis.run_json(run)["results"]))
     rc, (grouped,) = _cli_json("analyze", "T-1", "--group-speakers", str(ev.id), "--segments",
                                f"{s1.id},{s3.id},{s2.id}", "--device", "cpu", "--json")
     assert rc == 0 and grouped["groups"] == [[s1.id, s2.id], [s3.id]]

@@ -124,18 +124,18 @@ def test_analysis_of_two_voices_is_split_and_short_segments_are_not_flagged(  # 
     x, _ = sf.read(str(tmp_path / "dialogue.wav"), dtype="float32")
     an = get_analyzer("cpu")
     parts = [Part(f"s{i}", x[a:b], sr) for i, (a, b) in enumerate(ranges)]
-    res = an.analyze(parts)["results"]
-    chk = res["speaker_check"]["speaker_split"]
-    assert chk["split"] and sorted(map(sorted, chk["groups"])) == [["s0", "s1"], ["s2", "s3"]]
-    assert set(res["consistency"]["flagged"]) in ({"s0", "s1"}, {"s2", "s3"})
+    chk = an.analyze(parts)[0].consistency
+    assert chk is not None and chk.method == "calibrated"
+    assert chk.split and sorted(map(sorted, chk.groups)) == [["s0", "s1"], ["s2", "s3"]]
+    assert set(chk.flagged) in ({"s0", "s1"}, {"s2", "s3"})
     with pytest.raises(MultipleSpeakersError):
-        require_single_speaker(res, "T-1")
+        require_single_speaker(chk, "T-1")
     # One voice with two sub-second snippets: the snippets are not judged, nothing is flagged, no split.
     a, b = ranges[0]
     one = [Part("long1", x[a:b], sr), Part("tiny1", x[a + sr: a + int(1.8 * sr)], sr),
            Part("long2", x[ranges[1][0]:ranges[1][1]], sr), Part("tiny2", x[a + 3 * sr: a + int(3.7 * sr)], sr)]
-    res1 = an.analyze(one)["results"]
-    assert res1["consistency"]["flagged"] == []
-    assert not res1["speaker_check"]["speaker_split"]["split"]
-    assert set(res1["speaker_check"]["not_judged"]) == {"tiny1", "tiny2"}
-    require_single_speaker(res1)
+    chk1 = an.analyze(one)[0].consistency
+    assert chk1 is not None and chk1.flagged == ()
+    assert not chk1.split
+    assert set(chk1.not_judged) == {"tiny1", "tiny2"}
+    require_single_speaker(chk1)

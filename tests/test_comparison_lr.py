@@ -111,15 +111,18 @@ def test_split_separates_two_voices() -> None:
 
 
 def test_require_single_speaker_refuses_a_split_result() -> None:
+    from s2f_desktop.core.results import Consistency
     from s2f_desktop.services.comparison import MultipleSpeakersError, require_single_speaker
 
-    require_single_speaker({"speaker_check": None})
-    require_single_speaker({"speaker_check": {"speaker_split": {"split": False, "groups": [["a", "b"]]}}})
-    res = {"speaker_check": {"speaker_split": {"split": True, "groups": [["a", "c"], ["b"]], "unassessed": [],
-                                               "between_groups_log10_lr": [{"a": 0, "b": 1, "log10_lr": -2.1}],
-                                               "threshold_log10_lr": -1.0}}}
+    def check(split: bool, groups: tuple[tuple[str, ...], ...]) -> Consistency:
+        return Consistency(("a", "b", "c"), (), {}, groups[1] if split else (), -1.0, "comparison-v1", "",
+                           method="calibrated", groups=groups, split=split,
+                           between=((0, 1, -2.1),) if split else ())
+
+    require_single_speaker(None)
+    require_single_speaker(check(False, (("a", "b", "c"),)))
     with pytest.raises(MultipleSpeakersError) as e:
-        require_single_speaker(res, "C-1")
+        require_single_speaker(check(True, (("a", "c"), ("b",))), "C-1")
     assert e.value.groups == [["a", "c"], ["b"]]
     assert "--segments a,c" in e.value.message and "--segments b" in e.value.message
 

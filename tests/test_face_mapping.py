@@ -83,17 +83,6 @@ def test_labels_and_age_variants() -> None:
     assert "lower end" in plan[1][2]["age_years"]["note"]
 
 
-def test_traits_from_run_results_shape() -> None:
-    results = {"pooled": {"traits": {"sex": {"p_male": 0.2, "label": "female"},
-                                     "age": {"median_years": 41, "interval_80": [33, 50], "label": "40-59"}}}}
-    t = svc.traits_from_run_results(results)
-    assert t.sex.p_male == 0.2 and t.age.interval_80 == (33.0, 50.0)
-    from s2f_desktop.core.errors import InputError
-
-    with pytest.raises(InputError):
-        svc.traits_from_run_results({"pooled": {}})
-
-
 def test_sliders_are_bounded_and_validated() -> None:
     assert svc.list_adjustments() == ADJUSTMENTS
     assert len({a.name for a in ADJUSTMENTS}) == len(ADJUSTMENTS)

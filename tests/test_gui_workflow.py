@@ -144,9 +144,7 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     w.act_redo.trigger()
     assert w.waveform.model.get(manual.id) is not None
 
-    if not service_available("analysis"):
-        assert_no_threads(w)
-        pytest.skip("services.analysis is not installed yet")
+    assert service_available("analysis")
 
     # 5. the Analysis page follows the store without reopening the case: both accepted segments are there
     with qtbot.waitSignal(w.views_refreshed, timeout=LONG):
@@ -179,49 +177,49 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     assert progress, "no progress reached the GUI"
     assert not reporter.shown, reporter.shown
 
-    if w.composites is not None:
-        # 6. composites: create the set, move a slider, save a version
-        comp = w.composites
-        w.tabs.setCurrentIndex(w.PAGE_COMPOSITES)
-        assert comp.run is not None and comp.run.id == run.id
-        comp.views = ("front", "profile")  # two views keep the render time down; both are switchable
-        with qtbot.waitSignal(comp.composites_changed, timeout=LONG, check_params_cb=lambda: bool(comp.composites)):
-            comp.create_btn.click()
-        assert comp.current is not None and comp.current.kind == "primary"
-        assert not comp.image.pixmap().isNull() and comp.view_name == "front"
-        assert {c.kind for c in comp.composites} >= {"primary", "age_low", "age_high"}
-        comp.findChild(QToolButton, "view_profile").click()
-        assert comp.view_name == "profile" and "profile view" in comp.caption.text()
-        assert "not a likeness" in comp.illustrative.text().lower() or "illustrative" in comp.illustrative.text().lower()
-        first = comp.current
-        name = next(iter(comp.sliders))
-        n_stored = len(comp.composites)
-        # the slider previews live (debounced, rendered in a worker) and stores nothing
-        with qtbot.waitSignal(comp.preview_shown, timeout=LONG) as pv:
-            comp.set_slider_value(name, 0.5)
-        assert pv.args[0] == {name: pytest.approx(0.5, abs=0.01)} and "PREVIEW" in comp.image.badge
-        from s2f_desktop.services.composites import list_composites
+    # 6. composites: create the set, move a slider (live preview), save a version
+    assert w.composites is not None
+    comp = w.composites
+    w.tabs.setCurrentIndex(w.PAGE_COMPOSITES)
+    assert comp.run is not None and comp.run.id == run.id
+    comp.views = ("front", "profile")  # two views keep the render time down; both are switchable
+    with qtbot.waitSignal(comp.composites_changed, timeout=LONG, check_params_cb=lambda: bool(comp.composites)):
+        comp.create_btn.click()
+    assert comp.current is not None and comp.current.kind == "primary"
+    assert not comp.image.pixmap().isNull() and comp.view_name == "front"
+    assert {c.kind for c in comp.composites} >= {"primary", "age_low", "age_high"}
+    comp.findChild(QToolButton, "view_profile").click()
+    assert comp.view_name == "profile" and "profile view" in comp.caption.text()
+    assert "not a likeness" in comp.illustrative.text().lower() or "illustrative" in comp.illustrative.text().lower()
+    first = comp.current
+    name = next(iter(comp.sliders))
+    n_stored = len(comp.composites)
+    # the slider previews live (debounced, rendered in a worker) and stores nothing
+    with qtbot.waitSignal(comp.preview_shown, timeout=LONG) as pv:
+        comp.set_slider_value(name, 0.5)
+    assert pv.args[0] == {name: pytest.approx(0.5, abs=0.01)} and "PREVIEW" in comp.image.badge
+    from s2f_desktop.services.composites import list_composites
 
-        assert len(list_composites(ctx, run.id)) == n_stored
-        assert comp.changes() == {name: pytest.approx(0.5, abs=0.01)}
-        with qtbot.waitSignal(comp.composites_changed, timeout=LONG,
-                              check_params_cb=lambda: comp.current is not None and comp.current.id != first.id):
-            comp.save_btn.click()
-        assert comp.current.parent_id == first.id and comp.current.version == first.version + 1
-        comp.reset_slider(name)
-        assert comp.changes() == {}
+    assert len(list_composites(ctx, run.id)) == n_stored
+    assert comp.changes() == {name: pytest.approx(0.5, abs=0.01)}
+    with qtbot.waitSignal(comp.composites_changed, timeout=LONG,
+                          check_params_cb=lambda: comp.current is not None and comp.current.id != first.id):
+        comp.save_btn.click()
+    assert comp.current.parent_id == first.id and comp.current.version == first.version + 1
+    comp.reset_slider(name)
+    assert comp.changes() == {}
 
     # 7. report export opens the PDF with the (injected) system viewer
-    if w.act_report is not None:
-        rdlg = w.report_dialog()
-        with qtbot.waitSignal(rdlg.report_built, timeout=LONG) as built:
-            rdlg.export_btn.click()
-        pdf = Path(built.args[0].path)
-        assert opened == [pdf] and pdf.read_bytes()[:5] == b"%PDF-"
+    assert w.act_report is not None
+    rdlg = w.report_dialog()
+    with qtbot.waitSignal(rdlg.report_built, timeout=LONG) as built:
+        rdlg.export_btn.click()
+    pdf = Path(built.args[0].path)
+    assert opened == [pdf] and pdf.read_bytes()[:5] == b"%PDF-"
     assert not reporter.shown, reporter.shown
     n_runs = len(w.analysis.runs)
     segs = w.waveform.model.segments()
-    comps = [c.id for c in w.composites.composites] if w.composites is not None else []
+    comps = [c.id for c in w.composites.composites]
     assert_no_threads(w)
 
     # 8. state persists: a new window reopening the case shows the same segments, runs, composites
@@ -230,14 +228,12 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
         assert w2.open_case("W-1")
     assert w2.waveform.model.segments() == segs
     assert len(w2.analysis.runs) == n_runs
-    if w2.composites is not None:
-        assert [c.id for c in w2.composites.composites] == comps
+    assert w2.composites is not None and [c.id for c in w2.composites.composites] == comps
     assert_no_threads(w2)
 
 
 def test_analysis_can_be_cancelled(qtbot, app_ctx, reporter, speech_wav) -> None:  # type: ignore[no-untyped-def]
-    if not service_available("analysis"):
-        pytest.skip("services.analysis is not installed yet")
+    assert service_available("analysis")
     from s2f_desktop.services import cases, evidence, segments
 
     ctx = app_ctx

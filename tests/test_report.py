@@ -1,7 +1,12 @@
-"""PDF report: content, structure, determinism, abstentions, tampering, CLI.
+"""PDF report on a case the app really produced: every printed figure equals the stored one.
 
-Fixture cases are written straight into the store by
-:func:`benchmarks.bench_report.build_fixture_case` (no neural models needed).
+The case is built once per module through the services from real speech
+(:func:`s2f_desktop.services.samplecase.build_sample_case`: an espeak-ng dialogue, the
+asterisk telephone prompts, a fragment too short to analyse) and copied for each test
+that changes it. Each figure the report prints (probabilities, intervals, quality
+measures and their thresholds, acoustic measures, hashes, audit entries) is formatted
+here from the *stored* run, independently of the report code, and looked up in the text
+pypdf extracts: a report that prints anything other than what is stored fails.
 """
 
 from __future__ import annotations
@@ -12,21 +17,26 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # benchmarks/ is a top-level package beside tests/
-    sys.path.insert(0, str(REPO))
+pytest.importorskip("torch")
 
-from benchmarks.bench_report import FIXED_DATE, build_fixture_case  # noqa: E402
 from s2f_desktop.core.errors import NotFoundError  # noqa: E402
+from s2f_desktop.core.models import AnalysisRun  # noqa: E402
+from s2f_desktop.core.traits import INCONCLUSIVE  # noqa: E402
+from s2f_desktop.services.context import AppContext  # noqa: E402
 from s2f_desktop.services.evidence import audit_trail  # noqa: E402
-from s2f_desktop.services.reports import build_report  # noqa: E402
+from s2f_desktop.services.reports import ReportResult, build_report  # noqa: E402
+from s2f_desktop.services.samplecase import SampleCase, build_sample_case, prompts_dir  # noqa: E402
+from s2f_desktop.store import open_store  # noqa: E402
+
+FIXED_DATE = datetime(2026, 3, 14, 9, 30)
+pytestmark = pytest.mark.slow
 
 
 def pdf_text(path: Path) -> str:
@@ -44,230 +54,306 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-@pytest.fixture
-def fixture_case(ctx, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    # The fixture's run names a made-up traits-v1 sha256: isolate it from the models shipped in the repo.
-    monkeypatch.setenv("S2F_MODELS_DIR", str(tmp_path / "no-models"))
-    return build_fixture_case(ctx, tmp_path)
+# --------------------------------------------------------------- the stored figures, formatted here
+def prob(p: float) -> str:
+    return f"{p:.4f}" if p >= 0.999 or p <= 0.001 else f"{p:.3f}"
+
+
+def measure(v: float | None) -> str:
+    if v is None:
+        return "not measurable"
+    return f"{v:.4f}" if abs(v) < 0.1 and v != 0 else f"{v:.2f}"
+
+
+def expected_figures(run: AnalysisRun) -> list[str]:
+    """Every figure of the run the report prints, as text, from the stored values."""
+    p = run.results.pooled
+    sex, age, q, t = p.traits.sex, p.traits.age, p.quality, p.quality.thresholds
+    out = [f"Probability male: {prob(sex.p_male)}", f"Label: {sex.label}",
+           f"Median: {age.median_years:.0f} years",
+           f"80 % interval: {age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f} years"]
+    if age.label != INCONCLUSIVE:
+        out.append(f"Age band: {age.label}")
+        out.append("Band probabilities (years): " + ", ".join(f"{k}: {v:.2f}" for k, v in
+                                                             age.bin_probabilities.items()))
+    out += [f"Net speech {q.net_speech_s:.2f} s minimum {t['min_net_speech_s']:g} s, recommended "
+            f"{t['warn_net_speech_s']:g} s",
+            f"Signal-to-noise ratio {measure(q.snr_db)} dB minimum {t['min_snr_db']:g} dB, recommended "
+            f"{t['warn_snr_db']:g} dB; noise from {q.snr_method}",
+            f"Clipped samples {q.clipping_fraction * 100:.3f} %",
+            f"Effective bandwidth {q.bandwidth_hz:.1f} Hz minimum {t['min_bandwidth_hz']:g} Hz",
+            f"Telephone band {'yes' if q.telephone_band else 'no'}",
+            f"Speech level {measure(q.level_dbfs)} dBFS", f"Quality verdict {q.verdict.value}"]
+    out += [f"Quality reasons {r}" for r in q.reasons[:1]]
+    for name, m in p.acoustics.measures.items():
+        row = f"{measure(m.value)} {m.unit}"
+        out.append(row + (" unreliable here" if not m.reliable else ""))
+    for i, r in enumerate(run.results.selection, start=1):
+        part = run.results.segment(r.segment_id)
+        assert part is not None
+        out.append(f"{i} {r.start_sample}\u2013{r.end_sample} at {r.sample_rate} Hz")
+        ps = part.traits.sex
+        out.append(f"abstained (p male {prob(ps.p_male)})" if ps.label == INCONCLUSIVE
+                   else f"p male {prob(ps.p_male)} ({ps.label})")
+    c = run.results.consistency
+    if c is not None:
+        out.append(f"Threshold {c.threshold:.3f} cosine {c.threshold_source}")
+        for i, sid in enumerate(c.segment_ids, start=1):
+            v = c.median_similarity[sid]
+            out.append(f"Median similarity, segment #{i} {v:.3f} cosine" + (" flagged" if sid in c.flagged else ""))
+    t_ = run.timings
+    out.append(f"Run #{run.id} timings (s) read_s {t_.read_s:.2f}, load_models_s {t_.load_models_s:.2f}, "
+               f"analysis_s {t_.analysis_s:.2f}")
+    out.append(f"Run #{run.id} seed {run.seed}")
+    return out
+
+
+def expected_hashes(ctx: AppContext, run: AnalysisRun) -> list[str]:
+    """Every hash the report prints for a run: inputs, analysed samples, models, images, chain head."""
+    from s2f_desktop.services.composites import list_composites
+    from s2f_desktop.services.evidence import list_evidence
+
+    events, _ = audit_trail(ctx, "2026-0042")
+    out = [e.sha256 for e in list_evidence(ctx, "2026-0042")]
+    out += [r.samples_sha256 for r in run.results.selection if r.samples_sha256]
+    out += [m.sha256 for m in run.models]
+    out += [sha for c in list_composites(ctx, run.id) for sha in c.image_sha256.values()]
+    out.append(events[-1].hash)
+    return out
+
+
+# ------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def sample_root(real_voices: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, SampleCase]]:
+    assert prompts_dir() is not None
+    root = tmp_path_factory.mktemp("sample")
+    ctx = AppContext(open_store(root / "data"), "tester")
+    try:
+        sample = build_sample_case(ctx, root / "in")
+    finally:
+        ctx.close()
+    yield root / "data", sample
 
 
 @pytest.fixture
-def report(ctx, fixture_case, tmp_path):  # type: ignore[no-untyped-def]
-    return build_report(ctx, fixture_case.number, out=tmp_path / "out" / "report.pdf", generated_at=FIXED_DATE)
+def sample(sample_root: tuple[Path, SampleCase], tmp_path: Path) -> Iterator[tuple[AppContext, SampleCase]]:
+    """A private copy of the sample case's data directory, opened as 'tester'."""
+    data = tmp_path / "data-copy"
+    shutil.copytree(sample_root[0], data)
+    ctx = AppContext(open_store(data), "tester")
+    yield ctx, sample_root[1]
+    ctx.close()
 
 
-def test_report_has_every_section_and_key_figure(ctx, fixture_case, report):  # type: ignore[no-untyped-def]
-    text = words(report.path)
-    # 1. cover
-    for s in ("2026-0042", "Threatening call to a bank branch", "A. Analyst", "Example Police",
-              "2026-03-14 09:30:00 UTC", report.report_id, "s2f-desktop 0.1.0",
-              "Investigative lead \u2014 not an identification", "INVESTIGATIVE LEAD \u2014 NOT AN IDENTIFICATION"):
-        assert s in text, s
-    # section headings, in order
+def report_of(ctx: AppContext, sc: SampleCase, run: AnalysisRun, out: Path, record: bool = True) -> ReportResult:
+    return build_report(ctx, sc.number, out=out, run_id=run.id, generated_at=FIXED_DATE, record=record)
+
+
+# ---------------------------------------------------------------------------------- tests
+def test_every_printed_figure_equals_the_stored_one(sample, tmp_path):
+    ctx, sc = sample
+    for run in sc.runs:
+        res = report_of(ctx, sc, run, tmp_path / f"run{run.id}.pdf", record=False)
+        text, compact = words(res.path), flat(pdf_text(res.path))
+        missing = [f for f in expected_figures(run) if f not in text]
+        assert not missing, f"run #{run.id}: printed figures differ from the stored ones: {missing}"
+        missing = [h for h in expected_hashes(ctx, run) if h not in compact]
+        assert not missing, f"run #{run.id}: hashes not printed as stored: {missing}"
+        for other in (r for r in sc.runs if r.id != run.id):  # no run is left out, nor listed without its outcome
+            o = other.results.pooled
+            line = f"run #{other.id} of {other.created_at:%Y-%m-%d %H:%M:%S} UTC by {other.created_by}: " \
+                   f"{len(other.results.selection)} segment(s), quality {o.quality.verdict.value}, "
+            line += (f"sex abstained (p male {prob(o.traits.sex.p_male)})" if o.traits.sex.label == INCONCLUSIVE
+                     else f"sex {o.traits.sex.label} (p male {prob(o.traits.sex.p_male)})")
+            assert line in text, line
+
+
+def test_case_report_carries_every_run_in_full(sample, tmp_path, capsys):
+    """One PDF: the two-speaker dialogue, the male turns, the phone call and the abstention, each in full."""
+    from s2f_desktop.cli.main import main
+
+    ctx, sc = sample
+    assert {r.results.pooled.traits.sex.label for r in sc.runs} >= {"male", "female", INCONCLUSIVE}
+    hashes = {run.id: expected_hashes(ctx, run) for run in sc.runs}  # before the export adds its audit event
+    out = tmp_path / "case.pdf"
+    assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--out", str(out)]) == 0
+    text, compact = words(out), flat(pdf_text(out))
+    for run in sc.runs:
+        missing = [f for f in expected_figures(run) if f not in text]
+        assert not missing, f"run #{run.id}: {missing}"
+        assert all(h in compact for h in hashes[run.id])
+        assert f"Run #{run.id}:" in text
+    assert "Other analysis runs of this case" not in text
+    # --runs restricts the runs given in full; the others stay listed with their outcomes.
+    two = tmp_path / "two.pdf"
+    ids = f"{sc.runs[0].id},{sc.runs[2].id}"
+    assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--runs", ids, "--out", str(two)]) == 0
+    text = words(two)
+    assert "Other analysis runs of this case" in text
+    assert f"run #{sc.runs[1].id} of" in text and f"run #{sc.runs[3].id} of" in text
+    assert f"Run #{sc.runs[1].id}:" not in text
+    capsys.readouterr()
+    assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--runs", "1,x"]) == 2
+    assert "--runs takes run ids" in capsys.readouterr().err
+
+
+def test_findings_show_validated_performance_beside_them(sample, tmp_path):
+    import json
+
+    from s2f_desktop.system.env import models_dir
+
+    ctx, sc = sample
+    traits = next(m for m in sc.male_run.models if m.id.startswith("traits-"))
+    metrics = json.loads((models_dir() / traits.id / "manifest.json").read_text(encoding="utf-8"))["metrics"]
+
+    def fig(key: str) -> str:
+        m = metrics[key]
+        return f"{m['value']:.3f} (95 % CI {m['ci95'][0]:.3f}\u2013{m['ci95'][1]:.3f})"
+
+    text = words(report_of(ctx, sc, sc.male_run, tmp_path / "p.pdf", record=False).path)
+    assert f"Validated performance: accuracy {fig('sex_accuracy_decided_clean')} where the model states a sex" in text
+    assert f"age band correct {fig('age_bin_accuracy_clean')}" in text
+    assert f"always answering the most common band: {fig('age_majority_bin_accuracy_clean')}" in text
+    assert "likelihood ratio" not in text.split("5. Method")[0]  # traits are worded as investigative estimates
+
+
+def test_audit_entries_are_printed_as_stored(sample, tmp_path):
+    ctx, sc = sample
+    events, chain = audit_trail(ctx, sc.number)
+    res = report_of(ctx, sc, sc.male_run, tmp_path / "a.pdf", record=False)
+    text, compact = words(res.path), flat(pdf_text(res.path))
+    assert chain.ok and f"Hash chain intact: {len(events)} events verified." in text
+    for e in events:
+        assert e.hash[:12] in compact, e
+        assert f"{e.at:%Y-%m-%d %H:%M:%S}" in text, e
+    for action in ("case.create", "evidence.import", "segment.add", "analysis.run", "composite.create",
+                   "composite.adjust"):
+        assert action in text
+        assert text.count(action) >= sum(1 for e in events if e.action == action)
+    assert f"Chain head (hash of the last event) {events[-1].hash}" in text
+
+
+def test_report_structure_marking_and_composites(sample, tmp_path):
+    ctx, sc = sample
+    res = report_of(ctx, sc, sc.male_run, tmp_path / "r.pdf")
+    text = words(res.path)
     positions = [text.index(h) for h in ("1. Evidence", "2. Material analysed", "3. Findings", "4. Composites",
                                          "5. Method and limitations", "6. Audit trail", "7. Reproducibility")]
     assert positions == sorted(positions)
-    # 2. evidence with hash, duration, format and status
-    ev_sha = hashlib.sha256(fixture_case.evidence_path.read_bytes()).hexdigest()
-    assert ev_sha in flat(text)
-    assert "call-2026-0042.wav" in text and "6.00 s" in text and "16000 Hz" in text
-    assert re.search(r"16000 Hz,\s+mono\s+OK\s", text)  # the status cell follows the format cell
-    # 3. material analysed
-    for s in ("0:00.200", "0:02.450", "0:03.100", "0:05.600", "2.25 s", "2.50 s", "Net speech", "4.32 s",
-              "Quality verdict", "mild background noise", "Speaker consistency: consistent", "0.83"):
+    for s in ("2026-0042", "Threatening call to a bank branch", "A. Analyst", "Example Police",
+              "2026-03-14 09:30:00 UTC", res.report_id, "Investigative lead \u2014 not an identification"):
         assert s in text, s
-    # 4. findings: probability with words, age median and interval, acoustic measures with units
-    assert "moderate support for a male speaker" in text
-    assert "0.962" in text and "25.3" in text
-    assert "38 years" in text and "27\u201352 years" in text and "20-39" in text
-    for s in ("F0 median", "118.40", "Hz", "Apparent vocal-tract length", "18.24", "cm", "Jitter (local)", "dB"):
-        assert s in text, s
-    # 5. composites: labels, origins, analyst edits
-    for s in ("Primary composite: Most probable: male, about 38 years", "Younger end of the interval: 27 years",
-              "Older end of the interval: 52 years", "Analyst edit: Most probable, analyst-adjusted build",
-              "Analyst edits relative to #1", "voice", "default",
-              "analyst", "witness described a heavy build", "never inferred from voice", "front \u2014 OK"):
-        assert s in text, s
-    order = [text.index(t) for t in ("Primary composite: Most probable", "Analyst edit: Most probable",
-                                     "Variant: Younger end", "Variant: Older end")]
-    assert order == sorted(order)  # an analyst edit follows the composite it was derived from
-    # 6. method and limitations
-    for s in ("traits-v1", "3" * 32, "No manifest is installed for model traits-v1", "ENFSI", "Training population",
-              "weakly identifiable", "No identity", "No ancestry", "Telephone-band", "Short speech", "Speech2Face",
-              "about 94 % for sex", "about 30 % for the exact age decade"):
-        assert s in text, s
-    # 7. audit trail and reproducibility
-    for s in ("Hash chain intact", "case.create", "evidence.import", "analysis.run", "composite.render", "Seed",
-              "1234", "Device", "cpu", "ReportLab", "Audit chain head", "min_net_speech_s"):
-        assert s in text, s
-    # 8. header/footer on every page
-    reader = PdfReader(str(report.path))
-    assert report.pages == len(reader.pages) >= 5
+    for c in sc.composites:
+        assert c.label.split(":")[0] in text
+        assert "front \u2014 OK" in text
+    assert "Analyst edits relative to" in text
+    reader = PdfReader(str(res.path))
+    assert res.pages == len(reader.pages) >= 5
     for i, page in enumerate(reader.pages, start=1):
         t = " ".join(page.extract_text().split())
-        assert f"Page {i} of {report.pages}" in t
-        assert "Case 2026-0042" in t and report.report_id in t
-        assert "INVESTIGATIVE LEAD" in t
-
-
-def test_outline_metadata_and_embedded_fonts(report):  # type: ignore[no-untyped-def]
-    reader = PdfReader(str(report.path))
-    titles = []
-
-    def walk(items):  # type: ignore[no-untyped-def]
-        for it in items:
-            if isinstance(it, list):
-                walk(it)
-            else:
-                titles.append(it.title)
-
-    walk(reader.outline)
-    for t in ("1. Evidence", "2. Material analysed", "3. Findings", "4. Composites", "5. Method and limitations",
-              "6. Audit trail", "7. Reproducibility", "Acoustic measures", "Limitations"):
-        assert t in titles, t
-    # Outline destinations point at the right pages.
-    findings = next(it for it in reader.outline if not isinstance(it, list) and it.title == "3. Findings")
-    assert "3. Findings" in reader.pages[reader.get_destination_page_number(findings)].extract_text()
+        assert f"Page {i} of {res.pages}" in t and res.report_id in t and "INVESTIGATIVE LEAD" in t
     meta = reader.metadata
-    assert meta.title == "Forensic voice profile report \u2014 case 2026-0042"
-    assert meta.author == "A. Analyst"
-    assert "not an identification" in meta.subject
-    assert meta.creator == "s2f-desktop 0.1.0"
-    assert str(meta.creation_date.date()) == "2026-03-14"
-    fonts = set()
-    for page in reader.pages:
-        for font in page["/Resources"]["/Font"].values():
-            font = font.get_object()
-            desc = font["/FontDescriptor"].get_object() if "/FontDescriptor" in font else {}
-            assert "/FontFile2" in desc, f"font {font['/BaseFont']} is not embedded"
-            fonts.add(str(font["/BaseFont"]).split("+")[-1])
-    assert {"DejaVuSans", "DejaVuSerif", "DejaVuSansMono", "DejaVuSans-Bold"} <= fonts
+    assert meta is not None and meta.author == "A. Analyst" and "not an identification" in (meta.subject or "")
 
 
-def test_report_sha_is_recorded_in_audit_trail(ctx, fixture_case, report):  # type: ignore[no-untyped-def]
-    events, chain = audit_trail(ctx, fixture_case.number)
+def test_report_sha_is_recorded_in_audit_trail(sample, tmp_path):
+    ctx, sc = sample
+    res = report_of(ctx, sc, sc.male_run, tmp_path / "r.pdf")
+    events, chain = audit_trail(ctx, sc.number)
     assert chain.ok
     last = events[-1]
     assert last.action == "report.export"
-    assert last.details["sha256"] == hashlib.sha256(report.path.read_bytes()).hexdigest() == report.sha256
-    assert last.details["report_id"] == report.report_id
-    assert last.details["pages"] == report.pages
-    assert last.details["evidence"] == {str(fixture_case.evidence_id): "OK"}
+    assert last.details["sha256"] == hashlib.sha256(res.path.read_bytes()).hexdigest() == res.sha256
+    assert last.details["report_id"] == res.report_id and last.details["pages"] == res.pages
 
 
-def test_same_stored_state_gives_same_report(ctx, fixture_case, tmp_path):  # type: ignore[no-untyped-def]
-    a = build_report(ctx, fixture_case.number, out=tmp_path / "a.pdf", generated_at=FIXED_DATE, record=False)
-    b = build_report(ctx, fixture_case.number, out=tmp_path / "b.pdf", generated_at=FIXED_DATE, record=False)
-    assert a.report_id == b.report_id
-    assert pdf_text(a.path) == pdf_text(b.path)
-    assert a.sha256 == b.sha256  # invariant mode: byte-identical, not only the same text
-    later = build_report(ctx, fixture_case.number, out=tmp_path / "c.pdf", generated_at=datetime(2026, 4, 1, 8, 0),
-                         record=False)
+def test_same_stored_state_gives_byte_identical_report(sample, tmp_path):
+    ctx, sc = sample
+    a = report_of(ctx, sc, sc.male_run, tmp_path / "a.pdf", record=False)
+    b = report_of(ctx, sc, sc.male_run, tmp_path / "b.pdf", record=False)
+    assert a.report_id == b.report_id and a.sha256 == b.sha256
+    later = build_report(ctx, sc.number, out=tmp_path / "c.pdf", run_id=sc.male_run.id,
+                         generated_at=datetime(2026, 4, 1, 8, 0), record=False)
     assert later.report_id == a.report_id  # the id depends on content, not on the date
     diff = [(x, y) for x, y in zip(pdf_text(a.path).splitlines(), pdf_text(later.path).splitlines()) if x != y]
     assert diff and all("2026-03-14 09:30:00 UTC" in x and "2026-04-01 08:00:00 UTC" in y for x, y in diff)
 
 
-def test_report_id_changes_with_content(ctx, fixture_case, tmp_path):  # type: ignore[no-untyped-def]
-    from s2f_desktop.services.cases import update_case
+def test_segments_changed_or_deleted_after_the_run_are_shown(sample, tmp_path):
+    from s2f_desktop.services import segments as seg_svc
 
-    a = build_report(ctx, fixture_case.number, out=tmp_path / "a.pdf", generated_at=FIXED_DATE, record=False)
-    update_case(ctx, fixture_case.number, title="Threatening call, second branch")
-    b = build_report(ctx, fixture_case.number, out=tmp_path / "b.pdf", generated_at=FIXED_DATE, record=False)
-    assert a.report_id != b.report_id
-
-
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed")
-def test_rendered_pages_are_not_blank(report, tmp_path):  # type: ignore[no-untyped-def]
-    from PIL import Image
-
-    prefix = tmp_path / "page"
-    subprocess.run(["pdftoppm", "-r", "40", "-gray", "-png", str(report.path), str(prefix)], check=True)
-    pngs = sorted(tmp_path.glob("page-*.png"))
-    assert len(pngs) == report.pages
-    for png in pngs:
-        img = Image.open(png).convert("L")
-        w, h = img.size
-        # The body region only (header and footer are on every page and would hide a blank body).
-        body = img.crop((0, int(h * 0.12), w, int(h * 0.86)))
-        dark = sum(1 for v in body.tobytes() if v < 160)
-        assert dark > 0.002 * body.size[0] * body.size[1], f"{png.name} looks blank ({dark} dark pixels)"
-
-
-def test_abstention_is_stated(ctx, tmp_path):  # type: ignore[no-untyped-def]
-    fx = build_fixture_case(ctx, tmp_path, number="ABS-1", abstain=True)
-    res = build_report(ctx, fx.number, out=tmp_path / "abs.pdf", generated_at=FIXED_DATE)
+    ctx, sc = sample
+    run = sc.male_run
+    before = report_of(ctx, sc, run, tmp_path / "before.pdf", record=False)
+    first, second = run.results.selection
+    seg_svc.update_segment(ctx, first.segment_id, end_sample=first.end_sample - 2205)
+    seg_svc.delete_segment(ctx, second.segment_id)
+    res = report_of(ctx, sc, run, tmp_path / "after.pdf", record=False)
     text = words(res.path)
+    assert "DELETED after the run" in text
+    assert "CHANGED after the run: now" in text
+    assert f"The material analysed in run #{run.id} has changed since the run" in text
+    # The findings are still those stored with the run, over the ranges as analysed.
+    assert all(f in text for f in expected_figures(run))
+    assert res.report_id != before.report_id
+
+
+def test_abstention_and_telephone_runs(sample, tmp_path):
+    ctx, sc = sample
+    abstained = sc.runs[-1]
+    text = words(report_of(ctx, sc, abstained, tmp_path / "abs.pdf", record=False).path)
     assert "Sex \u2014 ABSTAINED" in text and "Age \u2014 ABSTAINED" in text
-    assert "the model declines to state a sex" in text
-    assert "net speech 1.8 s is below the 3.0 s minimum" in text
-    assert "insufficient" in text
+    assert abstained.results.pooled.traits.sex.reason in text
     assert "support for a male speaker" not in text
+    phone = next(r for r in sc.runs if r.results.pooled.quality.telephone_band)
+    text = words(report_of(ctx, sc, phone, tmp_path / "tel.pdf", record=False).path)
+    assert "Telephone band yes" in text and "unreliable here" in text
 
 
-def test_tampered_evidence_shows_altered(ctx, fixture_case, tmp_path):  # type: ignore[no-untyped-def]
-    from s2f_desktop.services.evidence import get_evidence, vault_path
+def test_tampered_evidence_shows_altered(sample, tmp_path):
+    from s2f_desktop.services.evidence import vault_path
 
-    p = vault_path(ctx, get_evidence(ctx, fixture_case.evidence_id))
+    ctx, sc = sample
+    p = vault_path(ctx, sc.dialogue)
     os.chmod(p, stat.S_IRUSR | stat.S_IWUSR)
     data = bytearray(p.read_bytes())
     data[-10] ^= 0xFF
     p.write_bytes(bytes(data))
-    res = build_report(ctx, fixture_case.number, out=tmp_path / "t.pdf", generated_at=FIXED_DATE)
+    res = report_of(ctx, sc, sc.male_run, tmp_path / "t.pdf")
     text = words(res.path)
-    assert "ALTERED" in text
-    assert "Evidence verification FAILED at report time" in text
+    assert "ALTERED" in text and "Evidence verification FAILED at report time" in text
     assert hashlib.sha256(bytes(data)).hexdigest() in flat(text)
-    events, _ = audit_trail(ctx, fixture_case.number)
-    assert events[-1].details["evidence"] == {str(fixture_case.evidence_id): "ALTERED"}
+    events, _ = audit_trail(ctx, sc.number)
+    assert events[-1].details["evidence"][str(sc.dialogue.id)] == "ALTERED"
 
 
-def test_tampered_composite_image_is_not_shown(ctx, fixture_case, tmp_path):  # type: ignore[no-untyped-def]
-    from s2f_desktop.store import repositories as repo
-
-    with ctx.store.read() as s:
-        comp = repo.list_composites(s, fixture_case.run_id)[0]
+def test_tampered_composite_image_is_not_shown(sample, tmp_path):
+    ctx, sc = sample
+    comp = sc.composites[0]
     (ctx.store.layout.composites / comp.images["front"]).write_bytes(b"not the rendered image")
-    res = build_report(ctx, fixture_case.number, out=tmp_path / "i.pdf", generated_at=FIXED_DATE)
-    text = words(res.path)
-    assert "image ALTERED: not shown" in text
-    assert "front \u2014 ALTERED" in text
+    text = words(report_of(ctx, sc, sc.male_run, tmp_path / "i.pdf").path)
+    assert "image ALTERED: not shown" in text and "front \u2014 ALTERED" in text
 
 
-def test_sparse_results_and_model_cards(ctx, case, tone_wav, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    """A run with hardly any stored results still reports, saying what is not available."""
-    import json
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed")
+def test_rendered_pages_are_not_blank(sample, tmp_path):
+    from PIL import Image
 
-    from s2f_desktop.services.evidence import import_file
-    from s2f_desktop.store import repositories as repo
-
-    models = tmp_path / "models" / "traits-v1"
-    models.mkdir(parents=True)
-    (models / "manifest.json").write_text(json.dumps({
-        "id": "traits-v1", "files": {"heads.pt": "a" * 64}, "card": "MODEL_CARD.md",
-        "metrics": {"sex": {"accuracy": 0.953, "ece": 0.021}, "age": {"mae_years": 8.4, "coverage_80": 0.79}}}))
-    (models / "MODEL_CARD.md").write_text("# Trait heads v1\n\n## Validation data\n\nLibriSpeech speakers, "
-                                          "**251** held out.\n\n## Calibration\n\nTemperature scaling on the "
-                                          "validation folds.\n")
-    monkeypatch.setenv("S2F_MODELS_DIR", str(tmp_path / "models"))
-    ev = import_file(ctx, case.number, tone_wav()).evidence
-    with ctx.store.write() as s:
-        seg = repo.add_segment(s, ev.id, 0, 16000, 16000)
-        repo.add_run(s, case.id, [seg.id], [{"id": "traits-v1", "file": "heads.pt", "sha256": "a" * 64}], "0.1.0",
-                     "cpu", {}, 0, {}, {}, "tester")
-    res = build_report(ctx, case.number, out=tmp_path / "sparse.pdf", generated_at=FIXED_DATE)
-    text = words(res.path)
-    assert "No sex estimate was stored for this analysis." in text
-    assert "No acoustic measures were stored" in text
-    assert "Speaker consistency was not assessed" in text
-    assert "not available" in text
-    # the model card is quoted
-    assert "Trait heads v1" in text and "LibriSpeech speakers, 251 held out." in text
-    assert "Temperature scaling" in text and "matches the installed manifest" in text
-    assert "sex / accuracy" in text and "0.953" in text and "age / coverage_80" in text
+    ctx, sc = sample
+    res = build_report(ctx, sc.number, out=tmp_path / "case.pdf", generated_at=FIXED_DATE, record=False)
+    prefix = tmp_path / "page"
+    subprocess.run(["pdftoppm", "-r", "40", "-gray", "-png", str(res.path), str(prefix)], check=True)
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == res.pages
+    for png in pngs:
+        img = Image.open(png).convert("L")
+        w, h = img.size
+        body = img.crop((0, int(h * 0.12), w, int(h * 0.86)))  # header and footer would hide a blank body
+        dark = sum(1 for v in body.tobytes() if v < 160)
+        assert dark > 0.002 * body.size[0] * body.size[1], f"{png.name} looks blank ({dark} dark pixels)"
 
 
-def test_case_without_analysis(ctx, case, tmp_path):  # type: ignore[no-untyped-def]
+def test_case_without_analysis(ctx, case, tmp_path):
     res = build_report(ctx, case.number, out=tmp_path / "empty.pdf", generated_at=FIXED_DATE)
     text = words(res.path)
     assert "No analysis run is stored for this case" in text
@@ -275,26 +361,22 @@ def test_case_without_analysis(ctx, case, tmp_path):  # type: ignore[no-untyped-
     assert "7. Reproducibility" in text
 
 
-def test_run_selection_default_path_and_errors(ctx, fixture_case):  # type: ignore[no-untyped-def]
-    with pytest.raises(NotFoundError):
-        build_report(ctx, fixture_case.number, run_id=999)
-    with pytest.raises(NotFoundError):
-        build_report(ctx, "NO-SUCH-CASE")
-    a = build_report(ctx, fixture_case.number, run_id=fixture_case.run_id, generated_at=FIXED_DATE)
-    b = build_report(ctx, fixture_case.number, generated_at=FIXED_DATE)
-    assert a.path.parent == ctx.store.layout.reports
-    assert a.path.name == f"2026-0042-{a.report_id}.pdf"
-    assert b.path != a.path and a.path.exists()  # an earlier report is never overwritten
-    assert f"run #{fixture_case.run_id}" in words(a.path)
-
-
-def test_cli_report(ctx, fixture_case, tmp_path, capsys):  # type: ignore[no-untyped-def]
+def test_run_selection_default_path_errors_and_cli(sample, tmp_path, capsys):
     from s2f_desktop.cli.main import main
 
+    ctx, sc = sample
+    with pytest.raises(NotFoundError):
+        build_report(ctx, sc.number, run_id=999)
+    with pytest.raises(NotFoundError):
+        build_report(ctx, "NO-SUCH-CASE")
+    a = build_report(ctx, sc.number, run_id=sc.male_run.id, generated_at=FIXED_DATE)
+    b = build_report(ctx, sc.number, run_id=sc.male_run.id, generated_at=FIXED_DATE)
+    assert a.path.parent == ctx.store.layout.reports and a.path.name == f"2026-0042-{a.report_id}.pdf"
+    assert b.path != a.path and a.path.exists()  # an earlier report is never overwritten
+    assert f"run #{sc.male_run.id}" in words(a.path)
     out = tmp_path / "cli.pdf"
-    rc = main(["--data-dir", str(ctx.data_dir), "report", fixture_case.number, "--out", str(out)])
-    assert rc == 0
+    assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert str(out) in printed and hashlib.sha256(out.read_bytes()).hexdigest() in printed
-    assert main(["--data-dir", str(ctx.data_dir), "report", fixture_case.number, "--run", "999"]) == 2
+    assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--run", "999"]) == 2
     assert "no analysis run #999" in capsys.readouterr().err

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from s2f_desktop.core.results import Acoustics, Consistency, Measure, Quality, QualityVerdict
+from s2f_desktop.core.traits import AgeEstimate, SexEstimate
 from s2f_desktop.report import language
-from s2f_desktop.report.model import NA, age_finding, measures, sex_finding
+from s2f_desktop.report.model import NA, acoustic_measures, age_finding, quality_measures, sex_finding
 
 
 @pytest.mark.parametrize(
@@ -46,50 +48,54 @@ def test_sentences_never_state_identity() -> None:
         assert "is male" not in s and "is female" not in s and "identif" not in s
 
 
-def test_sex_finding_defensive() -> None:
-    assert not sex_finding({}).available
-    assert sex_finding({}).p_male == NA
-    f = sex_finding({"p_male": 0.55, "label": "inconclusive", "reason": "uncertain band"})
-    assert f.abstained and "ABSTAINED" in f.statement and f.reason == "uncertain band"
-    assert sex_finding({"p_male": "garbage"}).p_male == NA
+def test_sex_finding_states_abstention_with_its_reason() -> None:
+    f = sex_finding(SexEstimate(0.55, "inconclusive", "uncertain band"))
+    assert f.abstained and "ABSTAINED" in f.statement and f.reason == "uncertain band" and f.p_male == "0.550"
+    g = sex_finding(SexEstimate(0.97, "male"))
+    assert not g.abstained and g.label == "male" and "male speaker" in g.statement and g.p_male == "0.970"
 
 
-def test_age_finding_defensive() -> None:
-    a = age_finding({"median_years": 41.2, "interval_80": [30, 58], "label": "40-59"})
+def test_age_finding() -> None:
+    a = age_finding(AgeEstimate(41.2, (30.0, 58.0), "40-59", {"20-39": 0.3, "40-59": 0.7}))
     assert a.median == "41 years" and a.interval == "30\u201358 years" and not a.abstained
-    assert age_finding({"median_years": 41.2}).interval == NA
-    assert age_finding({"label": "inconclusive"}).abstained
-    assert not age_finding({"interval_80": "bad"}).available
+    assert a.bands == "20-39: 0.30, 40-59: 0.70"
+    b = age_finding(AgeEstimate(35.0, (20.0, 60.0), "inconclusive", {}, "no age bin reaches 0.50"))
+    assert b.abstained and "ABSTAINED" in b.statement and b.reason == "no age bin reaches 0.50"
 
 
-def test_measures_units() -> None:
-    rows = {m.name: m for m in measures({"f0_median": {"value": 120.0, "unit": "Hz"}, "snr_db": 20.5,
-                                         "f4": {"value": None, "unit": "Hz", "reliable": False},
-                                         "clipping_fraction": 0.0012, "telephone_band": True, "notes": ["x"]})}
+def test_measures_units_and_thresholds() -> None:
+    ac = Acoustics({"f0_median": Measure(120.0, "Hz"), "f4": Measure(None, "Hz", reliable=False),
+                    "jitter_local": Measure(0.0123, "%")}, 5000.0, ("x",))
+    rows = {m.name: m for m in acoustic_measures(ac)}
     assert rows["F0 median"].unit == "Hz" and rows["F0 median"].value == "120.00"
-    assert rows["Signal-to-noise ratio"].unit == "dB"
     assert rows["F4 (formant 4)"].value == "not measurable" and "unreliable" in rows["F4 (formant 4)"].note
-    assert rows["Clipped samples"].value == "0.0012"
-    assert rows["Telephone band"].value == "yes"
+    assert rows["Jitter (local)"].value == "0.0123"
+    q = Quality(QualityVerdict.WARN, ("r",), 4.5, 20.5, 0.0012, 3400.0, True, -30.0, 5.0, "pauses",
+                {"min_net_speech_s": 3.0, "warn_net_speech_s": 6.0, "min_snr_db": 10.0, "warn_snr_db": 20.0,
+                 "max_clipping": 0.01, "warn_clipping": 0.001, "telephone_band_hz": 5000.0,
+                 "min_bandwidth_hz": 2500.0, "min_level_dbfs": -45.0})
+    qrows = {m.name: m for m in quality_measures(q)}
+    assert qrows["Signal-to-noise ratio"].value == "20.50" and "minimum 10 dB" in qrows["Signal-to-noise ratio"].note
+    assert qrows["Clipped samples"].value == "0.120" and qrows["Clipped samples"].unit == "%"
+    assert qrows["Telephone band"].value == "yes"
+    assert all(m.value != NA for m in qrows.values())
 
 
 def test_consistency_forms() -> None:
     from s2f_desktop.report.model import consistency_of
 
-    text, details = consistency_of({"consistency": {
-        "segment_ids": ["a" * 32, "b" * 32], "similarity": [[1, 0.4], [0.4, 1]],
-        "median_similarity": {"a" * 32: 0.41, "b" * 32: 0.41}, "flagged": ["b" * 32], "threshold": 0.72,
-        "threshold_source": "speaker-consistency-v1", "note": "flagged segments disagree with the rest"}},
-        {}, {"a" * 32: "segment #1", "b" * 32: "segment #2"})
+    a, b = "a" * 32, "b" * 32
+    c = Consistency((a, b), ((1.0, 0.4), (0.4, 1.0)), {a: 0.41, b: 0.41}, (b,), 0.72, "speaker-consistency-v1",
+                    "flagged segments disagree with the rest")
+    text, details = consistency_of(c, {a: "segment #1", b: "segment #2"})
     assert "NOT consistent: segment #2 may be a different speaker" in text
     assert "Flagged segments disagree with the rest." in text
     names = {m.name: m for m in details}
     assert names["Median similarity, segment #2"].note == "flagged"
-    assert names["Threshold"].value == "0.72"
-    ok_text, _ = consistency_of({"consistency": {"flagged": [], "threshold": 0.7}}, {})
-    assert "consistent (no segment differs" in ok_text
-    none_text, _ = consistency_of({}, {})
-    assert "not assessed" in none_text
+    assert names["Threshold"].value == "0.720"
+    ok = Consistency((a, b), ((1.0, 0.9), (0.9, 1.0)), {a: 0.9, b: 0.9}, (), 0.72, "v1", "note")
+    assert "consistent (no segment differs" in consistency_of(ok, {})[0]
+    assert "not assessed" in consistency_of(None, {})[0]
 
 
 def test_model_card_markdown_becomes_tables_and_lists() -> None:
@@ -99,7 +105,8 @@ def test_model_card_markdown_becomes_tables_and_lists() -> None:
     from s2f_desktop.report.pdf import _styles, md_flowables
 
     register_fonts()
-    md = "Intro **bold** text\nwrapped.\n\n| metric | value |\n|---|---|\n| sex accuracy | 94 % |\n\n* first\n  continued\n* second"
+    md = ("Intro **bold** text\nwrapped.\n\n| metric | value |\n|---|---|\n| sex accuracy | 94 % |\n\n"
+          "* first\n  continued\n* second")
     out = md_flowables(md, _styles())
     kinds = [type(f).__name__ for f in out]
     assert kinds[0] == "Paragraph" and "<b>bold</b>" in out[0].text and "wrapped." in out[0].text

@@ -95,8 +95,12 @@ def test_tampered_speaker_encoder_is_refused(tmp_path: Path) -> None:
 def test_abstention_rules() -> None:
     heads = traits_mod.get_heads()
     ok = heads.estimate(_features(), quality_verdict="ok", net_speech_s=10.0)
-    assert ok.sex.label in ("male", "female", "inconclusive")
     assert 0.0 <= ok.sex.p_male <= 1.0
+    # The label follows from the probability and the calibrated uncertain band (no other reason to abstain here).
+    band_lo, band_hi = heads.cal["sex"]["uncertain_band"]
+    p = heads.p_male(_features().vector())
+    expected = "inconclusive" if band_lo <= p <= band_hi else ("male" if p > 0.5 else "female")
+    assert ok.sex.label == expected and ok.sex.p_male == round(p, 4)
     lo, hi = ok.age.interval_80
     assert lo <= ok.age.median_years <= hi
     assert sum(ok.age.bin_probabilities.values()) == pytest.approx(1.0, abs=1e-3)

@@ -49,7 +49,7 @@ def test_model_is_bundled_and_verified(monkeypatch):
 
 
 def test_real_8k_voices(asterisk_sounds):
-    f = asterisk_sounds / "en" / "agent-pass.wav"
+    f = asterisk_sounds / "agent-pass.wav"
     if not f.exists():
         pytest.skip("prompt not installed")
     x, sr = sf.read(f, dtype="float32")

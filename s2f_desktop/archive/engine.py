@@ -93,7 +93,7 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
     """
     from s2f_desktop import __version__
     from s2f_desktop.core.errors import S2FError
-    from s2f_desktop.inference.archive_pipeline import index_key, index_recording
+    from s2f_desktop.inference.archive_pipeline import index_key, index_recording, model_records
     from s2f_desktop.store.vault import sha256_file
 
     key = ikey
@@ -115,7 +115,7 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
             raise InputError("the worker's models differ from the driver's (different model files on this worker)")
         res = index_recording(path, an)
         table = rows_for_recording(res, sha256=sha, key=key, path=path, size=out["size_bytes"],
-                                   mtime_ns=out["mtime_ns"], models=an.models(), app_version=__version__)
+                                   mtime_ns=out["mtime_ns"], models=model_records(an), app_version=__version__)
         write_atomic(table, store.row_file(key, sha))
         store.error_file(key, path).unlink(missing_ok=True)  # an earlier failure of this path is superseded
         out["status"] = "indexed" if res.speakers else "no_speech"
@@ -144,10 +144,10 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
 # ----------------------------------------------------------------------------- driver side
 def worker_index_key(device: str = "cpu") -> tuple[str, list[dict[str, str]]]:
     """The index key and model records of a worker's models (loads them there; the driver stays torch-free)."""
-    from s2f_desktop.inference.archive_pipeline import index_key
+    from s2f_desktop.inference.archive_pipeline import index_key, model_records
 
     an = _worker_analyzer(device)
-    return index_key(an), an.models()
+    return index_key(an), model_records(an)
 
 
 def plan(paths: Sequence[Path], store: IndexStore, key: str, retry_errors: bool = False) -> tuple[list[str], int]:

@@ -4,32 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from typing import Any, Sequence
 
+from s2f_desktop.core.jsonutil import to_jsonable
 from s2f_desktop.core.progress import ProgressUpdate
 from s2f_desktop.core.text import neutralise
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Dataclasses, enums, paths and datetimes → plain JSON types."""
-    import dataclasses
-    from enum import Enum
-    from pathlib import Path
-
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Enum):
-        return obj.value
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    return obj
 
 
 def print_json(obj: Any) -> None:
@@ -71,15 +50,3 @@ class StderrProgress:
             sys.stderr.write("\n")
             sys.stderr.flush()
             self._last = ""
-
-
-def fmt_time(dt: datetime) -> str:
-    """Stored UTC time → display string."""
-    return dt.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def fmt_seconds(s: float) -> str:
-    """Seconds → h:mm:ss.mmm."""
-    h, rem = divmod(max(0.0, s), 3600)
-    m, sec = divmod(rem, 60)
-    return f"{int(h)}:{int(m):02d}:{sec:06.3f}"

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from s2f_desktop.core.results import ModelRecord, RunResults, Timings
+
 
 class CaseStatus(str, Enum):
     """Lifecycle of a case."""
@@ -47,6 +49,19 @@ class Origin(str, Enum):
     DEFAULT = "default"
 
 
+@dataclass(frozen=True)
+class CompositeParam:
+    """One parameter of a composite: its value, where it came from, a note, and whether it is illustrative.
+
+    Illustrative parameters (skin, hair and eye colour, hair style...) are never findings.
+    """
+
+    value: Any
+    origin: Origin
+    note: str = ""
+    illustrative: bool = False
+
+
 class VerifyStatus(str, Enum):
     """Result of re-hashing one evidence item."""
 
@@ -68,6 +83,16 @@ class Case:
     notes: str
     created_at: datetime
     updated_at: datetime
+    #: The question the examiner was asked, and the propositions (for comparisons, Hp and Hd).
+    question: str = ""
+    propositions: str = ""
+    #: Case information received with the request (what the examiner was told).
+    case_info: str = ""
+    #: The examiner is ``analyst``; these describe them in the report's signature block.
+    examiner_role: str = ""
+    examiner_qualifications: str = ""
+    #: What the examiner heard (language, accent, speaking style, channel): their statement, verbatim.
+    listening_statement: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,11 @@ class Evidence:
     imported_at: datetime
     imported_by: str
     vault_relpath: str
+    #: Provenance as recorded by the analyst: who delivered the exhibit, when, on what medium, seal/reference.
+    received_from: str = ""
+    received_on: str = ""
+    medium: str = ""
+    seal: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,13 +191,13 @@ class AnalysisRun:
     id: int
     case_id: int
     segment_ids: tuple[str, ...]
-    models: tuple[dict[str, str], ...]
+    models: tuple[ModelRecord, ...]
     app_version: str
     device: str
     parameters: dict[str, Any]
     seed: int
-    results: dict[str, Any]
-    timings: dict[str, float]
+    results: RunResults
+    timings: Timings
     created_at: datetime
     created_by: str
 
@@ -176,7 +206,7 @@ class AnalysisRun:
 class Composite:
     """One rendered composite face.
 
-    ``parameters`` maps a parameter name to ``{"value": ..., "origin": "voice"|"analyst"|"default"}``.
+    ``parameters`` maps a parameter name to a :class:`CompositeParam` (value, origin, note, illustrative).
     Analyst edits are new rows whose ``parent_id`` names the version they were derived
     from; the voice-derived version is never overwritten.
     """
@@ -187,7 +217,7 @@ class Composite:
     label: str
     version: int
     parent_id: int | None
-    parameters: dict[str, Any]
+    parameters: dict[str, CompositeParam]
     images: dict[str, str]
     image_sha256: dict[str, str]
     created_at: datetime

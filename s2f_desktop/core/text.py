@@ -17,7 +17,9 @@ import unicodedata
 from s2f_desktop.core.errors import InputError
 
 #: Field length limits (characters) for what the analyst types.
-MAX_LENGTHS = {"title": 300, "analyst": 200, "agency": 200, "notes": 10000, "label": 200, "speaker_tag": 64}
+MAX_LENGTHS = {"title": 300, "analyst": 200, "agency": 200, "notes": 10000, "label": 200, "speaker_tag": 64,
+               "question": 5000, "propositions": 5000, "case_info": 10000, "examiner_role": 200,
+               "examiner_qualifications": 5000, "listening_statement": 10000}
 
 
 def _is_unsafe(ch: str, allow_newlines: bool) -> bool:

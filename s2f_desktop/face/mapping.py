@@ -41,7 +41,7 @@ import numpy as np
 
 from s2f_desktop.face import choices
 from s2f_desktop.face.adjustments import BY_NAME as ADJUSTMENTS_BY_NAME
-from s2f_desktop.face.render import Appearance
+from s2f_desktop.face.appearance import Appearance
 
 DEFAULT_PHENOTYPES = ("muscle", "weight", "height", "proportions", "cupsize", "firmness")
 #: Bounds of the ages a composite can depict (adult range of the voice models).

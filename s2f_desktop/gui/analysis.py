@@ -37,9 +37,10 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import AnalysisRun, Segment, SegmentStatus
-from s2f_desktop.core.traits import INCONCLUSIVE
+from s2f_desktop.core.results import Acoustics, Consistency, Quality, QualityVerdict
+from s2f_desktop.core.timeutil import format_time
+from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.waveform import format_time
 from s2f_desktop.gui.workers import JobRunner
 
 LEAD_DISCLAIMER = ("These estimates are investigative leads about the voice, never an identification of a person.")
@@ -50,121 +51,84 @@ def _esc(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _num(x: Any, fmt: str = "{:.2f}") -> str:
-    try:
-        return fmt.format(float(x))
-    except (TypeError, ValueError):
-        return _esc(x)
-
-
-def _label_html(label: Any) -> str:
+def _label_html(label: str) -> str:
     if label == INCONCLUSIVE:
         return "<span style='color:#b26a00;font-weight:bold'>inconclusive (abstained)</span>"
     return f"<b>{_esc(label)}</b>"
 
 
-def traits_html(traits: dict[str, Any] | None) -> str:
-    """Sex and age lines for a traits dict (``{"sex": {...}, "age": {...}}``)."""
-    if not traits:
-        return "<i>no trait estimate</i>"
-    out = []
-    sex = traits.get("sex") or {}
-    if sex:
-        p = sex.get("p_male")
-        line = f"Sex: {_label_html(sex.get('label'))}"
-        if p is not None:
-            line += f" — P(male) = {_num(p)}, P(female) = {_num(1 - float(p))}"
-        if sex.get("reason"):
-            line += f"<br><small>&nbsp;&nbsp;why: {_esc(sex['reason'])}</small>"
-        out.append(line)
-    age = traits.get("age") or {}
-    if age:
-        line = f"Age: {_label_html(age.get('label'))}"
-        if age.get("median_years") is not None:
-            line += f" — median {_num(age['median_years'], '{:.0f}')} years"
-        iv = age.get("interval_80")
-        if iv and len(iv) == 2:
-            line += f", 80 % interval {_num(iv[0], '{:.0f}')}–{_num(iv[1], '{:.0f}')} years"
-        bins = age.get("bin_probabilities") or {}
-        if bins:
-            line += "<br><small>&nbsp;&nbsp;" + ", ".join(f"{_esc(k)}: {_num(v)}" for k, v in bins.items()) + "</small>"
-        if age.get("reason"):
-            line += f"<br><small>&nbsp;&nbsp;why: {_esc(age['reason'])}</small>"
-        out.append(line)
-    return "<br>".join(out) or "<i>no trait estimate</i>"
+def traits_html(traits: TraitEstimate) -> str:
+    """Sex and age lines of a trait estimate."""
+    sex, age = traits.sex, traits.age
+    line = f"Sex: {_label_html(sex.label)} — P(male) = {sex.p_male:.2f}, P(female) = {1 - sex.p_male:.2f}"
+    if sex.reason:
+        line += f"<br><small>&nbsp;&nbsp;why: {_esc(sex.reason)}</small>"
+    out = [line]
+    line = (f"Age: {_label_html(age.label)} — median {age.median_years:.0f} years, 80 % interval "
+            f"{age.interval_80[0]:.0f}–{age.interval_80[1]:.0f} years")
+    if age.bin_probabilities:
+        line += "<br><small>&nbsp;&nbsp;" + ", ".join(f"{_esc(k)}: {v:.2f}" for k, v in
+                                                     age.bin_probabilities.items()) + "</small>"
+    if age.reason:
+        line += f"<br><small>&nbsp;&nbsp;why: {_esc(age.reason)}</small>"
+    out.append(line)
+    return "<br>".join(out)
 
 
-_QUALITY_NUMBERS = (("net_speech_s", "net speech", "{:.1f} s"), ("snr_db", "SNR", "{:.1f} dB"),
-                    ("level_dbfs", "level", "{:.1f} dBFS"), ("bandwidth_hz", "bandwidth", "{:.0f} Hz"),
-                    ("clipping_fraction", "clipping", "{:.2%}"))
+#: Colour of each quality verdict.
+VERDICT_COLOURS = {QualityVerdict.OK: "#2e7d32", QualityVerdict.WARN: "#b26a00",
+                   QualityVerdict.INSUFFICIENT: "#c62828"}
 
 
-def quality_html(q: dict[str, Any] | None) -> str:
+def quality_html(q: Quality) -> str:
     """The quality verdict with its reasons and key numbers."""
-    if not q:
-        return ""
-    verdict = str(q.get("verdict", "?"))
-    color = {"good": "#2e7d32", "usable": "#2e7d32", "ok": "#2e7d32", "fair": "#b26a00", "limited": "#b26a00", "warn": "#b26a00",
-             "marginal": "#b26a00", "poor": "#c62828", "insufficient": "#c62828", "unusable": "#c62828"}.get(
-        verdict.lower(), "#333")
-    out = f"Quality: <b style='color:{color}'>{_esc(verdict)}</b>"
-    nums = [f"{label} {fmt.format(float(q[k]))}" for k, label, fmt in _QUALITY_NUMBERS
-            if isinstance(q.get(k), (int, float)) and not isinstance(q.get(k), bool)]
-    if q.get("telephone_band"):
+    out = f"Quality: <b style='color:{VERDICT_COLOURS[q.verdict]}'>{_esc(q.verdict.value)}</b>"
+    nums = [f"net speech {q.net_speech_s:.1f} s"]
+    if q.snr_db is not None:
+        nums.append(f"SNR {q.snr_db:.1f} dB")
+    if q.level_dbfs is not None:
+        nums.append(f"level {q.level_dbfs:.1f} dBFS")
+    nums += [f"bandwidth {q.bandwidth_hz:.0f} Hz", f"clipping {q.clipping_fraction:.2%}"]
+    if q.telephone_band:
         nums.append("telephone band")
-    if nums:
-        out += f" <small>({_esc(' · '.join(nums))})</small>"
-    reasons = q.get("reasons") or []
-    if isinstance(reasons, str):
-        reasons = [reasons]
-    if reasons:
-        out += "<ul style='margin-top:0;margin-bottom:0'>" + "".join(f"<li>{_esc(r)}</li>" for r in reasons) + "</ul>"
+    out += f" <small>({_esc(' · '.join(nums))})</small>"
+    if q.reasons:
+        out += "<ul style='margin-top:0;margin-bottom:0'>" + "".join(f"<li>{_esc(r)}</li>" for r in q.reasons) + "</ul>"
     return out
 
 
-def acoustics_html(a: dict[str, Any] | None) -> str:
-    """Acoustic measures (``{name: {"value", "unit", "reliable"?}}``) as a compact table, with notes."""
-    if not a:
+def acoustics_html(a: Acoustics | None) -> str:
+    """Acoustic measures as a compact table, with notes."""
+    if a is None:
         return ""
     rows = []
-    for k, v in a.items():
-        if k in ("notes", "formant_ceiling_hz"):
-            continue
-        if isinstance(v, dict):
-            val = v.get("value")
-            unit = v.get("unit") or ""
-            text = "—" if val is None else f"{_num(val)} {_esc(unit)}"
-            if v.get("reliable") is False:
-                text += " <span style='color:#b26a00'>(unreliable on telephone band)</span>"
-        else:
-            text = _num(v) if isinstance(v, (int, float)) else _esc(v)
+    for k, m in a.measures.items():
+        text = "—" if m.value is None else f"{m.value:.2f} {_esc(m.unit)}"
+        if not m.reliable:
+            text += " <span style='color:#b26a00'>(unreliable on telephone band)</span>"
         rows.append(f"<tr><td>{_esc(k.replace('_', ' '))}</td><td align='right'>{text}</td></tr>")
     out = "<table cellspacing='0' cellpadding='2'>" + "".join(rows) + "</table>"
-    if a.get("formant_ceiling_hz"):
-        out += f"<small>formant ceiling {_num(a['formant_ceiling_hz'], '{:.0f}')} Hz</small><br>"
-    notes = a.get("notes") or []
-    if notes:
-        out += "<small>" + "<br>".join(_esc(n) for n in notes) + "</small>"
+    if a.formant_ceiling_hz:
+        out += f"<small>formant ceiling {a.formant_ceiling_hz:.0f} Hz</small><br>"
+    if a.notes:
+        out += "<small>" + "<br>".join(_esc(n) for n in a.notes) + "</small>"
     return out
 
 
-def consistency_html(c: Any, segments: dict[str, Segment] | None = None) -> str:
+def consistency_html(c: Consistency | None, segments: dict[str, Segment] | None = None) -> str:
     """Speaker-consistency result: a warning per flagged segment, or a line saying why there is none."""
-    if not c:
+    if c is None:
         return "<i>Not checked: needs at least two segments with usable speech.</i>"
     segments = segments or {}
-    flagged = list(c.get("flagged") or []) if isinstance(c, dict) else list(c)
-    med = c.get("median_similarity") or {} if isinstance(c, dict) else {}
-    thr = c.get("threshold") if isinstance(c, dict) else None
-    if not flagged:
+    if not c.flagged:
         return ("<span style='color:#2e7d32'>No speaker-consistency warnings: the selected segments sound like "
-                "one speaker</span>" + (f" <small>(threshold {_num(thr)})</small>" if thr is not None else "") + ".")
+                f"one speaker</span> <small>(threshold {c.threshold:.2f})</small>.")
     out = []
-    for sid in flagged:
+    for sid in c.flagged:
         seg = segments.get(sid)
-        where = f"{format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}" if seg else str(sid)[:8]
-        sim = med.get(sid)
-        extra = f" (median similarity {_num(sim)} below {_num(thr)})" if sim is not None and thr is not None else ""
+        where = f"{format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}" if seg else sid[:8]
+        sim = c.median_similarity.get(sid)
+        extra = f" (median similarity {sim:.2f} below {c.threshold:.2f})" if sim is not None else ""
         out.append(f"<div style='color:#c62828'>⚠ Segment {_esc(where)} disagrees with the rest of the selection"
                    f"{_esc(extra)}: possibly a second speaker. Consider removing it and analysing again.</div>")
     return "".join(out)
@@ -176,29 +140,32 @@ def _section(title: str, body: str) -> str:
 
 def run_html(run: AnalysisRun, segments: dict[str, Segment] | None = None) -> str:
     """The whole results document for one run."""
-    r = run.results or {}
+    r = run.results
     segments = segments or {}
-    pooled = r.get("pooled") or r.get("summary") or {}
     parts = [f"<h2 style='margin-bottom:0'>Analysis run #{run.id}</h2>",
              f"<small>{run.created_at:%Y-%m-%d %H:%M} UTC by {_esc(run.created_by)} · device {_esc(run.device)} · "
              f"{len(run.segment_ids)} segment(s) · seed {run.seed}</small>",
              f"<p style='color:#555'><i>{_esc(LEAD_DISCLAIMER)}</i></p>"]
     parts.append(_section("Estimate (all selected segments pooled)",
-                          traits_html(pooled.get("traits"))
-                          + "<br>" + quality_html(pooled.get("quality"))))
-    parts.append(_section("Speaker consistency", consistency_html(r.get("consistency"), segments)))
-    parts.append(_section("Acoustic measures (pooled)", acoustics_html(pooled.get("acoustics"))))
-    per = r.get("segments") or {}
-    if per:
-        body = []
-        for sid in run.segment_ids:
-            item = per.get(sid) or {}
-            seg = segments.get(sid)
-            where = (f"{format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}"
-                     + (f" “{_esc(seg.label)}”" if seg.label else "")) if seg else _esc(str(sid)[:8])
-            speech = f" — {_num(item['speech_s'], '{:.1f}')} s of speech" if item.get("speech_s") is not None else ""
-            body.append(f"<p><b>Segment {where}</b>{speech}<br>{traits_html(item.get('traits'))}<br>"
-                        f"{quality_html(item.get('quality'))}</p>")
+                          traits_html(r.pooled.traits) + "<br>" + quality_html(r.pooled.quality)))
+    parts.append(_section("Speaker consistency", consistency_html(r.consistency, segments)))
+    parts.append(_section("Acoustic measures (pooled)", acoustics_html(r.pooled.acoustics)))
+    body = []
+    for rng in r.selection:
+        item = r.segment(rng.segment_id)
+        if item is None:
+            continue
+        seg = segments.get(rng.segment_id)
+        where = f"{format_time(rng.start_s, 0.01)}–{format_time(rng.end_s, 0.01)}"
+        if seg is None:
+            where += " (segment deleted since)"
+        elif (seg.start_sample, seg.end_sample) != (rng.start_sample, rng.end_sample):
+            where += " (segment changed since)"
+        elif seg.label:
+            where += f" “{_esc(seg.label)}”"
+        body.append(f"<p><b>Segment {where}</b> — {item.speech_s:.1f} s of speech<br>{traits_html(item.traits)}<br>"
+                    f"{quality_html(item.quality)}</p>")
+    if body:
         parts.append(_section("Per segment", "".join(body)))
     return "".join(parts)
 

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2f_desktop.core.models import AnalysisRun, Composite
+from s2f_desktop.core.models import AnalysisRun, Composite, Origin
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.workers import JobRunner
 
@@ -79,15 +79,9 @@ def _side_by_side(pixmaps: list[QPixmap], gap: int = 8) -> QPixmap:
 
 
 def param_value(comp: Composite, name: str) -> Any:
-    """The value of a composite parameter (``{"value":…, "origin":…}`` or a bare value)."""
+    """The value of a composite parameter (None when the composite does not have it)."""
     p = comp.parameters.get(name)
-    return p.get("value") if isinstance(p, dict) else p
-
-
-def param_origin(comp: Composite, name: str) -> str:
-    """Where a parameter came from: voice, analyst or default."""
-    p = comp.parameters.get(name)
-    return str(p.get("origin", "default")) if isinstance(p, dict) else "default"
+    return None if p is None else p.value
 
 
 class ImageView(QLabel):
@@ -463,18 +457,9 @@ class CompositePanel(QWidget):
     def _traits_text(self) -> str:
         if self.run is None:
             return ""
-        pooled = (self.run.results or {}).get("pooled") or {}
-        traits = pooled.get("traits") or {}
-        sex = traits.get("sex") or {}
-        age = traits.get("age") or {}
-        bits = []
-        if sex:
-            bits.append(f"sex <b>{html.escape(str(sex.get('label')))}</b>"
-                        + (f" (P(male) {float(sex['p_male']):.2f})" if sex.get("p_male") is not None else ""))
-        if age:
-            iv = age.get("interval_80") or []
-            bits.append(f"age <b>{html.escape(str(age.get('label')))}</b>"
-                        + (f" (80 % {float(iv[0]):.0f}–{float(iv[1]):.0f} y)" if len(iv) == 2 else ""))
+        t = self.run.results.pooled.traits
+        bits = [f"sex <b>{html.escape(t.sex.label)}</b> (P(male) {t.sex.p_male:.2f})",
+                f"age <b>{html.escape(t.age.label)}</b> (80 % {t.age.interval_80[0]:.0f}–{t.age.interval_80[1]:.0f} y)"]
         return "<b>From the voice:</b> " + ", ".join(bits) if bits else ""
 
     def _rebuild_view_buttons(self, views: list[str]) -> None:
@@ -514,15 +499,15 @@ class CompositePanel(QWidget):
         self.reset_sliders()
 
         def names(pred: Any) -> list[str]:
-            return sorted(n for n, p in comp.parameters.items() if isinstance(p, dict) and pred(n, p))
+            return sorted(n for n, p in comp.parameters.items() if pred(n, p))
 
         # One list per stored origin, so no parameter is in two lists: estimated from the voice,
         # illustrative but chosen from the voice's estimate (e.g. build for the depicted sex),
         # and illustrative defaults or choices.
-        voice = names(lambda n, p: p.get("origin") == "voice" and not p.get("illustrative"))
-        voice_illustrative = names(lambda n, p: p.get("origin") == "voice" and bool(p.get("illustrative")))
-        analyst = names(lambda n, p: p.get("origin") == "analyst" and n.startswith("adjust."))
-        illustrative = names(lambda n, p: bool(p.get("illustrative")) and p.get("origin") != "voice")
+        voice = names(lambda n, p: p.origin is Origin.VOICE and not p.illustrative)
+        voice_illustrative = names(lambda n, p: p.origin is Origin.VOICE and p.illustrative)
+        analyst = names(lambda n, p: p.origin is Origin.ANALYST and n.startswith("adjust."))
+        illustrative = names(lambda n, p: p.illustrative and p.origin is not Origin.VOICE)
         text = self._traits_text()
         text += f"<br><small>Composite “{html.escape(comp.label or comp.kind)}”, version {comp.version}</small>"
         text += f"<br><small><b>From the voice:</b> {html.escape(', '.join(voice) or 'none')}</small>"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QLineF, QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -36,9 +36,9 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
-from PySide6.QtCore import QObject
 
 from s2f_desktop.core.models import Segment, SegmentStatus
+from s2f_desktop.core.timeutil import format_time
 
 
 class PeakSource(Protocol):
@@ -198,22 +198,6 @@ def nice_tick_step(seconds_per_px: float, min_px: float = 90.0) -> float:
         if step / max(seconds_per_px, 1e-12) >= min_px:
             return step
     return _NICE_STEPS_S[-1]
-
-
-def format_time(seconds: float, step: float = 1.0) -> str:
-    """``h:mm:ss`` / ``m:ss.mmm``, truncated to as many decimals as the tick step needs.
-
-    Truncation (not rounding) keeps 59.96 s from printing as ``0:60``.
-    """
-    decimals = 0 if step >= 1 else min(3, max(1, int(math.ceil(-math.log10(step) - 1e-9))))
-    sign = "-" if seconds < 0 else ""
-    scale = 10 ** decimals
-    units = int(math.floor(abs(seconds) * scale + 1e-6))
-    whole, frac = divmod(units, scale)
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
-    sec = f"{s:02d}" + (f".{frac:0{decimals}d}" if decimals else "")
-    return f"{sign}{h}:{m:02d}:{sec}" if h else f"{sign}{m}:{sec}"
 
 
 def _colormap() -> np.ndarray:

@@ -25,8 +25,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from s2f_desktop.audio.quality import QualityReport
 from s2f_desktop.core.errors import InputError, S2FError
 from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.core.results import (
+    Acoustics,
+    Analysis,
+    Consistency,
+    Measure,
+    ModelRecord,
+    PartResult,
+    Pooled,
+    Quality,
+    QualityVerdict,
+)
 from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.inference import embedding as emb_mod
 from s2f_desktop.inference.device import resolve_device
@@ -34,12 +46,19 @@ from s2f_desktop.inference.registry import spec_from_manifest, verified_path
 from s2f_desktop.inference.resample import ANALYSIS_RATE, resample
 from s2f_desktop.inference.traits import DEFAULT_MODEL_ID, TraitHeads, VoiceFeatures, get_heads
 from s2f_desktop.inference.vad import VAD_MODEL_INFO, detect_speech
-from s2f_desktop.voice.acoustics import AcousticMeasures, concat_regions, measure
-from s2f_desktop.voice.consistency import calibrated_consistency, consistency, group_by_speaker
+from s2f_desktop.voice.acoustics import UNITS, WIDEBAND_ONLY, AcousticMeasures, concat_regions, measure
+from s2f_desktop.voice.consistency import (
+    SPLIT_LOG10_LR,
+    CalibratedConsistency,
+    ConsistencyReport,
+    calibrated_consistency,
+    consistency,
+    group_by_speaker,
+)
 
 CONSISTENCY_MODEL_ID = "speaker-consistency-v1"
 #: VAD settings used for every analysis (recorded with each run).
-VAD_PARAMS = {"threshold": 0.5, "min_speech_s": 0.25, "min_silence_s": 0.3}
+VAD_PARAMS: dict[str, Any] = {"threshold": 0.5, "min_speech_s": 0.25, "min_silence_s": 0.3}
 #: Seed recorded with runs. Inference draws no random numbers; the seed documents that fact
 #: and fixes torch's generator in case a future model does.
 SEED = 0
@@ -55,13 +74,13 @@ class Part:
 
 
 @dataclass
-class PartResult:
-    """Everything measured on one part."""
+class _Measured:
+    """Everything measured on one part (kept in memory only: ``speech16`` feeds the pooled measures)."""
 
     id: str
     duration_s: float
     speech: list[tuple[float, float]]
-    quality: Any
+    quality: QualityReport
     features: VoiceFeatures | None
     traits: TraitEstimate
     speech16: np.ndarray
@@ -71,13 +90,49 @@ class PartResult:
         return float(sum(b - a for a, b in self.speech))
 
 
-def traits_to_dict(t: TraitEstimate) -> dict[str, Any]:
-    """The JSON form of a trait estimate (stable keys, see the CLI contract)."""
-    return {
-        "sex": {"p_male": t.sex.p_male, "label": t.sex.label, "reason": t.sex.reason},
-        "age": {"median_years": t.age.median_years, "interval_80": list(t.age.interval_80), "label": t.age.label,
-                "bin_probabilities": dict(t.age.bin_probabilities), "reason": t.age.reason},
-    }
+def _quality(q: QualityReport) -> Quality:
+    """The typed quality result, rounded as stored (the CLI contract's precision)."""
+    return Quality(QualityVerdict(q.verdict), tuple(q.reasons), round(q.net_speech_s, 3),
+                   None if q.snr_db is None else round(q.snr_db, 2), float(q.clipping_fraction),
+                   round(q.bandwidth_hz, 1), bool(q.telephone_band),
+                   None if q.level_dbfs is None else round(q.level_dbfs, 2), round(q.duration_s, 3), q.snr_method,
+                   dict(q.thresholds))
+
+
+def _acoustics(a: AcousticMeasures) -> Acoustics:
+    """The typed acoustic measures, every measure of :data:`UNITS` in order, values rounded to 4 decimals."""
+    measures = {}
+    for name, unit in UNITS.items():
+        v = a.values.get(name)
+        measures[name] = Measure(None if v is None else round(float(v), 4), unit,
+                                 not (a.band_limited and name in WIDEBAND_ONLY))
+    return Acoustics(measures, a.formant_ceiling_hz, tuple(a.notes))
+
+
+def _consistency(c: ConsistencyReport) -> Consistency:
+    return Consistency(tuple(c.segment_ids), tuple(tuple(round(float(v), 4) for v in row) for row in c.similarity),
+                       {s: (None if m is None else round(float(m), 4))
+                        for s, m in zip(c.segment_ids, c.median_similarity)},
+                       tuple(c.flagged), round(float(c.threshold), 4), c.threshold_source,
+                       "flagged segments disagree with the rest of the selection (possible second speaker)")
+
+
+def _calibrated(c: CalibratedConsistency) -> Consistency:
+    """The typed consistency block of the calibrated speaker check (models/comparison-v1)."""
+    split = c.split
+    return Consistency(tuple(c.segment_ids), (), {}, tuple(c.flagged), SPLIT_LOG10_LR, c.model_id,
+                       "flagged segments belong to another speaker group: the calibrated comparison gives at least "
+                       "moderate support (LR <= 1/10) for different speakers; segments too short to judge are "
+                       "listed as not judged and never flagged",
+                       method="calibrated",
+                       log10_lr={s: (None if v is None else round(float(v), 3))
+                                 for s, v in zip(c.segment_ids, c.log10_lr)},
+                       speech_s={s: round(float(v), 2) for s, v in zip(c.segment_ids, c.speech_s)},
+                       not_judged=tuple(c.not_judged),
+                       groups=tuple(tuple(g) for g in split.groups) if split is not None else (),
+                       split=bool(split.split) if split is not None else False,
+                       between=tuple((int(a), int(b), round(float(v), 3)) for a, b, v in split.between)
+                       if split is not None else ())
 
 
 class Analyzer:
@@ -107,11 +162,12 @@ class Analyzer:
         except S2FError:
             self.comparison = None
 
-    def models(self) -> list[dict[str, str]]:
-        """Records ({id, file, sha256}) of every model an analysis uses."""
-        return ([self.encoder.spec.as_record()] + self.heads.records()
-                + [{k: VAD_MODEL_INFO[k] for k in ("id", "file", "sha256")}, self.consistency_spec.as_record()]
-                + ([s.as_record() for s in self.comparison[2]] if self.comparison is not None else []))
+    def models(self) -> tuple[ModelRecord, ...]:
+        """Every model an analysis uses (id, file, sha256)."""
+        records = ([self.encoder.spec.as_record()] + self.heads.records()
+                   + [{k: VAD_MODEL_INFO[k] for k in ("id", "file", "sha256")}, self.consistency_spec.as_record()]
+                   + ([s.as_record() for s in self.comparison[2]] if self.comparison is not None else []))
+        return tuple(ModelRecord(r["id"], r["file"], r["sha256"]) for r in records)
 
     def parameters(self) -> dict[str, Any]:
         """Analysis parameters recorded with every run."""
@@ -122,7 +178,7 @@ class Analyzer:
                 "consistency_threshold": self.threshold, "pooling": "duration-weighted mean embedding"}
 
     # ---------------------------------------------------------------- per part
-    def _part(self, part: Part, task: Task) -> PartResult:
+    def _part(self, part: Part, task: Task) -> _Measured:
         from s2f_desktop.audio.quality import assess
 
         x = np.asarray(part.x, dtype=np.float32)
@@ -137,7 +193,7 @@ class Analyzer:
         feats = self._features(speech16, quality.telephone_band)
         traits = self._traits(feats, quality.verdict, quality.net_speech_s)
         task.progress(1.0, f"{part.id}: done")
-        return PartResult(part.id, duration, regions, quality, feats, traits, speech16)
+        return _Measured(part.id, duration, regions, quality, feats, traits, speech16)
 
     def _features(self, speech16: np.ndarray, band_limited: bool) -> VoiceFeatures | None:
         if len(speech16) < int(emb_mod.MIN_SPEECH_S * ANALYSIS_RATE):
@@ -162,8 +218,8 @@ class Analyzer:
                              self.heads.model_id, self.heads.spec.sha256, self.device, {"estimated": False})
 
     # ---------------------------------------------------------------- selection
-    def analyze(self, parts: Sequence[Part], task: Task | None = None) -> dict[str, Any]:
-        """Analyse a selection; returns per-part and pooled results (JSON-ready) plus the pooled TraitEstimate."""
+    def analyze(self, parts: Sequence[Part], task: Task | None = None) -> tuple[Analysis, dict[str, np.ndarray]]:
+        """Analyse a selection: the typed per-part and pooled results, and each part's embedding (not stored)."""
         from s2f_desktop.audio.quality import assess_parts
 
         task = task or null_task()
@@ -178,51 +234,36 @@ class Analyzer:
         single = len(results) == 1
         pooled_quality = results[0].quality if single else assess_parts(
             (p.x, p.sr, r.speech) for p, r in zip(parts, results))
-        with_feats = [r for r in results if r.features is not None]
+        with_feats = [(r, r.features) for r in results if r.features is not None]
+        pooled_feats: VoiceFeatures | None
         if single and with_feats:
-            pooled_feats: VoiceFeatures | None = with_feats[0].features
-            acoustics = with_feats[0].features.acoustics
+            pooled_feats = with_feats[0][1]
+            acoustics = pooled_feats.acoustics
         elif with_feats:
-            e = emb_mod.pool([r.features.embedding for r in with_feats], [r.speech_s for r in with_feats])
-            joined = np.concatenate([r.speech16 for r in with_feats])
+            e = emb_mod.pool([f.embedding for _, f in with_feats], [r.speech_s for r, _ in with_feats])
+            joined = np.concatenate([r.speech16 for r, _ in with_feats])
             acoustics = measure(joined, ANALYSIS_RATE, band_limited=pooled_quality.telephone_band)
             pooled_feats = VoiceFeatures(e, acoustics)
         else:
             pooled_feats, acoustics = None, AcousticMeasures({}, None, False, ("no usable speech",))
         pooled_traits = results[0].traits if single else self._traits(pooled_feats, pooled_quality.verdict,
                                                                       pooled_quality.net_speech_s)
-        out: dict[str, Any] = {
-            "pooled": {
-                "quality": pooled_quality.to_dict(),
-                "traits": traits_to_dict(pooled_traits),
-                "acoustics": (pooled_feats.acoustics if pooled_feats else acoustics).to_dict(),
-                "speech_s": round(sum(r.speech_s for r in results), 3),
-                "duration_s": round(sum(r.duration_s for r in results), 3),
-            },
-            "segments": {r.id: {
-                "duration_s": round(r.duration_s, 3),
-                "speech_s": round(r.speech_s, 3),
-                "speech_regions": [[round(a, 3), round(b, 3)] for a, b in r.speech],
-                "quality": r.quality.to_dict(),
-                "traits": traits_to_dict(r.traits),
-                "acoustics": r.features.acoustics.to_dict() if r.features else None,
-            } for r in results},
-        }
-        out["speaker_check"] = None
+        pooled = Pooled(_quality(pooled_quality), pooled_traits, _acoustics(acoustics),
+                        round(sum(r.speech_s for r in results), 3), round(sum(r.duration_s for r in results), 3))
+        part_results = tuple(PartResult(
+            r.id, round(r.duration_s, 3), round(r.speech_s, 3), tuple((round(a, 3), round(b, 3)) for a, b in r.speech),
+            _quality(r.quality), r.traits, None if r.features is None else _acoustics(r.features.acoustics))
+            for r in results)
+        cons = None
         if len(results) >= 2 and self.comparison is not None:
-            cc = self._calibrated_consistency(results, pooled_quality.telephone_band)
-            out["consistency"] = cc.compatible_dict()
-            out["speaker_check"] = cc.to_dict()
+            cons = _calibrated(self._calibrated_consistency(results, pooled_quality.telephone_band))
         elif len(with_feats) >= 2:
-            rep = consistency([r.id for r in with_feats], [r.features.embedding for r in with_feats], self.threshold,
-                              CONSISTENCY_MODEL_ID)
-            out["consistency"] = rep.to_dict()
-        else:
-            out["consistency"] = None
+            cons = _consistency(consistency([r.id for r, _ in with_feats], [f.embedding for _, f in with_feats],
+                                            self.threshold, CONSISTENCY_MODEL_ID))
         task.progress(1.0, "analysis done")
-        return {"results": out, "traits": pooled_traits, "embeddings": {r.id: r.features.embedding for r in with_feats}}
+        return Analysis(part_results, pooled, cons), {r.id: f.embedding for r, f in with_feats}
 
-    def _windows(self, results: Sequence[PartResult], telephone: bool) -> tuple[list[np.ndarray], list[float]]:
+    def _windows(self, results: Sequence[_Measured], telephone: bool) -> tuple[list[np.ndarray], list[float]]:
         from s2f_desktop.inference.comparison import window_embeddings
         from s2f_desktop.voice.channel import telephone_band
 
@@ -237,7 +278,7 @@ class Analyzer:
             speech.append(s)
         return wins, speech
 
-    def _calibrated_consistency(self, results: Sequence[PartResult], telephone: bool) -> Any:
+    def _calibrated_consistency(self, results: Sequence[_Measured], telephone: bool) -> CalibratedConsistency:
         """Calibrated speaker check of a selection (one channel for all parts: telephone band if any is)."""
         from s2f_desktop.inference.comparison import COMPARISON_MODEL_ID
 

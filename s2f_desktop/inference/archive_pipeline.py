@@ -76,9 +76,14 @@ def worker_setup() -> None:
     torch.set_num_threads(1)
 
 
+def model_records(analyzer: Any) -> list[dict[str, str]]:
+    """The analyzer's model records as the index stores them (id, file, sha256)."""
+    return [{"id": m.id, "file": m.file, "sha256": m.sha256} for m in analyzer.models()]
+
+
 def index_key(analyzer: Any) -> str:
     """Short stable key of everything that determines an index row: models, parameters, pipeline version."""
-    blob = json.dumps({"models": analyzer.models(), "parameters": analyzer.parameters(),
+    blob = json.dumps({"models": model_records(analyzer), "parameters": analyzer.parameters(),
                        "pipeline": PIPELINE_VERSION, "embedding": "mean of GE2E windows; + telephone-band twin", "turn": [TURN_GAP_S, MAX_TURN_S, MIN_TURN_S], "max_acoustic_s": MAX_ACOUSTIC_S},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -167,7 +172,8 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
     from s2f_desktop.audio.decode import open_audio
     from s2f_desktop.audio.probe import probe
     from s2f_desktop.audio.quality import assess
-    from s2f_desktop.inference.analyzer import VAD_PARAMS, traits_to_dict
+    from s2f_desktop.inference.analyzer import VAD_PARAMS
+    from s2f_desktop.store.codec import encode_traits
     from s2f_desktop.inference.resample import ANALYSIS_RATE, resample
     from s2f_desktop.inference.traits import VoiceFeatures
     from s2f_desktop.inference.vad import detect_speech
@@ -239,7 +245,7 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
                                       net_speech_s=speech_s, device=analyzer.device)
         ac = acoustics.to_dict()
         ac["measured_speech_s"] = round(len(joined) / ANALYSIS_RATE, 3)
-        speakers.append(SpeakerResult(g, [turn_of[t] for t in members], speech_s, pooled, traits_to_dict(est), ac,
+        speakers.append(SpeakerResult(g, [turn_of[t] for t in members], speech_s, pooled, encode_traits(est, provenance=False), ac,
                                       pooled_tel))
     t4 = time.perf_counter()
     return RecordingResult(

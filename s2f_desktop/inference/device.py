@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import torch
 
 from s2f_desktop.core.errors import DeviceError
+from s2f_desktop.system.settings import DEVICES
 
-CHOICES = ("auto", "cpu", "cuda")
+CHOICES = DEVICES  # the one definition lives with the settings
 
 
 @dataclass(frozen=True)

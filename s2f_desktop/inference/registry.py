@@ -12,13 +12,13 @@ calls :func:`verified_path` and gets a path only if the file's bytes match.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from s2f_desktop.core.errors import ModelIntegrityError
+from s2f_desktop.core.hashing import file_sha256
 from s2f_desktop.system.env import models_dir
 
 
@@ -38,12 +38,8 @@ class ModelSpec:
 
 
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex sha256 of a file (the one definition: :func:`s2f_desktop.core.hashing.file_sha256`)."""
+    return file_sha256(path)
 
 
 _verified: dict[tuple[str, float, int], str] = {}

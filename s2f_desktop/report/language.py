@@ -5,9 +5,11 @@ Verbal scale for the sex estimate
 Forensic practice in Europe reports evidential strength on the ENFSI verbal scale
 (ENFSI Guideline for Evaluative Reporting in Forensic Science, 2015), which is defined
 on the likelihood ratio (LR). The trait model outputs a *posterior* probability
-``p_male`` calibrated on a sex-balanced validation set, i.e. with equal prior odds, so
-its posterior odds ``p / (1 - p)`` equal the likelihood ratio the voice provides. We
-therefore map the ENFSI LR bands onto posterior probabilities under that 50:50 prior:
+``p_male`` whose calibration set is not sex-balanced (its card gives the counts), so its
+odds are not a likelihood ratio. The bands below borrow the ENFSI band edges, mapped to
+probabilities as if the prior were 50:50, only to word how strong the stated probability
+is; the report never prints a likelihood ratio for a trait (an investigative estimate,
+not evaluative evidence):
 
 ==================  ===========================  ==========================================
 LR band             posterior band (50:50 prior)  wording
@@ -20,10 +22,8 @@ LR band             posterior band (50:50 prior)  wording
 > 10 000            > 0.9999                      very strong support
 ==================  ===========================  ==========================================
 
-This is an *adaptation* (the ENFSI scale speaks of support for one proposition over
-another, here "the speaker is male" versus "the speaker is female"); every report states
-so, states the equal-prior assumption, and always prints the number next to the words.
-The wording never says the speaker "is" male or female.
+This is an *adaptation*; every report states so and always prints the number next to the
+words. The wording never says the speaker "is" male or female.
 """
 
 from __future__ import annotations
@@ -42,12 +42,13 @@ SEX_SCALE: tuple[tuple[float, str], ...] = (
 )
 
 SCALE_NOTE = (
-    "Verbal scale: the ENFSI likelihood-ratio verbal scale (ENFSI Guideline for Evaluative Reporting, 2015) "
-    "adapted to posterior probabilities. The model is calibrated on a sex-balanced validation set, so with "
-    "equal prior odds the posterior odds equal the likelihood ratio. Bands of the probability for the more "
-    "probable sex: 0.50-0.67 no meaningful support; 0.67-0.91 weak; 0.91-0.990 moderate; 0.990-0.999 "
-    "moderately strong; 0.999-0.9999 strong; above 0.9999 very strong support. The words summarise the "
-    "number; they are not a classification of the person."
+    "Verbal scale: the words summarise the calibrated probability of the more probable sex, with band edges "
+    "borrowed from the ENFSI verbal scale (ENFSI Guideline for Evaluative Reporting, 2015) read as if the prior "
+    "were 50:50. The model's calibration set is not sex-balanced (see its card), so the probability is not a "
+    "likelihood ratio and no likelihood ratio is stated: the sex and age estimates are investigative, not "
+    "evaluative evidence. Bands: 0.50-0.67 no meaningful support; 0.67-0.91 weak; 0.91-0.990 moderate; "
+    "0.990-0.999 moderately strong; 0.999-0.9999 strong; above 0.9999 very strong support. The words are not a "
+    "classification of the person."
 )
 
 
@@ -84,15 +85,6 @@ def fmt_probability(p: float) -> str:
     return f"{p:.3f}"
 
 
-def fmt_lr(lr: float) -> str:
-    """Likelihood ratio, rounded for reading (never 'infinite' without saying so)."""
-    if math.isinf(lr):
-        return "unbounded (probability rounded to 1)"
-    if lr >= 100:
-        return f"{lr:,.0f}"
-    return f"{lr:.1f}"
-
-
 def express_sex(p_male: float) -> SexStatement:
     """Express a calibrated ``p_male`` in words, e.g. 'moderate support for a male speaker'."""
     p_male = min(1.0, max(0.0, float(p_male)))
@@ -106,8 +98,8 @@ def express_sex(p_male: float) -> SexStatement:
         favoured = ""
     else:
         sentence = (f"The voice gives {strength} for a {favoured} speaker rather than a "
-                    f"{'female' if favoured == 'male' else 'male'} speaker (probability {favoured} "
-                    f"{fmt_probability(p_fav)}, equivalent likelihood ratio about {fmt_lr(lr)} under equal priors).")
+                    f"{'female' if favoured == 'male' else 'male'} speaker (calibrated probability {favoured} "
+                    f"{fmt_probability(p_fav)}). This is an investigative estimate, not evaluative evidence.")
     return SexStatement(p_male, favoured, strength, lr, sentence)
 
 

@@ -28,9 +28,11 @@ import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont, PngImagePlugin
 
+from s2f_desktop.core.models import CompositeParam
 from s2f_desktop.system.env import resources_dir
 
 #: Identifies the marking layout; recorded with each stored composite (``render.marking``).
@@ -299,7 +301,11 @@ def verify_marking(png: bytes, info: MarkInfo) -> list[str]:
     return problems
 
 
-def is_marked(parameters: dict) -> bool:  # type: ignore[type-arg]
-    """Whether a stored composite's images were stored marked (record ``render.marking``)."""
+def is_marked(parameters: Mapping[str, Any]) -> bool:
+    """Whether a stored composite's images were stored marked (record ``render.marking``).
+
+    Takes stored (typed :class:`CompositeParam`) parameters or the renderer's dict form.
+    """
     p = parameters.get("render.marking")
-    return isinstance(p, dict) and str(p.get("value", "")).startswith("composite-mark-")
+    value = p.value if isinstance(p, CompositeParam) else p.get("value", "") if isinstance(p, dict) else ""
+    return str(value).startswith("composite-mark-")

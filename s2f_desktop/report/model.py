@@ -5,44 +5,52 @@ verification, segments, one analysis run, its composites, the audit trail) plus 
 model cards under ``models/`` into a :class:`ReportData` of display-ready strings. The PDF
 renderer only lays this out; nothing here reads widget state or recomputes an analysis.
 
+The run's results are the typed :class:`~s2f_desktop.core.results.RunResults`; every value
+printed is read from an attribute of it, formatted with fixed precision. "Material
+analysed" comes from the run's stored ranges and the hashes of the samples analysed; a
+segment edited or deleted after the run is shown as such.
+
 Determinism: every value comes from stored data or from the ``generated_at`` argument,
 lists are in stored order, and floats are formatted with fixed precision. The same stored
 state and the same ``generated_at`` therefore give the same text. The report id is a hash
 of the *content inputs* (case, evidence hashes and their verification result, the run,
 its segments and its composites); it does not depend on ``generated_at`` or on the audit
 trail, so re-exporting unchanged findings yields the same id.
-
-The stored analysis results are written by another component and may lack keys, so
-every read here is defensive: a missing value is shown as :data:`NA` rather than failing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+from s2f_desktop.core.jsonutil import canonical_json
 from s2f_desktop.core.models import (
     AnalysisRun,
     AuditEvent,
     Case,
     ChainCheck,
     Composite,
+    CompositeParam,
     Evidence,
     EvidenceCheck,
     Segment,
     VerifyStatus,
 )
-from s2f_desktop.core.traits import INCONCLUSIVE
+from s2f_desktop.core.results import Acoustics, Consistency, Quality
+from s2f_desktop.core.timeutil import fmt_clock, fmt_dt, fmt_duration
+from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate
 from s2f_desktop.report import language
-from s2f_desktop.report.modelcards import ModelCardInfo
+from s2f_desktop.report.modelcards import ModelCardInfo, TraitPerformance
+from s2f_desktop.store import codec
 
 #: Shown wherever a value was not stored.
 NA = "not available"
+#: Shown for a case or exhibit field the examiner has not filled in.
+NOT_STATED = "not stated"
 #: The marking on the cover and on every page.
 MARKING = "Investigative lead \u2014 not an identification"
 
@@ -61,6 +69,11 @@ class EvidenceItem:
     imported: str
     status: str  # VerifyStatus value at report time
     actual_sha256: str  # what re-hashing found ("" when identical or missing)
+    original_path: str = ""
+    received_from: str = NOT_STATED
+    received_on: str = NOT_STATED
+    medium: str = NOT_STATED
+    seal: str = NOT_STATED
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,9 @@ class SegmentItem:
     reasons: str
     sex: str
     age: str
+    samples: str  # the analysed range in samples at the native rate
+    samples_sha256: str  # hash of the samples analysed (NA for runs stored before it was recorded)
+    state: str  # "as analysed", or what changed since the run
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,7 @@ class SexFinding:
     abstained: bool
     statement: str
     reason: str
+    performance: str = ""  # the model's validated performance, from its manifest
 
 
 @dataclass(frozen=True)
@@ -105,11 +122,12 @@ class AgeFinding:
     statement: str
     reason: str
     bands: str = ""  # probability of each age band, when stored
+    performance: str = ""  # the model's validated performance (with the majority-band baseline)
 
 
 @dataclass(frozen=True)
 class Measure:
-    """An acoustic measure with its unit and a reliability note."""
+    """A measure as printed: name, value, unit, and a note (threshold or reliability)."""
 
     name: str
     value: str
@@ -178,6 +196,30 @@ class AuditItem:
 
 
 @dataclass(frozen=True)
+class RunSection:
+    """One reported analysis run: the material it analysed, its findings, its composites, its conclusions."""
+
+    run_id: int
+    created: str
+    created_by: str
+    outcome: str
+    segments: tuple[SegmentItem, ...]
+    net_speech: str
+    total_selected: str
+    quality_verdict: str
+    quality_reasons: tuple[str, ...]
+    quality_measures: tuple[Measure, ...]
+    consistency: str
+    consistency_details: tuple[Measure, ...]
+    sex: SexFinding
+    age: AgeFinding
+    acoustics: tuple[Measure, ...]
+    acoustic_notes: tuple[str, ...]
+    composites: tuple[CompositeItem, ...]
+    conclusions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything the PDF shows, as display-ready values."""
 
@@ -192,29 +234,20 @@ class ReportData:
     agency: str
     case_status: str
     case_opened: str
+    # the request and the examiner
+    question: str
+    propositions: str
+    case_info: str
+    examiner_role: str
+    examiner_qualifications: str
+    listening_statement: str
+    review: tuple[tuple[str, str], ...]  # the latest recorded second-examiner review, as (field, value)
     # evidence
     evidence: tuple[EvidenceItem, ...]
     evidence_ok: bool
-    # material analysed
-    run_id: int | None
-    run_created: str
-    run_created_by: str
+    # the analysis runs reported (all of the case's unless restricted), and the others with their outcomes
+    runs: tuple[RunSection, ...]
     other_runs: tuple[str, ...]
-    segments: tuple[SegmentItem, ...]
-    net_speech: str
-    total_selected: str
-    quality_verdict: str
-    quality_reasons: tuple[str, ...]
-    quality_measures: tuple[Measure, ...]
-    consistency: str
-    consistency_details: tuple[Measure, ...]
-    # findings
-    sex: SexFinding
-    age: AgeFinding
-    acoustics: tuple[Measure, ...]
-    acoustic_notes: tuple[str, ...]
-    # composites
-    composites: tuple[CompositeItem, ...]
     # method and limitations
     models: tuple[ModelCardInfo, ...]
     limitations: tuple[str, ...]
@@ -224,6 +257,7 @@ class ReportData:
     audit: tuple[AuditItem, ...]
     chain_status: str
     chain_ok: bool
+    chain_head: str
     reproducibility: tuple[tuple[str, str], ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
@@ -234,56 +268,19 @@ class ReportData:
 
 # --------------------------------------------------------------------------- helpers
 def canonical(obj: Any) -> str:
-    """Deterministic JSON of dataclasses, paths and plain values."""
-    import dataclasses
-
-    def conv(o: Any) -> Any:
-        if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return {f.name: conv(getattr(o, f.name)) for f in dataclasses.fields(o)}
-        if isinstance(o, Mapping):
-            return {str(k): conv(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [conv(v) for v in o]
-        if isinstance(o, (Path, datetime)):
-            return str(o)
-        if hasattr(o, "value") and not isinstance(o, (int, float, str)):
-            return str(o.value)
-        return o
-
-    return json.dumps(conv(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Deterministic JSON (see :func:`s2f_desktop.core.jsonutil.canonical_json`)."""
+    return canonical_json(obj)
 
 
-def fmt_dt(dt: datetime | None) -> str:
-    """Stored (naive UTC) time → text."""
-    return NA if dt is None else dt.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def fmt_clock(seconds: float) -> str:
-    """Seconds → m:ss.mmm (h:mm:ss.mmm past an hour)."""
-    seconds = max(0.0, float(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{int(h)}:{int(m):02d}:{s:06.3f}" if h else f"{int(m)}:{s:06.3f}"
-
-
-def fmt_duration(seconds: float) -> str:
-    """A recording's length: seconds, with minutes past one minute."""
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    return f"{fmt_clock(seconds)} ({seconds:.1f} s)"
-
-
-def fmt_num(v: Any, digits: int = 2) -> str:
-    """A number with fixed precision; anything else (or NaN) → :data:`NA`."""
+def fmt_num(v: float | int | bool | None, digits: int = 2) -> str:
+    """A number with fixed precision; None → :data:`NA`."""
+    if v is None:
+        return NA
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, (int, float)):
-        if isinstance(v, float) and not math.isfinite(v):
-            return NA
-        if isinstance(v, int):
-            return str(v)
-        return f"{v:.{digits}f}"
-    return NA
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.{digits}f}"
 
 
 def fmt_size(n: int) -> str:
@@ -298,272 +295,150 @@ def fmt_size(n: int) -> str:
     return f"{v:.1f} {unit}"
 
 
-def _as_dict(v: Any) -> dict[str, Any]:
-    return v if isinstance(v, dict) else {}
-
-
-def _first(d: Mapping[str, Any], *keys: str) -> Any:
-    """First present, non-None value among ``keys``."""
-    for k in keys:
-        if k in d and d[k] is not None:
-            return d[k]
-    return None
-
-
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)) and math.isfinite(float(v)):
-        return float(v)
-    return None
-
-
-def _text_list(v: Any) -> tuple[str, ...]:
-    """Reasons may be stored as strings, dicts ({code, message}) or one string."""
-    if v is None:
-        return ()
-    if isinstance(v, str):
-        return (v,) if v else ()
-    out: list[str] = []
-    if isinstance(v, Iterable):
-        for item in v:
-            if isinstance(item, dict):
-                out.append(str(_first(item, "message", "text", "reason", "code") or canonical(item)))
-            elif item is not None and str(item):
-                out.append(str(item))
-    return tuple(out)
-
-
 # ------------------------------------------------------------ reading analysis results
-def pooled_entry(results: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole-selection entry of a run's results (several spellings are accepted)."""
-    for key in ("pooled", "overall", "summary", "combined", "aggregate"):
-        if isinstance(results.get(key), dict):
-            return results[key]
-    # A flat results dict carries the pooled values at the top level.
-    return dict(results)
-
-
-def segment_entries(results: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per-segment entries keyed by segment id (list or mapping storage accepted)."""
-    raw = _first(results, "segments", "per_segment", "by_segment")
-    out: dict[str, dict[str, Any]] = {}
-    if isinstance(raw, dict):
-        for k, v in raw.items():
-            if isinstance(v, dict):
-                out[str(k)] = v
-    elif isinstance(raw, list):
-        for v in raw:
-            if isinstance(v, dict):
-                sid = _first(v, "segment_id", "id", "segment")
-                if sid is not None:
-                    out[str(sid)] = v
-    return out
-
-
-def entry_traits(entry: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(sex, age)`` dicts of an entry, looked up under ``traits`` or at the top level."""
-    traits = _as_dict(_first(entry, "traits", "estimate", "estimates")) or dict(entry)
-    return _as_dict(traits.get("sex")), _as_dict(traits.get("age"))
-
-
-def entry_quality(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The quality dict of an entry."""
-    return _as_dict(entry.get("quality"))
-
-
-def _is_abstention(label: Any) -> bool:
-    return isinstance(label, str) and label.strip().lower() in {INCONCLUSIVE, "abstain", "abstained", "abstention"}
-
-
-def sex_finding(sex: Mapping[str, Any]) -> SexFinding:
+def sex_finding(sex: SexEstimate) -> SexFinding:
     """Pooled sex estimate → finding with its plain-language statement."""
-    p = _num(_first(sex, "p_male", "probability_male", "p"))
-    label = str(_first(sex, "label", "decision") or "")
-    reason = " ".join(_text_list(_first(sex, "reason", "reasons", "abstain_reason")))
-    if p is None:
-        if _is_abstention(label):
-            return SexFinding(True, NA, INCONCLUSIVE, True,
-                              "ABSTAINED: no sex estimate is given for this material.", reason)
-        return SexFinding(False, NA, label or NA, False, "No sex estimate was stored for this analysis.", reason)
-    stmt = language.express_sex(p)
-    if _is_abstention(label):
+    p = language.fmt_probability(sex.p_male)
+    if sex.label == INCONCLUSIVE:
         text = (f"ABSTAINED: the model declines to state a sex for this material. For the record, the calibrated "
-                f"probability of a male speaker was {language.fmt_probability(p)}; it is not a finding.")
-        return SexFinding(True, language.fmt_probability(p), INCONCLUSIVE, True, text, reason)
-    return SexFinding(True, language.fmt_probability(p), label or stmt.favoured or NA, False, stmt.sentence, reason)
+                f"probability of a male speaker was {p}; it is not a finding.")
+        return SexFinding(True, p, INCONCLUSIVE, True, text, sex.reason)
+    stmt = language.express_sex(sex.p_male)
+    return SexFinding(True, p, sex.label, False, stmt.sentence, sex.reason)
 
 
-def age_finding(age: Mapping[str, Any]) -> AgeFinding:
-    """Pooled age estimate → finding (median, 80 % interval, bin label)."""
-    med = _num(_first(age, "median_years", "median", "years"))
-    interval = _first(age, "interval_80", "interval", "ci80")
-    lo = hi = None
-    if isinstance(interval, (list, tuple)) and len(interval) == 2:
-        lo, hi = _num(interval[0]), _num(interval[1])
-    label = str(_first(age, "label", "bin") or "")
-    reason = " ".join(_text_list(_first(age, "reason", "reasons", "abstain_reason")))
-    if med is None:
-        if _is_abstention(label):
-            return AgeFinding(True, NA, NA, INCONCLUSIVE, True,
-                              "ABSTAINED: no age estimate is given for this material.", reason)
-        return AgeFinding(False, NA, NA, label or NA, False, "No age estimate was stored for this analysis.", reason)
-    interval_txt = f"{lo:.0f}\u2013{hi:.0f} years" if lo is not None and hi is not None else NA
-    if _is_abstention(label):
+def fmt_interval(age: AgeEstimate) -> str:
+    """The 80 % interval as printed."""
+    lo, hi = age.interval_80
+    return f"{lo:.0f}\u2013{hi:.0f} years"
+
+
+def age_finding(age: AgeEstimate) -> AgeFinding:
+    """Pooled age estimate → finding (median, 80 % interval, band)."""
+    med, lo, hi = age.median_years, age.interval_80[0], age.interval_80[1]
+    interval = fmt_interval(age)
+    if age.label == INCONCLUSIVE:
         text = (f"ABSTAINED: the model declines to state an age range for this material. For the record, the "
-                f"median was {med:.0f} years (80 % interval {interval_txt}); it is not a finding.")
-        return AgeFinding(True, f"{med:.0f} years", interval_txt, INCONCLUSIVE, True, text, reason)
-    if lo is not None and hi is not None:
-        text = language.express_age(med, lo, hi)
-    else:
-        text = f"The estimated age is around {med:.0f} years; no interval was stored."
-    bins = _as_dict(age.get("bin_probabilities"))
-    bands = ", ".join(f"{k}: {fmt_num(_num(v), 2)}" for k, v in bins.items() if _num(v) is not None)
-    return AgeFinding(True, f"{med:.0f} years", interval_txt, label or NA, False, text, reason, bands)
+                f"median was {med:.0f} years (80 % interval {interval}); it is not a finding.")
+        return AgeFinding(True, f"{med:.0f} years", interval, INCONCLUSIVE, True, text, age.reason)
+    bands = ", ".join(f"{k}: {v:.2f}" for k, v in age.bin_probabilities.items())
+    return AgeFinding(True, f"{med:.0f} years", interval, age.label, False, language.express_age(med, lo, hi),
+                      age.reason, bands)
 
 
-_SUFFIX_UNITS = (("_hz", "Hz"), ("_db", "dB"), ("_dbfs", "dBFS"), ("_ms", "ms"), ("_s", "s"), ("_pct", "%"),
-                 ("_percent", "%"), ("_cm", "cm"), ("_st", "semitones"))
-_KNOWN_UNITS = {"f0": "Hz", "f0_median": "Hz", "f0_mean": "Hz", "f1": "Hz", "f2": "Hz", "f3": "Hz", "f4": "Hz",
-                "hnr": "dB", "jitter_local": "%", "shimmer_local": "%", "formant_dispersion": "Hz",
-                "vocal_tract_length": "cm", "snr": "dB", "level": "dBFS", "clipping_fraction": "fraction",
-                "bandwidth": "Hz", "net_speech": "s", "voiced_fraction": "ratio"}
-_PRETTY = {"f0_median": "F0 median", "f0_p5": "F0 5th percentile", "f0_p95": "F0 95th percentile",
-           "f0_range": "F0 range (5\u201395 %)", "f1": "F1 (formant 1)", "f2": "F2 (formant 2)",
-           "f3": "F3 (formant 3)", "f4": "F4 (formant 4)", "formant_dispersion": "Formant dispersion",
-           "vocal_tract_length": "Apparent vocal-tract length", "hnr": "Harmonics-to-noise ratio",
-           "jitter_local": "Jitter (local)", "shimmer_local": "Shimmer (local)", "voiced_duration": "Voiced duration",
-           "voiced_fraction": "Voiced fraction", "snr_db": "Signal-to-noise ratio", "level_dbfs": "Speech level",
-           "clipping_fraction": "Clipped samples", "bandwidth_hz": "Effective bandwidth",
-           "telephone_band": "Telephone band", "net_speech_s": "Net speech", "formant_ceiling_hz": "Formant ceiling"}
+#: Readable names of the acoustic measures (keys of :data:`s2f_desktop.voice.acoustics.UNITS`).
+ACOUSTIC_NAMES = {"f0_median": "F0 median", "f0_p5": "F0 5th percentile", "f0_p95": "F0 95th percentile",
+                  "f0_range": "F0 range (5\u201395 %)", "f1": "F1 (formant 1)", "f2": "F2 (formant 2)",
+                  "f3": "F3 (formant 3)", "f4": "F4 (formant 4)", "formant_dispersion": "Formant dispersion",
+                  "vocal_tract_length": "Apparent vocal-tract length", "hnr": "Harmonics-to-noise ratio",
+                  "jitter_local": "Jitter (local)", "shimmer_local": "Shimmer (local)",
+                  "voiced_duration": "Voiced duration", "voiced_fraction": "Voiced fraction"}
 
 
-def pretty_name(key: str) -> str:
-    """Stored measure key → readable name."""
-    if key in _PRETTY:
-        return _PRETTY[key]
-    base = key
-    for suffix, _ in _SUFFIX_UNITS:
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    return base.replace("_", " ").strip().capitalize() or key
+def fmt_measure(v: float | None) -> str:
+    """A measured value: 4 decimals below 0.1, else 2; None → not measurable."""
+    if v is None:
+        return "not measurable"
+    return fmt_num(v, 4 if (abs(v) < 0.1 and v != 0) else 2)
 
 
-def unit_for(key: str) -> str:
-    """Unit of a measure stored as a bare number (from its name)."""
-    if key in _KNOWN_UNITS:
-        return _KNOWN_UNITS[key]
-    for suffix, unit in _SUFFIX_UNITS:
-        if key.endswith(suffix):
-            return unit
-    return ""
-
-
-def measures(d: Mapping[str, Any], skip: Iterable[str] = ()) -> tuple[Measure, ...]:
-    """``{name: value}`` or ``{name: {"value", "unit"}}`` → measures, in stored order."""
-    skip = set(skip)
-    out: list[Measure] = []
-    for key, raw in d.items():
-        if key in skip or key in ("notes",):
-            continue
-        note = ""
-        if isinstance(raw, dict):
-            value = raw.get("value")
-            unit = str(raw.get("unit") or unit_for(key))
-            if raw.get("reliable") is False:
-                note = "unreliable here (needs the band above 3.4 kHz)"
-            elif raw.get("note"):
-                note = str(raw["note"])
-        else:
-            value, unit = raw, unit_for(key)
-        if isinstance(value, (dict, list)):
-            continue
-        if isinstance(value, bool):
-            text = "yes" if value else "no"
-            unit = ""
-        elif isinstance(value, (int, float)):
-            digits = 4 if (isinstance(value, float) and abs(value) < 0.1 and value != 0) else 2
-            text = fmt_num(value, digits)
-        elif value is None:
-            text = "not measurable"
-        else:
-            text = str(value)
-        out.append(Measure(pretty_name(key), text, unit, note))
+def acoustic_measures(a: Acoustics) -> tuple[Measure, ...]:
+    """Acoustic measures in stored order, with their units and reliability."""
+    out = [Measure(ACOUSTIC_NAMES.get(k, k), fmt_measure(m.value), m.unit,
+                   "" if m.reliable else "unreliable here (needs the band above 3.4 kHz)")
+           for k, m in a.measures.items()]
+    if a.formant_ceiling_hz is not None:
+        out.append(Measure("Formant ceiling", fmt_measure(a.formant_ceiling_hz), "Hz", "analysis setting"))
     return tuple(out)
 
 
-def _sex_short(sex: Mapping[str, Any]) -> str:
-    p = _num(_first(sex, "p_male", "probability_male", "p"))
-    label = str(_first(sex, "label", "decision") or "")
-    if _is_abstention(label):
-        return "abstained" + (f" (p male {language.fmt_probability(p)})" if p is not None else "")
-    if p is None:
-        return NA
-    return f"p male {language.fmt_probability(p)}" + (f" ({label})" if label else "")
+def quality_measures(q: Quality) -> tuple[Measure, ...]:
+    """The quality gate's measures, each with the thresholds it was judged against."""
+    t = q.thresholds
+    return (
+        Measure("Net speech", fmt_num(q.net_speech_s, 2), "s",
+                f"minimum {t['min_net_speech_s']:g} s, recommended {t['warn_net_speech_s']:g} s"),
+        Measure("Signal-to-noise ratio", fmt_measure(q.snr_db), "dB",
+                f"minimum {t['min_snr_db']:g} dB, recommended {t['warn_snr_db']:g} dB; noise from {q.snr_method}"),
+        Measure("Clipped samples", fmt_num(q.clipping_fraction * 100, 3), "%",
+                f"maximum {t['max_clipping'] * 100:g} %, recommended at most {t['warn_clipping'] * 100:g} %"),
+        Measure("Effective bandwidth", fmt_num(q.bandwidth_hz, 1), "Hz",
+                f"minimum {t['min_bandwidth_hz']:g} Hz; telephone band at or below {t['telephone_band_hz']:g} Hz"),
+        Measure("Telephone band", fmt_num(q.telephone_band), "", ""),
+        Measure("Speech level", fmt_measure(q.level_dbfs), "dBFS", f"warning below {t['min_level_dbfs']:g} dBFS"),
+        Measure("Duration measured", fmt_num(q.duration_s, 2), "s", ""),
+    )
 
 
-def _age_short(age: Mapping[str, Any]) -> str:
-    med = _num(_first(age, "median_years", "median"))
-    label = str(_first(age, "label", "bin") or "")
-    if _is_abstention(label):
+def _sex_short(sex: SexEstimate) -> str:
+    p = language.fmt_probability(sex.p_male)
+    return f"abstained (p male {p})" if sex.label == INCONCLUSIVE else f"p male {p} ({sex.label})"
+
+
+def _age_short(age: AgeEstimate) -> str:
+    if age.label == INCONCLUSIVE:
         return "abstained"
-    if med is None:
-        return NA
-    interval = _first(age, "interval_80", "interval")
-    if isinstance(interval, (list, tuple)) and len(interval) == 2 and _num(interval[0]) is not None \
-            and _num(interval[1]) is not None:
-        return f"{med:.0f} y ({_num(interval[0]):.0f}\u2013{_num(interval[1]):.0f})"
-    return f"{med:.0f} y"
+    return f"{age.median_years:.0f} y ({age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f})"
 
 
-def consistency_of(results: Mapping[str, Any], pooled: Mapping[str, Any],
-                   seg_numbers: Mapping[str, str] | None = None) -> tuple[str, tuple[Measure, ...]]:
-    """Speaker-consistency verdict and its details.
+def run_outcome(run: AnalysisRun) -> str:
+    """One line with a run's outcome, so that no run is listed without its result."""
+    p = run.results.pooled
+    sex, age = p.traits.sex, p.traits.age
+    sex_txt = f"sex abstained (p male {language.fmt_probability(sex.p_male)})" if sex.label == INCONCLUSIVE \
+        else f"sex {sex.label} (p male {language.fmt_probability(sex.p_male)})"
+    age_txt = "age abstained" if age.label == INCONCLUSIVE else \
+        f"age {age.median_years:.0f} y, 80 % interval {age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f} y"
+    flagged = f", {len(run.results.consistency.flagged)} segment(s) flagged as a possible second speaker" \
+        if run.results.consistency and run.results.consistency.flagged else ""
+    return (f"{len(run.results.selection)} segment(s), quality {p.quality.verdict.value}, {sex_txt}, {age_txt}"
+            f"{flagged}")
 
-    Accepts a verdict-style dict (``verdict``/``consistent``/``message``) and the form of
-    :meth:`s2f_desktop.voice.consistency.ConsistencyReport.to_dict` (``flagged`` segment
-    ids, ``median_similarity`` per segment, ``threshold``), plus an optional ``warnings`` list.
-    """
-    seg_numbers = seg_numbers or {}
-    raw = _first(results, "consistency", "speaker_consistency")
-    if raw is None:
-        raw = _first(pooled, "consistency", "speaker_consistency")
-    if isinstance(raw, list):
-        raw = {"warnings": raw}
-    c = _as_dict(raw)
-    if not c:
-        return "Speaker consistency was not assessed for this analysis.", ()
 
-    def seg_name(sid: Any) -> str:
-        return seg_numbers.get(str(sid), f"segment {str(sid)[:8]}")
+def conclusions(run: AnalysisRun) -> tuple[str, ...]:
+    """The conclusions drawn from the stored findings, in investigative wording (one paragraph each)."""
+    p = run.results.pooled
+    sex, age, q = p.traits.sex, p.traits.age, p.quality
+    out = [f"Material: run #{run.id} analysed {len(run.results.selection)} segment(s) with {q.net_speech_s:.2f} s of "
+           f"net speech; the quality gate's verdict was \u201c{q.verdict.value}\u201d."]
+    if sex.label == INCONCLUSIVE:
+        out.append(f"Sex: no conclusion. The model abstained ({sex.reason}).")
+    else:
+        out.append(f"Sex: the voice is more consistent with a {sex.label} speaker (calibrated probability "
+                   f"{language.fmt_probability(sex.p_male if sex.label == 'male' else 1 - sex.p_male)}). This is an "
+                   f"investigative lead about the voice, not a statement about any person.")
+    if age.label == INCONCLUSIVE:
+        out.append(f"Age: no conclusion. The model abstained ({age.reason}).")
+    else:
+        out.append(f"Age: around {age.median_years:.0f} years, 80 % interval {age.interval_80[0]:.0f}\u2013"
+                   f"{age.interval_80[1]:.0f} years. The age band alone is not offered as a conclusion: its validated "
+                   f"accuracy is printed beside it in section 3.")
+    if run.results.consistency is not None and run.results.consistency.flagged:
+        out.append(f"Speaker consistency: {len(run.results.consistency.flagged)} segment(s) may be a different "
+                   f"speaker from the rest of the selection; the pooled estimate mixes them.")
+    out.append("Nothing in this report identifies, confirms or excludes any person.")
+    return tuple(out)
 
-    verdict = _first(c, "verdict", "result", "label", "status", "summary")
-    consistent = c.get("consistent")
-    flagged = c.get("flagged")
-    if verdict is None and isinstance(consistent, bool):
-        verdict = "consistent" if consistent else "NOT consistent"
-    if verdict is None and isinstance(flagged, list):
-        if flagged:
-            verdict = ("NOT consistent: " + ", ".join(seg_name(f) for f in flagged) +
-                       " may be a different speaker from the rest of the selection")
-        else:
-            verdict = "consistent (no segment differs from the rest of the selection)"
-    text = f"Speaker consistency: {verdict if verdict is not None else NA}."
-    for key in ("message", "explanation", "note"):
-        if isinstance(c.get(key), str) and c[key]:
-            text += f" {c[key][0].upper()}{c[key][1:]}" + ("" if c[key].endswith(".") else ".")
-    warnings = _text_list(c.get("warnings"))
-    if warnings:
-        text += " Warnings: " + "; ".join(warnings) + "."
-    skip = {"verdict", "result", "label", "status", "summary", "message", "explanation", "note", "consistent",
-            "warnings", "flagged", "segment_ids", "similarity", "median_similarity"}
-    details = list(measures({k: v for k, v in c.items() if k not in skip}))
-    med = c.get("median_similarity")
-    if isinstance(med, dict):
-        for sid, v in med.items():
-            details.append(Measure(f"Median similarity, {seg_name(sid)}", fmt_num(v, 3) if v is not None else NA,
-                                   "cosine", "flagged" if isinstance(flagged, list) and sid in flagged else ""))
+
+def consistency_of(c: Consistency | None, seg_numbers: Mapping[str, str]) -> tuple[str, tuple[Measure, ...]]:
+    """Speaker-consistency verdict and its details (median similarity of each segment to the others)."""
+    if c is None:
+        return ("Speaker consistency was not assessed for this analysis (fewer than two segments with enough "
+                "speech).", ())
+
+    def seg_name(sid: str) -> str:
+        return seg_numbers.get(sid, f"segment {sid[:8]}")
+
+    if c.flagged:
+        verdict = ("NOT consistent: " + ", ".join(seg_name(f) for f in c.flagged) +
+                   " may be a different speaker from the rest of the selection")
+    else:
+        verdict = "consistent (no segment differs from the rest of the selection)"
+    text = f"Speaker consistency: {verdict}. {c.note[0].upper()}{c.note[1:]}."
+    details = [Measure("Threshold", fmt_num(c.threshold, 3), "cosine", c.threshold_source)]
+    for sid, v in c.median_similarity.items():
+        details.append(Measure(f"Median similarity, {seg_name(sid)}", fmt_num(v, 3) if v is not None else NA,
+                               "cosine", "flagged" if sid in c.flagged else ""))
     return text, tuple(details)
 
 
@@ -576,14 +451,10 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
-def _param_parts(raw: Any) -> tuple[Any, str, str]:
+def _param_parts(p: CompositeParam) -> tuple[Any, str, str]:
     """``(value, origin, note)`` of a stored parameter; illustrative parameters say so in the note."""
-    if isinstance(raw, dict) and "value" in raw:
-        note = str(raw.get("note") or "")
-        if raw.get("illustrative"):
-            note = f"{note} (illustrative)" if note else "illustrative"
-        return raw.get("value"), str(raw.get("origin") or NA), note
-    return raw, NA, ""
+    note = f"{p.note} (illustrative)" if p.illustrative and p.note else ("illustrative" if p.illustrative else p.note)
+    return p.value, p.origin.value, note
 
 
 def composite_items(composites: Sequence[Composite], image_root: Path,
@@ -625,13 +496,14 @@ def composite_items(composites: Sequence[Composite], image_root: Path,
         parent = by_id.get(c.parent_id) if c.parent_id is not None else None
         if parent is not None:
             for name in list(c.parameters) + [n for n in parent.parameters if n not in c.parameters]:
-                new_v, new_o, note = _param_parts(c.parameters.get(name))
-                old_v, _, _ = _param_parts(parent.parameters.get(name))
                 if name not in c.parameters:
-                    edits.append(EditItem(name, _fmt_value(old_v), "(removed)", ""))
-                elif name not in parent.parameters or canonical(new_v) != canonical(old_v):
-                    edits.append(EditItem(name, _fmt_value(old_v) if name in parent.parameters else "(absent)",
-                                          _fmt_value(new_v), note))
+                    edits.append(EditItem(name, _fmt_value(parent.parameters[name].value), "(removed)", ""))
+                    continue
+                new_v, _, note = _param_parts(c.parameters[name])
+                if name not in parent.parameters:
+                    edits.append(EditItem(name, "(absent)", _fmt_value(new_v), note))
+                elif canonical(new_v) != canonical(parent.parameters[name].value):
+                    edits.append(EditItem(name, _fmt_value(parent.parameters[name].value), _fmt_value(new_v), note))
         items.append(CompositeItem(c.id, c.kind, c.label, c.version, c.parent_id, fmt_dt(c.created_at), c.created_by,
                                    c.kind == "primary", tuple(images), params, tuple(edits)))
     return tuple(items)
@@ -675,19 +547,22 @@ SPEECH2FACE_CONTEXT = (
 
 
 # --------------------------------------------------------------------------- report id
-def report_id(case: Case, checks: Sequence[EvidenceCheck], run: AnalysisRun | None, segments: Sequence[Segment],
+def report_id(case: Case, checks: Sequence[EvidenceCheck], runs: Sequence[AnalysisRun], segments: Sequence[Segment],
               composites: Sequence[Composite], image_checks: Mapping[tuple[int, str], str]) -> str:
     """Deterministic id from the content inputs (not from the time of generation)."""
     inputs = {
-        "case": [case.number, case.title, case.analyst, case.agency],
+        "case": [case.number, case.title, case.analyst, case.agency, case.question, case.propositions,
+                 case.case_info, case.examiner_role, case.examiner_qualifications, case.listening_statement],
         "evidence": [[c.evidence_id, c.sha256, c.status.value, c.actual_sha256 or ""] for c in checks],
-        "run": None if run is None else {
-            "id": run.id, "segments": list(run.segment_ids), "models": list(run.models), "device": run.device,
-            "parameters": run.parameters, "seed": run.seed, "results": run.results, "app_version": run.app_version,
-        },
+        "runs": [{
+            "id": run.id, "segments": list(run.segment_ids), "models": codec.encode_models(run.models),
+            "device": run.device, "parameters": run.parameters, "seed": run.seed,
+            "results": codec.encode_results(run.results), "app_version": run.app_version,
+        } for run in runs],
         "segments": [[s.id, s.evidence_id, s.start_sample, s.end_sample, s.sample_rate, s.label, s.speaker_tag]
                      for s in segments],
-        "composites": [[c.id, c.kind, c.label, c.version, c.parent_id, c.parameters, c.image_sha256]
+        "composites": [[c.id, c.kind, c.label, c.version, c.parent_id, codec.encode_params(c.parameters),
+                        c.image_sha256]
                        for c in composites],
         "images": sorted([f"{k[0]}:{k[1]}:{v}" for k, v in image_checks.items()]),
     }
@@ -707,9 +582,77 @@ def _short_id(object_id: str) -> str:
     return object_id[:8] if len(object_id) == 32 and all(ch in "0123456789abcdef" for ch in object_id) else object_id
 
 
-def _summarise_details(details: Mapping[str, Any], limit: int = 160) -> str:
-    text = canonical(details) if details else ""
+def _readable(v: Any) -> str:
+    if isinstance(v, Mapping):
+        return ", ".join(f"{k} {_readable(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_readable(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    text = str(v)
+    # Hashes and ids are shortened in the table; the full values are in the store and section 7.
+    return _short_id(text) if len(text) == 32 else (text[:12] + "\u2026" if len(text) == 64 else text)
+
+
+def _summarise_details(details: Mapping[str, Any], limit: int = 200) -> str:
+    """An event's details as readable text ("key: value; ..."), shortened for the table."""
+    text = "; ".join(f"{k.replace('_', ' ')}: {_readable(v)}" for k, v in details.items())
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Mapping[int, Evidence],
+                composites: Sequence[Composite], image_root: Path, image_checks: Mapping[tuple[int, str], str],
+                performance: TraitPerformance | None, warnings: list[str]) -> tuple[RunSection, list[Segment]]:
+    """One run's section (and the analysed segments still as they were), from its stored results.
+
+    ``segments`` are the case's segments as they are now, by id: a range whose segment was
+    since edited or deleted is reported as such (and a warning is added).
+    """
+    res = run.results
+    items: list[SegmentItem] = []
+    used: list[Segment] = []
+    changed: list[str] = []
+    for i, r in enumerate(res.selection, start=1):
+        part = res.segment(r.segment_id)
+        now = segments.get(r.segment_id)
+        if now is None:
+            state = "DELETED after the run"
+        elif (now.evidence_id, now.start_sample, now.end_sample) != (r.evidence_id, r.start_sample, r.end_sample):
+            state = (f"CHANGED after the run: now {fmt_clock(now.start_s)}\u2013{fmt_clock(now.end_s)} "
+                     f"(samples {now.start_sample}\u2013{now.end_sample})")
+        else:
+            state = "as analysed"
+            used.append(now)
+        if state != "as analysed":
+            changed.append(f"segment #{i} {state.split(':')[0].lower()}")
+        ev = ev_by_id.get(r.evidence_id)
+        items.append(SegmentItem(
+            r.segment_id, ev.original_name if ev else r.evidence_name, fmt_clock(r.start_s), fmt_clock(r.end_s),
+            f"{(r.end_sample - r.start_sample) / r.sample_rate:.2f} s",
+            (now.label or "\u2014") if now else "\u2014", (now.speaker_tag or "\u2014") if now else "\u2014",
+            now.source.value if now else "\u2014",
+            part.quality.verdict.value if part else NA, "; ".join(part.quality.reasons) if part else "",
+            _sex_short(part.traits.sex) if part else NA, _age_short(part.traits.age) if part else NA,
+            f"{r.start_sample}\u2013{r.end_sample} at {r.sample_rate} Hz", r.samples_sha256 or NA, state))
+    if changed:
+        warnings.append(f"The material analysed in run #{run.id} has changed since the run: " + "; ".join(changed)
+                        + ". The findings describe the material as it was analysed (ranges and sample hashes in "
+                          "section 2), not the segments as they are now.")
+    pooled = res.pooled
+    seg_numbers = {item.id: f"segment #{i}" for i, item in enumerate(items, start=1)}
+    consistency_text, consistency_details = consistency_of(res.consistency, seg_numbers)
+    sex, age = sex_finding(pooled.traits.sex), age_finding(pooled.traits.age)
+    if performance is not None:
+        sex = dataclasses.replace(sex, performance=performance.sex)
+        age = dataclasses.replace(age, performance=performance.age)
+    total = sum((r.end_sample - r.start_sample) / r.sample_rate for r in res.selection)
+    section = RunSection(
+        run.id, fmt_dt(run.created_at), run.created_by, run_outcome(run), tuple(items),
+        f"{pooled.quality.net_speech_s:.2f} s", f"{total:.2f} s", pooled.quality.verdict.value,
+        tuple(pooled.quality.reasons), quality_measures(pooled.quality), consistency_text, consistency_details,
+        sex, age, acoustic_measures(pooled.acoustics), tuple(pooled.acoustics.notes),
+        composite_items(composites, image_root, image_checks), conclusions(run))
+    return section, used
 
 
 def build_report_data(
@@ -717,20 +660,25 @@ def build_report_data(
     case: Case,
     evidence: Sequence[Evidence],
     checks: Sequence[EvidenceCheck],
-    run: AnalysisRun | None,
+    runs: Sequence[AnalysisRun],
     all_runs: Sequence[AnalysisRun],
-    segments: Sequence[Segment],
-    composites: Sequence[Composite],
+    segments: Mapping[str, Segment],
+    composites: Mapping[int, Sequence[Composite]],
     image_root: Path,
     image_checks: Mapping[tuple[int, str], str],
     events: Sequence[AuditEvent],
     chain: ChainCheck,
     model_cards: Sequence[ModelCardInfo],
+    performance: TraitPerformance | None,
     generated_at: datetime,
     app_version: str,
     renderer_versions: Mapping[str, str] | None = None,
 ) -> ReportData:
-    """Assemble the report content from stored records (see the module docstring)."""
+    """Assemble the report content from stored records (see the module docstring).
+
+    ``segments`` are the case's segments as they are now, by id: a run's range whose
+    segment was since edited or deleted is reported as such.
+    """
     warnings: list[str] = []
     ev_by_id = {e.id: e for e in evidence}
     check_by_id = {c.evidence_id: c for c in checks}
@@ -741,7 +689,9 @@ def build_report_data(
         actual = c.actual_sha256 if (c and c.actual_sha256 and c.actual_sha256 != e.sha256) else ""
         ev_items.append(EvidenceItem(e.id, e.original_name, e.sha256, fmt_duration(e.media.duration_s),
                                      _media_format(e), fmt_size(e.size_bytes),
-                                     f"{fmt_dt(e.imported_at)} by {e.imported_by}", status, actual))
+                                     f"{fmt_dt(e.imported_at)} by {e.imported_by}", status, actual, e.original_path,
+                                     e.received_from or NOT_STATED, e.received_on or NOT_STATED,
+                                     e.medium or NOT_STATED, e.seal or NOT_STATED))
     evidence_ok = all(i.status == VerifyStatus.OK.value for i in ev_items)
     if not evidence_ok:
         bad = ", ".join(f"#{i.id} {i.name}: {i.status}" for i in ev_items if i.status != VerifyStatus.OK.value)
@@ -750,65 +700,59 @@ def build_report_data(
     if not chain.ok:
         warnings.append(f"The audit trail's hash chain is BROKEN ({chain.reason}).")
 
-    results: Mapping[str, Any] = run.results if run is not None else {}
-    pooled = pooled_entry(results)
-    per_seg = segment_entries(results)
-    seg_items = []
-    for s in segments:
-        entry = per_seg.get(s.id, {})
-        q = entry_quality(entry)
-        sx, ag = entry_traits(entry)
-        ev = ev_by_id.get(s.evidence_id)
-        seg_items.append(SegmentItem(
-            s.id, ev.original_name if ev else f"evidence #{s.evidence_id}", fmt_clock(s.start_s), fmt_clock(s.end_s),
-            f"{s.duration_s:.2f} s", s.label or "\u2014", s.speaker_tag or "\u2014", s.source.value,
-            str(q.get("verdict") or NA) if q else NA, "; ".join(_text_list(q.get("reasons"))) if q else "",
-            _sex_short(sx) if entry else NA, _age_short(ag) if entry else NA))
-    total_selected = sum(s.duration_s for s in segments)
-    pq = entry_quality(pooled)
-    net = _num(_first(pq, "net_speech_s", "net_speech")) if pq else None
-    if net is None:
-        net = _num(_first(_as_dict(results), "net_speech_s"))
-    quality_measures = measures(pq, skip=("verdict", "reasons")) if pq else ()
-    seg_numbers = {sg.id: f"segment #{i}" for i, sg in enumerate(segments, start=1)}
-    consistency_text, consistency_details = consistency_of(_as_dict(results), pooled, seg_numbers)
-
-    sx, ag = entry_traits(pooled)
-    acoustics_raw = _as_dict(_first(pooled, "acoustics", "acoustic", "measures"))
-    acoustic_notes = _text_list(acoustics_raw.get("notes")) if acoustics_raw else ()
-
-    run_items: list[str] = []
-    for r in all_runs:
-        if run is None or r.id != run.id:
-            run_items.append(f"run #{r.id} of {fmt_dt(r.created_at)} by {r.created_by}")
-    if run is None:
+    sections: list[RunSection] = []
+    used_segments: list[Segment] = []
+    seg_items_all: list[SegmentItem] = []
+    for run in runs:
+        section, used = run_section(run, segments, ev_by_id, composites.get(run.id, ()), image_root, image_checks,
+                                    performance, warnings)
+        sections.append(section)
+        used_segments += used
+        seg_items_all += section.segments
+    if not runs:
         warnings.append("No analysis run is stored for this case: the report lists evidence and the audit trail only.")
+    reported = {r.id for r in runs}
+    run_items = [f"run #{r.id} of {fmt_dt(r.created_at)} by {r.created_by}: {run_outcome(r)}" for r in all_runs
+                 if r.id not in reported]
 
     # Reproducibility block: everything needed to re-run the analysis and re-check this report.
     repro: list[tuple[str, str]] = [("Report id", "(see header)")]
     for e in evidence:
         repro.append((f"Input #{e.id} sha256", e.sha256))
-    for s in segments:
-        repro.append((f"Segment {s.id[:8]}", f"evidence #{s.evidence_id}, samples {s.start_sample}\u2013{s.end_sample} "
-                                             f"at {s.sample_rate} Hz"))
-    if run is not None:
-        repro.append(("Analysis run", f"#{run.id}, {fmt_dt(run.created_at)}, by {run.created_by}"))
-        repro.append(("Seed", str(run.seed)))
-        repro.append(("Device", run.device or NA))
-        repro.append(("App version (analysis)", run.app_version or NA))
+    for item in dict.fromkeys(seg_items_all):
+        repro.append((f"Segment {item.id[:8]}", item.samples))
+        repro.append((f"Segment {item.id[:8]} samples sha256", item.samples_sha256))
+    for run in runs:
+        repro.append((f"Analysis run #{run.id}", f"{fmt_dt(run.created_at)}, by {run.created_by}"))
+        repro.append((f"Run #{run.id} results schema", str(run.results.schema_version)))
+        repro.append((f"Run #{run.id} seed", str(run.seed)))
+        repro.append((f"Run #{run.id} device", run.device or NA))
+        repro.append((f"Run #{run.id} app version", run.app_version or NA))
         for m in run.models:
-            repro.append((f"Model {m.get('id', NA)}", f"{m.get('file', NA)} sha256 {m.get('sha256', NA)}"))
-        repro.append(("Parameters", canonical(run.parameters) if run.parameters else "{}"))
-        if run.timings:
-            repro.append(("Timings (s)", ", ".join(f"{k} {fmt_num(v, 2)}" for k, v in run.timings.items())))
-    for c in composites:
-        for view in sorted(c.image_sha256):
-            repro.append((f"Composite #{c.id} {view}", c.image_sha256[view]))
+            repro.append((f"Run #{run.id} model {m.id}", f"{m.file} sha256 {m.sha256}"))
+        repro.append((f"Run #{run.id} parameters", canonical(run.parameters) if run.parameters else "{}"))
+        t = run.timings
+        repro.append((f"Run #{run.id} timings (s)", f"read_s {t.read_s:.2f}, load_models_s {t.load_models_s:.2f}, "
+                                     f"analysis_s {t.analysis_s:.2f}"))
+    all_composites = [c for run in runs for c in composites.get(run.id, ())]
+    for comp in all_composites:
+        for view in sorted(comp.image_sha256):
+            repro.append((f"Composite #{comp.id} {view}", comp.image_sha256[view]))
     repro.append(("App version (report)", app_version))
     for name, ver in (renderer_versions or {}).items():
         repro.append((name, ver))
-    repro.append(("Audit chain head", events[-1].hash if events else NA))
-    rid = report_id(case, checks, run, segments, composites, image_checks)
+    chain_head = events[-1].hash if events else NA
+    reviews = [e for e in events if e.action == "case.review"]
+    review: tuple[tuple[str, str], ...] = ()
+    if reviews:
+        rev = reviews[-1]
+        review = (("Reviewer", str(rev.details.get("reviewer", ""))), ("Role", str(rev.details.get("role", "")) or
+                                                                      NOT_STATED),
+                  ("Outcome", str(rev.details.get("outcome", ""))), ("Comments", str(rev.details.get("notes", "")) or
+                                                                    "none"),
+                  ("Recorded", f"{fmt_dt(rev.at)} by {rev.actor} (audit event {rev.seq}, hash {rev.hash[:16]})"))
+    repro.append(("Audit chain head", chain_head))
+    rid = report_id(case, checks, runs, used_segments, all_composites, image_checks)
     repro[0] = ("Report id", rid)
 
     audit_items = tuple(AuditItem(e.seq, fmt_dt(e.at), e.actor, e.action,
@@ -829,25 +773,17 @@ def build_report_data(
         agency=case.agency or NA,
         case_status=case.status.value,
         case_opened=fmt_dt(case.created_at),
+        question=case.question or NOT_STATED,
+        propositions=case.propositions or NOT_STATED,
+        case_info=case.case_info or NOT_STATED,
+        examiner_role=case.examiner_role or NOT_STATED,
+        examiner_qualifications=case.examiner_qualifications or NOT_STATED,
+        listening_statement=case.listening_statement or "No listening statement has been recorded by the examiner.",
+        review=review,
         evidence=tuple(ev_items),
         evidence_ok=evidence_ok,
-        run_id=run.id if run else None,
-        run_created=fmt_dt(run.created_at) if run else NA,
-        run_created_by=run.created_by if run else NA,
+        runs=tuple(sections),
         other_runs=tuple(run_items),
-        segments=tuple(seg_items),
-        net_speech=f"{net:.2f} s" if net is not None else NA,
-        total_selected=f"{total_selected:.2f} s",
-        quality_verdict=str(pq.get("verdict") or NA) if pq else NA,
-        quality_reasons=_text_list(pq.get("reasons")) if pq else (),
-        quality_measures=quality_measures,
-        consistency=consistency_text,
-        consistency_details=consistency_details,
-        sex=sex_finding(sx),
-        age=age_finding(ag),
-        acoustics=measures(acoustics_raw) if acoustics_raw else (),
-        acoustic_notes=acoustic_notes,
-        composites=composite_items(composites, image_root, image_checks),
         models=tuple(model_cards),
         limitations=LIMITATIONS,
         context_note=SPEECH2FACE_CONTEXT,
@@ -855,6 +791,7 @@ def build_report_data(
         audit=audit_items,
         chain_status=chain_status,
         chain_ok=chain.ok,
+        chain_head=chain_head,
         reproducibility=tuple(repro),
         warnings=tuple(warnings),
     )

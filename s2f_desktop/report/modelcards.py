@@ -117,7 +117,8 @@ def card_sections(markdown: str) -> dict[str, str]:
 def card_sections_markdown(markdown: str) -> dict[str, tuple[str, str]]:
     """Heading (lower case) → (heading as written, Markdown body), in order."""
     sections: dict[str, tuple[str, str]] = {}
-    heading, title, buf = "", "", []
+    heading, title = "", ""
+    buf: list[str] = []
     for line in markdown.splitlines():
         m = re.match(r"^(#{1,6})\s+(.*)$", line)
         if m:
@@ -200,3 +201,66 @@ def load_model_card(model_id: str, file: str, sha256: str, root: Path) -> ModelC
         metrics=flatten_metrics(manifest.get("metrics", {})), card_text=card_text, note=" ".join(notes),
         sections_md=sections_md,
     )
+
+
+@dataclass(frozen=True)
+class TraitPerformance:
+    """The trait model's validated performance, as printed beside each finding (from its manifest)."""
+
+    sex: str
+    age: str
+
+
+def _metric(metrics: Mapping[str, Any], key: str) -> tuple[float, tuple[float, float] | None] | None:
+    m = metrics.get(key)
+    if not isinstance(m, Mapping) or not isinstance(m.get("value"), (int, float)):
+        return None
+    ci = m.get("ci95")
+    interval = (float(ci[0]), float(ci[1])) if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
+    return float(m["value"]), interval
+
+
+def _fmt_metric(v: tuple[float, tuple[float, float] | None], digits: int = 3) -> str:
+    value, ci = v
+    return f"{value:.{digits}f}" + (f" (95 % CI {ci[0]:.{digits}f}\u2013{ci[1]:.{digits}f})" if ci else "")
+
+
+def trait_performance(model_id: str, root: Path) -> TraitPerformance:
+    """What the trait model's manifest states about its validated performance, in words.
+
+    The age band is printed with the baseline of always answering the most common band,
+    so that a reader sees when the band does no better than that baseline.
+    """
+    missing = f"not stated in the manifest of {model_id}"
+    try:
+        manifest = json.loads((root / model_id / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return TraitPerformance(missing, missing)
+    metrics = manifest.get("metrics") if isinstance(manifest, Mapping) else None
+    if not isinstance(metrics, Mapping):
+        return TraitPerformance(missing, missing)
+    how = str(metrics.get("evaluation", "")).split(";")[0]
+    sex_parts = []
+    decided, abstain = _metric(metrics, "sex_accuracy_decided_clean"), _metric(metrics, "sex_abstention_rate_clean")
+    if decided:
+        sex_parts.append(f"accuracy {_fmt_metric(decided)} where the model states a sex"
+                         + (f", abstaining on {abstain[0] * 100:.1f} % of clips" if abstain else ""))
+    tel = _metric(metrics, "sex_accuracy_telephone")
+    if tel:
+        sex_parts.append(f"accuracy {_fmt_metric(tel)} through a telephone channel")
+    age_parts = []
+    band, base = _metric(metrics, "age_bin_accuracy_clean"), _metric(metrics, "age_majority_bin_accuracy_clean")
+    if band:
+        age_parts.append(f"age band correct {_fmt_metric(band)}")
+    if base:
+        verdict = (" \u2014 the band does no better than this baseline" if band and base[1] and band[1]
+                   and band[1][0] <= base[1][1] and band[0] <= base[1][1] else "")
+        age_parts.append(f"always answering the most common band: {_fmt_metric(base)}{verdict}")
+    mae, cov = _metric(metrics, "age_mae_years_clean"), _metric(metrics, "age_coverage_80_clean")
+    if mae:
+        age_parts.append(f"mean absolute error {_fmt_metric(mae, 1)} years")
+    if cov:
+        age_parts.append(f"80 % interval coverage {_fmt_metric(cov)}")
+    suffix = f" ({model_id}; {how})" if how else f" ({model_id})"
+    return TraitPerformance("; ".join(sex_parts) + suffix if sex_parts else missing,
+                            "; ".join(age_parts) + suffix if age_parts else missing)

@@ -45,6 +45,7 @@ from reportlab.platypus import (
 
 from s2f_desktop.report.fonts import MONO, SANS, SANS_BOLD, SERIF, register_fonts
 from s2f_desktop.report.model import NA, CompositeItem, Measure, ParamItem, ReportData
+from s2f_desktop.report.modelcards import ModelCardInfo
 
 #: Versions of the rendering software, quoted in the reproducibility block.
 RENDERER_VERSIONS = {"ReportLab": reportlab.Version}
@@ -117,7 +118,7 @@ class _Heading(Paragraph):
 
 
 def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float], header: bool = True,
-           extra: Sequence[tuple] = ()) -> Table:
+           extra: Sequence[tuple[Any, ...]] = ()) -> Table:
     t = Table([list(r) for r in rows], colWidths=list(widths), repeatRows=1 if header else 0, hAlign="LEFT")
     style = [
         ("FONTNAME", (0, 0), (-1, -1), SANS),  # plain-string cells would otherwise use unembedded Helvetica
@@ -263,19 +264,26 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             ("Agency", d.agency), ("Case status", d.case_status), ("Case opened", d.case_opened),
             ("Report date", d.generated_at), ("Report id", d.report_id),
             ("Application", f"s2f-desktop {d.app_version}"),
-            ("Analysis reported", f"run #{d.run_id} of {d.run_created} by {d.run_created_by}" if d.run_id is not None
-             else "no analysis run stored"),
+            ("Analyses reported", "; ".join(f"run #{r.run_id} of {r.created} by {r.created_by}" for r in d.runs)
+             or "no analysis run stored"),
         ], st),
         Spacer(1, 5 * mm),
     ]
     if d.warnings:
         out.append(_boxed([_p("WARNING", st["warn"])] + [_p(w, st["warn"]) for w in d.warnings], RED, RED_BG))
         out.append(Spacer(1, 4 * mm))
-    summary = [_p("Summary of findings", st["h2"]), _p(f"Sex: {d.sex.statement}", st["body"]),
-               _p(f"Age: {d.age.statement}", st["body"]),
-               _p(f"Evidence verification at report time: "
-                  f"{'all items OK' if d.evidence_ok else 'FAILED - see section 1'}. "
-                  f"Net speech analysed: {d.net_speech}. Quality: {d.quality_verdict}.", st["body"])]
+    out.append(KeepTogether([_p("The request", st["h2"]),
+                             _kv_table([("Question asked", d.question), ("Propositions", d.propositions),
+                                        ("Case information received", d.case_info)], st)]))
+    out.append(Spacer(1, 3 * mm))
+    summary: list[Flowable] = [_p("Summary of findings", st["h2"])]
+    for r in d.runs:
+        summary.append(_p(f"Run #{r.run_id} ({len(r.segments)} segment(s), net speech {r.net_speech}, quality "
+                          f"{r.quality_verdict}): sex: {r.sex.statement} Age: {r.age.statement}", st["body"]))
+    if not d.runs:
+        summary.append(_p("No analysis run is stored for this case.", st["body"]))
+    summary.append(_p(f"Evidence verification at report time: "
+                      f"{'all items OK' if d.evidence_ok else 'FAILED - see section 1'}.", st["body"]))
     out.append(KeepTogether(summary))
     out.append(PageBreak())
     return out
@@ -306,40 +314,63 @@ def _evidence(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     if d.evidence:
         out.append(Spacer(1, 1.5 * mm))
         out.append(_p("Imported: " + "; ".join(f"#{e.id} {e.imported}" for e in d.evidence) + ".", st["note"]))
+        out.append(_p("Provenance of the exhibits", st["h2"]))
+        prow: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Received from", "Received on", "Original medium",
+                                                              "Seal / reference", "Original path")]]
+        for e in d.evidence:
+            prow.append([_p(e.id, st["cell"]), _p(e.received_from, st["cell"]), _p(e.received_on, st["cell"]),
+                         _p(e.medium, st["cell"]), _p(e.seal, st["cell"]), _p(e.original_path, st["mono"])])
+        out.append(_table(prow, [8 * mm, 32 * mm, 24 * mm, 30 * mm, 28 * mm, CONTENT_W - 122 * mm]))
     return out
 
 
 def _material(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [_Heading("2. Material analysed", st["h1"], 0, "material")]
-    if d.run_id is None:
+    if not d.runs:
         out.append(_p("No analysis has been run for this case.", st["body"]))
-        return out
-    out.append(_p(f"Analysis run #{d.run_id} ({d.run_created}, {d.run_created_by}) used the segments below. Times "
-                  f"are from the start of each recording.", st["body"]))
-    rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Recording", "Start", "End", "Duration",
-                                                          "Label / speaker", "Source")]]
-    for i, s in enumerate(d.segments, start=1):
-        rows.append([_p(i, st["cell"]), _p(s.evidence, st["cell"]), _p(s.start, st["cell"]), _p(s.end, st["cell"]),
-                     _p(s.duration, st["cell"]), _p(f"{s.label} / {s.speaker}", st["cell"]), _p(s.source, st["cell"])])
-    if len(rows) == 1:
-        rows.append([_p("\u2014", st["cell"]), _p("The run's segments are no longer stored.", st["cell"])] + [""] * 5)
-    out.append(_table(rows, [8 * mm, 46 * mm, 22 * mm, 22 * mm, 20 * mm, 38 * mm, 18 * mm]))
-    out.append(Spacer(1, 3 * mm))
-    out.append(_kv_table([("Selected duration", d.total_selected), ("Net speech", d.net_speech),
-                          ("Quality verdict", d.quality_verdict),
-                          ("Quality reasons", "\n".join(d.quality_reasons) if d.quality_reasons else "none stated")],
-                         st))
-    if d.quality_measures:
-        out.append(_p("Recording quality measures (whole selection)", st["h2"]))
-        out.append(_table(_measure_rows(d.quality_measures, st), [55 * mm, 30 * mm, 25 * mm, CONTENT_W - 110 * mm]))
-    out.append(_p("Speaker consistency", st["h2"]))
-    out.append(_p(d.consistency, st["body"]))
-    if d.consistency_details:
-        out.append(_table(_measure_rows(d.consistency_details, st), [55 * mm, 30 * mm, 25 * mm,
-                                                                     CONTENT_W - 110 * mm]))
+    for r in d.runs:
+        out.append(_Heading(f"Run #{r.run_id}", st["h2"], 1, f"material-{r.run_id}"))
+        out.append(_p(f"Analysis run #{r.run_id} ({r.created}, {r.created_by}) analysed the ranges below, as "
+                      f"stored with the run. Times are from the start of each recording; the state column compares "
+                      f"each range with the case's segment as it is now.", st["body"]))
+        rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Recording", "Start", "End", "Duration",
+                                                              "Label / speaker", "State")]]
+        extra = []
+        for i, s in enumerate(r.segments, start=1):
+            state: Any = _p(s.state, st["cell"]) if s.state == "as analysed" else _status_para(s.state, st)
+            rows.append([_p(i, st["cell"]), _p(s.evidence, st["cell"]), _p(s.start, st["cell"]), _p(s.end, st["cell"]),
+                         _p(s.duration, st["cell"]), _p(f"{s.label} / {s.speaker}", st["cell"]), state])
+            if s.state != "as analysed":
+                extra.append(("BACKGROUND", (0, i), (-1, i), RED_BG))
+        out.append(_table(rows, [8 * mm, 40 * mm, 20 * mm, 20 * mm, 18 * mm, 30 * mm, CONTENT_W - 136 * mm],
+                          extra=extra))
+        if r.segments:
+            out.append(Spacer(1, 1.5 * mm))
+            hrows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Samples analysed (native rate)",
+                                                                   "SHA-256 of the samples analysed (mono float32)")]]
+            for i, s in enumerate(r.segments, start=1):
+                hrows.append([_p(i, st["cell"]), _p(s.samples, st["cell"]), _hash(s.samples_sha256, st["mono"])])
+            out.append(_table(hrows, [8 * mm, 52 * mm, CONTENT_W - 60 * mm]))
+        out.append(Spacer(1, 3 * mm))
+        out.append(_kv_table([("Selected duration", r.total_selected), ("Net speech", r.net_speech),
+                              ("Quality verdict", r.quality_verdict),
+                              ("Quality reasons",
+                               "\n".join(r.quality_reasons) if r.quality_reasons else "none stated")], st))
+        if r.quality_measures:
+            out.append(_p("Recording quality measures (whole selection)", st["h2"]))
+            out.append(_table(_measure_rows(r.quality_measures, st), [55 * mm, 30 * mm, 25 * mm, CONTENT_W - 110 * mm]))
+        out.append(_p("Speaker consistency", st["h2"]))
+        out.append(_p(r.consistency, st["body"]))
+        if r.consistency_details:
+            out.append(_table(_measure_rows(r.consistency_details, st), [55 * mm, 30 * mm, 25 * mm,
+                                                                         CONTENT_W - 110 * mm]))
     if d.other_runs:
-        out.append(_p("Other analysis runs stored for this case (not reported here): " + "; ".join(d.other_runs) + ".",
-                      st["note"]))
+        out.append(_p("Other analysis runs of this case", st["h2"]))
+        out.append(_p("Every other run stored for this case, with its outcome (their details are not repeated "
+                      "here; a report of each can be produced from the store):", st["body"]))
+        for item in d.other_runs:
+            out.append(Paragraph("\u2022 " + escape(item), ParagraphStyle("or", parent=st["body"], leftIndent=10,
+                                                                          firstLineIndent=-7)))
     return out
 
 
@@ -360,28 +391,59 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [CondPageBreak(80 * mm), _Heading("3. Findings", st["h1"], 0, "findings"),
                            _p("Estimates for the whole selection (all segments pooled). Numbers are calibrated "
                               "probabilities and intervals from the models described in section 5.", st["body"])]
-    out.append(_finding_box("Sex", [("Probability male", d.sex.p_male), ("Label", d.sex.label)], d.sex.statement,
-                            d.sex.abstained, d.sex.reason, st))
-    out.append(_p("The words follow the verbal scale set out in section 5; the number is the finding.", st["note"]))
-    out.append(Spacer(1, 3 * mm))
-    age_lines = [("Median", d.age.median), ("80 % interval", d.age.interval), ("Age band", d.age.label)]
-    if d.age.bands:
-        age_lines.append(("Band probabilities (years)", d.age.bands))
-    out.append(_finding_box("Age", age_lines, d.age.statement, d.age.abstained, d.age.reason, st))
-    out.append(_Heading("Acoustic measures", st["h2"], 1, "acoustics"))
-    if d.acoustics:
-        out.append(_table(_measure_rows(d.acoustics, st), [55 * mm, 30 * mm, 25 * mm, CONTENT_W - 110 * mm]))
-        for n in d.acoustic_notes:
-            out.append(_p(n, st["note"]))
+    for r in d.runs:
+        out.append(_Heading(f"Run #{r.run_id}: {r.outcome}", st["h2"], 1, f"findings-{r.run_id}"))
+        sex_lines = [("Probability male", r.sex.p_male), ("Label", r.sex.label)]
+        if r.sex.performance:
+            sex_lines.append(("Validated performance", r.sex.performance))
+        out.append(_finding_box("Sex", sex_lines, r.sex.statement, r.sex.abstained, r.sex.reason, st))
+        out.append(_p("The words follow the verbal scale set out in section 5; the number is the finding.", st["note"]))
+        out.append(Spacer(1, 3 * mm))
+        age_lines = [("Median", r.age.median), ("80 % interval", r.age.interval), ("Age band", r.age.label)]
+        if r.age.bands:
+            age_lines.append(("Band probabilities (years)", r.age.bands))
+        if r.age.performance:
+            age_lines.append(("Validated performance", r.age.performance))
+        out.append(_finding_box("Age", age_lines, r.age.statement, r.age.abstained, r.age.reason, st))
+        out.append(_p("Acoustic measures", st["h2"]))
+        if r.acoustics:
+            out.append(_table(_measure_rows(r.acoustics, st), [55 * mm, 30 * mm, 25 * mm, CONTENT_W - 110 * mm]))
+            for n in r.acoustic_notes:
+                out.append(_p(n, st["note"]))
+        else:
+            out.append(_p("No acoustic measures were stored for this analysis (not available).", st["body"]))
+        if r.segments:
+            out.append(_p("Per-segment results", st["h2"]))
+            rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Quality", "Reasons", "Sex", "Age (80 %)")]]
+            for i, s in enumerate(r.segments, start=1):
+                rows.append([_p(i, st["cell"]), _p(s.quality, st["cell"]), _p(s.reasons or "\u2014", st["cell"]),
+                             _p(s.sex, st["cell"]), _p(s.age, st["cell"])])
+            out.append(_table(rows, [8 * mm, 24 * mm, 70 * mm, 38 * mm, CONTENT_W - 140 * mm]))
+    out.append(CondPageBreak(40 * mm))
+    out.append(_Heading("Listening statement", st["h2"], 1, "listening"))
+    out.append(_p("What the examiner heard when listening to the material (their statement, as recorded in the "
+                  "case):", st["note"]))
+    out.append(_p(d.listening_statement, st["body"]))
+    out.append(CondPageBreak(60 * mm))
+    out.append(_Heading("Conclusions", st["h2"], 1, "conclusions"))
+    if not d.runs:
+        out.append(_p("No analysis run is stored: there is no finding.", st["body"]))
+    for r in d.runs:
+        block = [_p(f"Run #{r.run_id}", st["cellb"])] if len(d.runs) > 1 else []
+        out.append(KeepTogether(block + [_p(c, st["body"]) for c in r.conclusions]))
+    return out
+
+
+def _signature(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    out: list[Flowable] = [CondPageBreak(90 * mm), _Heading("8. Examiner and review", st["h1"], 0, "examiner")]
+    out.append(_kv_table([("Examiner", d.analyst), ("Role", d.examiner_role),
+                          ("Qualifications", d.examiner_qualifications), ("Agency", d.agency),
+                          ("Signature", "\n\n"), ("Date", "")], st))
+    out.append(_p("Second examiner's review", st["h2"]))
+    if d.review:
+        out.append(_kv_table(list(d.review), st))
     else:
-        out.append(_p("No acoustic measures were stored for this analysis (not available).", st["body"]))
-    if d.segments:
-        out.append(_Heading("Per-segment results", st["h2"], 1, "per-segment"))
-        rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("#", "Quality", "Reasons", "Sex", "Age (80 %)")]]
-        for i, s in enumerate(d.segments, start=1):
-            rows.append([_p(i, st["cell"]), _p(s.quality, st["cell"]), _p(s.reasons or "\u2014", st["cell"]),
-                         _p(s.sex, st["cell"]), _p(s.age, st["cell"])])
-        out.append(_table(rows, [8 * mm, 24 * mm, 70 * mm, 38 * mm, CONTENT_W - 140 * mm]))
+        out.append(_p("No second-examiner review is recorded in the case's audit trail.", st["body"]))
     return out
 
 
@@ -471,17 +533,20 @@ def _composite_block(c: CompositeItem, primary: CompositeItem | None, st: dict[s
 
 
 def _composites(d: ReportData, st: dict[str, ParagraphStyle], draft: bool) -> list[Flowable]:
-    out: list[Flowable] = [PageBreak(), _Heading("4. Composites", st["h1"], 0, "composites"),
+    out: list[Flowable] = [CondPageBreak(120 * mm), _Heading("4. Composites", st["h1"], 0, "composites"),
                            _p("Composite faces are average faces that display only the estimated traits and their "
                               "uncertainty. They are not likenesses of the speaker. Each parameter's origin says "
                               "whether it was set from the voice analysis, by the analyst, or left at the neutral "
                               "default.", st["body"])]
-    if not d.composites:
-        out.append(_p("No composites were rendered for this analysis.", st["body"]))
-        return out
-    primary = next((c for c in d.composites if c.is_primary), None)
-    for c in d.composites:
-        out.extend(_composite_block(c, primary, st, draft))
+    with_composites = [r for r in d.runs if r.composites]
+    if not with_composites:
+        out.append(_p("No composites were rendered for the runs reported.", st["body"]))
+    for r in with_composites:
+        if len(d.runs) > 1:
+            out.append(_Heading(f"Composites of run #{r.run_id}", st["h2"], 1, f"composites-{r.run_id}"))
+        primary = next((c for c in r.composites if c.is_primary), None)
+        for c in r.composites:
+            out.extend(_composite_block(c, primary, st, draft))
     return out
 
 
@@ -493,52 +558,17 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                   "machine.", st["body"]))
     if not d.models:
         out.append(_p("No models are recorded for this analysis.", st["body"]))
-    shown: set[str] = set()
-    for m in d.models:
-        first = m.id not in shown
-        shown.add(m.id)
-        if first:
-            out.append(_Heading(f"Model {m.id}" + (f" \u2014 {m.title}" if m.title and m.title != m.id else ""),
-                                st["h2"], 1, f"model-{m.id}"))
-        else:  # another file of a model already described: its hash only, not the card again
-            out.append(_p(f"Model {m.id}, further file", st["cellb"]))
-        if m.declared_sha256:
-            declared = "matches the installed manifest" if m.declared_sha256 == m.sha256 else \
-                f"DIFFERS from the installed manifest ({m.declared_sha256})"
-        else:
-            declared = "no installed declaration to compare with"
-        pairs: list[tuple[str, Any]] = [("File", m.file), ("SHA-256 (recorded)", _hash(m.sha256, st["mono"])),
-                                        ("Declaration", declared)]
-        if not first:
-            out.append(_kv_table(pairs, st))
+    else:
+        out.append(_p("Models used (one row per declared file); each model's card is reproduced whole in Appendix A.",
+                      st["body"]))
+        rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("Model", "File", "SHA-256 (recorded)", "Declaration")]]
+        for m in d.models:
+            rows.append([_p(m.id + (f"\n{m.title}" if m.title and m.title != m.id else ""), st["cell"]),
+                         _p(m.file, st["cell"]), _hash(m.sha256, st["mono"]), _p(_declared(m), st["cell"])])
+        out.append(_table(rows, [42 * mm, 28 * mm, 62 * mm, CONTENT_W - 132 * mm]))
+        for m in d.models:
             if m.note:
-                out.append(_p(m.note, st["caution"]))
-            continue
-        if m.sections_md:
-            out.append(_kv_table(pairs, st))
-            for heading, body in m.sections_md:
-                out.append(_p(f"From the model card: {heading}", st["cellb"]))
-                out.extend(md_flowables(body, st))
-        else:
-            if m.data:
-                pairs.append(("Training / validation data", m.data))
-            if m.calibration:
-                pairs.append(("Calibration", m.calibration))
-            if m.metrics_text:
-                pairs.append(("Reported performance", m.metrics_text))
-            if m.card_text:
-                pairs.append(("Model card", m.card_text))
-            out.append(_kv_table(pairs, st))
-        # The card's own metrics table is the readable form of the manifest's figures; the
-        # raw manifest rows are shown only when the card has no metrics section.
-        card_has_metrics = any("metric" in h.lower() for h, _ in m.sections_md)
-        if m.metrics and not card_has_metrics:
-            out.append(_p("Measured metrics (from the model's manifest)", st["cellb"]))
-            rows = [[_p("Metric", st["head"]), _p("Value", st["head"])]] + \
-                [[_p(k, st["cell"]), _p(v, st["cell"])] for k, v in m.metrics]
-            out.append(_table(rows, [110 * mm, CONTENT_W - 110 * mm]))
-        if m.note:
-            out.append(_p(m.note, st["caution"]))
+                out.append(_p(f"{m.id}: {m.note}", st["caution"]))
     out.append(_Heading("Limitations", st["h2"], 1, "limitations"))
     for item in d.limitations:
         out.append(Paragraph("\u2022 " + escape(item), ParagraphStyle("li", parent=st["body"], leftIndent=10,
@@ -550,10 +580,55 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     return out
 
 
+def _declared(m: ModelCardInfo) -> str:
+    if m.declared_sha256:
+        return "matches the installed manifest" if m.declared_sha256 == m.sha256 else \
+            f"DIFFERS from the installed manifest ({m.declared_sha256})"
+    return "no installed declaration to compare with"
+
+
+def _appendix_cards(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Appendix A: every model's card, whole, as installed with the application."""
+    if not d.models:
+        return []
+    out: list[Flowable] = [PageBreak(), _Heading("Appendix A. Model cards", st["h1"], 0, "appendix-cards"),
+                           _p("The cards of the models named in section 5, as installed with the application that "
+                              "produced this report.", st["body"])]
+    shown: set[str] = set()
+    for m in d.models:
+        if m.id in shown:
+            continue
+        shown.add(m.id)
+        out.append(_Heading(f"Model {m.id}" + (f" \u2014 {m.title}" if m.title and m.title != m.id else ""),
+                            st["h2"], 1, f"model-{m.id}"))
+        if m.sections_md:
+            for heading, body in m.sections_md:
+                out.append(_p(f"From the model card: {heading}", st["cellb"]))
+                out.extend(md_flowables(body, st))
+        else:
+            for label, text in (("Training / validation data", m.data), ("Calibration", m.calibration),
+                                ("Reported performance", m.metrics_text)):
+                if text:
+                    out.append(_p(label, st["cellb"]))
+                    out.append(_p(text, st["body"]))
+            if m.card_text:
+                out.extend(md_flowables(m.card_text, st))  # paragraphs re-flowed, never broken mid-sentence
+        # The card's own metrics table is the readable form of the manifest's figures; the
+        # raw manifest rows are shown only when the card has no metrics section.
+        if m.metrics and not any("metric" in h.lower() for h, _ in m.sections_md):
+            out.append(_p("Measured metrics (from the model's manifest)", st["cellb"]))
+            rows = [[_p("Metric", st["head"]), _p("Value", st["head"])]] + \
+                [[_p(k, st["cell"]), _p(v, st["cell"])] for k, v in m.metrics]
+            out.append(_table(rows, [110 * mm, CONTENT_W - 110 * mm]))
+    return out
+
+
 def _audit(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [PageBreak(), _Heading("6. Audit trail", st["h1"], 0, "audit")]
     out.append(Paragraph(("" if d.chain_ok else '<font color="#a61b1b">') + escape(d.chain_status) +
                          ("" if d.chain_ok else "</font>"), st["cellb"]))
+    out.append(_kv_table([("Chain head (hash of the last event)", d.chain_head)], st, key_w=60 * mm,
+                         mono_keys=["Chain head (hash of the last event)"]))
     out.append(_p("Every change to the case, in order. Each event's hash covers its content and the previous "
                   "event's hash, so any later edit breaks the chain. The export of this report is recorded after "
                   "the file is written, with the file's SHA-256.", st["note"]))
@@ -562,8 +637,8 @@ def _audit(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     small = ParagraphStyle("a", parent=st["cell"], fontSize=7, leading=8.6)
     for e in d.audit:
         rows.append([_p(e.seq, small), _p(e.at.replace(" UTC", ""), small), _p(e.actor, small), _p(e.action, small),
-                     _p(e.objects, small), _p(e.details, ParagraphStyle("ad", parent=st["mono"], fontSize=6,
-                                                                         leading=7.5)),
+                     _p(e.objects, small), _p(e.details, ParagraphStyle("ad", parent=st["cell"], fontSize=6.5,
+                                                                         leading=8)),
                      _p(e.hash[:12], ParagraphStyle("ah", parent=st["mono"], fontSize=6, leading=7.5))])
     out.append(_table(rows, [7 * mm, 19 * mm, 16 * mm, 27 * mm, 21 * mm, CONTENT_W - 109 * mm, 19 * mm]))
     return out
@@ -586,7 +661,7 @@ def story(d: ReportData, draft: bool = False) -> list[Flowable]:
     for part in (_cover, _evidence, _material, _findings):
         out.extend(part(d, st))
     out.extend(_composites(d, st, draft))
-    for part in (_method, _audit, _repro):
+    for part in (_method, _audit, _repro, _signature, _appendix_cards):
         out.extend(part(d, st))
     return out
 
@@ -675,4 +750,4 @@ def render_pdf(data: ReportData, out: Path | io.BytesIO, created: datetime) -> i
     final.build(story(data), canvasmaker=maker)
     if final.page != pages:  # pragma: no cover - footers are outside the frame, so this cannot change
         raise RuntimeError("page count changed between passes")
-    return pages
+    return int(pages)

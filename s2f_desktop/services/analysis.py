@@ -7,22 +7,30 @@ cached per process: a batch of files or repeated GUI runs load the models once.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+import numpy as np
 
 from s2f_desktop import __version__
-from s2f_desktop.core.errors import InputError, S2FError
-from s2f_desktop.core.models import AnalysisRun
+from s2f_desktop.core.errors import InputError, NotFoundError, S2FError
+from s2f_desktop.core.hashing import file_sha256
+from s2f_desktop.core.models import AnalysisRun, SegmentStatus
 from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.core.results import SCHEMA_VERSION, AnalysedRange, Analysis, ModelRecord, RunResults, Timings
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import codec
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
-from s2f_desktop.store.vault import sha256_file
 from s2f_desktop.system.faults import fault_point
 
+if TYPE_CHECKING:
+    from s2f_desktop.inference.analyzer import Analyzer
 
 #: Longest audio one analysis reads (seconds). The whole selection is held in memory and
 #: analysed at once (a 10-hour segment took 14 GB); ten minutes peak at 1.6 GB with the
@@ -42,17 +50,62 @@ def _analyzer_module() -> Any:
     return importlib.import_module("s2f_desktop.inference.analyzer")
 
 
-def _analyzer(device: str) -> Any:
-    return _analyzer_module().get_analyzer(device)
+def _analyzer(device: str) -> Analyzer:
+    an: Analyzer = _analyzer_module().get_analyzer(device)
+    return an
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """The analysis of one audio file (or a range of it) outside any case."""
+
+    path: Path
+    sha256: str
+    duration_s: float
+    range_s: tuple[float, float]
+    sample_rate: int
+    analysis: Analysis
+    models: tuple[ModelRecord, ...]
+    device: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file of a batch that could not be analysed, with the one-line reason."""
+
+    path: Path
+    error: str
+
+
+def file_json(fa: FileAnalysis | FileError) -> dict[str, Any]:
+    """The ``s2f analyze FILES --json`` object (the project owner's contract: keys are stable).
+
+    Keys: ``input``, ``quality``, ``traits``, ``acoustics``, ``model``, ``models``, ``device``,
+    ``parameters``, ``app_version``; a failed file gives ``{"input": {"path"}, "error"}``.
+    """
+    if isinstance(fa, FileError):
+        return {"input": {"path": str(fa.path)}, "error": fa.error}
+    pooled = fa.analysis.pooled
+    return {
+        "input": {"path": str(fa.path), "sha256": fa.sha256, "duration_s": fa.duration_s,
+                  "range_s": list(fa.range_s), "sample_rate": fa.sample_rate, "speech_s": pooled.speech_s},
+        "quality": codec.encode_quality(pooled.quality),
+        "traits": codec.encode_traits(pooled.traits, provenance=False),
+        "acoustics": codec.encode_acoustics(pooled.acoustics),
+        "model": {"id": pooled.traits.model_id, "sha256": pooled.traits.model_sha256},
+        "models": codec.encode_models(fa.models),
+        "device": fa.device,
+        "parameters": fa.parameters,
+        "app_version": __version__,
+    }
 
 
 def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | None = None, device: str = "auto",
-                 task: Task | None = None) -> dict[str, Any]:
-    """Analyse one audio file (or a time range of it) without a case; returns the CLI JSON object.
+                 task: Task | None = None) -> FileAnalysis:
+    """Analyse one audio file (or a time range of it) without a case.
 
-    Speech detection always removes the pauses; without a range it runs over the whole
-    file. The object has the keys ``input``, ``quality``, ``traits``, ``acoustics``,
-    ``model``, ``models``, ``device`` and ``parameters`` (see docs; keys are stable).
+    Speech detection always removes the pauses; without a range it runs over the whole file.
     """
     from s2f_desktop.audio.decode import open_audio
 
@@ -70,31 +123,17 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
             raise InputError(f"{path.name}: --start {start_s} s is beyond the end ({frames / sr:.2f} s)")
         _check_length((b - a) / sr, f"the range of {path.name} to analyse")
         x = src.read(a, b, channel="mix")
-    sha, _ = sha256_file(path)
+    sha = file_sha256(path)
     an = _analyzer(device)
     task.progress(0.05, f"analysing {path.name}")
-    mod = _analyzer_module()
-    res = an.analyze([mod.Part(path.name, x, sr)], task.sub(0.05, 1.0))
-    pooled = res["results"]["pooled"]
-    t = res["traits"]
-    return {
-        "input": {"path": str(path), "sha256": sha, "duration_s": round(frames / sr, 3),
-                  "range_s": [round(a / sr, 3), round(b / sr, 3)], "sample_rate": sr,
-                  "speech_s": pooled["speech_s"]},
-        "quality": pooled["quality"],
-        "traits": pooled["traits"],
-        "acoustics": pooled["acoustics"],
-        "model": {"id": t.model_id, "sha256": t.model_sha256},
-        "models": an.models(),
-        "device": an.device,
-        "parameters": an.parameters(),
-        "app_version": __version__,
-    }
+    result, _ = an.analyze([_analyzer_module().Part(path.name, x, sr)], task.sub(0.05, 1.0))
+    return FileAnalysis(path, sha, round(frames / sr, 3), (round(a / sr, 3), round(b / sr, 3)), sr, result,
+                        an.models(), an.device, an.parameters())
 
 
 def analyze_files(paths: Sequence[Path | str], start_s: float | None = None, end_s: float | None = None,
-                  device: str = "auto", task: Task | None = None) -> Iterator[dict[str, Any]]:
-    """Analyse several files in order; a file that fails yields ``{"input": {"path"}, "error"}`` and the batch goes on.
+                  device: str = "auto", task: Task | None = None) -> Iterator[FileAnalysis | FileError]:
+    """Analyse several files in order; a file that fails yields a :class:`FileError` and the batch goes on.
 
     The device is resolved (and the models loaded) before the first file, so a bad
     ``--device`` fails the whole batch at once rather than once per file.
@@ -106,7 +145,7 @@ def analyze_files(paths: Sequence[Path | str], start_s: float | None = None, end
         try:
             yield analyze_file(p, start_s, end_s, device, task.sub(i / n, (i + 1) / n))
         except S2FError as exc:
-            yield {"input": {"path": str(p)}, "error": exc.message}
+            yield FileError(Path(p), exc.message)
 
 
 def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tuple[list[Any], list[Any], Any]:
@@ -131,35 +170,46 @@ def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tupl
     return parts, segs, evs
 
 
-def mark_unshipped(models: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+def mark_unshipped(models: Sequence[ModelRecord]) -> tuple[ModelRecord, ...]:
     """Model records, each not declared with that sha256 by the models shipped with this
     installation (``S2F_MODELS_DIR`` pointing at other weights and a re-hashed manifest)
-    marked ``"shipped": false``, so the run, the GUI and the report can say so."""
+    marked ``shipped=False``, so the run, the GUI and the report can say so."""
+    import dataclasses
     import json
 
     from s2f_desktop.system.env import install_root
 
-    out: list[dict[str, Any]] = []
+    out: list[ModelRecord] = []
     for m in models:
-        rec: dict[str, Any] = dict(m)
         try:
-            manifest = json.loads((install_root() / "models" / str(m.get("id", "")) / "manifest.json").read_text())
-            shipped = manifest.get("files", {}).get(m.get("file")) == m.get("sha256")
+            manifest = json.loads((install_root() / "models" / m.id / "manifest.json").read_text())
+            shipped = manifest.get("files", {}).get(m.file) == m.sha256
         except (OSError, ValueError, AttributeError):
             shipped = False
-        if not shipped:
-            rec["shipped"] = False
-        out.append(rec)
-    return out
+        out.append(m if shipped else dataclasses.replace(m, shipped=False))
+    return tuple(out)
+
+
+def accepted_segment_ids(ctx: AppContext, case_number: str) -> list[str]:
+    """The selection "all accepted segments" of a case, in evidence and time order."""
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        return [g.id for g in repo.list_case_segments(s, case.id) if g.status is SegmentStatus.ACCEPTED]
+
+
+def samples_sha256(x: np.ndarray) -> str:
+    """SHA-256 of the samples the models receive (mono float32, little-endian)."""
+    return hashlib.sha256(np.ascontiguousarray(x, dtype="<f4").tobytes()).hexdigest()
 
 
 def analyze_selection(ctx: AppContext, case_number: str, segment_ids: Sequence[str], device: str = "auto",
                       task: Task | None = None) -> AnalysisRun:
-    """Analyse selected segments of a case and store the run (with an audit event).
+    """Analyse selected segments of an open case and store the run (with an audit event).
 
-    The run records the segment ids, every model used ({id, file, sha256}), the app
-    version, the device, the parameters, the seed, per-segment and pooled results
-    (quality, traits, acoustics), the speaker-consistency check and timings.
+    Every segment must belong to the case. The run records the analysed ranges (evidence,
+    samples, and the SHA-256 of the samples analysed), every model used, the app version,
+    the device, the parameters, the seed, per-segment and pooled results, the
+    speaker-consistency check and timings.
     """
     task = task or null_task()
     with ctx.store.read() as s:
@@ -170,38 +220,54 @@ def analyze_selection(ctx: AppContext, case_number: str, segment_ids: Sequence[s
     foreign = [seg.id for seg in segs if evs[seg.evidence_id].case_id != case.id]
     if foreign:
         raise InputError(f"segment {foreign[0]} does not belong to case {case_number}")
+    selection = tuple(AnalysedRange(seg.id, seg.evidence_id, evs[seg.evidence_id].sha256,
+                                    evs[seg.evidence_id].original_name, seg.start_sample, seg.end_sample,
+                                    seg.sample_rate, samples_sha256(p.x)) for seg, p in zip(segs, parts))
     t1 = time.perf_counter()
     an = _analyzer(device)
     t2 = time.perf_counter()
-    res = an.analyze(parts, task.sub(0.05, 0.97))
+    analysis, _ = an.analyze(parts, task.sub(0.05, 0.97))
     t3 = time.perf_counter()
-    results = res["results"]
-    results["evidence"] = {str(e.id): {"sha256": e.sha256, "name": e.original_name} for e in evs.values()}
-    for seg in segs:
-        results["segments"][seg.id]["range_samples"] = [seg.start_sample, seg.end_sample]
-        results["segments"][seg.id]["evidence_id"] = seg.evidence_id
-    timings = {"read_s": round(t1 - t0, 3), "load_models_s": round(t2 - t1, 3), "analysis_s": round(t3 - t2, 3)}
+    # A profile is never pooled across voices: when the calibrated comparison splits the
+    # selection into speaker groups, nothing is stored and the error names one run per group.
+    from s2f_desktop.services.comparison import require_single_speaker
+
+    require_single_speaker(analysis.consistency, case_number)
+    results = RunResults(SCHEMA_VERSION, selection, analysis.parts, analysis.pooled, analysis.consistency)
+    timings = Timings(round(t1 - t0, 3), round(t2 - t1, 3), round(t3 - t2, 3))
     task.progress(0.98, "recording the run")
+    pooled = results.pooled
     with ctx.store.write() as s:
+        # Re-checked inside the write transaction: the case may have been closed meanwhile.
+        require_open(repo.get_case(s, case_number))
         run = repo.add_run(s, case.id, list(segment_ids), mark_unshipped(an.models()), __version__, an.device,
-                           an.parameters(),
-                           _analyzer_module().SEED, results, timings, ctx.actor)
-        pooled = results["pooled"]["traits"]
+                           an.parameters(), _analyzer_module().SEED, results, timings, ctx.actor)
         from s2f_desktop.store import custody
 
         append_event(s, case_id=case.id, actor=ctx.actor, action="analysis.run", object_type="analysis_run",
                      object_ids=[run.id], details={
                          "selection_sha256": custody.selection_hash(segs, evs),
                          "custody": [custody.state("analysis_run", run)],
-                         "segments": list(segment_ids), "models": an.models(), "device": an.device,
-                         "sex": pooled["sex"]["label"], "p_male": pooled["sex"]["p_male"],
-                         "age": pooled["age"]["label"], "age_interval_80": pooled["age"]["interval_80"],
-                         "quality": results["pooled"]["quality"]["verdict"],
-                         "flagged_segments": (results["consistency"] or {}).get("flagged", []),
+                         "segments": list(segment_ids), "models": codec.encode_models(run.models),
+                         "device": an.device, "sex": pooled.traits.sex.label, "p_male": pooled.traits.sex.p_male,
+                         "age": pooled.traits.age.label, "age_interval_80": list(pooled.traits.age.interval_80),
+                         "quality": pooled.quality.verdict.value,
+                         "flagged_segments": list(results.consistency.flagged) if results.consistency else [],
+                         "samples_sha256": {r.segment_id: r.samples_sha256 for r in selection},
                      })
         repo.touch_case(s, case.id)
         fault_point("analysis.recording")
     task.progress(1.0, "analysis recorded")
+    return run
+
+
+def get_run(ctx: AppContext, case_number: str, run_id: int) -> AnalysisRun:
+    """A stored run of the named case (a run of another case is refused, as if absent)."""
+    with ctx.store.read() as s:
+        case = repo.get_case(s, case_number)
+        run = repo.get_run(s, run_id)
+    if run.case_id != case.id:
+        raise NotFoundError(f"case {case_number} has no analysis run #{run_id}")
     return run
 
 
@@ -216,20 +282,10 @@ def speaker_groups(ctx: AppContext, evidence_id: int, segment_ids: Sequence[str]
     return _analyzer(device).speaker_groups(parts, task.sub(0.2, 1.0))
 
 
-def trait_estimate_from_dict(traits: dict[str, Any], model: dict[str, str] | None = None, device: str = "") -> Any:
-    """Rebuild a :class:`~s2f_desktop.core.traits.TraitEstimate` from its JSON form (``traits`` key)."""
-    from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
-
-    sex, age = traits["sex"], traits["age"]
-    model = model or {}
-    return TraitEstimate(
-        SexEstimate(float(sex["p_male"]), sex["label"], sex.get("reason", "")),
-        AgeEstimate(float(age["median_years"]), (float(age["interval_80"][0]), float(age["interval_80"][1])),
-                    age["label"], dict(age.get("bin_probabilities", {})), age.get("reason", "")),
-        model.get("id", ""), model.get("sha256", ""), device)
-
-
-def trait_estimate_from_run(run: AnalysisRun) -> Any:
-    """The pooled :class:`~s2f_desktop.core.traits.TraitEstimate` of a stored run."""
-    rec = next((m for m in run.models if m["id"].startswith("traits-") and m["file"] == "heads.npz"), None)
-    return trait_estimate_from_dict(run.results["pooled"]["traits"], rec, run.device)
+def run_json(run: AnalysisRun) -> dict[str, Any]:
+    """A stored run as JSON (``s2f analyze CASE --segments ... --json``): its fields, results as stored."""
+    return {"id": run.id, "case_id": run.case_id, "segment_ids": list(run.segment_ids),
+            "models": codec.encode_models(run.models), "app_version": run.app_version, "device": run.device,
+            "parameters": run.parameters, "seed": run.seed, "results": codec.encode_results(run.results),
+            "timings": codec.encode_timings(run.timings), "created_at": run.created_at.isoformat(),
+            "created_by": run.created_by}

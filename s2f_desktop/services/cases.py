@@ -7,7 +7,7 @@ import re
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from s2f_desktop.core.errors import InputError
-from s2f_desktop.core.models import Case, CaseStatus
+from s2f_desktop.core.models import Case, CaseStatus, Evidence
 from s2f_desktop.core.text import check_text
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import custody
@@ -55,21 +55,27 @@ def get_case(ctx: AppContext, number: str) -> Case:
         return repo.get_case(s, number)
 
 
-def update_case(ctx: AppContext, number: str, *, title: str | None = None, analyst: str | None = None,
-                agency: str | None = None, notes: str | None = None) -> Case:
-    """Edit case details; the change is audited with old and new values."""
-    fields = {k: check_text(k, v, allow_newlines=(k == "notes"))
-              for k, v in dict(title=title, analyst=analyst, agency=agency, notes=notes).items() if v is not None}
-    if "title" in fields and not fields["title"]:
+def update_case(ctx: AppContext, number: str, **changes: str | None) -> Case:
+    """Edit case details (any of ``repositories.CASE_FIELDS``); the change is audited with old and new values.
+
+    The expert-report fields are the question asked, the propositions, the case information
+    received, the examiner's role and qualifications and the listening statement.
+    """
+    unknown = sorted(set(changes) - set(repo.CASE_FIELDS))
+    if unknown:
+        raise InputError(f"not an editable case field: {', '.join(unknown)}")
+    multiline = {"notes", "question", "propositions", "case_info", "examiner_qualifications", "listening_statement"}
+    fields = {k: check_text(k, v, allow_newlines=(k in multiline)) for k, v in changes.items() if v is not None}
+    if "title" in fields and not fields["title"].strip():
         raise InputError("a case needs a title")
     with ctx.store.write() as s:
         before = repo.get_case(s, number)
         if before.status is CaseStatus.CLOSED:
             raise InputError(f"case {number} is closed")
         case = repo.update_case(s, number, **fields)
-        changes = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
+        diff = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
         append_event(s, case_id=case.id, actor=ctx.actor, action="case.update", object_type="case",
-                     object_ids=[case.id], details={"changes": changes, "custody": [custody.state("case", case)]})
+                     object_ids=[case.id], details={"changes": diff, "custody": [custody.state("case", case)]})
     return case
 
 
@@ -89,3 +95,45 @@ def require_open(case: Case) -> None:
     """Raise InputError if the case no longer accepts changes."""
     if case.status is CaseStatus.CLOSED:
         raise InputError(f"case {case.number} is closed; reopen is not allowed, start a new case")
+
+
+def set_provenance(ctx: AppContext, number: str, evidence_id: int, **changes: str | None) -> Evidence:
+    """Record an exhibit's provenance (received from, received on, medium, seal or reference); audited."""
+    unknown = sorted(set(changes) - set(repo.PROVENANCE_FIELDS))
+    if unknown:
+        raise InputError(f"not a provenance field: {', '.join(unknown)}")
+    fields = {k: v.strip() for k, v in changes.items() if v is not None}
+    with ctx.store.write() as s:
+        case = repo.get_case(s, number)
+        require_open(case)
+        before = repo.get_evidence(s, evidence_id)
+        if before.case_id != case.id:
+            raise InputError(f"evidence #{evidence_id} does not belong to case {number}")
+        ev = repo.update_provenance(s, evidence_id, **fields)
+        diff = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
+        append_event(s, case_id=case.id, actor=ctx.actor, action="evidence.provenance", object_type="evidence",
+                     object_ids=[evidence_id], details={"changes": diff})
+    return ev
+
+
+#: What a second examiner may conclude about the work reviewed.
+REVIEW_OUTCOMES = ("agreed", "agreed with comments", "not agreed")
+
+
+def record_review(ctx: AppContext, number: str, reviewer: str, role: str, outcome: str, notes: str = "") -> None:
+    """Record a second examiner's review of the case in its audit trail (the report prints the latest).
+
+    The reviewer is a person other than the examiner; what they concluded is stored as given.
+    A review may be recorded on a closed case (it changes no evidence or finding).
+    """
+    if outcome not in REVIEW_OUTCOMES:
+        raise InputError(f"review outcome must be one of: {', '.join(REVIEW_OUTCOMES)}")
+    if not reviewer.strip():
+        raise InputError("a review needs the reviewer's name")
+    with ctx.store.write() as s:
+        case = repo.get_case(s, number)
+        if reviewer.strip() == case.analyst:
+            raise InputError("the second examiner must be someone other than the examiner of the case")
+        append_event(s, case_id=case.id, actor=ctx.actor, action="case.review", object_type="case",
+                     object_ids=[case.id], details={"reviewer": reviewer.strip(), "role": role.strip(),
+                                                    "outcome": outcome, "notes": notes.strip()})

@@ -22,6 +22,7 @@ import numpy as np
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import InputError, S2FError
 from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.core.results import Consistency
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import comparisons as crepo
@@ -293,21 +294,16 @@ def lrm_verbal(log10_lr: float) -> str:
     return verbal(log10_lr)
 
 
-def require_single_speaker(results: dict[str, Any], case_number: str = "") -> None:
-    """Raise :class:`MultipleSpeakersError` when an analysis result's speaker check split the selection.
+def require_single_speaker(check: Consistency | None, case_number: str = "") -> None:
+    """Raise :class:`MultipleSpeakersError` when an analysis's calibrated speaker check split the selection.
 
-    ``results`` is what :meth:`s2f_desktop.inference.analyzer.Analyzer.analyze` returns under ``"results"``
-    (its ``speaker_check`` key). Call it in ``services.analysis.analyze_selection`` after the analysis
-    and before storing the run, so a profile is never pooled across speakers.
+    ``check`` is the analysis's consistency block (:attr:`Analysis.consistency`). Called by
+    ``services.analysis.analyze_selection`` after the analysis and before storing the run, so a
+    profile is never pooled across speakers.
     """
-    chk = results.get("speaker_check") or {}
-    sp = chk.get("speaker_split") or {}
-    if not sp.get("split"):
+    if check is None or not check.split:
         return
-    split = consistency.SpeakerSplit(
-        tuple(tuple(g) for g in sp["groups"]), tuple(sp.get("unassessed", [])),
-        tuple((int(d["a"]), int(d["b"]), float(d["log10_lr"])) for d in sp.get("between_groups_log10_lr", [])),
-        True, float(sp.get("threshold_log10_lr", consistency.SPLIT_LOG10_LR)))
+    split = consistency.SpeakerSplit(check.groups, check.not_judged, check.between, True, check.threshold)
     raise MultipleSpeakersError(split, case_number)
 
 

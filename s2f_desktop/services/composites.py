@@ -25,13 +25,14 @@ import hashlib
 import importlib
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from s2f_desktop.core.errors import InputError, NotFoundError
-from s2f_desktop.core.models import Composite
+from s2f_desktop.core.models import AnalysisRun, Composite, CompositeParam
 from s2f_desktop.core.progress import Task, null_task
-from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
+from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
 from s2f_desktop.face.adjustments import ADJUSTMENTS, BY_NAME, Adjustment
+from s2f_desktop.face.appearance import VIEWS as VIEW_ANGLES
 from s2f_desktop.face.choices import (
     ANCESTRY_CHOICES,
     DEFAULT_ANCESTRY,
@@ -48,7 +49,9 @@ from s2f_desktop.report.marking import (
     side_by_side,
     verify_marking,
 )
+from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import codec
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 
@@ -56,11 +59,11 @@ __all__ = [
     "ADJUSTMENTS", "ANCESTRY_CHOICES", "DEFAULT_ANCESTRY", "DEFAULT_SKIN_TONE", "KINDS", "OTHER_SEX_THRESHOLD",
     "SKIN_TONE_CHOICES", "VIEWS", "Adjustment", "adjust_composite", "composite_image_path", "create_composite_set",
     "export_composite_image", "is_sex_pair", "list_adjustments", "list_composites", "mark_info", "marked_image_bytes",
-    "plan_composite_set", "refuse_existing", "render_primary_for_traits", "sex_pair", "traits_from_run_results",
+    "plan_composite_set", "preview_composite", "refuse_existing", "render_primary_for_traits", "sex_pair",
     "verify_composite_image",
 ]
 
-VIEWS = ("front", "three_quarter", "profile")
+VIEWS = tuple(VIEW_ANGLES)
 KINDS = ("primary", "age_low", "age_high", "other_sex", "analyst_edit")
 
 
@@ -69,28 +72,12 @@ def list_adjustments() -> list[Adjustment]:
     return list(ADJUSTMENTS)
 
 
-# ----------------------------------------------------------------- traits from runs
-def traits_from_run_results(results: dict[str, Any]) -> TraitEstimate:
-    """The pooled trait estimate stored in a run's ``results``.
-
-    Accepts ``results["pooled"]["traits"]`` (the voice pipeline's shape) or a bare
-    ``{"sex": ..., "age": ...}`` mapping. Raises InputError if no estimate is there.
-    """
-    traits = results.get("pooled", {}).get("traits") if isinstance(results.get("pooled"), dict) else None
-    if traits is None and "sex" in results and "age" in results:
-        traits = results
-    if not isinstance(traits, dict) or "sex" not in traits or "age" not in traits:
-        raise InputError("this analysis run has no pooled sex/age estimate to build composites from")
-    try:
-        sx, ag = traits["sex"], traits["age"]
-        lo, hi = ag.get("interval_80", [ag["median_years"], ag["median_years"]])
-        sex = SexEstimate(float(sx["p_male"]), str(sx.get("label", "")), str(sx.get("reason", "")))
-        age = AgeEstimate(float(ag["median_years"]), (float(lo), float(hi)), str(ag.get("label", "")),
-                          dict(ag.get("bin_probabilities", {})), str(ag.get("reason", "")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"the run's trait estimate is malformed: {exc}") from exc
-    return TraitEstimate(sex, age, str(traits.get("model_id", "")), str(traits.get("model_sha256", "")),
-                         str(traits.get("device", "cpu")))
+# ------------------------------------------------------------------- case rules
+def _open_run(s: Any, run_id: int) -> AnalysisRun:
+    """The run, if its case is open (a closed case accepts no new composites)."""
+    run = repo.get_run(s, run_id)
+    require_open(repo.get_case_by_id(s, run.case_id))
+    return run
 
 
 # ------------------------------------------------------------------- set planning
@@ -119,8 +106,9 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
 
     def params(s: str, age: float, sex_note: str, age_note: str) -> dict[str, Any]:
         try:
-            return mapping.build_parameters(sex=s, age_years=age, sex_note=sex_note, age_note=age_note,
-                                            ancestry=ancestry, skin=skin)
+            built: dict[str, Any] = mapping.build_parameters(sex=s, age_years=age, sex_note=sex_note,
+                                                             age_note=age_note, ancestry=ancestry, skin=skin)
+            return built
         except ValueError as exc:
             raise InputError(str(exc)) from exc
 
@@ -173,15 +161,22 @@ def _plan_both_sexes(p_male: float, med: float, lo: float, hi: float, interval: 
     return plan
 
 
+def _value(p: Any) -> Any:
+    """A parameter's value, from a stored (typed) parameter or a planned (renderer-form) one."""
+    if isinstance(p, CompositeParam):
+        return p.value
+    if isinstance(p, dict):
+        return p.get("value")
+    return p
+
+
 def is_sex_pair(composite: Composite) -> bool:
     """Whether a composite is one half of an inconclusive-sex pair (show it beside its partner)."""
-    p = composite.parameters.get(PAIR_KEY)
-    return isinstance(p, dict) and p.get("value") == "sex_inconclusive"
+    return bool(_value(composite.parameters.get(PAIR_KEY)) == "sex_inconclusive")
 
 
 def _sex_of(c: Composite) -> str:
-    p = c.parameters.get("sex")
-    return str(p.get("value") if isinstance(p, dict) else p)
+    return str(_value(c.parameters.get("sex")))
 
 
 def sex_pair(composite: Composite, siblings: Sequence[Composite]) -> list[Composite]:
@@ -200,7 +195,7 @@ def sex_pair(composite: Composite, siblings: Sequence[Composite]) -> list[Compos
     other = "male" if _sex_of(composite) == "female" else "female"
     cands = [c for c in siblings if c.id != base.id and c.parent_id is None and is_sex_pair(c)
              and c.kind == base.kind and _sex_of(c) == other
-             and c.parameters.get("age_years") == base.parameters.get("age_years")]
+             and _value(c.parameters.get("age_years")) == _value(base.parameters.get("age_years"))]
     if not cands:
         return [composite]
     partner = min(cands, key=lambda c: abs(c.id - base.id))
@@ -222,13 +217,10 @@ def _store_image(ctx: AppContext, data: bytes) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------ marking and export
-def _mark_note(params: dict[str, Any]) -> str:
+def _mark_note(params: Mapping[str, Any]) -> str:
     """The extra remark of an image's bottom band (which sex, when both are shown)."""
-    pair = params.get(PAIR_KEY)
-    if isinstance(pair, dict) and pair.get("value") == "sex_inconclusive":
-        sex = params.get("sex", {})
-        sex = sex.get("value") if isinstance(sex, dict) else sex
-        return f"Sex inconclusive: {sex} version, one of a female/male pair"
+    if _value(params.get(PAIR_KEY)) == "sex_inconclusive":
+        return f"Sex inconclusive: {_value(params.get('sex'))} version, one of a female/male pair"
     return ""
 
 
@@ -367,7 +359,8 @@ def export_composite_image(ctx: AppContext, composite_id: int, view: str, dest: 
 
 def _render(params: dict[str, Any], views: Sequence[str], size: int, device: str, task: Task) -> dict[str, bytes]:
     composite = importlib.import_module("s2f_desktop.face.composite")
-    return composite.render_parameters(params, tuple(views), size=size, device=device, task=task)
+    pngs: dict[str, bytes] = composite.render_parameters(params, tuple(views), size=size, device=device, task=task)
+    return pngs
 
 
 def _check_views(views: Sequence[str]) -> tuple[str, ...]:
@@ -389,7 +382,9 @@ def _render_record(size: int, device: str) -> dict[str, dict[str, Any]]:
 
 def _device(ctx: AppContext) -> str:
     pref = getattr(ctx.settings, "device", "auto") or "auto"
-    return "cpu" if pref == "cpu" else importlib.import_module("s2f_desktop.inference.device").resolve_device(pref).torch_device
+    if pref == "cpu":
+        return "cpu"
+    return str(importlib.import_module("s2f_desktop.inference.device").resolve_device(pref).torch_device)
 
 
 def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VIEWS,
@@ -401,9 +396,8 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
     if size < 64 or size > 4096:
         raise InputError("composite size must be between 64 and 4096 px")
     with ctx.store.read() as s:
-        run = repo.get_run(s, run_id)
-    traits = traits_from_run_results(run.results)
-    plan = plan_composite_set(traits, ancestry, skin)
+        run = _open_run(s, run_id)
+    plan = plan_composite_set(run.results.pooled.traits, ancestry, skin)
     device = _device(ctx)
     rendered = []
     for i, (kind, label, params) in enumerate(plan):
@@ -413,9 +407,10 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
         rendered.append((kind, label, params, pngs))
     out: list[Composite] = []
     with ctx.store.write() as s:
+        _open_run(s, run.id)  # the case may have been closed while rendering
         case_number = repo.get_case_by_id(s, run.case_id).number
         for kind, label, params, pngs in rendered:
-            record = {**params, **_render_record(size, device)}
+            record = codec.decode_params({**params, **_render_record(size, device)})
             c = repo.add_composite(s, run.id, kind, label, record, {}, {}, ctx.actor)
             c = _store_marked(ctx, s, case_number, c, pngs)
             append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.create", object_type="composite",
@@ -428,7 +423,7 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
 
 def _adjusted(src: Composite, changes: dict[str, float]) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """The source's parameters with validated slider changes (origin ``analyst``), and what changed."""
-    params = {k: (dict(v) if isinstance(v, dict) else v) for k, v in src.parameters.items()}
+    params = codec.encode_params(src.parameters)  # the face renderer's form, edited below
     applied: dict[str, dict[str, float]] = {}
     for name, value in changes.items():
         adj = BY_NAME.get(name)
@@ -439,7 +434,7 @@ def _adjusted(src: Composite, changes: dict[str, float]) -> tuple[dict[str, Any]
         except (TypeError, ValueError) as exc:
             raise InputError(str(exc)) from exc
         key = f"adjust.{name}"
-        old = float(params.get(key, {}).get("value", adj.default))
+        old = float(src.parameters[key].value) if key in src.parameters else adj.default
         params[key] = {"value": v, "origin": "analyst", "note": adj.label, "illustrative": False}
         applied[name] = {"old": old, "new": v}
     return params, applied
@@ -472,7 +467,7 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
         raise InputError("no adjustment given")
     with ctx.store.read() as s:
         src = repo.get_composite(s, composite_id)
-        run = repo.get_run(s, src.run_id)
+        run = _open_run(s, src.run_id)
         siblings = repo.list_composites(s, src.run_id)
     params, applied = _adjusted(src, changes)
     size = int(params.get("render.size_px", {}).get("value", 512))
@@ -480,15 +475,16 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
     params.update(_render_record(size, device))
     views = tuple(v for v in VIEWS if v in src.images) or ("front",)
     pngs = _render(params, views, size, device, task)
-    root_kind = src.kind if src.kind != "analyst_edit" else str(params.get("source_kind", {}).get("value", "primary"))
+    root_kind = src.kind if src.kind != "analyst_edit" else str(src.parameters["source_kind"].value)
     params["source_kind"] = {"value": root_kind, "origin": "analyst", "note": "kind of the composite first edited",
                              "illustrative": False}
     version = 1 + max((c.version for c in siblings), default=0)
     label = f"Analyst edit v{version} of composite #{src.id} ({root_kind}): " + ", ".join(
         f"{BY_NAME[n].label} {d['new']:+.2f}" for n, d in applied.items())
     with ctx.store.write() as s:
+        _open_run(s, run.id)
         case_number = repo.get_case_by_id(s, run.case_id).number
-        c = repo.add_composite(s, src.run_id, "analyst_edit", label, params, {}, {}, ctx.actor,
+        c = repo.add_composite(s, src.run_id, "analyst_edit", label, codec.decode_params(params), {}, {}, ctx.actor,
                                parent_id=src.id, version=version)
         c = _store_marked(ctx, s, case_number, c, pngs)
         append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.adjust", object_type="composite",

@@ -15,19 +15,21 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Sequence
 
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import NotFoundError
+from s2f_desktop.core.hashing import file_sha256
 from s2f_desktop.core.models import AnalysisRun, Composite, VerifyStatus
 from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.report.model import ReportData, build_report_data
-from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card
+from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card, trait_performance
 from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import check_evidence, safe_output
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event, list_events, verify_chain
-from s2f_desktop.store.vault import sha256_file
 from s2f_desktop.system.env import models_dir
 from s2f_desktop.system.faults import fault_point
 from s2f_desktop.system.paths import StagedOutput, TempJournal, write_failure
@@ -45,16 +47,18 @@ class ReportResult:
     pages: int
 
 
-def _choose_run(runs: list[AnalysisRun], case_number: str, run_id: int | None) -> AnalysisRun | None:
-    if run_id is None:
-        return runs[-1] if runs else None
-    for r in runs:
-        if r.id == run_id:
-            return r
-    raise NotFoundError(f"case {case_number} has no analysis run #{run_id}")
+def _choose_runs(runs: list[AnalysisRun], case_number: str, run_ids: Sequence[int] | None) -> list[AnalysisRun]:
+    """The runs to report: all of the case's (in order) unless restricted to ``run_ids``."""
+    if run_ids is None:
+        return runs
+    by_id = {r.id: r for r in runs}
+    missing = [i for i in run_ids if i not in by_id]
+    if missing:
+        raise NotFoundError(f"case {case_number} has no analysis run #{missing[0]}")
+    return [by_id[i] for i in sorted(set(run_ids))]
 
 
-def _check_images(root: Path, composites: list[Composite]) -> dict[tuple[int, str], str]:
+def _check_images(root: Path, composites: Sequence[Composite]) -> dict[tuple[int, str], str]:
     """Re-hash every composite image: OK, ALTERED, MISSING or NOT RECORDED (no stored hash)."""
     out: dict[tuple[int, str], str] = {}
     for c in composites:
@@ -66,7 +70,7 @@ def _check_images(root: Path, composites: list[Composite]) -> dict[tuple[int, st
             elif not expected:
                 out[(c.id, view)] = "NOT RECORDED"
             else:
-                actual, _ = sha256_file(path)
+                actual = file_sha256(path)
                 out[(c.id, view)] = VerifyStatus.OK.value if actual == expected else VerifyStatus.ALTERED.value
     return out
 
@@ -75,25 +79,19 @@ def _safe_name(case_number: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", case_number)
 
 
-def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = None, task: Task | None = None,
-                        generated_at: datetime | None = None) -> ReportData:
+def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int] | None = None,
+                        task: Task | None = None, generated_at: datetime | None = None) -> ReportData:
     """Gather and check everything the report shows (no file is written, nothing is recorded)."""
     task = task or null_task()
-    generated_at = generated_at or repo.utcnow()
+    generated_at = generated_at or utcnow()
     task.progress(0.0, "reading the case")
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
         evidence = repo.list_evidence(s, case.id)
         runs = repo.list_runs(s, case.id)
-        run = _choose_run(runs, case_number, run_id)
-        segments = []
-        if run is not None:
-            for sid in run.segment_ids:
-                try:
-                    segments.append(repo.get_segment(s, sid))
-                except NotFoundError:
-                    log.warning("run %s refers to segment %s, which no longer exists", run.id, sid)
-        composites = repo.list_composites(s, run.id) if run is not None else []
+        chosen = _choose_runs(runs, case_number, run_ids)
+        segments = {g.id: g for g in repo.list_case_segments(s, case.id)}
+        composites = {r.id: repo.list_composites(s, r.id) for r in chosen}
         events = list_events(s, case.id)
     chain = verify_chain(events)
     checks = []
@@ -101,30 +99,33 @@ def collect_report_data(ctx: AppContext, case_number: str, run_id: int | None = 
         task.progress(0.05 + 0.35 * i / max(1, len(evidence)), f"verifying {ev.original_name}")
         checks.append(check_evidence(ctx, ev))
     task.progress(0.4, "verifying composite images")
-    image_checks = _check_images(ctx.store.layout.composites, composites)
+    image_checks = _check_images(ctx.store.layout.composites, [c for cs in composites.values() for c in cs])
     cards: list[ModelCardInfo] = []
     seen: set[tuple[str, str]] = set()
-    for m in (run.models if run is not None else ()):
-        key = (str(m.get("id", "")), str(m.get("file", "")))
-        if key in seen or not key[0]:
+    for m in (m for r in chosen for m in r.models):
+        if (m.id, m.file) in seen:
             continue
-        seen.add(key)
-        cards.append(load_model_card(key[0], key[1], str(m.get("sha256", "")), models_dir()))
+        seen.add((m.id, m.file))
+        cards.append(load_model_card(m.id, m.file, m.sha256, models_dir()))
+    traits_model = next((m.id for r in chosen for m in r.models if m.id.startswith("traits-")), None)
+    performance = trait_performance(traits_model, models_dir()) if traits_model else None
     task.progress(0.45, "assembling the report")
     return build_report_data(
-        case=case, evidence=evidence, checks=checks, run=run, all_runs=runs, segments=segments,
+        case=case, evidence=evidence, checks=checks, runs=chosen, all_runs=runs, segments=segments,
         composites=composites, image_root=ctx.store.layout.composites, image_checks=image_checks, events=events,
-        chain=chain, model_cards=cards, generated_at=generated_at, app_version=__version__,
+        chain=chain, model_cards=cards, performance=performance, generated_at=generated_at, app_version=__version__,
         renderer_versions=RENDERER_VERSIONS,
     )
 
 
 def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run_id: int | None = None,
                  task: Task | None = None, generated_at: datetime | None = None, record: bool = True,
-                 force: bool = False) -> ReportResult:
+                 run_ids: Sequence[int] | None = None, force: bool = False) -> ReportResult:
     """Write the PDF report of a case and record its SHA-256 in the audit trail.
 
-    ``run_id`` picks the analysis run to report (default: the case's latest). ``out``
+    The report covers every analysis run of the case with its outcome; ``run_id`` (one run)
+    or ``run_ids`` (several) restrict the runs given in full, the others being listed with
+    their outcomes. ``out``
     defaults to ``<data dir>/reports/<case>-<report id>.pdf`` (never overwriting an earlier
     file there). An explicit ``out`` that exists is refused unless ``force``; a path inside
     the data directory (other than its ``reports`` folder) or naming an evidence original
@@ -138,11 +139,12 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
     to compare two renderings of the same state); on read-only media nothing is recorded.
     """
     task = task or null_task()
-    generated_at = generated_at or repo.utcnow()
+    generated_at = generated_at or utcnow()
     if out is not None:
         # Checked before the (slow) rendering, and again atomically when the file is placed.
         target = safe_output(ctx, Path(out), force)
-    data = collect_report_data(ctx, case_number, run_id, task.sub(0.0, 0.5), generated_at)
+    chosen = [run_id] if run_id is not None else (list(run_ids) if run_ids is not None else None)
+    data = collect_report_data(ctx, case_number, chosen, task.sub(0.0, 0.5), generated_at)
     if out is None:
         folder = ctx.store.layout.reports
         base = f"{_safe_name(data.case_number)}-{data.report_id}"
@@ -160,7 +162,7 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
             pages = render_pdf(data, staged.path, generated_at)
             fault_point("report.rendered")
             task.check()
-            sha, size = sha256_file(staged.path)
+            sha, size = file_sha256(staged.path), staged.path.stat().st_size
         except OSError as exc:
             raise write_failure(target, exc) from exc
         if record:
@@ -168,8 +170,8 @@ def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run
                 case = repo.get_case(s, case_number)
                 append_event(s, case_id=case.id, actor=ctx.actor, action="report.export", object_type="report",
                              object_ids=[data.report_id], details={
-                                 "report_id": data.report_id, "path": str(target), "sha256": sha,
-                                 "size_bytes": size, "pages": pages, "run_id": data.run_id,
+                                 "report_id": data.report_id, "path": str(target.resolve()), "sha256": sha,
+                                 "size_bytes": size, "pages": pages, "run_ids": [r.run_id for r in data.runs],
                                  "generated_at": data.generated_at,
                                  "evidence": {str(e.id): e.status for e in data.evidence},
                              })

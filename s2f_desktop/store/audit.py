@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from s2f_desktop.core.jsonutil import canonical_json
 from s2f_desktop.core.models import AuditEvent, ChainCheck
+from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.store.orm import AuditEventRow
 
 GENESIS = "0" * 64
-
-
-def canonical_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _payload(case_id: int | None, seq: int, at: datetime, actor: str, action: str,
@@ -47,7 +44,7 @@ def event_hash(prev_hash: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_json(payload)).encode("utf-8")).hexdigest()
 
 
-def _case_filter(case_id: int | None):  # type: ignore[no-untyped-def]
+def _case_filter(case_id: int | None) -> ColumnElement[bool]:
     return AuditEventRow.case_id.is_(None) if case_id is None else AuditEventRow.case_id == case_id
 
 
@@ -68,7 +65,7 @@ def append_event(
     seq = 1 if last is None else last.seq + 1
     prev = GENESIS if last is None else last.hash
     # Stored naive UTC so SQLite round-trips it exactly (hashes depend on it).
-    at = datetime.now(timezone.utc).replace(tzinfo=None)
+    at = utcnow()
     ids = [str(o) for o in object_ids]
     details = json.loads(canonical_json(details or {}))
     payload = _payload(case_id, seq, at, actor, action, object_type, ids, details)
@@ -105,7 +102,8 @@ def verify_chain(events: Sequence[AuditEvent]) -> ChainCheck:
     prev = GENESIS
     for i, ev in enumerate(events, start=1):
         if ev.seq != i:
-            return ChainCheck(False, len(events), ev.id, f"event {ev.id}: sequence {ev.seq}, expected {i} (event missing)")
+            return ChainCheck(False, len(events), ev.id,
+                              f"event {ev.id}: sequence {ev.seq}, expected {i} (event missing)")
         if ev.prev_hash != prev:
             if i == 1:
                 return ChainCheck(False, len(events), ev.id, f"event {ev.id}: first event does not start the chain")
@@ -118,7 +116,8 @@ def verify_chain(events: Sequence[AuditEvent]) -> ChainCheck:
                               f"event {ev.id} recorded a different hash for it")
         payload = _payload(ev.case_id, ev.seq, ev.at, ev.actor, ev.action, ev.object_type, ev.object_ids, ev.details)
         if event_hash(prev, payload) != ev.hash:
-            return ChainCheck(False, len(events), ev.id, f"event {ev.id} ({ev.action}): content does not match its hash")
+            return ChainCheck(False, len(events), ev.id,
+                              f"event {ev.id} ({ev.action}): content does not match its hash")
         prev = ev.hash
     return ChainCheck(True, len(events))
 
@@ -136,7 +135,8 @@ def chain_head(events: Sequence[AuditEvent]) -> tuple[int, str]:
 
 def event_count(session: Session, case_id: int | None) -> int:
     """Number of events in a chain."""
-    return int(session.execute(select(func.count()).select_from(AuditEventRow).where(_case_filter(case_id))).scalar_one())
+    q = select(func.count()).select_from(AuditEventRow).where(_case_filter(case_id))
+    return int(session.execute(q).scalar_one())
 
 
 def last_event_times(session: Session) -> dict[int | None, datetime]:

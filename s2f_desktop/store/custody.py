@@ -45,7 +45,10 @@ def content_hash(data: Any) -> str:
 def case_values(c: Case) -> dict[str, Any]:
     """The bound fields of a case (``updated_at`` is bookkeeping, not evidence)."""
     return {"number": c.number, "title": c.title, "analyst": c.analyst, "agency": c.agency,
-            "status": c.status.value, "notes": c.notes, "created_at": _iso(c.created_at)}
+            "status": c.status.value, "notes": c.notes, "created_at": _iso(c.created_at),
+            "question": c.question, "propositions": c.propositions, "case_info": c.case_info,
+            "examiner_role": c.examiner_role, "examiner_qualifications": c.examiner_qualifications,
+            "listening_statement": c.listening_statement}
 
 
 def evidence_values(e: Evidence) -> dict[str, Any]:
@@ -65,9 +68,12 @@ def segment_values(g: Segment) -> dict[str, Any]:
 
 def run_values(r: AnalysisRun) -> dict[str, Any]:
     """The bound fields of an analysis run (results and timings by hash: they are large)."""
-    return {"case_id": r.case_id, "segment_ids": list(r.segment_ids), "models": [dict(m) for m in r.models],
+    from s2f_desktop.store import codec
+
+    return {"case_id": r.case_id, "segment_ids": list(r.segment_ids), "models": codec.encode_models(r.models),
             "app_version": r.app_version, "device": r.device, "parameters": dict(r.parameters), "seed": r.seed,
-            "results_sha256": content_hash(r.results), "timings_sha256": content_hash(r.timings),
+            "results_sha256": content_hash(codec.encode_results(r.results)),
+            "timings_sha256": content_hash(codec.encode_timings(r.timings)),
             "created_at": _iso(r.created_at), "created_by": r.created_by}
 
 

@@ -9,8 +9,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, MetaData, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import text
+
+#: Server default of the text columns added after the first release (rows written before read as empty).
+EMPTY = text("''")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +54,14 @@ class CaseRow(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # The expert-report fields (revision 0004): the question asked, the propositions, the case
+    # information received, the examiner's role and qualifications, the listening statement.
+    question: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+    propositions: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+    case_info: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+    examiner_role: Mapped[str] = mapped_column(String(200), default="", server_default=EMPTY)
+    examiner_qualifications: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+    listening_statement: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
 
     __table_args__ = (
         CheckConstraint("status in ('open', 'closed')", name="status"),
@@ -59,6 +82,11 @@ class EvidenceRow(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime)
     imported_by: Mapped[str] = mapped_column(String(200))
     vault_relpath: Mapped[str] = mapped_column(Text)
+    # Provenance of the exhibit (revision 0004): who delivered it, when, on what medium, seal or reference.
+    received_from: Mapped[str] = mapped_column(String(300), default="", server_default=EMPTY)
+    received_on: Mapped[str] = mapped_column(String(64), default="", server_default=EMPTY)
+    medium: Mapped[str] = mapped_column(String(300), default="", server_default=EMPTY)
+    seal: Mapped[str] = mapped_column(String(300), default="", server_default=EMPTY)
 
     __table_args__ = (
         UniqueConstraint("case_id", "sha256", name="uq_evidence_case_sha256"),

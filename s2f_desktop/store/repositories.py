@@ -8,7 +8,6 @@ audit event does both in one transaction.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import select
@@ -20,23 +19,31 @@ from s2f_desktop.core.models import (
     Case,
     CaseStatus,
     Composite,
+    CompositeParam,
     Evidence,
     MediaInfo,
     Segment,
     SegmentSource,
     SegmentStatus,
 )
+from s2f_desktop.core.results import ModelRecord, RunResults, Timings
+from s2f_desktop.core.timeutil import utcnow
+from s2f_desktop.store import codec
 from s2f_desktop.store.orm import AnalysisRunRow, CaseRow, CompositeRow, EvidenceRow, SegmentRow
-
-
-def utcnow() -> datetime:
-    """Naive UTC timestamp (SQLite stores no zone; all stored times are UTC)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 # --------------------------------------------------------------------------- cases
 def to_case(r: CaseRow) -> Case:
-    return Case(r.id, r.number, r.title, r.analyst, r.agency, CaseStatus(r.status), r.notes, r.created_at, r.updated_at)
+    return Case(r.id, r.number, r.title, r.analyst, r.agency, CaseStatus(r.status), r.notes, r.created_at, r.updated_at,
+                r.question, r.propositions, r.case_info, r.examiner_role, r.examiner_qualifications,
+                r.listening_statement)
+
+
+#: Case fields an analyst may edit (``status`` only through closing).
+CASE_FIELDS = ("title", "analyst", "agency", "notes", "question", "propositions", "case_info", "examiner_role",
+               "examiner_qualifications", "listening_statement")
+#: Exhibit provenance fields.
+PROVENANCE_FIELDS = ("received_from", "received_on", "medium", "seal")
 
 
 def add_case(s: Session, number: str, title: str, analyst: str, agency: str = "", notes: str = "") -> Case:
@@ -81,7 +88,7 @@ def list_cases(s: Session, status: CaseStatus | None = None) -> list[Case]:
 def update_case(s: Session, number: str, **fields: Any) -> Case:
     row = _case_row(s, number)
     for key, value in fields.items():
-        if key not in {"title", "analyst", "agency", "notes", "status"}:
+        if key not in CASE_FIELDS and key != "status":
             raise ValueError(f"not an editable case field: {key}")
         setattr(row, key, value.value if isinstance(value, CaseStatus) else value)
     row.updated_at = utcnow()
@@ -98,7 +105,20 @@ def touch_case(s: Session, case_id: int) -> None:
 # ------------------------------------------------------------------------ evidence
 def to_evidence(r: EvidenceRow) -> Evidence:
     return Evidence(r.id, r.case_id, r.original_name, r.original_path, r.sha256, r.size_bytes,
-                    MediaInfo.from_dict(r.media), r.imported_at, r.imported_by, r.vault_relpath)
+                    MediaInfo.from_dict(r.media), r.imported_at, r.imported_by, r.vault_relpath,
+                    r.received_from, r.received_on, r.medium, r.seal)
+
+
+def update_provenance(s: Session, evidence_id: int, **fields: str) -> Evidence:
+    row = s.get(EvidenceRow, evidence_id)
+    if row is None:
+        raise NotFoundError(f"no evidence with id {evidence_id}")
+    for key, value in fields.items():
+        if key not in PROVENANCE_FIELDS:
+            raise ValueError(f"not a provenance field: {key}")
+        setattr(row, key, value)
+    s.flush()
+    return to_evidence(row)
 
 
 def add_evidence(s: Session, case_id: int, original_name: str, original_path: str, sha256: str, size_bytes: int,
@@ -201,15 +221,17 @@ def delete_segment(s: Session, segment_id: str) -> Segment:
 
 # -------------------------------------------------------------------------- runs
 def to_run(r: AnalysisRunRow) -> AnalysisRun:
-    return AnalysisRun(r.id, r.case_id, tuple(r.segment_ids), tuple(r.models), r.app_version, r.device,
-                       dict(r.parameters), r.seed, dict(r.results), dict(r.timings), r.created_at, r.created_by)
+    return AnalysisRun(r.id, r.case_id, tuple(r.segment_ids), codec.decode_models(r.models), r.app_version, r.device,
+                       dict(r.parameters), r.seed, codec.decode_results(r.results), codec.decode_timings(r.timings),
+                       r.created_at, r.created_by)
 
 
-def add_run(s: Session, case_id: int, segment_ids: Sequence[str], models: Sequence[dict[str, str]], app_version: str,
-            device: str, parameters: dict[str, Any], seed: int, results: dict[str, Any], timings: dict[str, float],
+def add_run(s: Session, case_id: int, segment_ids: Sequence[str], models: Sequence[ModelRecord], app_version: str,
+            device: str, parameters: dict[str, Any], seed: int, results: RunResults, timings: Timings,
             created_by: str) -> AnalysisRun:
-    row = AnalysisRunRow(case_id=case_id, segment_ids=list(segment_ids), models=list(models), app_version=app_version,
-                         device=device, parameters=parameters, seed=seed, results=results, timings=timings,
+    row = AnalysisRunRow(case_id=case_id, segment_ids=list(segment_ids), models=codec.encode_models(tuple(models)),
+                         app_version=app_version, device=device, parameters=parameters, seed=seed,
+                         results=codec.encode_results(results), timings=codec.encode_timings(timings),
                          created_at=utcnow(), created_by=created_by)
     s.add(row)
     s.flush()
@@ -224,22 +246,24 @@ def get_run(s: Session, run_id: int) -> AnalysisRun:
 
 
 def list_runs(s: Session, case_id: int) -> list[AnalysisRun]:
-    rows = s.execute(select(AnalysisRunRow).where(AnalysisRunRow.case_id == case_id).order_by(AnalysisRunRow.id)).scalars()
+    q = select(AnalysisRunRow).where(AnalysisRunRow.case_id == case_id).order_by(AnalysisRunRow.id)
+    rows = s.execute(q).scalars()
     return [to_run(r) for r in rows]
 
 
 # -------------------------------------------------------------------- composites
 def to_composite(r: CompositeRow) -> Composite:
-    return Composite(r.id, r.run_id, r.kind, r.label, r.version, r.parent_id, dict(r.parameters), dict(r.images),
+    return Composite(r.id, r.run_id, r.kind, r.label, r.version, r.parent_id, codec.decode_params(r.parameters),
+                     dict(r.images),
                      dict(r.image_sha256), r.created_at, r.created_by)
 
 
-def add_composite(s: Session, run_id: int, kind: str, label: str, parameters: dict[str, Any], images: dict[str, str],
-                  image_sha256: dict[str, str], created_by: str, parent_id: int | None = None,
+def add_composite(s: Session, run_id: int, kind: str, label: str, parameters: dict[str, CompositeParam],
+                  images: dict[str, str], image_sha256: dict[str, str], created_by: str, parent_id: int | None = None,
                   version: int = 1) -> Composite:
     row = CompositeRow(run_id=run_id, kind=kind, label=label, version=version, parent_id=parent_id,
-                       parameters=parameters, images=images, image_sha256=image_sha256, created_at=utcnow(),
-                       created_by=created_by)
+                       parameters=codec.encode_params(parameters), images=images, image_sha256=image_sha256,
+                       created_at=utcnow(), created_by=created_by)
     s.add(row)
     s.flush()
     return to_composite(row)

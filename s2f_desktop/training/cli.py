@@ -21,6 +21,7 @@ from typing import Sequence
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import S2FError
 from s2f_desktop.system.env import models_dir
+from s2f_desktop.system.settings import DEVICES
 
 DEFAULT_CACHE = Path(os.environ.get("S2F_TRAIN_CACHE", "/tmp/s2f-train-cache"))
 
@@ -37,21 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="feature cache outside the repo")
     t.add_argument("--limit", type=int, help="smoke test: only the first N videos/speakers of each corpus")
     t.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% CIs")
-    t.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+    t.add_argument("--device", default="cpu", choices=DEVICES,
                    help="where features are extracted (default cpu: reproducible byte for byte)")
     c = sub.add_parser("consistency", help="calibrate the speaker-consistency threshold (EER on LibriSpeech test-other)")
     c.add_argument("--data", type=Path, required=True, help="folder holding librispeech-test-other-10x10 (read-only)")
     c.add_argument("--out", type=Path, help="output folder (default: models/speaker-consistency-v1)")
     c.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% CI of the EER")
-    c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
-                   help="where embeddings are computed (default cpu)")
+    c.add_argument("--device", default="cpu", choices=DEVICES, help="where embeddings are computed (default cpu)")
     k = sub.add_parser("comparison", help="train and validate the speaker-comparison LR system (models/comparison-v1)")
     k.add_argument("--data", type=Path, required=True,
                    help="folder holding the three corpora of ../shared/data (read-only)")
     k.add_argument("--out", type=Path, help="output folder (default: models/comparison-v1)")
     k.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="window-embedding cache outside the repo")
     k.add_argument("--bootstrap", type=int, default=500, help="bootstrap resamples for the 95 %% CIs")
-    k.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+    k.add_argument("--device", default="cpu", choices=DEVICES,
                    help="where embeddings are computed (default cpu: reproducible)")
     r = sub.add_parser("review-sheets", help="re-create the numbered face contact sheets of the blind human review")
     r.add_argument("--data", type=Path, required=True, help="folder holding avspeech-968/faces (read-only)")

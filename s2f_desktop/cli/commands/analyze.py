@@ -17,15 +17,23 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-from s2f_desktop.cli.output import StderrProgress, print_json, to_jsonable
+from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services import analysis
+from s2f_desktop.system.settings import DEVICES
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="estimate speaker sex and age (with abstention) from audio files or case segments",
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("analyze",
+                       help="estimate speaker sex and age (with abstention) from audio files or case segments",
                        description="Voice analysis: speech detection, quality gate, speaker embedding, Praat measures "
                        "and calibrated sex/age estimates. Results are investigative leads, never identifications.")
     p.add_argument("inputs", nargs="+", metavar="AUDIO_OR_CASE",
@@ -36,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="group the evidence's speech segments (or --segments) by probable speaker; stores nothing")
     p.add_argument("--start", type=_seconds, help="start of the range to analyse (seconds; files only)")
     p.add_argument("--end", type=_seconds, help="end of the range to analyse (seconds; files only)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    p.add_argument("--device", default="auto", choices=DEVICES,
                    help="where inference runs (default auto: the GPU when one is usable, else the CPU)")
     p.add_argument("--composite", type=Path, metavar="OUT.png",
                    help="also render the primary frontal composite for a single AUDIO (marked 'illustrative "
@@ -60,17 +68,7 @@ def _ids(text: str | None) -> list[str]:
     return [s.strip() for s in (text or "").split(",") if s.strip()]
 
 
-def _accepted_segment_ids(ctx, case_number: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """Every accepted segment of a case, in evidence and time order."""
-    from s2f_desktop.core.models import SegmentStatus
-    from s2f_desktop.services import evidence as evidence_svc
-    from s2f_desktop.services import segments as seg_svc
-
-    return [g.id for ev in evidence_svc.list_evidence(ctx, case_number)
-            for g in seg_svc.list_segments(ctx, ev.id, [SegmentStatus.ACCEPTED])]
-
-
-def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _analyze(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if args.group_speakers:
         return _groups(ctx_factory, args)
     if args.segments is not None:
@@ -83,53 +81,52 @@ def _analyze(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     bar = StderrProgress()
     failed = 0
     results = analysis.analyze_files([Path(p) for p in args.inputs], args.start, args.end, args.device, Task(bar))
-    for obj in results:
+    for fa in results:
         bar.done()
-        if "error" in obj:
+        if isinstance(fa, analysis.FileError):
             failed += 1
             if not args.json:
-                print(f"s2f: error: {obj['input']['path']}: {obj['error']}", file=sys.stderr)
+                print(f"s2f: error: {fa.path}: {fa.error}", file=sys.stderr)
         if args.json:
-            print(json.dumps(to_jsonable(obj), ensure_ascii=False), flush=True)
-        elif "error" not in obj:
-            _print_human(obj)
-        if args.composite and "error" not in obj:
+            print(json.dumps(analysis.file_json(fa), ensure_ascii=False), flush=True)
+        elif isinstance(fa, analysis.FileAnalysis):
+            _print_human(fa)
+        if args.composite and isinstance(fa, analysis.FileAnalysis):
             # Imported here: rendering pulls in the 3D face stack, which plain analysis does not need.
             composites = importlib.import_module("s2f_desktop.services.composites")
-            traits = analysis.trait_estimate_from_dict(obj["traits"], obj["model"], obj["device"])
             # The renderer's GPU toolkit (NVIDIA Warp) prints its banner on stdout; keep stdout pure JSON.
             with contextlib.redirect_stdout(sys.stderr):
+                traits = fa.analysis.pooled.traits
                 out = composites.render_primary_for_traits(traits, args.composite, force=args.force,
-                                                           reference=f"audio sha256 {obj['input']['sha256'][:12]}")
+                                                           reference=f"audio sha256 {fa.sha256[:12]}")
             both = " (sex inconclusive: female and male side by side)" if traits.sex.label == "inconclusive" else ""
             print(f"composite: {out}{both}", file=sys.stderr)
     return 3 if failed else 0
 
 
-def _print_human(obj: dict) -> None:  # type: ignore[type-arg]
-    i, q, t = obj["input"], obj["quality"], obj["traits"]
-    print(f"{i['path']}  sha256 {i['sha256']}")
-    print(f"  speech {i['speech_s']:.1f} s of {i['range_s'][1] - i['range_s'][0]:.1f} s; quality {q['verdict']}"
-          + (f" ({'; '.join(q['reasons'])})" if q.get("reasons") else ""))
-    sex, age = t["sex"], t["age"]
-    print(f"  sex: {sex['label']}  P(male) = {sex['p_male']:.2f}" + (f"  [{sex['reason']}]" if sex.get("reason") else ""))
-    lo, hi = age["interval_80"]
-    print(f"  age: {age['label']}  median {age['median_years']:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"
-          + (f"  [{age['reason']}]" if age.get("reason") else ""))
-    ac = obj["acoustics"]
-    f0 = ac["f0_median"]["value"]
-    if f0 is not None:
-        print(f"  F0 median {f0:.0f} Hz (5-95 %: {ac['f0_p5']['value']:.0f}-{ac['f0_p95']['value']:.0f} Hz), "
-              f"HNR {ac['hnr']['value'] if ac['hnr']['value'] is not None else float('nan'):.1f} dB")
-    print(f"  model {obj['model']['id']} ({obj['model']['sha256'][:12]}), device {obj['device']}")
+def _print_human(fa: analysis.FileAnalysis) -> None:
+    pooled = fa.analysis.pooled
+    q, sex, age, ac = pooled.quality, pooled.traits.sex, pooled.traits.age, pooled.acoustics.measures
+    print(f"{fa.path}  sha256 {fa.sha256}")
+    print(f"  speech {pooled.speech_s:.1f} s of {fa.range_s[1] - fa.range_s[0]:.1f} s; quality {q.verdict.value}"
+          + (f" ({'; '.join(q.reasons)})" if q.reasons else ""))
+    print(f"  sex: {sex.label}  P(male) = {sex.p_male:.2f}" + (f"  [{sex.reason}]" if sex.reason else ""))
+    lo, hi = age.interval_80
+    print(f"  age: {age.label}  median {age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"
+          + (f"  [{age.reason}]" if age.reason else ""))
+    f0, p5, p95, hnr = (ac[k].value for k in ("f0_median", "f0_p5", "f0_p95", "hnr"))
+    if f0 is not None and p5 is not None and p95 is not None:
+        print(f"  F0 median {f0:.0f} Hz (5-95 %: {p5:.0f}-{p95:.0f} Hz), "
+              f"HNR {hnr if hnr is not None else float('nan'):.1f} dB")
+    print(f"  model {pooled.traits.model_id} ({pooled.traits.model_sha256[:12]}), device {fa.device}")
 
 
-def _case_run(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _case_run(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if len(args.inputs) != 1:
         raise InputError("with --segments give exactly one case number")
     ids = _ids(args.segments)
     if ids == ["accepted"]:
-        ids = _accepted_segment_ids(ctx_factory(), args.inputs[0])
+        ids = analysis.accepted_segment_ids(ctx_factory(), args.inputs[0])
         if not ids:
             raise InputError(f"case {args.inputs[0]} has no accepted segments; accept or add some with `s2f segments`")
     if not ids:
@@ -138,21 +135,21 @@ def _case_run(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     run = analysis.analyze_selection(ctx_factory(), args.inputs[0], ids, device=args.device, task=Task(bar))
     bar.done()
     if args.json:
-        print_json(run)
+        print_json(analysis.run_json(run))
         return 0
-    pooled = run.results["pooled"]
-    sex, age = pooled["traits"]["sex"], pooled["traits"]["age"]
-    print(f"analysis run #{run.id} over {len(run.segment_ids)} segment(s); quality {pooled['quality']['verdict']}")
-    print(f"  sex: {sex['label']}  P(male) = {sex['p_male']:.2f}")
-    print(f"  age: {age['label']}  median {age['median_years']:.0f} y, 80 % interval "
-          f"{age['interval_80'][0]:.0f}-{age['interval_80'][1]:.0f} y")
-    cons = run.results.get("consistency")
-    if cons and cons["flagged"]:
-        print(f"  possible second speaker in: {', '.join(cons['flagged'])}")
+    pooled = run.results.pooled
+    sex, age = pooled.traits.sex, pooled.traits.age
+    print(f"analysis run #{run.id} over {len(run.segment_ids)} segment(s); quality {pooled.quality.verdict.value}")
+    print(f"  sex: {sex.label}  P(male) = {sex.p_male:.2f}")
+    print(f"  age: {age.label}  median {age.median_years:.0f} y, 80 % interval "
+          f"{age.interval_80[0]:.0f}-{age.interval_80[1]:.0f} y")
+    cons = run.results.consistency
+    if cons and cons.flagged:
+        print(f"  possible second speaker in: {', '.join(cons.flagged)}")
     return 0
 
 
-def _groups(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _groups(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     from s2f_desktop.core.models import SegmentStatus
     from s2f_desktop.services import evidence as evidence_svc
     from s2f_desktop.services import segments as seg_svc

@@ -23,7 +23,8 @@ import json
 import sys
 from pathlib import Path
 
-from s2f_desktop.cli.output import fmt_seconds, print_json, print_table, to_jsonable
+from s2f_desktop.cli.output import print_json, print_table, to_jsonable
+from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
 from s2f_desktop.core.traits import AGE_BINS
@@ -96,7 +97,7 @@ class _Bar:
     def __call__(self, p) -> None:  # type: ignore[no-untyped-def]
         if not self.tty:
             return
-        eta = "--" if p.eta_s is None else fmt_seconds(p.eta_s).split(".")[0]
+        eta = "--" if p.eta_s is None else fmt_clock(p.eta_s).split(".")[0]
         self._write(f"{p.done}/{p.total} recordings  {p.rate:.2f} rec/s  {p.audio_s / 3600:.2f} h audio  ETA {eta}")
 
     def _write(self, line: str) -> None:

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from s2f_desktop.cli.output import StderrProgress, fmt_time, print_json, print_table
+from s2f_desktop.cli.output import StderrProgress, print_json, print_table
 from s2f_desktop.core.models import VerifyStatus
 from s2f_desktop.core.progress import Task
 from s2f_desktop.core.text import neutralise as nt
+from s2f_desktop.core.timeutil import fmt_dt
 from s2f_desktop.services import evidence
 
 
@@ -127,7 +128,7 @@ def _audit(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         print_json({"events": events, "chain": chain})
     else:
         print_table(["#", "id", "at", "actor", "action", "objects", "hash"],
-                    [[e.seq, e.id, fmt_time(e.at), e.actor, e.action, f"{e.object_type}:{','.join(e.object_ids)}",
+                    [[e.seq, e.id, fmt_dt(e.at), e.actor, e.action, f"{e.object_type}:{','.join(e.object_ids)}",
                       e.hash[:16]] for e in events])
         if chain.ok:
             print(f"chain: OK ({chain.events} events)")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from s2f_desktop.cli.output import StderrProgress, fmt_seconds, print_json, print_table
+from s2f_desktop.cli.output import StderrProgress, print_json, print_table
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
+from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.services import evidence as evidence_svc
 from s2f_desktop.services import segments as seg_svc
 
@@ -55,7 +56,7 @@ def _segments(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         seg = seg_svc.add_segment(ctx, args.case, ev.id, int(round(start * sr)), int(round(end * sr)),
                                   label=args.label, speaker_tag=args.speaker)
         if not args.json:
-            print(f"added segment {seg.id}: {fmt_seconds(seg.start_s)} - {fmt_seconds(seg.end_s)}")
+            print(f"added segment {seg.id}: {fmt_clock(seg.start_s)} - {fmt_clock(seg.end_s)}")
     for option, action, verb in (("accept", seg_svc.accept_suggestion, "accepted"),
                                  ("reject", seg_svc.reject_suggestion, "rejected"),
                                  ("delete", seg_svc.delete_segment, "deleted")):
@@ -83,7 +84,7 @@ def _segments(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
         print_json(segs)
         return 0
     print_table(["id", "start", "end", "dur s", "source", "status", "conf", "label", "speaker"],
-                [[g.id, fmt_seconds(g.start_s), fmt_seconds(g.end_s), f"{g.duration_s:.2f}", g.source.value,
+                [[g.id, fmt_clock(g.start_s), fmt_clock(g.end_s), f"{g.duration_s:.2f}", g.source.value,
                   g.status.value, "" if g.confidence is None else f"{g.confidence:.2f}", g.label, g.speaker_tag]
                  for g in segs])
     return 0

@@ -1,0 +1,223 @@
+"""The one encoder and decoder of analysis results (JSON-ready dicts ↔ :mod:`s2f_desktop.core.results`).
+
+The stored form (schema 2) is what ``analysis_runs.results`` holds; the blocks ``quality``,
+``traits`` (without provenance) and ``acoustics`` are also the blocks of the
+``s2f analyze FILES --json`` contract, so both come from the same functions here.
+Decoding refuses any other schema version: older runs are migrated by Alembic revision
+0003, never read by guessing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from s2f_desktop.core.errors import IntegrityError
+from s2f_desktop.core.models import CompositeParam, Origin
+from s2f_desktop.core.results import (
+    SCHEMA_VERSION,
+    Acoustics,
+    AnalysedRange,
+    Consistency,
+    Measure,
+    ModelRecord,
+    PartResult,
+    Pooled,
+    Quality,
+    QualityVerdict,
+    RunResults,
+    Timings,
+)
+from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
+
+JSON = dict[str, Any]
+
+
+# ------------------------------------------------------------------------- quality
+def encode_quality(q: Quality) -> JSON:
+    """Quality block (keys as in the CLI contract)."""
+    return {"verdict": q.verdict.value, "reasons": list(q.reasons), "net_speech_s": q.net_speech_s,
+            "snr_db": q.snr_db, "clipping_fraction": q.clipping_fraction, "bandwidth_hz": q.bandwidth_hz,
+            "telephone_band": q.telephone_band, "level_dbfs": q.level_dbfs, "duration_s": q.duration_s,
+            "snr_method": q.snr_method, "thresholds": dict(q.thresholds)}
+
+
+def decode_quality(d: JSON) -> Quality:
+    """Inverse of :func:`encode_quality`."""
+    return Quality(QualityVerdict(d["verdict"]), tuple(str(r) for r in d["reasons"]), float(d["net_speech_s"]),
+                   _opt_float(d["snr_db"]), float(d["clipping_fraction"]), float(d["bandwidth_hz"]),
+                   bool(d["telephone_band"]), _opt_float(d["level_dbfs"]), float(d["duration_s"]),
+                   str(d["snr_method"]), {str(k): float(v) for k, v in d["thresholds"].items()})
+
+
+# -------------------------------------------------------------------------- traits
+def encode_traits(t: TraitEstimate, provenance: bool = True) -> JSON:
+    """Trait block; without ``provenance`` exactly the CLI contract's ``traits`` (``sex``, ``age``)."""
+    out: JSON = {
+        "sex": {"p_male": t.sex.p_male, "label": t.sex.label, "reason": t.sex.reason},
+        "age": {"median_years": t.age.median_years, "interval_80": list(t.age.interval_80), "label": t.age.label,
+                "bin_probabilities": dict(t.age.bin_probabilities), "reason": t.age.reason},
+    }
+    if provenance:
+        out["model"] = {"id": t.model_id, "sha256": t.model_sha256}
+        out["device"] = t.device
+        out["extra"] = dict(t.extra)
+    return out
+
+
+def decode_traits(d: JSON) -> TraitEstimate:
+    """Inverse of :func:`encode_traits` (stored form, with provenance)."""
+    sx, ag = d["sex"], d["age"]
+    lo, hi = ag["interval_80"]
+    return TraitEstimate(
+        SexEstimate(float(sx["p_male"]), str(sx["label"]), str(sx["reason"])),
+        AgeEstimate(float(ag["median_years"]), (float(lo), float(hi)), str(ag["label"]),
+                    {str(k): float(v) for k, v in ag["bin_probabilities"].items()}, str(ag["reason"])),
+        str(d["model"]["id"]), str(d["model"]["sha256"]), str(d["device"]), dict(d["extra"]))
+
+
+# ----------------------------------------------------------------------- acoustics
+def encode_acoustics(a: Acoustics) -> JSON:
+    """``{name: {"value", "unit"[, "reliable": false]}}`` in measure order, then the ceiling and notes."""
+    out: JSON = {}
+    for name, m in a.measures.items():
+        entry: JSON = {"value": m.value, "unit": m.unit}
+        if not m.reliable:
+            entry["reliable"] = False
+        out[name] = entry
+    out["formant_ceiling_hz"] = a.formant_ceiling_hz
+    out["notes"] = list(a.notes)
+    return out
+
+
+def decode_acoustics(d: JSON) -> Acoustics:
+    """Inverse of :func:`encode_acoustics`."""
+    measures = {k: Measure(_opt_float(v["value"]), str(v["unit"]), bool(v.get("reliable", True)))
+                for k, v in d.items() if k not in ("formant_ceiling_hz", "notes")}
+    return Acoustics(measures, _opt_float(d["formant_ceiling_hz"]), tuple(str(n) for n in d["notes"]))
+
+
+# --------------------------------------------------------------------- consistency
+def encode_consistency(c: Consistency) -> JSON:
+    """Consistency block (the calibrated check's fields only when it is the calibrated check)."""
+    out: JSON = {"segment_ids": list(c.segment_ids), "similarity": [list(r) for r in c.similarity],
+                 "median_similarity": dict(c.median_similarity), "flagged": list(c.flagged),
+                 "threshold": c.threshold, "threshold_source": c.threshold_source, "note": c.note}
+    if c.method != "cosine":
+        out.update({"method": c.method, "log10_lr": dict(c.log10_lr), "speech_s": dict(c.speech_s),
+                    "not_judged": list(c.not_judged), "groups": [list(g) for g in c.groups], "split": c.split,
+                    "between": [[a, b, v] for a, b, v in c.between]})
+    return out
+
+
+def decode_consistency(d: JSON) -> Consistency:
+    """Inverse of :func:`encode_consistency`."""
+    return Consistency(tuple(d["segment_ids"]), tuple(tuple(float(v) for v in r) for r in d["similarity"]),
+                       {str(k): _opt_float(v) for k, v in d["median_similarity"].items()}, tuple(d["flagged"]),
+                       float(d["threshold"]), str(d["threshold_source"]), str(d["note"]),
+                       method=str(d.get("method", "cosine")),
+                       log10_lr={str(k): _opt_float(v) for k, v in d.get("log10_lr", {}).items()},
+                       speech_s={str(k): float(v) for k, v in d.get("speech_s", {}).items()},
+                       not_judged=tuple(d.get("not_judged", ())),
+                       groups=tuple(tuple(g) for g in d.get("groups", ())), split=bool(d.get("split", False)),
+                       between=tuple((int(a), int(b), float(v)) for a, b, v in d.get("between", ())))
+
+
+# ---------------------------------------------------------------- parts and pooled
+def encode_part(p: PartResult) -> JSON:
+    """One segment's (or file range's) result."""
+    return {"id": p.id, "duration_s": p.duration_s, "speech_s": p.speech_s,
+            "speech_regions": [[a, b] for a, b in p.speech_regions], "quality": encode_quality(p.quality),
+            "traits": encode_traits(p.traits),
+            "acoustics": None if p.acoustics is None else encode_acoustics(p.acoustics)}
+
+
+def decode_part(d: JSON) -> PartResult:
+    """Inverse of :func:`encode_part`."""
+    return PartResult(str(d["id"]), float(d["duration_s"]), float(d["speech_s"]),
+                      tuple((float(a), float(b)) for a, b in d["speech_regions"]), decode_quality(d["quality"]),
+                      decode_traits(d["traits"]), None if d["acoustics"] is None else decode_acoustics(d["acoustics"]))
+
+
+def encode_pooled(p: Pooled) -> JSON:
+    """The pooled block."""
+    return {"quality": encode_quality(p.quality), "traits": encode_traits(p.traits),
+            "acoustics": encode_acoustics(p.acoustics), "speech_s": p.speech_s, "duration_s": p.duration_s}
+
+
+def decode_pooled(d: JSON) -> Pooled:
+    """Inverse of :func:`encode_pooled`."""
+    return Pooled(decode_quality(d["quality"]), decode_traits(d["traits"]), decode_acoustics(d["acoustics"]),
+                  float(d["speech_s"]), float(d["duration_s"]))
+
+
+# ------------------------------------------------------------------------ the run
+def encode_range(r: AnalysedRange) -> JSON:
+    """One analysed range."""
+    return {"segment_id": r.segment_id, "evidence_id": r.evidence_id, "evidence_sha256": r.evidence_sha256,
+            "evidence_name": r.evidence_name, "start_sample": r.start_sample, "end_sample": r.end_sample,
+            "sample_rate": r.sample_rate, "samples_sha256": r.samples_sha256}
+
+
+def decode_range(d: JSON) -> AnalysedRange:
+    """Inverse of :func:`encode_range`."""
+    return AnalysedRange(str(d["segment_id"]), int(d["evidence_id"]), str(d["evidence_sha256"]),
+                         str(d["evidence_name"]), int(d["start_sample"]), int(d["end_sample"]), int(d["sample_rate"]),
+                         None if d["samples_sha256"] is None else str(d["samples_sha256"]))
+
+
+def encode_results(r: RunResults) -> JSON:
+    """A run's results as stored (schema :data:`SCHEMA_VERSION`)."""
+    return {"schema_version": r.schema_version, "selection": [encode_range(x) for x in r.selection],
+            "segments": [encode_part(p) for p in r.segments], "pooled": encode_pooled(r.pooled),
+            "consistency": None if r.consistency is None else encode_consistency(r.consistency)}
+
+
+def decode_results(d: JSON) -> RunResults:
+    """Inverse of :func:`encode_results`; a stored run of another schema version is an integrity error."""
+    version = d.get("schema_version") if isinstance(d, dict) else None
+    if version != SCHEMA_VERSION:
+        raise IntegrityError(f"stored analysis results have schema version {version!r}, this release reads "
+                             f"{SCHEMA_VERSION}; open the store with this release to migrate it")
+    return RunResults(SCHEMA_VERSION, tuple(decode_range(x) for x in d["selection"]),
+                      tuple(decode_part(p) for p in d["segments"]), decode_pooled(d["pooled"]),
+                      None if d["consistency"] is None else decode_consistency(d["consistency"]))
+
+
+def encode_models(models: tuple[ModelRecord, ...]) -> list[dict[str, Any]]:
+    """Model records as stored (and printed); ``"shipped": false`` only on models outside the shipped set."""
+    return [{"id": m.id, "file": m.file, "sha256": m.sha256, **({} if m.shipped else {"shipped": False})}
+            for m in models]
+
+
+def decode_models(rows: list[dict[str, Any]]) -> tuple[ModelRecord, ...]:
+    """Inverse of :func:`encode_models`."""
+    return tuple(ModelRecord(str(m["id"]), str(m["file"]), str(m["sha256"]), bool(m.get("shipped", True)))
+                 for m in rows)
+
+
+def encode_timings(t: Timings) -> dict[str, float]:
+    """Timings as stored."""
+    return {"read_s": t.read_s, "load_models_s": t.load_models_s, "analysis_s": t.analysis_s}
+
+
+def decode_timings(d: dict[str, float]) -> Timings:
+    """Inverse of :func:`encode_timings`."""
+    return Timings(float(d["read_s"]), float(d["load_models_s"]), float(d["analysis_s"]))
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+# ---------------------------------------------------------------- composite parameters
+def encode_params(params: dict[str, CompositeParam]) -> dict[str, JSON]:
+    """Composite parameters as stored (and as the face renderer takes them): ``{name: {value, origin, note,
+    illustrative}}`` in order."""
+    return {k: {"value": p.value, "origin": p.origin.value, "note": p.note, "illustrative": p.illustrative}
+            for k, p in params.items()}
+
+
+def decode_params(d: dict[str, JSON]) -> dict[str, CompositeParam]:
+    """Inverse of :func:`encode_params` (also reads the face layer's parameter records)."""
+    return {str(k): CompositeParam(v["value"], Origin(v["origin"]), str(v["note"]), bool(v["illustrative"]))
+            for k, v in d.items()}
