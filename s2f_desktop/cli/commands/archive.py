@@ -50,12 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ix.set_defaults(func=_index)
 
     st = asub.add_parser("status", help="what an index holds, and the recordings that failed")
-    st.add_argument("index", type=Path, metavar="INDEX_DIR")
-    st.add_argument("--json", action="store_true")
+    st.add_argument("index", type=Path, metavar="INDEX_DIR", help="folder of an archive index (made by s2f archive index)")
+    st.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     st.set_defaults(func=_status)
 
     se = asub.add_parser("search", help="rank the archive's speakers against a query voice")
-    se.add_argument("index", type=Path, metavar="INDEX_DIR")
+    se.add_argument("index", type=Path, metavar="INDEX_DIR", help="folder of an archive index (made by s2f archive index)")
     se.add_argument("--query", required=True, metavar="FILE_OR_CASE_SEGMENTS",
                     help="audio file, or CASE:ID,ID,... or CASE:accepted (segments of a case)")
     se.add_argument("--sex", choices=("male", "female"), help="only speakers the trait model labelled so")
@@ -65,21 +65,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="worst recording quality verdict accepted")
     se.add_argument("--top", type=int, default=20, help="number of hits (default 20)")
     se.add_argument("--include-query", action="store_true", help="keep the query's own recordings in the results")
-    se.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    se.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="where the query voice is embedded (default auto: the GPU when usable)")
     se.add_argument("--json", action="store_true", help="one JSON object per hit, best first")
     se.set_defaults(func=_search)
 
     im = asub.add_parser("import", help="import a hit's recording into a case (audited; adds its segment)")
-    im.add_argument("index", type=Path, metavar="INDEX_DIR")
-    im.add_argument("--case", required=True)
+    im.add_argument("index", type=Path, metavar="INDEX_DIR", help="folder of an archive index (made by s2f archive index)")
+    im.add_argument("--case", required=True, help="case number to import the hit into")
     im.add_argument("--sha256", required=True, help="the hit's sha256 (from search)")
     im.add_argument("--speaker", type=int, help="the hit's speaker group (default: the first)")
     im.add_argument("--no-segment", action="store_true", help="do not add the hit's time range as a segment")
-    im.add_argument("--json", action="store_true")
+    im.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     im.set_defaults(func=_import)
 
     co = asub.add_parser("compact", help="merge the per-recording files of an index (faster search)")
-    co.add_argument("index", type=Path, metavar="INDEX_DIR")
+    co.add_argument("index", type=Path, metavar="INDEX_DIR", help="folder of an archive index (made by s2f archive index)")
     co.set_defaults(func=_compact)
 
 

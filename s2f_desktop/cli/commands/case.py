@@ -81,7 +81,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     rv.add_argument("number", help="case number")
     rv.add_argument("--reviewer", required=True, help="the second examiner's name")
     rv.add_argument("--role", default="", help="the second examiner's role")
-    rv.add_argument("--outcome", required=True, choices=cases.REVIEW_OUTCOMES)
+    rv.add_argument("--outcome", required=True, choices=cases.REVIEW_OUTCOMES, help="the review's outcome")
     rv.add_argument("--notes", default="", help="the reviewer's comments")
     rv.set_defaults(func=_review)
 

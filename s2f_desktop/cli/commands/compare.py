@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     for side, name in (("q", "questioned"), ("k", "known")):
         p.add_argument(f"--{side}-start", type=float, help=f"start of the {name} file's range (seconds)")
         p.add_argument(f"--{side}-end", type=float, help=f"end of the {name} file's range (seconds)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where embeddings are computed (default auto: the GPU when usable, else the CPU)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_compare)
 
