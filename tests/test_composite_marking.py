@@ -19,9 +19,13 @@ import pytest
 from PIL import Image
 
 from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.models import CompositeParam, Origin
+from s2f_desktop.core.results import SCHEMA_VERSION, Acoustics, Analysis, Pooled, Quality, QualityVerdict, RunResults, Timings
+from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.report import marking
 from s2f_desktop.report.marking import MarkInfo, mark_image, verify_marking
 from s2f_desktop.services import composites as svc
+from s2f_desktop.store import codec
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import list_events
 
@@ -42,11 +46,18 @@ def _face(size: int = 256) -> bytes:
     return _png(img)
 
 
+def _traits(p_male: float, label: str, median: float = 34, interval: tuple[float, float] = (26, 45),
+            age_label: str = "20-39") -> TraitEstimate:
+    return TraitEstimate(SexEstimate(p_male, label), AgeEstimate(median, interval, age_label))
+
+
 def add_run(ctx, case, p_male: float, label: str):  # type: ignore[no-untyped-def]
-    results = {"pooled": {"traits": {"sex": {"p_male": p_male, "label": label},
-                                     "age": {"median_years": 34, "interval_80": [26, 45], "label": "20-39"}}}}
+    """A stored run whose pooled estimate has this sex (composites read nothing else of a run)."""
+    q = Quality(QualityVerdict.OK, (), 10.0, 30.0, 0.0, 8000.0, False, -20.0, 10.0, "pauses", {})
+    pooled = Pooled(q, _traits(p_male, label), Acoustics({}, None), 10.0, 10.0)
+    results = RunResults(SCHEMA_VERSION, (), (), pooled, None)
     with ctx.store.write() as s:
-        return repo.add_run(s, case.id, [], [], "test", "cpu", {}, 0, results, {}, "tester")
+        return repo.add_run(s, case.id, [], [], "test", "cpu", {}, 0, results, Timings(0, 0, 0), "tester")
 
 
 def events(ctx, case):  # type: ignore[no-untyped-def]
@@ -98,15 +109,13 @@ def test_small_renders_are_scaled_up_so_the_text_stays_legible() -> None:
 # ------------------------------------------------------------------ inconclusive sex
 def test_inconclusive_sex_plans_both_sexes_for_every_composite() -> None:
     for p_male in (0.55, 0.95):  # even a lopsided probability chooses nothing when the label is inconclusive
-        traits = svc.traits_from_run_results({"sex": {"p_male": p_male, "label": "inconclusive"},
-                                              "age": {"median_years": 34, "interval_80": [26, 45]}})
+        traits = _traits(p_male, "inconclusive")
         plan = svc.plan_composite_set(traits)
         assert [k for k, _, _ in plan] == ["primary", "primary", "age_low", "age_low", "age_high", "age_high"]
         assert [p["sex"]["value"] for _, _, p in plan] == ["female", "male"] * 3
         assert all(p[svc.PAIR_KEY]["value"] == "sex_inconclusive" for _, _, p in plan)
         assert "sex inconclusive, both sexes shown" in plan[0][1]
-    conclusive = svc.plan_composite_set(svc.traits_from_run_results(
-        {"sex": {"p_male": 0.97, "label": "male"}, "age": {"median_years": 34, "interval_80": [26, 45]}}))
+    conclusive = svc.plan_composite_set(_traits(0.97, "male"))
     assert [k for k, _, _ in conclusive] == ["primary", "age_low", "age_high"]
     assert not any(svc.PAIR_KEY in p for _, _, p in conclusive)
 
@@ -117,7 +126,7 @@ def test_stored_cli_and_service_exports_are_marked_and_match_the_store(ctx, case
 
     run = add_run(ctx, case, 0.55, "inconclusive")
     items = svc.create_composite_set(ctx, run.id, views=("front", "profile"), size=SIZE)
-    assert [(c.kind, c.parameters["sex"]["value"]) for c in items] == [
+    assert [(c.kind, c.parameters["sex"].value) for c in items] == [
         (k, s) for k in ("primary", "age_low", "age_high") for s in ("female", "male")]
     assert all(svc.is_sex_pair(c) for c in items)
     # Stored PNGs: sha256 of the marked image is the recorded one; bands say case, id, version, view.
@@ -126,13 +135,13 @@ def test_stored_cli_and_service_exports_are_marked_and_match_the_store(ctx, case
             data = svc.composite_image_path(ctx, c, view).read_bytes()
             assert sha(data) == c.image_sha256[view]
             assert svc.verify_composite_image(ctx, c, view) == []
-            sex = c.parameters["sex"]["value"]
+            sex = c.parameters["sex"].value
             assert_marked(data, MarkInfo("T-1", c.id, c.version, view,
                                          f"Sex inconclusive: {sex} version, one of a female/male pair"))
     created = [e for e in events(ctx, case) if e.action == "composite.create"]
     assert created and created[-1].details["image_sha256"] == items[-1].image_sha256
     # The stored image is exactly the marked render: the diagonal mark is there too.
-    params = {k: v for k, v in items[0].parameters.items()}
+    params = codec.encode_params(items[0].parameters)
     again = svc._render(params, ("front",), SIZE, "cpu", svc.null_task())["front"]
     assert sha(mark_image(again, svc.mark_info("T-1", items[0], "front"))) == items[0].image_sha256["front"]
 
@@ -197,7 +206,7 @@ def test_composite_stored_before_marking_is_marked_on_export(ctx, case, tmp_path
     raw = _face(256)
     rel, digest = svc._store_image(ctx, raw)
     with ctx.store.write() as s:
-        old = repo.add_composite(s, run.id, "primary", "Primary: male", {"sex": {"value": "male"}},
+        old = repo.add_composite(s, run.id, "primary", "Primary: male", {"sex": CompositeParam("male", Origin.VOICE)},
                                  {"front": rel}, {"front": digest}, "tester")
     assert svc.verify_composite_image(ctx, old, "front") == [
         "stored before images were marked (marked only when exported)"]
@@ -211,8 +220,7 @@ def test_composite_stored_before_marking_is_marked_on_export(ctx, case, tmp_path
 
 # ------------------------------------------------------------------ s2f analyze --composite
 def test_render_for_traits_marks_and_shows_both_sexes_when_inconclusive(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    traits = svc.traits_from_run_results({"sex": {"p_male": 0.6, "label": "inconclusive"},
-                                          "age": {"median_years": 40, "interval_80": [30, 52]}})
+    traits = _traits(0.6, "inconclusive", 40, (30, 52))
     out = svc.render_primary_for_traits(traits, tmp_path / "pair.png", size=SIZE, reference="audio sha256 0123456789ab")
     data = out.read_bytes()
     w = marking.MIN_WIDTH
@@ -225,8 +233,7 @@ def test_render_for_traits_marks_and_shows_both_sexes_when_inconclusive(tmp_path
     with pytest.raises(InputError, match="already exists"):
         svc.render_primary_for_traits(traits, out, size=SIZE)
     assert out.read_bytes() == data
-    single = svc.traits_from_run_results({"sex": {"p_male": 0.1, "label": "female"},
-                                          "age": {"median_years": 60, "interval_80": [50, 70]}})
+    single = _traits(0.1, "female", 60, (50, 70), "40-59")
     out = svc.render_primary_for_traits(single, out, size=SIZE, force=True)
     assert Image.open(out).width == w
     assert_marked(out.read_bytes(), MarkInfo(None, None, None, "front"))
@@ -291,10 +298,11 @@ def test_analyze_composite_with_inconclusive_sex_writes_both_sexes_marked(tmp_pa
     from s2f_desktop.services import analysis
 
     audio_sha = "ab" * 32
-    obj = {"input": {"path": "x.wav", "sha256": audio_sha},
-           "traits": {"sex": {"p_male": 0.52, "label": "inconclusive", "reason": "in the abstention band"},
-                      "age": {"median_years": 41, "interval_80": [30, 55], "label": "inconclusive"}},
-           "model": {"id": "traits-v1", "sha256": "0" * 64}, "device": "cpu"}
+    q = Quality(QualityVerdict.OK, (), 10.0, 30.0, 0.0, 8000.0, False, -20.0, 10.0, "pauses", {})
+    traits = TraitEstimate(SexEstimate(0.52, "inconclusive", "in the abstention band"),
+                           AgeEstimate(41, (30, 55), "inconclusive"), "traits-v1", "0" * 64, "cpu")
+    obj = analysis.FileAnalysis(Path("x.wav"), audio_sha, 10.0, (0.0, 10.0), 16000,
+                                Analysis((), Pooled(q, traits, Acoustics({}, None), 10.0, 10.0), None), (), "cpu", {})
     monkeypatch.setattr(analysis, "analyze_files", lambda *a, **k: iter([obj]))
     out = tmp_path / "face.png"
     assert main(["analyze", "x.wav", "--json", "--device", "cpu", "--composite", str(out)]) == 0
@@ -308,28 +316,6 @@ def test_analyze_composite_with_inconclusive_sex_writes_both_sexes_marked(tmp_pa
         assert_marked(panel, MarkInfo(None, None, None, "front", f"Sex inconclusive: {sex} version, one of a "
                                                                  "female/male pair", f"audio sha256 {audio_sha[:12]}"))
         assert other != sex
-
-
-# ------------------------------------------------------------------ the PDF report
-def test_report_pdf_prints_the_marked_images(ctx, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Every composite image in the PDF is the stored, marked image (pixels extracted with pypdf)."""
-    from pypdf import PdfReader
-
-    from benchmarks.bench_report import FIXED_DATE, build_fixture_case
-    from s2f_desktop.services.reports import build_report
-
-    monkeypatch.setenv("S2F_MODELS_DIR", str(tmp_path / "no-models"))
-    fx = build_fixture_case(ctx, tmp_path)
-    pdf = build_report(ctx, fx.number, out=tmp_path / "r.pdf", generated_at=FIXED_DATE).path
-    extracted = [np.asarray(im.image.convert("RGB")) for page in PdfReader(pdf).pages for im in page.images]
-    comps = svc.list_composites(ctx, fx.run_id)
-    assert comps
-    for c in comps:
-        for view in c.images:
-            stored = svc.composite_image_path(ctx, c, view).read_bytes()
-            assert_marked(stored, svc.mark_info(fx.number, c, view))
-            ref = np.asarray(Image.open(io.BytesIO(stored)).convert("RGB"))
-            assert any(e.shape == ref.shape and np.array_equal(e, ref) for e in extracted), (c.id, view)
 
 
 def test_export_without_hard_links_still_refuses_existing_files(ctx, case, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

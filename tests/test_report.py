@@ -169,7 +169,8 @@ def test_every_printed_figure_equals_the_stored_one(sample, tmp_path):
 
 
 def test_case_report_carries_every_run_in_full(sample, tmp_path, capsys):
-    """One PDF: the two-speaker dialogue, the male turns, the phone call and the abstention, each in full."""
+    """One PDF: the female turn and the male turns of the dialogue (one run per speaker), the phone call and
+    the abstention, each in full."""
     from s2f_desktop.cli.main import main
 
     ctx, sc = sample
@@ -380,3 +381,26 @@ def test_run_selection_default_path_errors_and_cli(sample, tmp_path, capsys):
     assert str(out) in printed and hashlib.sha256(out.read_bytes()).hexdigest() in printed
     assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--run", "999"]) == 2
     assert "no analysis run #999" in capsys.readouterr().err
+
+
+def test_report_pdf_prints_the_marked_composite_images(sample, tmp_path):
+    """Every composite image in the PDF is the stored, marked image (pixels extracted with pypdf)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from s2f_desktop.report.marking import verify_marking
+    from s2f_desktop.services import composites as svc
+
+    ctx, sc = sample
+    pdf = report_of(ctx, sc, sc.male_run, tmp_path / "r.pdf", record=False).path
+    extracted = [np.asarray(im.image.convert("RGB")) for page in PdfReader(pdf).pages for im in page.images]
+    comps = svc.list_composites(ctx, sc.male_run.id)
+    assert comps
+    for c in comps:
+        for view in c.images:
+            stored = svc.composite_image_path(ctx, c, view).read_bytes()
+            assert verify_marking(stored, svc.mark_info(sc.number, c, view)) == []
+            ref = np.asarray(Image.open(io.BytesIO(stored)).convert("RGB"))
+            assert any(e.shape == ref.shape and np.array_equal(e, ref) for e in extracted), (c.id, view)

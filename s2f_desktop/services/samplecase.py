@@ -44,7 +44,7 @@ class SampleCase:
     number: str
     dialogue: Evidence
     telephone: Evidence | None
-    runs: tuple[AnalysisRun, ...]  # dialogue (3 segments), male turns only, telephone, abstention
+    runs: tuple[AnalysisRun, ...]  # female turn, male turns, telephone, abstention
     composites: tuple[Composite, ...]  # of the male-turns run, the analyst edit last
 
     @property
@@ -100,7 +100,9 @@ def build_sample_case(ctx: AppContext, workdir: Path, number: str = "2026-0042",
     dialogue = _import(ctx, number, call)
     segs = [segments.add_segment(ctx, number, dialogue.id, a, b, label=f"turn {i + 1}",
                                  speaker_tag="A" if i < 2 else "B") for i, (a, b) in enumerate(turns)]
-    runs = [analysis.analyze_selection(ctx, number, [g.id for g in segs], device=device),
+    # One run per speaker: a selection of both voices is refused as one profile (the calibrated
+    # speaker check splits it), so the female turn and the two male turns are analysed apart.
+    runs = [analysis.analyze_selection(ctx, number, [segs[2].id], device=device),
             analysis.analyze_selection(ctx, number, [segs[0].id, segs[1].id], device=device)]
     telephone = None
     pdir = prompts_dir()
