@@ -97,11 +97,10 @@ def scroll_frames(ov, visible_s: float, frames: int, segments, tracks: bool = Fa
     ``tracks``: the spectrogram with F0 and formant tracks is shown, its tiles following the view
     (as after each debounced recomputation in the app).
     """
-    from s2f_desktop.gui.waveform import OverviewStrip, SpectrogramTile, TrackTile, WaveformModel, WaveformView
-
     from PySide6.QtGui import QImage
-
     from PySide6.QtWidgets import QApplication
+
+    from s2f_desktop.gui.waveform import OverviewStrip, SpectrogramTile, TrackTile, WaveformModel, WaveformView
 
     model = WaveformModel()
     view = WaveformView(model)

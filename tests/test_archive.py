@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from types import SimpleNamespace
 
 from s2f_desktop.archive.scoring import CalibratedScorer, CosineScorer, load_scorer
 from s2f_desktop.archive.search import Filters, search_index, search_table

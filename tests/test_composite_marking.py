@@ -20,7 +20,16 @@ from PIL import Image
 
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.models import CompositeParam, Origin
-from s2f_desktop.core.results import SCHEMA_VERSION, Acoustics, Analysis, Pooled, Quality, QualityVerdict, RunResults, Timings
+from s2f_desktop.core.results import (
+    SCHEMA_VERSION,
+    Acoustics,
+    Analysis,
+    Pooled,
+    Quality,
+    QualityVerdict,
+    RunResults,
+    Timings,
+)
 from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.report import marking
 from s2f_desktop.report.marking import MarkInfo, mark_image, verify_marking

@@ -336,9 +336,9 @@ def test_shortcuts_are_in_the_menus(qtbot, app_ctx, reporter) -> None:  # type: 
 
 
 def test_closed_case_is_read_only(qtbot, app_ctx, reporter) -> None:  # type: ignore[no-untyped-def]
-    from s2f_desktop.services import cases
-
     from PySide6.QtWidgets import QMessageBox
+
+    from s2f_desktop.services import cases
 
     cases.create_case(app_ctx, "X-1", "Closed case")
     w = make_window(qtbot, app_ctx, reporter)

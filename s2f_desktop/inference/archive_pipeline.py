@@ -173,10 +173,10 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
     from s2f_desktop.audio.probe import probe
     from s2f_desktop.audio.quality import assess
     from s2f_desktop.inference.analyzer import VAD_PARAMS
-    from s2f_desktop.store.codec import encode_traits
     from s2f_desktop.inference.resample import ANALYSIS_RATE, resample
     from s2f_desktop.inference.traits import VoiceFeatures
     from s2f_desktop.inference.vad import detect_speech
+    from s2f_desktop.store.codec import encode_traits
     from s2f_desktop.voice.acoustics import concat_regions, measure
     from s2f_desktop.voice.consistency import group_by_speaker
 

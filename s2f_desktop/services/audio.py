@@ -18,7 +18,7 @@ from s2f_desktop.audio.devices import Recorder
 from s2f_desktop.audio.overview import Overview, build_overview
 from s2f_desktop.audio.quality import QualityReport, assess_parts
 from s2f_desktop.audio.spectrogram import spectrogram_tile
-from s2f_desktop.core.errors import IntegrityError, InputError
+from s2f_desktop.core.errors import InputError, IntegrityError
 from s2f_desktop.core.models import Evidence, Segment
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.services.cases import require_open

@@ -31,6 +31,7 @@ from s2f_desktop.store.audit import append_event
 from s2f_desktop.store.vault import sha256_file
 from s2f_desktop.voice import consistency
 
+
 def _mod() -> Any:
     return importlib.import_module("s2f_desktop.inference.comparison")
 

@@ -43,10 +43,16 @@ from typing import Any, Callable
 import numpy as np
 
 from s2f_desktop.core.traits import AGE_BINS
-from s2f_desktop.training.data import LIBRI_TRAIN, AVSPEECH, Item, avspeech_items, librispeech_items
+from s2f_desktop.training.data import AVSPEECH, LIBRI_TRAIN, Item, avspeech_items, librispeech_items
 from s2f_desktop.training.features import FEATURE_VERSION, compute_features
-from s2f_desktop.training.review import (REVIEW_FILE, age_bin_agreement, load_review, reviewer_bin_index,
-                                         sex_agreement, verified_sex)
+from s2f_desktop.training.review import (
+    REVIEW_FILE,
+    age_bin_agreement,
+    load_review,
+    reviewer_bin_index,
+    sex_agreement,
+    verified_sex,
+)
 from s2f_desktop.training.teacher import TEACHER_ID, TEACHER_VERSION, face_labels, rule_description
 from s2f_desktop.voice import calibration as cal
 from s2f_desktop.voice.acoustics import HEAD_FEATURES

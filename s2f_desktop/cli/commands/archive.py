@@ -24,9 +24,9 @@ import sys
 from pathlib import Path
 
 from s2f_desktop.cli.output import print_json, print_table, to_jsonable
-from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
+from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.traits import AGE_BINS
 
 

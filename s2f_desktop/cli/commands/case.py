@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Callable
-
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import print_json, print_table
 from s2f_desktop.core.errors import InputError

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from s2f_desktop.cli.output import StderrProgress, print_json, print_table
-from s2f_desktop.core.models import VerifyStatus
 from s2f_desktop.core.progress import Task
 from s2f_desktop.core.text import neutralise as nt
 from s2f_desktop.core.timeutil import fmt_dt
