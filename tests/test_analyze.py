@@ -125,26 +125,40 @@ def test_case_run_is_stored_and_audited(ctx, case, speech_wav, tmp_path: Path) -
     s1 = seg_svc.add_segment(ctx, "T-1", ev.id, 0, len(xm))
     s2 = seg_svc.add_segment(ctx, "T-1", ev.id, n_m, n_m + len(xm))
     s3 = seg_svc.add_segment(ctx, "T-1", ev.id, 2 * n_m, 2 * n_m + len(xf))
-    run = analysis.analyze_selection(ctx, "T-1", [s1.id, s2.id, s3.id], device="cpu")
-    assert run.segment_ids == (s1.id, s2.id, s3.id)
+    # Two voices in one selection are never pooled into one profile: refused, nothing stored,
+    # and the error names one run per speaker group.
+    from s2f_desktop.services.comparison import MultipleSpeakersError
+
+    with pytest.raises(MultipleSpeakersError) as refused:
+        analysis.analyze_selection(ctx, "T-1", [s1.id, s2.id, s3.id], device="cpu")
+    assert sorted(map(sorted, refused.value.groups)) == sorted([sorted([s1.id, s2.id]), [s3.id]])
+    assert f"--segments {s3.id}" in refused.value.message
+    events0, _ = audit_trail(ctx, "T-1")
+    assert not any(e.action == "analysis.run" for e in events0)
+    rc, _ = _cli_json("analyze", "T-1", "--segments", f"{s1.id},{s2.id},{s3.id}", "--device", "cpu", "--json")
+    assert rc == 2
+    # One speaker's segments: stored and audited.
+    run = analysis.analyze_selection(ctx, "T-1", [s1.id, s2.id], device="cpu")
+    assert run.segment_ids == (s1.id, s2.id)
     assert {m.id for m in run.models} >= {"resemblyzer-ge2e-0.1.4", "traits-v1", "silero-vad-6.2.3"}
     assert run.device.startswith("cpu") and run.seed == 0 and run.app_version
-    assert [p.id for p in run.results.segments] == [s1.id, s2.id, s3.id]
-    assert [r.segment_id for r in run.results.selection] == [s1.id, s2.id, s3.id]
+    assert [p.id for p in run.results.segments] == [s1.id, s2.id]
+    assert [r.segment_id for r in run.results.selection] == [s1.id, s2.id]
     assert all(r.samples_sha256 and r.evidence_sha256 == ev.sha256 for r in run.results.selection)
-    third = run.results.segment(s3.id)
-    assert third is not None and third.traits.sex.label == "female"
-    assert run.results.consistency is not None and run.results.consistency.flagged == (s3.id,)
+    assert run.results.consistency is not None and run.results.consistency.flagged == ()
+    assert run.results.consistency.method == "calibrated" and not run.results.consistency.split
     assert run.timings.analysis_s > 0
     with ctx.store.read() as s:
         assert repo.get_run(s, run.id).results == run.results
     events, chain = audit_trail(ctx, "T-1")
     assert chain.ok and events[-1].action == "analysis.run" and events[-1].object_ids == (str(run.id),)
+    female = analysis.analyze_selection(ctx, "T-1", [s3.id], device="cpu")
+    assert female.results.pooled.traits.sex.label == "female"
     groups = analysis.speaker_groups(ctx, ev.id, [s1.id, s3.id, s2.id], device="cpu")
     assert groups == [[s1.id, s2.id], [s3.id]]
     # Same selection again, through the CLI -> same results (deterministic inference), stored as a new run.
-    rc, (stored,) = _cli_json("analyze", "T-1", "--segments", f"{s1.id},{s2.id},{s3.id}", "--device", "cpu", "--json")
-    assert rc == 0 and stored["id"] == run.id + 1
+    rc, (stored,) = _cli_json("analyze", "T-1", "--segments", f"{s1.id},{s2.id}", "--device", "cpu", "--json")
+    assert rc == 0 and stored["id"] == female.id + 1
     assert stored["results"] == json.loads(json.dumps(analysis.run_json(run)["results"]))
     rc, (grouped,) = _cli_json("analyze", "T-1", "--group-speakers", str(ev.id), "--segments",
                                f"{s1.id},{s3.id},{s2.id}", "--device", "cpu", "--json")

@@ -72,11 +72,14 @@ def test_models_outside_the_shipped_set_are_marked_in_the_run_record() -> None:
     from s2f_desktop.system.env import install_root
 
     manifest = json.loads((install_root() / "models" / "traits-v1" / "manifest.json").read_text())
-    shipped = {"id": "traits-v1", "file": "heads.npz", "sha256": manifest["files"]["heads.npz"]}
-    swapped = dict(shipped, sha256="f" * 64)  # other weights behind S2F_MODELS_DIR, manifest re-hashed
-    unknown = {"id": "mystery-v9", "file": "w.bin", "sha256": "0" * 64}
-    assert mark_unshipped([shipped, swapped, unknown]) == [shipped, dict(swapped, shipped=False),
-                                                           dict(unknown, shipped=False)]
+    from s2f_desktop.core.results import ModelRecord
+
+    shipped = ModelRecord("traits-v1", "heads.npz", manifest["files"]["heads.npz"])
+    swapped = ModelRecord("traits-v1", "heads.npz", "f" * 64)  # other weights behind S2F_MODELS_DIR, re-hashed
+    unknown = ModelRecord("mystery-v9", "w.bin", "0" * 64)
+    assert mark_unshipped([shipped, swapped, unknown]) == (
+        shipped, ModelRecord("traits-v1", "heads.npz", "f" * 64, shipped=False),
+        ModelRecord("mystery-v9", "w.bin", "0" * 64, shipped=False))
 
 
 def test_overlong_selection_is_refused_before_decoding(ctx, case, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -34,6 +34,12 @@ def sql(ctx, statement: str, **params) -> None:  # type: ignore[no-untyped-def]
         conn.execute(text(statement), params)
 
 
+def sql_value(ctx, statement: str, **params):  # type: ignore[no-untyped-def]
+    """One value read straight from the database file (as the tamperer sees it)."""
+    with ctx.store.engine.begin() as conn:
+        return conn.execute(text(statement), params).scalar_one()
+
+
 def rehash_chain(ctx, case_id: int, transform=None) -> None:  # type: ignore[no-untyped-def]
     """Rewrite a case's chain with valid hashes (optionally transforming each event's details first)."""
     with ctx.store.read() as s:
@@ -161,14 +167,18 @@ def test_edited_analysis_results_are_named(ctx, bound_case) -> None:  # type: ig
 
     case, _, _, seg = bound_case
     with ctx.store.write() as s:
-        run = repo.add_run(s, case.id, [seg.id], [{"id": "traits-v1", "file": "heads.npz", "sha256": "0" * 64}],
-                           "test", "cpu", {"p": 1}, 7, {"pooled": {"sex": "inconclusive"}}, {"analysis_s": 1.0},
-                           ctx.actor)
+        from s2f_desktop.core.results import SCHEMA_VERSION, ModelRecord, RunResults, Timings
+
+        a = _stub_analysis([seg.id])
+        run = repo.add_run(s, case.id, [seg.id], (ModelRecord("traits-v1", "heads.npz", "0" * 64),),
+                           "test", "cpu", {"p": 1}, 7, RunResults(SCHEMA_VERSION, (), a.parts, a.pooled, None),
+                           Timings(0.0, 0.0, 1.0), ctx.actor)
         append_event(s, case_id=case.id, actor=ctx.actor, action="analysis.run", object_type="analysis_run",
                      object_ids=[run.id], details={"custody": [custody.state("analysis_run", run)]})
     assert evidence.verify_case(ctx, case.number).ok
-    sql(ctx, "update analysis_runs set results = :r where id = :i", r=json.dumps({"pooled": {"sex": "male"}}),
-        i=run.id)
+    stored = json.loads(sql_value(ctx, "select results from analysis_runs where id = :i", i=run.id))
+    stored["pooled"]["traits"]["sex"]["label"] = "male"
+    sql(ctx, "update analysis_runs set results = :r where id = :i", r=json.dumps(stored), i=run.id)
     report = evidence.verify_case(ctx, case.number)
     assert [(f.object_type, f.field) for f in failing(report)] == [("analysis_run", "results_sha256")]
 
@@ -427,23 +437,40 @@ def test_full_disk_on_write_is_one_plain_line(ctx, case, monkeypatch) -> None:  
 # ------------------------------------------------------------------- analysis runs
 
 
+def _stub_quality():  # type: ignore[no-untyped-def]
+    from s2f_desktop.core.results import Quality, QualityVerdict
+
+    return Quality(QualityVerdict.OK, (), 1.0, 30.0, 0.0, 8000.0, False, -20.0, 1.0, "pauses", {})
+
+
+def _stub_traits():  # type: ignore[no-untyped-def]
+    from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
+
+    return TraitEstimate(SexEstimate(0.5, "inconclusive"), AgeEstimate(40.0, (20.0, 60.0), "inconclusive"))
+
+
+def _stub_analysis(ids):  # type: ignore[no-untyped-def]
+    from s2f_desktop.core.results import Acoustics, Analysis, PartResult, Pooled
+
+    parts = tuple(PartResult(i, 1.0, 1.0, ((0.0, 1.0),), _stub_quality(), _stub_traits(), None) for i in ids)
+    return Analysis(parts, Pooled(_stub_quality(), _stub_traits(), Acoustics({}, None), 1.0, 1.0), None)
+
+
 class _StubAnalyzer:
     """Stands in for the neural models: the binding of a run does not depend on what they compute."""
 
     device = "cpu"
 
     def models(self):  # type: ignore[no-untyped-def]
-        return [{"id": "traits-v1", "file": "heads.npz", "sha256": "e" * 64}]
+        from s2f_desktop.core.results import ModelRecord
+
+        return (ModelRecord("traits-v1", "heads.npz", "e" * 64),)
 
     def parameters(self):  # type: ignore[no-untyped-def]
         return {"stub": True}
 
     def analyze(self, parts, task):  # type: ignore[no-untyped-def]
-        traits = {"sex": {"label": "inconclusive", "p_male": 0.5}, "age": {"label": "inconclusive",
-                                                                         "interval_80": [20.0, 60.0]}}
-        return {"results": {"segments": {p.name: {"speech_s": 1.0} for p in parts},
-                            "pooled": {"traits": traits, "quality": {"verdict": "usable"}},
-                            "consistency": {"flagged": []}}}
+        return _stub_analysis([p.name for p in parts]), {}
 
 
 @pytest.fixture
@@ -464,7 +491,7 @@ def test_analysis_run_is_bound_and_its_selection_hashed(ctx, bound_case, stub_an
     event = evidence.audit_trail(ctx, case.number)[0][-1]
     assert event.action == "analysis.run" and len(event.details["selection_sha256"]) == 64
     assert event.details["custody"][0]["object"] == "analysis_run"
-    assert run.models[0]["shipped"] is False  # the stub's weights are not the shipped ones
+    assert run.models[0].shipped is False  # the stub's weights are not the shipped ones
     assert evidence.verify_case(ctx, case.number).ok
     sql(ctx, "update analysis_runs set segment_ids = :s, device = 'cuda:0' where id = :i",
         s=json.dumps(["forged"]), i=run.id)

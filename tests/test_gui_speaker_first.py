@@ -518,7 +518,7 @@ def test_interview_plus_phone_call(qtbot, app_ctx, reporter, speech_wav, asteris
     from s2f_desktop.services import cases, evidence, segments
 
     ctx = app_ctx
-    x, sr = sf.read(str(asterisk_sounds / "en_US_f_Allison" / "demo-congrats.wav"), dtype="float32")
+    x, sr = sf.read(str(asterisk_sounds / "demo-congrats.wav"), dtype="float32")
     phone = tmp_path / "phone-call.wav"
     sf.write(str(phone), x[: int(6 * sr)], sr)  # 6 s of a real 8 kHz voice
     cases.create_case(ctx, "I-1", "Interview and call")

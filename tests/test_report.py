@@ -96,7 +96,14 @@ def expected_figures(run: AnalysisRun) -> list[str]:
         out.append(f"abstained (p male {prob(ps.p_male)})" if ps.label == INCONCLUSIVE
                    else f"p male {prob(ps.p_male)} ({ps.label})")
     c = run.results.consistency
-    if c is not None:
+    if c is not None and c.method == "calibrated":
+        out.append(f"Groups kept apart at {c.threshold:.2f} log10 LR {c.threshold_source}")
+        for i, sid in enumerate(c.segment_ids, start=1):
+            v = c.log10_lr[sid]
+            note = " flagged" if sid in c.flagged else " not judged: too little speech" if sid in c.not_judged else ""
+            out.append(f"Against the main speaker group, segment #{i} "
+                       + (f"{v:.2f}" if v is not None else "not available") + f" log10 LR{note}")
+    elif c is not None:
         out.append(f"Threshold {c.threshold:.3f} cosine {c.threshold_source}")
         for i, sid in enumerate(c.segment_ids, start=1):
             v = c.median_similarity[sid]

@@ -121,14 +121,21 @@ def consistency_html(c: Consistency | None, segments: dict[str, Segment] | None 
         return "<i>Not checked: needs at least two segments with usable speech.</i>"
     segments = segments or {}
     if not c.flagged:
+        short = (f" <small>{len(c.not_judged)} segment(s) too short to judge.</small>" if c.not_judged else "")
+        how = ("calibrated comparison" if c.method == "calibrated" else f"threshold {c.threshold:.2f}")
         return ("<span style='color:#2e7d32'>No speaker-consistency warnings: the selected segments sound like "
-                f"one speaker</span> <small>(threshold {c.threshold:.2f})</small>.")
+                f"one speaker</span> <small>({how})</small>." + short)
     out = []
     for sid in c.flagged:
         seg = segments.get(sid)
         where = f"{format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}" if seg else sid[:8]
-        sim = c.median_similarity.get(sid)
-        extra = f" (median similarity {sim:.2f} below {c.threshold:.2f})" if sim is not None else ""
+        if c.method == "calibrated":
+            llr = c.log10_lr.get(sid)
+            extra = (f" (log10 LR {llr:+.2f} against the main speaker group; groups are kept apart at "
+                     f"{c.threshold:+.1f} or below)") if llr is not None else ""
+        else:
+            sim = c.median_similarity.get(sid)
+            extra = f" (median similarity {sim:.2f} below {c.threshold:.2f})" if sim is not None else ""
         out.append(f"<div style='color:#c62828'>⚠ Segment {_esc(where)} disagrees with the rest of the selection"
                    f"{_esc(extra)}: possibly a second speaker. Consider removing it and analysing again.</div>")
     return "".join(out)

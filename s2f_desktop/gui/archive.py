@@ -86,25 +86,36 @@ class ArchivePanel(QWidget):
         self.index_edit.editingFinished.connect(self.refresh_index_info)
         self.choose_btn = QPushButton("Choose…")
         self.choose_btn.clicked.connect(self.choose_index)
+        self.index_edit.setToolTip("The folder of an archive index made by `s2f archive index` (read-only here)")
+        self.choose_btn.setToolTip("Choose the archive index folder")
         self.index_info = QLabel("<i>No index chosen.</i>")
         self.index_info.setWordWrap(True)
 
         self.seg_list = QListWidget()
         self.seg_list.setObjectName("archiveQuerySegments")
+        self.seg_list.setToolTip("Tick the case's segments of the voice to search for (the questioned voice)")
         self.sex_combo = QComboBox()
         self.sex_combo.addItem("any", None)
         self.sex_combo.addItem("female (as labelled)", "female")
         self.sex_combo.addItem("male (as labelled)", "male")
         self.age_boxes = {b: QCheckBox(b) for b in AGE_BINS}
+        self.sex_combo.setToolTip("Keep only speakers whose stored sex label is this (labels can abstain; "
+                                  "an investigative filter, not a finding)")
+        for b, box in self.age_boxes.items():
+            box.setToolTip(f"Keep speakers whose stored age interval reaches the band {b}")
         self.quality_combo = QComboBox()
         for text, val in (("any", None), ("ok only", "ok"), ("ok or warn", "warn")):
             self.quality_combo.addItem(text, val)
         self.top_spin = QSpinBox()
         self.top_spin.setRange(1, 500)
         self.top_spin.setValue(20)
+        self.quality_combo.setToolTip("Keep only recordings whose stored quality verdict is at least this")
+        self.top_spin.setToolTip("How many hits to list, best first")
         self.search_btn = QPushButton("Search archive")
         self.search_btn.setObjectName("archiveSearch")
         self.search_btn.clicked.connect(self.search)
+        self.search_btn.setToolTip("Rank the index's speakers against the ticked segments (calibrated likelihood "
+                                   "ratio when the comparison model is installed)")
 
         self.table = QTableWidget(0, len(HIT_COLUMNS))
         self.table.setObjectName("archiveHits")
@@ -116,14 +127,18 @@ class ArchivePanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.setToolTip("Hits, best first: recording, speaker group, time range, LR and its words")
         self.notes = QLabel()
         self.notes.setWordWrap(True)
         self.notes.setTextFormat(Qt.TextFormat.RichText)
         self.listen_btn = QPushButton("Listen to hit")
         self.listen_btn.clicked.connect(self.toggle_listen)
+        self.listen_btn.setToolTip("Play the selected hit's time range (read from the archive, not copied)")
         self.import_btn = QPushButton("Import hit into case")
         self.import_btn.setObjectName("archiveImport")
         self.import_btn.clicked.connect(self.import_selected)
+        self.import_btn.setToolTip("Import the selected hit's recording into the open case as evidence (hashed "
+                                   "into the vault; the archive path and index entry go to the audit trail)")
 
         left = QWidget()
         ll = QVBoxLayout(left)

@@ -93,6 +93,7 @@ class ComparisonPanel(QWidget):
             combo.setObjectName(f"{name}_speaker")
             combo.setToolTip(f"Speaker label of the {name} speech")
             lst.setObjectName(f"{name}_segments")
+            lst.setToolTip(f"Tick the {name} segments (accepted segments of the chosen speaker label)")
             combo.currentIndexChanged.connect(lambda _i, c=combo, li=lst: self._fill(c, li))
         self.run_btn = QPushButton("Compare")
         self.run_btn.setToolTip("Compare the ticked questioned segments with the ticked known segments")
@@ -100,15 +101,19 @@ class ComparisonPanel(QWidget):
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setEnabled(False)
         self.cancel_btn.clicked.connect(self.cancel)
+        self.cancel_btn.setToolTip("Stop the running comparison (nothing is stored)")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
+        self.progress.setToolTip("Progress of the running comparison")
         self.history = QComboBox()
         self.history.setObjectName("comparison_runs")
+        self.history.setToolTip("Stored comparison runs of this case")
         self.history.currentIndexChanged.connect(self._show_run)
         self.results = QTextBrowser()
         self.results.setObjectName("comparison_result")
+        self.results.setToolTip("The comparison's propositions, likelihood ratio, verbal scale and limits")
 
         import pyqtgraph as pg
 

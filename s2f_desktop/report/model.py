@@ -435,6 +435,17 @@ def consistency_of(c: Consistency | None, seg_numbers: Mapping[str, str]) -> tup
     else:
         verdict = "consistent (no segment differs from the rest of the selection)"
     text = f"Speaker consistency: {verdict}. {c.note[0].upper()}{c.note[1:]}."
+    if c.method == "calibrated":
+        # The calibrated speaker check (comparison-v1): each segment against the main speaker group,
+        # as a bounded log10 likelihood ratio; segments too short to judge are named, never flagged.
+        details = [Measure("Groups kept apart at", fmt_num(c.threshold, 2), "log10 LR", c.threshold_source)]
+        for sid in c.segment_ids:
+            v = c.log10_lr.get(sid)
+            note = ("flagged" if sid in c.flagged else
+                    "not judged: too little speech" if sid in c.not_judged else "")
+            details.append(Measure(f"Against the main speaker group, {seg_name(sid)}",
+                                   fmt_num(v, 2) if v is not None else NA, "log10 LR", note))
+        return text, tuple(details)
     details = [Measure("Threshold", fmt_num(c.threshold, 3), "cosine", c.threshold_source)]
     for sid, v in c.median_similarity.items():
         details.append(Measure(f"Median similarity, {seg_name(sid)}", fmt_num(v, 3) if v is not None else NA,
