@@ -5,7 +5,7 @@
     s2f-train review-sheets --data ../shared/data --out DIR
 
 The first two are deterministic (fixed seeds, numpy fitting) and print their metrics; the
-third re-creates the contact sheets of the blind face review (see training/review.py).
+third re-creates the contact sheets of the AI rating of the face frames (see training/review.py).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, help="output folder (default: models/speaker-consistency-v1)")
     c.add_argument("--bootstrap", type=int, default=1000)
     c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    r = sub.add_parser("review-sheets", help="re-create the numbered face contact sheets of the blind human review")
+    r = sub.add_parser("review-sheets", help="re-create the numbered face contact sheets shown to the AI rating of the face frames")
     r.add_argument("--data", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True, help="folder for sheetNN.png and order.json")
     return p

@@ -7,8 +7,8 @@ Procedure (every step seeded; the same data give byte-identical weights):
    no ages).
 2. Teacher labels: test-time augmented (8 views of the face frame) and filtered by the
    pre-declared usability rule (one face, found in enough views, TTA-averaged P(male)
-   outside [0.2, 0.8], views agreeing). A blind human review of the same frames
-   (:mod:`s2f_desktop.training.review`) is the second rater: a sex label is *verified* when
+   outside [0.2, 0.8], views agreeing). An AI model's rating of the same frames
+   (:mod:`s2f_desktop.training.review`; not a person's) is the second, automatic rater: a sex label is *verified* when
    it is usable and the reviewer saw the same sex. Verified sex labels and usable age labels
    train the heads; sex metrics are reported on verified labels and, separately, on all
    usable teacher labels and on all labels.
@@ -61,7 +61,7 @@ AGE_L2_GRID = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 #: error on training-fold out-of-fold outputs at or below this.
 TARGET_DECIDED_ERROR = 0.01
 #: Which labels the band is chosen on: the verified ones (LibriSpeech self-reported sex, and
-#: avspeech face labels on which the teacher and the blind human review agree). History, all in
+#: avspeech face labels on which the teacher and the AI rating of the frames agree). History, all in
 #: the model card: the first rule used every usable teacher label, whose confident errors (the
 #: face teacher is wrong on about 2 % of usable clips) forced a band of [0.005, 0.995] and 83 %
 #: abstention; the second used LibriSpeech only (251 speakers), too few to pin down a 1 % error.
@@ -285,7 +285,7 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
         "sex": {"platt_a": pa, "platt_b": pb, "uncertain_band": list(band), "l2": l2s,
                 "band_rule": f"narrowest symmetric band keeping the decided-case error <= {TARGET_DECIDED_ERROR} "
                              "on calibrated out-of-fold outputs of the verified labels (LibriSpeech "
-                             "self-reported; avspeech face labels confirmed by the blind human review), "
+                             "self-reported; avspeech face labels on which the face teacher and the AI rating of the frames agree), "
                              "clean + telephone",
                 "band_if_chosen_on_librispeech_only": list(libri_band),
                 "band_if_chosen_on_all_usable_labels": list(strict_band),
@@ -671,7 +671,7 @@ def headline_metrics(metrics: dict[str, Any], data: dict[str, Any]) -> dict[str,
     out["usable_teacher_sex_labels"] = teacher.get("sex_usable")
     out["verified_sex_labels"] = sum(data.get("sex_labels_verified", {}).values()) or None
     out["evaluation"] = ("5-fold grouped CV (videos / speakers); sex on verified labels (LibriSpeech self-reported, "
-                         "avspeech face teacher confirmed by a blind human review), age on usable face-teacher "
+                         "avspeech face teacher where the AI rating of the frames agrees), age on usable face-teacher "
                          "ages; nested L2 choice, cross-fitted calibration; 95 % CI: bootstrap over groups")
     return {k: v for k, v in out.items() if v is not None}
 
