@@ -37,8 +37,8 @@ Definitions
   estimator). The percentile bound under-states the SNR of clean speech (quiet consonants
   count as noise) and so errs on the side of caution. A selection whose parts used both
   reads ``"mixed"``.
-  Validated on known mixtures (``benchmarks/quality_snr.py``; the model card of traits-v1
-  lists the numbers).
+  Validated on known mixtures (``s2f-train snr-check``, :mod:`s2f_desktop.training.snr_check`;
+  the model card of traits-v1 lists the numbers).
 * ``clipping_fraction``: share of samples at or above :data:`CLIP_LEVEL` of full scale,
   or, when the peak is lower (clipped, then attenuated), share of samples on flat runs of
   >= 3 equal values within 2 % of the peak.

@@ -3,6 +3,7 @@
     s2f-train traits --data ../shared/data [--out models/traits-v1] [--cache /tmp/s2f-train-cache] [--limit N]
     s2f-train consistency --data ../shared/data [--out models/speaker-consistency-v1]
     s2f-train review-sheets --data ../shared/data --out DIR
+    s2f-train snr-check --data ../shared/data
 
 The first two are deterministic (fixed seeds, numpy fitting) and print their metrics; the
 third re-creates the contact sheets of the AI rating of the face frames (see training/review.py).
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, help="output folder (default: models/speaker-consistency-v1)")
     c.add_argument("--bootstrap", type=int, default=1000)
     c.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    q = sub.add_parser("snr-check", help="validate the quality gate's SNR estimator on known speech + noise mixtures")
+    q.add_argument("--data", type=Path, required=True)
     r = sub.add_parser("review-sheets", help="re-create the numbered face contact sheets shown to the AI rating of the face frames")
     r.add_argument("--data", type=Path, required=True)
     r.add_argument("--out", type=Path, required=True, help="folder for sheetNN.png and order.json")
@@ -58,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = args.out or models_dir() / f"traits-{args.version}"
             result = train_traits(args.data, out, args.cache, limit=args.limit, version=args.version,
                                   device=args.device, n_boot=args.bootstrap, log=log)
+        elif args.command == "snr-check":
+            from s2f_desktop.training.snr_check import run_check
+
+            result = run_check(args.data, log=log)
+            result.pop("rows", None)
         elif args.command == "review-sheets":
             from s2f_desktop.training.data import AVSPEECH
             from s2f_desktop.training.review import write_sheets
