@@ -34,7 +34,7 @@ import numpy as np
 
 from s2f_desktop.core.errors import ModelIntegrityError
 from s2f_desktop.core.traits import AGE_BINS, INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
-from s2f_desktop.voice.acoustics import HEAD_FEATURES, AcousticMeasures, head_vector, measure
+from s2f_desktop.voice.acoustics import HEAD_FEATURES, AcousticMeasures, head_vector
 from s2f_desktop.voice.calibration import age_bin_probabilities, platt_apply
 
 DEFAULT_MODEL_ID = "traits-v1"
@@ -53,16 +53,6 @@ class VoiceFeatures:
     def vector(self) -> np.ndarray:
         """Embedding followed by the acoustic head features (NaN where not measurable)."""
         return np.concatenate([self.embedding.astype(np.float64), head_vector(self.acoustics)])
-
-
-def extract_features(x16k: np.ndarray, encoder: Any, band_limited: bool = False,
-                     regions: list[tuple[float, float]] | None = None) -> VoiceFeatures:
-    """Embedding and Praat measures of 16 kHz audio (speech ``regions`` in seconds, or all of it)."""
-    from s2f_desktop.voice.acoustics import concat_regions
-
-    speech = concat_regions(x16k, 16000, regions).astype(np.float32)
-    emb = encoder.embed(speech)
-    return VoiceFeatures(emb, measure(speech, 16000, band_limited=band_limited))
 
 
 class TraitHeads:

@@ -81,7 +81,7 @@ def run_check(data: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
             chosen.append((f.stem, x, sr, reg, q.snr_db))
         if len(chosen) >= N_UTTERANCES:
             break
-    rows = []
+    rows: list[dict[str, Any]] = []
     for stem, x, sr, reg, clean_db in chosen:
         s_pow = _band_frame_power(x, sr, reg)
         for kind in NOISE_TYPES:

@@ -805,7 +805,7 @@ def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], li
     return out
 
 
-def cross_source_sex(xc: np.ndarray, xt: np.ndarray, sex: np.ndarray, train_mask: np.ndarray, is_av: np.ndarray,
+def cross_source_sex(xc: np.ndarray, xt: np.ndarray | None, sex: np.ndarray, train_mask: np.ndarray, is_av: np.ndarray,
                      groups: np.ndarray, n_boot: int, log: Callable[[str], None]) -> dict[str, Any]:
     """Sex trained on one corpus and tested on the other (avspeech face labels <-> LibriSpeech self-reported).
 
