@@ -400,6 +400,11 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
     band-balanced, L2 = 1-3 (adopted)**: 52.0-53.3 % / 42.5-43.0 % / 0.678-0.683 / 10.8-11.3 (point
     predictions; the shipped median adds the conformal median shift, see the table). The Praat
     measures did not help age; eGeMAPS-style parameters (Praat/librosa) were not tried in this round.
+  - age head fitted on clean + telephone rows instead of clean only: balanced band accuracy 32.8 %
+    [28.3, 38.0] vs 35.7 %, 40+ AUC 0.654 vs 0.663 (clean); not adopted. Sex keeps both channels.
+  - training on the clean clips only (both heads): women abstain 13.6 % / men 9.3 % (clean) against
+    14.4 % / 9.5 % with telephone augmentation, within the intervals; the augmented model is
+    shipped because it is also validated on telephone-band input.
 * Earlier experiments (measured with the previous feature path, before issue 13; kept for the record).
   Tried with the same folds and not adopted (clean, usable labels, threshold 0.5,
   out-of-fold accuracy): one-hidden-layer MLP (32 units, inner-CV weight decay) 95.7 % vs logistic
