@@ -401,7 +401,13 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
     predictions; the shipped median adds the conformal median shift, see the table). The Praat
     measures did not help age; eGeMAPS-style parameters (Praat/librosa) were not tried in this round.
   - age head fitted on clean + telephone rows instead of clean only: balanced band accuracy 32.8 %
-    [28.3, 38.0] vs 35.7 %, 40+ AUC 0.654 vs 0.663 (clean); not adopted. Sex keeps both channels.
+    [28.3, 38.0] vs 35.7 %, 40+ AUC 0.654 vs 0.663 (clean, unweighted conformal); not adopted. Sex
+    keeps both channels.
+  - conformal quantiles unweighted (the usual split-conformal) on the band-balanced head: band exact
+    58.7 %, balanced 35.7 %, but the median shift pulled estimates back toward the training mix and
+    answered "under 20" for adult readers (LibriSpeech 367-130732-0002: median 13.8 years), and the
+    interval covered only 24 % of speakers aged 60 and over. Weighting the residual quantiles like
+    the fit (adopted) gives the coverage per band in the table, at the price of a wider interval.
   - training on the clean clips only (both heads): women abstain 13.6 % / men 9.3 % (clean) against
     14.4 % / 9.5 % with telephone augmentation, within the intervals; the augmented model is
     shipped because it is also validated on telephone-band input.

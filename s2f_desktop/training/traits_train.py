@@ -151,14 +151,16 @@ def to_years(v: np.ndarray) -> np.ndarray:
 
 
 def age_band_weights(log_age: np.ndarray) -> np.ndarray:
-    """Row weights giving each age band (<20, 20-39, 40-59, >=60) equal total weight.
+    """Row weights giving each adult age band (under 40, 40-59, >=60) equal total weight.
 
     Issue 13: the face-derived training ages are mostly 20-39, and an unweighted fit (with
     its L2 chosen by plain MAE) shrinks every voice toward that band, so older speakers were
     labelled "20-39". Weights are capped at :data:`AGE_MAX_WEIGHT` times the mean so a band
     with a handful of clips does not dominate.
     """
-    b = cal.age_bin(to_years(np.asarray(log_age, dtype=np.float64)), AGE_EDGES)
+    # The <20 band (23 face-derived ages, children essentially absent) is pooled with 20-39:
+    # weighting it up on its own made the head answer "under 20" for adult readers.
+    b = np.maximum(cal.age_bin(to_years(np.asarray(log_age, dtype=np.float64)), AGE_EDGES), 1)
     counts = np.bincount(b, minlength=len(AGE_EDGES) + 1).astype(np.float64)
     w = 1.0 / np.maximum(counts[b], 1.0)
     w = w / w.mean()
@@ -354,7 +356,11 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     strict_band = choose_band(cal.platt_apply(logits[usable2], pa, pb), ys[usable2])
     res = np.concatenate([log_age - oof_age[v] for v in TRAIN_VARIANTS])
     res = res[np.concatenate([age_train] * nv) & np.isfinite(res)]
-    quantiles = np.percentile(res, np.arange(101)) if len(res) else np.zeros(101)
+    res_w = np.concatenate([age_band_weights(log_age[age_train]) for _ in TRAIN_VARIANTS])
+    res_all = np.concatenate([log_age - oof_age[v] for v in TRAIN_VARIANTS])
+    keep = np.concatenate([age_train] * nv)
+    res_w = res_w[np.isfinite(res_all[keep])]
+    quantiles = residual_percentiles(res, res_w) if len(res) else np.zeros(101)
 
     metrics.update(external_test(data_root, cache_dir, device, mean, scale, w, b, pa, pb, band, n_boot, log,
                                  limit))
@@ -878,6 +884,22 @@ def age_probe_metrics(xc: np.ndarray, age: np.ndarray, folds: np.ndarray, mask: 
     return out
 
 
+def residual_percentiles(r: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The 0..100 % percentiles of the residuals, weighted like the age fit (weighted split-conformal).
+
+    With band-balanced weights (:data:`AGE_BAND_BALANCED`) the interval's coverage holds for a
+    population with equal weight per adult age band rather than for the training set's
+    mostly-young mix, and the median is not pulled back toward 20-39; unweighted otherwise.
+    """
+    r = np.asarray(r, dtype=np.float64)
+    if not AGE_BAND_BALANCED or not len(r):
+        return np.percentile(r, np.arange(101)) if len(r) else np.zeros(101)
+    order = np.argsort(r, kind="mergesort")
+    rs, ws = r[order], np.asarray(weights, dtype=np.float64)[order]
+    cw = (np.cumsum(ws) - 0.5 * ws) / ws.sum()
+    return np.interp(np.arange(101) / 100.0, cw, rs)
+
+
 def residual_quantiles_per_fold(oof_age: dict[str, np.ndarray], log_age: np.ndarray, folds: np.ndarray,
                                 mask: np.ndarray) -> dict[int, np.ndarray]:
     """Fold k -> the 101 percentiles of the other folds' out-of-fold log-age residuals (clean + telephone).
@@ -889,7 +911,8 @@ def residual_quantiles_per_fold(oof_age: dict[str, np.ndarray], log_age: np.ndar
         other = (folds != k) & mask
         if other.any():
             r = np.concatenate([log_age[other] - oof_age[v][other] for v in oof_age])
-            out[k] = np.percentile(r, np.arange(101))
+            wts = np.concatenate([age_band_weights(log_age[other]) for _ in oof_age])
+            out[k] = residual_percentiles(r, wts)
     return out
 
 
