@@ -75,12 +75,14 @@ def test_band_limited_noise_bandwidth(cutoff, telephone, too_narrow):
 
 
 def test_short_speech_is_insufficient_and_pooling_adds_up():
-    t, tone, _ = _bursts(seconds=3.0)
+    t, tone, _ = _bursts(seconds=4.0)
+    tone = tone * (t < 2.5)  # 2 s of tone, then 1.5 s of pause: each part has its own noise estimate
     x = (tone + 0.001 * np.random.default_rng(2).standard_normal(t.size)).astype(np.float32)
     one = assess(x, SR, [(0, 1), (1.5, 2.5)])
     assert one.verdict == "insufficient" and "net speech" in one.reasons[0]
     pooled = assess_parts([(x, SR, [(0, 1), (1.5, 2.5)])] * 4)
     assert pooled.net_speech_s == pytest.approx(8.0) and pooled.verdict in ("ok", "warn")
+    assert pooled.snr_db == pytest.approx(one.snr_db)  # identical parts pool to their own SNR
     assert pooled.to_dict()["thresholds"] == THRESHOLDS
 
 

@@ -122,3 +122,29 @@ def test_uncertain_band_abstains(monkeypatch: pytest.MonkeyPatch) -> None:
     assert heads.estimate(_features(), quality_verdict="ok", net_speech_s=10.0).sex.label == "male"
     monkeypatch.setattr(heads, "p_male", lambda x: max(0.0, band[0] - 0.05))
     assert heads.estimate(_features(), quality_verdict="ok", net_speech_s=10.0).sex.label == "female"
+
+
+def test_age_answer_is_the_interval_with_p40_and_baseline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: no band label without cross-source validation; P(40+) and the median baseline ride along."""
+    heads = traits_mod.get_heads()
+    assert heads.cal["age"]["band_labels"] is False
+    est = heads.estimate(_features(), quality_verdict="ok", net_speech_s=10.0)
+    assert est.age.label == "inconclusive" and "not validated" in est.age.reason
+    bins = est.age.bin_probabilities
+    assert est.extra["age_p_40_plus"] == pytest.approx(bins["40-59"] + bins[">=60"], abs=1e-3)
+    base = est.extra["age_baseline"]
+    assert base["median_years"] == heads.cal["age"]["baseline"]["median_years"]
+    lo, hi = base["interval_80_years"]
+    assert lo < base["median_years"] < hi
+    # With band labels switched on (a model whose bands were validated), the old rule applies.
+    monkeypatch.setitem(heads.cal["age"], "band_labels", True)
+    monkeypatch.setitem(heads.cal["age"], "min_bin_probability", 0.0)
+    labelled = heads.estimate(_features(), quality_verdict="ok", net_speech_s=10.0)
+    assert labelled.age.label == max(bins, key=lambda k: bins[k])
+
+
+def test_age_head_uses_the_embedding_in_years() -> None:
+    """The shipped age head: ridge on the GE2E embedding only (Praat measures carry zero weight)."""
+    heads = traits_mod.get_heads()
+    assert heads.cal["age"]["target"] == "years" and heads.cal["age"]["inputs"] == "embedding"
+    assert np.all(heads.w["age_w"][256:] == 0.0) and np.any(heads.w["age_w"][:256] != 0.0)

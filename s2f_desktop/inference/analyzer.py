@@ -43,10 +43,11 @@ from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, Trai
 from s2f_desktop.inference import embedding as emb_mod
 from s2f_desktop.inference.device import resolve_device
 from s2f_desktop.inference.registry import spec_from_manifest, verified_path
-from s2f_desktop.inference.resample import ANALYSIS_RATE, resample
+from s2f_desktop.inference.features import VAD_PARAMS, part_features, speech_16k, speech_regions, voice_features
+from s2f_desktop.inference.resample import ANALYSIS_RATE
 from s2f_desktop.inference.traits import DEFAULT_MODEL_ID, TraitHeads, VoiceFeatures, get_heads
-from s2f_desktop.inference.vad import VAD_MODEL_INFO, detect_speech
-from s2f_desktop.voice.acoustics import UNITS, WIDEBAND_ONLY, AcousticMeasures, concat_regions, measure
+from s2f_desktop.inference.vad import VAD_MODEL_INFO
+from s2f_desktop.voice.acoustics import UNITS, WIDEBAND_ONLY, AcousticMeasures, measure
 from s2f_desktop.voice.consistency import (
     SPLIT_LOG10_LR,
     CalibratedConsistency,
@@ -57,8 +58,7 @@ from s2f_desktop.voice.consistency import (
 )
 
 CONSISTENCY_MODEL_ID = "speaker-consistency-v1"
-#: VAD settings used for every analysis (recorded with each run).
-VAD_PARAMS: dict[str, Any] = {"threshold": 0.5, "min_speech_s": 0.25, "min_silence_s": 0.3}
+__all__ = ["VAD_PARAMS", "Analyzer", "Part", "get_analyzer"]
 #: Seed recorded with runs. Inference draws no random numbers; the seed documents that fact
 #: and fixes torch's generator in case a future model does.
 SEED = 0
@@ -179,30 +179,22 @@ class Analyzer:
 
     # ---------------------------------------------------------------- per part
     def _part(self, part: Part, task: Task) -> _Measured:
-        from s2f_desktop.audio.quality import assess
-
+        # The feature path is shared with the trainer (inference/features.py): same decode,
+        # VAD, quality gate, resampler, trimming and Praat settings.
         x = np.asarray(part.x, dtype=np.float32)
         if x.ndim != 1:
             raise InputError(f"{part.id}: expected mono audio")
-        duration = x.shape[0] / part.sr if part.sr else 0.0
-        regions = [(r.start_s, r.end_s) for r in detect_speech(x, part.sr, task=task.sub(0.0, 0.4), **VAD_PARAMS)]
-        quality = assess(x, part.sr, speech=regions)
-        task.progress(0.5, f"{part.id}: speaker embedding and Praat measures")
-        x16 = resample(x, part.sr, ANALYSIS_RATE)
-        speech16 = concat_regions(x16, ANALYSIS_RATE, regions).astype(np.float32) if regions else np.zeros(0, np.float32)
-        feats = self._features(speech16, quality.telephone_band)
-        traits = self._traits(feats, quality.verdict, quality.net_speech_s)
+        try:
+            pf = part_features(x, part.sr, self.encoder, task.sub(0.0, 0.95))
+        except InputError as exc:
+            raise InputError(f"{part.id}: {exc.message}") from exc
+        duration = len(x) / part.sr if part.sr else 0.0
+        traits = self._traits(pf.features, pf.quality.verdict, pf.quality.net_speech_s)
         task.progress(1.0, f"{part.id}: done")
-        return _Measured(part.id, duration, regions, quality, feats, traits, speech16)
+        return _Measured(part.id, duration, pf.regions, pf.quality, pf.features, traits, pf.speech16)
 
     def _features(self, speech16: np.ndarray, band_limited: bool) -> VoiceFeatures | None:
-        if len(speech16) < int(emb_mod.MIN_SPEECH_S * ANALYSIS_RATE):
-            return None
-        try:
-            e = self.encoder.embed(speech16)
-        except InputError:  # too little speech left after silence trimming
-            return None
-        return VoiceFeatures(e, measure(speech16, ANALYSIS_RATE, band_limited=band_limited))
+        return voice_features(speech16, self.encoder, band_limited)
 
     def _traits(self, feats: VoiceFeatures | None, verdict: str, net_speech_s: float) -> TraitEstimate:
         if feats is None:
@@ -297,11 +289,9 @@ class Analyzer:
         for i, p in enumerate(parts):
             task.progress(0.5 * i / max(1, len(parts)), f"speech of {p.id}")
             x = np.asarray(p.x, dtype=np.float32)
-            regions = [(r.start_s, r.end_s) for r in detect_speech(x, p.sr, **VAD_PARAMS)]
+            regions = speech_regions(x, p.sr)
             tel = tel or assess(x, p.sr, speech=regions).telephone_band
-            x16 = resample(x, p.sr, ANALYSIS_RATE)
-            speech.append(concat_regions(x16, ANALYSIS_RATE, regions).astype(np.float32) if regions
-                          else np.zeros(0, np.float32))
+            speech.append(speech_16k(x, p.sr, regions))
         wins, secs = [], []
         for i, (p, sp) in enumerate(zip(parts, speech)):
             task.progress(0.5 + 0.5 * i / max(1, len(parts)), f"embedding {p.id}")
@@ -330,9 +320,7 @@ class Analyzer:
         for i, p in enumerate(parts):
             task.progress(i / max(1, len(parts)), f"embedding {p.id}")
             x = np.asarray(p.x, dtype=np.float32)
-            regions = [(r.start_s, r.end_s) for r in detect_speech(x, p.sr, **VAD_PARAMS)]
-            x16 = resample(x, p.sr, ANALYSIS_RATE)
-            speech = concat_regions(x16, ANALYSIS_RATE, regions).astype(np.float32) if regions else np.zeros(0, np.float32)
+            speech = speech_16k(x, p.sr, speech_regions(x, p.sr))
             try:
                 embs.append(self.encoder.embed(speech))
                 ids.append(p.id)

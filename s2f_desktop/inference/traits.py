@@ -12,7 +12,12 @@ standardised input and trained by ``s2f-train traits`` (see models/traits-v1/MOD
 
 The heads abstain (label ``inconclusive``) when the speech quality verdict is
 ``insufficient``, when there is less net speech than the model card's minimum, when too
-few frames are voiced, or when ``p_male`` lies inside the documented uncertain band.
+few frames are voiced, or when ``p_male`` lies inside the documented uncertain band (which
+may be asymmetric: one cut for "female", one for "male"). The age band label is given only
+when the calibration says band labels were validated across sources (``age.band_labels``);
+otherwise it is ``inconclusive`` and the median, interval and P(40+) are the answer.
+``TraitEstimate.extra`` carries ``age_p_40_plus`` and, for models that record it,
+``age_baseline`` (the "always the median" answer to show beside the estimate).
 Weights are an ``.npz`` read without pickle after a sha256 check against the manifest.
 """
 
@@ -29,7 +34,7 @@ import numpy as np
 
 from s2f_desktop.core.errors import ModelIntegrityError
 from s2f_desktop.core.traits import AGE_BINS, INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
-from s2f_desktop.voice.acoustics import HEAD_FEATURES, AcousticMeasures, head_vector, measure
+from s2f_desktop.voice.acoustics import HEAD_FEATURES, AcousticMeasures, head_vector
 from s2f_desktop.voice.calibration import age_bin_probabilities, platt_apply
 
 DEFAULT_MODEL_ID = "traits-v1"
@@ -48,16 +53,6 @@ class VoiceFeatures:
     def vector(self) -> np.ndarray:
         """Embedding followed by the acoustic head features (NaN where not measurable)."""
         return np.concatenate([self.embedding.astype(np.float64), head_vector(self.acoustics)])
-
-
-def extract_features(x16k: np.ndarray, encoder: Any, band_limited: bool = False,
-                     regions: list[tuple[float, float]] | None = None) -> VoiceFeatures:
-    """Embedding and Praat measures of 16 kHz audio (speech ``regions`` in seconds, or all of it)."""
-    from s2f_desktop.voice.acoustics import concat_regions
-
-    speech = concat_regions(x16k, 16000, regions).astype(np.float32)
-    emb = encoder.embed(speech)
-    return VoiceFeatures(emb, measure(speech, 16000, band_limited=band_limited))
 
 
 class TraitHeads:
@@ -134,8 +129,14 @@ class TraitHeads:
             sex = SexEstimate(round(p, 4), "male" if p > 0.5 else "female")
         best = max(bins, key=lambda k: bins[k])
         min_bin = self.cal["age"]["min_bin_probability"]
+        p40 = float(bins.get("40-59", 0.0) + bins.get(">=60", 0.0))
         if reason:
             age_label, age_reason = INCONCLUSIVE, reason
+        elif not self.cal["age"].get("band_labels", True):
+            # No band label unless the band decision was validated on an unseen source (model card).
+            age_label = INCONCLUSIVE
+            age_reason = ("age bands are not validated on speech from a source the model was not trained on; "
+                          "the interval is the answer")
         elif bins[best] < min_bin:
             age_label = INCONCLUSIVE
             age_reason = f"no age bin reaches probability {min_bin:.2f} (best {best}: {bins[best]:.2f})"
@@ -143,8 +144,11 @@ class TraitHeads:
             age_label, age_reason = best, ""
         age = AgeEstimate(round(median, 1), (round(lo, 1), round(hi, 1)), age_label,
                           {k: round(v, 4) for k, v in bins.items()}, age_reason)
-        return TraitEstimate(sex, age, self.model_id, self.spec.sha256, device,
-                             {"age_point_years": round(point, 2), "calibration_sha256": self.cal_spec.sha256})
+        extra: dict[str, Any] = {"age_point_years": round(point, 2), "calibration_sha256": self.cal_spec.sha256,
+                                 "age_p_40_plus": round(p40, 4)}
+        if "baseline" in self.cal["age"]:
+            extra["age_baseline"] = self.cal["age"]["baseline"]
+        return TraitEstimate(sex, age, self.model_id, self.spec.sha256, device, extra)
 
     def _abstain_reason(self, feats: VoiceFeatures, verdict: str, net_speech_s: float | None) -> str:
         need = self.cal["abstention"]

@@ -4,9 +4,10 @@
     s2f-train consistency --data ../shared/data [--out models/speaker-consistency-v1]
     s2f-train review-sheets --data ../shared/data --out DIR
     s2f-train comparison --data ../shared/data [--out models/comparison-v1] [--cache /tmp/s2f-train-cache]
+    s2f-train snr-check --data ../shared/data
 
 The first two are deterministic (fixed seeds, numpy fitting) and print their metrics; the
-third re-creates the contact sheets of the blind face review (see training/review.py).
+third re-creates the contact sheets of the AI rating of the face frames (see training/review.py).
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--bootstrap", type=int, default=500, help="bootstrap resamples for the 95 %% CIs")
     k.add_argument("--device", default="cpu", choices=DEVICES,
                    help="where embeddings are computed (default cpu: reproducible)")
-    r = sub.add_parser("review-sheets", help="re-create the numbered face contact sheets of the blind human review")
+    q = sub.add_parser("snr-check", help="validate the quality gate's SNR estimator on known speech + noise mixtures")
+    q.add_argument("--data", type=Path, required=True, help="folder holding the corpora of ../shared/data (read-only)")
+    r = sub.add_parser("review-sheets",
+                       help="re-create the numbered face contact sheets shown to the AI rating of the face frames")
     r.add_argument("--data", type=Path, required=True, help="folder holding avspeech-968/faces (read-only)")
     r.add_argument("--out", type=Path, required=True, help="folder for sheetNN.png and order.json")
     return p
@@ -76,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             out = args.out or models_dir() / "comparison-v1"
             result = train_comparison(args.data, out, args.cache, device=args.device, n_boot=args.bootstrap, log=log)
+        elif args.command == "snr-check":
+            from s2f_desktop.training.snr_check import run_check
+
+            result = run_check(args.data, log=log)
+            result.pop("rows", None)
         elif args.command == "review-sheets":
             from s2f_desktop.training.data import AVSPEECH
             from s2f_desktop.training.review import write_sheets

@@ -14,11 +14,28 @@ from typing import Any, Callable
 import numpy as np
 
 from s2f_desktop.training.data import LIBRI_TEST, librispeech_items
-from s2f_desktop.training.features import _load_16k
 from s2f_desktop.voice import calibration as cal
 from s2f_desktop.voice.consistency import cosine_matrix
 
 SEED = 7
+
+
+def _load_16k(path: Path) -> np.ndarray:
+    """Whole clip, mono, 16 kHz via scipy (the consistency threshold's historical input).
+
+    Kept unchanged so the committed speaker-consistency-v1 threshold stays reproducible; unlike
+    the trait heads (issue 13), this calibration does not yet use the analysis path
+    (inference/features.py). Moving it there needs a recalibration of speaker-consistency-v1.
+    """
+    import soundfile as sf
+
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    if sr != 16000:
+        from scipy.signal import resample_poly
+
+        x = resample_poly(x, 16000, sr).astype(np.float32)
+    return x
 
 
 def manifest_metrics(result: dict[str, Any]) -> dict[str, Any]:

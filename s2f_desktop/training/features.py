@@ -1,7 +1,10 @@
 """Compute (once) and cache the voice features of every training clip.
 
-Features are exactly what inference computes (:func:`s2f_desktop.inference.traits.extract_features`),
-for the clean clip and for its simulated telephone-band version. They are cached as
+Features are computed by the very function ``s2f analyze`` uses
+(:func:`s2f_desktop.inference.features.part_features`: PyAV/libsndfile decoding, silero VAD,
+the quality gate, torchaudio resampling, trimming, GE2E and Praat with the same settings),
+for the clean clip and for its simulated telephone-band version (the channel is applied to
+the decoded audio, before the analysis path, as a real call would be). They are cached as
 one small ``.npz`` per clip and variant under a cache folder outside the repository
 (default ``/tmp/s2f-train-cache``), keyed by a feature-code version, so a re-run after an
 interruption continues where it stopped and a change of the feature code starts afresh.
@@ -13,26 +16,37 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
-import soundfile as sf
 
 from s2f_desktop.training.data import Item
 
 #: Bump when the feature code changes (invalidates caches).
-FEATURE_VERSION = "f1-ge2e-praat2pass"
+FEATURE_VERSION = "f2-analyze-path"
 VARIANTS = ("clean", "telephone")
 
 
-def _load_16k(path: Path) -> np.ndarray:
-    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    x = x.mean(axis=1)
-    if sr != 16000:
-        from scipy.signal import resample_poly
+def clip_features(path: Path, variant: str, encoder: Any) -> Any:
+    """The analysis path's :class:`PartFeatures` of one training clip and channel variant."""
+    from s2f_desktop.inference.features import decode_mono, part_features
+    from s2f_desktop.voice.channel import telephone_band
 
-        x = resample_poly(x, 16000, sr).astype(np.float32)
-    return x
+    x, sr = decode_mono(path)
+    if variant == "telephone":
+        x = telephone_band(x, sr)
+    return part_features(x, sr, encoder)
+
+
+def load_cached(item: Item, variant: str, cache_dir: Path) -> dict[str, Any] | None:
+    """The cached record of one clip (embedding, acoustics, ok, quality, regions, speech16), or None."""
+    f = cache_dir / _key(item, variant)
+    if not f.is_file():
+        return None
+    with np.load(f, allow_pickle=False) as z:
+        return {"embedding": z["embedding"], "acoustics": json.loads(str(z["acoustics"])), "ok": bool(z["ok"]),
+                "quality": json.loads(str(z["quality"])), "regions": z["regions"],
+                "speech16": z["speech16"].astype(np.float32) / 32767.0}
 
 
 def _key(item: Item, variant: str) -> str:
@@ -45,9 +59,8 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
                      device: str = "cpu", log: Callable[[str], None] = print) -> dict[str, dict[str, np.ndarray]]:
     """{variant: {"x": (n, d) head inputs, "ok": (n,) bool}} in ``items`` order; cached per clip."""
     from s2f_desktop.inference.embedding import get_encoder
-    from s2f_desktop.inference.traits import VoiceFeatures, extract_features
+    from s2f_desktop.inference.traits import VoiceFeatures
     from s2f_desktop.voice.acoustics import AcousticMeasures
-    from s2f_desktop.voice.channel import telephone_band
 
     encoder = get_encoder(device)
     out: dict[str, dict[str, np.ndarray]] = {}
@@ -62,17 +75,17 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
                     emb, ac = z["embedding"], json.loads(str(z["acoustics"]))
                     good = bool(z["ok"])
             else:
-                x = _load_16k(it.path)
-                if variant == "telephone":
-                    x = telephone_band(x)
-                try:
-                    vf = extract_features(x, encoder, band_limited=variant == "telephone")
-                    emb, ac, good = vf.embedding, vf.acoustics.values, True
-                except Exception as exc:  # a clip too short/silent for features: keep a row, mark it
-                    log(f"  {it.id} ({variant}): no features: {exc}")
+                pf = clip_features(it.path, variant, encoder)
+                if pf.features is not None:
+                    emb, ac, good = pf.features.embedding, pf.features.acoustics.values, True
+                else:  # a clip too short/silent for features: keep a row, mark it
+                    log(f"  {it.id} ({variant}): no features ({pf.quality.net_speech_s:.1f} s of speech)")
                     emb, ac, good = np.zeros(256, np.float32), {}, False
                 f.parent.mkdir(parents=True, exist_ok=True)
-                np.savez(f, embedding=emb, acoustics=np.array(json.dumps(ac)), ok=np.array(good))
+                pcm = np.clip(np.round(pf.speech16 * 32767.0), -32768, 32767).astype(np.int16)
+                np.savez(f, embedding=emb, acoustics=np.array(json.dumps(ac)), ok=np.array(good),
+                         quality=np.array(json.dumps(pf.quality.to_dict())),
+                         regions=np.asarray(pf.regions, dtype=np.float64).reshape(-1, 2), speech16=pcm)
                 done += 1
                 if done % 100 == 0:
                     log(f"  features: {done} computed ({variant} {i + 1}/{len(items)}, {time.perf_counter() - t0:.0f} s)")

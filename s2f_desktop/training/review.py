@@ -1,12 +1,16 @@
-"""A second, independent rater for the face teacher: a blind human review of the face frames.
+"""A second automatic rater for the face teacher: an AI model's rating of the face frames.
 
-The face teacher (:mod:`s2f_desktop.training.teacher`) is a model with its own errors, and
-the voice heads are scored against it. To tell teacher errors from voice errors, every
-avspeech face frame was also labelled by a person (``face_review.json`` beside this module):
-apparent sex (male / female / unsure) and apparent age bin, from the picture alone. The
-reviewer saw the frames in contact sheets (:func:`write_sheets`) in a seeded random order,
-without clip ids, teacher outputs or any voice result, so the review cannot have been
-steered by the voice model it is used to evaluate.
+Provenance, exactly: ``face_review.json`` (beside this module) was produced by an AI model
+(a multimodal language model run in one of this project's development sessions), **not by a
+person**; no person reviewed or labelled the frames. The model, its version and its prompts
+were not recorded, so the rating cannot be re-run or audited beyond the stored labels. It
+gives the apparent sex (male / female / unsure) and apparent age bin of the face in each
+frame, from the picture alone: the frames were presented as contact sheets
+(:func:`write_sheets`) in a seeded random order, without clip ids, teacher outputs or any
+voice result, so the rating cannot have been steered by the voice model it is used to
+evaluate. It is a second *automatic* rater, different in method from the face teacher; its
+own error rate is unmeasured (no ground truth exists for these faces). Where "reviewer"
+appears in code and metrics below, it names this AI rating.
 
 Use in training (:mod:`s2f_desktop.training.traits_train`):
 

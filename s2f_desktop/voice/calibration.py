@@ -55,13 +55,20 @@ def platt_apply(logits: np.ndarray, a: float, b: float) -> np.ndarray:
     return sigmoid(a * np.asarray(logits, dtype=np.float64) + b)
 
 
-def fit_ridge(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, float]:
-    """Ridge regression (bias unpenalised), closed form. Returns (weights, bias)."""
+def fit_ridge(x: np.ndarray, y: np.ndarray, l2: float = 1.0,
+              weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """(Weighted) ridge regression (bias unpenalised), closed form. Returns (weights, bias).
+
+    ``weights`` (optional, one per row) scale each row's squared error; without them this is
+    ordinary ridge regression.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    xm, ym = x.mean(axis=0), y.mean()
+    sw = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    sw = sw / sw.mean()
+    xm, ym = (sw @ x) / sw.sum(), float(sw @ y / sw.sum())
     xc = x - xm
-    w = np.linalg.solve(xc.T @ xc + l2 * np.eye(x.shape[1]), xc.T @ (y - ym))
+    w = np.linalg.solve(xc.T @ (xc * sw[:, None]) + l2 * np.eye(x.shape[1]), xc.T @ (sw * (y - ym)))
     return w, float(ym - xm @ w)
 
 
