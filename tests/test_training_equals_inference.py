@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 @pytest.mark.needs_data
 def test_trainer_and_analyze_compute_identical_features(shared_data: Path) -> None:
     from s2f_desktop.audio.decode import open_audio
-    from s2f_desktop.inference.analyzer import Part, get_analyzer
+    from s2f_desktop.inference.analyzer import Part, _acoustics, _quality, get_analyzer
     from s2f_desktop.inference.embedding import get_encoder
     from s2f_desktop.training.features import clip_features
 
@@ -25,17 +25,17 @@ def test_trainer_and_analyze_compute_identical_features(shared_data: Path) -> No
     with open_audio(path) as src:
         x, sr = src.read(0, src.frames, channel="mix"), src.sample_rate
     an = get_analyzer("cpu")
-    res = an.analyze([Part(path.name, x, sr)])
-    assert np.array_equal(res["embeddings"][path.name], trainer.features.embedding)
-    assert res["results"]["pooled"]["acoustics"] == trainer.features.acoustics.to_dict()
-    assert res["results"]["pooled"]["quality"] == trainer.quality.to_dict()
-    assert res["results"]["segments"][path.name]["speech_regions"] == [[round(a, 3), round(b, 3)]
-                                                                       for a, b in trainer.regions]
+    analysis, embeddings = an.analyze([Part(path.name, x, sr)])
+    assert np.array_equal(embeddings[path.name], trainer.features.embedding)
+    # Compared in the typed form the run stores (the analyzer's own converters, same rounding).
+    assert analysis.pooled.acoustics == _acoustics(trainer.features.acoustics)
+    assert analysis.pooled.quality == _quality(trainer.quality)
+    assert analysis.parts[0].speech_regions == tuple((round(a, 3), round(b, 3)) for a, b in trainer.regions)
     # The head inputs are the same vector, so the estimate is the same number.
     est = an.heads.estimate(trainer.features, quality_verdict=trainer.quality.verdict,
                             net_speech_s=trainer.quality.net_speech_s, device=an.device)
-    assert res["traits"].sex.p_male == est.sex.p_male
-    assert res["traits"].age.median_years == est.age.median_years
+    assert analysis.pooled.traits.sex.p_male == est.sex.p_male
+    assert analysis.pooled.traits.age.median_years == est.age.median_years
 
 
 @pytest.mark.needs_data
