@@ -48,7 +48,9 @@ def _check_channel(channel: Channel, channels: int) -> None:
     if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
         raise InputError(f"channel must be 'mix', None or a channel number, not {channel!r}")
     if not 0 <= int(channel) < channels:
-        raise InputError(f"channel {channel} does not exist; the recording has {channels} channel(s) (0-{channels - 1})")
+        raise InputError(
+            f"channel {channel} does not exist; the recording has {channels} channel(s) (0-{channels - 1})"
+        )
 
 
 def _select(block: np.ndarray, channel: Channel) -> np.ndarray:

@@ -95,7 +95,9 @@ def _all_local_change_labels() -> list[str]:
 def cache_files() -> list[Path]:
     """The compact model-data files currently cached."""
     d = anny_cache_dir()
-    return sorted(p for p in d.rglob("*.safetensors") if p.name.startswith("build_compact_model_data_")) if d.exists() else []
+    if not d.exists():
+        return []
+    return sorted(p for p in d.rglob("*.safetensors") if p.name.startswith("build_compact_model_data_"))
 
 
 def is_cached() -> bool:

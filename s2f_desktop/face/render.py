@@ -119,7 +119,8 @@ def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int
     inv_area = 1.0 / torch.where(area == 0, torch.ones_like(area), area)
     A = torch.stack([y[:, 1] - y[:, 2], y[:, 2] - y[:, 0]], 1) * inv_area[:, None]
     B = torch.stack([x[:, 2] - x[:, 1], x[:, 0] - x[:, 2]], 1) * inv_area[:, None]
-    C = torch.stack([x[:, 1] * y[:, 2] - x[:, 2] * y[:, 1], x[:, 2] * y[:, 0] - x[:, 0] * y[:, 2]], 1) * inv_area[:, None]
+    C = torch.stack([x[:, 1] * y[:, 2] - x[:, 2] * y[:, 1],
+                     x[:, 2] * y[:, 0] - x[:, 0] * y[:, 2]], 1) * inv_area[:, None]
     ox, oy = xmin.to(dt) + 0.5, ymin.to(dt) + 0.5
     C = C + A * ox[:, None] + B * oy[:, None]
     lw = torch.ceil(torch.log2(bw.clamp(min=1).to(torch.float32))).long()
@@ -138,8 +139,9 @@ def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int
         dxf = torch.arange(sw, device=dev, dtype=dt)
         dyf = torch.arange(sh, device=dev, dtype=dt)
         At, Bt, Ct = A[t], B[t], C[t]  # (T, 2)
-        w0 = Ct[:, 0, None, None] + At[:, 0, None, None] * dxf[None, None, :] + Bt[:, 0, None, None] * dyf[None, :, None]
-        w1 = Ct[:, 1, None, None] + At[:, 1, None, None] * dxf[None, None, :] + Bt[:, 1, None, None] * dyf[None, :, None]
+        dxg, dyg = dxf[None, None, :], dyf[None, :, None]
+        w0 = Ct[:, 0, None, None] + At[:, 0, None, None] * dxg + Bt[:, 0, None, None] * dyg
+        w1 = Ct[:, 1, None, None] + At[:, 1, None, None] * dxg + Bt[:, 1, None, None] * dyg
         inside = (w0 >= 0) & (w1 >= 0) & (w0 + w1 <= 1)
         if sw > 1 or sh > 1:
             inside &= (dxf[None, None, :] < bw[t, None, None]) & (dyf[None, :, None] < bh[t, None, None])
@@ -458,7 +460,8 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
                 lift = torch.exp(-((sd - 0.005) / 0.004) ** 2) * along
                 crease = crease * (1 - lipw)
                 f_occ = f_occ * (1 - strength * lines_k * crease).clamp(min=0.0) * (1 + 0.10 * lines_k * lift)
-        fore = (_smoothstep(eye_z + 2.3 * r, eye_z + 2.9 * r, fp[:, 2]) * (1 - _smoothstep(eye_z + 0.06, eye_z + 0.075, fp[:, 2]))
+        fore = (_smoothstep(eye_z + 2.3 * r, eye_z + 2.9 * r, fp[:, 2])
+                * (1 - _smoothstep(eye_z + 0.06, eye_z + 0.075, fp[:, 2]))
                 * (1 - _smoothstep(0.035, 0.055, fp[:, 0].abs())))
         wav = (fp[:, 2] - eye_z + 0.0012 * torch.sin(fp[:, 0] * 90.0)) * (2 * math.pi / 0.0080)
         lines = (0.5 + 0.5 * torch.cos(wav)) ** 6

@@ -603,8 +603,8 @@ class CompositePanel(QWidget):
         views = self.views
         ancestry, skin = self.ancestry.currentData(), self.skin.currentData()
         self._busy(True)
-        self.runner.submit("composite", lambda task: svc.create_composite_set(self.ctx, run_id, views, ancestry=ancestry,
-                                                                             skin=skin, task=task),
+        self.runner.submit("composite", lambda task: svc.create_composite_set(self.ctx, run_id, views,
+                                                                             ancestry=ancestry, skin=skin, task=task),
                            on_success=lambda comps: self._created(comps),
                            on_error=lambda e: self.reporter.report(e, "Composites"),
                            on_progress=self._progress, on_done=lambda: self._busy(False))

@@ -214,7 +214,8 @@ class WaveformPanel(QWidget):
         self.model.set_overview(overview, evidence)
         m = evidence.media
         self.info.setText(f"{evidence.original_name} — {format_time(m.duration_s, 0.001)}, {m.sample_rate} Hz, "
-                          f"{m.channels} ch, {m.codec}   ·   drag (Shift+drag over a segment) to create a segment; wheel zooms, Shift+wheel pans")
+                          f"{m.channels} ch, {m.codec}   ·   drag (Shift+drag over a segment) to create a segment; "
+                          "wheel zooms, Shift+wheel pans")
         self.reload_segments()
         self.overview_loaded.emit()
 
