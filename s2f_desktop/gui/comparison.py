@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import SegmentStatus
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.waveform import format_time
 from s2f_desktop.gui.workers import JobRunner
 
 UNLABELLED = "(no speaker label)"

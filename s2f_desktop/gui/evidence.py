@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 
 from s2f_desktop.core.errors import S2FError
 from s2f_desktop.core.models import Evidence
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.waveform import format_time
 from s2f_desktop.gui.waveform_panel import WaveformPanel
 from s2f_desktop.gui.workers import JobRunner
 

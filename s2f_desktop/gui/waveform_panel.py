@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import Evidence, Segment, SegmentStatus
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui import undo
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.waveform import (
@@ -34,7 +35,6 @@ from s2f_desktop.gui.waveform import (
     SpectrogramTile,
     WaveformModel,
     WaveformView,
-    format_time,
     rgb_to_qimage,
     spectrogram_rgb,
 )
