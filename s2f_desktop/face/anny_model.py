@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -141,7 +142,7 @@ def build_cache(task: Task | None = None) -> Path:
 _LOCK = threading.Lock()
 
 
-def _load_uncached():  # type: ignore[no-untyped-def]
+def _load_uncached() -> Any:  # an anny.Anny (anny ships no type information)
     _configure_anny()
     import anny
 
@@ -175,7 +176,7 @@ PART_SKIN, PART_EYE, PART_MOUTH_INSIDE, PART_HAIR = 0, 1, 2, 3
 class HeadModel:
     """anny's head with the helpers to turn phenotypes and local changes into a mesh."""
 
-    def __init__(self, model, device: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, model: Any, device: str) -> None:
         self.model = model.to(device)
         self.device = device
         self.local_change_labels: list[str] = list(model.local_change_labels)

@@ -81,7 +81,8 @@ def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     n = np.zeros_like(v)
     for k in range(3):
         np.add.at(n, f[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    unit: np.ndarray = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    return unit
 
 
 def _smoothstep(e0: float, e1: float, x: torch.Tensor) -> torch.Tensor:
@@ -338,7 +339,10 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     pix, fid, bary, zpix = rasterize(screen, sc.faces, size, size, sc.two_sided)
 
     st = torch.float32
-    T = lambda a, d=st: torch.as_tensor(np.ascontiguousarray(a), dtype=d, device=device)  # noqa: E731
+
+    def T(a: object, d: torch.dtype = st) -> torch.Tensor:  # noqa: N802 - reads like a conversion in the formulas
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=d, device=device)
+
     fv = sc.faces[fid]
     fr = (sc.attrs[fv] * bary.to(st)[:, :, None]).sum(1)
     rot_t, pivot_t = T(rot), T(pivot)
@@ -573,9 +577,9 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     # 3x3 binomial blur as explicit shifted sums (fixed summation order: exact on CPU).
     padded = torch.nn.functional.pad(img.permute(2, 0, 1)[None], (1, 1, 1, 1), mode="replicate")[0].permute(1, 2, 0)
     blurred = torch.zeros_like(img)
-    for oy, wy in ((0, 1.0), (1, 2.0), (2, 1.0)):
-        for ox, wx in ((0, 1.0), (1, 2.0), (2, 1.0)):
-            blurred = blurred + (wy * wx / 16.0) * padded[oy:oy + size, ox:ox + size]
+    for yo, wy in ((0, 1.0), (1, 2.0), (2, 1.0)):
+        for xo, wx in ((0, 1.0), (1, 2.0), (2, 1.0)):
+            blurred = blurred + (wy * wx / 16.0) * padded[yo:yo + size, xo:xo + size]
     img = torch.where(edge[..., None], blurred, img)
     img = img.clamp(0.0, 1.0)
     srgb = torch.where(img <= 0.0031308, img * 12.92, 1.055 * img.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
