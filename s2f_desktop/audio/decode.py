@@ -48,7 +48,9 @@ def _check_channel(channel: Channel, channels: int) -> None:
     if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
         raise InputError(f"channel must be 'mix', None or a channel number, not {channel!r}")
     if not 0 <= int(channel) < channels:
-        raise InputError(f"channel {channel} does not exist; the recording has {channels} channel(s) (0-{channels - 1})")
+        raise InputError(
+            f"channel {channel} does not exist; the recording has {channels} channel(s) (0-{channels - 1})"
+        )
 
 
 def _select(block: np.ndarray, channel: Channel) -> np.ndarray:
@@ -58,7 +60,8 @@ def _select(block: np.ndarray, channel: Channel) -> np.ndarray:
     if channel == "mix":
         if block.shape[1] == 1:
             return block[:, 0]
-        return block.mean(axis=1, dtype=np.float32)
+        mixed: np.ndarray = block.mean(axis=1, dtype=np.float32)
+        return mixed
     return np.ascontiguousarray(block[:, int(channel)])
 
 
@@ -180,9 +183,9 @@ class AVSource(AudioSource):
         self.path = path
         try:
             self._container = av.open(str(path))
-        except (av.error.FFmpegError, OSError, ValueError) as exc:  # type: ignore[attr-defined]
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise MediaError(f"{path.name}: not a readable audio or video file ({exc.__class__.__name__})") from exc
-        streams = [s for s in self._container.streams if s.type == "audio"]
+        streams = self._container.streams.audio
         if not streams:
             self._container.close()
             raise MediaError(f"{path.name}: the file has no audio track")
@@ -223,17 +226,20 @@ class AVSource(AudioSource):
                 if position is None:
                     if frame.pts is None:
                         raise _SeekOvershoot()
+                    assert zero is not None  # position starts unknown only after a seek relative to zero
                     position = max(0, self._pts_to_sample(frame.pts) - zero)
                 arr = _planar_to_frames(frame.to_ndarray(), frame.format.is_planar, self.channels)
                 yield position, arr
                 position += arr.shape[0]
         except (MediaError, _SeekOvershoot):
             raise
-        except (av.error.FFmpegError, OSError, ValueError) as exc:  # type: ignore[attr-defined]
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise MediaError(f"{self.path.name}: decoding failed ({exc.__class__.__name__}: {exc})") from exc
 
     def _pts_to_sample(self, pts: int) -> int:
-        return int(round(float(Fraction(pts) * self._stream.time_base) * self.sample_rate))
+        tb = self._stream.time_base
+        assert tb is not None  # only called for streams with a time base (see _zero_offset)
+        return int(round(float(Fraction(pts) * tb) * self.sample_rate))
 
     def _zero_offset(self) -> int | None:
         """Timestamp (in samples) of the first decoded frame; None when frames carry no timestamps."""

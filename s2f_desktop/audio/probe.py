@@ -153,7 +153,7 @@ def _probe_av(path: Path) -> MediaInfo:
 
     try:
         with av.open(str(path)) as container:
-            streams = [s for s in container.streams if s.type == "audio"]
+            streams = container.streams.audio
             if not streams:
                 raise MediaError(f"{path.name}: the file has no audio track")
             stream = streams[0]
@@ -186,7 +186,7 @@ def _probe_av(path: Path) -> MediaInfo:
             duration = frames / rate
     except MediaError:
         raise
-    except (av.error.FFmpegError, OSError, ValueError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise MediaError(f"{path.name}: not a readable audio or video file ({exc.__class__.__name__})") from exc
     return MediaInfo(duration, rate, channels, codec, fmt, frames)
 

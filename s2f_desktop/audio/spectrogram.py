@@ -26,7 +26,8 @@ def _frames_to_db(frames: np.ndarray, n_fft: int) -> np.ndarray:
     spec = np.fft.rfft(frames * window, axis=-1)
     # Scale so a full-scale sine peaks near 0 dB: |X| of a sine is A * sum(window) / 2.
     mag = np.abs(spec) / (window.sum() / 2.0)
-    return np.maximum(20.0 * np.log10(np.maximum(mag, 1e-12)), DB_FLOOR).astype(np.float32).T
+    db: np.ndarray = np.maximum(20.0 * np.log10(np.maximum(mag, 1e-12)), DB_FLOOR).astype(np.float32)
+    return db.T
 
 
 def spectrogram_tile(source_path: Path | str, start_sample: int, end_sample: int, n_fft: int = 512,
@@ -56,7 +57,7 @@ def spectrogram_tile(source_path: Path | str, start_sample: int, end_sample: int
         frames_arr = np.zeros((n_cols, n_fft), dtype=np.float32)
         if sparse:
             for i, c in enumerate(col_starts):
-                seg = src.read(int(c), int(min(c + n_fft, src.frames)), channel=channel)
+                seg = src.read(int(c), min(int(c) + n_fft, src.frames), channel=channel)
                 frames_arr[i, :seg.shape[0]] = seg
         elif hop <= n_fft * 4 and n <= 1 << 24:
             x = src.read(start, min(start + (n_cols - 1) * hop + n_fft, src.frames), channel=channel)

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,7 +96,9 @@ def _all_local_change_labels() -> list[str]:
 def cache_files() -> list[Path]:
     """The compact model-data files currently cached."""
     d = anny_cache_dir()
-    return sorted(p for p in d.rglob("*.safetensors") if p.name.startswith("build_compact_model_data_")) if d.exists() else []
+    if not d.exists():
+        return []
+    return sorted(p for p in d.rglob("*.safetensors") if p.name.startswith("build_compact_model_data_"))
 
 
 def is_cached() -> bool:
@@ -139,7 +142,7 @@ def build_cache(task: Task | None = None) -> Path:
 _LOCK = threading.Lock()
 
 
-def _load_uncached():  # type: ignore[no-untyped-def]
+def _load_uncached() -> Any:  # an anny.Anny (anny ships no type information)
     _configure_anny()
     import anny
 
@@ -173,7 +176,7 @@ PART_SKIN, PART_EYE, PART_MOUTH_INSIDE, PART_HAIR = 0, 1, 2, 3
 class HeadModel:
     """anny's head with the helpers to turn phenotypes and local changes into a mesh."""
 
-    def __init__(self, model, device: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, model: Any, device: str) -> None:
         self.model = model.to(device)
         self.device = device
         self.local_change_labels: list[str] = list(model.local_change_labels)

@@ -61,7 +61,8 @@ class BustMesh:
 
 def _smooth01(x: np.ndarray) -> np.ndarray:
     t = np.clip(x, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+    out: np.ndarray = t * t * (3 - 2 * t)
+    return out
 
 
 def neck_loop(mesh: HeadMesh) -> np.ndarray:

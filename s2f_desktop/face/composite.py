@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.face.anny_model import HeadMesh, load_head_model
+from s2f_desktop.face.appearance import VIEWS
 from s2f_desktop.face.bust import build_bust
 from s2f_desktop.face.hair import build_hair
 from s2f_desktop.face.mapping import FaceSpec, spec_from_parameters
-from s2f_desktop.face.render import VIEWS, png_bytes, prepare_scene, render_views
+from s2f_desktop.face.render import png_bytes, prepare_scene, render_views
+
+#: (sorted phenotypes, sorted local changes): a hashable cache key for one head mesh.
+_MeshKey = tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]
 
 
-def _key(spec: FaceSpec) -> tuple:
+def _key(spec: FaceSpec) -> _MeshKey:
     return (tuple(sorted(spec.phenotypes.items())), tuple(sorted(spec.local_changes.items())))
 
 
 @functools.lru_cache(maxsize=8)
-def _mesh(device: str, key: tuple) -> HeadMesh:
+def _mesh(device: str, key: _MeshKey) -> HeadMesh:
     # anny's forward pass for identical phenotypes and local changes is reused (the
     # GUI re-renders the same composite with other views; variants share nothing else).
     return load_head_model(device).mesh(dict(key[0]), dict(key[1]))
 
 
-def render_parameters(params: dict, views: tuple[str, ...] = tuple(VIEWS), size: int = 512, device: str = "cpu",
-                      task: Task | None = None) -> dict[str, bytes]:
+def render_parameters(params: dict[str, Any], views: tuple[str, ...] = tuple(VIEWS), size: int = 512,
+                      device: str = "cpu", task: Task | None = None) -> dict[str, bytes]:
     """PNG bytes per view for a parameter record (deterministic on CPU).
 
     The head, hair and bust geometry and every view-independent vertex attribute are

@@ -64,7 +64,8 @@ class HairMesh:
 
 def _smooth01(x: np.ndarray | float) -> np.ndarray:
     t = np.clip(x, 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+    out: np.ndarray = t * t * (3 - 2 * t)
+    return out
 
 
 def _cylinder_profile(skin: np.ndarray, axis_y: float, z_lo: float, z_hi: float) -> tuple[np.ndarray, np.ndarray]:

@@ -206,6 +206,12 @@ class FaceSpec:
     female: bool = False
 
 
+def _rgb(colour: np.ndarray) -> tuple[int, int, int]:
+    """An (r, g, b) float array as the rounded integer triple an :class:`Appearance` holds."""
+    r, g, b = (int(round(c)) for c in colour)
+    return r, g, b
+
+
 def _v(params: dict[str, Any], name: str) -> Any:
     return params[name]["value"]
 
@@ -234,9 +240,9 @@ def spec_from_parameters(params: dict[str, Any]) -> FaceSpec:
     brow = base_hair * 0.85 * (1 - 0.15 * grey) + np.asarray(choices.GREY_HAIR) * 0.15 * grey
     look = Appearance(
         skin=choices.SKIN_TONES[_v(params, "skin_tone")],
-        hair=tuple(int(round(c)) for c in base_hair),  # type: ignore[arg-type]
+        hair=_rgb(base_hair),
         hair_grey=grey,
-        brow=tuple(int(round(c)) for c in brow),  # type: ignore[arg-type]
+        brow=_rgb(brow),
         iris=choices.EYE_COLOURS[_v(params, "eye_colour")],
         # Facial contrast (darkness of eyes and lips relative to the skin) is higher
         # in female than in male faces on average (Russell 2009); brows are thinner,

@@ -81,7 +81,8 @@ def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     n = np.zeros_like(v)
     for k in range(3):
         np.add.at(n, f[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    unit: np.ndarray = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    return unit
 
 
 def _smoothstep(e0: float, e1: float, x: torch.Tensor) -> torch.Tensor:
@@ -119,7 +120,8 @@ def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int
     inv_area = 1.0 / torch.where(area == 0, torch.ones_like(area), area)
     A = torch.stack([y[:, 1] - y[:, 2], y[:, 2] - y[:, 0]], 1) * inv_area[:, None]
     B = torch.stack([x[:, 2] - x[:, 1], x[:, 0] - x[:, 2]], 1) * inv_area[:, None]
-    C = torch.stack([x[:, 1] * y[:, 2] - x[:, 2] * y[:, 1], x[:, 2] * y[:, 0] - x[:, 0] * y[:, 2]], 1) * inv_area[:, None]
+    C = torch.stack([x[:, 1] * y[:, 2] - x[:, 2] * y[:, 1],
+                     x[:, 2] * y[:, 0] - x[:, 0] * y[:, 2]], 1) * inv_area[:, None]
     ox, oy = xmin.to(dt) + 0.5, ymin.to(dt) + 0.5
     C = C + A * ox[:, None] + B * oy[:, None]
     lw = torch.ceil(torch.log2(bw.clamp(min=1).to(torch.float32))).long()
@@ -138,8 +140,9 @@ def rasterize(screen: torch.Tensor, faces: torch.Tensor, height: int, width: int
         dxf = torch.arange(sw, device=dev, dtype=dt)
         dyf = torch.arange(sh, device=dev, dtype=dt)
         At, Bt, Ct = A[t], B[t], C[t]  # (T, 2)
-        w0 = Ct[:, 0, None, None] + At[:, 0, None, None] * dxf[None, None, :] + Bt[:, 0, None, None] * dyf[None, :, None]
-        w1 = Ct[:, 1, None, None] + At[:, 1, None, None] * dxf[None, None, :] + Bt[:, 1, None, None] * dyf[None, :, None]
+        dxg, dyg = dxf[None, None, :], dyf[None, :, None]
+        w0 = Ct[:, 0, None, None] + At[:, 0, None, None] * dxg + Bt[:, 0, None, None] * dyg
+        w1 = Ct[:, 1, None, None] + At[:, 1, None, None] * dxg + Bt[:, 1, None, None] * dyg
         inside = (w0 >= 0) & (w1 >= 0) & (w0 + w1 <= 1)
         if sw > 1 or sh > 1:
             inside &= (dxf[None, None, :] < bw[t, None, None]) & (dyf[None, :, None] < bh[t, None, None])
@@ -336,7 +339,10 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     pix, fid, bary, zpix = rasterize(screen, sc.faces, size, size, sc.two_sided)
 
     st = torch.float32
-    T = lambda a, d=st: torch.as_tensor(np.ascontiguousarray(a), dtype=d, device=device)  # noqa: E731
+
+    def T(a: object, d: torch.dtype = st) -> torch.Tensor:  # noqa: N802 - reads like a conversion in the formulas
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=d, device=device)
+
     fv = sc.faces[fid]
     fr = (sc.attrs[fv] * bary.to(st)[:, :, None]).sum(1)
     rot_t, pivot_t = T(rot), T(pivot)
@@ -458,7 +464,8 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
                 lift = torch.exp(-((sd - 0.005) / 0.004) ** 2) * along
                 crease = crease * (1 - lipw)
                 f_occ = f_occ * (1 - strength * lines_k * crease).clamp(min=0.0) * (1 + 0.10 * lines_k * lift)
-        fore = (_smoothstep(eye_z + 2.3 * r, eye_z + 2.9 * r, fp[:, 2]) * (1 - _smoothstep(eye_z + 0.06, eye_z + 0.075, fp[:, 2]))
+        fore = (_smoothstep(eye_z + 2.3 * r, eye_z + 2.9 * r, fp[:, 2])
+                * (1 - _smoothstep(eye_z + 0.06, eye_z + 0.075, fp[:, 2]))
                 * (1 - _smoothstep(0.035, 0.055, fp[:, 0].abs())))
         wav = (fp[:, 2] - eye_z + 0.0012 * torch.sin(fp[:, 0] * 90.0)) * (2 * math.pi / 0.0080)
         lines = (0.5 + 0.5 * torch.cos(wav)) ** 6
@@ -570,9 +577,9 @@ def _render_one(sc: Scene, view: str, size: int) -> np.ndarray:
     # 3x3 binomial blur as explicit shifted sums (fixed summation order: exact on CPU).
     padded = torch.nn.functional.pad(img.permute(2, 0, 1)[None], (1, 1, 1, 1), mode="replicate")[0].permute(1, 2, 0)
     blurred = torch.zeros_like(img)
-    for oy, wy in ((0, 1.0), (1, 2.0), (2, 1.0)):
-        for ox, wx in ((0, 1.0), (1, 2.0), (2, 1.0)):
-            blurred = blurred + (wy * wx / 16.0) * padded[oy:oy + size, ox:ox + size]
+    for yo, wy in ((0, 1.0), (1, 2.0), (2, 1.0)):
+        for xo, wx in ((0, 1.0), (1, 2.0), (2, 1.0)):
+            blurred = blurred + (wy * wx / 16.0) * padded[yo:yo + size, xo:xo + size]
     img = torch.where(edge[..., None], blurred, img)
     img = img.clamp(0.0, 1.0)
     srgb = torch.where(img <= 0.0031308, img * 12.92, 1.055 * img.clamp(min=1e-12) ** (1 / 2.4) - 0.055)

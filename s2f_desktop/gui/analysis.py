@@ -210,7 +210,7 @@ class AnalysisPanel(QWidget):
         self.evidence: dict[int, Any] = {}
         self.device = "auto"
         self.waveform_ids: list[str] = []
-        self._source_key: tuple = (SOURCE_SELECTION,)
+        self._source_key: tuple[Any, ...] = (SOURCE_SELECTION,)
         self._name_edited = False
 
         self.source = QComboBox()
@@ -347,7 +347,7 @@ class AnalysisPanel(QWidget):
         """Analyze every accepted segment of one recording."""
         return self._set_source((SOURCE_RECORDING, int(evidence_id)))
 
-    def _set_source(self, key: tuple) -> bool:
+    def _set_source(self, key: tuple[Any, ...]) -> bool:
         for i in range(self.source.count()):
             if self.source.itemData(i) == key:
                 self.source.setCurrentIndex(i)
@@ -410,7 +410,7 @@ class AnalysisPanel(QWidget):
 
     def _fill_sources(self) -> None:
         acc = self._accepted()
-        items: list[tuple[str, tuple]] = [("Segments selected on the waveform", (SOURCE_SELECTION,))]
+        items: list[tuple[str, tuple[Any, ...]]] = [("Segments selected on the waveform", (SOURCE_SELECTION,))]
         speakers: dict[tuple[int, str], int] = {}
         labels: dict[tuple[int, str], int] = {}
         recordings: dict[int, int] = {}
@@ -585,12 +585,12 @@ class AnalysisPanel(QWidget):
                 runs_svc.annotate_run(self.ctx, case_number, run.id, name, notes)
             return run
 
-        self.runner.submit("analysis", work,
-                           on_success=self._analysis_done,
-                           on_error=lambda e: self.reporter.report(e, "Analysis"),
-                           on_progress=self._progress,
-                           on_done=self._analysis_ended)
-        self.runner.current("analysis").cancelled.connect(lambda: self.status_message.emit("Analysis cancelled"))
+        job = self.runner.submit("analysis", work,
+                                 on_success=self._analysis_done,
+                                 on_error=lambda e: self.reporter.report(e, "Analysis"),
+                                 on_progress=self._progress,
+                                 on_done=self._analysis_ended)
+        job.cancelled.connect(lambda: self.status_message.emit("Analysis cancelled"))
 
     def annotate_dialog(self) -> Any:
         """Rename the shown run or change its notes (returns the dialog, for tests)."""

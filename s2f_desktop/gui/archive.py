@@ -41,9 +41,9 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import SegmentStatus
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.core.traits import AGE_BINS
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.waveform import format_time
 from s2f_desktop.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)

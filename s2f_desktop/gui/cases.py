@@ -155,7 +155,8 @@ class CaseBrowser(QWidget):
         from s2f_desktop.services import cases as case_svc
         from s2f_desktop.store.audit import last_event_times
 
-        current = select or (self.current().number if self.current() else None)
+        shown = self.current()
+        current = select or (shown.number if shown else None)
         self.cases = case_svc.list_cases(self.ctx)
         with self.ctx.store.read() as s:
             last = last_event_times(s)

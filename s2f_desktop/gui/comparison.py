@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import SegmentStatus
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.waveform import format_time
 from s2f_desktop.gui.workers import JobRunner
 
 UNLABELLED = "(no speaker label)"
@@ -57,13 +57,16 @@ def comparison_html(run: Any) -> str:
                    f"<p>Why: {_esc(r.get('abstain_reason') or 'not stated')}</p>")
     else:
         bound = " <small>(at the bound the validation supports)</small>" if r.get("at_bound") else ""
-        out.append(f"<table cellpadding='4'><tr><td><b style='font-size:large'>{_esc(lr_text(r['log10_lr']))}</b>{bound}"
+        out.append("<table cellpadding='4'><tr><td>"
+                   f"<b style='font-size:large'>{_esc(lr_text(r['log10_lr']))}</b>{bound}"
                    f"</td><td style='font-size:large'>{_esc(r.get('verbal', ''))}</td></tr></table>"
                    f"<p><small>Verbal scale: {_esc(r.get('scale', ''))}.</small></p>")
-    out.append(f"<p>Net speech: questioned {float(sp.get('questioned', 0)):.1f} s, known {float(sp.get('known', 0)):.1f} s"
+    out.append(f"<p>Net speech: questioned {float(sp.get('questioned', 0)):.1f} s, "
+               f"known {float(sp.get('known', 0)):.1f} s"
                f" · channel: {_esc(r.get('channel', ''))} · model {_esc((r.get('model') or {}).get('id', ''))}</p>")
     out.append("<p><small>The LR says how much more probable the measured speech is if the same speaker spoke both "
-               "sides than if different speakers of the relevant population did. It is not an identification.</small></p>")
+               "sides than if different speakers of the relevant population did. "
+               "It is not an identification.</small></p>")
     return "".join(out)
 
 
@@ -266,7 +269,8 @@ class ComparisonPanel(QWidget):
             self._validation = (llr, lab)
         llr, lab = self._validation
         xs = np.linspace(float(llr.min()) - 0.25, float(llr.max()) + 0.25, 300)
-        for cls, color, name in ((1, "#1f5fa8", "same speaker (Hp true)"), (0, "#c62828", "different speakers (Hd true)")):
+        for cls, color, name in ((1, "#1f5fa8", "same speaker (Hp true)"),
+                                 (0, "#c62828", "different speakers (Hd true)")):
             v = np.sort(llr[lab == cls])
             share = 1.0 - np.searchsorted(v, xs, side="left") / max(1, len(v))
             self.plot.plot(xs, share, pen=pg.mkPen(color, width=2), name=f"{name}, n = {len(v)}")
@@ -274,7 +278,8 @@ class ComparisonPanel(QWidget):
         if case_llr is not None:
             self.case_line = pg.InfiniteLine(pos=float(case_llr), angle=90,
                                              pen=pg.mkPen("k", width=2, style=Qt.PenStyle.DashLine),
-                                             label=f"this case {case_llr:+.2f}", labelOpts={"position": 0.9, "color": "k"})
+                                             label=f"this case {case_llr:+.2f}",
+                                             labelOpts={"position": 0.9, "color": "k"})
             self.plot.addItem(self.case_line)
 
     # ------------------------------------------------------------------ work
@@ -295,7 +300,8 @@ class ComparisonPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
         job = self.runner.submit("comparison",
-                                 lambda task: svc.compare_segments(self.ctx, case_number, q, k, device=device, task=task),
+                                 lambda task: svc.compare_segments(self.ctx, case_number, q, k,
+                                                                   device=device, task=task),
                                  on_success=self._done, on_error=lambda e: self.reporter.report(e, "Comparison"),
                                  on_progress=self._progress, on_done=self._ended)
         job.cancelled.connect(lambda: self.status_message.emit("Comparison cancelled"))

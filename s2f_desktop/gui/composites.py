@@ -468,8 +468,9 @@ class CompositePanel(QWidget):
             b.deleteLater()
         while self.view_bar.count():
             item = self.view_bar.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.view_bar.addWidget(QLabel("View:"))
         for v in views:
             b = QToolButton()
@@ -570,6 +571,7 @@ class CompositePanel(QWidget):
 
         try:
             # A copy of one stored image plus an audit entry: short enough for the GUI thread.
+            out: Path
             out, sha = _svc().export_composite_image(self.ctx, comp.id, view, Path(path), with_pair=True)
         except S2FError as exc:
             self.reporter.report(exc, "Export image")
@@ -603,8 +605,8 @@ class CompositePanel(QWidget):
         views = self.views
         ancestry, skin = self.ancestry.currentData(), self.skin.currentData()
         self._busy(True)
-        self.runner.submit("composite", lambda task: svc.create_composite_set(self.ctx, run_id, views, ancestry=ancestry,
-                                                                             skin=skin, task=task),
+        self.runner.submit("composite", lambda task: svc.create_composite_set(self.ctx, run_id, views,
+                                                                             ancestry=ancestry, skin=skin, task=task),
                            on_success=lambda comps: self._created(comps),
                            on_error=lambda e: self.reporter.report(e, "Composites"),
                            on_progress=self._progress, on_done=lambda: self._busy(False))
@@ -626,9 +628,12 @@ class CompositePanel(QWidget):
         if not changes:
             self.reporter.report(InputError("move a slider or choose an appearance before saving a version"))
             return
+        def saved(c: Composite) -> None:
+            self.refresh(select_id=c.id)
+            self.status_message.emit(f"Saved version {c.version} of {c.label}")
+
         self._busy(True)
         self.runner.submit("composite", lambda task: _svc().adjust_composite(self.ctx, comp.id, changes, task=task),
-                           on_success=lambda c: (self.refresh(select_id=c.id),
-                                                 self.status_message.emit(f"Saved version {c.version} of {c.label}")),
+                           on_success=saved,
                            on_error=lambda e: self.reporter.report(e, "Save version"),
                            on_progress=self._progress, on_done=lambda: self._busy(False))

@@ -6,10 +6,10 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -133,7 +133,7 @@ class SettingsDialog(QDialog):
 
     def _probed(self, result: tuple[list[str], str]) -> None:
         available, auto_desc = result
-        model = self.device.model()
+        model = cast(QStandardItemModel, self.device.model())  # a QComboBox's default model
         for i in range(self.device.count()):
             ok = self.device.itemData(i) in available
             model.item(i).setEnabled(ok)

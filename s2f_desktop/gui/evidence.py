@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -20,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from s2f_desktop.core.errors import S2FError
 from s2f_desktop.core.models import Evidence
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.waveform import format_time
 from s2f_desktop.gui.waveform_panel import WaveformPanel
 from s2f_desktop.gui.workers import JobRunner
 
@@ -45,14 +46,16 @@ class FileDropFilter(QObject):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         et = event.type()
+        # DragEnter, DragMove and Drop events are all QDropEvents (PySide6 hands over the subclass).
+        drop = cast(QDropEvent, event)
         if et in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            if self.enabled and event.mimeData().hasUrls():
-                event.acceptProposedAction()
+            if self.enabled and drop.mimeData().hasUrls():
+                drop.acceptProposedAction()
                 return True
         elif et == QEvent.Type.Drop:
-            paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+            paths = [Path(u.toLocalFile()) for u in drop.mimeData().urls() if u.isLocalFile()]
             if self.enabled and paths:
-                event.acceptProposedAction()
+                drop.acceptProposedAction()
                 self.files_dropped.emit(paths)
                 return True
         return False
@@ -140,7 +143,8 @@ class EvidencePage(QWidget):
         """Reload the evidence list."""
         from s2f_desktop.services import evidence as ev_svc
 
-        keep = select_id if select_id is not None else (self.current().id if self.current() else None)
+        shown = self.current()
+        keep = select_id if select_id is not None else (shown.id if shown else None)
         self.items = ev_svc.list_evidence(self.ctx, self.case_number) if self.case_number else []
         self.list.blockSignals(True)
         self.list.clear()

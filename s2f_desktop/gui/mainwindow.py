@@ -59,7 +59,8 @@ class MainWindow(QMainWindow):
     QUIET_JOBS = frozenset({"device-probe", "spectrogram", "play-load", "output-probe", "detail", "tracks",
                             "output-devices", "measure", "composite-preview"})
 
-    def __init__(self, ctx: Any, reporter: ErrorReporter | None = None, save_settings_fn: Callable | None = None,
+    def __init__(self, ctx: Any, reporter: ErrorReporter | None = None,
+                 save_settings_fn: Callable[[Settings], None] | None = None,
                  pdf_opener: Callable[[Path], bool] | None = None) -> None:
         super().__init__()
         self.ctx = ctx
@@ -168,7 +169,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # ------------------------------------------------------------------ menus
-    def _action(self, menu: Any, text: str, slot: Callable, shortcut: Any = None, tip: str = "",
+    def _action(self, menu: Any, text: str, slot: Callable[..., Any], shortcut: Any = None, tip: str = "",
                 checkable: bool = False) -> QAction:
         act = QAction(text, self)
         if shortcut is not None:
@@ -333,7 +334,7 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         on_wave = self.tabs.currentIndex() == self.PAGE_EVIDENCE
         has_case = self.case is not None
-        writable = has_case and self.case.status is CaseStatus.OPEN
+        writable = self.case is not None and self.case.status is CaseStatus.OPEN
         has_rec = self.waveform.evidence is not None and self.waveform.model.overview is not None
         sel = self.waveform.model.selected
         chosen = self.waveform.model.selected_segments()
@@ -366,7 +367,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # ------------------------------------------------------------------ observing the store
-    def _store_changed(self, changes: list) -> None:
+    def _store_changed(self, changes: list[Any]) -> None:
         """Refresh every view a batch of committed changes concerns (whoever made them)."""
         from s2f_desktop.services import cases as case_svc
 

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import Evidence, Segment
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.waveform import format_time, speaker_color
+from s2f_desktop.gui.waveform import speaker_color
 from s2f_desktop.gui.workers import JobRunner
 
 

@@ -54,7 +54,8 @@ class AddSegmentCommand(SegmentCommand):
     def __init__(self, ctx: Any, model: WaveformModel, case_number: str, evidence_id: int, start: int, end: int,
                  label: str = "") -> None:
         super().__init__(ctx, model, "Add segment")
-        self.case_number, self.evidence_id, self.start, self.end, self.label = case_number, evidence_id, start, end, label
+        self.case_number, self.evidence_id = case_number, evidence_id
+        self.start, self.end, self.label = start, end, label
         self.segment: Segment | None = None
 
     def redo(self) -> None:
@@ -119,7 +120,10 @@ class ChangeSegmentCommand(SegmentCommand):
 
     def _apply(self, fields: dict[str, Any], fn: Callable[[Any, str], Segment] | None) -> None:
         svc = _segments_service()
-        seg = fn(self.ctx, self.segment_id) if fn is not None else svc.update_segment(self.ctx, self.segment_id, **fields)
+        if fn is not None:
+            seg = fn(self.ctx, self.segment_id)
+        else:
+            seg = svc.update_segment(self.ctx, self.segment_id, **fields)
         self.model.upsert(seg)
         self.model.select(seg.id)
 

@@ -440,7 +440,7 @@ class WaveformView(QWidget):
         #: ``(first sample, mono samples)`` decoded around the view when zoomed in (set by the panel).
         self.detail: tuple[int, np.ndarray] | None = None
         self._drag: dict[str, Any] | None = None
-        self._peak_cache: tuple[tuple, QImage] | None = None
+        self._peak_cache: tuple[tuple[Any, ...], QImage] | None = None
         self.setMinimumHeight(160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -668,7 +668,8 @@ class WaveformView(QWidget):
     def _segment_extent(self, seg: Segment) -> tuple[int, int]:
         d = self._drag
         if d is not None and d.get("id") == seg.id and "preview" in d:
-            return d["preview"]
+            preview: tuple[int, int] = d["preview"]
+            return preview
         return seg.start_sample, seg.end_sample
 
     def _paint_segments(self, p: QPainter) -> None:
@@ -972,7 +973,7 @@ class OverviewStrip(QWidget):
         super().__init__(parent)
         self.model = model
         self.view = view
-        self._cache: tuple[tuple, QPixmap] | None = None
+        self._cache: tuple[tuple[Any, ...], QPixmap] | None = None
         self._segments_version = 0
         self.setFixedHeight(56)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -991,9 +992,8 @@ class OverviewStrip(QWidget):
     def _spp(self) -> float:
         return max(1e-9, self.model.frames / max(1, self.width()))
 
-    def _background(self) -> QPixmap:
+    def _background(self, ov: PeakSource) -> QPixmap:
         """Waveform and segment runs of the whole recording, cached per size and segment change."""
-        ov = self.model.overview
         w, h = self.width(), self.height()
         key = (w, h, id(ov), self._segments_version)
         if self._cache is not None and self._cache[0] == key:
@@ -1028,7 +1028,7 @@ class OverviewStrip(QWidget):
             p.fillRect(self.rect(), QColor("#0d1116"))
             p.end()
             return
-        p.drawPixmap(0, 0, self._background())
+        p.drawPixmap(0, 0, self._background(ov))
         spp = self._spp()
         v0, v1 = self.view.visible_range
         frame = QRectF(v0 / spp, 1, max(3.0, (v1 - v0) / spp), self.height() - 2)

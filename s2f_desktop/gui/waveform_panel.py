@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import Evidence, Segment, SegmentStatus
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui import undo
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.waveform import (
@@ -34,7 +35,6 @@ from s2f_desktop.gui.waveform import (
     SpectrogramTile,
     WaveformModel,
     WaveformView,
-    format_time,
     rgb_to_qimage,
     spectrogram_rgb,
 )
@@ -91,7 +91,7 @@ class WaveformPanel(QWidget):
         self.view = WaveformView(self.model)
         self.view.setObjectName("waveformView")
         self.strip = OverviewStrip(self.model, self.view)
-        self.scroll = QScrollBar(Qt.Orientation.Horizontal)
+        self.scroll_bar = QScrollBar(Qt.Orientation.Horizontal)
         self.info = QLabel("No recording selected")
         self.info.setObjectName("waveformInfo")
         self.measure_label = QLabel()
@@ -106,7 +106,7 @@ class WaveformPanel(QWidget):
                              "detection boundaries and zero crossings (hold Alt to place freely). Click the "
                              "ruler to place the play cursor. Wheel zooms, Shift+wheel pans.")
         self.strip.setToolTip("The whole recording: click or drag to move the view")
-        self.scroll.setToolTip("Scroll through the recording")
+        self.scroll_bar.setToolTip("Scroll through the recording")
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setObjectName("segmentTable")
         self.table.setHorizontalHeaderLabels(list(self.COLUMNS))
@@ -156,7 +156,7 @@ class WaveformPanel(QWidget):
         tl.addWidget(self.info)
         tl.addWidget(self.strip)
         tl.addWidget(self.view, 1)
-        tl.addWidget(self.scroll)
+        tl.addWidget(self.scroll_bar)
         tl.addWidget(self.measure_label)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
@@ -171,7 +171,7 @@ class WaveformPanel(QWidget):
         self.view.create_requested.connect(self.create_segment)
         self.view.edit_requested.connect(self.move_segment)
         self.view.viewport_changed.connect(self._viewport_changed)
-        self.scroll.valueChanged.connect(self._scrolled)
+        self.scroll_bar.valueChanged.connect(self._scrolled)
         self.model.segments_changed.connect(self._fill_table)
         self.model.selection_changed.connect(self._select_row)
         self.table.itemSelectionChanged.connect(self._row_selected)
@@ -199,7 +199,7 @@ class WaveformPanel(QWidget):
         self.undo_stack.clear()
         self.info.setText(f"{evidence.original_name}: preparing waveform…")
         self.runner.submit("overview", lambda task: audio_svc.evidence_overview(self.ctx, evidence, task=task),
-                           on_success=lambda ov, ev=evidence: self._overview_ready(ev, ov),
+                           on_success=lambda ov: self._overview_ready(evidence, ov),
                            on_error=lambda e: self.reporter.report(e, "Waveform"),
                            on_progress=lambda f, m: self.status_message.emit(m))
 
@@ -214,7 +214,8 @@ class WaveformPanel(QWidget):
         self.model.set_overview(overview, evidence)
         m = evidence.media
         self.info.setText(f"{evidence.original_name} — {format_time(m.duration_s, 0.001)}, {m.sample_rate} Hz, "
-                          f"{m.channels} ch, {m.codec}   ·   drag (Shift+drag over a segment) to create a segment; wheel zooms, Shift+wheel pans")
+                          f"{m.channels} ch, {m.codec}   ·   drag (Shift+drag over a segment) to create a segment; "
+                          "wheel zooms, Shift+wheel pans")
         self.reload_segments()
         self.overview_loaded.emit()
 
@@ -315,10 +316,10 @@ class WaveformPanel(QWidget):
         span = self.view.width() * spp
         self._scale = max(1, int(np.ceil(frames / 2_000_000_000)))  # keep the scroll bar within int32
         self._syncing_scroll = True
-        self.scroll.setRange(0, int(max(0, frames - span) / self._scale))
-        self.scroll.setPageStep(max(1, int(span / self._scale)))
-        self.scroll.setSingleStep(max(1, int(span / 10 / self._scale)))
-        self.scroll.setValue(int(start / self._scale))
+        self.scroll_bar.setRange(0, int(max(0, frames - span) / self._scale))
+        self.scroll_bar.setPageStep(max(1, int(span / self._scale)))
+        self.scroll_bar.setSingleStep(max(1, int(span / 10 / self._scale)))
+        self.scroll_bar.setValue(int(start / self._scale))
         self._syncing_scroll = False
         if self.view.show_spectrogram:
             self._spec_timer.start()
@@ -716,7 +717,7 @@ class WaveformPanel(QWidget):
         """Look for an output device off the GUI thread; playback comes back when one appears."""
         from s2f_desktop.audio.devices import list_output_devices
 
-        def found(devices: list) -> None:
+        def found(devices: list[Any]) -> None:
             if devices:
                 self._device_timer.stop()
                 self.set_playback_available(True)

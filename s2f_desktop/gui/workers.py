@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
@@ -99,25 +99,27 @@ class Job(QObject):
         elif outcome == "ok" or isinstance(payload, CancelledError) or self.token.cancelled:
             self.cancelled.emit()
         else:
-            self.error = payload  # type: ignore[assignment]
+            self.error = cast(BaseException, payload)  # the worker only sends exceptions here
             self.failed.emit(payload)
         self.done.emit()
 
 
 class _Runnable(QRunnable):
-    def __init__(self, job: Job, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def __init__(self, job: Job, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._job = job
-        self._fn = fn
+        self._job: Job | None = job
+        self._fn: Callable[..., Any] | None = fn
         self._args = args
         self._kwargs = kwargs
 
     def run(self) -> None:  # worker thread: never touch widgets here
         job, self._job = self._job, None
+        assert job is not None, "a _Runnable runs once"
         released = job.released
         try:
             job.token.raise_if_cancelled()
+            assert self._fn is not None
             result = self._fn(Task(job.sink, job.token), *self._args, **self._kwargs)
             job._finished_from_worker.emit("ok", result)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI
@@ -128,7 +130,7 @@ class _Runnable(QRunnable):
             # Drop the worker's references first, then say so: the GUI thread keeps the Job
             # alive until `released` is set, so a QObject is never destroyed in this thread.
             del job
-            self._fn = self._args = self._kwargs = None  # type: ignore[assignment]
+            self._fn, self._args, self._kwargs = None, (), {}
             released.set()
 
 
@@ -174,7 +176,7 @@ class JobRunner(QObject):
             self._unsubscribe = None
 
     @Slot(list)
-    def _queue_changes(self, changes: list) -> None:
+    def _queue_changes(self, changes: list[Any]) -> None:
         self._pending_changes.extend(changes)
         if not self._flush_timer.isActive():
             self._flush_timer.start()
