@@ -44,6 +44,7 @@ from s2f_desktop.core.results import Acoustics, Consistency, Quality
 from s2f_desktop.core.timeutil import fmt_clock, fmt_dt, fmt_duration
 from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate
 from s2f_desktop.report import language
+from s2f_desktop.report.comparison import ComparisonSection
 from s2f_desktop.report.modelcards import ModelCardInfo, TraitPerformance
 from s2f_desktop.store import codec
 
@@ -260,6 +261,8 @@ class ReportData:
     chain_head: str
     reproducibility: tuple[tuple[str, str], ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # speaker-comparison runs of the case (evaluative: propositions, LR, validation), oldest first
+    comparisons: tuple[ComparisonSection, ...] = field(default_factory=tuple)
 
     def all_text_fields(self) -> str:
         """Canonical JSON of the data (used in tests for the determinism check)."""

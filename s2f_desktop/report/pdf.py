@@ -654,11 +654,22 @@ def _repro(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     return out
 
 
+def _comparisons(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """Section 3b: each stored speaker comparison (propositions, LR and words, validation, Tippett plot)."""
+    from s2f_desktop.report.comparison import comparison_flowables
+
+    out: list[Flowable] = []
+    for sec in d.comparisons:
+        out.append(CondPageBreak(120 * mm))
+        out.extend(comparison_flowables(sec, st, CONTENT_W))
+    return out
+
+
 def story(d: ReportData, draft: bool = False) -> list[Flowable]:
     """All flowables of the report, in order (``draft``: images replaced by same-size spacers)."""
     st = _styles()
     out: list[Flowable] = []
-    for part in (_cover, _evidence, _material, _findings):
+    for part in (_cover, _evidence, _material, _findings, _comparisons):
         out.extend(part(d, st))
     out.extend(_composites(d, st, draft))
     for part in (_method, _audit, _repro, _signature, _appendix_cards):

@@ -10,6 +10,7 @@ recorded in the case's audit trail as a ``report.export`` event.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -22,12 +23,14 @@ from s2f_desktop.core.errors import NotFoundError
 from s2f_desktop.core.hashing import file_sha256
 from s2f_desktop.core.models import AnalysisRun, Composite, VerifyStatus
 from s2f_desktop.core.progress import Task, null_task
-from s2f_desktop.core.timeutil import utcnow
+from s2f_desktop.core.timeutil import fmt_clock, utcnow
+from s2f_desktop.report.comparison import build_comparison_section
 from s2f_desktop.report.model import ReportData, build_report_data
 from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card, trait_performance
 from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import check_evidence, safe_output
+from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event, list_events, verify_chain
 from s2f_desktop.system.env import models_dir
@@ -92,6 +95,8 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
         chosen = _choose_runs(runs, case_number, run_ids)
         segments = {g.id: g for g in repo.list_case_segments(s, case.id)}
         composites = {r.id: repo.list_composites(s, r.id) for r in chosen}
+        comparison_runs = crepo.list_comparisons(s, case.id)
+        evidence_names = {e.id: e.original_name for e in evidence}
         events = list_events(s, case.id)
     chain = verify_chain(events)
     checks = []
@@ -110,12 +115,19 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
     traits_model = next((m.id for r in chosen for m in r.models if m.id.startswith("traits-")), None)
     performance = trait_performance(traits_model, models_dir()) if traits_model else None
     task.progress(0.45, "assembling the report")
-    return build_report_data(
+    data = build_report_data(
         case=case, evidence=evidence, checks=checks, runs=chosen, all_runs=runs, segments=segments,
         composites=composites, image_root=ctx.store.layout.composites, image_checks=image_checks, events=events,
         chain=chain, model_cards=cards, performance=performance, generated_at=generated_at, app_version=__version__,
         renderer_versions=RENDERER_VERSIONS,
     )
+    # Speaker comparisons are evaluative (propositions, a likelihood ratio): every stored one is
+    # reported in its own section, with the validation of the system that computed it.
+    seg_names = {g.id: f"{evidence_names.get(g.evidence_id, f'evidence #{g.evidence_id}')} "
+                       f"{fmt_clock(g.start_sample / g.sample_rate)}\u2013{fmt_clock(g.end_sample / g.sample_rate)}"
+                 for g in segments.values()}
+    sections = tuple(build_comparison_section(r, seg_names, models_dir()) for r in comparison_runs)
+    return dataclasses.replace(data, comparisons=sections) if sections else data
 
 
 def build_report(ctx: AppContext, case_number: str, out: Path | None = None, run_id: int | None = None,
