@@ -27,7 +27,8 @@ QUALITY_ORDER = ("ok", "warn", "insufficient")
 SEX_CHOICES = ("male", "female")
 
 _SEARCH_COLUMNS = ["path", "status", "start_s", "end_s", "turns", "speech_s", "duration_s", "sample_rate",
-                   "quality_verdict", "snr_db", "telephone_band", "clipping_fraction", "bandwidth_hz", "sex_label", "p_male", "age_label", "age_median",
+                   "quality_verdict", "snr_db", "telephone_band", "clipping_fraction", "bandwidth_hz", "sex_label",
+                   "p_male", "age_label", "age_median",
                    "age_lo80", "age_hi80", "embedding", "embedding_tel"]
 
 

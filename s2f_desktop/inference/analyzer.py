@@ -332,7 +332,8 @@ class Analyzer:
             x = np.asarray(p.x, dtype=np.float32)
             regions = [(r.start_s, r.end_s) for r in detect_speech(x, p.sr, **VAD_PARAMS)]
             x16 = resample(x, p.sr, ANALYSIS_RATE)
-            speech = concat_regions(x16, ANALYSIS_RATE, regions).astype(np.float32) if regions else np.zeros(0, np.float32)
+            speech = (concat_regions(x16, ANALYSIS_RATE, regions).astype(np.float32) if regions
+                      else np.zeros(0, np.float32))
             try:
                 embs.append(self.encoder.embed(speech))
                 ids.append(p.id)

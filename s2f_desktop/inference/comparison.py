@@ -47,7 +47,8 @@ def mean_embedding(windows: np.ndarray) -> np.ndarray:
     return raw / max(float(np.linalg.norm(raw)), 1e-12)
 
 
-def window_embeddings(encoder: SpeakerEncoder, x16k: np.ndarray, preprocessed: bool = False) -> tuple[np.ndarray, float]:
+def window_embeddings(encoder: SpeakerEncoder, x16k: np.ndarray,
+                      preprocessed: bool = False) -> tuple[np.ndarray, float]:
     """All 1.6 s GE2E window embeddings of one segment and its net speech in seconds.
 
     Raises InputError when the segment has less than ``MIN_SPEECH_S`` of speech after trimming.

@@ -127,8 +127,9 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
     for cond in CONDITIONS:
         m = metrics["metrics"].get(cond)
         if m:
-            rows.append(ValidationRow(cond, f"{m['n_target']} / {m['n_non_target']}", _ci(m, "cllr"), _ci(m, "cllr_min"),
-                                      _ci(m, "eer", True), _ci(m, "rme_hp", True), _ci(m, "rme_hd", True)))
+            rows.append(ValidationRow(cond, f"{m['n_target']} / {m['n_non_target']}", _ci(m, "cllr"),
+                                      _ci(m, "cllr_min"), _ci(m, "eer", True), _ci(m, "rme_hp", True),
+                                      _ci(m, "rme_hd", True)))
     sp = r.get("speech_s") or {}
     name = lambda ids: ", ".join(seg_numbers.get(s, f"segment {s[:8]}") for s in ids)  # noqa: E731
     cal = metrics["calibration"]
@@ -185,7 +186,10 @@ def tippett_drawing(llr: np.ndarray, label: np.ndarray, case_llr: float | None, 
 
 
 def comparison_flowables(sec: ComparisonSection, st: Mapping[str, Any], width: float | None = None) -> list[Any]:
-    """reportlab flowables of the section; ``st`` holds ParagraphStyles (h1, h2, body, cell, cellb, head, note, warn)."""
+    """reportlab flowables of the section.
+
+    ``st`` holds ParagraphStyles (h1, h2, body, cell, cellb, head, note, warn).
+    """
     from xml.sax.saxutils import escape
 
     from reportlab.lib import colors

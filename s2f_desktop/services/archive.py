@@ -217,7 +217,8 @@ def get_entry(index_dir: Path | str, sha256: str, speaker: int | None = None) ->
     if speaker is not None:
         t = t.filter(pc.fill_null(pc.equal(t.column("speaker"), speaker), False))
     if t.num_rows == 0:
-        raise NotFoundError(f"no index entry for sha256 {sha256[:12]}…" + ("" if speaker is None else f" speaker {speaker}"))
+        raise NotFoundError(f"no index entry for sha256 {sha256[:12]}…"
+                            + ("" if speaker is None else f" speaker {speaker}"))
     row = t.drop_columns(["embedding", "embedding_tel"]).slice(0, 1).to_pylist()[0]
     row["indexed_at"] = row["indexed_at"].isoformat() if row.get("indexed_at") else None
     for k in ("quality_json", "traits_json", "acoustics_json", "models_json"):

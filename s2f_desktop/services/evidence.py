@@ -117,7 +117,8 @@ def import_file(ctx: AppContext, case_number: str, path: Path, task: Task | None
     return ImportResult(path, ev)
 
 
-def import_files(ctx: AppContext, case_number: str, paths: Sequence[Path], task: Task | None = None) -> list[ImportResult]:
+def import_files(ctx: AppContext, case_number: str, paths: Sequence[Path],
+                 task: Task | None = None) -> list[ImportResult]:
     """Import several files; each is its own transaction and a bad file does not stop the rest."""
     task = task or null_task()
     results: list[ImportResult] = []

@@ -73,7 +73,8 @@ def unit(v: np.ndarray) -> np.ndarray:
     return v / np.clip(n, 1e-12, None)
 
 
-def cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int,
+                 mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and sd of each embedding's ``top_k`` highest cosine scores against the cohort.
 
     ``emb`` (n, d) and ``cohort`` (m, d) are unit rows; ``mask`` (n, m) True excludes a cohort entry.
@@ -89,7 +90,8 @@ def cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int, mask: np.ndarr
     return mu.astype(np.float64), np.clip(sd, 1e-3, None).astype(np.float64)
 
 
-def as_norm(raw: np.ndarray, q_stats: tuple[np.ndarray, np.ndarray], k_stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def as_norm(raw: np.ndarray, q_stats: tuple[np.ndarray, np.ndarray],
+            k_stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Symmetric adaptive s-norm of raw scores given each side's cohort statistics."""
     return 0.5 * ((raw - q_stats[0]) / q_stats[1] + (raw - k_stats[0]) / k_stats[1])
 
@@ -132,7 +134,8 @@ class Calibration:
         return {"top_k": self.top_k, "coef": list(self.coef), "intercept": self.intercept, "lower": self.lower,
                 "upper": self.upper, "min_speech_s": self.min_speech_s, "max_speech_s": self.max_speech_s, **self.extra}
 
-    def log10_lr(self, snorm: np.ndarray, speech_q: np.ndarray, speech_k: np.ndarray, bounded: bool = True) -> np.ndarray:
+    def log10_lr(self, snorm: np.ndarray, speech_q: np.ndarray, speech_k: np.ndarray,
+                 bounded: bool = True) -> np.ndarray:
         """Calibrated log10 LRs (clipped to the ELUB bounds unless ``bounded`` is False)."""
         # Durations beyond the validated range are treated as the longest validated duration.
         sq = np.minimum(np.asarray(speech_q, dtype=np.float64), self.max_speech_s)
