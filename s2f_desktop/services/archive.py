@@ -206,7 +206,7 @@ def search_archive(index_dir: Path | str, query: Query, *, sex: str | None = Non
 
 def get_entry(index_dir: Path | str, sha256: str, speaker: int | None = None) -> dict[str, Any]:
     """One index entry (a recording's speaker row), without its embedding."""
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.compute as pc
 
     from s2f_desktop.archive.store import IndexStore
 
@@ -223,7 +223,8 @@ def get_entry(index_dir: Path | str, sha256: str, speaker: int | None = None) ->
     row["indexed_at"] = row["indexed_at"].isoformat() if row.get("indexed_at") else None
     for k in ("quality_json", "traits_json", "acoustics_json", "models_json"):
         row[k.removesuffix("_json")] = json.loads(row.pop(k)) if row.get(k) else None
-    return row
+    result: dict[str, Any] = row
+    return result
 
 
 def read_hit_audio(index_dir: Path | str, sha256: str, speaker: int | None = None, path: str | None = None,
