@@ -241,6 +241,21 @@ def test_cli_status_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert "not an archive index" in capsys.readouterr().err
 
 
+def test_query_of_a_case_accepted_segments_uses_the_case_selection(ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.cli.commands.archive import parse_query
+    from s2f_desktop.services import analysis, cases
+    from s2f_desktop.services import archive as svc
+
+    cases.create_case(ctx, "A-1", "archive query")
+    with pytest.raises(InputError, match="has no accepted segments"):
+        parse_query(lambda: ctx, "A-1:accepted", "cpu")
+    seen: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(analysis, "accepted_segment_ids", lambda c, number: ["s1", "s2"])
+    monkeypatch.setattr(svc, "query_from_segments", lambda c, number, ids, device: seen.append((number, ids)))
+    parse_query(lambda: ctx, "A-1:accepted", "cpu")
+    assert seen == [("A-1", ["s1", "s2"])]
+
+
 def test_repeated_search_uses_cached_rows_until_the_index_changes(tmp_path: Path) -> None:
     store = IndexStore(tmp_path / "idx")
     store.create()

@@ -188,9 +188,9 @@ def parse_query(ctx_factory, text: str, device: str):  # type: ignore[no-untyped
     case, segs = text.rsplit(":", 1)
     ctx = ctx_factory()
     if segs.strip() == "accepted":
-        from s2f_desktop.cli.commands.analyze import _accepted_segment_ids
+        from s2f_desktop.services.analysis import accepted_segment_ids
 
-        ids = _accepted_segment_ids(ctx, case)
+        ids = accepted_segment_ids(ctx, case)
         if not ids:
             raise InputError(f"case {case} has no accepted segments")
     else:
