@@ -142,7 +142,8 @@ def window_embeddings(encoder: Any, x16k: np.ndarray) -> tuple[np.ndarray, float
 def unit_mean(windows: np.ndarray) -> np.ndarray:
     """Mean of window embeddings, unit length (float32)."""
     raw = np.asarray(windows, dtype=np.float64).mean(axis=0)
-    return (raw / max(float(np.linalg.norm(raw)), 1e-12)).astype(np.float32)
+    mean: np.ndarray = (raw / max(float(np.linalg.norm(raw)), 1e-12)).astype(np.float32)
+    return mean
 
 
 def _spread(members: list[str], durs: list[float], budget_s: float) -> list[str]:

@@ -70,7 +70,8 @@ def unit(v: np.ndarray) -> np.ndarray:
     """Rows (or a vector) scaled to unit length."""
     v = np.asarray(v, dtype=np.float64)
     n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.clip(n, 1e-12, None)
+    out: np.ndarray = v / np.clip(n, 1e-12, None)
+    return out
 
 
 def cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int,
@@ -93,7 +94,8 @@ def cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int,
 def as_norm(raw: np.ndarray, q_stats: tuple[np.ndarray, np.ndarray],
             k_stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Symmetric adaptive s-norm of raw scores given each side's cohort statistics."""
-    return 0.5 * ((raw - q_stats[0]) / q_stats[1] + (raw - k_stats[0]) / k_stats[1])
+    out: np.ndarray = 0.5 * ((raw - q_stats[0]) / q_stats[1] + (raw - k_stats[0]) / k_stats[1])
+    return out
 
 
 def quality_features(snorm: np.ndarray, speech_q: np.ndarray, speech_k: np.ndarray) -> np.ndarray:
@@ -141,7 +143,7 @@ class Calibration:
         sq = np.minimum(np.asarray(speech_q, dtype=np.float64), self.max_speech_s)
         sk = np.minimum(np.asarray(speech_k, dtype=np.float64), self.max_speech_s)
         ln = self.intercept + quality_features(snorm, sq, sk) @ np.asarray(self.coef)
-        out = ln / np.log(10.0)
+        out: np.ndarray = ln / np.log(10.0)
         return np.clip(out, self.lower, self.upper) if bounded else out
 
 
@@ -161,7 +163,9 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (stable keys)."""
-        r = lambda v: None if v is None else round(float(v), 4)  # noqa: E731
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(float(v), 4)
+
         return {"score": r(self.score), "snorm": r(self.snorm), "log10_lr": r(self.log10_lr),
                 "lr": None if self.log10_lr is None else float(f"{10 ** self.log10_lr:.4g}"),
                 "verbal": self.verbal, "label": self.label, "abstain_reason": self.abstain_reason,

@@ -23,15 +23,16 @@ import json
 import sys
 from pathlib import Path
 
-from s2f_desktop.cli.output import print_json, print_table, to_jsonable
+from s2f_desktop.cli.output import print_json, print_table
 from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.jsonutil import to_jsonable
 from s2f_desktop.core.progress import Task
 from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.traits import AGE_BINS
 
 _INDEX_HELP = "folder of an archive index (made by s2f archive index)"
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("archive", help="index an archive of recordings (Dask) and search it for a voice",
                        description="Archive triage and speaker search. Indexing runs on a local Dask cluster or an "
                        "existing one; recordings are only read. Search results are leads, never identifications.")

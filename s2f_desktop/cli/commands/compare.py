@@ -22,13 +22,14 @@ import json
 import sys
 from pathlib import Path
 
-from s2f_desktop.cli.output import StderrProgress, print_json, to_jsonable
+from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.jsonutil import to_jsonable
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services import comparison as svc
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("compare", help="compare a questioned voice with a known voice (calibrated likelihood ratio)",
                        description="Forensic speaker comparison: GE2E embeddings, adaptive s-norm and a calibrated, "
                        "bounded likelihood ratio for Hp (same speaker) vs Hd (different speakers of the relevant "
