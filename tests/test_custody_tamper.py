@@ -156,19 +156,20 @@ def test_case_reopened_by_sql_and_closed_again_is_named(ctx, bound_case, tone_wa
 
 def test_edited_analysis_results_are_named(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]
     """A run row is bound by the hash of its results (the run is stored here without the models)."""
-    from s2f_desktop.store import custody
+    from s2f_desktop.core.results import ModelRecord, Timings
+    from s2f_desktop.store import codec, custody
     from s2f_desktop.store.audit import append_event
 
     case, _, _, seg = bound_case
     with ctx.store.write() as s:
-        run = repo.add_run(s, case.id, [seg.id], [{"id": "traits-v1", "file": "heads.npz", "sha256": "0" * 64}],
-                           "test", "cpu", {"p": 1}, 7, {"pooled": {"sex": "inconclusive"}}, {"analysis_s": 1.0},
-                           ctx.actor)
+        run = repo.add_run(s, case.id, [seg.id], [ModelRecord("traits-v1", "heads.npz", "0" * 64)],
+                           "test", "cpu", {"p": 1}, 7, _stub_results(), Timings(0.0, 0.0, 1.0), ctx.actor)
         append_event(s, case_id=case.id, actor=ctx.actor, action="analysis.run", object_type="analysis_run",
                      object_ids=[run.id], details={"custody": [custody.state("analysis_run", run)]})
     assert evidence.verify_case(ctx, case.number).ok
-    sql(ctx, "update analysis_runs set results = :r where id = :i", r=json.dumps({"pooled": {"sex": "male"}}),
-        i=run.id)
+    edited = codec.encode_results(run.results)
+    edited["pooled"]["traits"]["sex"].update(p_male=0.97, label="male")
+    sql(ctx, "update analysis_runs set results = :r where id = :i", r=json.dumps(edited), i=run.id)
     report = evidence.verify_case(ctx, case.number)
     assert [(f.object_type, f.field) for f in failing(report)] == [("analysis_run", "results_sha256")]
 
@@ -433,17 +434,28 @@ class _StubAnalyzer:
     device = "cpu"
 
     def models(self):  # type: ignore[no-untyped-def]
-        return [{"id": "traits-v1", "file": "heads.npz", "sha256": "e" * 64}]
+        from s2f_desktop.core.results import ModelRecord
+
+        return [ModelRecord("traits-v1", "heads.npz", "e" * 64)]
 
     def parameters(self):  # type: ignore[no-untyped-def]
         return {"stub": True}
 
     def analyze(self, parts, task):  # type: ignore[no-untyped-def]
-        traits = {"sex": {"label": "inconclusive", "p_male": 0.5}, "age": {"label": "inconclusive",
-                                                                         "interval_80": [20.0, 60.0]}}
-        return {"results": {"segments": {p.name: {"speech_s": 1.0} for p in parts},
-                            "pooled": {"traits": traits, "quality": {"verdict": "usable"}},
-                            "consistency": {"flagged": []}}}
+        from s2f_desktop.core.results import Analysis
+
+        pooled = _stub_results().pooled
+        return Analysis((), pooled, None), None
+
+
+def _stub_results():  # type: ignore[no-untyped-def]
+    """Typed run results with an inconclusive pooled estimate (what the models computed does not matter here)."""
+    from s2f_desktop.core.results import SCHEMA_VERSION, Acoustics, Pooled, Quality, QualityVerdict, RunResults
+    from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
+
+    q = Quality(QualityVerdict.OK, (), 10.0, 30.0, 0.0, 8000.0, False, -20.0, 10.0, "pauses", {})
+    traits = TraitEstimate(SexEstimate(0.5, "inconclusive"), AgeEstimate(34, (20, 60), "inconclusive"))
+    return RunResults(SCHEMA_VERSION, (), (), Pooled(q, traits, Acoustics({}, None), 10.0, 10.0), None)
 
 
 @pytest.fixture
@@ -464,7 +476,7 @@ def test_analysis_run_is_bound_and_its_selection_hashed(ctx, bound_case, stub_an
     event = evidence.audit_trail(ctx, case.number)[0][-1]
     assert event.action == "analysis.run" and len(event.details["selection_sha256"]) == 64
     assert event.details["custody"][0]["object"] == "analysis_run"
-    assert run.models[0]["shipped"] is False  # the stub's weights are not the shipped ones
+    assert run.models[0].shipped is False  # the stub's weights are not the shipped ones
     assert evidence.verify_case(ctx, case.number).ok
     sql(ctx, "update analysis_runs set segment_ids = :s, device = 'cuda:0' where id = :i",
         s=json.dumps(["forged"]), i=run.id)
