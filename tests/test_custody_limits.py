@@ -67,16 +67,18 @@ def test_mp3_decoder_noise_stays_out_of_stderr(tmp_path: Path) -> None:
 
 def test_models_outside_the_shipped_set_are_marked_in_the_run_record() -> None:
     import json
+    from dataclasses import replace
 
+    from s2f_desktop.core.results import ModelRecord
     from s2f_desktop.services.analysis import mark_unshipped
     from s2f_desktop.system.env import install_root
 
     manifest = json.loads((install_root() / "models" / "traits-v1" / "manifest.json").read_text())
-    shipped = {"id": "traits-v1", "file": "heads.npz", "sha256": manifest["files"]["heads.npz"]}
-    swapped = dict(shipped, sha256="f" * 64)  # other weights behind S2F_MODELS_DIR, manifest re-hashed
-    unknown = {"id": "mystery-v9", "file": "w.bin", "sha256": "0" * 64}
-    assert mark_unshipped([shipped, swapped, unknown]) == [shipped, dict(swapped, shipped=False),
-                                                           dict(unknown, shipped=False)]
+    shipped = ModelRecord("traits-v1", "heads.npz", manifest["files"]["heads.npz"])
+    swapped = replace(shipped, sha256="f" * 64)  # other weights behind S2F_MODELS_DIR, manifest re-hashed
+    unknown = ModelRecord("mystery-v9", "w.bin", "0" * 64)
+    assert mark_unshipped([shipped, swapped, unknown]) == (shipped, replace(swapped, shipped=False),
+                                                           replace(unknown, shipped=False))
 
 
 def test_overlong_selection_is_refused_before_decoding(ctx, case, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
