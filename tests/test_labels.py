@@ -158,11 +158,16 @@ def test_store_observers_see_committed_audited_changes_only(ctx, case, evidence)
 
 
 def test_runs_are_named_and_renamed_in_the_audit_chain(ctx, case) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.core.results import SCHEMA_VERSION, Acoustics, Pooled, Quality, QualityVerdict, RunResults, Timings
+    from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
     from s2f_desktop.services import runs
     from s2f_desktop.store import repositories as repo
 
+    q = Quality(QualityVerdict.OK, (), 10.0, 30.0, 0.0, 8000.0, False, -20.0, 10.0, "pauses", {})
+    traits = TraitEstimate(SexEstimate(0.5, "inconclusive"), AgeEstimate(34, (20, 60), "inconclusive"))
+    results = RunResults(SCHEMA_VERSION, (), (), Pooled(q, traits, Acoustics({}, None), 10.0, 10.0), None)
     with ctx.store.write() as s:
-        run = repo.add_run(s, case.id, [], [], "test", "cpu", {}, 0, {}, {}, "tester")
+        run = repo.add_run(s, case.id, [], [], "test", "cpu", {}, 0, results, Timings(0, 0, 0), "tester")
     runs.annotate_run(ctx, case.number, run.id, "Speaker A", "first pass")
     runs.annotate_run(ctx, case.number, run.id, "Speaker A (interview)")
     note = runs.run_notes(ctx, case.number)[run.id]
