@@ -60,9 +60,10 @@ def test_case_list_runs_without_torch_or_qt(tmp_path: Path) -> None:
                 return None
         sys.meta_path.insert(0, _Block())
     """))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-    r = subprocess.run([sys.executable, "-m", "s2f_desktop.cli.main", "--data-dir", str(tmp_path / "d"), "case", "list"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    pythonpath = os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = dict(os.environ, PYTHONPATH=pythonpath)
+    r = subprocess.run([sys.executable, "-m", "s2f_desktop.cli.main", "--data-dir", str(tmp_path / "d"),
+                        "case", "list"], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "number" in r.stdout
 

@@ -26,7 +26,8 @@ def _rows(n: int, key: str = "k1", seed: int = 0, sha_prefix: str = "") -> pa.Ta
         rows.append({
             "sha256": f"{sha_prefix}{i:064x}"[-64:], "index_key": key, "path": f"/arch/r{i}.wav", "status": "ok",
             "speaker": 0, "n_speakers": 1, "start_s": 1.0, "end_s": 4.0, "turns": [[1.0, 4.0]], "speech_s": 3.0,
-            "sex_label": ["male", "female", "inconclusive"][i % 3], "age_label": ["20-39", "40-59", "inconclusive"][i % 3],
+            "sex_label": ["male", "female", "inconclusive"][i % 3],
+            "age_label": ["20-39", "40-59", "inconclusive"][i % 3],
             "quality_verdict": ["ok", "warn", "insufficient"][(i // 3) % 3], "embedding": e[i].tolist(),
             "embedding_tel": e[(i + 1) % n].tolist(), "telephone_band": False, "clipping_fraction": 0.0,
             "bandwidth_hz": 7000.0,
@@ -161,7 +162,8 @@ def test_calibrated_scorer_ranks_by_lr_and_abstains_on_short_or_degraded_speech(
     e = embeddings_matrix(t)
     q = (e[2] + e[3] + 0.2 * e[1]).astype(np.float32)
     q /= np.linalg.norm(q)
-    sc = CalibratedScorer(_FAKE_LRM, _FakeCal(), np.zeros((3, 256), np.float32), {"id": "cmp-test", "sha256": "ab" * 32})
+    sc = CalibratedScorer(_FAKE_LRM, _FakeCal(), np.zeros((3, 256), np.float32),
+                          {"id": "cmp-test", "sha256": "ab" * 32})
     hits, _ = search_table(t, _q(q), sc, Filters(), top=6)
     lrs = [h["log10_lr"] for h in hits]
     given = [v for v in lrs if v is not None]
@@ -223,8 +225,8 @@ def test_cli_status_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     store = IndexStore(tmp_path / "idx")
     store.create()
     write_atomic(_rows(3), store.rows_dir("k1") / "compact-a.parquet")
-    write_atomic(error_table(path="/arch/bad.wav", size=3, mtime_ns=1, sha256=None, key="k1", error="bad.wav: not audio"),
-                 store.error_file("k1", "/arch/bad.wav"))
+    write_atomic(error_table(path="/arch/bad.wav", size=3, mtime_ns=1, sha256=None, key="k1",
+                             error="bad.wav: not audio"), store.error_file("k1", "/arch/bad.wav"))
     assert main(["archive", "status", str(store.root)]) == 0
     out = capsys.readouterr().out
     assert "key k1: 3 recordings" in out and "failed: /arch/bad.wav: bad.wav: not audio" in out
@@ -237,6 +239,21 @@ def test_cli_status_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert not (tmp_path / "i2").exists()
     assert main(["archive", "status", str(tmp_path)]) != 0
     assert "not an archive index" in capsys.readouterr().err
+
+
+def test_query_of_a_case_accepted_segments_uses_the_case_selection(ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.cli.commands.archive import parse_query
+    from s2f_desktop.services import analysis, cases
+    from s2f_desktop.services import archive as svc
+
+    cases.create_case(ctx, "A-1", "archive query")
+    with pytest.raises(InputError, match="has no accepted segments"):
+        parse_query(lambda: ctx, "A-1:accepted", "cpu")
+    seen: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(analysis, "accepted_segment_ids", lambda c, number: ["s1", "s2"])
+    monkeypatch.setattr(svc, "query_from_segments", lambda c, number, ids, device: seen.append((number, ids)))
+    parse_query(lambda: ctx, "A-1:accepted", "cpu")
+    assert seen == [("A-1", ["s1", "s2"])]
 
 
 def test_repeated_search_uses_cached_rows_until_the_index_changes(tmp_path: Path) -> None:

@@ -98,7 +98,8 @@ def test_two_workers_kill_one_midrun_index_stays_consistent_and_resumes(archive,
     assert s.indexed + s.skipped == 6
     rows = _check_consistent(index, 6)
     assert set(rows.column("path").to_pylist()) == {m["path"] for m in meta}
-    assert rows.column("status").to_pylist().count("ok") >= 6  # every recording has speech; two-speaker recordings may give two rows
+    # Every recording has speech; two-speaker recordings may give two rows.
+    assert rows.column("status").to_pylist().count("ok") >= 6
     assert _snapshot(root) == before, "the archive was modified"
 
     # Resume: nothing left to do, nothing read again (unchanged paths are skipped from the catalog).

@@ -26,9 +26,8 @@ def test_result_html_states_propositions_and_abstention() -> None:
         {}, datetime(2026, 12, 1), "analyst")
     text = comparison_html(run)
     assert "abstains" in text and "too little net speech" in text and "Hp" in text and "Hd" in text
-    run2 = ComparisonRun(8, 1, ("a",), ("b",), (), "0", "cpu", {}, {**run.results, "log10_lr": -1.5,
-                                                                    "verbal": lrm.verbal(-1.5), "scale": lrm.SCALE_NAME},
-                         {}, datetime(2026, 12, 1), "analyst")
+    results2 = {**run.results, "log10_lr": -1.5, "verbal": lrm.verbal(-1.5), "scale": lrm.SCALE_NAME}
+    run2 = ComparisonRun(8, 1, ("a",), ("b",), (), "0", "cpu", {}, results2, {}, datetime(2026, 12, 1), "analyst")
     t2 = comparison_html(run2)
     assert "log10 LR -1.50" in t2 and "moderate support for Hd" in t2 and "not an identification" in t2
 

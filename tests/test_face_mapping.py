@@ -52,7 +52,8 @@ def test_parameters_record_every_origin() -> None:
 def test_analyst_inputs_are_marked_analyst() -> None:
     p = mapping.build_parameters(sex="male", age_years=30, sex_note="", age_note="", ancestry="asian", skin="dark")
     assert p["ancestry"]["origin"] == "analyst" and p["asian"]["value"] == 1.0 and p["african"]["value"] == 0.0
-    assert p["skin_tone"] == {"value": "dark", "origin": "analyst", "note": p["skin_tone"]["note"], "illustrative": True}
+    assert p["skin_tone"] == {"value": "dark", "origin": "analyst", "note": p["skin_tone"]["note"],
+                              "illustrative": True}
     assert p["hair_style"]["value"] == "short"
     old = mapping.build_parameters(sex="male", age_years=70, sex_note="", age_note="")
     assert old["hair_recession"]["value"] > p["hair_recession"]["value"] == 0.0

@@ -61,7 +61,8 @@ def test_new_job_of_same_kind_cancels_previous(qtbot, runner) -> None:  # type: 
 
     first = runner.submit("same", slow, on_success=lambda v: outcomes.append(v))
     first.cancelled.connect(lambda: outcomes.append("first cancelled"))
-    with qtbot.waitSignal(runner.job_done, timeout=10000, check_params_cb=lambda j: j.kind == "same" and j is not first):
+    with qtbot.waitSignal(runner.job_done, timeout=10000,
+                          check_params_cb=lambda j: j.kind == "same" and j is not first):
         second = runner.submit("same", lambda task: "fast", on_success=lambda v: outcomes.append(v))
         assert first.is_cancelled
     gate.set()

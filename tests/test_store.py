@@ -190,8 +190,9 @@ def test_write_block_rolls_back_everything_on_error(store, case_row: Case) -> No
 
 def test_not_found_errors_are_one_line(store) -> None:  # type: ignore[no-untyped-def]
     with store.read() as s:
-        for call in (lambda: repo.get_case(s, "nope"), lambda: repo.get_evidence(s, 5), lambda: repo.get_segment(s, "x"),
-                     lambda: repo.get_run(s, 5), lambda: repo.get_composite(s, 5), lambda: repo.get_case_by_id(s, 5)):
+        for call in (lambda: repo.get_case(s, "nope"), lambda: repo.get_evidence(s, 5),
+                     lambda: repo.get_segment(s, "x"), lambda: repo.get_run(s, 5), lambda: repo.get_composite(s, 5),
+                     lambda: repo.get_case_by_id(s, 5)):
             with pytest.raises(NotFoundError) as info:
                 call()
             assert "\n" not in str(info.value)

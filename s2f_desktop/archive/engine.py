@@ -183,17 +183,20 @@ def open_client(workers: int, scheduler: str | None, memory_limit: str) -> tuple
     """A Dask client on ``scheduler`` or on a new LocalCluster of ``workers`` processes (one thread each)."""
     from dask.distributed import Client, LocalCluster
 
+    # dask.distributed's Client and LocalCluster constructors carry no annotations: the
+    # ignores below are for those untyped third-party calls only.
     if scheduler:
         try:
-            return Client(scheduler, timeout="20s"), None
+            return Client(scheduler, timeout="20s"), None  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
     if workers < 1:
         raise InputError("--workers must be at least 1")
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-                           dashboard_address=":0", silence_logs=logging.ERROR,
-                           env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    return Client(cluster), cluster
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
+        dashboard_address=":0", silence_logs=logging.ERROR,
+        env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    return Client(cluster), cluster  # type: ignore[no-untyped-call]
 
 
 def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, scheduler: str | None = None,
@@ -248,7 +251,7 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
         done = 0
         t_start = time.perf_counter()
         task.progress(0.0, f"indexing {len(todo)} recordings on {summary.workers} workers")
-        for fut in as_completed(futures):
+        for fut in as_completed(futures):  # type: ignore[no-untyped-call]  # untyped dask.distributed API
             task.check()
             try:
                 r = fut.result()

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from s2f_desktop.archive.scoring import Batch
 from s2f_desktop.archive.store import IndexStore, embeddings_matrix
@@ -27,7 +27,8 @@ QUALITY_ORDER = ("ok", "warn", "insufficient")
 SEX_CHOICES = ("male", "female")
 
 _SEARCH_COLUMNS = ["path", "status", "start_s", "end_s", "turns", "speech_s", "duration_s", "sample_rate",
-                   "quality_verdict", "snr_db", "telephone_band", "clipping_fraction", "bandwidth_hz", "sex_label", "p_male", "age_label", "age_median",
+                   "quality_verdict", "snr_db", "telephone_band", "clipping_fraction", "bandwidth_hz", "sex_label",
+                   "p_male", "age_label", "age_median",
                    "age_lo80", "age_hi80", "embedding", "embedding_tel"]
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from s2f_desktop.core.errors import InputError
 
@@ -246,7 +246,7 @@ class IndexStore:
         cols = None if columns is None else list(dict.fromkeys(["index_key", "sha256", "speaker"] + columns))
         if not files:
             return ROW_SCHEMA.empty_table() if cols is None else ROW_SCHEMA.empty_table().select(cols)
-        import pyarrow.dataset as ds  # type: ignore[import-untyped]
+        import pyarrow.dataset as ds
 
         table = ds.dataset([str(f) for f in files], schema=ROW_SCHEMA, format="parquet").to_table(columns=cols)
         if any(p.name.startswith("compact-") for p in files) and table.num_rows:
@@ -259,7 +259,7 @@ class IndexStore:
         files = [str(p) for k in keys for p in sorted(self.errors_dir(k).glob("*.parquet"))]
         if not files:
             return ERROR_SCHEMA.empty_table()
-        import pyarrow.dataset as ds  # type: ignore[import-untyped]
+        import pyarrow.dataset as ds
 
         return ds.dataset(files, schema=ERROR_SCHEMA, format="parquet").to_table()
 
@@ -274,7 +274,7 @@ class IndexStore:
         loose = sorted(p for p in d.glob("*.parquet") if not p.name.startswith(("compact-", ".")))
         if len(loose) < 2:
             return 0
-        import pyarrow.dataset as ds  # type: ignore[import-untyped]
+        import pyarrow.dataset as ds
 
         table = ds.dataset([str(p) for p in loose], schema=ROW_SCHEMA, format="parquet").to_table()
         write_atomic(table, d / f"compact-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet")
@@ -301,7 +301,8 @@ def embeddings_matrix(table: pa.Table, column: str = "embedding") -> np.ndarray:
     col = table.column(column).combine_chunks()
     if len(col) == 0:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
-    return col.values.to_numpy(zero_copy_only=False).reshape(len(col), EMBEDDING_DIM)
+    out: np.ndarray = col.values.to_numpy(zero_copy_only=False).reshape(len(col), EMBEDDING_DIM)
+    return out
 
 
 def rows_for_recording(result: Any, *, sha256: str, key: str, path: str, size: int, mtime_ns: int,

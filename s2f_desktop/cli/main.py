@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Results are investigative leads, never identifications.",
     )
     parser.add_argument("--version", action="version", version=f"s2f-desktop {__version__}")
-    parser.add_argument("--data-dir", type=Path, help="data directory (default: settings, then $S2F_DATA_DIR, then the per-user folder)")
+    parser.add_argument("--data-dir", type=Path,
+                        help="data directory (default: settings, then $S2F_DATA_DIR, then the per-user folder)")
     parser.add_argument("--analyst", help="name recorded in the audit trail (default: settings, then the login name)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in command_modules():

@@ -84,7 +84,8 @@ def model_records(analyzer: Any) -> list[dict[str, str]]:
 def index_key(analyzer: Any) -> str:
     """Short stable key of everything that determines an index row: models, parameters, pipeline version."""
     blob = json.dumps({"models": model_records(analyzer), "parameters": analyzer.parameters(),
-                       "pipeline": PIPELINE_VERSION, "embedding": "mean of GE2E windows; + telephone-band twin", "turn": [TURN_GAP_S, MAX_TURN_S, MIN_TURN_S], "max_acoustic_s": MAX_ACOUSTIC_S},
+                       "pipeline": PIPELINE_VERSION, "embedding": "mean of GE2E windows; + telephone-band twin",
+                       "turn": [TURN_GAP_S, MAX_TURN_S, MIN_TURN_S], "max_acoustic_s": MAX_ACOUSTIC_S},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -141,7 +142,8 @@ def window_embeddings(encoder: Any, x16k: np.ndarray) -> tuple[np.ndarray, float
 def unit_mean(windows: np.ndarray) -> np.ndarray:
     """Mean of window embeddings, unit length (float32)."""
     raw = np.asarray(windows, dtype=np.float64).mean(axis=0)
-    return (raw / max(float(np.linalg.norm(raw)), 1e-12)).astype(np.float32)
+    mean: np.ndarray = (raw / max(float(np.linalg.norm(raw)), 1e-12)).astype(np.float32)
+    return mean
 
 
 def _spread(members: list[str], durs: list[float], budget_s: float) -> list[str]:
@@ -187,8 +189,9 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
         sr = src.sample_rate
         x = np.asarray(src.read(0, None, channel="mix"), dtype=np.float32)
     t1 = time.perf_counter()
-    regions = [(r.start_s, r.end_s) for r in detect_speech(x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
-                                                        min_silence_s=VAD_PARAMS["min_silence_s"])]
+    regions = [(r.start_s, r.end_s) for r in detect_speech(
+        x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
+        min_silence_s=VAD_PARAMS["min_silence_s"])]
     t2 = time.perf_counter()
     quality = assess(x, sr, speech=regions)
     x16 = resample(x, sr, ANALYSIS_RATE)
@@ -245,8 +248,8 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
                                       net_speech_s=speech_s, device=analyzer.device)
         ac = acoustics.to_dict()
         ac["measured_speech_s"] = round(len(joined) / ANALYSIS_RATE, 3)
-        speakers.append(SpeakerResult(g, [turn_of[t] for t in members], speech_s, pooled, encode_traits(est, provenance=False), ac,
-                                      pooled_tel))
+        speakers.append(SpeakerResult(g, [turn_of[t] for t in members], speech_s, pooled,
+                                      encode_traits(est, provenance=False), ac, pooled_tel))
     t4 = time.perf_counter()
     return RecordingResult(
         media=media.to_dict(), quality=quality.to_dict(), speech_s=float(sum(b - a for a, b in regions)),
@@ -283,7 +286,8 @@ def query_embedding(parts: list[tuple[np.ndarray, int]], analyzer: Any) -> Query
             min_silence_s=VAD_PARAMS["min_silence_s"])]
         region_list.append(regions)
         if regions:
-            speech_parts.append(concat_regions(resample(x, sr, ANALYSIS_RATE), ANALYSIS_RATE, regions).astype(np.float32))
+            speech_parts.append(
+                concat_regions(resample(x, sr, ANALYSIS_RATE), ANALYSIS_RATE, regions).astype(np.float32))
     q = assess_parts((np.asarray(x, dtype=np.float32), sr, r) for (x, sr), r in zip(parts, region_list))
     wide, tel, net = [], [], 0.0
     for sp in speech_parts:

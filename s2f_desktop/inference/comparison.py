@@ -44,10 +44,12 @@ class SideEmbedding:
 def mean_embedding(windows: np.ndarray) -> np.ndarray:
     """Mean of window embeddings, re-normalised (float64)."""
     raw = np.asarray(windows, dtype=np.float64).mean(axis=0)
-    return raw / max(float(np.linalg.norm(raw)), 1e-12)
+    mean: np.ndarray = raw / max(float(np.linalg.norm(raw)), 1e-12)
+    return mean
 
 
-def window_embeddings(encoder: SpeakerEncoder, x16k: np.ndarray, preprocessed: bool = False) -> tuple[np.ndarray, float]:
+def window_embeddings(encoder: SpeakerEncoder, x16k: np.ndarray,
+                      preprocessed: bool = False) -> tuple[np.ndarray, float]:
     """All 1.6 s GE2E window embeddings of one segment and its net speech in seconds.
 
     Raises InputError when the segment has less than ``MIN_SPEECH_S`` of speech after trimming.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import threading
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -62,17 +63,19 @@ class GE2E(nn.Module):
     def forward(self, mels: torch.Tensor) -> torch.Tensor:
         _, (hidden, _) = self.lstm(mels)
         raw = self.relu(self.linear(hidden[-1]))
-        return raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
+        out: torch.Tensor = raw / torch.norm(raw, dim=1, keepdim=True).clamp_min(1e-12)
+        return out
 
 
-def _ra():  # type: ignore[no-untyped-def]
+def _ra() -> ModuleType:
     """resemblyzer.audio, imported without its SciPy deprecation warning (a resemblyzer 0.1.4 import path)."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from resemblyzer import audio
-    return audio
+    module: ModuleType = audio
+    return module
 
 
 def preprocess(x16k: np.ndarray) -> np.ndarray:
@@ -82,7 +85,8 @@ def preprocess(x16k: np.ndarray) -> np.ndarray:
     if not np.any(x):
         return x[:0]
     x = np.clip(ra.normalize_volume(x, -30, increase_only=True), -1.0, 1.0).astype(np.float32)
-    return ra.trim_long_silences(x).astype(np.float32)
+    trimmed: np.ndarray = ra.trim_long_silences(x).astype(np.float32)
+    return trimmed
 
 
 class SpeakerEncoder:
@@ -119,7 +123,8 @@ class SpeakerEncoder:
         with self._lock, torch.inference_mode():
             partial = self.net(torch.from_numpy(mels).to(self.device.torch_device)).cpu().numpy().astype(np.float64)
         raw = partial.mean(axis=0)
-        return (raw / np.linalg.norm(raw)).astype(np.float32)
+        emb: np.ndarray = (raw / np.linalg.norm(raw)).astype(np.float32)
+        return emb
 
 
 def pool(embeddings: list[np.ndarray], durations: list[float]) -> np.ndarray:
@@ -129,7 +134,8 @@ def pool(embeddings: list[np.ndarray], durations: list[float]) -> np.ndarray:
     w = np.asarray(durations, dtype=np.float64)
     w = w / w.sum() if w.sum() > 0 else np.full(len(embeddings), 1 / len(embeddings))
     raw = (np.stack(embeddings).astype(np.float64) * w[:, None]).sum(axis=0)
-    return (raw / np.linalg.norm(raw)).astype(np.float32)
+    pooled: np.ndarray = (raw / np.linalg.norm(raw)).astype(np.float32)
+    return pooled
 
 
 _cache_lock = threading.Lock()

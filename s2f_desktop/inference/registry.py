@@ -66,7 +66,8 @@ def load_manifest(model_id: str, root: Path | None = None) -> dict[str, Any]:
     path = (root or models_dir()) / model_id / "manifest.json"
     if not path.is_file():
         raise ModelIntegrityError(f"model {model_id}: manifest {path} is missing; reinstall s2f-desktop")
-    return json.loads(path.read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
 
 
 def spec_from_manifest(model_id: str, filename: str, root: Path | None = None) -> ModelSpec:

@@ -52,7 +52,8 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int = ANALYSIS_RATE) -> np.ndarr
         return np.zeros(x.shape[:-1] + (0,), dtype=np.float32)
     with torch.no_grad():
         y = _resampler(int(sr_in), int(sr_out))(torch.from_numpy(np.ascontiguousarray(x)))
-    return y.numpy().astype(np.float32, copy=False)
+    out: np.ndarray = y.numpy().astype(np.float32, copy=False)
+    return out
 
 
 def resample_blocks(blocks: Iterable[np.ndarray], sr_in: int, sr_out: int = ANALYSIS_RATE) -> Iterator[np.ndarray]:
@@ -78,7 +79,8 @@ def resample_blocks(blocks: Iterable[np.ndarray], sr_in: int, sr_out: int = ANAL
         with torch.no_grad():
             y = rs(torch.from_numpy(padded)).numpy()
         o0 = ctx * p_out // p_in
-        return y[o0:o0 + (hi - lo) * p_out // p_in]
+        out: np.ndarray = y[o0:o0 + (hi - lo) * p_out // p_in]
+        return out
 
     for b in blocks:
         b = np.asarray(b, dtype=np.float32).reshape(-1)

@@ -103,7 +103,10 @@ def load_validation(model_id: str, root: Path | None = None) -> tuple[dict[str, 
 
 def _ci(m: Mapping[str, Any], key: str, pct: bool = False) -> str:
     v = m[key]
-    f = (lambda x: f"{100 * x:.1f} %") if pct else (lambda x: f"{x:.3f}")
+
+    def f(x: float) -> str:
+        return f"{100 * x:.1f} %" if pct else f"{x:.3f}"
+
     return f"{f(v['value'])} ({f(v['ci95'][0])}\u2013{f(v['ci95'][1])})"
 
 
@@ -127,10 +130,15 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
     for cond in CONDITIONS:
         m = metrics["metrics"].get(cond)
         if m:
-            rows.append(ValidationRow(cond, f"{m['n_target']} / {m['n_non_target']}", _ci(m, "cllr"), _ci(m, "cllr_min"),
-                                      _ci(m, "eer", True), _ci(m, "rme_hp", True), _ci(m, "rme_hd", True)))
+            rows.append(ValidationRow(cond, f"{m['n_target']} / {m['n_non_target']}", _ci(m, "cllr"),
+                                      _ci(m, "cllr_min"), _ci(m, "eer", True), _ci(m, "rme_hp", True),
+                                      _ci(m, "rme_hd", True)))
     sp = r.get("speech_s") or {}
-    name = lambda ids: ", ".join(seg_numbers.get(s, f"segment {s[:8]}") for s in ids)  # noqa: E731
+    numbers = seg_numbers
+
+    def name(ids: Sequence[str]) -> str:
+        return ", ".join(numbers.get(s, f"segment {s[:8]}") for s in ids)
+
     cal = metrics["calibration"]
     at_bound = " — at the bound the validation supports" if r.get("at_bound") else ""
     return ComparisonSection(
@@ -155,8 +163,13 @@ def tippett_drawing(llr: np.ndarray, label: np.ndarray, case_llr: float | None, 
     left, bottom, right, top = 34.0, 26.0, width - 8.0, height - 14.0
     lo = float(min(np.min(llr), case_llr if case_llr is not None else 0.0)) - 0.25
     hi = float(max(np.max(llr), case_llr if case_llr is not None else 0.0)) + 0.25
-    px = lambda v: left + (v - lo) / (hi - lo) * (right - left)  # noqa: E731
-    py = lambda p: bottom + p * (top - bottom)  # noqa: E731
+
+    def px(v: float) -> float:
+        return left + (v - lo) / (hi - lo) * (right - left)
+
+    def py(p: float) -> float:
+        return bottom + p * (top - bottom)
+
     d.add(Line(left, bottom, right, bottom, strokeColor=colors.black, strokeWidth=0.6))
     d.add(Line(left, bottom, left, top, strokeColor=colors.black, strokeWidth=0.6))
     for t in range(int(np.ceil(lo)), int(np.floor(hi)) + 1):
@@ -185,7 +198,10 @@ def tippett_drawing(llr: np.ndarray, label: np.ndarray, case_llr: float | None, 
 
 
 def comparison_flowables(sec: ComparisonSection, st: Mapping[str, Any], width: float | None = None) -> list[Any]:
-    """reportlab flowables of the section; ``st`` holds ParagraphStyles (h1, h2, body, cell, cellb, head, note, warn)."""
+    """reportlab flowables of the section.
+
+    ``st`` holds ParagraphStyles (h1, h2, body, cell, cellb, head, note, warn).
+    """
     from xml.sax.saxutils import escape
 
     from reportlab.lib import colors
@@ -193,7 +209,9 @@ def comparison_flowables(sec: ComparisonSection, st: Mapping[str, Any], width: f
     from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
     width = width or 170 * mm
-    p = lambda t, s: Paragraph(escape(str(t)), st[s])  # noqa: E731
+
+    def p(t: object, s: str) -> Any:
+        return Paragraph(escape(str(t)), st[s])
 
     def table(rows: Sequence[Sequence[Any]], widths: Sequence[float], header: bool = True) -> Table:
         t = Table([list(r) for r in rows], colWidths=list(widths), repeatRows=1 if header else 0)

@@ -206,7 +206,7 @@ def search_archive(index_dir: Path | str, query: Query, *, sex: str | None = Non
 
 def get_entry(index_dir: Path | str, sha256: str, speaker: int | None = None) -> dict[str, Any]:
     """One index entry (a recording's speaker row), without its embedding."""
-    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.compute as pc
 
     from s2f_desktop.archive.store import IndexStore
 
@@ -217,12 +217,14 @@ def get_entry(index_dir: Path | str, sha256: str, speaker: int | None = None) ->
     if speaker is not None:
         t = t.filter(pc.fill_null(pc.equal(t.column("speaker"), speaker), False))
     if t.num_rows == 0:
-        raise NotFoundError(f"no index entry for sha256 {sha256[:12]}…" + ("" if speaker is None else f" speaker {speaker}"))
+        raise NotFoundError(f"no index entry for sha256 {sha256[:12]}…"
+                            + ("" if speaker is None else f" speaker {speaker}"))
     row = t.drop_columns(["embedding", "embedding_tel"]).slice(0, 1).to_pylist()[0]
     row["indexed_at"] = row["indexed_at"].isoformat() if row.get("indexed_at") else None
     for k in ("quality_json", "traits_json", "acoustics_json", "models_json"):
         row[k.removesuffix("_json")] = json.loads(row.pop(k)) if row.get(k) else None
-    return row
+    result: dict[str, Any] = row
+    return result
 
 
 def read_hit_audio(index_dir: Path | str, sha256: str, speaker: int | None = None, path: str | None = None,

@@ -144,11 +144,12 @@ def record_evidence(ctx: AppContext, case_number: str, recorder: Recorder, task:
             raise IntegrityError("the recording changed between the end of recording and its import")
         with ctx.store.write() as s:
             append_event(s, case_id=case.id, actor=ctx.actor, action="evidence.record", object_type="evidence",
-                         object_ids=[ev.id], details={"device": None if recorder.device is None else str(recorder.device),
-                                                      "sample_rate": recorder.sample_rate,
-                                                      "channels": recorder.channels, "frames": recorder.frames,
-                                                      "input_overflows": recorder.overflows,
-                                                      "sha256_at_stop": recorder.sha256})
+                         object_ids=[ev.id],
+                         details={"device": None if recorder.device is None else str(recorder.device),
+                                  "sample_rate": recorder.sample_rate,
+                                  "channels": recorder.channels, "frames": recorder.frames,
+                                  "input_overflows": recorder.overflows,
+                                  "sha256_at_stop": recorder.sha256})
         return ev
     finally:
         recorder.discard_file()

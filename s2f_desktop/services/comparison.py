@@ -42,7 +42,8 @@ def comparator(device: str = "auto") -> Any:
 
 
 # ------------------------------------------------------------------------------- files
-def _read_range(path: Path, start_s: float | None, end_s: float | None, flag: str) -> tuple[np.ndarray, int, list[float]]:
+def _read_range(path: Path, start_s: float | None, end_s: float | None,
+                flag: str) -> tuple[np.ndarray, int, list[float]]:
     from s2f_desktop.audio.decode import open_audio
 
     if (start_s is not None and start_s < 0) or (end_s is not None and end_s < 0):
@@ -69,7 +70,8 @@ def _assemble(cmp: Any, res: dict[str, Any], q: dict[str, Any], k: dict[str, Any
     for key in ("score", "snorm", "log10_lr", "lr", "verbal", "label", "abstain_reason", "at_bound", "hp", "hd",
                 "scale", "channel", "validation_position"):
         out[key] = res.get(key)
-    out["quality"] = {"questioned": res["quality"]["questioned"]["verdict"], "known": res["quality"]["known"]["verdict"]}
+    out["quality"] = {"questioned": res["quality"]["questioned"]["verdict"],
+                      "known": res["quality"]["known"]["verdict"]}
     out["model"] = cmp.model_record()
     out["models"] = cmp.models()
     out["device"] = cmp.device
@@ -189,7 +191,8 @@ def _segment_parts(ctx: AppContext, case_id: int, ids: Sequence[str], task: Task
             raise InputError(f"segment {seg.id} does not belong to this case")
         task.progress(i / max(1, len(segs)), f"reading segment {seg.id[:8]}")
         with open_audio(vault_path(ctx, ev), frames=ev.media.frames) as src:
-            parts.append(mod.SidePart(seg.id, src.read(seg.start_sample, seg.end_sample, channel="mix"), src.sample_rate))
+            parts.append(mod.SidePart(seg.id, src.read(seg.start_sample, seg.end_sample, channel="mix"),
+                                      src.sample_rate))
     return parts
 
 
@@ -259,7 +262,8 @@ def comparison_to_dict(run: crepo.ComparisonRun) -> dict[str, Any]:
     """JSON form of a stored comparison run (the CLI's ``--json`` output for a case comparison)."""
     r = run.results
     return {"comparison_id": run.id, "case_id": run.case_id, "questioned": list(run.questioned_ids),
-            "known": list(run.known_ids), "score": r.get("score"), "snorm": r.get("snorm"), "log10_lr": r.get("log10_lr"),
+            "known": list(run.known_ids), "score": r.get("score"), "snorm": r.get("snorm"),
+            "log10_lr": r.get("log10_lr"),
             "lr": r.get("lr"), "verbal": r.get("verbal"), "label": r.get("label"),
             "abstain_reason": r.get("abstain_reason"), "speech_s": r.get("speech_s"), "hp": r.get("hp"),
             "hd": r.get("hd"), "scale": r.get("scale"), "channel": r.get("channel"), "model": r.get("model"),

@@ -27,7 +27,8 @@ class AppContext:
         self.store.close()
 
 
-def open_context(data_dir: Path | None = None, actor: str | None = None, settings: Settings | None = None) -> AppContext:
+def open_context(data_dir: Path | None = None, actor: str | None = None,
+                 settings: Settings | None = None) -> AppContext:
     """Open the data directory given, or the one settings name, or the platform default."""
     settings = settings or load_settings()
     root = data_dir_in_force(data_dir, settings)

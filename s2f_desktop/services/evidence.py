@@ -15,6 +15,7 @@ from s2f_desktop.audio.probe import probe
 from s2f_desktop.core.errors import InputError, IntegrityError, MediaError, NotFoundError
 from s2f_desktop.core.models import AuditEvent, ChainCheck, Evidence, EvidenceCheck, VerifyReport, VerifyStatus
 from s2f_desktop.core.progress import Task, null_task
+from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import custody
@@ -117,7 +118,8 @@ def import_file(ctx: AppContext, case_number: str, path: Path, task: Task | None
     return ImportResult(path, ev)
 
 
-def import_files(ctx: AppContext, case_number: str, paths: Sequence[Path], task: Task | None = None) -> list[ImportResult]:
+def import_files(ctx: AppContext, case_number: str, paths: Sequence[Path],
+                 task: Task | None = None) -> list[ImportResult]:
     """Import several files; each is its own transaction and a bad file does not stop the rest."""
     task = task or null_task()
     results: list[ImportResult] = []
@@ -331,7 +333,7 @@ def custody_receipt(ctx: AppContext, case_number: str) -> dict[str, Any]:
                                                               custody_findings(ctx, case_number))},
         "evidence": [{"id": e.id, "original_name": e.original_name, "sha256": e.sha256, "size_bytes": e.size_bytes}
                      for e in items],
-        "exported_at": repo.utcnow().isoformat(timespec="seconds") + "Z",
+        "exported_at": utcnow().isoformat(timespec="seconds") + "Z",
         "exported_by": ctx.actor,
         "app_version": __version__,
         "statement": RECEIPT_STATEMENT,

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from s2f_desktop.core.errors import NotFoundError
+from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.store.orm import ComparisonRunRow
-from s2f_desktop.store.repositories import utcnow
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+from s2f_desktop.core.jsonutil import canonical_json
 from s2f_desktop.core.models import AnalysisRun, AuditEvent, Case, Evidence, Segment
-from s2f_desktop.store.audit import canonical_json
 
 #: Actions that change bound rows; a closed case refuses them, so one recorded after the
 #: case's close means the case was reopened outside the services. (Verification, receipts,
@@ -86,7 +86,8 @@ def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     # The same JSON round trip the stored details go through, so comparisons are exact.
     import json
 
-    return json.loads(canonical_json(values))
+    normalised: dict[str, Any] = json.loads(canonical_json(values))
+    return normalised
 
 
 def state(object_type: str, obj: Any) -> dict[str, Any]:
@@ -265,7 +266,7 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
                                                event_seq=exp.deleted_at[0], event_id=exp.deleted_at[1]))
             continue
         if row is None:
-            seq, eid = max(exp.origin.values(), default=(None, None))  # type: ignore[arg-type]
+            seq, eid = max(exp.origin.values(), default=(None, None))
             findings.append(CustodyFinding(otype, oid, "(row)", "DELETED", event_seq=seq, event_id=eid))
             continue
         for fld, want in exp.values.items():
@@ -277,7 +278,7 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
         if not exp.complete:
             unbound = sorted(set(row) - set(exp.values))
             if unbound:
-                seq, eid = max(exp.origin.values(), default=(None, None))  # type: ignore[arg-type]
+                seq, eid = max(exp.origin.values(), default=(None, None))
                 findings.append(CustodyFinding(otype, oid, ", ".join(unbound), "UNBOUND", event_seq=seq,
                                                event_id=eid))
     for key, row in current.items():

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import URL, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,7 +72,7 @@ def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur.close()
 
 
-def _write_engine(url: object) -> Engine:
+def _write_engine(url: URL) -> Engine:
     """An engine whose transactions start with ``BEGIN IMMEDIATE``.
 
     pysqlite only opens a transaction at the first INSERT/UPDATE, so a writer's reads
@@ -81,7 +81,7 @@ def _write_engine(url: object) -> Engine:
     database's write lock when the block begins makes read-then-write atomic across
     processes (others wait up to ``busy_timeout``).
     """
-    eng = create_engine(url, future=True)  # type: ignore[call-overload]
+    eng = create_engine(url, future=True)
     event.listen(eng, "connect", _on_connect)
 
     def manual_transactions(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

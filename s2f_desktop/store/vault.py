@@ -131,5 +131,6 @@ def stage_copy(vault_root: Path, source: Path, expected_sha256: str) -> StagedCo
         raise
     if copied != expected_sha256:
         tmp.unlink(missing_ok=True)
-        raise IntegrityError(f"{source.name} changed while it was being imported (hash before and after the copy differ)")
+        raise IntegrityError(
+            f"{source.name} changed while it was being imported (hash before and after the copy differ)")
     return StagedCopy(final, tmp, rel, existed=False)

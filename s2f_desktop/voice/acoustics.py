@@ -97,7 +97,7 @@ def concat_regions(x: np.ndarray, sr: int, regions: list[tuple[float, float]] | 
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def _pitch(snd: parselmouth.Sound, floor: float, ceiling: float) -> np.ndarray:
+def _pitch(snd: parselmouth.Sound, floor: float, ceiling: float) -> tuple[np.ndarray, np.ndarray]:
     pitch = snd.to_pitch_ac(time_step=0.01, pitch_floor=floor, pitch_ceiling=ceiling)
     return pitch.selected_array["frequency"], pitch.xs()
 

@@ -19,4 +19,5 @@ def telephone_band(x16k: np.ndarray, sr: int = 16000) -> np.ndarray:
     sos = butter(4, [300.0, 3400.0], btype="bandpass", fs=sr, output="sos")
     y = sosfiltfilt(sos, x)
     y8 = resample_poly(y, 8000, sr)
-    return resample_poly(y8, sr, 8000)[: len(x)].astype(np.float32)
+    out: np.ndarray = resample_poly(y8, sr, 8000)[: len(x)].astype(np.float32)
+    return out

@@ -59,7 +59,8 @@ def cosine_matrix(embeddings: Sequence[np.ndarray]) -> np.ndarray:
     """Pairwise cosine similarities."""
     e = np.stack([np.asarray(v, dtype=np.float64) for v in embeddings])
     e = e / np.linalg.norm(e, axis=1, keepdims=True).clip(1e-12)
-    return e @ e.T
+    sim: np.ndarray = e @ e.T
+    return sim
 
 
 def consistency(segment_ids: Sequence[str], embeddings: Sequence[np.ndarray], threshold: float,

@@ -70,10 +70,12 @@ def unit(v: np.ndarray) -> np.ndarray:
     """Rows (or a vector) scaled to unit length."""
     v = np.asarray(v, dtype=np.float64)
     n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.clip(n, 1e-12, None)
+    out: np.ndarray = v / np.clip(n, 1e-12, None)
+    return out
 
 
-def cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int,
+                 mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and sd of each embedding's ``top_k`` highest cosine scores against the cohort.
 
     ``emb`` (n, d) and ``cohort`` (m, d) are unit rows; ``mask`` (n, m) True excludes a cohort entry.
@@ -89,9 +91,11 @@ def cohort_stats(emb: np.ndarray, cohort: np.ndarray, top_k: int, mask: np.ndarr
     return mu.astype(np.float64), np.clip(sd, 1e-3, None).astype(np.float64)
 
 
-def as_norm(raw: np.ndarray, q_stats: tuple[np.ndarray, np.ndarray], k_stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def as_norm(raw: np.ndarray, q_stats: tuple[np.ndarray, np.ndarray],
+            k_stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Symmetric adaptive s-norm of raw scores given each side's cohort statistics."""
-    return 0.5 * ((raw - q_stats[0]) / q_stats[1] + (raw - k_stats[0]) / k_stats[1])
+    out: np.ndarray = 0.5 * ((raw - q_stats[0]) / q_stats[1] + (raw - k_stats[0]) / k_stats[1])
+    return out
 
 
 def quality_features(snorm: np.ndarray, speech_q: np.ndarray, speech_k: np.ndarray) -> np.ndarray:
@@ -132,13 +136,14 @@ class Calibration:
         return {"top_k": self.top_k, "coef": list(self.coef), "intercept": self.intercept, "lower": self.lower,
                 "upper": self.upper, "min_speech_s": self.min_speech_s, "max_speech_s": self.max_speech_s, **self.extra}
 
-    def log10_lr(self, snorm: np.ndarray, speech_q: np.ndarray, speech_k: np.ndarray, bounded: bool = True) -> np.ndarray:
+    def log10_lr(self, snorm: np.ndarray, speech_q: np.ndarray, speech_k: np.ndarray,
+                 bounded: bool = True) -> np.ndarray:
         """Calibrated log10 LRs (clipped to the ELUB bounds unless ``bounded`` is False)."""
         # Durations beyond the validated range are treated as the longest validated duration.
         sq = np.minimum(np.asarray(speech_q, dtype=np.float64), self.max_speech_s)
         sk = np.minimum(np.asarray(speech_k, dtype=np.float64), self.max_speech_s)
         ln = self.intercept + quality_features(snorm, sq, sk) @ np.asarray(self.coef)
-        out = ln / np.log(10.0)
+        out: np.ndarray = ln / np.log(10.0)
         return np.clip(out, self.lower, self.upper) if bounded else out
 
 
@@ -158,7 +163,9 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (stable keys)."""
-        r = lambda v: None if v is None else round(float(v), 4)  # noqa: E731
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(float(v), 4)
+
         return {"score": r(self.score), "snorm": r(self.snorm), "log10_lr": r(self.log10_lr),
                 "lr": None if self.log10_lr is None else float(f"{10 ** self.log10_lr:.4g}"),
                 "verbal": self.verbal, "label": self.label, "abstain_reason": self.abstain_reason,

@@ -23,14 +23,16 @@ import json
 import sys
 from pathlib import Path
 
-from s2f_desktop.cli.output import print_json, print_table, to_jsonable
+from s2f_desktop.cli.output import print_json, print_table
 from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.jsonutil import to_jsonable
 from s2f_desktop.core.progress import Task
 from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.traits import AGE_BINS
 
+_INDEX_HELP = "folder of an archive index (made by s2f archive index)"
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("archive", help="index an archive of recordings (Dask) and search it for a voice",
                        description="Archive triage and speaker search. Indexing runs on a local Dask cluster or an "
                        "existing one; recordings are only read. Search results are leads, never identifications.")
@@ -50,12 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ix.set_defaults(func=_index)
 
     st = asub.add_parser("status", help="what an index holds, and the recordings that failed")
-    st.add_argument("index", type=Path, metavar="INDEX_DIR", help="folder of an archive index (made by s2f archive index)")
+    st.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
     st.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     st.set_defaults(func=_status)
 
     se = asub.add_parser("search", help="rank the archive's speakers against a query voice")
-    se.add_argument("index", type=Path, metavar="INDEX_DIR", help="folder of an archive index (made by s2f archive index)")
+    se.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
     se.add_argument("--query", required=True, metavar="FILE_OR_CASE_SEGMENTS",
                     help="audio file, or CASE:ID,ID,... or CASE:accepted (segments of a case)")
     se.add_argument("--sex", choices=("male", "female"), help="only speakers the trait model labelled so")
@@ -71,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     se.set_defaults(func=_search)
 
     im = asub.add_parser("import", help="import a hit's recording into a case (audited; adds its segment)")
-    im.add_argument("index", type=Path, metavar="INDEX_DIR", help="folder of an archive index (made by s2f archive index)")
+    im.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
     im.add_argument("--case", required=True, help="case number to import the hit into")
     im.add_argument("--sha256", required=True, help="the hit's sha256 (from search)")
     im.add_argument("--speaker", type=int, help="the hit's speaker group (default: the first)")
@@ -80,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     im.set_defaults(func=_import)
 
     co = asub.add_parser("compact", help="merge the per-recording files of an index (faster search)")
-    co.add_argument("index", type=Path, metavar="INDEX_DIR", help="folder of an archive index (made by s2f archive index)")
+    co.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
     co.set_defaults(func=_compact)
 
 
@@ -187,9 +189,9 @@ def parse_query(ctx_factory, text: str, device: str):  # type: ignore[no-untyped
     case, segs = text.rsplit(":", 1)
     ctx = ctx_factory()
     if segs.strip() == "accepted":
-        from s2f_desktop.cli.commands.analyze import _accepted_segment_ids
+        from s2f_desktop.services.analysis import accepted_segment_ids
 
-        ids = _accepted_segment_ids(ctx, case)
+        ids = accepted_segment_ids(ctx, case)
         if not ids:
             raise InputError(f"case {case} has no accepted segments")
     else:

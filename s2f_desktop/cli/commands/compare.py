@@ -22,20 +22,22 @@ import json
 import sys
 from pathlib import Path
 
-from s2f_desktop.cli.output import StderrProgress, print_json, to_jsonable
+from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.jsonutil import to_jsonable
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services import comparison as svc
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("compare", help="compare a questioned voice with a known voice (calibrated likelihood ratio)",
                        description="Forensic speaker comparison: GE2E embeddings, adaptive s-norm and a calibrated, "
                        "bounded likelihood ratio for Hp (same speaker) vs Hd (different speakers of the relevant "
                        "population), with its ENFSI 2015 verbal expression. Not an identification.")
     p.add_argument("inputs", nargs="*", metavar="QUESTIONED KNOWN | CASE",
                    help="two audio files, or one case number with --questioned and --known")
-    p.add_argument("--questioned", metavar="SEGMENTS", help="case segments of the questioned side: ID,ID,... or speaker:LABEL")
+    p.add_argument("--questioned", metavar="SEGMENTS",
+                   help="case segments of the questioned side: ID,ID,... or speaker:LABEL")
     p.add_argument("--known", metavar="SEGMENTS", help="case segments of the known side: ID,ID,... or speaker:LABEL")
     p.add_argument("--pairs", type=Path, metavar="PAIRS.tsv", help="batch: questioned_path<TAB>known_path per line")
     for side, name in (("q", "questioned"), ("k", "known")):
@@ -77,7 +79,8 @@ def _pairs(args) -> int:  # type: ignore[no-untyped-def]
         if "error" in obj:
             failed += 1
             if not args.json:
-                print(f"s2f: error: {obj['questioned']['path']} / {obj['known']['path']}: {obj['error']}", file=sys.stderr)
+                print(f"s2f: error: {obj['questioned']['path']} / {obj['known']['path']}: {obj['error']}",
+                      file=sys.stderr)
         if args.json:
             print(json.dumps(to_jsonable(obj), ensure_ascii=False), flush=True)
         elif "error" not in obj:
@@ -116,5 +119,6 @@ def _print_human(obj: dict) -> None:  # type: ignore[type-arg]
         bound = " (at the validated bound)" if obj.get("at_bound") else ""
         print(f"  LR = {obj['lr']:.3g}  (log10 LR {obj['log10_lr']:+.2f}){bound}")
         print(f"  {obj['verbal']}  [{obj['scale']}]")
-    print(f"  channel: {obj['channel']}; model {obj['model']['id']} ({obj['model']['sha256'][:12]}), device {obj['device']}")
+    print(f"  channel: {obj['channel']}; model {obj['model']['id']} ({obj['model']['sha256'][:12]}), "
+          f"device {obj['device']}")
     print("  A likelihood ratio weighs the two propositions; it is not an identification.")

@@ -13,7 +13,7 @@ from s2f_desktop.services import cases
 from s2f_desktop.services import composites as svc
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser(
         "composite",
         help="render composite faces for an analysis run (illustrative; never an identification)",

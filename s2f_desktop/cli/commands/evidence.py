@@ -13,7 +13,7 @@ from s2f_desktop.core.timeutil import fmt_dt
 from s2f_desktop.services import evidence
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("import", help="import recordings into a case's evidence vault")
     p.add_argument("case", help="case number")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE",
@@ -46,13 +46,13 @@ def _import(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     bar.done()
     failed = 0
     for r in results:
-        if r.error:
+        e = r.evidence
+        if r.error or e is None:
             failed += 1
             print(f"s2f: error: {nt(r.error)}", file=sys.stderr)
         elif r.already_present:
-            print(f"already present: {nt(r.path.name)} is evidence #{r.evidence.id} (sha256 {r.evidence.sha256})")
+            print(f"already present: {nt(r.path.name)} is evidence #{e.id} (sha256 {e.sha256})")
         else:
-            e = r.evidence
             print(f"imported #{e.id}: {nt(e.original_name)}  {e.media.duration_s:.2f} s  {e.media.sample_rate} Hz  "
                   f"{e.media.channels} ch  {e.media.codec}  sha256 {e.sha256}")
     return 3 if failed else 0
@@ -64,7 +64,7 @@ def _verify(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     receipt_problems = evidence.check_receipt(ctx, args.case, args.receipt) if args.receipt else []
     ok = report.ok and not receipt_problems
     if args.json:
-        from s2f_desktop.cli.output import to_jsonable
+        from s2f_desktop.core.jsonutil import to_jsonable
 
         out = to_jsonable(report)
         out["ok"] = ok

@@ -13,7 +13,7 @@ from s2f_desktop.services import evidence as evidence_svc
 from s2f_desktop.services import segments as seg_svc
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("quality", help="net speech, SNR, clipping, bandwidth and level with a verdict")
     p.add_argument("case", help="case number")
     p.add_argument("evidence", help="evidence id, sha256 prefix or original file name")

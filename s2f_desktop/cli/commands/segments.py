@@ -13,7 +13,7 @@ from s2f_desktop.services import evidence as evidence_svc
 from s2f_desktop.services import segments as seg_svc
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("segments", help="list speech segments; add one (--add) or detect speech (--vad)")
     p.add_argument("case", help="case number")
     p.add_argument("evidence", help="evidence id, sha256 prefix or original file name")

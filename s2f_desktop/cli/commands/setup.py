@@ -9,7 +9,7 @@ from s2f_desktop.core.progress import Task
 from s2f_desktop.services.setup import prepare
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("setup", help="build first-run caches (3D head model); safe to repeat")
     p.set_defaults(func=_setup)
 

@@ -27,7 +27,8 @@ def upgrade() -> None:
     sa.Column('timings', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
-    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_comparison_runs_case_id_cases'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_comparison_runs_case_id_cases'),
+                            ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_comparison_runs'))
     )
     with op.batch_alter_table('comparison_runs', schema=None) as batch_op:
