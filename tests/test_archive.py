@@ -28,6 +28,7 @@ def _rows(n: int, key: str = "k1", seed: int = 0, sha_prefix: str = "") -> pa.Ta
             "speaker": 0, "n_speakers": 1, "start_s": 1.0, "end_s": 4.0, "turns": [[1.0, 4.0]], "speech_s": 3.0,
             "sex_label": ["male", "female", "inconclusive"][i % 3],
             "age_label": ["20-39", "40-59", "inconclusive"][i % 3],
+            "age_lo80": [22.0, 41.0, 30.0][i % 3], "age_hi80": [35.0, 58.0, 65.0][i % 3],
             "quality_verdict": ["ok", "warn", "insufficient"][(i // 3) % 3], "embedding": e[i].tolist(),
             "embedding_tel": e[(i + 1) % n].tolist(), "telephone_band": False, "clipping_fraction": 0.0,
             "bandwidth_hz": 7000.0,
@@ -109,8 +110,12 @@ def test_filters_use_stored_labels_and_quality_order() -> None:
     assert n == 3 and all(h["sex"]["label"] == "female" for h in hits)  # inconclusive never passes
     hits, n = search_table(t, _q(q), CosineScorer(), Filters(min_quality="ok"), top=10)
     assert n == 3 and all(h["quality"] == "ok" for h in hits)
+    # An age band keeps the speakers whose 80 % interval reaches into it (the model gives no band label).
     hits, n = search_table(t, _q(q), CosineScorer(), Filters(min_quality="warn", age_bins=("20-39",)), top=10)
-    assert all(h["quality"] in ("ok", "warn") and h["age"]["label"] == "20-39" for h in hits) and n == 2
+    assert n == 4 and all(h["quality"] in ("ok", "warn") for h in hits)
+    assert all(h["age"]["interval_80"][0] < 40 and h["age"]["interval_80"][1] >= 20 for h in hits)
+    hits, n = search_table(t, _q(q), CosineScorer(), Filters(age_bins=(">=60",)), top=10)
+    assert n == 3 and all(h["age"]["interval_80"][1] >= 60 for h in hits)
     with pytest.raises(InputError, match="--sex"):
         search_table(t, _q(q), CosineScorer(), Filters(sex="unknown"))
     with pytest.raises(InputError, match="--age"):

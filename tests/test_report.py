@@ -411,3 +411,23 @@ def test_report_pdf_prints_the_marked_composite_images(sample, tmp_path):
             assert verify_marking(stored, svc.mark_info(sc.number, c, view)) == []
             ref = np.asarray(Image.open(io.BytesIO(stored)).convert("RGB"))
             assert any(e.shape == ref.shape and np.array_equal(e, ref) for e in extracted), (c.id, view)
+
+
+def test_case_report_carries_the_speaker_comparison_as_stored(sample, tmp_path):
+    """A stored comparison (the female turn against the male turns) is reported with its propositions, the LR
+    and its words exactly as stored, and the validation of the system that computed it."""
+    from s2f_desktop.report.comparison import lr_text
+    from s2f_desktop.services import comparison
+
+    ctx, sc = sample
+    female, male = sc.runs[0], sc.runs[1]
+    run = comparison.compare_segments(ctx, sc.number, list(female.segment_ids), list(male.segment_ids),
+                                      device="cpu")
+    res = build_report(ctx, sc.number, out=tmp_path / "cmp.pdf", generated_at=FIXED_DATE, record=False)
+    text = words(res.path)
+    r = run.results
+    assert f"Speaker comparison (comparison run #{run.id})" in text
+    assert f"Hp: {r['hp']}." in text and f"Hd: {r['hd']}." in text
+    assert lr_text(r["log10_lr"]) in text
+    assert r["verbal"] in text
+    assert "Cllr" in text and "Tippett plot" in text

@@ -68,6 +68,10 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)
 
 
+#: Years each age band covers, [from, to) (the bands of :data:`s2f_desktop.core.traits.AGE_BINS`).
+AGE_BIN_YEARS = {"<20": (0.0, 20.0), "20-39": (20.0, 40.0), "40-59": (40.0, 60.0), ">=60": (60.0, 200.0)}
+
+
 def filter_mask(table: pa.Table, f: Filters) -> pa.ChunkedArray:
     """Boolean mask of rows that are speakers and pass the filters."""
     # Speaker rows with both embeddings (rows of an older index format have none and are not compared).
@@ -75,7 +79,16 @@ def filter_mask(table: pa.Table, f: Filters) -> pa.ChunkedArray:
     if f.sex:
         mask = pc.and_(mask, pc.equal(table.column("sex_label"), f.sex))
     if f.age_bins:
-        mask = pc.and_(mask, pc.is_in(table.column("age_label"), value_set=pa.array(list(f.age_bins))))
+        # The trait model gives no validated age band label (it abstains on the band and gives an
+        # 80 % interval), so a band selects the speakers whose interval reaches into it: a speaker
+        # who *could* be in the band is kept, none is dropped on a label the model does not give.
+        lo, hi = table.column("age_lo80"), table.column("age_hi80")
+        any_bin = None
+        for b in f.age_bins:
+            a, z = AGE_BIN_YEARS[b]
+            hit = pc.and_(pc.less(lo, z), pc.greater_equal(hi, a))
+            any_bin = hit if any_bin is None else pc.or_(any_bin, hit)
+        mask = pc.and_(mask, any_bin)
     if f.min_quality:
         allowed = list(QUALITY_ORDER[:QUALITY_ORDER.index(f.min_quality) + 1])
         mask = pc.and_(mask, pc.is_in(table.column("quality_verdict"), value_set=pa.array(allowed)))

@@ -101,8 +101,9 @@ class ArchivePanel(QWidget):
         self.age_boxes = {b: QCheckBox(b) for b in AGE_BINS}
         self.sex_combo.setToolTip("Keep only speakers whose stored sex label is this (labels can abstain; "
                                   "an investigative filter, not a finding)")
-        for b, box in self.age_boxes.items():
-            box.setToolTip(f"Keep speakers whose stored age interval reaches the band {b}")
+        for bin_name, age_box in self.age_boxes.items():
+            age_box.setToolTip(f"Keep speakers whose 80 % age interval reaches into {bin_name} (no band label is "
+                               "validated, so the interval decides)")
         self.quality_combo = QComboBox()
         for text, val in (("any", None), ("ok only", "ok"), ("ok or warn", "warn")):
             self.quality_combo.addItem(text, val)

@@ -42,8 +42,8 @@ from s2f_desktop.core.results import (
 from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.inference import embedding as emb_mod
 from s2f_desktop.inference.device import resolve_device
-from s2f_desktop.inference.registry import spec_from_manifest, verified_path
 from s2f_desktop.inference.features import VAD_PARAMS, part_features, speech_16k, speech_regions, voice_features
+from s2f_desktop.inference.registry import spec_from_manifest, verified_path
 from s2f_desktop.inference.resample import ANALYSIS_RATE
 from s2f_desktop.inference.traits import DEFAULT_MODEL_ID, TraitHeads, VoiceFeatures, get_heads
 from s2f_desktop.inference.vad import VAD_MODEL_INFO

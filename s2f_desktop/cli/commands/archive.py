@@ -62,7 +62,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                     help="audio file, or CASE:ID,ID,... or CASE:accepted (segments of a case)")
     se.add_argument("--sex", choices=("male", "female"), help="only speakers the trait model labelled so")
     se.add_argument("--age", action="append", choices=AGE_BINS, default=[], metavar="BIN",
-                    help=f"only speakers with this age label (repeatable; {', '.join(AGE_BINS)})")
+                    help="only speakers whose 80 %% age interval reaches into this band (repeatable; "
+                         f"{', '.join(AGE_BINS)}); the model gives no validated band label")
     se.add_argument("--min-quality", choices=("ok", "warn", "insufficient"),
                     help="worst recording quality verdict accepted")
     se.add_argument("--top", type=int, default=20, help="number of hits (default 20)")
