@@ -90,8 +90,7 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
 
 
 def test_refused_analysis_offers_one_run_per_speaker_group(qtbot) -> None:  # type: ignore[no-untyped-def]
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QMessageBox, QWidget
 
     from s2f_desktop.gui.comparison import offer_group_runs
     from s2f_desktop.services.comparison import MultipleSpeakersError
@@ -102,12 +101,9 @@ def test_refused_analysis_offers_one_run_per_speaker_group(qtbot) -> None:  # ty
     err = MultipleSpeakersError(SpeakerSplit((("a", "b"), ("c",)), (), ((0, 1, -2.0),), True), "T-1")
     started: list[list[str]] = []
 
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        assert box is not None and "2 different voices" in box.text()
-        next(b for b in box.buttons() if b.text().startswith("Analyse group 2")).click()
-
-    QTimer.singleShot(0, click)
     assert offer_group_runs(w, err, started.append)
+    box = w.findChild(QMessageBox, "several_voices_dialog")
+    assert box is not None and box.isVisible() and "2 different voices" in box.text()
+    next(b for b in box.buttons() if b.text().startswith("Analyse group 2")).click()
     assert started == [["c"]]
     assert not offer_group_runs(w, ValueError("other"), started.append)

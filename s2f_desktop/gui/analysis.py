@@ -587,10 +587,22 @@ class AnalysisPanel(QWidget):
 
         job = self.runner.submit("analysis", work,
                                  on_success=self._analysis_done,
-                                 on_error=lambda e: self.reporter.report(e, "Analysis"),
+                                 on_error=self._analysis_failed,
                                  on_progress=self._progress,
                                  on_done=self._analysis_ended)
         job.cancelled.connect(lambda: self.status_message.emit("Analysis cancelled"))
+
+    def _analysis_failed(self, exc: BaseException) -> None:
+        """A selection of several voices is refused by the service: offer one run per speaker group."""
+        from s2f_desktop.gui.comparison import offer_group_runs
+
+        def run_group(ids: list[str]) -> None:
+            self.set_waveform_selection(ids)
+            self.use_waveform_selection()
+            self.analyze()
+
+        if not offer_group_runs(self, exc, run_group):
+            self.reporter.report(exc, "Analysis")
 
     def annotate_dialog(self) -> Any:
         """Rename the shown run or change its notes (returns the dialog, for tests)."""

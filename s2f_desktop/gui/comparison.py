@@ -360,8 +360,14 @@ def offer_group_runs(parent: QWidget, error: Any, run_group: Any) -> bool:
                                       QMessageBox.ButtonRole.AcceptRole), g))
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setObjectName("several_voices_dialog")
-    box.exec()
-    for b, g in buttons:
-        if box.clickedButton() is b:
-            run_group(list(g))
+
+    def clicked(button: Any) -> None:
+        for b, g in buttons:
+            if button is b:
+                run_group(list(g))
+
+    # Window-modal and non-blocking (open, not exec): the event loop keeps running, so progress,
+    # cancellation and tests are never stuck behind the question.
+    box.buttonClicked.connect(clicked)
+    box.open()
     return True

@@ -238,7 +238,7 @@ def comparison_flowables(sec: ComparisonSection, st: Mapping[str, Any], width: f
                    [p("Device / run", "cellb"), p(f"{sec.device}; {sec.created}", "cell")]],
                   [40 * mm, width - 40 * mm], header=False),
             p("Validation (cross-validated on held-out speakers; 95 % intervals)", "h2")]
-    head = ("Condition", "Same / different-speaker trials", "Cllr", "Cllr_min", "EER", "Misleading, Hp true",
+    head = ("Condition", "Trials, same / different", "Cllr", "Cllr_min", "EER", "Misleading, Hp true",
             "Misleading, Hd true")
     rows = [[p(h, "head") for h in head]] + [[p(v, "cell") for v in (r.condition, r.trials, r.cllr, r.cllr_min, r.eer,
                                                                         r.misleading_hp, r.misleading_hd)]

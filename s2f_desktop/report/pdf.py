@@ -282,6 +282,12 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                           f"{r.quality_verdict}): sex: {r.sex.statement} Age: {r.age.statement}", st["body"]))
     if not d.runs:
         summary.append(_p("No analysis run is stored for this case.", st["body"]))
+    for c in d.comparisons:
+        # Evaluative: the propositions and the LR, with the words of the stated scale.
+        outcome = (f"{c.lr_text}; {c.verbal} ({c.scale})" if c.abstain_reason is None
+                   else f"no likelihood ratio: {c.abstain_reason}")
+        summary.append(_p(f"Speaker comparison #{c.run_id} (questioned: {c.questioned}; known: {c.known}): "
+                          f"{outcome}. Hp: {c.hp}. Hd: {c.hd}.", st["body"]))
     summary.append(_p(f"Evidence verification at report time: "
                       f"{'all items OK' if d.evidence_ok else 'FAILED - see section 1'}.", st["body"]))
     out.append(KeepTogether(summary))
