@@ -226,6 +226,16 @@ def main(argv: list[str] | None = None) -> int:
             if name is not None:
                 wait_for(comp.preview_shown, trigger=lambda: comp.set_slider_value(name, 0.4), timeout_s=600)
             save("04-composites.png")
+        if ev is not None:
+            # Speaker comparison: the caller's turns (questioned) against the call-taker's (known).
+            cp = window.comparison
+            window.tabs.setCurrentIndex(window.tabs.indexOf(cp))
+            cp.refresh()
+            cp.q_combo.setCurrentText("caller")
+            cp.k_combo.setCurrentText("call-taker")
+            wait_for(cp.comparison_finished, trigger=cp.compare, timeout_s=900)
+            settle(300)
+            save("09-comparison.png")
         if window.act_report is not None:
             dlg = window.report_dialog()
             settle(300)
