@@ -202,7 +202,8 @@ def _external(metrics: dict[str, Any]) -> str:
     wrong = e.get("speakers_misclassified", [])
     who = "; ".join(f"{w['speaker']} (listed {w['listed_sex']}, median F0 {w['median_f0_hz']} Hz)" for w in wrong)
     return (f"External check on {e['data']} ({e['speakers']} speakers, {e['n']} utterances; never used to train or "
-            f"calibrate the trait heads; it does calibrate the separate speaker-consistency threshold): errors cluster by speaker, not by utterance. Speakers whose utterances were mostly "
+            "calibrate the trait heads; it does calibrate the separate speaker-consistency threshold): errors cluster "
+            "by speaker, not by utterance. Speakers whose utterances were mostly "
             f"misclassified: {who or 'none'}. With so few speakers this check is coarse: one atypical voice moves "
             "the accuracy by 10 points.")
 
@@ -221,7 +222,8 @@ def _per_sex_md(metrics: dict[str, Any]) -> str:
     for sx in ("female", "male"):
         e = ext.get(sx)
         if e:
-            rows.append(f"| clean, LibriSpeech test-other (not trained on) | {sx} | {e['n']} | {e['mean_p_male']:.3f} | "
+            rows.append("| clean, LibriSpeech test-other (not trained on) | "
+                        f"{sx} | {e['n']} | {e['mean_p_male']:.3f} | "
                         f"{_ci(e['accuracy'])} | {_ci(e['abstention_rate'])} | {_ci(e['accuracy_decided'])} |")
     return "\n".join(rows) if len(rows) > 2 else ""
 
@@ -318,6 +320,12 @@ def render_card(model_id: str, calib: dict[str, Any], metrics: dict[str, Any], d
               "Do not ship these weights.\n" if limit else "")
     n_sex = metrics.get("sex_clean", {}).get("n", 0)
     n_age = metrics.get("age_clean", {}).get("n", 0)
+    if "telephone" in calib.get("variants", ["clean"]):
+        telephone_limit = ("* **Telephone band** lowers accuracy (see the tables); F3/F4-based measures are unreliable "
+                           "there. Real codecs (GSM, AMR, VoIP packet loss) were not simulated.")
+    else:
+        telephone_limit = ("* **Telephone band** input was not trained or validated in this version (the gate warns "
+                           "on it); F3/F4-based measures are unreliable there.")
     return f"""# Model card: {model_id} (speaker sex and age from voice)
 {subset}
 Investigative lead only, never an identification. The model estimates **sex** (calibrated
@@ -336,8 +344,11 @@ from a selection of speech. It abstains (`inconclusive`) when it should.
 
 | corpus | use | labels | size used |
 |---|---|---|---|
-| avspeech-968 (AVSpeech test clips, Ephrat et al. 2018, as published with the Speech2Face supplementary material; research use) | sex and age | derived from the speaker's face frame by a face-attribute *teacher* | {data.get('avspeech_clips')} clips from {data.get('avspeech_videos')} videos |
-| LibriSpeech train-clean (Panayotov et al. 2015, CC BY 4.0), one utterance per speaker | sex only (no ages exist) | self-reported reader sex (SPEAKERS.TXT) | {data.get('librispeech_speakers')} speakers |
+| avspeech-968 (AVSpeech test clips, Ephrat et al. 2018, as published with the Speech2Face supplementary material; \
+research use) | sex and age | derived from the speaker's face frame by a face-attribute *teacher* | \
+{data.get('avspeech_clips')} clips from {data.get('avspeech_videos')} videos |
+| LibriSpeech train-clean (Panayotov et al. 2015, CC BY 4.0), one utterance per speaker | sex only (no ages exist) | \
+self-reported reader sex (SPEAKERS.TXT) | {data.get('librispeech_speakers')} speakers |
 
 Sex labels: usable teacher labels and LibriSpeech {data.get('sex_labels_usable')}; all given
 {data.get('sex_labels_all')}; **trained on (verified)** {data.get('sex_labels_verified')}. The classes are
@@ -360,7 +371,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
 ## Method
 
 * Input: exactly what `s2f analyze` computes (`s2f_desktop/inference/features.py`, one function for both):
-  the clip decoded by the app's decoder, silero speech detection ({calib.get('vad', 'threshold 0.5, min speech 0.25 s, min silence 0.3 s')}),
+  the clip decoded by the app's decoder, silero speech detection \
+({calib.get('vad', 'threshold 0.5, min speech 0.25 s, min silence 0.3 s')}),
   the quality gate, torchaudio's resampler to 16 kHz, the speech regions joined with 50 ms gaps, then
   the embedding and Praat on that speech. `tests/test_training_equals_inference.py` asserts that the
   trainer's and `s2f analyze`'s features of one clip are identical. (Until this version the trainer
@@ -514,7 +526,7 @@ label is male.
   training population's middle.
 * **Children** (and adolescents) are essentially absent from the training data; estimates for them
   are unsupported. Very old speakers are rare too.
-{"* **Telephone band** lowers accuracy (see the tables); F3/F4-based measures are unreliable there. Real codecs (GSM, AMR, VoIP packet loss) were not simulated." if "telephone" in calib.get("variants", ["clean"]) else "* **Telephone band** input was not trained or validated in this version (the gate warns on it); F3/F4-based measures are unreliable there."}
+{telephone_limit}
 * **Languages**: mostly English (LibriSpeech is English read speech; avspeech is mostly English).
   Other languages are untested.
 * **Training population**: YouTube speakers (lecturers, presenters, interviewees) and LibriVox
