@@ -423,7 +423,8 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
                 "band_if_chosen_on_librispeech_only": list(libri_band),
                 "band_if_chosen_on_all_usable_labels": list(strict_band),
                 "trained_on": "verified labels"},
-        "age": {"target": AGE_TARGET, "l2": l2a, "trained_on_variants": list(AGE_TRAIN_VARIANTS), "inputs": AGE_FEATURES, "band_balanced": AGE_BAND_BALANCED,
+        "age": {"target": AGE_TARGET, "l2": l2a, "trained_on_variants": list(AGE_TRAIN_VARIANTS),
+                "inputs": AGE_FEATURES, "band_balanced": AGE_BAND_BALANCED,
                 "residual_quantiles": [round(float(q), 6) for q in quantiles], "clip_years": list(AGE_CLIP),
                 "min_bin_probability": MIN_BIN_PROBABILITY, "bin_edges": list(AGE_EDGES),
                 "band_labels": AGE_BAND_LABELS,
@@ -717,8 +718,9 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
             entry: dict[str, Any] = {"n": int(len(y)), "majority_bin": AGE_BINS[majority],
                                      "bin_counts": {b: int(c) for b, c in
                                                     zip(AGE_BINS, np.bincount(ybin, minlength=len(AGE_BINS)))},
-                                     "predicted_bin_counts": {b: int(c) for b, c in
-                                                              zip(AGE_BINS, np.bincount(pbin, minlength=len(AGE_BINS)))}}
+                                     "predicted_bin_counts": {
+                                         b: int(c) for b, c in
+                                         zip(AGE_BINS, np.bincount(pbin, minlength=len(AGE_BINS)))}}
             for name, fn in stats.items():
                 lo, hi = cal.bootstrap_ci(fn, g, n_boot, SEED)
                 entry[name] = {"value": fn(allidx), "ci95": [lo, hi]}
@@ -924,7 +926,8 @@ def residual_quantiles_per_fold(oof_age: dict[str, np.ndarray], log_age: np.ndar
 
 def reviewer_metrics(logits: np.ndarray, sex: np.ndarray, disputed: np.ndarray,
                      reviews: list[dict[str, str] | None]) -> dict[str, Any]:
-    """On usable teacher labels the AI rating (the "reviewer" role) contradicts: whom does the (out-of-fold) voice side with?
+    """On usable teacher labels the AI rating (the "reviewer" role) contradicts: whom does the (out-of-fold) voice
+    side with?
 
     Neither rater saw the voice, so this is independent evidence of which rater erred.
     """
