@@ -32,7 +32,9 @@ def clip_windows(items: list[Item], cache_dir: Path, channels: tuple[str, ...] =
     from s2f_desktop.core.errors import InputError
     from s2f_desktop.inference.comparison import window_embeddings
     from s2f_desktop.inference.embedding import get_encoder
-    from s2f_desktop.training.features import _load_16k
+    # The scipy loader comparison-v1 was trained with (it left training/features.py when the trait
+    # features moved to the analysis path); keeps the committed embeddings reproducible.
+    from s2f_desktop.training.consistency_train import _load_16k
     from s2f_desktop.voice.channel import telephone_band
 
     enc = None
