@@ -54,7 +54,10 @@ def tippett_png(path: Path, llr: np.ndarray, y: np.ndarray, title: str) -> None:
 
 def _fmt(m: dict[str, Any], key: str, pct: bool = False) -> str:
     v = m[key]
-    f = (lambda x: f"{100 * x:.1f} %") if pct else (lambda x: f"{x:.3f}")
+
+    def f(x: float) -> str:
+        return f"{100 * x:.1f} %" if pct else f"{x:.3f}"
+
     return f"{f(v['value'])} ({f(v['ci95'][0])}–{f(v['ci95'][1])})"
 
 

@@ -121,7 +121,10 @@ def build_trials(items: list[Item], wins: dict[str, list[Any]], sexes: dict[str,
     by_group: dict[str, list[int]] = {}
     for i, it in enumerate(items):
         by_group.setdefault(it.group, []).append(i)
-    n_of = lambda i: 0 if wins["clean"][i] is None else len(wins["clean"][i])  # noqa: E731
+
+    def n_of(i: int) -> int:
+        w = wins["clean"][i]
+        return 0 if w is None else len(w)
 
     def dur() -> int:
         return _nwin(float(rng.choice(DURATIONS)))
@@ -131,7 +134,8 @@ def build_trials(items: list[Item], wins: dict[str, list[Any]], sexes: dict[str,
         pair = [("clean", "clean"), ("clean", "telephone"), ("telephone", "telephone")][c]
         return pair if rng.random() < 0.5 else (pair[1], pair[0])
 
-    def add_pair(g: str, pq: list, pk: list, kind: int, label: int, gk: str | None = None) -> None:
+    def add_pair(g: str, pq: list[tuple[int, int, int]], pk: list[tuple[int, int, int]], kind: int, label: int,
+                 gk: str | None = None) -> None:
         cq, ck = chans()
         common = "telephone" if "telephone" in (cq, ck) else "clean"
         q = sides.add(g, cq, pq, dur(), common)

@@ -29,6 +29,7 @@ def _load_16k(path: Path) -> np.ndarray:
     """
     import soundfile as sf
 
+    x: np.ndarray
     x, sr = sf.read(str(path), dtype="float32", always_2d=True)
     x = x.mean(axis=1)
     if sr != 16000:
