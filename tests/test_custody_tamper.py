@@ -510,7 +510,8 @@ def test_failure_while_recording_a_run_stores_nothing(ctx, bound_case, stub_anal
     assert len(evidence.audit_trail(ctx, case.number)[0]) == n
 
 
-def test_full_disk_while_writing_a_report_is_one_line_and_leaves_nothing(ctx, bound_case, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_full_disk_while_writing_a_report_is_one_line_and_leaves_nothing(  # type: ignore[no-untyped-def]
+        ctx, bound_case, tmp_path, monkeypatch) -> None:
     import errno
 
     from s2f_desktop.services import reports

@@ -202,7 +202,8 @@ def _frame_powers(x: np.ndarray, frame: int) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.float64)
     t = x[:n * frame].reshape(n, frame).astype(np.float64)
-    return np.einsum("ij,ij->i", t, t) / frame
+    powers: np.ndarray = np.einsum("ij,ij->i", t, t) / frame
+    return powers
 
 
 def energy_speech_regions(x: np.ndarray, sr: int) -> list[tuple[float, float]]:
@@ -324,7 +325,8 @@ def _speech_band(x: np.ndarray, sr: int) -> np.ndarray:
     from scipy.signal import butter, sosfilt
 
     sos = butter(4, SNR_HIGHPASS_HZ, btype="highpass", fs=sr, output="sos")
-    return sosfilt(sos, x.astype(np.float64)).astype(np.float32)
+    band: np.ndarray = sosfilt(sos, x.astype(np.float64)).astype(np.float32)
+    return band
 
 
 def _part_snr_terms(speech_p: np.ndarray, pause_p: np.ndarray, frame_s: float) -> tuple[int, float, float, str]:

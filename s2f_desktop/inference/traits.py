@@ -87,7 +87,8 @@ class TraitHeads:
         return float(platt_apply(np.array([logit]), c["platt_a"], c["platt_b"])[0])
 
     def _age_log_scale(self) -> bool:
-        return self.cal["age"].get("target", "years") == "log_years"
+        target: str = self.cal["age"].get("target", "years")
+        return target == "log_years"
 
     def age_point(self, x: np.ndarray) -> float:
         """The regression's point estimate in years, before residual calibration."""

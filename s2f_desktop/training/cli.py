@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% CIs")
     t.add_argument("--device", default="cpu", choices=DEVICES,
                    help="where features are extracted (default cpu: reproducible byte for byte)")
-    c = sub.add_parser("consistency", help="calibrate the speaker-consistency threshold (EER on LibriSpeech test-other)")
+    c = sub.add_parser("consistency",
+                       help="calibrate the speaker-consistency threshold (EER on LibriSpeech test-other)")
     c.add_argument("--data", type=Path, required=True, help="folder holding librispeech-test-other-10x10 (read-only)")
     c.add_argument("--out", type=Path, help="output folder (default: models/speaker-consistency-v1)")
     c.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95 %% CI of the EER")

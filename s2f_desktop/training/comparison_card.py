@@ -9,7 +9,29 @@ from typing import Any
 import numpy as np
 
 #: Data sets' sources, licences and how they were modified (appended to every regenerated card).
-ATTRIBUTION = '\n## Attribution and licences\n\n* **LibriSpeech** — V. Panayotov, G. Chen, D. Povey, S. Khudanpur, "LibriSpeech: an ASR corpus based on\n  public domain audio books", ICASSP 2015. Source: <https://www.openslr.org/12> (train-clean-100 and\n  test-other). Licence: CC BY 4.0 (<https://creativecommons.org/licenses/by/4.0/>). How it was modified:\n  decoded to 16 kHz mono, a simulated telephone-band copy made, cut into windows and reduced to GE2E\n  embeddings; only the calibration parameters, the cohort\'s mean embeddings and the validation scores are\n  kept. No LibriSpeech audio or text is distributed with s2f-desktop.\n* **AVSpeech** — A. Ephrat et al., "Looking to Listen at the Cocktail Party", ACM SIGGRAPH 2018. Source:\n  <https://looking-to-listen.github.io/avspeech/>; the 968 test clips published with the Speech2Face\n  supplementary material (T.-H. Oh et al., CVPR 2019, <https://speech2face.github.io/supplemental/>).\n  Terms: released for research use; the underlying videos remain their uploaders\' works. How it was\n  modified: audio decoded to 16 kHz mono (and a telephone-band copy) and reduced to GE2E embeddings; the\n  cohort file holds per-voice mean embeddings, not audio. No AVSpeech audio, face frame or clip id is\n  distributed with s2f-desktop.\n* The embeddings come from resemblyzer\'s GE2E encoder (Apache-2.0; see its model card); calibration metrics\n  were computed with `lir` (the Netherlands Forensic Institute\'s LR library, Apache-2.0) at training time only.\n* This model (`calibration.json`, `cohort.npy`, this card) is part of s2f-desktop, GPL-3.0-or-later\n  (see LICENSING.md).\n'
+ATTRIBUTION = (
+    "\n"
+    "## Attribution and licences\n"
+    "\n"
+    '* **LibriSpeech** — V. Panayotov, G. Chen, D. Povey, S. Khudanpur, "LibriSpeech: an ASR corpus based on\n'
+    '  public domain audio books", ICASSP 2015. Source: <https://www.openslr.org/12> (train-clean-100 and\n'
+    "  test-other). Licence: CC BY 4.0 (<https://creativecommons.org/licenses/by/4.0/>). How it was modified:\n"
+    "  decoded to 16 kHz mono, a simulated telephone-band copy made, cut into windows and reduced to GE2E\n"
+    "  embeddings; only the calibration parameters, the cohort's mean embeddings and the validation scores are\n"
+    "  kept. No LibriSpeech audio or text is distributed with s2f-desktop.\n"
+    '* **AVSpeech** — A. Ephrat et al., "Looking to Listen at the Cocktail Party", ACM SIGGRAPH 2018. Source:\n'
+    "  <https://looking-to-listen.github.io/avspeech/>; the 968 test clips published with the Speech2Face\n"
+    "  supplementary material (T.-H. Oh et al., CVPR 2019, <https://speech2face.github.io/supplemental/>).\n"
+    "  Terms: released for research use; the underlying videos remain their uploaders' works. How it was\n"
+    "  modified: audio decoded to 16 kHz mono (and a telephone-band copy) and reduced to GE2E embeddings; the\n"
+    "  cohort file holds per-voice mean embeddings, not audio. No AVSpeech audio, face frame or clip id is\n"
+    "  distributed with s2f-desktop.\n"
+    "* The embeddings come from resemblyzer's GE2E encoder (Apache-2.0; see its model card); calibration metrics\n"
+    "  were computed with `lir` (the Netherlands Forensic Institute's LR library, Apache-2.0) at "
+    "training time only.\n"
+    "* This model (`calibration.json`, `cohort.npy`, this card) is part of s2f-desktop, GPL-3.0-or-later\n"
+    "  (see LICENSING.md).\n"
+)
 
 def tippett_png(path: Path, llr: np.ndarray, y: np.ndarray, title: str) -> None:
     """Tippett plot (lir) of cross-validated log10 LRs, saved as PNG."""
@@ -32,7 +54,10 @@ def tippett_png(path: Path, llr: np.ndarray, y: np.ndarray, title: str) -> None:
 
 def _fmt(m: dict[str, Any], key: str, pct: bool = False) -> str:
     v = m[key]
-    f = (lambda x: f"{100 * x:.1f} %") if pct else (lambda x: f"{x:.3f}")
+
+    def f(x: float) -> str:
+        return f"{100 * x:.1f} %" if pct else f"{x:.3f}"
+
     return f"{f(v['value'])} ({f(v['ci95'][0])}–{f(v['ci95'][1])})"
 
 
@@ -42,15 +67,18 @@ def write_card(out_dir: Path, result: dict[str, Any], llr: np.ndarray, y: np.nda
 
     tippett_png(out_dir / "tippett.png", llr, y, "comparison-v1: cross-validated LRs, all conditions (held-out groups)")
     cal = result["calibration"]
-    rows = ["| condition | target / non-target trials | Cllr | Cllr_min | Cllr − Cllr_min | EER | misleading for Hd when Hp true | misleading for Hp when Hd true |",
+    rows = ["| condition | target / non-target trials | Cllr | Cllr_min | Cllr − Cllr_min | EER | "
+            "misleading for Hd when Hp true | misleading for Hp when Hd true |",
             "|---|---|---|---|---|---|---|---|"]
     for name, m in result["metrics"].items():
         rows.append(f"| {name} | {m['n_target']} / {m['n_non_target']} | {_fmt(m, 'cllr')} | {_fmt(m, 'cllr_min')} | "
-                    f"{_fmt(m, 'cllr_cal')} | {_fmt(m, 'eer', True)} | {_fmt(m, 'rme_hp', True)} | {_fmt(m, 'rme_hd', True)} |")
+                    f"{_fmt(m, 'cllr_cal')} | {_fmt(m, 'eer', True)} | {_fmt(m, 'rme_hp', True)} | "
+                    f"{_fmt(m, 'rme_hd', True)} |")
     tried = ["| variant | Cllr | Cllr_min | EER |", "|---|---|---|---|"]
     for name, m in result["tried"].items():
         if "cllr" in m:
-            tried.append(f"| {name} | {m['cllr']['value']:.3f} | {m['cllr_min']['value']:.3f} | {100 * m['eer']['value']:.1f} % |")
+            tried.append(f"| {name} | {m['cllr']['value']:.3f} | {m['cllr_min']['value']:.3f} | "
+                         f"{100 * m['eer']['value']:.1f} % |")
         else:
             tried.append(f"| {name} | failed: {m.get('error', '')} | | |")
     a = result["metrics"]["all"]
@@ -78,7 +106,8 @@ cannot tell.
    (every clip of avspeech-968 and LibriSpeech-251, clean and telephone band), mean and sd of its
    {cal['top_k']} highest cohort scores.
 4. Calibration: class-balanced logistic regression (natural-log odds) on
-   `[s, s·q, q]`, `q = log2(min(net speech of the two sides) / 3 s)`: weights {', '.join(f'{c:.4f}' for c in cal['coef'])},
+   `[s, s·q, q]`, `q = log2(min(net speech of the two sides) / 3 s)`: weights \
+{', '.join(f'{c:.4f}' for c in cal['coef'])},
    intercept {cal['intercept']:.4f}. The weight of the score grows with duration, so a short side gives an
    LR nearer to 1 instead of being flagged by a fixed threshold. Durations over {cal['max_speech_s']:g} s are treated as
    {cal['max_speech_s']:g} s.
@@ -94,7 +123,8 @@ All from `../shared/data` (read-only). Groups are speakers (LibriSpeech) or YouT
 
 * Same-speaker (target) trials: {tr['test-other utterance sets']} from LibriSpeech test-other (two disjoint sets of
   one speaker's utterances, 10 speakers; in this subset each speaker's utterances come from one chapter, so these
-  are same-session pairs — *no cross-chapter pairs exist in the data*); {tr['same-video avspeech clips']} from two clips of one
+  are same-session pairs — *no cross-chapter pairs exist in the data*); {tr['same-video avspeech clips']} \
+from two clips of one
   avspeech YouTube video (37 videos; the same speaker is assumed from the video, not labelled);
   {tr['within-clip halves']} from the first and second half of one clip (no shared audio; same recording).
 * Different-speaker (non-target) trials: {tr['non-target']}, two different groups of the same sex where the sex is
@@ -160,5 +190,6 @@ embeddings cached under `--cache`; about 5 minutes on 2 CPU cores once the embed
                 "depends_on": [result["embedding"]],
                 "metrics": {"cllr": a["cllr"], "cllr_min": a["cllr_min"], "cllr_cal": a["cllr_cal"], "eer": a["eer"],
                             "rme_hp": a["rme_hp"], "rme_hd": a["rme_hd"], "bounds_log10": [cal["lower"], cal["upper"]],
-                            "evaluation": f"{result['folds']}-fold CV grouped by speaker/video; 95 % CI cluster bootstrap"}}
+                            "evaluation": f"{result['folds']}-fold CV grouped by speaker/video; "
+                                          "95 % CI cluster bootstrap"}}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -116,11 +116,15 @@ def build_trials(items: list[Item], wins: dict[str, list[Any]], sexes: dict[str,
     for i, j in enumerate(perm):
         fold[rest[j]] = i % N_FOLDS
     sides = Sides(wins, [])
-    trials: list[tuple[int, int, int, int]] = []  # q, k, label, kind (0 test-other, 1 same video, 2 halves, 3 non-target)
+    # q, k, label, kind (0 test-other, 1 same video, 2 halves, 3 non-target)
+    trials: list[tuple[int, int, int, int]] = []
     by_group: dict[str, list[int]] = {}
     for i, it in enumerate(items):
         by_group.setdefault(it.group, []).append(i)
-    n_of = lambda i: 0 if wins["clean"][i] is None else len(wins["clean"][i])  # noqa: E731
+
+    def n_of(i: int) -> int:
+        w = wins["clean"][i]
+        return 0 if w is None else len(w)
 
     def dur() -> int:
         return _nwin(float(rng.choice(DURATIONS)))
@@ -130,7 +134,8 @@ def build_trials(items: list[Item], wins: dict[str, list[Any]], sexes: dict[str,
         pair = [("clean", "clean"), ("clean", "telephone"), ("telephone", "telephone")][c]
         return pair if rng.random() < 0.5 else (pair[1], pair[0])
 
-    def add_pair(g: str, pq: list, pk: list, kind: int, label: int, gk: str | None = None) -> None:
+    def add_pair(g: str, pq: list[tuple[int, int, int]], pk: list[tuple[int, int, int]], kind: int, label: int,
+                 gk: str | None = None) -> None:
         cq, ck = chans()
         common = "telephone" if "telephone" in (cq, ck) else "clean"
         q = sides.add(g, cq, pq, dur(), common)
@@ -351,10 +356,13 @@ def train_comparison(data_root: Path, out_dir: Path, cache_dir: Path, device: st
             continue
         results[name] = metrics(cv_b[m], y[m], gq[m], gk[m], n_boot, brng)
         log(f"{name}: Cllr {results[name]['cllr']['value']:.3f} min {results[name]['cllr_min']['value']:.3f} "
-            f"EER {results[name]['eer']['value']:.3f} (t {results[name]['n_target']}, nt {results[name]['n_non_target']})")
+            f"EER {results[name]['eer']['value']:.3f} "
+            f"(t {results[name]['n_target']}, nt {results[name]['n_non_target']})")
     tried = {
-        "ge2e cosine + logistic with duration (no s-norm)": metrics(np.clip(cv_llr_raw, lower, upper)[ev], y[ev], gq[ev], gk[ev], 0, brng),
-        "as-norm + logistic without duration": metrics(np.clip(cv_llr_plain, lower, upper)[ev], y[ev], gq[ev], gk[ev], 0, brng),
+        "ge2e cosine + logistic with duration (no s-norm)":
+            metrics(np.clip(cv_llr_raw, lower, upper)[ev], y[ev], gq[ev], gk[ev], 0, brng),
+        "as-norm + logistic without duration":
+            metrics(np.clip(cv_llr_plain, lower, upper)[ev], y[ev], gq[ev], gk[ev], 0, brng),
         "as-norm + logistic with duration, unbounded": metrics(cv_llr[ev], y[ev], gq[ev], gk[ev], 0, brng),
     }
     try:
@@ -372,27 +380,32 @@ def train_comparison(data_root: Path, out_dir: Path, cache_dir: Path, device: st
         tried["as-norm + lir KDE calibrator (no duration)"] = {"error": str(exc)[:200]}
     for k, v in tried.items():
         if "cllr" in v:
-            log(f"tried {k}: Cllr {v['cllr']['value']:.3f} min {v['cllr_min']['value']:.3f} EER {v['eer']['value']:.3f}")
+            log(f"tried {k}: Cllr {v['cllr']['value']:.3f} min {v['cllr_min']['value']:.3f} "
+                f"EER {v['eer']['value']:.3f}")
 
     cal = lrm.Calibration(TOP_K, tuple(float(c) for c in coef), icpt, lower, upper, MIN_SPEECH_S, max(DURATIONS),
                           {"features": "[snorm, snorm*q, q], q = log2(min(speech_q, speech_k) / 3 s)",
-                           "odds": "natural log", "bounds": "ELUB (lir.algorithms.bayeserror.elub) of the cross-validated log10 LRs"})
+                           "odds": "natural log",
+                           "bounds": "ELUB (lir.algorithms.bayeserror.elub) of the cross-validated log10 LRs"})
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "calibration.json").write_text(json.dumps(cal.to_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "calibration.json").write_text(json.dumps(cal.to_dict(), indent=1, sort_keys=True) + "\n",
+                                              encoding="utf-8")
     np.save(out_dir / "cohort.npy", cohort.astype(np.float16))
     # Validation LLRs (cross-validated, bounded) for Tippett plots in the app and the report.
     np.savez_compressed(out_dir / "validation.npz", log10_lr=cv_b[ev].astype(np.float32), label=y[ev].astype(np.int8),
                         speech_q=spq[ev].astype(np.float32), speech_k=spk[ev].astype(np.float32),
-                        channel_q=(chq[ev] == "telephone").astype(np.int8), channel_k=(chk[ev] == "telephone").astype(np.int8))
+                        channel_q=(chq[ev] == "telephone").astype(np.int8),
+                        channel_k=(chk[ev] == "telephone").astype(np.int8))
     kinds = {0: "test-other utterance sets", 1: "same-video avspeech clips", 2: "within-clip halves", 3: "non-target"}
     result = {"metrics": results, "tried": tried, "calibration": cal.to_dict(),
               "trials": {kinds[k]: int((kind[ev] == k).sum()) for k in kinds},
               "groups": len(fold), "folds": N_FOLDS, "embedding": resemblyzer_spec().as_record(),
               "cohort": {"size": int(len(cohort)), "sources": [AVSPEECH, LIBRI_TRAIN], "channels": list(CHANNELS)},
               "n_boot": n_boot, "seed": SEED,
-              "clips_below_min_speech": {src: round(float(np.mean([(r is None or r[1] < MIN_SPEECH_S)
-                                                                   for it, r in zip(items, cw["clean"]) if it.source == src])), 4)
-                                         for src in (AVSPEECH, LIBRI_TRAIN, LIBRI_TEST)}}
+              "clips_below_min_speech": {
+                  src: round(float(np.mean([(r is None or r[1] < MIN_SPEECH_S)
+                                            for it, r in zip(items, cw["clean"]) if it.source == src])), 4)
+                  for src in (AVSPEECH, LIBRI_TRAIN, LIBRI_TEST)}}
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     from s2f_desktop.training.comparison_card import write_card
 

@@ -29,6 +29,7 @@ def _load_16k(path: Path) -> np.ndarray:
     """
     import soundfile as sf
 
+    x: np.ndarray
     x, sr = sf.read(str(path), dtype="float32", always_2d=True)
     x = x.mean(axis=1)
     if sr != 16000:
@@ -81,7 +82,8 @@ def calibrate_consistency(data_root: Path, out_dir: Path, device: str = "cpu", n
     result = {"threshold": round(thr, 6), "eer": round(e, 6), "eer_ci95": [round(float(lo), 6), round(float(hi), 6)],
               "trials": {"target": int(same.sum()), "non_target": int((~same).sum())},
               "speakers": int(len(uniq)), "utterances": len(items), "data": LIBRI_TEST,
-              "embedding": resemblyzer_spec().as_record(), "method": "cosine similarity of GE2E embeddings; EER threshold"}
+              "embedding": resemblyzer_spec().as_record(),
+              "method": "cosine similarity of GE2E embeddings; EER threshold"}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "threshold.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     (out_dir / "MODEL_CARD.md").write_text(f"""# speaker-consistency-v1

@@ -88,7 +88,8 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
                          regions=np.asarray(pf.regions, dtype=np.float64).reshape(-1, 2), speech16=pcm)
                 done += 1
                 if done % 100 == 0:
-                    log(f"  features: {done} computed ({variant} {i + 1}/{len(items)}, {time.perf_counter() - t0:.0f} s)")
+                    log(f"  features: {done} computed ({variant} {i + 1}/{len(items)}, "
+                        f"{time.perf_counter() - t0:.0f} s)")
             rows.append(VoiceFeatures(np.asarray(emb), AcousticMeasures(ac)).vector())
             ok.append(good)
         out[variant] = {"x": np.stack(rows), "ok": np.array(ok)}

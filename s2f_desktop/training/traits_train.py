@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from s2f_desktop.core.traits import AGE_BINS
 from s2f_desktop.training.data import AVSPEECH, LIBRI_TRAIN, Item, avspeech_items, librispeech_items
@@ -170,7 +171,8 @@ def age_band_weights(log_age: np.ndarray) -> np.ndarray:
     counts = np.bincount(b, minlength=len(AGE_EDGES) + 1).astype(np.float64)
     w = 1.0 / np.maximum(counts[b], 1.0)
     w = w / w.mean()
-    return np.minimum(w, AGE_MAX_WEIGHT)
+    capped: np.ndarray = np.minimum(w, AGE_MAX_WEIGHT)
+    return capped
 
 
 def _predict(head: Head, x: np.ndarray) -> np.ndarray:
@@ -423,7 +425,8 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
                 "band_if_chosen_on_librispeech_only": list(libri_band),
                 "band_if_chosen_on_all_usable_labels": list(strict_band),
                 "trained_on": "verified labels"},
-        "age": {"target": AGE_TARGET, "l2": l2a, "trained_on_variants": list(AGE_TRAIN_VARIANTS), "inputs": AGE_FEATURES, "band_balanced": AGE_BAND_BALANCED,
+        "age": {"target": AGE_TARGET, "l2": l2a, "trained_on_variants": list(AGE_TRAIN_VARIANTS),
+                "inputs": AGE_FEATURES, "band_balanced": AGE_BAND_BALANCED,
                 "residual_quantiles": [round(float(q), 6) for q in quantiles], "clip_years": list(AGE_CLIP),
                 "min_bin_probability": MIN_BIN_PROBABILITY, "bin_edges": list(AGE_EDGES),
                 "band_labels": AGE_BAND_LABELS,
@@ -563,9 +566,15 @@ def _sex_entry(p: np.ndarray, y: np.ndarray, g: np.ndarray, decided: np.ndarray,
                      ("librispeech", np.char.startswith(g.astype(str), "ls:"))):
         idx = np.flatnonzero(sel)
         if len(idx):
-            lo, hi = cal.bootstrap_ci(lambda i, idx=idx: acc(idx[i]), g[idx], n_boot, SEED)
+            def acc_src(i: np.ndarray, idx: np.ndarray = idx) -> float:
+                return acc(idx[i])
+
+            def acc_dec_src(i: np.ndarray, idx: np.ndarray = idx) -> float:
+                return acc_dec(idx[i])
+
+            lo, hi = cal.bootstrap_ci(acc_src, g[idx], n_boot, SEED)
             entry[f"accuracy_{src}"] = {"value": acc(idx), "ci95": [lo, hi], "n": int(len(idx))}
-            lo, hi = cal.bootstrap_ci(lambda i, idx=idx: acc_dec(idx[i]), g[idx], n_boot, SEED)
+            lo, hi = cal.bootstrap_ci(acc_dec_src, g[idx], n_boot, SEED)
             entry[f"accuracy_decided_{src}"] = {"value": acc_dec(idx), "ci95": [lo, hi]}
     return entry
 
@@ -695,7 +704,7 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
             p40 = bp[:, 2:].sum(axis=1)
             o40 = (ybin >= 2).astype(float)
             big_bins = [b_ for b_ in range(len(AGE_BINS)) if np.sum(ybin == b_) >= 10]
-            stats = {
+            stats: dict[str, Callable[[np.ndarray], float]] = {
                 "balanced_bin_accuracy": lambda i: _balanced_acc(pbin[i], ybin[i], big_bins),
                 "p40_auc": lambda i: _auc(p40[i], o40[i]),
                 "p40_accuracy": lambda i: float(np.mean((p40[i] >= 0.5) == (o40[i] == 1))),
@@ -714,11 +723,12 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
                                                                bp[i].max(axis=1) >= MIN_BIN_PROBABILITY),
             }
             allidx = np.arange(len(y))
-            entry: dict[str, Any] = {"n": int(len(y)), "majority_bin": AGE_BINS[majority],
+            entry = {"n": int(len(y)), "majority_bin": AGE_BINS[majority],
                                      "bin_counts": {b: int(c) for b, c in
                                                     zip(AGE_BINS, np.bincount(ybin, minlength=len(AGE_BINS)))},
-                                     "predicted_bin_counts": {b: int(c) for b, c in
-                                                              zip(AGE_BINS, np.bincount(pbin, minlength=len(AGE_BINS)))}}
+                                     "predicted_bin_counts": {
+                                         b: int(c) for b, c in
+                                         zip(AGE_BINS, np.bincount(pbin, minlength=len(AGE_BINS)))}}
             for name, fn in stats.items():
                 lo, hi = cal.bootstrap_ci(fn, g, n_boot, SEED)
                 entry[name] = {"value": fn(allidx), "ci95": [lo, hi]}
@@ -878,7 +888,8 @@ def age_probe_metrics(xc: np.ndarray, age: np.ndarray, folds: np.ndarray, mask: 
     yb, pb = cal.age_bin(y, AGE_EDGES), cal.age_bin(np.clip(pr, 1.0, None), AGE_EDGES)
     big = [b_ for b_ in range(len(AGE_BINS)) if np.sum(yb == b_) >= 10]
     o40 = (yb >= 2).astype(float)
-    stats = {"mae_years": lambda i: float(np.mean(np.abs(pr[i] - y[i]))),
+    stats: dict[str, Callable[[np.ndarray], float]] = {
+             "mae_years": lambda i: float(np.mean(np.abs(pr[i] - y[i]))),
              "bin_accuracy": lambda i: float(np.mean(pb[i] == yb[i])),
              "balanced_bin_accuracy": lambda i: _balanced_acc(pb[i], yb[i], big),
              "p40_auc": lambda i: _auc(pr[i], o40[i])}
@@ -899,11 +910,13 @@ def residual_percentiles(r: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """
     r = np.asarray(r, dtype=np.float64)
     if not AGE_BAND_BALANCED or not len(r):
-        return np.percentile(r, np.arange(101)) if len(r) else np.zeros(101)
+        plain: np.ndarray = np.percentile(r, np.arange(101)) if len(r) else np.zeros(101)
+        return plain
     order = np.argsort(r, kind="mergesort")
     rs, ws = r[order], np.asarray(weights, dtype=np.float64)[order]
     cw = (np.cumsum(ws) - 0.5 * ws) / ws.sum()
-    return np.interp(np.arange(101) / 100.0, cw, rs)
+    weighted: np.ndarray = np.interp(np.arange(101) / 100.0, cw, rs)
+    return weighted
 
 
 def residual_quantiles_per_fold(oof_age: dict[str, np.ndarray], log_age: np.ndarray, folds: np.ndarray,
@@ -924,7 +937,8 @@ def residual_quantiles_per_fold(oof_age: dict[str, np.ndarray], log_age: np.ndar
 
 def reviewer_metrics(logits: np.ndarray, sex: np.ndarray, disputed: np.ndarray,
                      reviews: list[dict[str, str] | None]) -> dict[str, Any]:
-    """On usable teacher labels the AI rating (the "reviewer" role) contradicts: whom does the (out-of-fold) voice side with?
+    """On usable teacher labels the AI rating (the "reviewer" role) contradicts: whom does the (out-of-fold) voice
+    side with?
 
     Neither rater saw the voice, so this is independent evidence of which rater erred.
     """
@@ -965,15 +979,17 @@ def age_against_reviewer(oof_age: dict[str, np.ndarray], log_age: np.ndarray, ag
     rb, g = reviewer_bin[m], groups[m]
     majority = np.bincount(rb, minlength=len(AGE_BINS)).argmax()
     entry: dict[str, Any] = {"n": int(m.sum()), "reviewer_majority_bin": AGE_BINS[majority]}
-    for name, fn in (("voice_vs_reviewer", lambda i: float(np.mean(voice[i] == rb[i]))),
-                     ("majority_vs_reviewer", lambda i: float(np.mean(rb[i] == majority))),
-                     ("teacher_vs_reviewer", lambda i: float(np.mean(teacher[i] == rb[i])))):
+    stats: tuple[tuple[str, Callable[[np.ndarray], float]], ...] = (
+        ("voice_vs_reviewer", lambda i: float(np.mean(voice[i] == rb[i]))),
+        ("majority_vs_reviewer", lambda i: float(np.mean(rb[i] == majority))),
+        ("teacher_vs_reviewer", lambda i: float(np.mean(teacher[i] == rb[i]))))
+    for name, fn in stats:
         lo, hi = cal.bootstrap_ci(fn, g, n_boot, SEED)
         entry[name] = {"value": fn(np.arange(len(rb))), "ci95": [lo, hi]}
     return entry
 
 
-def save_npz(path: Path, **arrays: np.ndarray) -> None:
+def save_npz(path: Path, **arrays: npt.ArrayLike) -> None:
     """Write an ``.npz`` whose bytes depend only on the arrays.
 
     ``np.savez`` stamps each zip entry with the current time, so the same weights would
