@@ -153,6 +153,12 @@ def run_html(run: AnalysisRun, segments: dict[str, Segment] | None = None) -> st
              f"<small>{run.created_at:%Y-%m-%d %H:%M} UTC by {_esc(run.created_by)} · device {_esc(run.device)} · "
              f"{len(run.segment_ids)} segment(s) · seed {run.seed}</small>",
              f"<p style='color:#555'><i>{_esc(LEAD_DISCLAIMER)}</i></p>"]
+    unshipped = [m for m in run.models if not m.shipped]
+    if unshipped:
+        parts.append("<p style='color:#c62828'><b>⚠ Not the shipped models:</b> "
+                     + _esc(", ".join(f"{m.id}/{m.file}" for m in unshipped))
+                     + " — the files this run used are not the ones this installation ships; their validation "
+                       "does not apply.</p>")
     parts.append(_section("Estimate (all selected segments pooled)",
                           traits_html(r.pooled.traits) + "<br>" + quality_html(r.pooled.quality)))
     parts.append(_section("Speaker consistency", consistency_html(r.consistency, segments)))

@@ -43,6 +43,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from s2f_desktop.core.text import neutralise
 from s2f_desktop.report.fonts import MONO, SANS, SANS_BOLD, SERIF, register_fonts
 from s2f_desktop.report.model import NA, CompositeItem, Measure, ParamItem, ReportData
 from s2f_desktop.report.modelcards import ModelCardInfo
@@ -96,8 +97,12 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 def _p(text: Any, style: ParagraphStyle) -> Paragraph:
-    """A paragraph from plain text (escaped; newlines kept)."""
-    return Paragraph(escape(str(text)).replace("\n", "<br/>"), style)
+    """A paragraph from plain text (escaped; newlines kept).
+
+    Control and formatting characters (bidirectional overrides, escapes) in stored text are
+    printed as visible escapes, so text cannot disguise itself on the page.
+    """
+    return Paragraph(escape(neutralise(text, keep_newlines=True)).replace("\n", "<br/>"), style)
 
 
 def _hash(sha: str, style: ParagraphStyle) -> Paragraph:

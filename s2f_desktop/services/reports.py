@@ -111,7 +111,14 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
         if (m.id, m.file) in seen:
             continue
         seen.add((m.id, m.file))
-        cards.append(load_model_card(m.id, m.file, m.sha256, models_dir()))
+        card = load_model_card(m.id, m.file, m.sha256, models_dir())
+        if not m.shipped:
+            # The run used a file that is not the one this installation ships (weights swapped
+            # under S2F_MODELS_DIR with a re-hashed manifest): said next to the model, in words.
+            card = dataclasses.replace(card, note=(card.note + " " if card.note else "") +
+                                       "NOT THE SHIPPED MODEL: the file the run used is not the one declared by the "
+                                       "models shipped with this installation; its validation does not apply.")
+        cards.append(card)
     traits_model = next((m.id for r in chosen for m in r.models if m.id.startswith("traits-")), None)
     performance = trait_performance(traits_model, models_dir()) if traits_model else None
     task.progress(0.45, "assembling the report")
