@@ -102,6 +102,7 @@ def test_unshipped_models_are_named_in_the_gui_and_the_report_method(ctx, case, 
     """A run that used files outside the shipped set says so where the analyst and the court read it."""
     import dataclasses
 
+    from s2f_desktop.audio.quality import THRESHOLDS
     from s2f_desktop.core.results import (
         SCHEMA_VERSION,
         Acoustics,
@@ -116,8 +117,6 @@ def test_unshipped_models_are_named_in_the_gui_and_the_report_method(ctx, case, 
     from s2f_desktop.gui.analysis import run_html
     from s2f_desktop.services.reports import collect_report_data
     from s2f_desktop.store import repositories as repo
-
-    from s2f_desktop.audio.quality import THRESHOLDS
 
     q = Quality(QualityVerdict.OK, (), 1.0, 30.0, 0.0, 8000.0, False, -20.0, 1.0, "pauses", dict(THRESHOLDS))
     t = TraitEstimate(SexEstimate(0.5, "inconclusive"), AgeEstimate(40.0, (20.0, 60.0), "inconclusive"))

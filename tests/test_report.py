@@ -431,3 +431,18 @@ def test_case_report_carries_the_speaker_comparison_as_stored(sample, tmp_path):
     assert lr_text(r["log10_lr"]) in text
     assert r["verbal"] in text
     assert "Cllr" in text and "Tippett plot" in text
+
+
+def test_age_answer_is_printed_with_p40_and_the_median_baseline(sample, tmp_path):
+    """No age band is validated: the report prints the interval, P(40 or over) and the always-the-median
+    baseline, each as stored with the run's estimate."""
+    ctx, sc = sample
+    run = sc.male_run
+    extra = run.results.pooled.traits.extra
+    base = extra["age_baseline"]
+    text = words(report_of(ctx, sc, run, tmp_path / "age.pdf", record=False).path)
+    assert f"probability of 40 years or over {float(extra['age_p_40_plus']):.2f}" in text
+    assert f"always answering the training median: {float(base['median_years']):.0f} years" in text
+    lo, hi = base["interval_80_years"]
+    assert f"(80 % interval {lo:.0f}\u2013{hi:.0f} years), probability of 40 or over {float(base['p_40_plus']):.2f}" \
+        in text

@@ -66,7 +66,15 @@ def traits_html(traits: TraitEstimate) -> str:
     out = [line]
     line = (f"Age: {_label_html(age.label)} — median {age.median_years:.0f} years, 80 % interval "
             f"{age.interval_80[0]:.0f}–{age.interval_80[1]:.0f} years")
-    if age.bin_probabilities:
+    base = traits.extra.get("age_baseline")
+    if "age_p_40_plus" in traits.extra and isinstance(base, dict):
+        # No band is validated: the interval is the answer, shown with P(40+) and the baseline
+        # of always answering the training median (band probabilities would read as findings).
+        b_lo, b_hi = base["interval_80_years"]
+        line += (f"<br><small>&nbsp;&nbsp;P(40 or over) = {float(traits.extra['age_p_40_plus']):.2f} · baseline "
+                 f"(always the training median): {float(base['median_years']):.0f} years, 80 % "
+                 f"{b_lo:.0f}–{b_hi:.0f}, P(40 or over) {float(base['p_40_plus']):.2f}</small>")
+    elif age.bin_probabilities:
         line += "<br><small>&nbsp;&nbsp;" + ", ".join(f"{_esc(k)}: {v:.2f}" for k, v in
                                                      age.bin_probabilities.items()) + "</small>"
     if age.reason:

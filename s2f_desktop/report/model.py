@@ -316,10 +316,26 @@ def fmt_interval(age: AgeEstimate) -> str:
     return f"{lo:.0f}\u2013{hi:.0f} years"
 
 
-def age_finding(age: AgeEstimate) -> AgeFinding:
-    """Pooled age estimate → finding (median, 80 % interval, band)."""
+def age_finding(age: AgeEstimate, extra: Mapping[str, Any] | None = None) -> AgeFinding:
+    """Pooled age estimate → finding (median, 80 % interval, band).
+
+    ``extra`` is the trait estimate's ``extra``: when the model made an estimate but states no band
+    (band labels are not validated across sources), the interval, P(40 or over) and the
+    always-the-median baseline are printed side by side, so the answer is read with its worth.
+    """
     med, lo, hi = age.median_years, age.interval_80[0], age.interval_80[1]
     interval = fmt_interval(age)
+    extra = extra or {}
+    base = extra.get("age_baseline")
+    if age.label == INCONCLUSIVE and "age_p_40_plus" in extra and isinstance(base, Mapping):
+        b_lo, b_hi = base["interval_80_years"]
+        text = (f"No age band is stated ({age.reason or 'band labels are not validated'}). The model's 80 % "
+                f"interval is {interval} (median {med:.0f} years); probability of 40 years or over "
+                f"{float(extra['age_p_40_plus']):.2f}. Baseline for comparison, always answering the training "
+                f"median: {float(base['median_years']):.0f} years (80 % interval {b_lo:.0f}\u2013{b_hi:.0f} years), "
+                f"probability of 40 or over {float(base['p_40_plus']):.2f}. An investigative lead about the voice, "
+                f"not a finding about a person.")
+        return AgeFinding(True, f"{med:.0f} years", interval, INCONCLUSIVE, True, text, age.reason)
     if age.label == INCONCLUSIVE:
         text = (f"ABSTAINED: the model declines to state an age range for this material. For the record, the "
                 f"median was {med:.0f} years (80 % interval {interval}); it is not a finding.")
@@ -655,7 +671,7 @@ def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Map
     pooled = res.pooled
     seg_numbers = {item.id: f"segment #{i}" for i, item in enumerate(items, start=1)}
     consistency_text, consistency_details = consistency_of(res.consistency, seg_numbers)
-    sex, age = sex_finding(pooled.traits.sex), age_finding(pooled.traits.age)
+    sex, age = sex_finding(pooled.traits.sex), age_finding(pooled.traits.age, pooled.traits.extra)
     if performance is not None:
         sex = dataclasses.replace(sex, performance=performance.sex)
         age = dataclasses.replace(age, performance=performance.age)
