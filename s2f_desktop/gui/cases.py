@@ -27,6 +27,17 @@ from PySide6.QtWidgets import (
 from s2f_desktop.core.models import Case, CaseStatus
 from s2f_desktop.gui.errors import ErrorReporter
 
+#: The case record's expert-report fields: (field, label, tooltip, multi-line).
+REPORT_FIELDS: tuple[tuple[str, str, str, bool], ...] = (
+    ("question", "Question asked", "The question the examiner was asked (printed on the report's cover)", True),
+    ("propositions", "Propositions", "The propositions considered; for a comparison Hp and Hd", True),
+    ("case_info", "Case information", "Case information received with the request", True),
+    ("examiner_role", "Examiner role", "The examiner's role, e.g. forensic speech analyst (signature block)", False),
+    ("examiner_qualifications", "Qualifications", "The examiner's qualifications (signature block)", True),
+    ("listening_statement", "Listening statement",
+     "What the examiner heard: language, accent, speaking style, channel (printed verbatim)", True),
+)
+
 
 class NewCaseDialog(QDialog):
     """Number, title, agency and notes of a new case (the analyst comes from settings)."""
@@ -122,13 +133,26 @@ class CaseBrowser(QWidget):
         self.d_title.setToolTip("Case title")
         self.d_analyst.setToolTip("Analyst in charge of the case")
         self.d_agency.setToolTip("Requesting agency")
+        # The expert-report fields (printed in the case report; audited like every case change).
+        self.d_report: dict[str, QLineEdit | QPlainTextEdit] = {}
+        for key, _label, tip, multi in REPORT_FIELDS:
+            edit: QLineEdit | QPlainTextEdit
+            if multi:
+                edit = QPlainTextEdit()
+                edit.setTabChangesFocus(True)
+                edit.setMaximumHeight(54)
+            else:
+                edit = QLineEdit()
+            edit.setObjectName(f"case_{key}")
+            edit.setToolTip(tip)
+            self.d_report[key] = edit
         self._shown: str | None = None
-        self._shown_vals: tuple[str, str, str, str] = ("", "", "", "")
+        self._shown_vals: tuple[str, ...] = ()
         self.d_status = QLabel("—")
         self.d_created = QLabel("—")
         self.d_counts = QLabel("—")
         self.save_btn = QPushButton("Save details")
-        self.save_btn.setToolTip("Store the edited title, analyst, agency and notes (audited)")
+        self.save_btn.setToolTip("Store the edited case details and report fields (audited)")
         self.save_btn.clicked.connect(self._save_details)
         form = QFormLayout(self.details)
         form.addRow("Number", self.d_number)
@@ -139,6 +163,8 @@ class CaseBrowser(QWidget):
         form.addRow("Created (UTC)", self.d_created)
         form.addRow("Contents", self.d_counts)
         form.addRow("Notes", self.d_notes)
+        for key, label, _tip, _multi in REPORT_FIELDS:
+            form.addRow(label, self.d_report[key])
         form.addRow(self.save_btn)
 
         split = QSplitter()
@@ -197,7 +223,7 @@ class CaseBrowser(QWidget):
     def _show_details(self) -> None:
         c = self.current()
         editable = c is not None and c.status is CaseStatus.OPEN
-        for w in (self.d_title, self.d_analyst, self.d_agency, self.d_notes, self.save_btn):
+        for w in (self.d_title, self.d_analyst, self.d_agency, self.d_notes, self.save_btn, *self.d_report.values()):
             w.setEnabled(editable)
         self.open_btn.setEnabled(c is not None)
         self.close_btn.setEnabled(editable)
@@ -209,9 +235,8 @@ class CaseBrowser(QWidget):
         self._shown = c.number if c is not None else None
         if c is None:
             self.d_number.setText("—")
-            for w in (self.d_title, self.d_analyst, self.d_agency):
+            for w in (self.d_title, self.d_analyst, self.d_agency, self.d_notes, *self.d_report.values()):
                 w.clear()
-            self.d_notes.clear()
             self.d_status.setText("—")
             self.d_created.setText("—")
             self.d_counts.setText("—")
@@ -221,15 +246,27 @@ class CaseBrowser(QWidget):
         self.d_analyst.setText(c.analyst)
         self.d_agency.setText(c.agency)
         self.d_notes.setPlainText(c.notes)
-        self._shown_vals = (c.title, c.analyst, c.agency, c.notes)
+        for key, edit in self.d_report.items():
+            value = str(getattr(c, key))
+            if isinstance(edit, QPlainTextEdit):
+                edit.setPlainText(value)
+            else:
+                edit.setText(value)
+        self._shown_vals = self._form_values()
         self.d_status.setText(c.status.value)
         self.d_created.setText(c.created_at.strftime("%Y-%m-%d %H:%M:%S"))
         self.d_counts.setText(self._counts(c))
 
+    def _report_values(self) -> dict[str, str]:
+        return {k: (e.toPlainText() if isinstance(e, QPlainTextEdit) else e.text()) for k, e in self.d_report.items()}
+
+    def _form_values(self) -> tuple[str, ...]:
+        return (self.d_title.text(), self.d_analyst.text(), self.d_agency.text(), self.d_notes.toPlainText(),
+                *self._report_values().values())
+
     def _dirty(self, c: Case) -> bool:
         """Whether the form differs from what was loaded into it (the analyst is typing)."""
-        return (self.d_title.text(), self.d_analyst.text(), self.d_agency.text(),
-                self.d_notes.toPlainText()) != self._shown_vals
+        return self._form_values() != self._shown_vals
 
     def _counts(self, c: Case) -> str:
         from s2f_desktop.store import repositories as repo
@@ -248,7 +285,8 @@ class CaseBrowser(QWidget):
             return
         try:
             case_svc.update_case(self.ctx, c.number, title=self.d_title.text(), analyst=self.d_analyst.text(),
-                                 agency=self.d_agency.text(), notes=self.d_notes.toPlainText())
+                                 agency=self.d_agency.text(), notes=self.d_notes.toPlainText(),
+                                 **self._report_values())
         except Exception as exc:
             self.reporter.report(exc, "Save case details")
             return
