@@ -148,3 +148,16 @@ def asterisk_sounds() -> Path:
         _missing(f"asterisk-core-sounds-en-wav is not installed under {ASTERISK_SOUNDS}")
     assert d is not None
     return d
+
+
+@pytest.fixture
+def reporter(qtbot):  # type: ignore[no-untyped-def]
+    """The GUI's error reporter without modal dialogs; what it reported is kept in ``reporter.shown``."""
+    from s2f_desktop.gui.errors import ErrorReporter  # Qt only for the GUI tests that ask for it
+
+    rep = ErrorReporter()
+    rep.show_dialogs = False
+    shown: list[tuple[str, str]] = []
+    rep.reported.connect(lambda t, m: shown.append((t, m)))
+    rep.shown = shown  # type: ignore[attr-defined]
+    return rep

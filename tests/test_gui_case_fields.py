@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtWidgets import QPlainTextEdit
 
 from s2f_desktop.gui.cases import REPORT_FIELDS, CaseBrowser
-from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.services import cases as case_svc
 from s2f_desktop.services.evidence import audit_trail
-
-
-@pytest.fixture
-def reporter(qtbot):  # type: ignore[no-untyped-def]
-    rep = ErrorReporter()
-    rep.show_dialogs = False
-    shown: list[tuple[str, str]] = []
-    rep.reported.connect(lambda t, m: shown.append((t, m)))
-    rep.shown = shown  # type: ignore[attr-defined]
-    return rep
 
 
 def test_report_fields_are_edited_in_the_case_details(qtbot, ctx, reporter) -> None:  # type: ignore[no-untyped-def]

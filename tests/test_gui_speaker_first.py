@@ -46,18 +46,6 @@ def app_ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
     ctx.close()
 
 
-@pytest.fixture
-def reporter(qtbot):  # type: ignore[no-untyped-def]
-    from s2f_desktop.gui.errors import ErrorReporter
-
-    rep = ErrorReporter()
-    rep.show_dialogs = False
-    shown: list[tuple[str, str]] = []
-    rep.reported.connect(lambda t, m: shown.append((t, m)))
-    rep.shown = shown  # type: ignore[attr-defined]
-    return rep
-
-
 def make_window(qtbot, ctx, reporter):  # type: ignore[no-untyped-def]
     w = MainWindow(ctx, reporter, save_settings_fn=lambda s: None, pdf_opener=lambda p: True)
     qtbot.addWidget(w)

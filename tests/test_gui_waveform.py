@@ -12,7 +12,6 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 
 from s2f_desktop.core.models import SegmentSource, SegmentStatus  # noqa: E402
-from s2f_desktop.gui.errors import ErrorReporter  # noqa: E402
 from s2f_desktop.gui.waveform import WaveformModel, WaveformView, format_time, nice_tick_step  # noqa: E402
 from s2f_desktop.gui.waveform_panel import WaveformPanel  # noqa: E402
 from s2f_desktop.gui.workers import JobRunner  # noqa: E402
@@ -37,13 +36,6 @@ def runner(qtbot):  # type: ignore[no-untyped-def]
     r = JobRunner()
     yield r
     assert r.shutdown(20000)
-
-
-@pytest.fixture
-def reporter(qtbot):  # type: ignore[no-untyped-def]
-    rep = ErrorReporter()
-    rep.show_dialogs = False
-    return rep
 
 
 @pytest.fixture

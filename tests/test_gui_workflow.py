@@ -22,7 +22,6 @@ from PySide6.QtWidgets import QApplication, QToolButton  # noqa: E402
 
 from s2f_desktop.core.models import SegmentStatus  # noqa: E402
 from s2f_desktop.gui.cases import NewCaseDialog  # noqa: E402
-from s2f_desktop.gui.errors import ErrorReporter  # noqa: E402
 from s2f_desktop.gui.mainwindow import MainWindow, service_available  # noqa: E402
 
 SPEECH = ("The delivery was supposed to arrive on Tuesday morning, but nobody was at the warehouse. "
@@ -40,16 +39,6 @@ def app_ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
     ctx = open_context(tmp_path / "data", "tester", Settings(analyst="tester", device="cpu"))
     yield ctx
     ctx.close()
-
-
-@pytest.fixture
-def reporter(qtbot):  # type: ignore[no-untyped-def]
-    rep = ErrorReporter()
-    rep.show_dialogs = False
-    shown: list[tuple[str, str]] = []
-    rep.reported.connect(lambda t, m: shown.append((t, m)))
-    rep.shown = shown  # type: ignore[attr-defined]
-    return rep
 
 
 def make_window(qtbot, ctx, reporter, opened=None):  # type: ignore[no-untyped-def]

@@ -109,34 +109,14 @@ def turns_from_regions(regions: list[tuple[float, float]]) -> list[tuple[float, 
 def window_embeddings(encoder: Any, x16k: np.ndarray) -> tuple[np.ndarray, float]:
     """All 1.6 s GE2E window embeddings of one stretch of 16 kHz speech, and its net speech (s).
 
-    Same preprocessing and slicing as :meth:`SpeakerEncoder.embed` (whose result is the
-    normalised mean of these rows). A side's embedding for speaker comparison is the mean
-    of *all* its windows (``models/comparison-v1``), so the index keeps window means, not
-    means of turn means. Raises InputError with too little speech.
+    The speaker-comparison model's own computation (:func:`s2f_desktop.inference.comparison.window_embeddings`),
+    so the index and the query are embedded exactly as ``models/comparison-v1`` was validated. A side's
+    embedding is the mean of *all* its windows, so the index keeps window means, not means of turn means.
+    Raises InputError with too little speech.
     """
-    import torch
+    from s2f_desktop.inference.comparison import window_embeddings as comparison_windows
 
-    from s2f_desktop.inference import embedding as emb_mod
-
-    ra = emb_mod._ra()
-    wav = emb_mod.preprocess(x16k)
-    speech_s = len(wav) / emb_mod.SAMPLE_RATE
-    if len(wav) < int(emb_mod.MIN_SPEECH_S * emb_mod.SAMPLE_RATE):
-        raise InputError("too little speech for a speaker embedding")
-    hop, frames = emb_mod._HOP, emb_mod._PARTIAL_FRAMES
-    step = int(np.round((emb_mod.SAMPLE_RATE / 1.3) / hop))
-    n_frames = int(np.ceil((len(wav) + 1) / hop))
-    starts = list(range(0, max(1, n_frames - frames + step + 1), step))
-    if len(starts) > 1 and (len(wav) - starts[-1] * hop) / (frames * hop) < 0.75:
-        starts = starts[:-1]
-    need = (starts[-1] + frames) * hop
-    if need >= len(wav):
-        wav = np.pad(wav, (0, need - len(wav)))
-    mel = ra.wav_to_mel_spectrogram(wav)
-    mels = np.stack([mel[s:s + frames] for s in starts])
-    with encoder._lock, torch.inference_mode():
-        out = encoder.net(torch.from_numpy(mels).to(encoder.device.torch_device)).cpu().numpy()
-    return out.astype(np.float32), float(speech_s)
+    return comparison_windows(encoder, x16k)
 
 
 def unit_mean(windows: np.ndarray) -> np.ndarray:
