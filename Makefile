@@ -84,14 +84,15 @@ bench: setup
 screenshots: setup
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python -m s2f_desktop.gui.screenshots docs/screenshots
 
-# Re-train the trait heads and the speaker-consistency threshold from ../shared/data
-# (writes models/traits-*/ and models/speaker-consistency-v1/; see their MODEL_CARD.md).
+# Re-train the trait heads, the speaker-consistency threshold and the speaker-comparison system from
+# ../shared/data (writes models/traits-*/, speaker-consistency-v1/, comparison-v1/; see their MODEL_CARD.md).
 # One thread: BLAS with more threads changes the last bits of the fit, and the committed
 # weights are reproduced byte for byte only this way.
 DATA ?= ../shared/data
 train: setup
 	OMP_NUM_THREADS=1 $(BIN)/s2f-train traits --data $(DATA)
 	OMP_NUM_THREADS=1 $(BIN)/s2f-train consistency --data $(DATA)
+	OMP_NUM_THREADS=1 $(BIN)/s2f-train comparison --data $(DATA)
 
 # THIRD_PARTY_NOTICES.txt from the installed distributions of the environment being packaged
 # (fails when a runtime dependency has no licence entry).
