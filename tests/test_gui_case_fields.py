@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QPlainTextEdit
+from PySide6.QtWidgets import QDialogButtonBox, QPlainTextEdit
 
 from s2f_desktop.gui.cases import REPORT_FIELDS, CaseBrowser
 from s2f_desktop.services import cases as case_svc
@@ -33,3 +33,30 @@ def test_report_fields_are_edited_in_the_case_details(qtbot, ctx, reporter) -> N
     case_svc.close_case(ctx, "R-1")
     browser.refresh(select="R-1")
     assert not any(e.isEnabled() for e in browser.d_report.values())
+
+
+def test_exhibit_provenance_is_recorded_from_the_evidence_page(qtbot, ctx, case, tone_wav, reporter) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.gui.evidence import EvidencePage
+    from s2f_desktop.gui.workers import JobRunner
+    from s2f_desktop.services import evidence as ev_svc
+
+    ev = ev_svc.import_file(ctx, case.number, tone_wav()).evidence
+    assert ev is not None
+    runner = JobRunner()
+    page = EvidencePage(ctx, runner, reporter)
+    qtbot.addWidget(page)
+    page.set_case(case.number)
+    assert page.current() is not None and page.provenance_btn.isEnabled()
+    dlg = page.provenance_dialog()
+    assert dlg is not None
+    wanted = {"received_from": "DC A. Smith", "received_on": "2026-03-14", "medium": "USB stick", "seal": "S-0042"}
+    for key, value in wanted.items():
+        dlg.edits[key].setText(value)
+    dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save).click()
+    assert not reporter.shown, reporter.shown
+    stored = ev_svc.list_evidence(ctx, case.number)[0]
+    assert {k: getattr(stored, k) for k in wanted} == wanted
+    events, chain = audit_trail(ctx, case.number)
+    assert chain.ok and events[-1].action == "evidence.provenance"
+    assert "USB stick" in page.details.text() and "S-0042" in page.details.text()
+    assert runner.shutdown(20000)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any, Sequence, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -94,6 +99,11 @@ class EvidencePage(QWidget):
         self.record_btn = QPushButton("Record…")
         self.record_btn.setToolTip("Record new evidence from a microphone")
         self.record_btn.clicked.connect(self.record_requested)
+        self.provenance_btn = QPushButton("Provenance…")
+        self.provenance_btn.setToolTip("Record who delivered the selected exhibit, when, on what medium and its seal "
+                                       "or reference (printed in the case report; audited)")
+        self.provenance_btn.clicked.connect(self.provenance_dialog)
+        self.closed = False
         self.hint = QLabel("Drop audio or video files here to import them.")
         self.hint.setWordWrap(True)
         self.hint.setObjectName("hint")
@@ -115,6 +125,7 @@ class EvidencePage(QWidget):
         ll.addWidget(QLabel("<b>Evidence</b>"))
         ll.addLayout(row)
         ll.addWidget(self.list, 1)
+        ll.addWidget(self.provenance_btn)
         ll.addWidget(self.hint)
         ll.addWidget(self.errors)
         ll.addWidget(self.details)
@@ -132,6 +143,8 @@ class EvidencePage(QWidget):
     def set_case(self, case_number: str | None, closed: bool = False) -> None:
         """Show a case's evidence (None: no case open)."""
         self.case_number = case_number
+        self.closed = closed
+        self.provenance_btn.setEnabled(False)
         self.import_btn.setEnabled(case_number is not None and not closed)
         self.record_btn.setEnabled(case_number is not None and not closed)
         self.drops.enabled = case_number is not None and not closed
@@ -175,9 +188,58 @@ class EvidencePage(QWidget):
         if not (0 <= row < len(self.items)) or self.case_number is None:
             return
         ev = self.items[row]
-        self.details.setText(f"<small>sha256 <tt>{ev.sha256[:16]}…</tt><br>original: {ev.original_path}</small>")
+        self.provenance_btn.setEnabled(not self.closed)
+        prov = ", ".join(f"{name} {html.escape(value)}" for name, value in (
+            ("from", ev.received_from), ("on", ev.received_on), ("medium", ev.medium), ("seal/ref.", ev.seal))
+            if value)
+        self.details.setText(f"<small>sha256 <tt>{ev.sha256[:16]}…</tt><br>original: {html.escape(ev.original_path)}"
+                             + (f"<br>received: {prov}" if prov else "<br>provenance not recorded") + "</small>")
         self.waveform.load_evidence(self.case_number, ev)
         self.evidence_selected.emit(ev)
+
+    # ------------------------------------------------------------------ provenance
+    def provenance_dialog(self) -> QDialog | None:
+        """Edit the selected exhibit's provenance (non-blocking; returns the dialog, for tests)."""
+        ev = self.current()
+        if ev is None or self.case_number is None or self.closed:
+            return None
+        dlg = QDialog(self)
+        dlg.setObjectName("provenanceDialog")
+        dlg.setWindowTitle(f"Provenance of exhibit #{ev.id}")
+        form = QFormLayout(dlg)
+        form.addRow(QLabel(f"<b>{html.escape(ev.original_name)}</b> (sha256 {ev.sha256[:16]}…)"))
+        edits: dict[str, QLineEdit] = {}
+        for key, label, tip in (("received_from", "Received from", "Who delivered the exhibit"),
+                                ("received_on", "Received on", "When it was received (as written on the record)"),
+                                ("medium", "Original medium", "e.g. USB stick, CD-R, e-mail attachment"),
+                                ("seal", "Seal / reference", "Seal number or exhibit reference")):
+            edit = QLineEdit(str(getattr(ev, key)))
+            edit.setObjectName(f"prov_{key}")
+            edit.setToolTip(tip)
+            edits[key] = edit
+            form.addRow(label, edit)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        form.addRow(buttons)
+        dlg.edits = edits  # type: ignore[attr-defined]  # for tests
+
+        def save() -> None:
+            from s2f_desktop.services import cases as case_svc
+
+            assert self.case_number is not None
+            try:
+                case_svc.set_provenance(self.ctx, self.case_number, ev.id,
+                                        **{k: e.text() for k, e in edits.items()})
+            except S2FError as exc:
+                self.reporter.report(exc, "Exhibit provenance")
+                return
+            dlg.accept()
+            self.refresh(select_id=ev.id)
+            self._row_changed(self.list.currentRow())
+
+        buttons.accepted.connect(save)
+        buttons.rejected.connect(dlg.reject)
+        dlg.open()
+        return dlg
 
     # ------------------------------------------------------------------ import
     def import_dialog(self) -> None:
