@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from s2f_desktop.cli.output import print_json, print_table
 from s2f_desktop.core.errors import InputError
@@ -29,6 +30,11 @@ from s2f_desktop.core.jsonutil import to_jsonable
 from s2f_desktop.core.progress import Task
 from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.traits import AGE_BINS
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 _INDEX_HELP = "folder of an archive index (made by s2f archive index)"
 
@@ -116,7 +122,7 @@ class _Bar:
             self.last = ""
 
 
-def _index(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _index(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     from s2f_desktop.core.errors import CancelledError
     from s2f_desktop.services import archive as svc
 
@@ -162,7 +168,7 @@ def _index(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 3 if s.errors else 0
 
 
-def _status(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _status(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     from s2f_desktop.services import archive as svc
 
     st = svc.index_status(args.index)
@@ -179,7 +185,7 @@ def _status(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def parse_query(ctx_factory, text: str, device: str):  # type: ignore[no-untyped-def]
+def parse_query(ctx_factory: CtxFactory, text: str, device: str) -> Any:
     """``--query``: an existing audio file, or CASE:SEGMENTS."""
     from s2f_desktop.services import archive as svc
 
@@ -200,7 +206,7 @@ def parse_query(ctx_factory, text: str, device: str):  # type: ignore[no-untyped
     return svc.query_from_segments(ctx, case, ids, device)
 
 
-def _search(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _search(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     from s2f_desktop.services import archive as svc
 
     q = parse_query(ctx_factory, args.query, args.device)
@@ -226,7 +232,7 @@ def _search(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _import(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _import(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     from s2f_desktop.services import archive as svc
 
     r = svc.import_hit(ctx_factory(), args.case, args.index, args.sha256, args.speaker,
@@ -241,7 +247,7 @@ def _import(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _compact(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _compact(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     from s2f_desktop.services import archive as svc
 
     n = svc.compact_index(args.index)

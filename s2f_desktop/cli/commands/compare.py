@@ -21,12 +21,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.jsonutil import to_jsonable
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services import comparison as svc
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -49,7 +55,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=_compare)
 
 
-def _compare(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _compare(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if args.pairs is not None:
         if args.inputs or args.questioned or args.known:
             raise InputError("--pairs takes no other inputs")
@@ -71,7 +77,7 @@ def _compare(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _pairs(args) -> int:  # type: ignore[no-untyped-def]
+def _pairs(args: argparse.Namespace) -> int:
     pairs = svc.read_pairs(args.pairs)
     bar = StderrProgress()
     failed = 0
@@ -89,7 +95,7 @@ def _pairs(args) -> int:  # type: ignore[no-untyped-def]
     return 3 if failed else 0
 
 
-def _case(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _case(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     ctx = ctx_factory()
     case = args.inputs[0]
     q = svc.resolve_segment_spec(ctx, case, args.questioned)

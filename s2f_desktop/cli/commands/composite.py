@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import StderrProgress, print_json, print_table
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services import cases
 from s2f_desktop.services import composites as svc
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -33,7 +39,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=_dispatch)
 
 
-def _dispatch(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _dispatch(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if args.case == "sliders":
         return _sliders(args)
     if args.case == "list":
@@ -43,7 +49,7 @@ def _dispatch(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return _create(ctx_factory, args)
 
 
-def _run_id(ctx, case_number: str, raw: list[str]) -> int:  # type: ignore[no-untyped-def]
+def _run_id(ctx: AppContext, case_number: str, raw: list[str]) -> int:
     if len(raw) != 1:
         raise InputError("give exactly one analysis run id")
     try:
@@ -88,7 +94,7 @@ def _show(ctx, items, out: Path | None, as_json: bool, force: bool = False) -> N
           "are not estimated from the voice. Every image carries this marking.")
 
 
-def _create(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _create(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     ctx = ctx_factory()
     run_id = _run_id(ctx, args.case, args.rest)
     views = [v.strip() for v in args.views.split(",") if v.strip()]
@@ -104,7 +110,7 @@ def _create(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _list(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _list(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if len(args.rest) != 2:
         raise InputError("usage: s2f composite list CASE RUN")
     ctx = ctx_factory()
@@ -113,7 +119,7 @@ def _list(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _adjust(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _adjust(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if len(args.rest) < 2:
         raise InputError("usage: s2f composite adjust COMPOSITE_ID NAME=VALUE [NAME=VALUE ...]")
     try:
@@ -129,7 +135,7 @@ def _adjust(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _sliders(args) -> int:  # type: ignore[no-untyped-def]
+def _sliders(args: argparse.Namespace) -> int:
     items = svc.list_adjustments()
     if args.json:
         print_json(items)

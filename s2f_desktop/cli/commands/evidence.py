@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import StderrProgress, print_json, print_table
 from s2f_desktop.core.progress import Task
 from s2f_desktop.core.text import neutralise as nt
 from s2f_desktop.core.timeutil import fmt_dt
 from s2f_desktop.services import evidence
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -40,7 +46,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     a.set_defaults(func=_audit)
 
 
-def _import(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _import(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     bar = StderrProgress()
     results = evidence.import_files(ctx_factory(), args.case, args.files, Task(bar))
     bar.done()
@@ -58,7 +64,7 @@ def _import(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 3 if failed else 0
 
 
-def _verify(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _verify(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     ctx = ctx_factory()
     report = evidence.verify_case(ctx, args.case, record=not args.no_record)
     receipt_problems = evidence.check_receipt(ctx, args.case, args.receipt) if args.receipt else []
@@ -112,7 +118,7 @@ def _verify(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0 if ok else 4
 
 
-def _repair(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _repair(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     lines = evidence.repair_orphans(ctx_factory(), args.action, args.case)
     for line in lines:
         print(nt(line))
@@ -121,7 +127,7 @@ def _repair(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _audit(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _audit(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     events, chain = evidence.audit_trail(ctx_factory(), args.case)
     if args.json:
         print_json({"events": events, "chain": chain})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import StderrProgress, print_json, print_table
 from s2f_desktop.core.errors import InputError
@@ -11,6 +12,11 @@ from s2f_desktop.core.progress import Task
 from s2f_desktop.services import audio as audio_svc
 from s2f_desktop.services import evidence as evidence_svc
 from s2f_desktop.services import segments as seg_svc
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -24,7 +30,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=_quality)
 
 
-def _quality(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _quality(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     ctx = ctx_factory()
     ev = evidence_svc.resolve_evidence(ctx, args.case, args.evidence)
     if args.segment:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import StderrProgress, print_json, print_table
 from s2f_desktop.core.errors import InputError
@@ -11,6 +12,11 @@ from s2f_desktop.core.progress import Task
 from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.services import evidence as evidence_svc
 from s2f_desktop.services import segments as seg_svc
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -39,7 +45,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=_segments)
 
 
-def _segments(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _segments(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     ctx = ctx_factory()
     ev = evidence_svc.resolve_evidence(ctx, args.case, args.evidence)
     if args.label and not args.add:
@@ -90,7 +96,7 @@ def _segments(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _resolve_ids(ctx, evidence_id: int, refs: str, suggested_only: bool) -> list[str]:  # type: ignore[no-untyped-def]
+def _resolve_ids(ctx: AppContext, evidence_id: int, refs: str, suggested_only: bool) -> list[str]:
     """Segment ids of this evidence from full ids, unique prefixes, or 'all' (suggested ones)."""
     segs = seg_svc.list_segments(ctx, evidence_id)
     if refs.strip().lower() == "all":

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.output import StderrProgress
 from s2f_desktop.core.progress import Task
 from s2f_desktop.services.setup import prepare
+
+if TYPE_CHECKING:
+    from s2f_desktop.services.context import AppContext
+
+CtxFactory = Callable[[], "AppContext"]
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -14,7 +20,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=_setup)
 
 
-def _setup(ctx_factory, args) -> int:  # type: ignore[no-untyped-def]
+def _setup(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     bar = StderrProgress(enabled=True)
     for step in prepare(Task(bar)):
         bar.done()
