@@ -118,15 +118,13 @@ class ComparisonPanel(QWidget):
         self.results.setObjectName("comparison_result")
         self.results.setToolTip("The comparison's propositions, likelihood ratio, verbal scale and limits")
 
-        import pyqtgraph as pg
-
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setObjectName("tippett_plot")
-        self.plot.setLabel("bottom", "log10 LR")
-        self.plot.setLabel("left", "share of validation LRs ≥ x")
-        self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.addLegend(offset=(10, 10), labelTextColor="k")
-        self.plot.setMinimumHeight(220)
+        # The Tippett plot is built the first time there is something to plot: pyqtgraph costs about
+        # 0.4 s to import, which the window's cold start should not pay for a case without comparisons.
+        self.plot: Any = None
+        self.plot_box = QWidget()
+        self.plot_box.setMinimumHeight(220)
+        self.plot_layout = QVBoxLayout(self.plot_box)
+        self.plot_layout.setContentsMargins(0, 0, 0, 0)
         self.case_line: Any = None
 
         pick = QGridLayout()
@@ -149,7 +147,7 @@ class ComparisonPanel(QWidget):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.addWidget(self.results, 1)
-        rv.addWidget(self.plot, 1)
+        rv.addWidget(self.plot_box, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
@@ -251,10 +249,27 @@ class ComparisonPanel(QWidget):
         self.results.setHtml(comparison_html(run))
         self._plot(run)
 
-    def _plot(self, run: Any) -> None:
+    def _ensure_plot(self) -> Any:
         import pyqtgraph as pg
 
-        self.plot.clear()
+        if self.plot is None:
+            self.plot = pg.PlotWidget(background="w")
+            self.plot.setObjectName("tippett_plot")
+            self.plot.setToolTip("Tippett plot of the comparison system's validation LRs; the dashed line is this "
+                                 "comparison's LR")
+            self.plot.setLabel("bottom", "log10 LR")
+            self.plot.setLabel("left", "share of validation LRs ≥ x")
+            self.plot.showGrid(x=True, y=True, alpha=0.3)
+            self.plot.addLegend(offset=(10, 10), labelTextColor="k")
+            self.plot_layout.addWidget(self.plot)
+        return self.plot
+
+    def _plot(self, run: Any) -> None:
+        if run is None and self.plot is None:
+            return  # nothing drawn yet, nothing to clear
+        import pyqtgraph as pg
+
+        self._ensure_plot().clear()
         self.case_line = None
         if run is None:
             return
