@@ -541,3 +541,23 @@ def test_truncated_chain_leaves_its_rows_unrecorded(ctx, case, tone_wav) -> None
     assert report.chain.ok
     assert [(f.object_type, f.object_id, f.problem) for f in failing(report)] == [("evidence", str(ev.id),
                                                                                    "UNRECORDED")]
+
+
+def test_composites_are_bound_and_a_swapped_image_or_deleted_row_is_named(ctx, bound_case, stub_analysis) -> None:  # type: ignore[no-untyped-def]
+    """A composite row carries the state its create/adjust event recorded: a forged image hash, a changed
+    label or a deleted composite is named with that event."""
+    from s2f_desktop.services import composites as comp_svc
+
+    case, _, _, seg = bound_case
+    run = stub_analysis.analyze_selection(ctx, case.number, [seg.id])
+    made = comp_svc.create_composite_set(ctx, run.id, views=("front",), size=64)
+    edit = comp_svc.adjust_composite(ctx, made[0].id, {"nose_width": 0.4})
+    report = evidence.verify_case(ctx, case.number)
+    assert report.ok and not failing(report), [f.describe() for f in failing(report)]
+    sql(ctx, "update composites set image_sha256 = :h, label = 'edited' where id = :i",
+        h=json.dumps({"front": "0" * 64}), i=made[0].id)
+    sql(ctx, "delete from composites where id = :i", i=edit.id)
+    found = {(f.object_type, f.object_id, f.field, f.problem) for f in failing(evidence.verify_case(ctx, case.number))}
+    assert ("composite", str(made[0].id), "image_sha256", "CHANGED") in found
+    assert ("composite", str(made[0].id), "label", "CHANGED") in found
+    assert ("composite", str(edit.id), "(row)", "DELETED") in found

@@ -51,7 +51,7 @@ from s2f_desktop.report.marking import (
 )
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.store import codec
+from s2f_desktop.store import codec, custody
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 
@@ -415,7 +415,8 @@ def create_composite_set(ctx: AppContext, run_id: int, views: Sequence[str] = VI
             c = _store_marked(ctx, s, case_number, c, pngs)
             append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.create", object_type="composite",
                          object_ids=[c.id], details={"run_id": run.id, "kind": kind, "label": label,
-                                                     "image_sha256": c.image_sha256, "device": device})
+                                                     "image_sha256": c.image_sha256, "device": device,
+                                                     "custody": [custody.state("composite", c)]})
             out.append(c)
     task.progress(1.0, f"{len(out)} composites")
     return out
@@ -489,7 +490,8 @@ def adjust_composite(ctx: AppContext, composite_id: int, changes: dict[str, floa
         c = _store_marked(ctx, s, case_number, c, pngs)
         append_event(s, case_id=run.case_id, actor=ctx.actor, action="composite.adjust", object_type="composite",
                      object_ids=[c.id, src.id], details={"parent_id": src.id, "changes": applied,
-                                                         "image_sha256": c.image_sha256})
+                                                         "image_sha256": c.image_sha256,
+                                                         "custody": [custody.state("composite", c)]})
     return c
 
 

@@ -253,8 +253,10 @@ def custody_findings(ctx: AppContext, case_number: str) -> list[CustodyFinding]:
     """Replay the case's chain against its current rows (see :mod:`s2f_desktop.store.custody`)."""
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
+        runs = repo.list_runs(s, case.id)
         return custody.replay(list_events(s, case.id), case, repo.list_evidence(s, case.id),
-                              repo.list_case_segments(s, case.id), repo.list_runs(s, case.id))
+                              repo.list_case_segments(s, case.id), runs,
+                              [c for r in runs for c in repo.list_composites(s, r.id)])
 
 
 def case_chain_head(ctx: AppContext, case_number: str) -> tuple[int, str]:

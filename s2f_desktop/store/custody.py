@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from s2f_desktop.core.jsonutil import canonical_json
-from s2f_desktop.core.models import AnalysisRun, AuditEvent, Case, Evidence, Segment
+from s2f_desktop.core.models import AnalysisRun, AuditEvent, Case, Composite, Evidence, Segment
 
 #: Actions that change bound rows; a closed case refuses them, so one recorded after the
 #: case's close means the case was reopened outside the services. (Verification, receipts,
@@ -77,8 +77,18 @@ def run_values(r: AnalysisRun) -> dict[str, Any]:
             "created_at": _iso(r.created_at), "created_by": r.created_by}
 
 
+def composite_values(c: Composite) -> dict[str, Any]:
+    """The bound fields of a composite (its parameters by hash; the images by their recorded sha256)."""
+    from s2f_desktop.store import codec
+
+    return {"run_id": c.run_id, "kind": c.kind, "label": c.label, "version": c.version, "parent_id": c.parent_id,
+            "parameters_sha256": content_hash(codec.encode_params(c.parameters)), "images": dict(c.images),
+            "image_sha256": dict(c.image_sha256), "created_at": _iso(c.created_at), "created_by": c.created_by}
+
+
 _VALUES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "case": case_values, "evidence": evidence_values, "segment": segment_values, "analysis_run": run_values,
+    "composite": composite_values,
 }
 
 
@@ -200,11 +210,18 @@ def _legacy_assertions(ev: AuditEvent) -> list[dict[str, Any]]:
         vals = {"segment_ids": d.get("segments"), "models": d.get("models"), "device": d.get("device")}
         return [{"object": "analysis_run", "id": oid, "partial": True,
                  "values": {k: v for k, v in vals.items() if v is not None}}]
+    if a in ("composite.create", "composite.adjust"):
+        # Composites made before the binding: the event recorded the images' sha256 (and the run).
+        vals = {"image_sha256": d.get("image_sha256")}
+        if a == "composite.create":
+            vals["run_id"] = d.get("run_id")
+        return [{"object": "composite", "id": oid, "partial": True,
+                 "values": {k: v for k, v in vals.items() if v is not None}}]
     return []
 
 
 def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence], segments: Iterable[Segment],
-           runs: Iterable[AnalysisRun]) -> list[CustodyFinding]:
+           runs: Iterable[AnalysisRun], composites: Iterable[Composite] = ()) -> list[CustodyFinding]:
     """Compare the state the chain records with the rows as they are now."""
     expected: dict[tuple[str, str], _Expected] = {}
     findings: list[CustodyFinding] = []
@@ -254,6 +271,8 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
         current[("segment", str(g.id))] = _normalise(segment_values(g))
     for r in runs:
         current[("analysis_run", str(r.id))] = _normalise(run_values(r))
+    for c in composites:
+        current[("composite", str(c.id))] = _normalise(composite_values(c))
     seg_by_id = {str(g.id): g for g in seg_list}
 
     for key, exp in expected.items():
@@ -291,6 +310,6 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
                                            found="suggested by a legacy speech-detection event"))
             continue
         findings.append(CustodyFinding(otype, oid, "(row)", "UNRECORDED"))
-    order = {"case": 0, "evidence": 1, "segment": 2, "analysis_run": 3}
+    order = {"case": 0, "evidence": 1, "segment": 2, "analysis_run": 3, "composite": 4}
     findings.sort(key=lambda f: (not f.failing, order.get(f.object_type, 9), f.object_id, f.field))
     return findings
