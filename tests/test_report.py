@@ -446,3 +446,15 @@ def test_age_answer_is_printed_with_p40_and_the_median_baseline(sample, tmp_path
     lo, hi = base["interval_80_years"]
     assert f"(80 % interval {lo:.0f}\u2013{hi:.0f} years), probability of 40 or over {float(base['p_40_plus']):.2f}" \
         in text
+
+
+def test_names_in_scripts_the_fonts_lack_are_named_not_dropped(ctx, tmp_path):
+    """A title with CJK (no embedded font has it) and Arabic (drawn unshaped and left to right by the PDF
+    library): both are printed as code points, so the name is exact rather than boxes or misspelt."""
+    from s2f_desktop.services import cases
+
+    cases.create_case(ctx, "N-1", "Call from \u0633\u0627\u0631\u0629 and \u738b\u5c0f\u660e", analyst="A. Analyst")
+    res = build_report(ctx, "N-1", out=tmp_path / "n.pdf", generated_at=FIXED_DATE, record=False)
+    text = words(res.path)
+    assert "[U+738B][U+5C0F][U+660E]" in text
+    assert "[U+0633][U+0627][U+0631][U+0629]" in text

@@ -15,7 +15,9 @@ date is set from ``ReportData.generated_at`` instead.
 
 from __future__ import annotations
 
+import functools
 import io
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,6 +29,7 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -96,13 +99,46 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
+@functools.lru_cache(maxsize=None)
+def _covered(font_name: str) -> frozenset[int]:
+    """Code points the embedded font has glyphs for."""
+    register_fonts()
+    return frozenset(pdfmetrics.getFont(font_name).face.charToGlyph)
+
+
+def _markup(text: str, font_name: str) -> str:
+    """Paragraph markup for plain text: escaped, newlines as breaks, every character shown or named.
+
+    A character the style's font lacks is drawn in the sans font when that has it; one no embedded
+    font has (e.g. CJK in names) is printed as its code point ``[U+738B]`` — a clear fallback instead
+    of an empty box that would silently change a name. Right-to-left letters (Arabic, Hebrew) are
+    named the same way: the PDF library draws them unshaped and left to right, which would misspell
+    a name.
+    """
+    have, sans = _covered(font_name), _covered(SANS)
+    out: list[str] = []
+    for ch in text:
+        if ch == "\n":
+            out.append("<br/>")
+        elif unicodedata.bidirectional(ch) in ("R", "AL"):
+            out.append(f"[U+{ord(ch):04X}]")
+        elif ord(ch) in have or ch in " \t":
+            out.append(escape(ch))
+        elif ord(ch) in sans:
+            out.append(f'<font name="{SANS}">{escape(ch)}</font>')
+        else:
+            out.append(f"[U+{ord(ch):04X}]")
+    return "".join(out)
+
+
 def _p(text: Any, style: ParagraphStyle) -> Paragraph:
     """A paragraph from plain text (escaped; newlines kept).
 
     Control and formatting characters (bidirectional overrides, escapes) in stored text are
-    printed as visible escapes, so text cannot disguise itself on the page.
+    printed as visible escapes, so text cannot disguise itself on the page; characters the
+    embedded fonts cannot draw are named by code point (see :func:`_markup`).
     """
-    return Paragraph(escape(neutralise(text, keep_newlines=True)).replace("\n", "<br/>"), style)
+    return Paragraph(_markup(neutralise(text, keep_newlines=True), style.fontName), style)
 
 
 def _hash(sha: str, style: ParagraphStyle) -> Paragraph:
