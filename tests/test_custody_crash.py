@@ -238,3 +238,36 @@ def test_concurrent_writers_never_fork_the_chain(setup) -> None:  # type: ignore
         assert p.returncode == 0, err.decode()[-500:]
     v = verify_json(data, "C-1")
     assert v["ok"] and v["chain"]["ok"] and v["chain"]["events"] == 1 + 4 * 15 * 2
+
+
+@pytest.mark.parametrize("action", ["kill9", "sigterm", "raise"])
+def test_interrupted_analysis_stores_no_run_and_keeps_the_chain(tmp_path, speech_wav, action: str) -> None:  # type: ignore[no-untyped-def]
+    """A real `s2f analyze CASE --segments` process injured while recording its run (inside the write
+    transaction): no run row, no `analysis.run` event, the chain intact and every row still bound."""
+    from s2f_desktop.services import segments
+
+    data = tmp_path / "data"
+    ctx = AppContext(open_store(data), "tester")
+    cases.create_case(ctx, "A-1", "Analysis crash case")
+    ev = evidence.import_file(ctx, "A-1", speech_wav("This is a test of an interrupted analysis run.",
+                                                     name="call.wav")).evidence
+    assert ev is not None
+    seg = segments.add_segment(ctx, "A-1", ev.id, 0, ev.media.frames)
+    ctx.close()
+    r = run_s2f(data, "analyze", "A-1", "--segments", seg.id, "--device", "cpu", fault="analysis.recording",
+                action=action)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    if action in EXPECTED_RC:
+        assert r.returncode == EXPECTED_RC[action]
+    ctx = AppContext(open_store(data), "tester")
+    try:
+        from s2f_desktop.store import repositories as repo
+
+        with ctx.store.read() as s:
+            case = repo.get_case(s, "A-1")
+            assert repo.list_runs(s, case.id) == []
+            assert not any(e.action == "analysis.run" for e in list_events(s, case.id))
+    finally:
+        ctx.close()
+    report = verify_json(data, "A-1")
+    assert report["ok"], report
