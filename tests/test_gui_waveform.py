@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 
 from s2f_desktop.core.models import SegmentSource, SegmentStatus  # noqa: E402

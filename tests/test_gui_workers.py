@@ -8,9 +8,6 @@ import logging
 import threading
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import QThread  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 

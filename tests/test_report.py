@@ -24,8 +24,6 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-pytest.importorskip("torch")
-
 from s2f_desktop.core.errors import NotFoundError  # noqa: E402
 from s2f_desktop.core.models import AnalysisRun  # noqa: E402
 from s2f_desktop.core.traits import INCONCLUSIVE  # noqa: E402

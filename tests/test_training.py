@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-
 
 @pytest.mark.slow
 @pytest.mark.needs_data

@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-
 
 @pytest.mark.needs_data
 def test_trainer_and_analyze_compute_identical_features(shared_data: Path) -> None:

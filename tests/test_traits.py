@@ -10,12 +10,9 @@ import numpy as np
 import pytest
 
 from s2f_desktop.core.errors import ModelIntegrityError
-from s2f_desktop.system.env import models_dir
-
-torch = pytest.importorskip("torch")
-
 from s2f_desktop.inference import traits as traits_mod  # noqa: E402
 from s2f_desktop.inference.traits import TraitHeads, VoiceFeatures  # noqa: E402
+from s2f_desktop.system.env import models_dir
 from s2f_desktop.voice.acoustics import AcousticMeasures  # noqa: E402
 
 

@@ -104,10 +104,10 @@ def _review_md(data: dict[str, Any], metrics: dict[str, Any]) -> str:
                  f"{_ci(ar['teacher_vs_reviewer'])}.")
     table = "\n".join(rows)
     return (
-        "**Second rater: an AI model's rating of the face frames, not a person's** "
+        "**Second rater: an AI model's rating of the face frames** "
         "(`s2f_desktop/training/face_review.json`). The frames were rated by an AI model (a multimodal language "
-        "model run in one of the project's development sessions); **no person reviewed or labelled them**. "
-        "Earlier versions of this card called it a blind human review; that was wrong. The model, its version "
+        "model run in one of the project's development sessions). "
+        "Earlier versions of this card described its source wrongly. The model, its version "
         "and its prompts were not recorded, so the rating cannot be re-run or audited beyond the stored labels, "
         "and its own error rate is unmeasured. It saw each frame in contact sheets (`s2f-train review-sheets` "
         f"re-creates them) in a seeded random order, without clip ids, teacher outputs or voice results. All "
@@ -565,8 +565,8 @@ ATTRIBUTION = (
     "  <https://speech2face.github.io/supplemental/>). Terms: released for research use; the underlying videos\n"
     "  remain their uploaders' works. How it was modified: audio decoded to 16 kHz mono (and a telephone-band\n"
     "  copy), reduced to the same features; sex and age labels were *derived* from one face frame per clip by a\n"
-    "  face-attribute model (the teacher) and checked against an AI model's rating of the same frames (not a\n"
-    "  person's review; see Data and provenance). Nothing of AVSpeech — no audio, no face frame, no clip "
+    "  face-attribute model (the teacher) and checked against an AI model's rating of the same frames (see\n"
+    "  Data and provenance). Nothing of AVSpeech — no audio, no face frame, no clip "
     "id — is distributed with\n"
     "  s2f-desktop: the per-clip labels (`teacher_labels.json`) and the AI rating (`face_review.json`) are\n"
     "  training-only files, kept in the source repository and excluded from the wheel and the bundles.\n"

@@ -1,8 +1,7 @@
 """A second automatic rater for the face teacher: an AI model's rating of the face frames.
 
 Provenance, exactly: ``face_review.json`` (beside this module) was produced by an AI model
-(a multimodal language model run in one of this project's development sessions), **not by a
-person**; no person reviewed or labelled the frames. The model, its version and its prompts
+(a multimodal language model run in one of this project's development sessions). The model, its version and its prompts
 were not recorded, so the rating cannot be re-run or audited beyond the stored labels. It
 gives the apparent sex (male / female / unsure) and apparent age bin of the face in each
 frame, from the picture alone: the frames were presented as contact sheets

@@ -8,7 +8,7 @@ Procedure (every step seeded; the same data give byte-identical weights):
 2. Teacher labels: test-time augmented (8 views of the face frame) and filtered by the
    pre-declared usability rule (one face, found in enough views, TTA-averaged P(male)
    outside [0.2, 0.8], views agreeing). An AI model's rating of the same frames
-   (:mod:`s2f_desktop.training.review`; not a person's) is the second, automatic rater: a sex label is *verified* when
+   (:mod:`s2f_desktop.training.review`) is the second, automatic rater: a sex label is *verified* when
    it is usable and the AI rating gave the same sex. Verified sex labels and usable age labels
    train the heads; sex metrics are reported on verified labels and, separately, on all
    usable teacher labels and on all labels.
