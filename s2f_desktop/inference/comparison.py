@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from s2f_desktop.core.errors import InputError
-from s2f_desktop.inference.embedding import _HOP, _PARTIAL_FRAMES, MIN_SPEECH_S, SAMPLE_RATE, SpeakerEncoder, _ra
+from s2f_desktop.inference.embedding import _HOP, _PARTIAL_FRAMES, MIN_SPEECH_S, SAMPLE_RATE, SpeakerEncoder
 from s2f_desktop.inference.embedding import preprocess as ge2e_preprocess
 
 #: Window hop of resemblyzer's slicing in frames (1.3 windows per second of speech).
@@ -54,25 +53,12 @@ def window_embeddings(encoder: SpeakerEncoder, x16k: np.ndarray,
 
     Raises InputError when the segment has less than ``MIN_SPEECH_S`` of speech after trimming.
     """
-    ra = _ra()
     wav = np.asarray(x16k, dtype=np.float32) if preprocessed else ge2e_preprocess(x16k)
     speech_s = len(wav) / SAMPLE_RATE
     if len(wav) < int(MIN_SPEECH_S * SAMPLE_RATE):
         raise InputError(f"too little speech for a speaker embedding ({speech_s:.2f} s after trimming; "
                          f"need {MIN_SPEECH_S} s)")
-    n_frames = int(np.ceil((len(wav) + 1) / _HOP))
-    starts = list(range(0, max(1, n_frames - _PARTIAL_FRAMES + _STEP + 1), _STEP))
-    last = starts[-1] * _HOP
-    if len(starts) > 1 and (len(wav) - last) / (_PARTIAL_FRAMES * _HOP) < 0.75:
-        starts = starts[:-1]
-    need = (starts[-1] + _PARTIAL_FRAMES) * _HOP
-    if need >= len(wav):
-        wav = np.pad(wav, (0, need - len(wav)))
-    mel = ra.wav_to_mel_spectrogram(wav)
-    mels = np.stack([mel[s:s + _PARTIAL_FRAMES] for s in starts])
-    with encoder._lock, torch.inference_mode():
-        out = encoder.net(torch.from_numpy(mels).to(encoder.device.torch_device)).cpu().numpy()
-    return out.astype(np.float32), float(speech_s)
+    return encoder.windows(wav, preprocessed=True), float(speech_s)
 
 
 def windows_for_speech(speech_s: float) -> int:

@@ -102,13 +102,16 @@ class SpeakerEncoder:
         self.net = net.to(device.torch_device).eval()
         self._lock = threading.Lock()
 
-    def embed(self, x16k: np.ndarray, preprocessed: bool = False) -> np.ndarray:
-        """L2-normalised 256-d embedding of 16 kHz speech (1.6 s windows every ~0.77 s, averaged)."""
+    def windows(self, x16k: np.ndarray, preprocessed: bool = False) -> np.ndarray:
+        """The GE2E embeddings (float32, one row each) of the 1.6 s windows of 16 kHz speech.
+
+        Same slicing as resemblyzer (rate 1.3 windows/s, last window kept at >= 75 % coverage).
+        Raises InputError with less than ``MIN_SPEECH_S`` of speech after trimming.
+        """
         ra = _ra()
         wav = np.asarray(x16k, dtype=np.float32) if preprocessed else preprocess(x16k)
         if len(wav) < int(MIN_SPEECH_S * SAMPLE_RATE):
             raise InputError(f"too little speech for a speaker embedding (need {MIN_SPEECH_S} s after trimming)")
-        # Same slicing as resemblyzer (rate 1.3 windows/s, last window kept at >= 75 % coverage).
         n_frames = int(np.ceil((len(wav) + 1) / _HOP))
         step = int(np.round((SAMPLE_RATE / 1.3) / _HOP))
         starts = list(range(0, max(1, n_frames - _PARTIAL_FRAMES + step + 1), step))
@@ -121,8 +124,12 @@ class SpeakerEncoder:
         mel = ra.wav_to_mel_spectrogram(wav)
         mels = np.stack([mel[s:s + _PARTIAL_FRAMES] for s in starts])
         with self._lock, torch.inference_mode():
-            partial = self.net(torch.from_numpy(mels).to(self.device.torch_device)).cpu().numpy().astype(np.float64)
-        raw = partial.mean(axis=0)
+            out: np.ndarray = self.net(torch.from_numpy(mels).to(self.device.torch_device)).cpu().numpy()
+        return out.astype(np.float32)
+
+    def embed(self, x16k: np.ndarray, preprocessed: bool = False) -> np.ndarray:
+        """L2-normalised 256-d embedding of 16 kHz speech: the mean of its window embeddings."""
+        raw = self.windows(x16k, preprocessed).astype(np.float64).mean(axis=0)
         emb: np.ndarray = (raw / np.linalg.norm(raw)).astype(np.float32)
         return emb
 

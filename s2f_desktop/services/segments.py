@@ -121,8 +121,8 @@ _FIELD_ALIASES = {"start": "start_sample", "end": "end_sample"}
 _EDITABLE = {"start_sample", "end_sample", "label", "speaker_tag", "status"}
 
 
-def update_segment(ctx: AppContext, segment_id: str, **fields: Any) -> Segment:
-    """Edit ``start``/``start_sample``, ``end``/``end_sample``, ``label``, ``speaker_tag`` or ``status``."""
+def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validated edits of one segment (aliases resolved; labels and speaker tags checked as hostile text)."""
     changes: dict[str, Any] = {}
     for key, value in fields.items():
         key = _FIELD_ALIASES.get(key, key)
@@ -138,6 +138,12 @@ def update_segment(ctx: AppContext, segment_id: str, **fields: Any) -> Segment:
         else:
             value = check_text(key, str(value))
         changes[key] = value
+    return changes
+
+
+def update_segment(ctx: AppContext, segment_id: str, **fields: Any) -> Segment:
+    """Edit ``start``/``start_sample``, ``end``/``end_sample``, ``label``, ``speaker_tag`` or ``status``."""
+    changes = _clean_fields(fields)
     with ctx.store.write() as s:
         before = repo.get_segment(s, segment_id)
         ev, case = _evidence_and_case(s, before.evidence_id)
@@ -287,22 +293,7 @@ def update_segments(ctx: AppContext, changes: dict[str, dict[str, Any]], action:
         return []
     clean: dict[str, dict[str, Any]] = {}
     for seg_id, fields in changes.items():
-        one: dict[str, Any] = {}
-        for key, value in fields.items():
-            key = _FIELD_ALIASES.get(key, key)
-            if key not in _EDITABLE:
-                raise InputError(f"not an editable segment field: {key}")
-            if key in ("start_sample", "end_sample"):
-                value = int(value)
-            elif key == "status":
-                try:
-                    value = SegmentStatus(value)
-                except ValueError as exc:
-                    raise InputError(f"invalid segment status {value!r}") from exc
-            else:
-                value = str(value).strip()
-            one[key] = value
-        clean[seg_id] = one
+        clean[seg_id] = _clean_fields(fields)
     out: list[Segment] = []
     diffs: dict[str, dict[str, Any]] = {}
     with ctx.store.write() as s:
