@@ -41,7 +41,7 @@ from s2f_desktop.core.results import Acoustics, Consistency, Quality, QualityVer
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.workers import JobRunner
+from s2f_desktop.gui.workers import JobRunner, show_progress
 
 LEAD_DISCLAIMER = ("These estimates are investigative leads about the voice, never an identification of a person.")
 
@@ -671,12 +671,7 @@ class AnalysisPanel(QWidget):
 
     def _progress(self, frac: float, message: str) -> None:
         message = self.humanize(message)
-        if frac >= 0:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(frac * 1000))
-        else:
-            self.progress.setRange(0, 0)
-        self.progress.setFormat(f"{message} — %p%" if message else "%p%")
+        show_progress(self.progress, frac, message)
         if message:
             self.status_message.emit(f"Analysis: {message}")
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from s2f_desktop.core.models import SegmentStatus
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.workers import JobRunner
+from s2f_desktop.gui.workers import JobRunner, show_progress
 
 UNLABELLED = "(no speaker label)"
 
@@ -327,12 +327,7 @@ class ComparisonPanel(QWidget):
         self.progress.setFormat("cancelling…")
 
     def _progress(self, frac: float, message: str) -> None:
-        if frac >= 0:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(frac * 1000))
-        else:
-            self.progress.setRange(0, 0)
-        self.progress.setFormat(f"{message} — %p%" if message else "%p%")
+        show_progress(self.progress, frac, message)
 
     def _ended(self) -> None:
         self.cancel_btn.setEnabled(False)

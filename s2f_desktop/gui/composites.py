@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from s2f_desktop.core.models import AnalysisRun, Composite, Origin
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.workers import JobRunner
+from s2f_desktop.gui.workers import JobRunner, show_progress
 
 SLIDER_STEPS = 1000
 #: Pause after the last slider move before the preview renders (ms).
@@ -589,12 +589,7 @@ class CompositePanel(QWidget):
             self.progress.setRange(0, 1000)
 
     def _progress(self, frac: float, msg: str) -> None:
-        if frac >= 0:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(frac * 1000))
-        else:
-            self.progress.setRange(0, 0)
-        self.progress.setFormat(f"{msg} — %p%" if msg else "%p%")
+        show_progress(self.progress, frac, msg)
 
     def create_set(self) -> None:
         """Render the composite set for the run (worker)."""

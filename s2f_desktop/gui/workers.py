@@ -267,3 +267,13 @@ class JobRunner(QObject):
         if ok:
             self._prune()
         return ok
+
+
+def show_progress(bar: Any, frac: float, message: str) -> None:
+    """A job's progress on a QProgressBar: a fraction in [0, 1], or busy (frac < 0) when unknown."""
+    if frac >= 0:
+        bar.setRange(0, 1000)
+        bar.setValue(int(frac * 1000))
+    else:
+        bar.setRange(0, 0)
+    bar.setFormat(f"{message} — %p%" if message else "%p%")
