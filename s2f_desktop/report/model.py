@@ -549,7 +549,8 @@ LIMITATIONS: tuple[str, ...] = (
     "small for them.",
     "Sex is estimated as the probability that the voice belongs to a male rather than a female speaker. This "
     "describes voice characteristics, not a person's sex or gender identity. Children, some adolescents and some "
-    "adults are often misjudged.",
+    "adults are often misjudged; a man with a high-pitched voice or a woman with a low-pitched one can be assigned "
+    "the other sex with a confident probability (the model card lists such a case from its validation).",
     "Age is only weakly identifiable from voice: voices age differently, and errors of ten years or more are "
     "common. Use the interval, not the median, and treat it as a broad range.",
     "No identity: the composite faces are average faces built from a few estimated traits. They are not "
