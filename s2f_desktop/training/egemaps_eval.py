@@ -125,10 +125,14 @@ def _winsorise(blocks: dict[str, np.ndarray], train: np.ndarray) -> dict[str, np
     return {v: np.where(np.isnan(b), np.nan, np.clip(b, lo, hi)) for v, b in blocks.items()}
 
 
+#: Columns of the Praat block holding its F0 measures (log median, 5th and 95th percentile).
+_PRAAT_F0 = [0, 1, 2]
+
+
 class Data:
     """Items, labels, folds and the feature blocks, exactly as the trainer builds them."""
 
-    def __init__(self, cache: Path, data_root: Path) -> None:
+    def __init__(self, cache: Path, data_root: Path, fold_seed: int | None = None) -> None:
         from s2f_desktop.training import traits_train as T
         from s2f_desktop.training.features import compute_features
         from s2f_desktop.training.review import REVIEW_FILE, load_review, verified_sex
@@ -157,7 +161,8 @@ class Data:
                 self.age_usable[i] = bool(f["age_usable"])
                 self.sex_verified[i] = verified_sex(f["p_male"] >= 0.5, bool(f["sex_usable"]), review.get(it.id))
         self.ok = np.logical_and.reduce([fx[v]["ok"] for v in VARIANTS])
-        self.folds = cal.group_folds(self.groups, T.FOLDS, T.SEED)
+        # The trainer's folds; another seed only for a sensitivity run (--fold-seed).
+        self.folds = cal.group_folds(self.groups, T.FOLDS, T.SEED if fold_seed is None else fold_seed)
         self.sex_train = self.ok & self.sex_verified & np.isfinite(self.sex)
         self.age_train = self.ok & self.age_usable & np.isfinite(self.age)
         d = T.EMBEDDING_DIM
@@ -175,7 +180,7 @@ def _blocks(d: Data, names: tuple[str, ...], ege_cols: np.ndarray | None, fold: 
         ege = _winsorise({v: d.ege[v][:, ege_cols] for v in VARIANTS}, train)
     out = {}
     for v in VARIANTS:
-        fixed = {"emb": d.emb[v], "praat": d.praat[v]}
+        fixed = {"emb": d.emb[v], "praat": d.praat[v], "praat_f0": d.praat[v][:, _PRAAT_F0]}
         out[v] = np.hstack([ege[v] if b == "ege" else fixed[b] for b in names])
     return out
 
@@ -365,6 +370,8 @@ SEX_ARMS: dict[str, tuple[tuple[str, ...], str]] = {
     "GE2E + eGeMAPS (no Praat)": (("emb", "ege"), "all"),
     "GE2E + Praat + eGeMAPS F0 subset": (("emb", "praat", "ege"), "f0"),
     "GE2E + eGeMAPS F0 subset (no Praat)": (("emb", "ege"), "f0"),
+    "GE2E alone (control)": (("emb",), "none"),
+    "GE2E + Praat F0 only (control)": (("emb", "praat_f0"), "none"),
 }
 AGE_ARMS: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "shipped (GE2E raw, years, band-balanced)": (("emb",), "none", True),
@@ -375,14 +382,17 @@ AGE_ARMS: dict[str, tuple[tuple[str, ...], str, bool]] = {
 }
 
 
-def evaluate_all(cache: Path, data_root: Path, n_boot: int = 1000,
-                 log: Callable[[str], None] = print) -> dict[str, Any]:
+def evaluate_all(cache: Path, data_root: Path, n_boot: int = 1000, log: Callable[[str], None] = print,
+                 fold_seed: int | None = None, sex_arms: tuple[str, ...] | None = None,
+                 with_age: bool = True) -> dict[str, Any]:
     """Every arm, out-of-fold, clean and telephone; bootstrap CIs and paired differences."""
     from s2f_desktop.training import traits_train as T
     from s2f_desktop.voice.egemaps import F0_FEATURES, FEATURE_NAMES
 
     t0 = time.perf_counter()
-    d = Data(cache, data_root)
+    d = Data(cache, data_root, fold_seed)
+    sex_arm_defs = {a: SEX_ARMS[a] for a in (sex_arms or tuple(SEX_ARMS))}
+    age_arm_defs = AGE_ARMS if with_age else {}
     cols = {"none": None, "all": np.arange(len(FEATURE_NAMES)),
             "f0": np.array([FEATURE_NAMES.index(n) for n in F0_FEATURES])}
     res: dict[str, Any] = {
@@ -394,27 +404,30 @@ def evaluate_all(cache: Path, data_root: Path, n_boot: int = 1000,
                      f"fold's {WINSOR} percentiles, standardised, NaN -> training mean. 95 % CI: percentile "
                      f"bootstrap over groups ({n_boot} resamples, the same resamples for every arm: paired "
                      "differences vs the first arm)."),
+        "fold_seed": T.SEED if fold_seed is None else fold_seed,
         "n_items": d.n, "egemaps_missing_rows": int(np.sum(d.ok & ~d.ege_ok)),
         "sex": {}, "age": {},
     }
     assert np.all(d.ege_ok[d.ok]), "eGeMAPS missing for some clips with features; run --extract first"
     sex_p: dict[str, tuple[dict[str, np.ndarray], np.ndarray]] = {}
-    for arm, (names, c) in SEX_ARMS.items():
+    for arm, (names, c) in sex_arm_defs.items():
         oof = sex_oof(d, names, cols[c])
         sex_p[arm] = sex_calibrated(d, oof)
         log(f"  sex arm done: {arm} ({time.perf_counter() - t0:.0f} s)")
     age_o: dict[str, dict[str, dict[str, np.ndarray]]] = {}
-    for arm, (names, c, raw) in AGE_ARMS.items():
+    for arm, (names, c, raw) in age_arm_defs.items():
         age_o[arm] = age_outputs(d, age_oof(d, names, cols[c], raw))
         log(f"  age arm done: {arm} ({time.perf_counter() - t0:.0f} s)")
     for v in VARIANTS:
-        m = d.sex_train & np.isfinite(sex_p[next(iter(SEX_ARMS))][0][v])
+        m = d.sex_train & np.isfinite(sex_p[next(iter(sex_arm_defs))][0][v])
         y, g = d.sex[m], d.groups[m]
         boots = _resamples(g, n_boot, T.SEED)
         arms = {a: _sex_stats(p[v][m], y, band[m]) for a, (p, band) in sex_p.items()}
         res["sex"][v] = {"n": int(m.sum()), "n_female": int(np.sum(y == 0)), "n_male": int(np.sum(y == 1)),
-                         "arms": _summarise(arms, next(iter(SEX_ARMS)), int(m.sum()), boots)}
-        ma = d.age_train & np.isfinite(age_o[next(iter(AGE_ARMS))][v]["median"])
+                         "arms": _summarise(arms, next(iter(sex_arm_defs)), int(m.sum()), boots)}
+        if not age_arm_defs:
+            continue
+        ma = d.age_train & np.isfinite(age_o[next(iter(age_arm_defs))][v]["median"])
         ya, ga = d.age[ma], d.groups[ma]
         boots_a = _resamples(ga, n_boot, T.SEED)
         arms_a = {a: _age_stats({k: o[v][k][ma] for k in o[v]}, ya) for a, o in age_o.items()}
@@ -480,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extract", action="store_true", help="compute and store the eGeMAPS functionals")
     ap.add_argument("--out", type=Path, default=None, help="results.json (results.md is written beside it)")
     ap.add_argument("--boot", type=int, default=1000, help="bootstrap resamples")
+    ap.add_argument("--fold-seed", type=int, default=None,
+                    help="sensitivity run: other grouped folds (default: the trainer's SEED)")
+    ap.add_argument("--sex-arms", nargs="*", default=None, help="only these sex arms (names as in SEX_ARMS)")
+    ap.add_argument("--no-age", action="store_true", help="skip the age arms")
     a = ap.parse_args(argv)
     if a.extract:
         s = extract(a.cache, a.data)
@@ -487,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
         (a.cache / "egemaps" / "extraction.json").write_text(json.dumps(s, indent=1), encoding="utf-8")
         return 0
     out = a.out or a.cache / "egemaps" / "results.json"
-    res = evaluate_all(a.cache, a.data, a.boot)
+    res = evaluate_all(a.cache, a.data, a.boot, fold_seed=a.fold_seed,
+                       sex_arms=tuple(a.sex_arms) if a.sex_arms else None, with_age=not a.no_age)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1, allow_nan=True), encoding="utf-8")
     out.with_suffix(".md").write_text(render_md(res), encoding="utf-8")
