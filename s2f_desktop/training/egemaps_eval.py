@@ -460,6 +460,20 @@ def render_md(res: dict[str, Any]) -> str:
              res["protocol"], "",
              "Each cell: value [95 % CI]; below it the paired difference to the first row [95 % CI], "
              "`*` when that interval excludes 0. Percentages for rates; AUC, P(male) as fractions.", ""]
+    lines += ["## Sex in brief (issue target: decided accuracy >= 99 % with abstention <= 10 %, women and men)", "",
+              "| channel | inputs | women: abstention | women: decided accuracy | men: abstention "
+              "| men: decided accuracy |", "|---|---|---|---|---|---|"]
+    for v, r in res["sex"].items():
+        for arm, e in r["arms"].items():
+            cells = []
+            for c in ("female_abstention", "female_accuracy_decided", "male_abstention", "male_accuracy_decided"):
+                x = e[c]
+                d = (f" ({x['diff_vs_base'] * 100:+.1f} [{x['diff_ci95'][0] * 100:+.1f}, "
+                     f"{x['diff_ci95'][1] * 100:+.1f}]{'*' if x['diff_excludes_0'] else ''})"
+                     if "diff_vs_base" in x else "")
+                cells.append(f"{x['value'] * 100:.1f}{d}")
+            lines.append(f"| {v} | {arm} | " + " | ".join(cells) + " |")
+    lines.append("")
     sex_cols = [("female_abstention", True), ("female_accuracy_decided", True), ("female_accuracy", True),
                 ("female_mean_p_male", False), ("male_abstention", True), ("male_accuracy_decided", True),
                 ("male_accuracy", True), ("male_mean_p_male", False), ("auc", False)]
@@ -497,11 +511,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="sensitivity run: other grouped folds (default: the trainer's SEED)")
     ap.add_argument("--sex-arms", nargs="*", default=None, help="only these sex arms (names as in SEX_ARMS)")
     ap.add_argument("--no-age", action="store_true", help="skip the age arms")
+    ap.add_argument("--render", type=Path, default=None, help="only re-render results.md from this results.json")
     a = ap.parse_args(argv)
     if a.extract:
         s = extract(a.cache, a.data)
         (a.cache / "egemaps").mkdir(parents=True, exist_ok=True)
         (a.cache / "egemaps" / "extraction.json").write_text(json.dumps(s, indent=1), encoding="utf-8")
+        return 0
+    if a.render:
+        md = render_md(json.loads(a.render.read_text(encoding="utf-8")))
+        a.render.with_suffix(".md").write_text(md, encoding="utf-8")
+        print(md)
         return 0
     out = a.out or a.cache / "egemaps" / "results.json"
     res = evaluate_all(a.cache, a.data, a.boot, fold_seed=a.fold_seed,
