@@ -1,4 +1,4 @@
-"""eGeMAPS-style parameters (:func:`s2f_desktop.voice.egemaps.egemaps`) on CPU, one core.
+"""eGeMAPS-style parameters (:func:`s2f_desktop.training.egemaps.egemaps`) on CPU, one core.
 
 Input: espeak-ng speech (as in ``bench_voice``), 10 s and 60 s at 16 kHz; median of runs,
 imports and the mel filterbank warmed up first. Target from issue 13's experiment brief:
@@ -16,7 +16,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def run(quick: bool = False) -> list[dict]:
     from benchmarks.bench_voice import _median_time, speech
-    from s2f_desktop.voice.egemaps import egemaps
+    from s2f_desktop.training.egemaps import egemaps
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""Issue 13 experiment: do eGeMAPS-style parameters (:mod:`s2f_desktop.voice.egemaps`) help the trait heads?
+"""Issue 13 experiment: do eGeMAPS-style parameters (:mod:`s2f_desktop.training.egemaps`) help the trait heads?
 
 Two steps, both reading the trainer's feature cache (``<cache>/feat``, filled by
 ``s2f-train traits``; each clip's record holds the exact 16 kHz speech the analysis path
@@ -45,9 +45,9 @@ def _egemaps_file(cache: Path, item: Item, variant: str) -> Path:
 
 def extract(cache: Path, data_root: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Compute and store the eGeMAPS functionals of every cached training clip (skips those done)."""
+    from s2f_desktop.training.egemaps import FEATURE_NAMES, egemaps, egemaps_vector
     from s2f_desktop.training.features import load_cached
     from s2f_desktop.training.traits_train import select_items
-    from s2f_desktop.voice.egemaps import FEATURE_NAMES, egemaps, egemaps_vector
 
     items = select_items(data_root, None)
     feat = cache / "feat"
@@ -100,7 +100,7 @@ WINSOR = (0.5, 99.5)
 
 def load_egemaps(cache: Path, items: list[Item]) -> dict[str, np.ndarray]:
     """{variant: (n, 88)} eGeMAPS matrix in ``items`` order (NaN rows where missing)."""
-    from s2f_desktop.voice.egemaps import FEATURE_NAMES
+    from s2f_desktop.training.egemaps import FEATURE_NAMES
 
     out = {}
     for v in VARIANTS:
@@ -387,7 +387,7 @@ def evaluate_all(cache: Path, data_root: Path, n_boot: int = 1000, log: Callable
                  with_age: bool = True) -> dict[str, Any]:
     """Every arm, out-of-fold, clean and telephone; bootstrap CIs and paired differences."""
     from s2f_desktop.training import traits_train as T
-    from s2f_desktop.voice.egemaps import F0_FEATURES, FEATURE_NAMES
+    from s2f_desktop.training.egemaps import F0_FEATURES, FEATURE_NAMES
 
     t0 = time.perf_counter()
     d = Data(cache, data_root, fold_seed)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from s2f_desktop.voice.egemaps import F0_FEATURES, FEATURE_NAMES, egemaps, egemaps_vector
+from s2f_desktop.training.egemaps import F0_FEATURES, FEATURE_NAMES, egemaps, egemaps_vector
 
 
 def vowel(f0: float, formants: tuple[float, ...] = (500.0, 1500.0, 2500.0, 3500.0), seconds: float = 2.0,
