@@ -130,7 +130,7 @@ def search_latency(tmp: Path, rows: int = 100_000, repeats: int = 5) -> tuple[fl
 
     from s2f_desktop.archive.scoring import load_scorer
     from s2f_desktop.archive.search import Filters, search_index
-    from s2f_desktop.archive.store import ROW_SCHEMA, IndexStore, write_atomic
+    from s2f_desktop.archive.store import ROW_SCHEMA, IndexStore, write_compact
 
     rng = np.random.default_rng(1)
     e = rng.normal(size=(rows, 256)).astype(np.float32)
@@ -154,8 +154,11 @@ def search_latency(tmp: Path, rows: int = 100_000, repeats: int = 5) -> tuple[fl
         "models_json": pa.array(['[{"id": "resemblyzer-ge2e-0.1.4", "sha256": "synthetic"}]'] * rows),
     })
     cols["end_s"] = pa.array(cols["start_s"].to_numpy() + 5.0)
+    # The age filter uses the 80 % interval (search.filter_mask), so the rows carry one.
+    med = rng.uniform(18, 75, rows)
+    cols.update({"age_median": pa.array(med), "age_lo80": pa.array(med - 12.0), "age_hi80": pa.array(med + 12.0)})
     table = pa.table(cols, schema=ROW_SCHEMA)
-    write_atomic(table, store.rows_dir("synthetic") / "compact-synthetic.parquet")
+    write_compact(table, store.rows_dir("synthetic") / "compact-synthetic.parquet")  # as `s2f archive compact`
     from types import SimpleNamespace
 
     qe = e[123] + 0.05 * rng.normal(size=256).astype(np.float32)

@@ -272,3 +272,44 @@ def test_repeated_search_uses_cached_rows_until_the_index_changes(tmp_path: Path
     assert first.candidates == again.candidates == 4
     write_atomic(t.slice(4, 1), store.row_file("k1", t.column("sha256")[4].as_py()))
     assert search_index(str(store.root), q, CosineScorer(), Filters(), top=10).candidates == 5
+
+
+def test_compaction_writes_an_embeddings_sidecar_that_reads_as_the_parquet_columns(tmp_path: Path) -> None:
+    from s2f_desktop.archive.store import sidecar_path
+
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    t = _rows(6)
+    # A recording without speech: one row, no embeddings (nulls must survive the sidecar).
+    blank = {name: None for name in ROW_SCHEMA.names}
+    blank.update({"sha256": "f" * 64, "index_key": "k1", "path": "/arch/silence.wav", "status": "no_speech"})
+    t = pa.concat_tables([t, pa.Table.from_pylist([blank], schema=ROW_SCHEMA)])
+    for i in range(t.num_rows):
+        write_atomic(t.slice(i, 1), store.row_file("k1", t.column("sha256")[i].as_py()))
+    loose = store.read_rows("k1")
+    assert store.compact("k1") == 7
+    (compact,) = store.rows_dir("k1").glob("compact-*.parquet")
+    assert sidecar_path(compact).is_file()
+    cols = ["path", "status", "embedding", "embedding_tel"]
+    fast = store.read_rows("k1", columns=cols)
+    assert fast.column("embedding").null_count == 1 and fast.column("embedding_tel").null_count == 1
+    order = np.argsort(fast.column("sha256").to_numpy(zero_copy_only=False))
+    ref = np.argsort(loose.column("sha256").to_numpy(zero_copy_only=False))
+    for c in ("embedding", "embedding_tel"):
+        assert fast.column(c).take(pa.array(order)).to_pylist() == loose.column(c).take(pa.array(ref)).to_pylist()
+    # Without the sidecar (an index compacted by an older version) the Parquet columns are read: same rows.
+    sidecar_path(compact).rename(tmp_path / "aside.npy")
+    assert store.read_rows("k1", columns=cols).equals(fast)
+    # A sidecar that does not belong to the file (other row count) is not used.
+    np.save(sidecar_path(compact), np.zeros((2, 3, 256), np.float32))
+    assert store.read_rows("k1", columns=cols).equals(fast)
+
+
+def test_dedup_keeps_the_first_row_of_each_recording_speaker() -> None:
+    from s2f_desktop.archive.store import _dedup
+
+    t = _rows(4)
+    both = pa.concat_tables([t, t.slice(1, 2), t])
+    got = _dedup(both)
+    assert got.column("sha256").to_pylist() == t.column("sha256").to_pylist()
+    assert _dedup(t) is t

@@ -39,7 +39,7 @@ MIN_TURN_S = 1.0
 #: beyond half a minute the medians it reports barely move (the embedding uses all the speech).
 MAX_ACOUSTIC_S = 30.0
 #: Version of the per-recording pipeline (part of the index key: a change re-indexes).
-PIPELINE_VERSION = "archive-pipeline-2"
+PIPELINE_VERSION = "archive-pipeline-3"  # 3: silero windows scored in blocks (vad._BatchedScorer)
 
 
 @dataclass
@@ -171,7 +171,7 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
     t1 = time.perf_counter()
     regions = [(r.start_s, r.end_s) for r in detect_speech(
         x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
-        min_silence_s=VAD_PARAMS["min_silence_s"])]
+        min_silence_s=VAD_PARAMS["min_silence_s"], batched=True)]  # windows scored per block: see vad._BatchedScorer
     t2 = time.perf_counter()
     quality = assess(x, sr, speech=regions)
     x16 = resample(x, sr, ANALYSIS_RATE)
@@ -263,7 +263,7 @@ def query_embedding(parts: list[tuple[np.ndarray, int]], analyzer: Any) -> Query
         x = np.asarray(x, dtype=np.float32)
         regions = [(r.start_s, r.end_s) for r in detect_speech(
             x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
-            min_silence_s=VAD_PARAMS["min_silence_s"])]
+            min_silence_s=VAD_PARAMS["min_silence_s"], batched=True)]
         region_list.append(regions)
         if regions:
             speech_parts.append(
