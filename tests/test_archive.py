@@ -313,3 +313,34 @@ def test_dedup_keeps_the_first_row_of_each_recording_speaker() -> None:
     got = _dedup(both)
     assert got.column("sha256").to_pylist() == t.column("sha256").to_pylist()
     assert _dedup(t) is t
+
+
+def test_archive_groups_turns_with_the_calibrated_split_and_falls_back_to_cosine() -> None:
+    from s2f_desktop.inference.archive_pipeline import speaker_groups
+    from s2f_desktop.system.env import models_dir
+    from s2f_desktop.voice import lr as lrm
+    from s2f_desktop.voice.consistency import group_by_speaker, split_speakers
+
+    model = models_dir() / "comparison-v1"
+    cal = lrm.Calibration.load(model / "calibration.json")
+    cohort = np.load(model / "cohort.npy").astype(np.float32)
+    rng = np.random.default_rng(4)
+
+    def voice(centre: np.ndarray, n: int) -> np.ndarray:
+        return lrm.unit(centre[None, :] + 0.25 * rng.standard_normal((n, 256)) / 16.0).astype(np.float32)
+
+    a, b = cohort[10].astype(np.float64), cohort[700].astype(np.float64)
+    ids = ["0", "1", "2", "3", "4"]
+    wins = [voice(a, 8), voice(b, 8), voice(a, 9), voice(b, 6), voice(a, 1)]
+    net = [7.0, 7.0, 8.0, 5.0, 0.8]  # the last turn is too short for the calibrated comparison
+    embs = [lrm.unit(w.mean(axis=0)).astype(np.float32) for w in wins]
+    calibrated = SimpleNamespace(comparison=(cal, cohort, ()), threshold=0.7)
+    got = speaker_groups(ids, embs, wins, net, calibrated)
+    assert got == [list(g) for g in split_speakers(ids, wins, net, cal, cohort).groups]
+    assert sorted(map(sorted, got)) == [["0", "2"], ["1", "3"]]  # "4" is left unassigned
+    # No turn long enough to judge, or no comparison model: the cosine threshold groups them.
+    short = [0.9] * 5
+    assert speaker_groups(ids, embs, wins, short, calibrated) == group_by_speaker(ids, embs, 0.7)
+    cosine = SimpleNamespace(comparison=None, threshold=0.7)
+    assert speaker_groups(ids, embs, wins, net, cosine) == group_by_speaker(ids, embs, 0.7)
+    assert speaker_groups([], [], [], [], calibrated) == []

@@ -173,6 +173,13 @@ def plan(paths: Sequence[Path], store: IndexStore, key: str, retry_errors: bool 
     return todo, skipped
 
 
+def _size_desc(path: str) -> tuple[int, str]:
+    try:
+        return -os.stat(path).st_size, path
+    except OSError:
+        return 0, path
+
+
 def _bokeh_available() -> bool:
     import importlib.util
 
@@ -244,6 +251,9 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
         summary.dashboard = client.dashboard_link if (scheduler or _bokeh_available()) else None
         if summary.dashboard:
             task.progress(0.0, f"Dask dashboard: {summary.dashboard}")
+        # Largest files first: the run then ends on short recordings, so no worker sits idle at the
+        # end while another finishes a long one (files that cannot be stat-ed sort last).
+        todo = sorted(todo, key=_size_desc)
         # One key per (index, path): resubmitting the same work in the same cluster is recognised.
         futures = client.map(index_one, todo, index_dir=str(index_dir), ikey=key, device=device, pure=False,
                              retries=1)
