@@ -269,7 +269,9 @@ class IndexStore:
             if side is None:
                 loose.append(str(f))
                 continue
-            t = pq.read_table(f, columns=[c for c in cols if c not in _EMBEDDING_COLUMNS])
+            # Through the dataset reader with the current schema: columns a file predates read as nulls.
+            t = ds.dataset([str(f)], schema=ROW_SCHEMA, format="parquet").to_table(
+                columns=[c for c in cols if c not in _EMBEDDING_COLUMNS])
             if t.num_rows != side.shape[1]:  # not this file's sidecar: read the file's own columns
                 loose.append(str(f))
                 continue
