@@ -272,3 +272,75 @@ def test_repeated_search_uses_cached_rows_until_the_index_changes(tmp_path: Path
     assert first.candidates == again.candidates == 4
     write_atomic(t.slice(4, 1), store.row_file("k1", t.column("sha256")[4].as_py()))
     assert search_index(str(store.root), q, CosineScorer(), Filters(), top=10).candidates == 5
+
+
+def test_compaction_writes_an_embeddings_sidecar_that_reads_as_the_parquet_columns(tmp_path: Path) -> None:
+    from s2f_desktop.archive.store import sidecar_path
+
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    t = _rows(6)
+    # A recording without speech: one row, no embeddings (nulls must survive the sidecar).
+    blank = {name: None for name in ROW_SCHEMA.names}
+    blank.update({"sha256": "f" * 64, "index_key": "k1", "path": "/arch/silence.wav", "status": "no_speech"})
+    t = pa.concat_tables([t, pa.Table.from_pylist([blank], schema=ROW_SCHEMA)])
+    for i in range(t.num_rows):
+        write_atomic(t.slice(i, 1), store.row_file("k1", t.column("sha256")[i].as_py()))
+    loose = store.read_rows("k1")
+    assert store.compact("k1") == 7
+    (compact,) = store.rows_dir("k1").glob("compact-*.parquet")
+    assert sidecar_path(compact).is_file()
+    cols = ["path", "status", "embedding", "embedding_tel"]
+    fast = store.read_rows("k1", columns=cols)
+    assert fast.column("embedding").null_count == 1 and fast.column("embedding_tel").null_count == 1
+    order = np.argsort(fast.column("sha256").to_numpy(zero_copy_only=False))
+    ref = np.argsort(loose.column("sha256").to_numpy(zero_copy_only=False))
+    for c in ("embedding", "embedding_tel"):
+        assert fast.column(c).take(pa.array(order)).to_pylist() == loose.column(c).take(pa.array(ref)).to_pylist()
+    # Without the sidecar (an index compacted by an older version) the Parquet columns are read: same rows.
+    sidecar_path(compact).rename(tmp_path / "aside.npy")
+    assert store.read_rows("k1", columns=cols).equals(fast)
+    # A sidecar that does not belong to the file (other row count) is not used.
+    np.save(sidecar_path(compact), np.zeros((2, 3, 256), np.float32))
+    assert store.read_rows("k1", columns=cols).equals(fast)
+
+
+def test_dedup_keeps_the_first_row_of_each_recording_speaker() -> None:
+    from s2f_desktop.archive.store import _dedup
+
+    t = _rows(4)
+    both = pa.concat_tables([t, t.slice(1, 2), t])
+    got = _dedup(both)
+    assert got.column("sha256").to_pylist() == t.column("sha256").to_pylist()
+    assert _dedup(t) is t
+
+
+def test_archive_groups_turns_with_the_calibrated_split_and_falls_back_to_cosine() -> None:
+    from s2f_desktop.inference.archive_pipeline import speaker_groups
+    from s2f_desktop.system.env import models_dir
+    from s2f_desktop.voice import lr as lrm
+    from s2f_desktop.voice.consistency import group_by_speaker, split_speakers
+
+    model = models_dir() / "comparison-v1"
+    cal = lrm.Calibration.load(model / "calibration.json")
+    cohort = np.load(model / "cohort.npy").astype(np.float32)
+    rng = np.random.default_rng(4)
+
+    def voice(centre: np.ndarray, n: int) -> np.ndarray:
+        return lrm.unit(centre[None, :] + 0.25 * rng.standard_normal((n, 256)) / 16.0).astype(np.float32)
+
+    a, b = cohort[10].astype(np.float64), cohort[700].astype(np.float64)
+    ids = ["0", "1", "2", "3", "4"]
+    wins = [voice(a, 8), voice(b, 8), voice(a, 9), voice(b, 6), voice(a, 1)]
+    net = [7.0, 7.0, 8.0, 5.0, 0.8]  # the last turn is too short for the calibrated comparison
+    embs = [lrm.unit(w.mean(axis=0)).astype(np.float32) for w in wins]
+    calibrated = SimpleNamespace(comparison=(cal, cohort, ()), threshold=0.7)
+    got = speaker_groups(ids, embs, wins, net, calibrated)
+    assert got == [list(g) for g in split_speakers(ids, wins, net, cal, cohort).groups]
+    assert sorted(map(sorted, got)) == [["0", "2"], ["1", "3"]]  # "4" is left unassigned
+    # No turn long enough to judge, or no comparison model: the cosine threshold groups them.
+    short = [0.9] * 5
+    assert speaker_groups(ids, embs, wins, short, calibrated) == group_by_speaker(ids, embs, 0.7)
+    cosine = SimpleNamespace(comparison=None, threshold=0.7)
+    assert speaker_groups(ids, embs, wins, net, cosine) == group_by_speaker(ids, embs, 0.7)
+    assert speaker_groups([], [], [], [], calibrated) == []

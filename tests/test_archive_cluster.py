@@ -166,3 +166,33 @@ def test_search_finds_the_voice_and_a_hit_imports_with_audit(archive, client, tm
     # Importing again recognises the evidence (no second copy), and still records the archive lookup.
     again = svc.import_hit(ctx, "T-1", index, hit["sha256"], hit["speaker"], add_segment=False)
     assert again.already_present and again.evidence.id == out.evidence.id
+
+
+def test_local_cluster_runs_each_worker_on_its_own_core(client) -> None:
+    """Praat starts a second analysis thread: each worker is confined to one CPU, and the workers to different ones
+    (checked after the kill above too: the restarted worker is pinned again by the plugin)."""
+    cpus = client.run(lambda: sorted(os.sched_getaffinity(0)))
+    assert len(cpus) == 2 and all(len(v) == 1 for v in cpus.values())
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert len({v[0] for v in cpus.values()}) == 2
+
+
+def test_pin_process_to_cpu_confines_every_thread(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import os, threading, time\n"
+            "from s2f_desktop.archive.engine import pin_process_to_cpu\n"
+            "ev = threading.Event(); t = threading.Thread(target=ev.wait); t.start()\n"
+            "cpu = pin_process_to_cpu(5)\n"
+            "late = []; u = threading.Thread(target=lambda: late.append(sorted(os.sched_getaffinity(0)))); "
+            "u.start(); u.join()\n"
+            "print(cpu, sorted({c for tid in os.listdir('/proc/self/task') "
+            "for c in os.sched_getaffinity(int(tid))}), late[0]); ev.set()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.returncode == 0, out.stderr
+    allowed = sorted(os.sched_getaffinity(0))
+    cpu = allowed[5 % len(allowed)]
+    assert out.stdout.split(maxsplit=1)[0] == str(cpu)
+    assert out.stdout.strip().endswith(f"[{cpu}] [{cpu}]")

@@ -133,3 +133,46 @@ def test_read_pairs_keeps_bad_lines_in_order(tmp_path: Path) -> None:
     p = tmp_path / "p.tsv"
     p.write_text("# comment\na.wav\tb.wav\n\nonly-one-field\nc.wav\td.wav\n", encoding="utf-8")
     assert read_pairs(p) == [("a.wav", "b.wav"), ("only-one-field", ""), ("c.wav", "d.wav")]
+
+
+def _plain_split(ids, windows, speech_s, cal, cohort, thr=SPLIT_LOG10_LR):  # type: ignore[no-untyped-def]
+    """The greedy split recomputing every pair at every step (the definition split_speakers memoises)."""
+    ok = [i for i in range(len(ids)) if speech_s[i] >= cal.min_speech_s and len(windows[i])]
+    groups = [[i] for i in ok]
+
+    def llr(a, b):  # type: ignore[no-untyped-def]
+        v = lrm.compare_embeddings(cal, cohort, np.concatenate([windows[i] for i in a]).mean(axis=0),
+                                   np.concatenate([windows[i] for i in b]).mean(axis=0),
+                                   float(sum(speech_s[i] for i in a)), float(sum(speech_s[i] for i in b)))
+        return float(v.log10_lr) if v.log10_lr is not None else 0.0
+
+    while len(groups) > 1:
+        best, pair = -np.inf, (0, 1)
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                v = llr(groups[a], groups[b])
+                if v > best:
+                    best, pair = v, (a, b)
+        if best <= thr:
+            break
+        a, b = pair
+        groups[a] = sorted(groups[a] + groups[b])
+        del groups[b]
+    groups.sort(key=lambda g: (-sum(speech_s[i] for i in g), g[0]))
+    between = [(a, b, llr(groups[a], groups[b])) for a in range(len(groups)) for b in range(a + 1, len(groups))]
+    return [tuple(ids[i] for i in g) for g in groups], between
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_memoised_split_equals_the_plain_greedy_loop(seed: int) -> None:
+    cal, cohort = _model()
+    rng = np.random.default_rng(seed)
+    voices = [cohort[j].astype(np.float64) for j in rng.choice(len(cohort), 3, replace=False)]
+    n = 18
+    ids = [f"t{i}" for i in range(n)]
+    wins = [_speaker(rng, int(rng.integers(1, 9)), voices[i % 3]) for i in range(n)]
+    speech = [float(rng.uniform(0.8, 8.0)) for _ in range(n)]
+    groups, between = _plain_split(ids, wins, speech, cal, cohort)
+    sp = split_speakers(ids, wins, speech, cal, cohort)
+    assert list(sp.groups) == groups
+    assert list(sp.between) == between  # the same floats, not approximately

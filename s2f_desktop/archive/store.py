@@ -5,6 +5,8 @@ Layout of an index folder::
     index.json                         format version and the index keys it holds
     rows/key=<index key>/<sha256>.parquet      one file per indexed recording (one row per speaker)
     rows/key=<index key>/compact-<id>.parquet  many recordings merged by `compact`
+    rows/key=<index key>/compact-<id>.embeddings.npy  the same file's two embedding columns as one
+                                               float32 array (2, n, 256), NaN for rows without one
     errors/key=<index key>/<path key>.parquet  one file per recording that failed (one row, the reason)
     catalog/<run>-<n>.parquet          path, size, mtime -> sha256 (so a later run skips unchanged files unread)
 
@@ -16,6 +18,12 @@ but before reporting, or two copies of one file) replaces the file with identica
 instead of adding a duplicate. Readers still de-duplicate on (sha256, speaker) in case a
 compaction was interrupted between writing the merged file and removing the loose ones.
 Dot-files (unfinished writes) are ignored by readers and removed by the next run.
+
+The ``.embeddings.npy`` next to a compacted file is a derived copy for speed: Parquet stores a
+fixed-size list column with repetition levels, and decoding 100,000 x 2 x 256 floats that way
+takes most of a first search; a ``.npy`` loads at disk speed. The Parquet file keeps its own
+embedding columns (older readers, and the fallback when the sidecar is missing or does not
+match the file's row count), so the index stays readable by every version.
 
 The index key (:func:`s2f_desktop.inference.archive_pipeline.index_key`) digests the
 models, their sha256, the analysis parameters and the pipeline version: a recording is
@@ -31,7 +39,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -117,11 +125,15 @@ def path_key(path: str) -> str:
 
 def write_atomic(table: pa.Table, final: Path) -> None:
     """Write ``table`` to ``final`` so that it appears whole or not at all."""
+    _write_atomic(final, lambda fh: pq.write_table(table, fh, compression="zstd"))
+
+
+def _write_atomic(final: Path, write: Callable[[BinaryIO], None]) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
     try:
         with open(tmp, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
@@ -243,13 +255,36 @@ class IndexStore:
             d = self.rows_dir(k)
             if d.exists():
                 files += sorted(p for p in d.glob("*.parquet") if not p.name.startswith("."))
-        cols = None if columns is None else list(dict.fromkeys(["index_key", "sha256", "speaker"] + columns))
+        cols = list(ROW_SCHEMA.names) if columns is None else \
+            list(dict.fromkeys(["index_key", "sha256", "speaker"] + columns))
         if not files:
-            return ROW_SCHEMA.empty_table() if cols is None else ROW_SCHEMA.empty_table().select(cols)
+            return ROW_SCHEMA.empty_table().select(cols)
         import pyarrow.dataset as ds
 
-        table = ds.dataset([str(f) for f in files], schema=ROW_SCHEMA, format="parquet").to_table(columns=cols)
-        if any(p.name.startswith("compact-") for p in files) and table.num_rows:
+        emb_cols = [c for c in cols if c in _EMBEDDING_COLUMNS]
+        parts: list[pa.Table] = []
+        loose: list[str] = []
+        for f in files:
+            side = _read_sidecar(f) if emb_cols and f.name.startswith("compact-") else None
+            if side is None:
+                loose.append(str(f))
+                continue
+            # Through the dataset reader with the current schema: columns a file predates read as nulls.
+            t = ds.dataset([str(f)], schema=ROW_SCHEMA, format="parquet").to_table(
+                columns=[c for c in cols if c not in _EMBEDDING_COLUMNS])
+            if t.num_rows != side.shape[1]:  # not this file's sidecar: read the file's own columns
+                loose.append(str(f))
+                continue
+            arrays = {name: t.column(name) for name in t.column_names}
+            for name in emb_cols:
+                arrays[name] = pa.chunked_array([_fixed_list(side[_EMBEDDING_COLUMNS.index(name)])])
+            parts.append(pa.table([arrays[c] for c in cols], schema=_schema_of(cols)))
+        if loose:
+            parts.append(ds.dataset(loose, schema=ROW_SCHEMA, format="parquet").to_table(columns=cols))
+        table = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        # Duplicates exist only when a compacted file sits next to other files (an interrupted compaction):
+        # loose files are one per recording, and one compaction merges distinct loose files.
+        if len(files) > 1 and any(p.name.startswith("compact-") for p in files) and table.num_rows:
             table = _dedup(table)
         return table
 
@@ -277,7 +312,7 @@ class IndexStore:
         import pyarrow.dataset as ds
 
         table = ds.dataset([str(p) for p in loose], schema=ROW_SCHEMA, format="parquet").to_table()
-        write_atomic(table, d / f"compact-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet")
+        write_compact(table, d / f"compact-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet")
         for p in loose:
             p.unlink(missing_ok=True)
         return len(loose)
@@ -285,23 +320,72 @@ class IndexStore:
 
 def _dedup(table: pa.Table) -> pa.Table:
     """Keep the first row of each (index_key, sha256, speaker)."""
-    keys = list(zip(table.column("index_key").to_pylist(), table.column("sha256").to_pylist(),
-                    table.column("speaker").to_pylist()))
-    seen: set[tuple[Any, ...]] = set()
-    keep = []
-    for i, k in enumerate(keys):
-        if k not in seen:
-            seen.add(k)
-            keep.append(i)
-    return table if len(keep) == table.num_rows else table.take(pa.array(keep, pa.int64()))
+    keys = table.select(["index_key", "sha256", "speaker"]).append_column(
+        "_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    first = keys.group_by(["index_key", "sha256", "speaker"], use_threads=False).aggregate([("_row", "min")])
+    if first.num_rows == table.num_rows:
+        return table
+    keep = np.sort(first.column("_row_min").to_numpy())
+    return table.take(pa.array(keep, pa.int64()))
 
 
-def embeddings_matrix(table: pa.Table, column: str = "embedding") -> np.ndarray:
-    """An embedding column as an (n, 256) float32 array without per-row Python work."""
+#: The embedding columns, in the order of a sidecar's second axis.
+_EMBEDDING_COLUMNS = ("embedding", "embedding_tel")
+
+
+def sidecar_path(parquet: Path) -> Path:
+    """The ``.embeddings.npy`` next to a compacted rows file."""
+    return parquet.with_name(parquet.name.removesuffix(".parquet") + ".embeddings.npy")
+
+
+def write_compact(table: pa.Table, final: Path) -> None:
+    """Write a compacted rows file and its embeddings sidecar (sidecar first: a file never lacks a finished one)."""
+    side = np.stack([embeddings_matrix(table, c, missing=np.nan) for c in _EMBEDDING_COLUMNS])
+    _write_atomic(sidecar_path(final), lambda fh: np.save(fh, side.astype(np.float32), allow_pickle=False))
+    write_atomic(table, final)
+
+
+def _read_sidecar(parquet: Path) -> np.ndarray | None:
+    """A compacted file's embeddings sidecar, or None when absent or unreadable (the reader falls back)."""
+    p = sidecar_path(parquet)
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if arr.ndim != 3 or arr.shape[0] != len(_EMBEDDING_COLUMNS) or arr.shape[2] != EMBEDDING_DIM \
+            or arr.dtype != np.float32:
+        return None
+    out: np.ndarray = arr
+    return out
+
+
+def _fixed_list(m: np.ndarray) -> pa.Array:
+    """(n, 256) float32 rows as a fixed-size-list column; all-NaN rows (no embedding) become nulls."""
+    m = np.ascontiguousarray(m, dtype=np.float32)
+    missing = np.isnan(m[:, 0]) if len(m) else np.zeros(0, bool)
+    return pa.FixedSizeListArray.from_arrays(pa.array(m.reshape(-1)), EMBEDDING_DIM,
+                                             mask=pa.array(missing) if missing.any() else None)
+
+
+def _schema_of(cols: list[str]) -> pa.Schema:
+    return pa.schema([ROW_SCHEMA.field(c) for c in cols])
+
+
+def embeddings_matrix(table: pa.Table, column: str = "embedding", missing: float | None = None) -> np.ndarray:
+    """An embedding column as an (n, 256) float32 array without per-row Python work.
+
+    ``missing``: value written into the rows whose embedding is null (by default they hold
+    whatever the column's storage holds there; callers filter nulls out first).
+    """
     col = table.column(column).combine_chunks()
     if len(col) == 0:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
-    out: np.ndarray = col.values.to_numpy(zero_copy_only=False).reshape(len(col), EMBEDDING_DIM)
+    # .values ignores a sliced array's offset: take this array's own part of it.
+    values = col.values.slice(col.offset * EMBEDDING_DIM, len(col) * EMBEDDING_DIM)
+    out: np.ndarray = values.to_numpy(zero_copy_only=False).reshape(len(col), EMBEDDING_DIM)
+    if missing is not None and col.null_count:
+        out = out.copy()
+        out[np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = missing
     return out
 
 

@@ -2,17 +2,18 @@
 
 One call of :func:`index_recording` reads one recording (read-only), finds its speech
 with silero VAD, measures its quality, cuts the speech into turns, embeds every turn
-with the GE2E encoder and groups the turns by probable speaker (average-linkage
-clustering cut at the calibrated same-speaker threshold, as
-:func:`s2f_desktop.voice.consistency.group_by_speaker`). For each speaker group it pools
-the turn embeddings (duration-weighted), measures the Praat acoustics on that speaker's
-speech and estimates the traits with the declared heads. It returns plain Python values
-(no pyarrow here): the archive layer turns them into Parquet rows.
+with the GE2E encoder and groups the turns by probable speaker the way the analysis
+does (:func:`speaker_groups`: the calibrated split of models/comparison-v1,
+:func:`s2f_desktop.voice.consistency.split_speakers`, when installed; otherwise
+average-linkage clustering cut at the cosine threshold of speaker-consistency-v1). For
+each speaker group it pools the turns' window embeddings, measures the Praat acoustics
+on that speaker's speech and estimates the traits with the declared heads. It returns
+plain Python values (no pyarrow here): the archive layer turns them into Parquet rows.
 
 Speaker groups inside one recording are an aid to triage, not diarisation of record:
 turns shorter than :data:`MIN_TURN_S` are not embedded (too little speech for a stable
-GE2E embedding) and stay unassigned; the same-speaker threshold was calibrated on whole
-utterances, so on short telephone turns it splits or merges more often.
+GE2E embedding) and stay unassigned, and so do turns with less net speech than the
+comparison model was validated on (it cannot tell whose they are).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ MIN_TURN_S = 1.0
 #: beyond half a minute the medians it reports barely move (the embedding uses all the speech).
 MAX_ACOUSTIC_S = 30.0
 #: Version of the per-recording pipeline (part of the index key: a change re-indexes).
-PIPELINE_VERSION = "archive-pipeline-2"
+#: 3: silero windows scored in blocks (vad._BatchedScorer); speakers grouped by the calibrated split.
+PIPELINE_VERSION = "archive-pipeline-3"
 
 
 @dataclass
@@ -70,10 +72,18 @@ class RecordingResult:
 
 
 def worker_setup() -> None:
-    """Per-process setup on an indexing worker: one intra-op thread (workers are the parallelism)."""
+    """Per-process setup on an indexing worker: one torch thread (workers are the parallelism).
+
+    Both pools: a second intra-op or inter-op thread per worker would compete with the other
+    workers for the same cores instead of adding throughput.
+    """
     import torch
 
     torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already fixed once parallel work has started in this process
+        pass
 
 
 def model_records(analyzer: Any) -> list[dict[str, str]]:
@@ -145,6 +155,28 @@ def _clip_regions(regions: list[tuple[float, float]], a: float, b: float) -> lis
     return [(max(a, r0), min(b, r1)) for r0, r1 in regions if r1 > a and r0 < b]
 
 
+def speaker_groups(ids: list[str], embs: list[np.ndarray], windows: list[np.ndarray], net_s: list[float],
+                   analyzer: Any) -> list[list[str]]:
+    """Turn ids grouped by probable speaker, the analysis's own way (``Analyzer.speaker_groups``).
+
+    With models/comparison-v1 installed: :func:`~s2f_desktop.voice.consistency.split_speakers`, the
+    calibrated split (groups stay apart only on at least moderate support, LR <= 1/10, for different
+    speakers); turns with less net speech than the model was validated on are judged by nobody and
+    left unassigned. When no turn is long enough to judge, or without the model, the cosine
+    threshold of speaker-consistency-v1 (average linkage), as before.
+    """
+    from s2f_desktop.voice.consistency import group_by_speaker, split_speakers
+
+    if not ids:
+        return []
+    if analyzer.comparison is not None:
+        cal, cohort, _ = analyzer.comparison
+        split = split_speakers(ids, windows, net_s, cal, cohort)
+        if split.groups:
+            return [list(g) for g in split.groups]
+    return group_by_speaker(ids, embs, analyzer.threshold)
+
+
 def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
     """Index one recording with a loaded :class:`~s2f_desktop.inference.analyzer.Analyzer`.
 
@@ -160,7 +192,6 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
     from s2f_desktop.inference.vad import detect_speech
     from s2f_desktop.store.codec import encode_traits
     from s2f_desktop.voice.acoustics import concat_regions, measure
-    from s2f_desktop.voice.consistency import group_by_speaker
 
     t0 = time.perf_counter()
     path = Path(path)
@@ -171,7 +202,7 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
     t1 = time.perf_counter()
     regions = [(r.start_s, r.end_s) for r in detect_speech(
         x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
-        min_silence_s=VAD_PARAMS["min_silence_s"])]
+        min_silence_s=VAD_PARAMS["min_silence_s"], batched=True)]  # windows scored per block: see vad._BatchedScorer
     t2 = time.perf_counter()
     quality = assess(x, sr, speech=regions)
     x16 = resample(x, sr, ANALYSIS_RATE)
@@ -203,7 +234,9 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
         speech_by_turn[tid] = speech
         turn_of[tid] = (a, b)
     t3 = time.perf_counter()
-    groups = group_by_speaker(ids, embs, analyzer.threshold) if ids else []
+    groups = speaker_groups(ids, embs, [wins_of[t] for t in ids], [net_of[t] for t in ids], analyzer)
+    assigned = {t for g in groups for t in g}
+    unassigned = sorted(unassigned + [turn_of[t] for t in ids if t not in assigned])
     speakers: list[SpeakerResult] = []
     for g, members in enumerate(groups):
         members = sorted(members, key=lambda t: turn_of[t][0])
@@ -263,7 +296,7 @@ def query_embedding(parts: list[tuple[np.ndarray, int]], analyzer: Any) -> Query
         x = np.asarray(x, dtype=np.float32)
         regions = [(r.start_s, r.end_s) for r in detect_speech(
             x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
-            min_silence_s=VAD_PARAMS["min_silence_s"])]
+            min_silence_s=VAD_PARAMS["min_silence_s"], batched=True)]
         region_list.append(regions)
         if regions:
             speech_parts.append(

@@ -116,12 +116,82 @@ def _check_params(sr: int, threshold: float, min_speech_s: float, min_silence_s:
         raise InputError("minimum speech and silence durations cannot be negative")
 
 
+#: LSTM state (h, c) carried from block to block.
+_State = tuple[torch.Tensor, torch.Tensor]
+
+
+class _BatchedScorer:
+    """Silero's windows scored a block at a time instead of one call per 32 ms window.
+
+    Silero's forward pass for one window is: prepend the last ``context`` samples of the
+    previous window, STFT, a convolutional encoder, one step of an LSTM cell carrying state
+    from window to window, then a convolutional decoder. Only the LSTM step is recurrent,
+    so this runs the STFT, the encoder and the decoder over every window of a block in one
+    batch, and the recurrence as one ``torch.lstm`` over the block's windows with the
+    cell's own weights (state carried across blocks). Same model, same arithmetic, in a
+    different order: probabilities agree with the per-window path to float32 rounding
+    (within 1e-5 on the test audio, tests/test_vad.py), not bit for bit, so the regions can
+    differ only where a window's probability lies within that distance of the threshold.
+    Stateless between recordings (state lives in the call), so one loaded model serves them all.
+    """
+
+    def __init__(self, model: Any, rate: int) -> None:
+        self.sub = model._model if rate == 16000 else model._model_8k
+        self.window = 512 if rate == 16000 else 256
+        self.context = int(self.sub.context_size_samples)
+        cell = self.sub.decoder.rnn
+        hidden = int(cell.weight_hh.shape[1])
+        self.lstm = torch.nn.LSTM(int(cell.weight_ih.shape[1]), hidden)
+        with torch.no_grad():
+            for mine, theirs in (("weight_ih_l0", "weight_ih"), ("weight_hh_l0", "weight_hh"),
+                                 ("bias_ih_l0", "bias_ih"), ("bias_hh_l0", "bias_hh")):
+                getattr(self.lstm, mine).copy_(getattr(cell, theirs))
+        self.dev = next(iter(model.parameters())).device
+        self.lstm.to(self.dev).eval()
+        self.hidden = hidden
+
+    def start(self) -> tuple[np.ndarray, _State]:
+        """Initial (context samples, LSTM state) of a stream, as after silero's ``reset_states``."""
+        z = torch.zeros(1, 1, self.hidden, device=self.dev)
+        return np.zeros(self.context, np.float32), (z, z.clone())
+
+    def score(self, frames: np.ndarray, context: np.ndarray,
+              state: _State) -> tuple[np.ndarray, np.ndarray, _State]:
+        """Probabilities of ``frames`` (n, window) following ``context``; returns (probs, next context, next state)."""
+        n = frames.shape[0]
+        ctx = np.empty((n, self.context), np.float32)
+        ctx[0] = context
+        ctx[1:] = frames[:-1, -self.context:]
+        inp = torch.from_numpy(np.ascontiguousarray(np.concatenate([ctx, frames], axis=1))).to(self.dev)
+        with torch.no_grad():
+            feats = self.sub.encoder(self.sub.run_extractors(inp)).squeeze(-1)  # (n, features)
+            h, state = self.lstm(feats.unsqueeze(1), state)  # the cell's recurrence over the windows
+            out = self.sub.decoder.decoder(h[:, 0].unsqueeze(-1).float()).squeeze(1).mean(dim=1)
+        return out.cpu().numpy().astype(np.float32), frames[-1, -self.context:].copy(), state
+
+
+_scorers: dict[tuple[str, int], tuple[_BatchedScorer, str]] = {}
+
+
+def _shared_scorer(device: str, rate: int) -> tuple[_BatchedScorer, str]:
+    """One verified model per process and rate for the batched path (it never uses the module's own state)."""
+    if (device, rate) not in _scorers:
+        model, desc = load_model(device)
+        _scorers[(device, rate)] = (_BatchedScorer(model, rate), desc)
+    return _scorers[(device, rate)]
+
+
 def speech_probabilities(blocks: Iterable[np.ndarray], sr: int, *, total_frames: int | None = None,
-                         task: Task | None = None, device: str = "cpu") -> tuple[np.ndarray, int, str]:
+                         task: Task | None = None, device: str = "cpu",
+                         batched: bool = False) -> tuple[np.ndarray, int, str]:
     """Per-window speech probabilities of a block stream.
 
-    Returns ``(probs, n_samples_at_model_rate, device_description)``.
+    Returns ``(probs, n_samples_at_model_rate, device_description)``. ``batched``: score
+    each block's windows together (:class:`_BatchedScorer`, about 10x faster on CPU, equal
+    to float32 rounding); the default scores one window per call, as silero's own loop does.
     """
+    if batched:
+        return _batched_probabilities(blocks, sr, total_frames=total_frames, task=task, device=device)
     task = task or null_task()
     rate = model_rate(sr)
     window = 512 if rate == 16000 else 256
@@ -155,6 +225,37 @@ def speech_probabilities(blocks: Iterable[np.ndarray], sr: int, *, total_frames:
     return np.asarray(probs, dtype=np.float32), n_model, device_desc
 
 
+def _batched_probabilities(blocks: Iterable[np.ndarray], sr: int, *, total_frames: int | None,
+                           task: Task | None, device: str) -> tuple[np.ndarray, int, str]:
+    task = task or null_task()
+    rate = model_rate(sr)
+    scorer, device_desc = _shared_scorer(device, rate)
+    window = scorer.window
+    stream: Iterator[np.ndarray] = iter(blocks) if rate == sr else resample_blocks(blocks, sr, rate)
+    context, state = scorer.start()
+    probs: list[np.ndarray] = []
+    carry = np.zeros(0, dtype=np.float32)
+    n_model = 0
+    for block in stream:
+        task.check()
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        n_model += block.shape[0]
+        data = np.concatenate([carry, block]) if carry.shape[0] else block
+        n_full = data.shape[0] // window
+        if n_full:
+            p, context, state = scorer.score(data[:n_full * window].reshape(n_full, window), context, state)
+            probs.append(p)
+        carry = data[n_full * window:]
+        frac = None if not total_frames else int(n_model * sr / rate) / total_frames
+        task.progress(frac, "detecting speech")
+    if carry.shape[0]:
+        last = np.zeros((1, window), dtype=np.float32)
+        last[0, :carry.shape[0]] = carry
+        probs.append(scorer.score(last, context, state)[0])
+    out = np.concatenate(probs) if probs else np.zeros(0, np.float32)
+    return out, n_model, device_desc
+
+
 def regions_from_probabilities(probs: np.ndarray, n_samples: int, rate: int, *, threshold: float = 0.5,
                                min_speech_s: float = 0.25, min_silence_s: float = 0.3) -> list[SpeechRegion]:
     """Silero's own hysteresis/padding rules, then a mean-probability confidence per region."""
@@ -178,14 +279,16 @@ def regions_from_probabilities(probs: np.ndarray, n_samples: int, rate: int, *, 
 
 def detect_speech_blocks(blocks: Iterable[np.ndarray], sr: int, *, threshold: float = 0.5,
                          min_speech_s: float = 0.25, min_silence_s: float = 0.3, total_frames: int | None = None,
-                         task: Task | None = None, device: str = "cpu") -> tuple[list[SpeechRegion], dict[str, Any]]:
+                         task: Task | None = None, device: str = "cpu",
+                         batched: bool = False) -> tuple[list[SpeechRegion], dict[str, Any]]:
     """Detect speech in a stream of mono float32 blocks at rate ``sr``.
 
     Returns the regions (seconds from the start of the stream) and the parameters to
-    record with them (:func:`vad_parameters`).
+    record with them (:func:`vad_parameters`). ``batched``: see :func:`speech_probabilities`.
     """
     _check_params(sr, threshold, min_speech_s, min_silence_s)
-    probs, n, device_desc = speech_probabilities(blocks, sr, total_frames=total_frames, task=task, device=device)
+    probs, n, device_desc = speech_probabilities(blocks, sr, total_frames=total_frames, task=task, device=device,
+                                                 batched=batched)
     params = vad_parameters(sr, threshold, min_speech_s, min_silence_s, device_desc)
     if n == 0:
         return [], params
@@ -197,7 +300,8 @@ def detect_speech_blocks(blocks: Iterable[np.ndarray], sr: int, *, threshold: fl
 
 
 def detect_speech(x: np.ndarray, sr: int, *, threshold: float = 0.5, min_speech_s: float = 0.25,
-                  min_silence_s: float = 0.3, task: Task | None = None, device: str = "cpu") -> list[SpeechRegion]:
+                  min_silence_s: float = 0.3, task: Task | None = None, device: str = "cpu",
+                  batched: bool = False) -> list[SpeechRegion]:
     """Speech regions of a mono signal (seconds relative to ``x``).
 
     Long signals are processed in blocks, so memory stays bounded by the input itself.
@@ -210,5 +314,5 @@ def detect_speech(x: np.ndarray, sr: int, *, threshold: float = 0.5, min_speech_
     step = 1 << 18
     regions, _ = detect_speech_blocks((x[i:i + step] for i in range(0, x.shape[0], step)), sr, threshold=threshold,
                                       min_speech_s=min_speech_s, min_silence_s=min_silence_s,
-                                      total_frames=x.shape[0], task=task, device=device)
+                                      total_frames=x.shape[0], task=task, device=device, batched=batched)
     return regions

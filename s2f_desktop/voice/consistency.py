@@ -152,13 +152,28 @@ def split_speakers(segment_ids: Sequence[str], windows: Sequence[np.ndarray], sp
     ok = [i for i in range(len(ids)) if speech_s[i] >= calibration.min_speech_s and len(windows[i])]
     unassessed = tuple(ids[i] for i in range(len(ids)) if i not in ok)
     groups: list[list[int]] = [[i] for i in ok]
+    # A pair's LR depends only on the two groups' members (kept sorted), so it is computed once per
+    # pair, and each group's mean and cohort statistics once per group: a merge then costs the new
+    # group's pairs, not all pairs again (n^2 cheap comparisons instead of n^3 full ones; the values,
+    # and so the merges, are exactly those of the plain loop).
+    memo: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
+    sides: dict[tuple[int, ...], tuple[np.ndarray, float, tuple[np.ndarray, np.ndarray]]] = {}
+
+    def side(g: list[int]) -> tuple[np.ndarray, float, tuple[np.ndarray, np.ndarray]]:
+        key = tuple(g)
+        if key not in sides:
+            mean = np.concatenate([windows[i] for i in g]).mean(axis=0)
+            sides[key] = (mean, float(sum(speech_s[i] for i in g)),
+                          lrm.cohort_stats(lrm.unit(mean)[None], cohort, calibration.top_k))
+        return sides[key]
 
     def llr(a: list[int], b: list[int]) -> float:
-        wa = np.concatenate([windows[i] for i in a])
-        wb = np.concatenate([windows[i] for i in b])
-        v = lrm.compare_embeddings(calibration, cohort, wa.mean(axis=0), wb.mean(axis=0),
-                                   float(sum(speech_s[i] for i in a)), float(sum(speech_s[i] for i in b)))
-        return float(v.log10_lr) if v.log10_lr is not None else 0.0
+        key = (tuple(a), tuple(b))
+        if key not in memo:
+            (ma, sa, st_a), (mb, sb, st_b) = side(a), side(b)
+            v = lrm.compare_embeddings(calibration, cohort, ma, mb, sa, sb, q_stats=st_a, k_stats=st_b)
+            memo[key] = float(v.log10_lr) if v.log10_lr is not None else 0.0
+        return memo[key]
 
     while len(groups) > 1:
         best, pair = -np.inf, (0, 1)

@@ -179,8 +179,13 @@ def abstain(reason: str, speech_q: float, speech_k: float, score: float | None =
 
 
 def compare_embeddings(cal: Calibration, cohort: np.ndarray, q: np.ndarray, k: np.ndarray, speech_q: float,
-                       speech_k: float) -> Verdict:
-    """Compare two side embeddings (unit 256-d) with their net speech; abstains on too little speech."""
+                       speech_k: float, q_stats: tuple[np.ndarray, np.ndarray] | None = None,
+                       k_stats: tuple[np.ndarray, np.ndarray] | None = None) -> Verdict:
+    """Compare two side embeddings (unit 256-d) with their net speech; abstains on too little speech.
+
+    ``q_stats``/``k_stats``: a side's :func:`cohort_stats` (of ``unit(q)[None]``) when the caller
+    already has them (a side compared many times); computed here otherwise.
+    """
     qe, ke = unit(q), unit(k)
     raw = float(qe @ ke)
     short = [n for n, s in (("questioned", speech_q), ("known", speech_k)) if s < cal.min_speech_s]
@@ -188,8 +193,8 @@ def compare_embeddings(cal: Calibration, cohort: np.ndarray, q: np.ndarray, k: n
         return abstain(f"too little net speech on the {' and '.join(short)} side "
                        f"({speech_q:.1f} s / {speech_k:.1f} s; the validation covers {cal.min_speech_s:g} s or more)",
                        speech_q, speech_k, raw)
-    qs = cohort_stats(qe[None], cohort, cal.top_k)
-    ks = cohort_stats(ke[None], cohort, cal.top_k)
+    qs = q_stats if q_stats is not None else cohort_stats(qe[None], cohort, cal.top_k)
+    ks = k_stats if k_stats is not None else cohort_stats(ke[None], cohort, cal.top_k)
     sn = float(as_norm(np.array([raw]), qs, ks)[0])
     unb = float(cal.log10_lr(np.array([sn]), np.array([speech_q]), np.array([speech_k]), bounded=False)[0])
     llr = float(np.clip(unb, cal.lower, cal.upper))
