@@ -225,6 +225,20 @@ def _fmt_metric(v: tuple[float, tuple[float, float] | None], digits: int = 3) ->
     return f"{value:.{digits}f}" + (f" (95 % CI {ci[0]:.{digits}f}\u2013{ci[1]:.{digits}f})" if ci else "")
 
 
+def _per_sex_abstention(metrics: Mapping[str, Any]) -> str:
+    """" (women x %, men y %)" from the per-sex headline metrics, when the model card has them."""
+    f, m = _metric(metrics, "sex_abstention_rate_female_clean"), _metric(metrics, "sex_abstention_rate_male_clean")
+    return f" (women {f[0] * 100:.1f} %, men {m[0] * 100:.1f} %)" if f and m else ""
+
+
+def _coverage_by_band(metrics: Mapping[str, Any]) -> str:
+    """"; by age band 20-39 a, ..." from the per-band coverage headline metrics, when present."""
+    names = {"20-39": "20\u201339", "40-59": "40\u201359", ">=60": "60 and over"}
+    parts = [f"{name} {c[0]:.2f}" for b, name in names.items()
+             if (c := _metric(metrics, f"age_coverage_80_{b}_clean"))]
+    return f" (by true age band: {', '.join(parts)})" if parts else ""
+
+
 def trait_performance(model_id: str, root: Path) -> TraitPerformance:
     """What the trait model's manifest states about its validated performance, in words.
 
@@ -244,7 +258,8 @@ def trait_performance(model_id: str, root: Path) -> TraitPerformance:
     decided, abstain = _metric(metrics, "sex_accuracy_decided_clean"), _metric(metrics, "sex_abstention_rate_clean")
     if decided:
         sex_parts.append(f"accuracy {_fmt_metric(decided)} where the model states a sex"
-                         + (f", abstaining on {abstain[0] * 100:.1f} % of clips" if abstain else ""))
+                         + (f", abstaining on {abstain[0] * 100:.1f} % of clips" if abstain else "")
+                         + _per_sex_abstention(metrics))
     tel = _metric(metrics, "sex_accuracy_telephone")
     if tel:
         sex_parts.append(f"accuracy {_fmt_metric(tel)} through a telephone channel")
@@ -260,7 +275,7 @@ def trait_performance(model_id: str, root: Path) -> TraitPerformance:
     if mae:
         age_parts.append(f"mean absolute error {_fmt_metric(mae, 1)} years")
     if cov:
-        age_parts.append(f"80 % interval coverage {_fmt_metric(cov)}")
+        age_parts.append(f"80 % interval coverage {_fmt_metric(cov)}" + _coverage_by_band(metrics))
     suffix = f" ({model_id}; {how})" if how else f" ({model_id})"
     return TraitPerformance("; ".join(sex_parts) + suffix if sex_parts else missing,
                             "; ".join(age_parts) + suffix if age_parts else missing)

@@ -1176,6 +1176,10 @@ def headline_metrics(metrics: dict[str, Any], data: dict[str, Any]) -> dict[str,
     put("age_p40_accuracy_clean", "age_clean", "p40_accuracy")
     put("age_probe_bin_accuracy_clean", "age_ge2e_ridge_probe_clean", "bin_accuracy")
     put("age_probe_balanced_bin_accuracy_clean", "age_ge2e_ridge_probe_clean", "balanced_bin_accuracy")
+    for b, e in metrics.get("age_clean", {}).get("coverage_80_by_bin", {}).items():
+        if AGE_BINS.index(b) in AGE_COVERAGE_BANDS:  # the adult bands the interval is held to
+            out[f"age_coverage_80_{b}_clean"] = {"value": round(float(e["value"]), 4),
+                                                 "ci95": [round(float(c), 4) for c in e["ci95"]]}
     for sx, e in metrics.get("sex_clean", {}).get("per_sex", {}).items():
         for f in ("abstention_rate", "accuracy_decided", "accuracy"):
             if f in e:
