@@ -88,3 +88,22 @@ def test_known_mixtures_within_2_db(shared_data, kind):
         mix = (x + np.sqrt(s_pow / (n_pow * 10 ** (target / 10))) * noise).astype(np.float32)
         est = assess(mix, sr, speech_regions(mix, sr))
         assert est.snr_db == pytest.approx(target, abs=2.0), (kind, target, est.snr_db)
+
+
+def test_a_value_just_under_a_threshold_never_prints_as_the_threshold():
+    # 5.98 s of "speech" (a steady tone in low noise) with its region given: a warning, printed as 5.9 s.
+    rng = np.random.default_rng(1)
+    t = np.arange(int(SR * 7.0)) / SR
+    x = (0.1 * np.sin(2 * np.pi * 220 * t) + 1e-4 * rng.standard_normal(t.size)).astype(np.float32)
+    q = assess(x, SR, [(0.5, 6.48)])
+    note = next(r for r in q.reasons if r.startswith("net speech"))
+    assert note == "net speech 5.9 s is below the recommended 6 s", q.reasons
+
+
+def test_telephone_warning_states_what_the_models_were_validated_on():
+    rng = np.random.default_rng(2)
+    sr = 8000
+    x = (0.1 * rng.standard_normal(sr * 8)).astype(np.float32)
+    q = assess(x, sr, [(0.0, 8.0)])
+    note = next(r for r in q.reasons if r.startswith("telephone-band"))
+    assert "simulated telephone channel" in note and "wideband" not in note

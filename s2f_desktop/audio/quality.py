@@ -52,6 +52,7 @@ Definitions
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -359,6 +360,12 @@ def pooled_snr_db(terms: Sequence[tuple[int, float, float, str]]) -> tuple[float
     return float(np.clip(10.0 * np.log10(max(s, 1e-12 * pn) / pn), -SNR_CAP_DB, SNR_CAP_DB)), method
 
 
+def _down(v: float) -> str:
+    """One decimal, rounded down: a value just under a threshold never prints as the threshold itself
+    ("net speech 6.0 s is below the recommended 6 s" for 5.98 s)."""
+    return f"{math.floor(v * 10.0) / 10.0:.1f}"
+
+
 def _report(st: _Stats) -> QualityReport:
     speech_p = np.concatenate(st.speech_powers) if st.speech_powers else np.zeros(0)
     level: float | None = None
@@ -373,14 +380,14 @@ def _report(st: _Stats) -> QualityReport:
     bad: list[str] = []
     warn: list[str] = []
     if st.net_speech_s < MIN_NET_SPEECH_S:
-        bad.append(f"net speech {st.net_speech_s:.1f} s is below the {MIN_NET_SPEECH_S:g} s minimum")
+        bad.append(f"net speech {_down(st.net_speech_s)} s is below the {MIN_NET_SPEECH_S:g} s minimum")
     elif st.net_speech_s < WARN_NET_SPEECH_S:
-        warn.append(f"net speech {st.net_speech_s:.1f} s is below the recommended {WARN_NET_SPEECH_S:g} s")
+        warn.append(f"net speech {_down(st.net_speech_s)} s is below the recommended {WARN_NET_SPEECH_S:g} s")
     if snr is not None:
         if snr < MIN_SNR_DB:
-            bad.append(f"estimated SNR {snr:.1f} dB is below the {MIN_SNR_DB:g} dB minimum")
+            bad.append(f"estimated SNR {_down(snr)} dB is below the {MIN_SNR_DB:g} dB minimum")
         elif snr < WARN_SNR_DB:
-            warn.append(f"estimated SNR {snr:.1f} dB is below the recommended {WARN_SNR_DB:g} dB")
+            warn.append(f"estimated SNR {_down(snr)} dB is below the recommended {WARN_SNR_DB:g} dB")
     if clip > MAX_CLIPPING:
         bad.append(f"{clip * 100:.2f} % of samples are clipped (maximum {MAX_CLIPPING * 100:g} %)")
     elif clip > WARN_CLIPPING:
@@ -388,8 +395,8 @@ def _report(st: _Stats) -> QualityReport:
     if bandwidth < MIN_BANDWIDTH_HZ:
         bad.append(f"effective bandwidth {bandwidth:.0f} Hz is below {MIN_BANDWIDTH_HZ:.0f} Hz (formants lost)")
     elif telephone:
-        warn.append(f"telephone-band audio (effective bandwidth {bandwidth:.0f} Hz); models were trained on "
-                    "wideband speech")
+        warn.append(f"telephone-band audio (effective bandwidth {bandwidth:.0f} Hz): upper formants are lost; the "
+                    "trait models were validated on a simulated telephone channel, not on real codecs")
     if level is not None and level < MIN_LEVEL_DBFS:
         warn.append(f"speech level {level:.1f} dBFS is below {MIN_LEVEL_DBFS:g} dBFS")
     verdict = "insufficient" if bad else ("warn" if warn else "ok")
