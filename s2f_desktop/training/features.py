@@ -25,6 +25,8 @@ from s2f_desktop.training.data import Item
 #: Bump when the feature code changes (invalidates caches).
 FEATURE_VERSION = "f2-analyze-path"
 VARIANTS = ("clean", "telephone")
+#: Channels the heads are only evaluated on, never trained on (a real codec; see training/codecs.py).
+EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750")
 
 
 def clip_features(path: Path, variant: str, encoder: Any) -> Any:
@@ -35,6 +37,10 @@ def clip_features(path: Path, variant: str, encoder: Any) -> Any:
     x, sr = decode_mono(path)
     if variant == "telephone":
         x = telephone_band(x, sr)
+    elif variant.startswith("amr-nb-"):  # evaluation only: a coded mobile call at 8 kHz (training/codecs.py)
+        from s2f_desktop.training.codecs import amr_nb
+
+        x, sr = amr_nb(x, sr, int(variant.removeprefix("amr-nb-")))
     return part_features(x, sr, encoder)
 
 

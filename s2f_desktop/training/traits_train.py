@@ -45,7 +45,7 @@ import numpy.typing as npt
 
 from s2f_desktop.core.traits import AGE_BINS
 from s2f_desktop.training.data import AVSPEECH, LIBRI_TRAIN, Item, avspeech_items, librispeech_items
-from s2f_desktop.training.features import FEATURE_VERSION, compute_features
+from s2f_desktop.training.features import EVAL_VARIANTS, FEATURE_VERSION, compute_features
 from s2f_desktop.training.review import (
     REVIEW_FILE,
     age_bin_agreement,
@@ -353,6 +353,10 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
             sex_usable[i], age_usable[i] = bool(f["sex_usable"]), bool(f["age_usable"])
             sex_verified[i] = verified_sex(f["p_male"] >= 0.5, sex_usable[i], review.get(it.id))
             reviewer_bin[i] = reviewer_bin_index(review.get(it.id))
+    # Real-codec channels, scored but never trained or calibrated on (skipped for --limit smoke runs).
+    eval_variants = EVAL_VARIANTS if limit is None else ()
+    eval_feats = compute_features(items, cache_dir, variants=eval_variants, device=device, log=log) \
+        if eval_variants else {}
     ok = np.logical_and.reduce([feats[v]["ok"] for v in TRAIN_VARIANTS])
     xc = feats["clean"]["x"]
     xt = feats["telephone"]["x"] if "telephone" in feats else None
@@ -365,8 +369,8 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     age_train = ok & age_usable & np.isfinite(age)
 
     # ---------------------------------------------------------------- cross-validation (nested L2)
-    oof_sex = {v: np.full(n, np.nan) for v in TRAIN_VARIANTS}
-    oof_age = {v: np.full(n, np.nan) for v in TRAIN_VARIANTS}
+    oof_sex = {v: np.full(n, np.nan) for v in (*TRAIN_VARIANTS, *eval_variants)}
+    oof_age = {v: np.full(n, np.nan) for v in (*TRAIN_VARIANTS, *eval_variants)}
     chosen: dict[str, list[float]] = {"sex_l2": [], "age_l2": []}
     chosen_drop: list[int] = []
     for k in range(FOLDS):
@@ -381,10 +385,14 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
         for name, x in xs.items():
             oof_sex[name][te] = _predict(hs, x[te])
             oof_age[name][te] = _predict(ha, x[te])
+        for name, ef in eval_feats.items():
+            te_e = te & ef["ok"]
+            oof_sex[name][te_e] = _predict(hs, ef["x"][te_e])
+            oof_age[name][te_e] = _predict(ha, ef["x"][te_e])
         log(f"  fold {k + 1}/{FOLDS} done (sex L2 {l2s:g}, age L2 {l2a:g})")
 
     metrics = evaluate(oof_sex, oof_age, sex, log_age, groups, folds, ok, sex_verified, sex_usable, age_usable,
-                       n_boot, log)
+                       n_boot, log, eval_only=tuple(eval_variants))
     metrics["inner_cv_choices"] = chosen
     metrics["sex_labels_set_aside_per_fold"] = chosen_drop
     metrics["age_ge2e_ridge_probe_clean"] = age_probe_metrics(xc, age, folds, age_train, groups, n_boot)
@@ -396,7 +404,8 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
                                                                            is_av & ok & sex_verified)
     metrics["reviewer"] = reviewer_metrics(oof_sex["clean"], sex, is_av & ok & sex_usable & ~sex_verified,
                                            [review.get(it.id) for it in items])
-    metrics["age_reviewer_bins_clean"] = age_against_reviewer(oof_age, log_age, age, reviewer_bin, groups, folds,
+    oof_age_fit = {v: oof_age[v] for v in TRAIN_VARIANTS}
+    metrics["age_reviewer_bins_clean"] = age_against_reviewer(oof_age_fit, log_age, age, reviewer_bin, groups, folds,
                                                               ok & age_usable & np.isfinite(log_age), n_boot)
 
     # ---------------------------------------------------------------- final fit
@@ -434,7 +443,8 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     keep = np.concatenate([age_train] * nv)
     res_w = res_w[np.isfinite(res_all[keep])]
     quantiles = residual_percentiles(res, res_w) if len(res) else np.zeros(101)
-    levels = interval_levels(oof_age, log_age, age_train, quantiles) if len(res) else (10, 90)
+    levels = interval_levels({v: oof_age[v] for v in TRAIN_VARIANTS}, log_age, age_train, quantiles) if len(res) \
+        else (10, 90)
 
     metrics.update(external_test(data_root, cache_dir, device, mean, scale, w, b, pa, pb, band, n_boot, log,
                                  limit))
@@ -681,7 +691,8 @@ def reliability_table(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict
 
 def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex: np.ndarray, log_age: np.ndarray,
              groups: np.ndarray, folds: np.ndarray, ok: np.ndarray, sex_verified: np.ndarray, sex_usable: np.ndarray,
-             age_usable: np.ndarray, n_boot: int, log: Callable[[str], None]) -> dict[str, Any]:
+             age_usable: np.ndarray, n_boot: int, log: Callable[[str], None],
+             eval_only: tuple[str, ...] = ()) -> dict[str, Any]:
     """Metrics with cross-fitted calibration and band, and group-bootstrap 95 % CIs.
 
     Fold k's Platt scaling, sex band and age residual quantiles are fitted on the other
@@ -694,22 +705,26 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     out: dict[str, Any] = {}
     n = len(sex)
     p_cf = {v: np.full(n, np.nan) for v in oof_sex}
+    # Channels in eval_only (a real codec) are scored with each fold's calibration, band and
+    # interval, which are fitted on the training channels only.
+    fit_vars = [v for v in oof_sex if v not in eval_only]
+    fit_age = {v: oof_age[v] for v in oof_age if v not in eval_only}
     # The shipped rule (verified labels) and the two earlier rules, each fitted per fold.
     rules = {"verified": np.full((n, 2), np.nan), "librispeech_only": np.full((n, 2), np.nan),
              "all_usable_labels": np.full((n, 2), np.nan), "symmetric": np.full((n, 2), np.nan)}
     per_fold: dict[str, list[list[float]]] = {r: [] for r in rules}
     for k in range(FOLDS):
         other = (folds != k) & ok & sex_verified & np.isfinite(sex)
-        lg = np.concatenate([oof_sex[v][other] for v in oof_sex])
-        yy = np.concatenate([sex[other]] * len(oof_sex))
+        lg = np.concatenate([oof_sex[v][other] for v in fit_vars])
+        yy = np.concatenate([sex[other]] * len(fit_vars))
         if not len(lg):
             continue
         a, b = cal.fit_platt(lg, yy)
         ls = np.char.startswith(groups[other].astype(str), "ls:")
-        ls2 = np.concatenate([ls] * len(oof_sex))
+        ls2 = np.concatenate([ls] * len(fit_vars))
         usable = (folds != k) & ok & sex_usable & np.isfinite(sex)
-        lu = np.concatenate([oof_sex[v][usable] for v in oof_sex])
-        yu = np.concatenate([sex[usable]] * len(oof_sex))
+        lu = np.concatenate([oof_sex[v][usable] for v in fit_vars])
+        yu = np.concatenate([sex[usable]] * len(fit_vars))
         sel = (folds == k) & ok
         for rule, band in (("verified", sex_band(cal.platt_apply(lg, a, b), yy)),
                            ("librispeech_only", choose_band(cal.platt_apply(lg[ls2], a, b), yy[ls2])),
@@ -754,12 +769,12 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
             med, lo80, hi80 = (np.full(len(log_age), np.nan) for _ in range(3))
             binp = np.full((len(log_age), len(AGE_BINS)), np.nan)
             aged = ok & age_usable & np.isfinite(log_age)
-            fold_qs = residual_quantiles_per_fold(oof_age, log_age, folds, aged)
+            fold_qs = residual_quantiles_per_fold(fit_age, log_age, folds, aged)
             for k, qs in fold_qs.items():
                 sel = (folds == k) & m
                 if not sel.any():
                     continue
-                lv = level_cache.setdefault(k, interval_levels(oof_age, log_age, aged & (folds != k), qs))
+                lv = level_cache.setdefault(k, interval_levels(fit_age, log_age, aged & (folds != k), qs))
                 pt = oof_age[v][sel]
                 med[sel] = np.clip(to_years(pt + qs[50]), *AGE_CLIP)
                 lo80[sel] = np.clip(to_years(pt + qs[lv[0]]), *AGE_CLIP)
