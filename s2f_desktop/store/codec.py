@@ -299,7 +299,7 @@ def decode_comparison_results(d: JSON) -> ComparisonResults:
                            for eid, e in d["evidence"].items()),
             model=ComparisonModelRef(str(d["model"]["id"]), str(d["model"]["sha256"])))
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise IntegrityError(f"stored comparison results are malformed ({type(exc).__name__}: {exc})") from exc
+        raise IntegrityError(f"comparison results are malformed ({type(exc).__name__}: {exc})") from exc
 
 
 def _decode_quality_exact(d: JSON) -> Quality:
