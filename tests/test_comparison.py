@@ -98,13 +98,13 @@ def test_case_comparison_is_stored_and_audited(ctx, case, speech_wav, tmp_path: 
     run = svc.compare_segments(ctx, "T-1", [segs[0].id], [segs[1].id], device="cpu")
     r = run.results
     assert run.questioned_ids == (segs[0].id,) and run.known_ids == (segs[1].id,)
-    assert r["label"] == "same" and r["log10_lr"] > 0
+    assert r.label == "same" and r.log10_lr is not None and r.log10_lr > 0
     assert {m["id"] for m in run.models} >= {"resemblyzer-ge2e-0.1.4", "comparison-v1"}
     assert all(len(m["sha256"]) == 64 for m in run.models) and run.device.startswith("cpu")
     assert run.parameters["bounds_log10_lr"][0] < 0 < run.parameters["bounds_log10_lr"][1]
     events, chain = audit_trail(ctx, "T-1")
     assert chain.ok and events[-1].action == "comparison.run" and events[-1].object_ids == (str(run.id),)
-    assert events[-1].details["log10_lr"] == r["log10_lr"]
+    assert events[-1].details["log10_lr"] == r.log10_lr
     # The CLI form with speaker labels stores a second run; a segment on both sides is refused.
     assert cli_main(["--data-dir", str(ctx.data_dir), "compare", "T-1", "--questioned", "speaker:caller",
                      "--known", "speaker:other", "--device", "cpu", "--json"]) == 0

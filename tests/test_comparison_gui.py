@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from s2f_desktop.core.comparison_results import BySide, ComparisonModelRef, ComparisonResults
+from s2f_desktop.core.results import Quality, QualityVerdict
 from s2f_desktop.store.comparisons import ComparisonRun
 from s2f_desktop.voice import lr as lrm
 
@@ -20,13 +23,19 @@ TEXT = ("The committee met on Thursday morning to review the annual budget. Afte
 def test_result_html_states_propositions_and_abstention() -> None:
     from s2f_desktop.gui.comparison import comparison_html
 
-    run = ComparisonRun(7, 1, ("a",), ("b",), (), "0", "cpu", {}, {
-        "log10_lr": None, "abstain_reason": "too little net speech on the questioned side", "hp": lrm.HP, "hd": lrm.HD,
-        "speech_s": {"questioned": 1.1, "known": 9.0}, "channel": "wideband", "model": {"id": "comparison-v1"}},
-        {}, datetime(2026, 12, 1), "analyst")
+    q = Quality(QualityVerdict.INSUFFICIENT, ("net speech 1.1 s is below the 3 s minimum",), 1.1, 30.0, 0.0, 8000.0,
+                False, -20.0, 1.5, "pauses", {})
+    results = ComparisonResults(
+        score=0.5, snorm=None, log10_lr=None, lr=None, verbal=lrm.verbal(None), label="abstain",
+        abstain_reason="too little net speech on the questioned side", speech_s=BySide(1.1, 9.0), at_bound=False,
+        hp=lrm.HP, hd=lrm.HD, scale=lrm.SCALE_NAME, channel="wideband", quality=BySide(q, q),
+        segments_used=BySide(("a",), ("b",)), validation_position=None, segments=(), evidence=(),
+        model=ComparisonModelRef("comparison-v1", "0" * 64))
+    run = ComparisonRun(7, 1, ("a",), ("b",), (), "0", "cpu", {}, results, {}, datetime(2026, 12, 1), "analyst")
     text = comparison_html(run)
     assert "abstains" in text and "too little net speech" in text and "Hp" in text and "Hd" in text
-    results2 = {**run.results, "log10_lr": -1.5, "verbal": lrm.verbal(-1.5), "scale": lrm.SCALE_NAME}
+    results2 = replace(results, log10_lr=-1.5, lr=10 ** -1.5, verbal=lrm.verbal(-1.5), label="different",
+                       abstain_reason=None)
     run2 = ComparisonRun(8, 1, ("a",), ("b",), (), "0", "cpu", {}, results2, {}, datetime(2026, 12, 1), "analyst")
     t2 = comparison_html(run2)
     assert "log10 LR -1.50" in t2 and "moderate support for Hd" in t2 and "not an identification" in t2
@@ -70,10 +79,10 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
         panel.run_btn.click()
         assert not panel.run_btn.isEnabled() and panel.cancel_btn.isEnabled()
     run = blocker.args[0]
-    assert run.results["label"] == "same"
+    assert run.results.label == "same"
     assert panel.current_run().id == run.id
     assert f"Comparison #{run.id}" in panel.results.toHtml() and "support for Hp" in panel.results.toPlainText()
-    assert panel.case_line is not None and abs(panel.case_line.value() - run.results["log10_lr"]) < 1e-9
+    assert panel.case_line is not None and abs(panel.case_line.value() - run.results.log10_lr) < 1e-9
     assert len(panel.plot.getPlotItem().listDataItems()) == 2  # Hp and Hd Tippett curves
     if os.environ.get("S2F_SCREENSHOTS"):
         panel.resize(1300, 800)
@@ -85,7 +94,7 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
         panel.run_btn.click()
         panel.cancel_btn.click()
     panel.refresh()
-    assert [r.id for r in panel.runs] == [run.id] or panel.runs[-1].results["label"] == "different"
+    assert [r.id for r in panel.runs] == [run.id] or panel.runs[-1].results.label == "different"
     runner.shutdown()
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from s2f_desktop.core.comparison_results import BySide, ComparisonModelRef, ComparisonResults
+from s2f_desktop.core.results import Quality, QualityVerdict
 from s2f_desktop.report.comparison import build_comparison_section, lr_text, render_comparison_pdf
 from s2f_desktop.store.comparisons import ComparisonRun
 from s2f_desktop.system.env import models_dir
@@ -16,9 +18,13 @@ from s2f_desktop.voice import lr as lrm
 
 def _run(log10_lr: float | None, reason: str | None = None) -> ComparisonRun:
     sha = json.loads((models_dir() / "comparison-v1" / "manifest.json").read_text())["files"]["calibration.json"]
-    res = {"log10_lr": log10_lr, "verbal": lrm.verbal(log10_lr), "label": lrm.label(log10_lr), "hp": lrm.HP,
-           "hd": lrm.HD, "scale": lrm.SCALE_NAME, "abstain_reason": reason, "channel": "telephone band (both sides)",
-           "speech_s": {"questioned": 6.4, "known": 21.0}, "model": {"id": "comparison-v1", "sha256": sha}}
+    q = Quality(QualityVerdict.OK, (), 6.4, 30.0, 0.0, 8000.0, False, -20.0, 7.0, "pauses", {})
+    res = ComparisonResults(
+        score=0.5, snorm=None, log10_lr=log10_lr, lr=None if log10_lr is None else 10 ** log10_lr,
+        verbal=lrm.verbal(log10_lr), label=lrm.label(log10_lr), abstain_reason=reason, speech_s=BySide(6.4, 21.0),
+        at_bound=False, hp=lrm.HP, hd=lrm.HD, scale=lrm.SCALE_NAME, channel="telephone band (both sides)",
+        quality=BySide(q, q), segments_used=BySide(("q" * 32,), ("k" * 32,)), validation_position=None, segments=(),
+        evidence=(), model=ComparisonModelRef("comparison-v1", sha))
     return ComparisonRun(5, 1, ("q" * 32,), ("k" * 32,), (), "0.1", "cpu (test)", {}, res, {},
                          datetime(2026, 12, 1, 1, 0), "analyst A")
 

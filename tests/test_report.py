@@ -425,9 +425,9 @@ def test_case_report_carries_the_speaker_comparison_as_stored(sample, tmp_path):
     text = words(res.path)
     r = run.results
     assert f"Speaker comparison (comparison run #{run.id})" in text
-    assert f"Hp: {r['hp']}." in text and f"Hd: {r['hd']}." in text
-    assert lr_text(r["log10_lr"]) in text
-    assert r["verbal"] in text
+    assert f"Hp: {r.hp}." in text and f"Hd: {r.hd}." in text
+    assert lr_text(r.log10_lr) in text
+    assert r.verbal in text
     assert "Cllr" in text and "Tippett plot" in text
 
 

@@ -46,24 +46,23 @@ def comparison_html(run: Any) -> str:
     """The result document of a stored comparison run (pure function: tested without widgets)."""
     from s2f_desktop.report.comparison import lr_text
 
-    r = run.results or {}
-    sp = r.get("speech_s") or {}
+    r = run.results
     out = [f"<h2 style='margin-bottom:0'>Comparison #{run.id}</h2>",
            f"<small>{run.created_at:%Y-%m-%d %H:%M} UTC by {_esc(run.created_by)} · device {_esc(run.device)} · "
            f"{len(run.questioned_ids)} questioned / {len(run.known_ids)} known segment(s)</small>",
-           f"<p><b>Hp</b>: {_esc(r.get('hp', ''))}.<br><b>Hd</b>: {_esc(r.get('hd', ''))}.</p>"]
-    if r.get("log10_lr") is None:
+           f"<p><b>Hp</b>: {_esc(r.hp)}.<br><b>Hd</b>: {_esc(r.hd)}.</p>"]
+    if r.log10_lr is None:
         out.append("<p style='color:#b26a00;font-size:large'><b>No likelihood ratio: the system abstains.</b></p>"
-                   f"<p>Why: {_esc(r.get('abstain_reason') or 'not stated')}</p>")
+                   f"<p>Why: {_esc(r.abstain_reason or 'not stated')}</p>")
     else:
-        bound = " <small>(at the bound the validation supports)</small>" if r.get("at_bound") else ""
+        bound = " <small>(at the bound the validation supports)</small>" if r.at_bound else ""
         out.append("<table cellpadding='4'><tr><td>"
-                   f"<b style='font-size:large'>{_esc(lr_text(r['log10_lr']))}</b>{bound}"
-                   f"</td><td style='font-size:large'>{_esc(r.get('verbal', ''))}</td></tr></table>"
-                   f"<p><small>Verbal scale: {_esc(r.get('scale', ''))}.</small></p>")
-    out.append(f"<p>Net speech: questioned {float(sp.get('questioned', 0)):.1f} s, "
-               f"known {float(sp.get('known', 0)):.1f} s"
-               f" · channel: {_esc(r.get('channel', ''))} · model {_esc((r.get('model') or {}).get('id', ''))}</p>")
+                   f"<b style='font-size:large'>{_esc(lr_text(r.log10_lr))}</b>{bound}"
+                   f"</td><td style='font-size:large'>{_esc(r.verbal)}</td></tr></table>"
+                   f"<p><small>Verbal scale: {_esc(r.scale)}.</small></p>")
+    out.append(f"<p>Net speech: questioned {float(r.speech_s.questioned):.1f} s, "
+               f"known {float(r.speech_s.known):.1f} s"
+               f" · channel: {_esc(r.channel)} · model {_esc(r.model.id)}</p>")
     out.append("<p><small>The LR says how much more probable the measured speech is if the same speaker spoke both "
                "sides than if different speakers of the relevant population did. "
                "It is not an identification.</small></p>")
@@ -196,7 +195,7 @@ class ComparisonPanel(QWidget):
         self.history.blockSignals(True)
         self.history.clear()
         for run in self.runs:
-            llr = run.results.get("log10_lr")
+            llr = run.results.log10_lr
             self.history.addItem(f"#{run.id}  {run.created_at:%Y-%m-%d %H:%M}  "
                                  + ("abstained" if llr is None else f"log10 LR {llr:+.2f}"), run.id)
         self.history.blockSignals(False)
@@ -277,7 +276,7 @@ class ComparisonPanel(QWidget):
             from s2f_desktop.report.comparison import load_validation
 
             try:
-                _, llr, lab = load_validation((run.results.get("model") or {}).get("id", "comparison-v1"))
+                _, llr, lab = load_validation(run.results.model.id)
             except Exception as exc:  # a missing or altered model file: say so, show no plot
                 self.reporter.report(exc, "Tippett plot")
                 return
@@ -289,7 +288,7 @@ class ComparisonPanel(QWidget):
             v = np.sort(llr[lab == cls])
             share = 1.0 - np.searchsorted(v, xs, side="left") / max(1, len(v))
             self.plot.plot(xs, share, pen=pg.mkPen(color, width=2), name=f"{name}, n = {len(v)}")
-        case_llr = run.results.get("log10_lr")
+        case_llr = run.results.log10_lr
         if case_llr is not None:
             self.case_line = pg.InfiniteLine(pos=float(case_llr), angle=90,
                                              pen=pg.mkPen("k", width=2, style=Qt.PenStyle.DashLine),

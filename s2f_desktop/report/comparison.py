@@ -124,8 +124,7 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
     """The report section of a stored comparison run (reads the declared validation files)."""
     r = run.results
     seg_numbers = seg_numbers or {}
-    model = r.get("model") or {}
-    metrics, vllr, vlab = load_validation(model.get("id", "comparison-v1"), root)
+    metrics, vllr, vlab = load_validation(r.model.id, root)
     rows = []
     for cond in CONDITIONS:
         m = metrics["metrics"].get(cond)
@@ -133,21 +132,20 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
             rows.append(ValidationRow(cond, f"{m['n_target']} / {m['n_non_target']}", _ci(m, "cllr"),
                                       _ci(m, "cllr_min"), _ci(m, "eer", True), _ci(m, "rme_hp", True),
                                       _ci(m, "rme_hd", True)))
-    sp = r.get("speech_s") or {}
     numbers = seg_numbers
 
     def name(ids: Sequence[str]) -> str:
         return ", ".join(numbers.get(s, f"segment {s[:8]}") for s in ids)
 
     cal = metrics["calibration"]
-    at_bound = " — at the bound the validation supports" if r.get("at_bound") else ""
+    at_bound = " — at the bound the validation supports" if r.at_bound else ""
     return ComparisonSection(
-        run_id=run.id, hp=r.get("hp") or lrm.HP, hd=r.get("hd") or lrm.HD, log10_lr=r.get("log10_lr"),
-        lr_text=lr_text(r.get("log10_lr")) + at_bound, verbal=r.get("verbal") or lrm.verbal(r.get("log10_lr")),
-        scale=r.get("scale") or lrm.SCALE_NAME, abstain_reason=r.get("abstain_reason"),
+        run_id=run.id, hp=r.hp or lrm.HP, hd=r.hd or lrm.HD, log10_lr=r.log10_lr,
+        lr_text=lr_text(r.log10_lr) + at_bound, verbal=r.verbal or lrm.verbal(r.log10_lr),
+        scale=r.scale or lrm.SCALE_NAME, abstain_reason=r.abstain_reason,
         questioned=name(run.questioned_ids), known=name(run.known_ids),
-        speech=f"questioned {float(sp.get('questioned', 0)):.1f} s, known {float(sp.get('known', 0)):.1f} s net speech",
-        channel=str(r.get("channel", "")), model=f"{model.get('id', '?')} (sha256 {model.get('sha256', '?')})",
+        speech=f"questioned {float(r.speech_s.questioned):.1f} s, known {float(r.speech_s.known):.1f} s net speech",
+        channel=r.channel, model=f"{r.model.id} (sha256 {r.model.sha256})",
         device=run.device, created=f"{run.created_at:%Y-%m-%d %H:%M} UTC by {run.created_by}",
         bounds=f"{cal['lower']:+.2f} \u2264 log10 LR \u2264 {cal['upper']:+.2f}",
         validation=tuple(rows), validation_llr=vllr, validation_label=vlab)

@@ -12,6 +12,7 @@ runs it on a case's segments.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
 from pathlib import Path
@@ -20,11 +21,13 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from s2f_desktop import __version__
+from s2f_desktop.core.comparison_results import ComparedEvidence, ComparedSegment
 from s2f_desktop.core.errors import InputError, S2FError
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.results import Consistency
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import codec
 from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
@@ -219,27 +222,31 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
     t2 = time.perf_counter()
     res = cmp.compare(qp, kp, task.sub(0.1, 0.97))
     t3 = time.perf_counter()
+    compared: list[ComparedSegment] = []
+    evs: dict[int, ComparedEvidence] = {}
     with ctx.store.read() as s:
-        evs = {}
         for sid in q + k:
             seg = repo.get_segment(s, sid)
             ev = repo.get_evidence(s, seg.evidence_id)
-            evs[str(ev.id)] = {"sha256": ev.sha256, "name": ev.original_name}
-            res.setdefault("segments", {})[sid] = {"evidence_id": seg.evidence_id,
-                                                   "range_samples": [seg.start_sample, seg.end_sample],
-                                                   "side": "questioned" if sid in q else "known"}
-    res["evidence"] = evs
-    res["model"] = cmp.model_record()
+            evs.setdefault(ev.id, ComparedEvidence(ev.id, ev.sha256, ev.original_name))
+            compared.append(ComparedSegment(sid, seg.evidence_id, seg.start_sample, seg.end_sample,
+                                            "questioned" if sid in q else "known"))
+    # The system's verdict is read through the codec (the one decoder of its stored form), then the
+    # case's material (segments, evidence, model) is attached.
+    model = cmp.model_record()
+    results = dataclasses.replace(
+        codec.decode_comparison_results({**res, "segments": {}, "evidence": {}, "model": model}),
+        segments=tuple(compared), evidence=tuple(evs.values()))
     timings = {"read_s": round(t1 - t0, 3), "load_models_s": round(t2 - t1, 3), "comparison_s": round(t3 - t2, 3)}
     task.progress(0.98, "recording the comparison")
     with ctx.store.write() as s:
-        run = crepo.add_comparison(s, case.id, q, k, cmp.models(), __version__, cmp.device, cmp.parameters(), res,
-                                   timings, ctx.actor)
+        run = crepo.add_comparison(s, case.id, q, k, cmp.models(), __version__, cmp.device, cmp.parameters(),
+                                   results, timings, ctx.actor)
         append_event(s, case_id=case.id, actor=ctx.actor, action="comparison.run", object_type="comparison_run",
                      object_ids=[run.id], details={
                          "questioned": q, "known": k, "models": cmp.models(), "device": cmp.device,
-                         "log10_lr": res["log10_lr"], "verbal": res["verbal"], "label": res["label"],
-                         "abstain_reason": res["abstain_reason"]})
+                         "log10_lr": results.log10_lr, "verbal": results.verbal, "label": results.label,
+                         "abstain_reason": results.abstain_reason})
         repo.touch_case(s, case.id)
     task.progress(1.0, "comparison recorded")
     return run
@@ -260,14 +267,13 @@ def get_comparison(ctx: AppContext, comparison_id: int) -> crepo.ComparisonRun:
 
 def comparison_to_dict(run: crepo.ComparisonRun) -> dict[str, Any]:
     """JSON form of a stored comparison run (the CLI's ``--json`` output for a case comparison)."""
-    r = run.results
+    # The verdict's fields exactly as stored (the codec's encoding), in the contract's order.
+    stored = codec.encode_comparison_results(run.results)
+    verdict = {k: stored[k] for k in ("score", "snorm", "log10_lr", "lr", "verbal", "label", "abstain_reason",
+                                      "speech_s", "hp", "hd", "scale", "channel", "model")}
     return {"comparison_id": run.id, "case_id": run.case_id, "questioned": list(run.questioned_ids),
-            "known": list(run.known_ids), "score": r.get("score"), "snorm": r.get("snorm"),
-            "log10_lr": r.get("log10_lr"),
-            "lr": r.get("lr"), "verbal": r.get("verbal"), "label": r.get("label"),
-            "abstain_reason": r.get("abstain_reason"), "speech_s": r.get("speech_s"), "hp": r.get("hp"),
-            "hd": r.get("hd"), "scale": r.get("scale"), "channel": r.get("channel"), "model": r.get("model"),
-            "models": list(run.models), "device": run.device, "parameters": run.parameters, "timings": run.timings,
+            "known": list(run.known_ids), **verdict, "models": list(run.models), "device": run.device,
+            "parameters": run.parameters, "timings": run.timings,
             "created_at": run.created_at.isoformat(), "created_by": run.created_by, "app_version": run.app_version}
 
 

@@ -1,16 +1,30 @@
-"""The one encoder and decoder of analysis results (JSON-ready dicts ↔ :mod:`s2f_desktop.core.results`).
+"""The one encoder and decoder of stored results (JSON-ready dicts ↔ :mod:`s2f_desktop.core.results`
+and :mod:`s2f_desktop.core.comparison_results`).
 
 The stored form (schema 2) is what ``analysis_runs.results`` holds; the blocks ``quality``,
 ``traits`` (without provenance) and ``acoustics`` are also the blocks of the
 ``s2f analyze FILES --json`` contract, so both come from the same functions here.
 Decoding refuses any other schema version: older runs are migrated by Alembic revision
 0003, never read by guessing.
+
+Speaker-comparison results (``comparison_runs.results``, schema 1) are encoded exactly as
+they have been stored since revision 0005 (same keys, order and values; no version key), so
+no stored row changes; see :func:`encode_comparison_results`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from s2f_desktop.core.comparison_results import (
+    COMPARISON_SCHEMA_VERSION,
+    BySide,
+    ComparedEvidence,
+    ComparedSegment,
+    ComparisonModelRef,
+    ComparisonResults,
+    ValidationPosition,
+)
 from s2f_desktop.core.errors import IntegrityError
 from s2f_desktop.core.models import CompositeParam, Origin
 from s2f_desktop.core.results import (
@@ -221,3 +235,88 @@ def decode_params(d: dict[str, JSON]) -> dict[str, CompositeParam]:
     """Inverse of :func:`encode_params` (also reads the face layer's parameter records)."""
     return {str(k): CompositeParam(v["value"], Origin(v["origin"]), str(v["note"]), bool(v["illustrative"]))
             for k, v in d.items()}
+
+
+# ------------------------------------------------------------------ speaker comparisons
+def encode_comparison_results(r: ComparisonResults) -> JSON:
+    """A comparison's results as stored (schema 1: the keys, order and values written since revision 0005).
+
+    The first keys (``score`` … ``validation_position``) are the comparison system's verdict,
+    the same fields ``s2f compare --json`` prints; ``segments`` (segment id → evidence id,
+    sample range, side), ``evidence`` (evidence id as text → sha256, name) and ``model`` follow.
+    """
+    if r.schema_version != COMPARISON_SCHEMA_VERSION:
+        raise ValueError(f"this release writes comparison results schema {COMPARISON_SCHEMA_VERSION}, "
+                         f"not {r.schema_version}")
+    out: JSON = {"score": r.score, "snorm": r.snorm, "log10_lr": r.log10_lr, "lr": r.lr, "verbal": r.verbal,
+                 "label": r.label, "abstain_reason": r.abstain_reason,
+                 "speech_s": {"questioned": r.speech_s.questioned, "known": r.speech_s.known},
+                 "at_bound": r.at_bound, "hp": r.hp, "hd": r.hd, "scale": r.scale, "channel": r.channel,
+                 "quality": {"questioned": encode_quality(r.quality.questioned),
+                             "known": encode_quality(r.quality.known)},
+                 "segments_used": {"questioned": list(r.segments_used.questioned),
+                                   "known": list(r.segments_used.known)}}
+    if r.validation_position is not None:
+        vp = r.validation_position
+        out["validation_position"] = {
+            "share_same_speaker_trials_at_or_below": vp.share_same_speaker_trials_at_or_below,
+            "share_different_speaker_trials_at_or_above": vp.share_different_speaker_trials_at_or_above}
+    out["segments"] = {g.segment_id: {"evidence_id": g.evidence_id, "range_samples": [g.start_sample, g.end_sample],
+                                      "side": g.side} for g in r.segments}
+    out["evidence"] = {str(e.evidence_id): {"sha256": e.sha256, "name": e.name} for e in r.evidence}
+    out["model"] = {"id": r.model.id, "sha256": r.model.sha256}
+    return out
+
+
+def decode_comparison_results(d: JSON) -> ComparisonResults:
+    """Inverse of :func:`encode_comparison_results`; another schema version is an integrity error.
+
+    Numbers keep the type they were stored with, so ``encode(decode(d)) == d`` holds exactly
+    for every row written since revision 0005 (tested against today's writer).
+    """
+    version = d.get("schema_version", 1) if isinstance(d, dict) else None
+    if version != COMPARISON_SCHEMA_VERSION:
+        raise IntegrityError(f"stored comparison results have schema version {version!r}, this release reads "
+                             f"{COMPARISON_SCHEMA_VERSION}")
+    try:
+        sp, q, used = d["speech_s"], d["quality"], d["segments_used"]
+        vp = d.get("validation_position")
+        return ComparisonResults(
+            score=_opt_num(d["score"]), snorm=_opt_num(d["snorm"]), log10_lr=_opt_num(d["log10_lr"]),
+            lr=_opt_num(d["lr"]), verbal=str(d["verbal"]), label=str(d["label"]),
+            abstain_reason=None if d["abstain_reason"] is None else str(d["abstain_reason"]),
+            speech_s=BySide(_num(sp["questioned"]), _num(sp["known"])), at_bound=bool(d["at_bound"]),
+            hp=str(d["hp"]), hd=str(d["hd"]), scale=str(d["scale"]), channel=str(d["channel"]),
+            quality=BySide(_decode_quality_exact(q["questioned"]), _decode_quality_exact(q["known"])),
+            segments_used=BySide(tuple(str(s) for s in used["questioned"]), tuple(str(s) for s in used["known"])),
+            validation_position=None if vp is None else ValidationPosition(
+                _num(vp["share_same_speaker_trials_at_or_below"]),
+                _num(vp["share_different_speaker_trials_at_or_above"])),
+            segments=tuple(ComparedSegment(str(sid), int(g["evidence_id"]), int(g["range_samples"][0]),
+                                           int(g["range_samples"][1]), str(g["side"]))
+                           for sid, g in d["segments"].items()),
+            evidence=tuple(ComparedEvidence(int(eid), str(e["sha256"]), str(e["name"]))
+                           for eid, e in d["evidence"].items()),
+            model=ComparisonModelRef(str(d["model"]["id"]), str(d["model"]["sha256"])))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise IntegrityError(f"comparison results are malformed ({type(exc).__name__}: {exc})") from exc
+
+
+def _decode_quality_exact(d: JSON) -> Quality:
+    """:func:`decode_quality` keeping each stored number's type (an int stays an int: byte-identical re-encoding)."""
+    return Quality(QualityVerdict(d["verdict"]), tuple(str(r) for r in d["reasons"]), _num(d["net_speech_s"]),
+                   _opt_num(d["snr_db"]), _num(d["clipping_fraction"]), _num(d["bandwidth_hz"]),
+                   bool(d["telephone_band"]), _opt_num(d["level_dbfs"]), _num(d["duration_s"]),
+                   str(d["snr_method"]), {str(k): _num(v) for k, v in d["thresholds"].items()})
+
+
+def _num(v: Any) -> float:
+    """A stored number as it is (int or float); anything else is refused."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"expected a number, found {v!r}")
+    n: float = v
+    return n
+
+
+def _opt_num(v: Any) -> float | None:
+    return None if v is None else _num(v)

@@ -2,7 +2,9 @@
 
 A comparison run records the questioned and the known segment ids, every model file used
 ({id, file, sha256}), the app version, the device, the parameters and the result (LR,
-verbal expression, propositions, quality, abstention reason). Rows are never updated.
+verbal expression, propositions, quality, abstention reason) as a typed
+:class:`~s2f_desktop.core.comparison_results.ComparisonResults`, encoded and decoded only by
+:mod:`s2f_desktop.store.codec`. Rows are never updated.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from s2f_desktop.core.comparison_results import ComparisonResults
 from s2f_desktop.core.errors import NotFoundError
 from s2f_desktop.core.timeutil import utcnow
+from s2f_desktop.store import codec
 from s2f_desktop.store.orm import ComparisonRunRow
 
 
@@ -31,7 +35,7 @@ class ComparisonRun:
     app_version: str
     device: str
     parameters: dict[str, Any]
-    results: dict[str, Any]
+    results: ComparisonResults
     timings: dict[str, float]
     created_at: datetime
     created_by: str
@@ -39,15 +43,17 @@ class ComparisonRun:
 
 def to_comparison(r: ComparisonRunRow) -> ComparisonRun:
     return ComparisonRun(r.id, r.case_id, tuple(r.questioned_ids), tuple(r.known_ids), tuple(r.models), r.app_version,
-                         r.device, dict(r.parameters), dict(r.results), dict(r.timings), r.created_at, r.created_by)
+                         r.device, dict(r.parameters), codec.decode_comparison_results(r.results), dict(r.timings),
+                         r.created_at, r.created_by)
 
 
 def add_comparison(s: Session, case_id: int, questioned_ids: Sequence[str], known_ids: Sequence[str],
                    models: Sequence[dict[str, str]], app_version: str, device: str, parameters: dict[str, Any],
-                   results: dict[str, Any], timings: dict[str, float], created_by: str) -> ComparisonRun:
+                   results: ComparisonResults, timings: dict[str, float], created_by: str) -> ComparisonRun:
     row = ComparisonRunRow(case_id=case_id, questioned_ids=list(questioned_ids), known_ids=list(known_ids),
                            models=list(models), app_version=app_version, device=device, parameters=parameters,
-                           results=results, timings=timings, created_at=utcnow(), created_by=created_by)
+                           results=codec.encode_comparison_results(results), timings=timings, created_at=utcnow(),
+                           created_by=created_by)
     s.add(row)
     s.flush()
     return to_comparison(row)

@@ -1,0 +1,108 @@
+"""The typed, versioned results of a stored speaker comparison (table ``comparison_runs``).
+
+``services.comparison.compare_segments`` builds a :class:`ComparisonResults` from the
+comparison system's verdict and the case's segments, the store encodes it (see
+:mod:`s2f_desktop.store.codec`, the only encoder and decoder), and every reader — report,
+GUI, CLI — reads these attributes; nothing reads a comparison's results by key.
+
+Schema versions: 1 is the shape written since Alembic revision 0005 created the table. It
+carries no ``schema_version`` key, and this release writes it byte for byte as before, so
+stored runs and the audit events that describe them stay as they were. A later shape must
+write its version key and come with an Alembic revision that migrates stored runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from s2f_desktop.core.results import Quality
+
+#: Version of the comparison results encoding written by this release.
+COMPARISON_SCHEMA_VERSION = 1
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BySide(Generic[T]):
+    """One value for each side of a comparison."""
+
+    questioned: T
+    known: T
+
+
+@dataclass(frozen=True)
+class ValidationPosition:
+    """Where the case LR falls among the model's cross-validated LRs (shares of validation trials)."""
+
+    share_same_speaker_trials_at_or_below: float
+    share_different_speaker_trials_at_or_above: float
+
+
+@dataclass(frozen=True)
+class ComparedSegment:
+    """A segment of one side as it was when compared (sample range of its evidence item)."""
+
+    segment_id: str
+    evidence_id: int
+    start_sample: int
+    end_sample: int
+    #: "questioned" or "known"
+    side: str
+
+
+@dataclass(frozen=True)
+class ComparedEvidence:
+    """An evidence item a comparison read, with its SHA-256 and original name at comparison time."""
+
+    evidence_id: int
+    sha256: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ComparisonModelRef:
+    """The comparison model: its id and the SHA-256 of its calibration file (which defines the LRs)."""
+
+    id: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ComparisonResults:
+    """The stored results of one speaker comparison of a case.
+
+    ``log10_lr`` and ``lr`` are None when the system abstained (``abstain_reason`` says why);
+    ``at_bound`` is True when the LR was clipped to the empirical bounds (ELUB) of the
+    validation. ``hp``/``hd`` are the propositions, ``verbal`` the words of ``scale``.
+    """
+
+    score: float | None
+    snorm: float | None
+    log10_lr: float | None
+    lr: float | None
+    verbal: str
+    label: str
+    abstain_reason: str | None
+    #: net speech per side (s), as used for the embedding and the calibration
+    speech_s: BySide[float]
+    at_bound: bool
+    hp: str
+    hd: str
+    scale: str
+    channel: str
+    quality: BySide[Quality]
+    #: ids of the parts (segments) of each side that had speech long enough to embed
+    segments_used: BySide[tuple[str, ...]]
+    #: None when the system abstained
+    validation_position: ValidationPosition | None
+    segments: tuple[ComparedSegment, ...]
+    evidence: tuple[ComparedEvidence, ...]
+    model: ComparisonModelRef
+    schema_version: int = COMPARISON_SCHEMA_VERSION
+
+    @property
+    def abstained(self) -> bool:
+        """True when no LR was given."""
+        return self.log10_lr is None
