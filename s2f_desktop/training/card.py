@@ -606,7 +606,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
   {timings.get('faces_s')} s, features {timings.get('features_s')} s, fitting and evaluation
   {timings.get('fit_and_evaluate_s')} s), with the feature and face-label caches filled. Filling them from
   scratch for this build took about 44 min for the recorded clips (1319, including LibriSpeech
-  test-other) and about 9 min for the telephone pass (two processes), plus 8-view face labels, on
+  test-other), about 9 min for the telephone pass and about 10 min for the two AMR-NB passes (two
+  processes each), plus 8-view face labels, on
   that shared machine; `make train` then reproduced heads.npz and calibration.json byte for byte
   from the caches.
 
