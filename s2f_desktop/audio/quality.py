@@ -396,7 +396,8 @@ def _report(st: _Stats) -> QualityReport:
         bad.append(f"effective bandwidth {bandwidth:.0f} Hz is below {MIN_BANDWIDTH_HZ:.0f} Hz (formants lost)")
     elif telephone:
         warn.append(f"telephone-band audio (effective bandwidth {bandwidth:.0f} Hz): upper formants are lost; the "
-                    "trait models were validated on a simulated telephone channel, not on real codecs")
+                    "trait models were trained on a simulated telephone channel and evaluated on one real codec "
+                    "(AMR-NB), where they are less accurate (model card)")
     if level is not None and level < MIN_LEVEL_DBFS:
         warn.append(f"speech level {level:.1f} dBFS is below {MIN_LEVEL_DBFS:g} dBFS")
     verdict = "insufficient" if bad else ("warn" if warn else "ok")
