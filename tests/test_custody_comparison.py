@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.errors import InputError, IntegrityError
 from s2f_desktop.services import cases, evidence, segments
 from s2f_desktop.services import comparison as svc
 from s2f_desktop.store import custody
@@ -169,6 +169,20 @@ def test_comparison_row_inserted_outside_the_services_is_unrecorded(ctx, compare
     report = evidence.verify_case(ctx, case.number)
     assert [(f.object_type, f.object_id, f.problem) for f in failing(report)] == [
         ("comparison_run", str(forged), "UNRECORDED")]
+
+
+def test_results_edited_into_an_unreadable_shape_stop_verify_naming_the_run(  # type: ignore[no-untyped-def]
+        ctx, compared_case, capsys) -> None:
+    from s2f_desktop.cli.main import main
+
+    case, run, _, _ = compared_case
+    stored = json.loads(sql_value(ctx, "select results from comparison_runs where id = :i", i=run.id))
+    stored["log10_lr"] = "5.0"
+    sql(ctx, "update comparison_runs set results = :r where id = :i", r=json.dumps(stored), i=run.id)
+    with pytest.raises(IntegrityError, match=f"comparison run #{run.id}: comparison results are malformed"):
+        evidence.verify_case(ctx, case.number, record=False)
+    assert main(["--data-dir", str(ctx.data_dir), "verify", case.number]) == 4
+    assert f"comparison run #{run.id}" in capsys.readouterr().err
 
 
 def test_abstention_is_bound_too(ctx, compared_case, stub_comparison) -> None:  # type: ignore[no-untyped-def]
