@@ -27,7 +27,7 @@ from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.results import Consistency
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.store import codec
+from s2f_desktop.store import codec, custody
 from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
@@ -240,13 +240,19 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
     timings = {"read_s": round(t1 - t0, 3), "load_models_s": round(t2 - t1, 3), "comparison_s": round(t3 - t2, 3)}
     task.progress(0.98, "recording the comparison")
     with ctx.store.write() as s:
+        # Re-checked inside the write transaction: the case may have been closed meanwhile (a comparison
+        # recorded after the close would be named by verify as a change to a closed case).
+        require_open(repo.get_case(s, case_number))
         run = crepo.add_comparison(s, case.id, q, k, cmp.models(), __version__, cmp.device, cmp.parameters(),
                                    results, timings, ctx.actor)
+        # The custody block binds the stored row to the chain (see store/custody.py); the other keys are
+        # what events recorded before the binding, kept for the audit table and for older readers.
         append_event(s, case_id=case.id, actor=ctx.actor, action="comparison.run", object_type="comparison_run",
                      object_ids=[run.id], details={
                          "questioned": q, "known": k, "models": cmp.models(), "device": cmp.device,
                          "log10_lr": results.log10_lr, "verbal": results.verbal, "label": results.label,
-                         "abstain_reason": results.abstain_reason})
+                         "abstain_reason": results.abstain_reason,
+                         "custody": [custody.state("comparison_run", run)]})
         repo.touch_case(s, case.id)
     task.progress(1.0, "comparison recorded")
     return run

@@ -18,6 +18,7 @@ from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
+from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import GENESIS, append_event, chain_head, list_events, verify_chain
@@ -256,7 +257,8 @@ def custody_findings(ctx: AppContext, case_number: str) -> list[CustodyFinding]:
         runs = repo.list_runs(s, case.id)
         return custody.replay(list_events(s, case.id), case, repo.list_evidence(s, case.id),
                               repo.list_case_segments(s, case.id), runs,
-                              [c for r in runs for c in repo.list_composites(s, r.id)])
+                              [c for r in runs for c in repo.list_composites(s, r.id)],
+                              crepo.list_comparisons(s, case.id))
 
 
 def case_chain_head(ctx: AppContext, case_number: str) -> tuple[int, str]:

@@ -1,7 +1,7 @@
 """Binding evidential rows to the audit chain, and replaying the chain against the rows.
 
 Every event that creates or changes an evidential row (case, evidence item, segment,
-analysis run) carries, in ``details["custody"]``, the state that row has *after* the
+analysis run, composite, speaker-comparison run) carries, in ``details["custody"]``, the state that row has *after* the
 change: ``{"object": TYPE, "id": ID, "values": {...}, "hash": sha256(canonical values)}``,
 or ``{"object": TYPE, "id": ID, "deleted": true}``. Because the details are inside the
 event's hash, the expected state of every row is protected by the chain.
@@ -14,22 +14,28 @@ a row the chain says exists but is gone is DELETED; a row no event created is UN
 Events written by releases before this binding (no ``custody`` key) are read for what
 they did record (an import's hash, size, name, path and media info; a segment's bounds
 and status; a case's details and status); fields they never recorded are reported as
-"not bound (legacy event)" instead of being silently trusted or falsely failed.
+"not bound (legacy event)" instead of being silently trusted or falsely failed. A
+``comparison.run`` event from before comparison runs were bound recorded the sides, the
+models, the device and the verdict (log10 LR, words, label, abstention reason): those stay
+enforced, the rest of the row is reported as not bound.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from s2f_desktop.core.jsonutil import canonical_json
 from s2f_desktop.core.models import AnalysisRun, AuditEvent, Case, Composite, Evidence, Segment
 
+if TYPE_CHECKING:
+    from s2f_desktop.store.comparisons import ComparisonRun
+
 #: Actions that change bound rows; a closed case refuses them, so one recorded after the
 #: case's close means the case was reopened outside the services. (Verification, receipts,
 #: reports, composites and the like are allowed on a closed case.)
-MUTATING_PREFIXES = ("case.update", "case.close", "evidence.import", "segment.", "analysis.run")
+MUTATING_PREFIXES = ("case.update", "case.close", "evidence.import", "segment.", "analysis.run", "comparison.run")
 
 
 # ----------------------------------------------------------------------- row states
@@ -86,9 +92,29 @@ def composite_values(c: Composite) -> dict[str, Any]:
             "image_sha256": dict(c.image_sha256), "created_at": _iso(c.created_at), "created_by": c.created_by}
 
 
+def comparison_values(r: ComparisonRun) -> dict[str, Any]:
+    """The bound fields of a speaker-comparison run.
+
+    The stored results are bound by the hash of their encoding (they are large); the verdict
+    (log10 LR, LR, words, label, abstention reason) is bound field by field as well, so an
+    edited LR is named as such, and so that what a legacy ``comparison.run`` event recorded
+    stays enforced. Timings are bound by hash, as for analysis runs.
+    """
+    from s2f_desktop.store import codec
+
+    res = r.results
+    return {"case_id": r.case_id, "questioned_ids": list(r.questioned_ids), "known_ids": list(r.known_ids),
+            "models": [dict(m) for m in r.models], "app_version": r.app_version, "device": r.device,
+            "parameters": dict(r.parameters), "log10_lr": res.log10_lr, "lr": res.lr, "verbal": res.verbal,
+            "label": res.label, "abstain_reason": res.abstain_reason,
+            "results_sha256": content_hash(codec.encode_comparison_results(res)),
+            "timings_sha256": content_hash(dict(r.timings)),
+            "created_at": _iso(r.created_at), "created_by": r.created_by}
+
+
 _VALUES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "case": case_values, "evidence": evidence_values, "segment": segment_values, "analysis_run": run_values,
-    "composite": composite_values,
+    "composite": composite_values, "comparison_run": comparison_values,
 }
 
 
@@ -217,11 +243,18 @@ def _legacy_assertions(ev: AuditEvent) -> list[dict[str, Any]]:
             vals["run_id"] = d.get("run_id")
         return [{"object": "composite", "id": oid, "partial": True,
                  "values": {k: v for k, v in vals.items() if v is not None}}]
+    if a == "comparison.run":
+        # None is a recorded value here (an abstention has no LR; an LR has no abstention reason).
+        names = {"questioned": "questioned_ids", "known": "known_ids", "models": "models", "device": "device",
+                 "log10_lr": "log10_lr", "verbal": "verbal", "label": "label", "abstain_reason": "abstain_reason"}
+        return [{"object": "comparison_run", "id": oid, "partial": True,
+                 "values": {new: d[old] for old, new in names.items() if old in d}}]
     return []
 
 
 def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence], segments: Iterable[Segment],
-           runs: Iterable[AnalysisRun], composites: Iterable[Composite] = ()) -> list[CustodyFinding]:
+           runs: Iterable[AnalysisRun], composites: Iterable[Composite] = (),
+           comparisons: Iterable[ComparisonRun] = ()) -> list[CustodyFinding]:
     """Compare the state the chain records with the rows as they are now."""
     expected: dict[tuple[str, str], _Expected] = {}
     findings: list[CustodyFinding] = []
@@ -273,6 +306,8 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
         current[("analysis_run", str(r.id))] = _normalise(run_values(r))
     for c in composites:
         current[("composite", str(c.id))] = _normalise(composite_values(c))
+    for k in comparisons:
+        current[("comparison_run", str(k.id))] = _normalise(comparison_values(k))
     seg_by_id = {str(g.id): g for g in seg_list}
 
     for key, exp in expected.items():
@@ -310,6 +345,6 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
                                            found="suggested by a legacy speech-detection event"))
             continue
         findings.append(CustodyFinding(otype, oid, "(row)", "UNRECORDED"))
-    order = {"case": 0, "evidence": 1, "segment": 2, "analysis_run": 3, "composite": 4}
+    order = {"case": 0, "evidence": 1, "segment": 2, "analysis_run": 3, "composite": 4, "comparison_run": 5}
     findings.sort(key=lambda f: (not f.failing, order.get(f.object_type, 9), f.object_id, f.field))
     return findings
