@@ -547,6 +547,11 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
     against 8.7 / 6.3 % and 9.2 / 8.3 % without it. No consistent gain once labels are cleaned, and
     a model whose training data cannot be stated cannot have a card: not adopted. Age: 40+ AUC
     +0.018 [+0.002, +0.034] in the development run, too little to carry it.
+  - AMR-NB coded rows (12.2 kbit/s) added to the sex head's training (label cleaning kept; L2 30): women
+    / men abstention clean 10.6 / 8.5 %, telephone 12.5 / 9.3 %, AMR 12.2k 11.1 / 10.3 %, AMR 4.75k 15.1
+    / 11.0 % against 8.7 / 6.3, 9.2 / 8.3, 7.6 / 10.5 and 11.3 / 10.8 % without them, decided accuracy
+    98.1-99.3 % either way: more abstention and no accuracy gain on coded calls; not adopted, so coded
+    speech stays an unseen channel.
   - age as a band classifier (second round): one-vs-rest logistic regressions on the standardised
     embedding for under 40 / 40-59 / 60+, band-balanced, L2 0.3-3000: recalls 63-65 / 38-46 /
     14-24 %, band exact projected onto the external set's mix 42.1-47.8 % (the best, L2 = 1000,
