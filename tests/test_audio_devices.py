@@ -114,7 +114,7 @@ def test_recorder_failures_leave_no_evidence(ctx, case, tmp_path):
 @pytest.fixture
 def pulse_null_sink(tmp_path):
     if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.skip("pulseaudio is not installed")
+        pytest.fail("pulseaudio/pactl missing: install the system packages with `make sysdeps`")
     env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "xdg"), HOME=str(tmp_path),
                PULSE_RUNTIME_PATH=str(tmp_path / "xdg" / "pulse"))
     os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
@@ -122,7 +122,7 @@ def pulse_null_sink(tmp_path):
                             "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=s2fnull",
                             "--load=module-always-sink"], env=env, capture_output=True, text=True)
     if start.returncode != 0:
-        pytest.skip(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
+        pytest.fail(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
     subprocess.run(["pactl", "set-default-sink", "s2fnull"], env=env, check=False)
     subprocess.run(["pactl", "set-default-source", "s2fnull.monitor"], env=env, check=False)
     old = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH", "HOME")}

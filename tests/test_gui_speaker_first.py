@@ -21,7 +21,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 
 from s2f_desktop.core.models import SegmentStatus  # noqa: E402
-from s2f_desktop.gui.mainwindow import MainWindow, service_available  # noqa: E402
+from s2f_desktop.gui.mainwindow import MainWindow  # noqa: E402
 
 LONG = 120_000
 
@@ -222,8 +222,6 @@ def test_bulk_edits_precise_editing_and_playback(qtbot, app_ctx, reporter, tone_
 
 
 def test_two_speakers_two_runs(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not service_available("analysis"):
-        pytest.skip("services.analysis is not installed yet")
     from s2f_desktop.services import cases, evidence
     from s2f_desktop.services.evidence import audit_trail
 
@@ -373,7 +371,7 @@ def pulse_null_sink(tmp_path):  # type: ignore[no-untyped-def]
     import subprocess
 
     if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.skip("pulseaudio is not installed")
+        pytest.fail("pulseaudio/pactl missing: install the system packages with `make sysdeps`")
     env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "xdg"), HOME=str(tmp_path),
                PULSE_RUNTIME_PATH=str(tmp_path / "xdg" / "pulse"))
     os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
@@ -381,7 +379,7 @@ def pulse_null_sink(tmp_path):  # type: ignore[no-untyped-def]
                             "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=s2fnull",
                             "--load=module-always-sink"], check=False, env=env, capture_output=True, text=True)
     if start.returncode != 0:
-        pytest.skip(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
+        pytest.fail(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
     subprocess.run(["pactl", "set-default-sink", "s2fnull"], env=env, check=False)
     try:
         yield env
@@ -542,11 +540,10 @@ def test_interview_plus_phone_call(qtbot, app_ctx, reporter, speech_wav, asteris
     with qtbot.waitSignal(w.views_refreshed, timeout=LONG):
         assert w.import_labels(more) == 1
     assert [s.speaker_tag for s in w.waveform.model.segments()] == ["B", "A"]
-    if service_available("analysis"):
-        # the waveform selection (the phone segment only) is what Ctrl+Return analyzes
-        w.waveform.model.select(seg_p.id)
-        with qtbot.waitSignal(w.analysis.run_finished, timeout=LONG) as done:
-            w.act_analyze.trigger()
-        assert done.args[0].segment_ids == (seg_p.id,) or list(done.args[0].segment_ids) == [seg_p.id]
+    # the waveform selection (the phone segment only) is what Ctrl+Return analyzes
+    w.waveform.model.select(seg_p.id)
+    with qtbot.waitSignal(w.analysis.run_finished, timeout=LONG) as done:
+        w.act_analyze.trigger()
+    assert done.args[0].segment_ids == (seg_p.id,) or list(done.args[0].segment_ids) == [seg_p.id]
     assert not reporter.shown, reporter.shown
     w.close()

