@@ -14,7 +14,6 @@ import types
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from s2f_desktop.core.errors import InputError, IntegrityError
 from s2f_desktop.services import cases, evidence, segments
@@ -25,20 +24,12 @@ from s2f_desktop.store.audit import _payload, event_hash, list_events
 # Imported from the neighbouring test module (pytest puts tests/ on sys.path): the verdict as the real
 # comparison system stored it, copied verbatim from a SQLite file.
 from test_comparison_results import STORED_ABSTAIN, STORED_LR  # isort: skip
+from test_custody_tamper import sql, sql_value  # isort: skip
 
 MODELS = [{"id": "resemblyzer-ge2e-0.1.4", "file": "pretrained.pt", "sha256": "1" * 64},
           {"id": "comparison-v1", "file": "calibration.json", "sha256": "2" * 64}]
 
 
-def sql(ctx, statement: str, **params) -> None:  # type: ignore[no-untyped-def]
-    """An out-of-band edit, as someone with sqlite3 and the database file would make it."""
-    with ctx.store.engine.begin() as conn:
-        conn.execute(text(statement), params)
-
-
-def sql_value(ctx, statement: str, **params):  # type: ignore[no-untyped-def]
-    with ctx.store.engine.begin() as conn:
-        return conn.execute(text(statement), params).scalar_one()
 
 
 def failing(report):  # type: ignore[no-untyped-def]
