@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,7 +14,7 @@ import pytest
 
 from s2f_desktop.archive.scoring import CalibratedScorer, CosineScorer, load_scorer
 from s2f_desktop.archive.search import Filters, search_index, search_table
-from s2f_desktop.archive.store import ROW_SCHEMA, IndexStore, embeddings_matrix, write_atomic
+from s2f_desktop.archive.store import ROW_SCHEMA, STALE_TEMP_AGE_S, IndexStore, embeddings_matrix, write_atomic
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.inference.archive_pipeline import MAX_TURN_S, _spread, turns_from_regions
 
@@ -49,10 +51,15 @@ def test_write_atomic_leaves_no_partial_file_and_readers_ignore_temps(tmp_path: 
     for i in range(3):
         write_atomic(t.slice(i, 1), store.row_file("k1", t.column("sha256")[i].as_py()))
     # A writer killed mid-write leaves only a dot-temp file: readers must not see it.
-    (store.rows_dir("k1") / ".deadbeef.parquet.123.tmp").write_bytes(b"PAR1 half a file")
+    dead = store.rows_dir("k1") / ".deadbeef.parquet.123.tmp"
+    dead.write_bytes(b"PAR1 half a file")
     assert store.read_rows("k1").num_rows == 3
     assert len(store.indexed_shas("k1")) == 3
-    assert store.remove_stale_temps() == 1
+    # A young temp may belong to a task of a cancelled run still finishing on a worker: kept.
+    assert store.remove_stale_temps() == 0 and dead.exists()
+    old = time.time() - STALE_TEMP_AGE_S - 1
+    os.utime(dead, (old, old))
+    assert store.remove_stale_temps() == 1 and not dead.exists()
     # Writing the same recording again replaces its file: no duplicate rows.
     write_atomic(t.slice(0, 1), store.row_file("k1", t.column("sha256")[0].as_py()))
     assert store.read_rows("k1").num_rows == 3

@@ -196,3 +196,35 @@ def test_pin_process_to_cpu_confines_every_thread(tmp_path: Path) -> None:
     cpu = allowed[5 % len(allowed)]
     assert out.stdout.split(maxsplit=1)[0] == str(cpu)
     assert out.stdout.strip().endswith(f"[{cpu}] [{cpu}]")
+
+
+def test_a_failed_index_write_blames_the_index_not_the_recording(archive, tmp_path: Path, monkeypatch) -> None:
+    """A row write that fails (here: its temp removed under it, as a new run's clean-up once did to
+    a still-running task of a cancelled run) must not leave an error row calling a good recording
+    unreadable: the next run would skip that recording for ever."""
+    from s2f_desktop.archive import engine
+    from s2f_desktop.archive import store as store_mod
+    from s2f_desktop.archive.store import IndexStore
+
+    root, meta = archive
+    index = tmp_path / "index"
+    IndexStore(index).create()
+    key, _ = engine.worker_index_key("cpu")
+    real = store_mod._write_atomic
+
+    def temp_vanishes(final: Path, write: Any) -> None:
+        def write_then_lose(fh: Any) -> None:
+            write(fh)
+            Path(fh.name).unlink()  # another process's clean-up removes the temp before the rename
+        real(final, write_then_lose if final.parent.parent.name == "rows" else write)  # error rows still write
+
+    monkeypatch.setattr(store_mod, "_write_atomic", temp_vanishes)
+    with pytest.raises(engine.IndexWriteError, match="the index could not be written"):
+        engine.index_one(meta[0]["path"], str(index), key, "cpu")
+    monkeypatch.undo()
+    store = IndexStore(index)
+    assert store.errored(key) == {} and store.indexed_shas(key) == set()
+    # The next run plans it again and indexes it.
+    todo, skipped = engine.plan([Path(meta[0]["path"])], store, key)
+    assert (todo, skipped) == ([meta[0]["path"]], 0)
+    assert engine.index_one(meta[0]["path"], str(index), key, "cpu")["status"] == "indexed"

@@ -77,6 +77,10 @@ class Progress:
     audio_s: float
 
 
+class IndexWriteError(Exception):
+    """Writing a recording's rows into the index failed: not the recording's fault, so no error row."""
+
+
 # ----------------------------------------------------------------------------- worker side
 def _worker_analyzer(device: str) -> Any:
     """The worker process's analyzer: models load on the first task and stay for the next ones."""
@@ -90,7 +94,8 @@ def _worker_analyzer(device: str) -> Any:
 
 
 def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict[str, Any]:
-    """Index one recording into ``index_dir`` (runs on a worker). Never raises for a bad file.
+    """Index one recording into ``index_dir`` (runs on a worker). Never raises for a bad file;
+    raises :class:`IndexWriteError` when the index itself cannot be written.
 
     Returns a summary: ``{path, sha256, size_bytes, mtime_ns, status, audio_s, seconds, error}``
     where status is ``indexed``, ``no_speech``, ``skipped`` (rows already there) or ``error``.
@@ -120,7 +125,13 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
         res = index_recording(path, an)
         table = rows_for_recording(res, sha256=sha, key=key, path=path, size=out["size_bytes"],
                                    mtime_ns=out["mtime_ns"], models=model_records(an), app_version=__version__)
-        write_atomic(table, store.row_file(key, sha))
+        try:
+            write_atomic(table, store.row_file(key, sha))
+        except OSError as exc:
+            # The index, not the recording, failed (disk full, index folder removed): no error row
+            # blaming the recording; the task fails, Dask retries it, and the next run tries again.
+            raise IndexWriteError(f"{Path(path).name}: the index could not be written "
+                                  f"({exc.strerror or exc.__class__.__name__})") from exc
         store.error_file(key, path).unlink(missing_ok=True)  # an earlier failure of this path is superseded
         out["status"] = "indexed" if res.speakers else "no_speech"
         out["audio_s"] = float(res.media["duration_s"])

@@ -50,6 +50,9 @@ from s2f_desktop.core.errors import InputError
 FORMAT = "s2f-archive-index"
 FORMAT_VERSION = 1
 EMBEDDING_DIM = 256
+#: A temp file untouched this long (seconds) is a dead writer's: a live write renames its temp within
+#: about a second of creating it (one recording's rows), so ten minutes leaves a wide margin.
+STALE_TEMP_AGE_S = 600.0
 
 ROW_SCHEMA = pa.schema([
     ("sha256", pa.string()),
@@ -196,12 +199,24 @@ class IndexStore:
         d = self.root / "rows"
         return sorted(p.name.split("=", 1)[1] for p in d.glob("key=*") if p.is_dir()) if d.exists() else []
 
-    def remove_stale_temps(self) -> int:
-        """Remove unfinished writes left by killed workers (only dot-files ending in .tmp)."""
+    def remove_stale_temps(self, min_age_s: float = STALE_TEMP_AGE_S) -> int:
+        """Remove unfinished writes left by killed workers (only dot-files ending in .tmp).
+
+        Only temps untouched for ``min_age_s``: a task of a cancelled run may still be running on
+        a worker (Dask cannot stop a running task) and be about to rename its temp into place;
+        removing that temp would make its write fail. Readers ignore temps, so a young one left
+        by a killed worker is harmless until a later run removes it.
+        """
         n = 0
+        cutoff = time.time() - min_age_s
         for sub in ("rows", "errors", "catalog"):
             for p in (self.root / sub).rglob(".*.tmp") if (self.root / sub).exists() else []:
-                p.unlink(missing_ok=True)
+                try:
+                    if p.stat().st_mtime > cutoff:
+                        continue
+                    p.unlink()
+                except FileNotFoundError:  # its writer renamed or removed it meanwhile
+                    continue
                 n += 1
         return n
 
