@@ -154,15 +154,8 @@ class TraitHeads:
         return TraitEstimate(sex, age, self.model_id, self.spec.sha256, device, extra)
 
     def _abstain_reason(self, feats: VoiceFeatures, verdict: str, net_speech_s: float | None) -> str:
-        need = self.cal["abstention"]
-        if verdict == "insufficient":
-            return "speech quality is insufficient"
-        if net_speech_s is not None and net_speech_s < need["min_net_speech_s"]:
-            return f"only {net_speech_s:.1f} s of speech (need {need['min_net_speech_s']:.1f} s)"
-        voiced = feats.acoustics.get("voiced_duration") or 0.0
-        if voiced < need["min_voiced_s"] or feats.acoustics.get("f0_median") is None:
-            return f"only {voiced:.1f} s of voiced speech (need {need['min_voiced_s']:.1f} s)"
-        return ""
+        return gate_abstain_reason(self.cal["abstention"], feats.acoustics.get("voiced_duration"),
+                                   feats.acoustics.get("f0_median"), verdict, net_speech_s)
 
     def records(self) -> list[dict[str, str]]:
         """Model records ({id, file, sha256}) for the weights and the calibration."""
@@ -189,3 +182,21 @@ def clear_cache() -> None:
     """Forget loaded heads (tests swap model folders)."""
     with _lock:
         _load.cache_clear()
+
+
+def gate_abstain_reason(need: dict[str, float], voiced_s: float | None, f0_median: float | None, verdict: str,
+                        net_speech_s: float | None) -> str:
+    """Why both traits abstain before any head runs ("" when they do not): the quality verdict,
+    too little net speech or too little voiced speech (``need``: the calibration's ``abstention``).
+
+    One rule for the app and for the trainer, which scores its cross-validated outputs only on
+    clips this rule lets through (what ``s2f analyze`` would answer).
+    """
+    if verdict == "insufficient":
+        return "speech quality is insufficient"
+    if net_speech_s is not None and net_speech_s < need["min_net_speech_s"]:
+        return f"only {net_speech_s:.1f} s of speech (need {need['min_net_speech_s']:.1f} s)"
+    voiced = voiced_s or 0.0
+    if voiced < need["min_voiced_s"] or f0_median is None:
+        return f"only {voiced:.1f} s of voiced speech (need {need['min_voiced_s']:.1f} s)"
+    return ""

@@ -38,8 +38,8 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     row("sex accuracy, all usable teacher labels, decided cases", "sex_teacher_usable", "accuracy_decided")
     row("sex accuracy, ALL labels incl. unusable face labels (no abstention)", "sex_all_labels", "accuracy")
     row("sex accuracy, ALL labels, decided cases", "sex_all_labels", "accuracy_decided")
-    row("sex accuracy, external test: LibriSpeech test-other (10 speakers, not trained on)", "sex_external",
-        "accuracy")
+    row("sex accuracy, held-out speakers of a training corpus: LibriSpeech test-other (10 speakers, not "
+        "trained on; same corpus as the LibriSpeech training speakers)", "sex_external", "accuracy")
     row("sex expected calibration error (10 bins), verified labels", "sex", "ece", pct=False, digits=3)
     row("sex expected calibration error (10 bins), usable teacher labels", "sex_teacher_usable", "ece", pct=False,
         digits=3)
@@ -48,9 +48,11 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     row("age MAE of always answering the mean (years)", "age", "mae_predict_mean_years", pct=False)
     row("age MAE of always answering the median (years)", "age", "mae_predict_median_years", pct=False)
     row("age MAE, all face labels (years)", "age_all_labels", "mae_years", pct=False)
-    row("age-bin accuracy (<20, 20-39, 40-59, >=60)", "age", "bin_accuracy")
+    row("age-bin accuracy of the most probable band (<20, 20-39, 40-59, >=60; no band is shown)", "age",
+        "bin_accuracy")
     row("age-bin accuracy of always answering the majority bin", "age", "majority_bin_accuracy")
-    row("age-bin balanced accuracy (mean recall over bins with >= 10 clips)", "age", "balanced_bin_accuracy")
+    row("age-bin balanced accuracy of the most probable band (mean recall over bins with >= 10 clips)", "age",
+        "balanced_bin_accuracy")
     row("P(40+) AUC (40 and over vs under 40)", "age", "p40_auc", pct=False, digits=3)
     row("P(40+) accuracy at 0.5", "age", "p40_accuracy")
     row("P(40+) accuracy of always answering the majority side", "age", "p40_majority_accuracy")
@@ -116,7 +118,8 @@ def _review_md(data: dict[str, Any], metrics: dict[str, Any]) -> str:
         "teacher's label is usable and the AI rating gives the same sex, which sets aside clips where two "
         "automatic raters of the same picture disagree. Verified labels (and LibriSpeech's self-reported sex) "
         "train and score the sex head; it earns its place because the sex decisions are scored on labels two "
-        "independent methods agree on, and LibriSpeech's self-reported labels (untouched by either) are "
+        "different automatic raters of the same frame agree on (they share that frame's errors, e.g. an "
+        "off-screen speaker), and LibriSpeech's self-reported labels (untouched by either) are "
         "reported separately.\n\n"
         f"* sex, usable teacher labels: AI rating agrees {s['usable']['agree']}, disagrees "
         f"{s['usable']['disagree']}, unsure {s['usable']['reviewer_unsure']}; unusable teacher labels: agrees "
@@ -201,30 +204,55 @@ def _external(metrics: dict[str, Any]) -> str:
         return ""
     wrong = e.get("speakers_misclassified", [])
     who = "; ".join(f"{w['speaker']} (listed {w['listed_sex']}, median F0 {w['median_f0_hz']} Hz)" for w in wrong)
-    return (f"External check on {e['data']} ({e['speakers']} speakers, {e['n']} utterances; never used to train or "
-            "calibrate the trait heads; it does calibrate the separate speaker-consistency threshold): errors cluster "
+    return (f"Held-out speakers of a training corpus: {e['data']} ({e['speakers']} speakers, {e['n']} utterances the "
+            "gate lets through; never used to train or calibrate the trait heads, but the same corpus (LibriVox read "
+            "English) as the LibriSpeech training speakers, so it holds out speakers, not the source; it does "
+            "calibrate the separate speaker-consistency threshold): errors cluster "
             "by speaker, not by utterance. Speakers whose utterances were mostly "
             f"misclassified: {who or 'none'}. With so few speakers this check is coarse: one atypical voice moves "
             "the accuracy by 10 points.")
 
 
+def _gate_scope_md(metrics: dict[str, Any]) -> str:
+    """Which clips the figures are of: those the app's gate lets through, and how many it stops."""
+    parts = []
+    for key, what in (("sex_clean", "verified sex labels, clean"), ("sex_telephone", "verified sex labels, telephone"),
+                      ("sex_external_clean", "LibriSpeech test-other, clean")):
+        g = metrics.get(key, {}).get("gate")
+        if g:
+            parts.append(f"{what}: {g['stopped']} of {g['labelled']} (women {g['female']['stopped']} of "
+                         f"{g['female']['labelled']}, men {g['male']['stopped']} of {g['male']['labelled']})")
+    if not parts:
+        return ""
+    rule = next(metrics[k]["gate"]["rule"] for k in ("sex_clean", "sex_external_clean") if "gate" in metrics.get(k, {}))
+    return ("Every figure below is of the clips the app's own gate lets through, scored as `s2f analyze` would "
+            f"answer them. The gate ({rule}; the shipped rule, "
+            "`inference/traits.py` `gate_abstain_reason`, on each clip's own analysis-path values) makes both traits "
+            "abstain before any head runs; it stopped " + "; ".join(parts) + ". Those clips were trained on but "
+            "are not scored; the per-sex table also gives the whole abstention (gate and band together).")
+
+
 def _per_sex_md(metrics: dict[str, Any]) -> str:
-    rows = ["| channel | sex | n | mean stated P(male) | accuracy (threshold 0.5) | abstention | "
-            "accuracy of decided cases |", "|---|---|---|---|---|---|---|"]
-    for v in ("clean", "telephone"):
-        ps = metrics.get(f"sex_{v}", {}).get("per_sex", {})
+    rows = ["| channel | sex | n (gate passed) | mean stated P(male) | accuracy (threshold 0.5) | abstention (band) | "
+            "accuracy of decided cases | stopped by the gate | abstention, gate and band, all clips |",
+            "|---|---|---|---|---|---|---|---|---|"]
+
+    def add(label: str, key: str) -> None:
+        entry = metrics.get(key, {})
+        ps, whole, gate = entry.get("per_sex", {}), entry.get("per_sex_with_gate", {}), entry.get("gate", {})
         for sx in ("female", "male"):
             e = ps.get(sx)
             if e:
-                rows.append(f"| {v} | {sx} | {e['n']} | {e['mean_p_male']:.3f} | {_ci(e['accuracy'])} | "
-                            f"{_ci(e['abstention_rate'])} | {_ci(e['accuracy_decided'])} |")
-    ext = metrics.get("sex_external_clean", {}).get("per_sex", {})
-    for sx in ("female", "male"):
-        e = ext.get(sx)
-        if e:
-            rows.append("| clean, LibriSpeech test-other (not trained on) | "
-                        f"{sx} | {e['n']} | {e['mean_p_male']:.3f} | "
-                        f"{_ci(e['accuracy'])} | {_ci(e['abstention_rate'])} | {_ci(e['accuracy_decided'])} |")
+                g = gate.get(sx)
+                stopped = f"{g['stopped']} of {g['labelled']}" if g else "n/a"
+                w = whole.get(sx)
+                rows.append(f"| {label} | {sx} | {e['n']} | {e['mean_p_male']:.3f} | {_ci(e['accuracy'])} | "
+                            f"{_ci(e['abstention_rate'])} | {_ci(e['accuracy_decided'])} | {stopped} | "
+                            f"{_ci(w['abstention_rate']) if w else 'n/a'} |")
+
+    for v in ("clean", "telephone"):
+        add(v, f"sex_{v}")
+    add("clean, LibriSpeech test-other (held-out speakers of a training corpus)", "sex_external_clean")
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
@@ -312,8 +340,10 @@ def _age_md(metrics: dict[str, Any], data: dict[str, Any]) -> str:
               "therefore chosen so that each adult band is covered, see Method; cross-validated, the pair "
               "chosen on the other folds):\n\n" + "\n".join(cov)
             + (f"\n\n**Baseline shown beside every age answer** (manifest `metrics.age_baseline`, calibration "
-               f"`age.baseline`): always answering the training median, {base.get('median_years')} years, 80 % of "
-               f"training ages in {base.get('interval_80_years')}, share aged 40 and over "
+               f"`age.baseline`): always answering the training median, {base.get('median_years')} years "
+               f"(usable face-derived ages of the clips with features; the summary above counts every usable "
+               f"age), 80 % of "
+               f"those ages in {base.get('interval_80_years')}, share aged 40 and over "
                f"{base.get('p_40_plus')}." if base else ""))
 
 
@@ -401,7 +431,8 @@ def render_card(model_id: str, calib: dict[str, Any], metrics: dict[str, Any], d
     n_age = metrics.get("age_clean", {}).get("n", 0)
     if "telephone" in calib.get("variants", ["clean"]):
         telephone_limit = ("* **Telephone band** lowers accuracy (see the tables); F3/F4-based measures are unreliable "
-                           "there. Real codecs (GSM, AMR, VoIP packet loss) were not simulated.")
+                           "there. AMR-NB (12.2 and 4.75 kbit/s) was evaluated, never trained on (see the codec "
+                           "table); GSM-FR, G.729, Opus and VoIP packet loss were not simulated.")
     else:
         telephone_limit = ("* **Telephone band** input was not trained or validated in this version (the gate warns "
                            "on it); F3/F4-based measures are unreliable there.")
@@ -555,7 +586,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
   - age as a band classifier (second round): one-vs-rest logistic regressions on the standardised
     embedding for under 40 / 40-59 / 60+, band-balanced, L2 0.3-3000: recalls 63-65 / 38-46 /
     14-24 %, band exact projected onto the external set's mix 42.1-47.8 % (the best, L2 = 1000,
-    picked after seeing all of them) against the shipped median's 45.4 % [41.8, 49.0]: not clearly
+    picked after seeing all of them) against the shipped median's 45.4 % [41.8, 49.0] (every clip with
+    features; 45.8 % on the clips the gate passes, as now reported): not clearly
     better, and a classifier gives no interval; not adopted.
   - age head fitted on clean + telephone rows instead of clean only: balanced band accuracy 32.8 %
     [28.3, 38.0] vs 35.7 %, 40+ AUC 0.654 vs 0.663 (clean, unweighted conformal); not adopted. Sex
@@ -631,6 +663,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
 
 ## Metrics (cross-validated, 95 % CIs)
 
+{_gate_scope_md(metrics)}
+
 {metrics_table(metrics)}
 
 {_strict(metrics)}
@@ -673,9 +707,10 @@ label is male.
 * **Age is weakly identifiable from voice.** See the age table: the interval is the honest answer;
   no band label is given because no source other than the training corpus has ages to validate one
   on. Labels come from a face model, whose own age errors are included in every age figure.
-* **Coverage per band**: the 80 % interval holds 80 % on average, not within each age band (see the
-  coverage table); older speakers fall outside more often, because the head shrinks toward the
-  training population's middle.
+* **Coverage per band**: the interval's percentile pair is chosen so that it contains the face-derived
+  age of >= 80 % of speakers in each adult band in cross-validation on one source (avspeech, against a
+  face model's ages); under-20s are not covered (see the coverage table) and no source with real ages
+  has checked it. The point answer (the median) shrinks toward the training population's middle.
 * **Children** (and adolescents) are essentially absent from the training data; estimates for them
   are unsupported. Very old speakers are rare too.
 {telephone_limit}

@@ -31,7 +31,15 @@ EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750")
 
 def clip_features(path: Path, variant: str, encoder: Any) -> Any:
     """The analysis path's :class:`PartFeatures` of one training clip and channel variant."""
-    from s2f_desktop.inference.features import decode_mono, part_features
+    from s2f_desktop.inference.features import part_features
+
+    x, sr = variant_audio(path, variant)
+    return part_features(x, sr, encoder)
+
+
+def variant_audio(path: Path, variant: str) -> tuple[np.ndarray, int]:
+    """A training clip decoded as the analysis path does, through its channel variant."""
+    from s2f_desktop.inference.features import decode_mono
     from s2f_desktop.voice.channel import telephone_band
 
     x, sr = decode_mono(path)
@@ -41,7 +49,25 @@ def clip_features(path: Path, variant: str, encoder: Any) -> Any:
         from s2f_desktop.training.codecs import amr_nb
 
         x, sr = amr_nb(x, sr, int(variant.removeprefix("amr-nb-")))
-    return part_features(x, sr, encoder)
+    return x, sr
+
+
+def current_quality(path: Path, variant: str, regions: np.ndarray) -> dict[str, Any]:
+    """The quality report of today's gate on one clip's variant with its (cached) speech regions."""
+    from s2f_desktop.audio.quality import assess
+
+    x, sr = variant_audio(path, variant)
+    q = assess(x, sr, speech=[(float(a), float(b)) for a, b in regions])
+    return {"verdict": q.verdict, "net_speech_s": q.net_speech_s}
+
+
+def _gate_version() -> str:
+    """A hash of the quality gate's source: cached verdicts are recomputed whenever the gate changes."""
+    import inspect
+
+    from s2f_desktop.audio import quality
+
+    return hashlib.sha1(inspect.getsource(quality).encode()).hexdigest()[:12]
 
 
 def load_cached(item: Item, variant: str, cache_dir: Path) -> dict[str, Any] | None:
@@ -62,26 +88,45 @@ def _key(item: Item, variant: str) -> str:
 
 
 def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ...] = VARIANTS,
-                     device: str = "cpu", log: Callable[[str], None] = print) -> dict[str, dict[str, np.ndarray]]:
-    """{variant: {"x": (n, d) head inputs, "ok": (n,) bool}} in ``items`` order; cached per clip."""
+                     device: str = "cpu", log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """{variant: {"x": (n, d) head inputs, "ok": (n,) bool, "gate_inputs": [(voiced s, F0 median, quality
+    verdict, net speech s)]}} in ``items`` order (the analysis path's own values); cached per clip."""
     from s2f_desktop.inference.embedding import get_encoder
     from s2f_desktop.inference.traits import VoiceFeatures
     from s2f_desktop.voice.acoustics import AcousticMeasures
 
     encoder = get_encoder(device)
-    out: dict[str, dict[str, np.ndarray]] = {}
+    out: dict[str, dict[str, Any]] = {}
+    # Today's quality verdicts of cached clips, kept per version of the gate's source code.
+    vfile = cache_dir / f"gate-verdicts-{_gate_version()}.json"
+    verdicts: dict[str, dict[str, Any]] = json.loads(vfile.read_text(encoding="utf-8")) if vfile.is_file() else {}
+    n_known = len(verdicts)
+
+    def save_verdicts() -> None:
+        if len(verdicts) != n_known:
+            vfile.parent.mkdir(parents=True, exist_ok=True)
+            vfile.write_text(json.dumps(verdicts, sort_keys=True), encoding="utf-8")
+
     t0 = time.perf_counter()
     done = 0
     for variant in variants:
         rows, ok = [], []
+        gate: list[tuple[float | None, float | None, str, float | None]] = []
         for i, it in enumerate(items):
             f = cache_dir / _key(it, variant)
             if f.is_file():
                 with np.load(f, allow_pickle=False) as z:
                     emb, ac = z["embedding"], json.loads(str(z["acoustics"]))
                     good = bool(z["ok"])
+                    regions = z["regions"]
+                # The cached verdict is of the gate at caching time: re-run today's gate.
+                qd = verdicts.get(_key(it, variant))
+                if qd is None:
+                    qd = current_quality(it.path, variant, regions)
+                    verdicts[_key(it, variant)] = qd
             else:
                 pf = clip_features(it.path, variant, encoder)
+                qd = pf.quality.to_dict()
                 if pf.features is not None:
                     emb, ac, good = pf.features.embedding, pf.features.acoustics.values, True
                 else:  # a clip too short/silent for features: keep a row, mark it
@@ -98,5 +143,8 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
                         f"{time.perf_counter() - t0:.0f} s)")
             rows.append(VoiceFeatures(np.asarray(emb), AcousticMeasures(ac)).vector())
             ok.append(good)
-        out[variant] = {"x": np.stack(rows), "ok": np.array(ok)}
+            gate.append((ac.get("voiced_duration"), ac.get("f0_median"), str(qd["verdict"]),
+                         qd.get("net_speech_s")))
+        out[variant] = {"x": np.stack(rows), "ok": np.array(ok), "gate_inputs": gate}
+    save_verdicts()
     return out

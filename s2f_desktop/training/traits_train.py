@@ -93,6 +93,7 @@ SEX_LABEL_CLEANING: float | None = 0.8
 CLEANING_L2 = 30.0
 MIN_NET_SPEECH_S = 3.0
 MIN_VOICED_S = 0.5
+GATE_NEED = {"min_net_speech_s": MIN_NET_SPEECH_S, "min_voiced_s": MIN_VOICED_S}
 MIN_BIN_PROBABILITY = 0.6
 AGE_CLIP = (12.0, 85.0)
 #: Channel variants the heads are trained and evaluated on: the clip as recorded and through
@@ -133,6 +134,15 @@ AGE_COVERAGE_BANDS = (1, 2, 3)  # indices into AGE_BINS: 20-39, 40-59, >=60
 #: far older than the face-derived training ages; the probe's projection can be checked against
 #: the 45.0 % the issue measured for it there.
 EXTERNAL_BAND_MIX = {"20-39": 126, "40-59": 118, ">=60": 83}
+
+
+def gate_mask(gate_inputs: list[tuple[float | None, float | None, str, float | None]]) -> np.ndarray:
+    """True where the app abstains on both traits before any head runs (the shipped rule,
+    :func:`s2f_desktop.inference.traits.gate_abstain_reason`, on the analysis path's own quality
+    verdict, net speech and voiced speech of each clip)."""
+    from s2f_desktop.inference.traits import gate_abstain_reason
+
+    return np.array([bool(gate_abstain_reason(GATE_NEED, *t)) for t in gate_inputs], dtype=bool)
 
 
 def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -358,6 +368,8 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     eval_feats = compute_features(items, cache_dir, variants=eval_variants, device=device, log=log) \
         if eval_variants else {}
     ok = np.logical_and.reduce([feats[v]["ok"] for v in TRAIN_VARIANTS])
+    # Clips on which the app's gate abstains before any head runs: trained on, never scored.
+    gated = {v: gate_mask(f["gate_inputs"]) for v, f in {**feats, **eval_feats}.items()}
     xc = feats["clean"]["x"]
     xt = feats["telephone"]["x"] if "telephone" in feats else None
     xs = {v: feats[v]["x"] for v in TRAIN_VARIANTS}
@@ -392,10 +404,11 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
         log(f"  fold {k + 1}/{FOLDS} done (sex L2 {l2s:g}, age L2 {l2a:g})")
 
     metrics = evaluate(oof_sex, oof_age, sex, log_age, groups, folds, ok, sex_verified, sex_usable, age_usable,
-                       n_boot, log, eval_only=tuple(eval_variants))
+                       n_boot, log, eval_only=tuple(eval_variants), gated=gated)
     metrics["inner_cv_choices"] = chosen
     metrics["sex_labels_set_aside_per_fold"] = chosen_drop
-    metrics["age_ge2e_ridge_probe_clean"] = age_probe_metrics(xc, age, folds, age_train, groups, n_boot)
+    metrics["age_ge2e_ridge_probe_clean"] = age_probe_metrics(xc, age, folds, age_train, groups, n_boot,
+                                                              scored=~gated["clean"])
     metrics["sex_cross_source"] = cross_source_sex(xc, xt, sex, sex_train, is_av, groups, n_boot, log)
     metrics["quality_gate"] = quality_gate_metrics(data_root, cache_dir, items, limit, log)
     metrics["sex_disagreements_avspeech"] = disagreement_analysis(oof_sex["clean"], sex, xc,
@@ -519,7 +532,7 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
                 # nothing can be measured, labelled inconclusive.
                 "prior_years": [round(float(v), 1) for v in np.percentile(age[age_train], [10, 50, 90])]
                 if age_train.any() else [20.0, 35.0, 60.0]},
-        "abstention": {"min_net_speech_s": MIN_NET_SPEECH_S, "min_voiced_s": MIN_VOICED_S},
+        "abstention": dict(GATE_NEED),
         "teacher_rule": rule_description(),
         "seed": SEED,
         "cv_folds": FOLDS,
@@ -563,11 +576,15 @@ def external_test(data_root: Path, cache_dir: Path, device: str, mean: np.ndarra
         keep = sorted({it.group for it in items})[:max(2, limit // 2)]
         items = [it for it in items if it.group in keep]
     feats = compute_features(items, cache_dir, variants=TRAIN_VARIANTS, device=device, log=log)
-    y = np.array([1.0 if it.sex == "male" else 0.0 for it in items])
-    g = np.array([it.group for it in items])
+    y_all = np.array([1.0 if it.sex == "male" else 0.0 for it in items])
+    g_all = np.array([it.group for it in items])
     out: dict[str, Any] = {}
     for v in feats:
-        p = cal.platt_apply(_z(feats[v]["x"], mean, scale) @ w + b, pa, pb)
+        # Scored on the clips the app's gate lets through, as `s2f analyze` would answer them.
+        gv = gate_mask(feats[v]["gate_inputs"])
+        keep = feats[v]["ok"] & ~gv
+        y, g = y_all[keep], g_all[keep]
+        p = cal.platt_apply(_z(feats[v]["x"][keep], mean, scale) @ w + b, pa, pb)
         pred = (p >= 0.5).astype(float)
         decided = (p < band[0]) | (p > band[1])
 
@@ -583,6 +600,7 @@ def external_test(data_root: Path, cache_dir: Path, device: str, mean: np.ndarra
         allidx = np.arange(len(y))
         out[f"sex_external_{v}"] = {
             "n": int(len(y)), "speakers": int(len(set(g))), "data": LIBRI_TEST,
+            "gate": gate_entry(np.ones(len(items), bool), gv | ~feats[v]["ok"], y_all),
             "accuracy": {"value": acc(allidx), "ci95": list(cal.bootstrap_ci(acc, g, n_boot, SEED))},
             "accuracy_decided": {"value": acc_dec(allidx), "ci95": list(cal.bootstrap_ci(acc_dec, g, n_boot, SEED))},
             "abstention_rate": {"value": abst(allidx), "ci95": list(cal.bootstrap_ci(abst, g, n_boot, SEED))},
@@ -591,11 +609,17 @@ def external_test(data_root: Path, cache_dir: Path, device: str, mean: np.ndarra
         for spk in sorted(set(g)):
             i = g == spk
             if np.mean(pred[i] == y[i]) < 0.5:
-                f0 = np.exp(np.nanmedian(feats[v]["x"][i, -len(HEAD_FEATURES) + HEAD_FEATURES.index("log_f0_median")]))
+                f0 = np.exp(np.nanmedian(feats[v]["x"][keep][i, -len(HEAD_FEATURES)
+                                                             + HEAD_FEATURES.index("log_f0_median")]))
                 wrong_spk.append({"speaker": str(spk), "listed_sex": "male" if y[i][0] == 1 else "female",
                                   "median_f0_hz": round(float(f0), 1)})
         out[f"sex_external_{v}"]["speakers_misclassified"] = wrong_spk
         out[f"sex_external_{v}"]["per_sex"] = per_sex_entries(p, y, g, decided, n_boot)
+        # The app's whole abstention per sex over every clip (a clip without features is stopped by the gate).
+        p_all = np.full(len(items), 0.5)
+        p_all[keep] = p
+        out[f"sex_external_{v}"]["per_sex_with_gate"] = per_sex_entries(
+            p_all, y_all, g_all, np.isin(np.arange(len(items)), np.flatnonzero(keep)[decided]), n_boot)
         log(f"  external sex ({v}, {LIBRI_TEST}): accuracy {acc(allidx):.4f}; misclassified speakers {wrong_spk}")
     return out
 
@@ -659,6 +683,18 @@ def _sex_entry(p: np.ndarray, y: np.ndarray, g: np.ndarray, decided: np.ndarray,
     return entry
 
 
+def gate_entry(base: np.ndarray, gated: np.ndarray, sex: np.ndarray) -> dict[str, Any]:
+    """How many of the labelled clips the app's gate stops (not scored), overall and per sex."""
+    out: dict[str, Any] = {"rule": "quality verdict insufficient, net speech < "
+                                   f"{MIN_NET_SPEECH_S:g} s or voiced speech < {MIN_VOICED_S:g} s",
+                           "labelled": int(base.sum()), "stopped": int((base & gated).sum())}
+    for name, val in (("female", 0.0), ("male", 1.0)):
+        j = base & (sex == val)
+        out[name] = {"labelled": int(j.sum()), "stopped": int((j & gated).sum()),
+                     "rate": float(np.mean(gated[j])) if j.any() else float("nan")}
+    return out
+
+
 def per_sex_entries(p: np.ndarray, y: np.ndarray, g: np.ndarray, decided: np.ndarray,
                     n_boot: int) -> dict[str, Any]:
     """Accuracy, decided accuracy and abstention for women and for men separately (95 % CIs), plus mean P(male)."""
@@ -692,7 +728,7 @@ def reliability_table(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict
 def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex: np.ndarray, log_age: np.ndarray,
              groups: np.ndarray, folds: np.ndarray, ok: np.ndarray, sex_verified: np.ndarray, sex_usable: np.ndarray,
              age_usable: np.ndarray, n_boot: int, log: Callable[[str], None],
-             eval_only: tuple[str, ...] = ()) -> dict[str, Any]:
+             eval_only: tuple[str, ...] = (), gated: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Metrics with cross-fitted calibration and band, and group-bootstrap 95 % CIs.
 
     Fold k's Platt scaling, sex band and age residual quantiles are fitted on the other
@@ -704,6 +740,11 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     """
     out: dict[str, Any] = {}
     n = len(sex)
+    # Every reported figure is of clips the app's gate lets through (``gated``: where it abstains
+    # on both traits before any head runs, e.g. under 3 s of net speech); how many it stops is
+    # reported beside them, and combined with the band's abstention per sex.
+    gated = gated or {}
+    no_gate = np.zeros(n, bool)
     p_cf = {v: np.full(n, np.nan) for v in oof_sex}
     # Channels in eval_only (a real codec) are scored with each fold's calibration, band and
     # interval, which are fitted on the training channels only.
@@ -738,11 +779,19 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     out["sex_band_other_rules_per_fold"] = {r: per_fold[r] for r in rules if r != "verified"}
     for labels, mask in (("", sex_verified), ("teacher_usable_", sex_usable), ("all_labels_", np.ones(n, bool))):
         for v in oof_sex:
-            m = ok & mask & np.isfinite(sex) & np.isfinite(p_cf[v])
+            base = ok & mask & np.isfinite(sex) & np.isfinite(p_cf[v])
+            gv = gated.get(v, no_gate)
+            m = base & ~gv
             p, y, g = p_cf[v][m], sex[m], groups[m]
             lo_hi = rules["verified"][m]
             decided = (p < lo_hi[:, 0]) | (p > lo_hi[:, 1])
             entry = _sex_entry(p, y, g, decided, n_boot)
+            entry["gate"] = gate_entry(base, gv, sex)
+            if not labels:
+                # The app's whole abstention per sex: the gate's plus the band's, over every clip.
+                pb_, lb_ = p_cf[v][base], rules["verified"][base]
+                dec_all = ((pb_ < lb_[:, 0]) | (pb_ > lb_[:, 1])) & ~gv[base]
+                entry["per_sex_with_gate"] = per_sex_entries(pb_, sex[base], groups[base], dec_all, n_boot)
             if not labels:
                 entry["reliability"] = reliability_table(p, y)
                 # The earlier band rules, scored the same way on the same labels.
@@ -763,9 +812,10 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     level_cache: dict[int, tuple[int, int]] = {}
     for labels, mask in (("", age_usable), ("all_labels_", np.ones(len(sex), bool))):
         for v in oof_age:
-            m = ok & mask & np.isfinite(log_age)
+            m = ok & mask & np.isfinite(log_age) & ~gated.get(v, no_gate)
             if not m.any():
                 continue
+            n_gated = int(np.sum(ok & mask & np.isfinite(log_age) & gated.get(v, no_gate)))
             med, lo80, hi80 = (np.full(len(log_age), np.nan) for _ in range(3))
             binp = np.full((len(log_age), len(AGE_BINS)), np.nan)
             aged = ok & age_usable & np.isfinite(log_age)
@@ -813,7 +863,7 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
                 **band_recall_stats(cal.age_bin(mdn, AGE_EDGES), ybin),
             }
             allidx = np.arange(len(y))
-            entry = {"n": int(len(y)), "majority_bin": AGE_BINS[majority],
+            entry = {"n": int(len(y)), "n_gated": n_gated, "majority_bin": AGE_BINS[majority],
                                      "bin_counts": {b: int(c) for b, c in
                                                     zip(AGE_BINS, np.bincount(ybin, minlength=len(AGE_BINS)))},
                                      "predicted_bin_counts": {
@@ -989,11 +1039,12 @@ def band_recall_stats(pred_bin: np.ndarray, true_bin: np.ndarray) -> dict[str, C
 
 
 def age_probe_metrics(xc: np.ndarray, age: np.ndarray, folds: np.ndarray, mask: np.ndarray, groups: np.ndarray,
-                      n_boot: int) -> dict[str, Any]:
+                      n_boot: int, scored: np.ndarray | None = None) -> dict[str, Any]:
     """The plain GE2E ridge probe of issue 13 under the same folds and rows as the shipped head.
 
     Ridge regression (L2 = 1, no standardisation) of the face-derived age in years on the
-    256-d embedding alone; its band is the band of its prediction.
+    256-d embedding alone; its band is the band of its prediction. Fitted on ``mask``, scored
+    on ``mask & scored`` (the clips the app's gate lets through, like the head).
     """
     pred = np.full(len(age), np.nan)
     emb = xc[:, :256]
@@ -1003,7 +1054,7 @@ def age_probe_metrics(xc: np.ndarray, age: np.ndarray, folds: np.ndarray, mask: 
             continue
         w, b = cal.fit_ridge(emb[tr], age[tr], PROBE_L2)
         pred[te] = emb[te] @ w + b
-    m = mask & np.isfinite(pred)
+    m = mask & np.isfinite(pred) & (np.ones(len(age), bool) if scored is None else scored)
     if not m.any():
         return {}
     y, pr, g = age[m], pred[m], groups[m]
