@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from s2f_desktop.core.comparison_results import ComparisonVerdict
 from s2f_desktop.core.errors import InputError, IntegrityError
 from s2f_desktop.services import cases, evidence, segments
 from s2f_desktop.services import comparison as svc
-from s2f_desktop.store import custody
+from s2f_desktop.store import codec, custody
 from s2f_desktop.store.audit import _payload, event_hash, list_events
 
 # Imported from the neighbouring test module (pytest puts tests/ on sys.path): the verdict as the real
@@ -42,13 +43,13 @@ class _StubComparator:
     device = "cpu (stub)"
 
     def __init__(self, stored: str, during: Any = None) -> None:
-        self.verdict = {k: v for k, v in json.loads(stored).items() if k not in ("segments", "evidence", "model")}
+        self.verdict = codec.decode_comparison_verdict(json.loads(stored))
         self.during = during
 
-    def compare(self, q: Any, k: Any, task: Any) -> dict[str, Any]:
+    def compare(self, q: Any, k: Any, task: Any) -> ComparisonVerdict:
         if self.during is not None:
             self.during()
-        return json.loads(json.dumps(self.verdict))
+        return self.verdict
 
     def model_record(self) -> dict[str, str]:
         return {"id": "comparison-v1", "sha256": "2" * 64}

@@ -11,7 +11,7 @@ import pytest
 @pytest.mark.needs_data
 def test_trainer_and_analyze_compute_identical_features(shared_data: Path) -> None:
     from s2f_desktop.audio.decode import open_audio
-    from s2f_desktop.inference.analyzer import Part, _acoustics, _quality, get_analyzer
+    from s2f_desktop.inference.analyzer import Part, _acoustics, get_analyzer
     from s2f_desktop.inference.embedding import get_encoder
     from s2f_desktop.training.features import clip_features
 
@@ -27,7 +27,7 @@ def test_trainer_and_analyze_compute_identical_features(shared_data: Path) -> No
     assert np.array_equal(embeddings[path.name], trainer.features.embedding)
     # Compared in the typed form the run stores (the analyzer's own converters, same rounding).
     assert analysis.pooled.acoustics == _acoustics(trainer.features.acoustics)
-    assert analysis.pooled.quality == _quality(trainer.quality)
+    assert analysis.pooled.quality == trainer.quality.to_result()
     assert analysis.parts[0].speech_regions == tuple((round(a, 3), round(b, 3)) for a, b in trainer.regions)
     # The head inputs are the same vector, so the estimate is the same number.
     est = an.heads.estimate(trainer.features, quality_verdict=trainer.quality.verdict,

@@ -58,6 +58,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from s2f_desktop.core.results import Quality, QualityVerdict
+
 # ----------------------------------------------------------------------------- thresholds
 #: Net speech below this is insufficient. Speech2Face (Oh et al., CVPR 2019) trained on 6 s
 #: of speech and reported clearly worse results from 3 s; below 3 s we do not estimate.
@@ -167,6 +169,14 @@ class QualityReport:
     duration_s: float = 0.0
     snr_method: str = "pauses"
     thresholds: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS))
+
+    def to_result(self) -> Quality:
+        """The typed quality result (:class:`~s2f_desktop.core.results.Quality`), rounded as stored."""
+        return Quality(QualityVerdict(self.verdict), tuple(self.reasons), round(self.net_speech_s, 3),
+                       None if self.snr_db is None else round(self.snr_db, 2), float(self.clipping_fraction),
+                       round(self.bandwidth_hz, 1), bool(self.telephone_band),
+                       None if self.level_dbfs is None else round(self.level_dbfs, 2), round(self.duration_s, 3),
+                       self.snr_method, dict(self.thresholds))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""

@@ -1,9 +1,11 @@
-"""The typed, versioned results of a stored speaker comparison (table ``comparison_runs``).
+"""The typed results of a speaker comparison: the system's verdict and a stored run's results.
 
-``services.comparison.compare_segments`` builds a :class:`ComparisonResults` from the
-comparison system's verdict and the case's segments, the store encodes it (see
-:mod:`s2f_desktop.store.codec`, the only encoder and decoder), and every reader — report,
-GUI, CLI — reads these attributes; nothing reads a comparison's results by key.
+The comparison system (``inference.comparison.Comparator``) returns a :class:`ComparisonVerdict`;
+``services.comparison`` prints it for file comparisons (``s2f compare A B --json``, ``--pairs``)
+and, for a case, extends it with the case's segments, evidence and model into the
+:class:`ComparisonResults` of table ``comparison_runs``. :mod:`s2f_desktop.store.codec` is the only
+encoder and decoder of both, and every reader — report, GUI, CLI — reads these attributes;
+nothing reads a comparison's results by key.
 
 Schema versions: 1 is the shape written since Alembic revision 0005 created the table. It
 carries no ``schema_version`` key, and this release writes it byte for byte as before, so
@@ -13,7 +15,7 @@ write its version key and come with an Alembic revision that migrates stored run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Generic, TypeVar
 
 from s2f_desktop.core.results import Quality
@@ -70,8 +72,8 @@ class ComparisonModelRef:
 
 
 @dataclass(frozen=True)
-class ComparisonResults:
-    """The stored results of one speaker comparison of a case.
+class ComparisonVerdict:
+    """What the comparison system answers for a questioned and a known side, at its reported precision.
 
     ``log10_lr`` and ``lr`` are None when the system abstained (``abstain_reason`` says why);
     ``at_bound`` is True when the LR was clipped to the empirical bounds (ELUB) of the
@@ -97,12 +99,25 @@ class ComparisonResults:
     segments_used: BySide[tuple[str, ...]]
     #: None when the system abstained
     validation_position: ValidationPosition | None
-    segments: tuple[ComparedSegment, ...]
-    evidence: tuple[ComparedEvidence, ...]
-    model: ComparisonModelRef
-    schema_version: int = COMPARISON_SCHEMA_VERSION
 
     @property
     def abstained(self) -> bool:
         """True when no LR was given."""
         return self.log10_lr is None
+
+
+@dataclass(frozen=True)
+class ComparisonResults(ComparisonVerdict):
+    """The stored results of one speaker comparison of a case: the verdict, then what it compared."""
+
+    segments: tuple[ComparedSegment, ...]
+    evidence: tuple[ComparedEvidence, ...]
+    model: ComparisonModelRef
+    schema_version: int = COMPARISON_SCHEMA_VERSION
+
+    @classmethod
+    def of(cls, verdict: ComparisonVerdict, segments: tuple[ComparedSegment, ...],
+           evidence: tuple[ComparedEvidence, ...], model: ComparisonModelRef) -> ComparisonResults:
+        """The results of a case comparison: ``verdict`` with the case's segments and evidence and the model."""
+        return cls(**{f.name: getattr(verdict, f.name) for f in fields(ComparisonVerdict)},
+                   segments=segments, evidence=evidence, model=model)

@@ -16,11 +16,8 @@ output on the same device.
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -36,12 +33,10 @@ from s2f_desktop.core.results import (
     ModelRecord,
     PartResult,
     Pooled,
-    Quality,
-    QualityVerdict,
 )
 from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.inference import embedding as emb_mod
-from s2f_desktop.inference.device import resolve_device
+from s2f_desktop.inference.device import PerDevice, resolve_device
 from s2f_desktop.inference.features import VAD_PARAMS, part_features, speech_16k, speech_regions, voice_features
 from s2f_desktop.inference.registry import spec_from_manifest, verified_path
 from s2f_desktop.inference.resample import ANALYSIS_RATE
@@ -88,15 +83,6 @@ class _Measured:
     @property
     def speech_s(self) -> float:
         return float(sum(b - a for a, b in self.speech))
-
-
-def _quality(q: QualityReport) -> Quality:
-    """The typed quality result, rounded as stored (the CLI contract's precision)."""
-    return Quality(QualityVerdict(q.verdict), tuple(q.reasons), round(q.net_speech_s, 3),
-                   None if q.snr_db is None else round(q.snr_db, 2), float(q.clipping_fraction),
-                   round(q.bandwidth_hz, 1), bool(q.telephone_band),
-                   None if q.level_dbfs is None else round(q.level_dbfs, 2), round(q.duration_s, 3), q.snr_method,
-                   dict(q.thresholds))
 
 
 def _acoustics(a: AcousticMeasures) -> Acoustics:
@@ -240,11 +226,11 @@ class Analyzer:
             pooled_feats, acoustics = None, AcousticMeasures({}, None, False, ("no usable speech",))
         pooled_traits = results[0].traits if single else self._traits(pooled_feats, pooled_quality.verdict,
                                                                       pooled_quality.net_speech_s)
-        pooled = Pooled(_quality(pooled_quality), pooled_traits, _acoustics(acoustics),
+        pooled = Pooled(pooled_quality.to_result(), pooled_traits, _acoustics(acoustics),
                         round(sum(r.speech_s for r in results), 3), round(sum(r.duration_s for r in results), 3))
         part_results = tuple(PartResult(
             r.id, round(r.duration_s, 3), round(r.speech_s, 3), tuple((round(a, 3), round(b, 3)) for a, b in r.speech),
-            _quality(r.quality), r.traits, None if r.features is None else _acoustics(r.features.acoustics))
+            r.quality.to_result(), r.traits, None if r.features is None else _acoustics(r.features.acoustics))
             for r in results)
         cons = None
         if len(results) >= 2 and self.comparison is not None:
@@ -330,18 +316,9 @@ class Analyzer:
         return group_by_speaker(ids, embs, self.threshold) + lone
 
 
-_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=None)
-def _cached(torch_device: str, model_id: str, models_root: str) -> Analyzer:
-    return Analyzer(torch_device if torch_device == "cpu" else "cuda", model_id)
+_analyzers: PerDevice[Analyzer] = PerDevice(Analyzer)
 
 
 def get_analyzer(device: str = "auto", model_id: str = DEFAULT_MODEL_ID) -> Analyzer:
     """The process-wide analyzer for a device preference (models load once per process)."""
-    from s2f_desktop.system.env import models_dir
-
-    info = resolve_device(device)
-    with _lock:
-        return _cached(info.torch_device, model_id, str(Path(models_dir()).resolve()))
+    return _analyzers.get(device, model_id)

@@ -13,14 +13,15 @@ Scoring, normalisation and calibration are torch-free and live in :mod:`s2f_desk
 
 from __future__ import annotations
 
-import functools
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from s2f_desktop.audio.quality import QualityReport
+from s2f_desktop.core.comparison_results import BySide, ComparisonVerdict, ValidationPosition
 from s2f_desktop.core.errors import InputError
+from s2f_desktop.inference.device import PerDevice
 from s2f_desktop.inference.embedding import _HOP, _PARTIAL_FRAMES, MIN_SPEECH_S, SAMPLE_RATE, SpeakerEncoder
 from s2f_desktop.inference.embedding import preprocess as ge2e_preprocess
 
@@ -111,7 +112,7 @@ class PreparedSide:
     """A side's audio at 16 kHz with its quality report."""
 
     parts: list[tuple[str, np.ndarray]]
-    quality: Any
+    quality: QualityReport
     telephone: bool
 
 
@@ -177,8 +178,8 @@ class Comparator:
                 continue
         return out
 
-    def compare(self, q_parts: list[SidePart], k_parts: list[SidePart], task: Any = None) -> dict[str, Any]:
-        """Compare a questioned and a known side; JSON-ready result (verdict, sides, channel, validation position)."""
+    def compare(self, q_parts: list[SidePart], k_parts: list[SidePart], task: Any = None) -> ComparisonVerdict:
+        """Compare a questioned and a known side: the verdict with its sides, channel and validation position."""
         from s2f_desktop.core.progress import null_task
 
         task = task or null_task()
@@ -191,8 +192,8 @@ class Comparator:
         return self.verdict_from(qs, ks, qe, ke, telephone)
 
     def verdict_from(self, qs: PreparedSide, ks: PreparedSide, qe: dict[str, tuple[np.ndarray, float]],
-                     ke: dict[str, tuple[np.ndarray, float]], telephone: bool) -> dict[str, Any]:
-        """The result for prepared and embedded sides."""
+                     ke: dict[str, tuple[np.ndarray, float]], telephone: bool) -> ComparisonVerdict:
+        """The verdict for prepared and embedded sides."""
         from s2f_desktop.voice import lr as lrm
 
         sq = float(sum(s for _, s in qe.values()))
@@ -216,34 +217,32 @@ class Comparator:
             v = lrm.compare_embeddings(self.calibration, self.cohort, qv, kv, sq, sk)
             if reasons and v.log10_lr is not None:
                 v = lrm.abstain("; ".join(reasons), sq, sk, v.score)
-        d = v.to_dict()
-        d["channel"] = "telephone band (both sides)" if telephone else "wideband"
-        d["quality"] = {"questioned": qs.quality.to_dict(), "known": ks.quality.to_dict()}
-        d["segments_used"] = {"questioned": sorted(qe), "known": sorted(ke)}
-        if d["log10_lr"] is not None:
+        # The reported precision: scores and log10 LR to 4 decimals, the LR to 4 significant digits
+        # (of the unrounded log10 LR), net speech to 1/100 s.
+        log10_lr = _round4(v.log10_lr)
+        position = None
+        if log10_lr is not None:
             val, lab = self.validation["log10_lr"], self.validation["label"]
-            # Where this LR falls among the validation LRs (for Tippett plots and the report).
-            d["validation_position"] = {
-                "share_same_speaker_trials_at_or_below": round(float(np.mean(val[lab == 1] <= d["log10_lr"])), 4),
-                "share_different_speaker_trials_at_or_above": round(float(np.mean(val[lab == 0] >= d["log10_lr"])), 4)}
-        return d
+            # Where the reported LR falls among the validation LRs (for Tippett plots and the report).
+            position = ValidationPosition(round(float(np.mean(val[lab == 1] <= log10_lr)), 4),
+                                          round(float(np.mean(val[lab == 0] >= log10_lr)), 4))
+        return ComparisonVerdict(
+            score=_round4(v.score), snorm=_round4(v.snorm), log10_lr=log10_lr,
+            lr=None if v.log10_lr is None else float(f"{10 ** v.log10_lr:.4g}"), verbal=v.verbal, label=v.label,
+            abstain_reason=v.abstain_reason, speech_s=BySide(round(v.speech_q, 2), round(v.speech_k, 2)),
+            at_bound=v.bounded, hp=lrm.HP, hd=lrm.HD, scale=lrm.SCALE_NAME,
+            channel="telephone band (both sides)" if telephone else "wideband",
+            quality=BySide(qs.quality.to_result(), ks.quality.to_result()),
+            segments_used=BySide(tuple(sorted(qe)), tuple(sorted(ke))), validation_position=position)
 
 
-_cache_lock = threading.Lock()
+def _round4(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 4)
 
 
-@functools.lru_cache(maxsize=None)
-def _load(torch_device: str, model_id: str, models_root: str) -> Comparator:
-    return Comparator(torch_device if torch_device == "cpu" else "cuda", model_id)
+_comparators: PerDevice[Comparator] = PerDevice(Comparator)
 
 
 def get_comparator(device: str = "auto", model_id: str = COMPARISON_MODEL_ID) -> Comparator:
     """The process-wide comparison system for a device preference (loaded and verified once)."""
-    from pathlib import Path
-
-    from s2f_desktop.inference.device import resolve_device
-    from s2f_desktop.system.env import models_dir
-
-    info = resolve_device(device)
-    with _cache_lock:
-        return _load(info.torch_device, model_id, str(Path(models_dir()).resolve()))
+    return _comparators.get(device, model_id)

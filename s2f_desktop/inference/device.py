@@ -8,7 +8,10 @@ is an error rather than a silent fallback, so a recorded device is always the on
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Generic, TypeVar
 
 import torch
 
@@ -43,3 +46,32 @@ def resolve_device(preference: str = "auto") -> DeviceInfo:
 def available_devices() -> list[str]:
     """Devices a user can pick from on this machine (for settings dialogs)."""
     return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+S = TypeVar("S")
+
+
+class PerDevice(Generic[S]):
+    """Loaded systems kept for the process: one per resolved device, model id and models folder.
+
+    ``load(device, model_id)`` builds a system (and verifies its files) the first time a key is
+    asked for; every later call returns the same object, so a batch pays the loading once. The
+    models folder is part of the key, so a process whose ``S2F_MODELS_DIR`` changes never gets
+    a system loaded from another folder. A resolved CUDA device is passed on as ``"cuda"``.
+    """
+
+    def __init__(self, load: Callable[[str, str], S]) -> None:
+        self._load = load
+        self._lock = threading.Lock()
+        self._loaded: dict[tuple[str, str, str], S] = {}
+
+    def get(self, device: str, model_id: str) -> S:
+        """The system for a device preference (``auto``, ``cpu``, ``cuda``) and model id."""
+        from s2f_desktop.system.env import models_dir
+
+        torch_device = resolve_device(device).torch_device
+        key = (torch_device, model_id, str(Path(models_dir()).resolve()))
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = self._load(torch_device if torch_device == "cpu" else "cuda", model_id)
+            return self._loaded[key]

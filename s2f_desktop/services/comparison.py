@@ -12,7 +12,6 @@ runs it on a case's segments.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import time
 from pathlib import Path
@@ -21,7 +20,13 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from s2f_desktop import __version__
-from s2f_desktop.core.comparison_results import ComparedEvidence, ComparedSegment
+from s2f_desktop.core.comparison_results import (
+    ComparedEvidence,
+    ComparedSegment,
+    ComparisonModelRef,
+    ComparisonResults,
+    ComparisonVerdict,
+)
 from s2f_desktop.core.errors import InputError, S2FError
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.results import Consistency
@@ -67,14 +72,16 @@ def _side_record(path: Path, sha: str, rng: list[float], speech_s: float) -> dic
     return {"path": str(path), "sha256": sha, "range_s": rng, "speech_s": round(speech_s, 2)}
 
 
-def _assemble(cmp: Any, res: dict[str, Any], q: dict[str, Any], k: dict[str, Any]) -> dict[str, Any]:
-    """The stable CLI/JSON object of one comparison."""
+def _assemble(cmp: Any, res: ComparisonVerdict, q: dict[str, Any], k: dict[str, Any]) -> dict[str, Any]:
+    """The stable CLI/JSON object of one comparison: the verdict's fields as the codec encodes them."""
+    verdict = codec.encode_comparison_verdict(res)
     out: dict[str, Any] = {"questioned": q, "known": k}
     for key in ("score", "snorm", "log10_lr", "lr", "verbal", "label", "abstain_reason", "at_bound", "hp", "hd",
-                "scale", "channel", "validation_position"):
-        out[key] = res.get(key)
-    out["quality"] = {"questioned": res["quality"]["questioned"]["verdict"],
-                      "known": res["quality"]["known"]["verdict"]}
+                "scale", "channel"):
+        out[key] = verdict[key]
+    # The codec leaves the position out when the system abstained; this contract prints null.
+    out["validation_position"] = None if res.validation_position is None else verdict["validation_position"]
+    out["quality"] = {side: verdict["quality"][side]["verdict"] for side in ("questioned", "known")}
     out["model"] = cmp.model_record()
     out["models"] = cmp.models()
     out["device"] = cmp.device
@@ -102,8 +109,8 @@ def compare_files(questioned: Path | str, known: Path | str, q_start: float | No
     sq, _ = sha256_file(qp)
     sk, _ = sha256_file(kp)
     task.progress(1.0, "comparison done")
-    return _assemble(cmp, res, _side_record(qp, sq, rq, res["speech_s"]["questioned"]),
-                     _side_record(kp, sk, rk, res["speech_s"]["known"]))
+    return _assemble(cmp, res, _side_record(qp, sq, rq, res.speech_s.questioned),
+                     _side_record(kp, sk, rk, res.speech_s.known))
 
 
 def read_pairs(path: Path | str) -> list[tuple[str, str]]:
@@ -170,8 +177,8 @@ def compare_pairs(pairs: Iterable[tuple[str, str]], device: str = "auto", task: 
             (qprep, qsha), (kprep, ksha) = side(qp), side(kp)
             tel = bool(qprep.telephone or kprep.telephone)
             res = cmp.verdict_from(qprep, kprep, emb(qp, qprep, tel), emb(kp, kprep, tel), tel)
-            yield _assemble(cmp, res, _side_record(qp, qsha, [], res["speech_s"]["questioned"]),
-                            _side_record(kp, ksha, [], res["speech_s"]["known"]))
+            yield _assemble(cmp, res, _side_record(qp, qsha, [], res.speech_s.questioned),
+                            _side_record(kp, ksha, [], res.speech_s.known))
         except S2FError as exc:
             yield {"questioned": {"path": str(qp)}, "known": {"path": str(kp)}, "error": exc.message,
                    "log10_lr": None, "label": "error", "model": cmp.model_record()}
@@ -231,12 +238,7 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
             evs.setdefault(ev.id, ComparedEvidence(ev.id, ev.sha256, ev.original_name))
             compared.append(ComparedSegment(sid, seg.evidence_id, seg.start_sample, seg.end_sample,
                                             "questioned" if sid in q else "known"))
-    # The system's verdict is read through the codec (the one decoder of its stored form), then the
-    # case's material (segments, evidence, model) is attached.
-    model = cmp.model_record()
-    results = dataclasses.replace(
-        codec.decode_comparison_results({**res, "segments": {}, "evidence": {}, "model": model}),
-        segments=tuple(compared), evidence=tuple(evs.values()))
+    results = ComparisonResults.of(res, tuple(compared), tuple(evs.values()), ComparisonModelRef(**cmp.model_record()))
     timings = {"read_s": round(t1 - t0, 3), "load_models_s": round(t2 - t1, 3), "comparison_s": round(t3 - t2, 3)}
     task.progress(0.98, "recording the comparison")
     with ctx.store.write() as s:

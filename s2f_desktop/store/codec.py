@@ -9,12 +9,15 @@ Decoding refuses any other schema version: older runs are migrated by Alembic re
 
 Speaker-comparison results (``comparison_runs.results``, schema 1) are encoded exactly as
 they have been stored since revision 0005 (same keys, order and values; no version key), so
-no stored row changes; see :func:`encode_comparison_results`.
+no stored row changes; see :func:`encode_comparison_results`. Their first keys are the
+comparison system's verdict (:func:`encode_comparison_verdict`), which is also what
+``s2f compare --json`` prints for files and ``--pairs``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from s2f_desktop.core.comparison_results import (
     COMPARISON_SCHEMA_VERSION,
@@ -23,6 +26,7 @@ from s2f_desktop.core.comparison_results import (
     ComparedSegment,
     ComparisonModelRef,
     ComparisonResults,
+    ComparisonVerdict,
     ValidationPosition,
 )
 from s2f_desktop.core.errors import IntegrityError
@@ -238,29 +242,58 @@ def decode_params(d: dict[str, JSON]) -> dict[str, CompositeParam]:
 
 
 # ------------------------------------------------------------------ speaker comparisons
+def encode_comparison_verdict(v: ComparisonVerdict) -> JSON:
+    """The comparison system's verdict: the first keys of a stored run (``score`` … ``validation_position``).
+
+    ``s2f compare --json`` (files and ``--pairs``) prints its fields from this encoding, so the
+    CLI and the store cannot disagree on a value. ``validation_position`` is left out when the
+    system abstained.
+    """
+    out: JSON = {"score": v.score, "snorm": v.snorm, "log10_lr": v.log10_lr, "lr": v.lr, "verbal": v.verbal,
+                 "label": v.label, "abstain_reason": v.abstain_reason,
+                 "speech_s": {"questioned": v.speech_s.questioned, "known": v.speech_s.known},
+                 "at_bound": v.at_bound, "hp": v.hp, "hd": v.hd, "scale": v.scale, "channel": v.channel,
+                 "quality": {"questioned": encode_quality(v.quality.questioned),
+                             "known": encode_quality(v.quality.known)},
+                 "segments_used": {"questioned": list(v.segments_used.questioned),
+                                   "known": list(v.segments_used.known)}}
+    if v.validation_position is not None:
+        vp = v.validation_position
+        out["validation_position"] = {
+            "share_same_speaker_trials_at_or_below": vp.share_same_speaker_trials_at_or_below,
+            "share_different_speaker_trials_at_or_above": vp.share_different_speaker_trials_at_or_above}
+    return out
+
+
+def decode_comparison_verdict(d: JSON) -> ComparisonVerdict:
+    """Inverse of :func:`encode_comparison_verdict` (numbers keep the type they were stored with)."""
+    with _malformed_comparison():
+        sp, q, used = d["speech_s"], d["quality"], d["segments_used"]
+        vp = d.get("validation_position")
+        return ComparisonVerdict(
+            score=_opt_num(d["score"]), snorm=_opt_num(d["snorm"]), log10_lr=_opt_num(d["log10_lr"]),
+            lr=_opt_num(d["lr"]), verbal=str(d["verbal"]), label=str(d["label"]),
+            abstain_reason=None if d["abstain_reason"] is None else str(d["abstain_reason"]),
+            speech_s=BySide(_num(sp["questioned"]), _num(sp["known"])), at_bound=bool(d["at_bound"]),
+            hp=str(d["hp"]), hd=str(d["hd"]), scale=str(d["scale"]), channel=str(d["channel"]),
+            quality=BySide(_decode_quality_exact(q["questioned"]), _decode_quality_exact(q["known"])),
+            segments_used=BySide(tuple(str(s) for s in used["questioned"]), tuple(str(s) for s in used["known"])),
+            validation_position=None if vp is None else ValidationPosition(
+                _num(vp["share_same_speaker_trials_at_or_below"]),
+                _num(vp["share_different_speaker_trials_at_or_above"])))
+
+
 def encode_comparison_results(r: ComparisonResults) -> JSON:
     """A comparison's results as stored (schema 1: the keys, order and values written since revision 0005).
 
-    The first keys (``score`` … ``validation_position``) are the comparison system's verdict,
-    the same fields ``s2f compare --json`` prints; ``segments`` (segment id → evidence id,
-    sample range, side), ``evidence`` (evidence id as text → sha256, name) and ``model`` follow.
+    The verdict's keys (:func:`encode_comparison_verdict`) come first; ``segments`` (segment
+    id → evidence id, sample range, side), ``evidence`` (evidence id as text → sha256, name)
+    and ``model`` follow.
     """
     if r.schema_version != COMPARISON_SCHEMA_VERSION:
         raise ValueError(f"this release writes comparison results schema {COMPARISON_SCHEMA_VERSION}, "
                          f"not {r.schema_version}")
-    out: JSON = {"score": r.score, "snorm": r.snorm, "log10_lr": r.log10_lr, "lr": r.lr, "verbal": r.verbal,
-                 "label": r.label, "abstain_reason": r.abstain_reason,
-                 "speech_s": {"questioned": r.speech_s.questioned, "known": r.speech_s.known},
-                 "at_bound": r.at_bound, "hp": r.hp, "hd": r.hd, "scale": r.scale, "channel": r.channel,
-                 "quality": {"questioned": encode_quality(r.quality.questioned),
-                             "known": encode_quality(r.quality.known)},
-                 "segments_used": {"questioned": list(r.segments_used.questioned),
-                                   "known": list(r.segments_used.known)}}
-    if r.validation_position is not None:
-        vp = r.validation_position
-        out["validation_position"] = {
-            "share_same_speaker_trials_at_or_below": vp.share_same_speaker_trials_at_or_below,
-            "share_different_speaker_trials_at_or_above": vp.share_different_speaker_trials_at_or_above}
+    out = encode_comparison_verdict(r)
     out["segments"] = {g.segment_id: {"evidence_id": g.evidence_id, "range_samples": [g.start_sample, g.end_sample],
                                       "side": g.side} for g in r.segments}
     out["evidence"] = {str(e.evidence_id): {"sha256": e.sha256, "name": e.name} for e in r.evidence}
@@ -278,26 +311,23 @@ def decode_comparison_results(d: JSON) -> ComparisonResults:
     if version != COMPARISON_SCHEMA_VERSION:
         raise IntegrityError(f"stored comparison results have schema version {version!r}, this release reads "
                              f"{COMPARISON_SCHEMA_VERSION}")
-    try:
-        sp, q, used = d["speech_s"], d["quality"], d["segments_used"]
-        vp = d.get("validation_position")
-        return ComparisonResults(
-            score=_opt_num(d["score"]), snorm=_opt_num(d["snorm"]), log10_lr=_opt_num(d["log10_lr"]),
-            lr=_opt_num(d["lr"]), verbal=str(d["verbal"]), label=str(d["label"]),
-            abstain_reason=None if d["abstain_reason"] is None else str(d["abstain_reason"]),
-            speech_s=BySide(_num(sp["questioned"]), _num(sp["known"])), at_bound=bool(d["at_bound"]),
-            hp=str(d["hp"]), hd=str(d["hd"]), scale=str(d["scale"]), channel=str(d["channel"]),
-            quality=BySide(_decode_quality_exact(q["questioned"]), _decode_quality_exact(q["known"])),
-            segments_used=BySide(tuple(str(s) for s in used["questioned"]), tuple(str(s) for s in used["known"])),
-            validation_position=None if vp is None else ValidationPosition(
-                _num(vp["share_same_speaker_trials_at_or_below"]),
-                _num(vp["share_different_speaker_trials_at_or_above"])),
+    verdict = decode_comparison_verdict(d)
+    with _malformed_comparison():
+        return ComparisonResults.of(
+            verdict,
             segments=tuple(ComparedSegment(str(sid), int(g["evidence_id"]), int(g["range_samples"][0]),
                                            int(g["range_samples"][1]), str(g["side"]))
                            for sid, g in d["segments"].items()),
             evidence=tuple(ComparedEvidence(int(eid), str(e["sha256"]), str(e["name"]))
                            for eid, e in d["evidence"].items()),
             model=ComparisonModelRef(str(d["model"]["id"]), str(d["model"]["sha256"])))
+
+
+@contextmanager
+def _malformed_comparison() -> Iterator[None]:
+    """A missing key or a value of the wrong type in stored comparison results is an integrity error."""
+    try:
+        yield
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise IntegrityError(f"comparison results are malformed ({type(exc).__name__}: {exc})") from exc
 

@@ -149,7 +149,8 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One comparison's result (what is stored and shown)."""
+    """One comparison's scoring at full precision (the comparison system reports it, rounded and with its
+    sides, as :class:`s2f_desktop.core.comparison_results.ComparisonVerdict`)."""
 
     score: float | None  # raw cosine
     snorm: float | None
@@ -160,17 +161,6 @@ class Verdict:
     speech_q: float
     speech_k: float
     bounded: bool = False  # True when the LR was clipped to a bound
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (stable keys)."""
-        def r(v: float | None) -> float | None:
-            return None if v is None else round(float(v), 4)
-
-        return {"score": r(self.score), "snorm": r(self.snorm), "log10_lr": r(self.log10_lr),
-                "lr": None if self.log10_lr is None else float(f"{10 ** self.log10_lr:.4g}"),
-                "verbal": self.verbal, "label": self.label, "abstain_reason": self.abstain_reason,
-                "speech_s": {"questioned": round(self.speech_q, 2), "known": round(self.speech_k, 2)},
-                "at_bound": self.bounded, "hp": HP, "hd": HD, "scale": SCALE_NAME}
 
 
 def abstain(reason: str, speech_q: float, speech_k: float, score: float | None = None) -> Verdict:

@@ -108,8 +108,10 @@ def _case(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
         print_json(obj)
     else:
         print(f"comparison #{run.id} stored in case {case}")
+        # The case JSON has no ``at_bound`` key (its contract predates it); the stored results do.
         _print_human({**obj, "questioned": {"path": f"{len(q)} segment(s)", "speech_s": obj["speech_s"]["questioned"]},
-                      "known": {"path": f"{len(k)} segment(s)", "speech_s": obj["speech_s"]["known"]}})
+                      "known": {"path": f"{len(k)} segment(s)", "speech_s": obj["speech_s"]["known"]},
+                      "at_bound": run.results.at_bound})
     return 0
 
 
@@ -122,7 +124,7 @@ def _print_human(obj: dict) -> None:  # type: ignore[type-arg]
     if obj["log10_lr"] is None:
         print(f"  no LR: the system abstains ({obj['abstain_reason']})")
     else:
-        bound = " (at the validated bound)" if obj.get("at_bound") else ""
+        bound = " (at the validated bound)" if obj["at_bound"] else ""
         print(f"  LR = {obj['lr']:.3g}  (log10 LR {obj['log10_lr']:+.2f}){bound}")
         print(f"  {obj['verbal']}  [{obj['scale']}]")
     print(f"  channel: {obj['channel']}; model {obj['model']['id']} ({obj['model']['sha256'][:12]}), "
