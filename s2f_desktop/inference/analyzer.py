@@ -91,12 +91,9 @@ class _Measured:
 
 
 def _quality(q: QualityReport) -> Quality:
-    """The typed quality result, rounded as stored (the CLI contract's precision)."""
-    return Quality(QualityVerdict(q.verdict), tuple(q.reasons), round(q.net_speech_s, 3),
-                   None if q.snr_db is None else round(q.snr_db, 2), float(q.clipping_fraction),
-                   round(q.bandwidth_hz, 1), bool(q.telephone_band),
-                   None if q.level_dbfs is None else round(q.level_dbfs, 2), round(q.duration_s, 3), q.snr_method,
-                   dict(q.thresholds))
+    """The typed quality result, rounded as stored: :meth:`QualityReport.to_dict` is the one place that rounds
+    (the CLI contract's precision), with the same field names as :class:`Quality`."""
+    return Quality(**{**q.to_dict(), "verdict": QualityVerdict(q.verdict), "reasons": tuple(q.reasons)})
 
 
 def _acoustics(a: AcousticMeasures) -> Acoustics:
