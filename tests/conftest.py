@@ -151,6 +151,39 @@ def asterisk_sounds() -> Path:
 
 
 @pytest.fixture
+def pulse_null_sink(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A private PulseAudio server whose default sink is a null sink (and default source its monitor).
+
+    Yields the environment that reaches it; while the test runs, this process's ``XDG_RUNTIME_DIR``,
+    ``PULSE_RUNTIME_PATH`` and ``HOME`` point there too. PulseAudio is a ``make sysdeps`` package:
+    missing or failing, the test fails rather than skips.
+    """
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        pytest.fail("pulseaudio/pactl missing: install the system packages with `make sysdeps`")
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "xdg"), HOME=str(tmp_path),
+               PULSE_RUNTIME_PATH=str(tmp_path / "xdg" / "pulse"))
+    os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
+    start = subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
+                            "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=s2fnull",
+                            "--load=module-always-sink"], check=False, env=env, capture_output=True, text=True)
+    if start.returncode != 0:
+        pytest.fail(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
+    subprocess.run(["pactl", "set-default-sink", "s2fnull"], env=env, check=False)
+    subprocess.run(["pactl", "set-default-source", "s2fnull.monitor"], env=env, check=False)
+    old = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH", "HOME")}
+    os.environ.update({k: env[k] for k in old})
+    try:
+        yield env
+    finally:
+        subprocess.run(["pulseaudio", "--kill"], env=env, check=False)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
 def reporter(qtbot):  # type: ignore[no-untyped-def]
     """The GUI's error reporter without modal dialogs; what it reported is kept in ``reporter.shown``."""
     from s2f_desktop.gui.errors import ErrorReporter  # Qt only for the GUI tests that ask for it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -109,33 +108,6 @@ def test_recorder_failures_leave_no_evidence(ctx, case, tmp_path):
     with pytest.raises(DeviceError, match="no audio was recorded"):
         record_evidence(ctx, case.number, silent)
     assert list_evidence(ctx, case.number) == [] and not list(tmp_path.glob("s2f-rec-*"))
-
-
-@pytest.fixture
-def pulse_null_sink(tmp_path):
-    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.fail("pulseaudio/pactl missing: install the system packages with `make sysdeps`")
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "xdg"), HOME=str(tmp_path),
-               PULSE_RUNTIME_PATH=str(tmp_path / "xdg" / "pulse"))
-    os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
-    start = subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
-                            "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=s2fnull",
-                            "--load=module-always-sink"], env=env, capture_output=True, text=True)
-    if start.returncode != 0:
-        pytest.fail(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
-    subprocess.run(["pactl", "set-default-sink", "s2fnull"], env=env, check=False)
-    subprocess.run(["pactl", "set-default-source", "s2fnull.monitor"], env=env, check=False)
-    old = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH", "HOME")}
-    os.environ.update({k: env[k] for k in old})
-    try:
-        yield env
-    finally:
-        subprocess.run(["pulseaudio", "--kill"], env=env, check=False)
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_pulseaudio_null_sink_loopback(pulse_null_sink, tmp_path):

@@ -102,25 +102,15 @@ def test_unshipped_models_are_named_in_the_gui_and_the_report_method(ctx, case, 
     """A run that used files outside the shipped set says so where the analyst and the court read it."""
     import dataclasses
 
+    from helpers import stub_results
+
     from s2f_desktop.audio.quality import THRESHOLDS
-    from s2f_desktop.core.results import (
-        SCHEMA_VERSION,
-        Acoustics,
-        ModelRecord,
-        Pooled,
-        Quality,
-        QualityVerdict,
-        RunResults,
-        Timings,
-    )
-    from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
+    from s2f_desktop.core.results import ModelRecord, Timings
     from s2f_desktop.gui.analysis import run_html
     from s2f_desktop.services.reports import collect_report_data
     from s2f_desktop.store import repositories as repo
 
-    q = Quality(QualityVerdict.OK, (), 1.0, 30.0, 0.0, 8000.0, False, -20.0, 1.0, "pauses", dict(THRESHOLDS))
-    t = TraitEstimate(SexEstimate(0.5, "inconclusive"), AgeEstimate(40.0, (20.0, 60.0), "inconclusive"))
-    res = RunResults(SCHEMA_VERSION, (), (), Pooled(q, t, Acoustics({}, None), 1.0, 1.0), None)
+    res = stub_results(THRESHOLDS)
     swapped = ModelRecord("traits-v1", "heads.npz", "f" * 64, shipped=False)
     with ctx.store.write() as s:
         run = repo.add_run(s, case.id, [], (swapped,), "test", "cpu", {}, 0, res, Timings(0, 0, 0), "tester")

@@ -437,23 +437,13 @@ def test_full_disk_on_write_is_one_plain_line(ctx, case, monkeypatch) -> None:  
 # ------------------------------------------------------------------- analysis runs
 
 
-def _stub_quality():  # type: ignore[no-untyped-def]
-    from s2f_desktop.core.results import Quality, QualityVerdict
-
-    return Quality(QualityVerdict.OK, (), 1.0, 30.0, 0.0, 8000.0, False, -20.0, 1.0, "pauses", {})
-
-
-def _stub_traits():  # type: ignore[no-untyped-def]
-    from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
-
-    return TraitEstimate(SexEstimate(0.5, "inconclusive"), AgeEstimate(40.0, (20.0, 60.0), "inconclusive"))
-
-
 def _stub_analysis(ids):  # type: ignore[no-untyped-def]
+    from helpers import stub_quality, stub_traits
+
     from s2f_desktop.core.results import Acoustics, Analysis, PartResult, Pooled
 
-    parts = tuple(PartResult(i, 1.0, 1.0, ((0.0, 1.0),), _stub_quality(), _stub_traits(), None) for i in ids)
-    return Analysis(parts, Pooled(_stub_quality(), _stub_traits(), Acoustics({}, None), 1.0, 1.0), None)
+    parts = tuple(PartResult(i, 1.0, 1.0, ((0.0, 1.0),), stub_quality(), stub_traits(), None) for i in ids)
+    return Analysis(parts, Pooled(stub_quality(), stub_traits(), Acoustics({}, None), 1.0, 1.0), None)
 
 
 class _StubAnalyzer:

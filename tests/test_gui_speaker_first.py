@@ -121,6 +121,8 @@ def test_views_follow_the_store(qtbot, app_ctx, reporter, tone_wav) -> None:  # 
 
 
 def test_bulk_edits_precise_editing_and_playback(qtbot, app_ctx, reporter, tone_wav) -> None:  # type: ignore[no-untyped-def]
+    from helpers import FakeStream
+
     from s2f_desktop.audio.devices import Player
     from s2f_desktop.services import cases, evidence, segments
 
@@ -190,24 +192,6 @@ def test_bulk_edits_precise_editing_and_playback(qtbot, app_ctx, reporter, tone_
     assert w.act_play.isEnabled()
 
     # loop: the selection plays again until stopped
-    class FakeStream:
-        def __init__(self, callback, finished_callback, channels, **_kw):  # type: ignore[no-untyped-def]
-            self.cb, self.fin, self.ch = callback, finished_callback, channels
-
-        def start(self) -> None:
-            out = np.zeros((4096, self.ch), dtype=np.float32)
-            try:
-                while True:
-                    self.cb(out, 4096, None, None)
-            except Exception:
-                self.fin()
-
-        def stop(self) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
-
     starts: list[bool] = []
     panel.player_factory = lambda: starts.append(True) or Player(stream_factory=FakeStream)
     w.act_loop.trigger()
@@ -361,30 +345,6 @@ def test_every_control_explains_itself_and_the_manual_opens(qtbot, app_ctx, repo
     assert "investigative lead" in text and "--export-labels" in text and "Suggest speaker groups" in text
     win.close()
     w.close()
-
-
-@pytest.fixture
-def pulse_null_sink(tmp_path):  # type: ignore[no-untyped-def]
-    """A private PulseAudio server with a null sink as default (as in test_audio_devices)."""
-    import os
-    import shutil
-    import subprocess
-
-    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.fail("pulseaudio/pactl missing: install the system packages with `make sysdeps`")
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path / "xdg"), HOME=str(tmp_path),
-               PULSE_RUNTIME_PATH=str(tmp_path / "xdg" / "pulse"))
-    os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
-    start = subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
-                            "--load=module-native-protocol-unix", "--load=module-null-sink sink_name=s2fnull",
-                            "--load=module-always-sink"], check=False, env=env, capture_output=True, text=True)
-    if start.returncode != 0:
-        pytest.fail(f"pulseaudio did not start: {start.stderr.strip()[:200]}")
-    subprocess.run(["pactl", "set-default-sink", "s2fnull"], env=env, check=False)
-    try:
-        yield env
-    finally:
-        subprocess.run(["pulseaudio", "--kill"], env=env, check=False)
 
 
 def test_settings_lists_outputs_and_the_panel_plays_on_the_null_sink(pulse_null_sink, tmp_path, tone_wav) -> None:  # type: ignore[no-untyped-def]

@@ -193,25 +193,9 @@ def test_spectrogram_tile_for_visible_range(qtbot, loaded) -> None:  # type: ign
 
 
 def test_playback_moves_cursor(qtbot, loaded) -> None:  # type: ignore[no-untyped-def]
+    from helpers import FakeStream
+
     from s2f_desktop.audio.devices import Player
-
-    class FakeStream:
-        def __init__(self, callback, finished_callback, channels, **_kw):  # type: ignore[no-untyped-def]
-            self.cb, self.fin, self.ch = callback, finished_callback, channels
-
-        def start(self) -> None:
-            out = np.zeros((1024, self.ch), dtype=np.float32)
-            try:
-                while True:
-                    self.cb(out, 1024, None, None)
-            except Exception:
-                self.fin()
-
-        def stop(self) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
 
     panel, ev = loaded
     panel.player_factory = lambda: Player(stream_factory=FakeStream)

@@ -158,22 +158,14 @@ def test_store_observers_see_committed_audited_changes_only(ctx, case, evidence)
         ("segment.add", (g.id,), case.id)]
 
 
-def _results():  # type: ignore[no-untyped-def]
-    """A stored run's results (run names read nothing of them)."""
-    from s2f_desktop.core.results import SCHEMA_VERSION, Acoustics, Pooled, Quality, QualityVerdict, RunResults
-    from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
-
-    q = Quality(QualityVerdict.OK, (), 1.0, 30.0, 0.0, 8000.0, False, -20.0, 1.0, "pauses", {})
-    t = TraitEstimate(SexEstimate(0.5, "inconclusive"), AgeEstimate(40.0, (20.0, 60.0), "inconclusive"))
-    return RunResults(SCHEMA_VERSION, (), (), Pooled(q, t, Acoustics({}, None), 1.0, 1.0), None)
-
-
 def test_runs_are_named_and_renamed_in_the_audit_chain(ctx, case) -> None:  # type: ignore[no-untyped-def]
+    from helpers import stub_results  # a stored run's results (run names read nothing of them)
+
     from s2f_desktop.services import runs
     from s2f_desktop.store import repositories as repo
 
     with ctx.store.write() as s:
-        run = repo.add_run(s, case.id, [], (), "test", "cpu", {}, 0, _results(), Timings(0.0, 0.0, 0.0), "tester")
+        run = repo.add_run(s, case.id, [], (), "test", "cpu", {}, 0, stub_results(), Timings(0.0, 0.0, 0.0), "tester")
     runs.annotate_run(ctx, case.number, run.id, "Speaker A", "first pass")
     runs.annotate_run(ctx, case.number, run.id, "Speaker A (interview)")
     note = runs.run_notes(ctx, case.number)[run.id]

@@ -22,17 +22,7 @@ from s2f_desktop.core.models import (
     SegmentSource,
     SegmentStatus,
 )
-from s2f_desktop.core.results import (
-    SCHEMA_VERSION,
-    Acoustics,
-    ModelRecord,
-    Pooled,
-    Quality,
-    QualityVerdict,
-    RunResults,
-    Timings,
-)
-from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
+from s2f_desktop.core.results import ModelRecord, Timings
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event, event_count
 
@@ -152,17 +142,12 @@ def test_case_with_evidence_cannot_be_deleted_and_segments_cascade(store, case_r
         assert s.execute(text("select count(*) from segments")).scalar_one() == 0
 
 
-def _results() -> RunResults:
-    """Typed results with an empty selection (the store test needs a run row, not an analysis)."""
-    q = Quality(QualityVerdict.INSUFFICIENT, ("no speech",), 0.0, None, 0.0, 0.0, False, None, 0.0, "pauses", {})
-    t = TraitEstimate(SexEstimate(0.5, "inconclusive"), AgeEstimate(35.0, (20.0, 60.0), "inconclusive"))
-    return RunResults(SCHEMA_VERSION, (), (), Pooled(q, t, Acoustics({}, None), 0.0, 0.0), None)
-
-
 def test_composite_parent_and_run_foreign_keys(store, case_row: Case) -> None:  # type: ignore[no-untyped-def]
+    from helpers import stub_results  # the store test needs a run row, not an analysis
+
     with store.write() as s:
         run = repo.add_run(s, case_row.id, ["a"], [ModelRecord("m", "f", "0" * 64)], "0.1.0", "cpu", {}, 1,
-                           _results(), Timings(0, 0, 0), "t")
+                           stub_results(), Timings(0, 0, 0), "t")
         c1 = repo.add_composite(s, run.id, "voice", "v1", {"age": CompositeParam(30, Origin.VOICE)}, {}, {}, "t")
         c2 = repo.add_composite(s, run.id, "voice", "v2", {}, {}, {}, "t", parent_id=c1.id, version=2)
     assert c2.parent_id == c1.id

@@ -171,12 +171,10 @@ class QualityReport:
     thresholds: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS))
 
     def to_result(self) -> Quality:
-        """The typed quality result (:class:`~s2f_desktop.core.results.Quality`), rounded as stored."""
-        return Quality(QualityVerdict(self.verdict), tuple(self.reasons), round(self.net_speech_s, 3),
-                       None if self.snr_db is None else round(self.snr_db, 2), float(self.clipping_fraction),
-                       round(self.bandwidth_hz, 1), bool(self.telephone_band),
-                       None if self.level_dbfs is None else round(self.level_dbfs, 2), round(self.duration_s, 3),
-                       self.snr_method, dict(self.thresholds))
+        """The typed quality result (:class:`~s2f_desktop.core.results.Quality`), rounded as stored:
+        :meth:`to_dict` is the one place that rounds (the CLI contract's precision), with the same field
+        names as :class:`Quality`."""
+        return Quality(**{**self.to_dict(), "verdict": QualityVerdict(self.verdict), "reasons": tuple(self.reasons)})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -185,9 +183,9 @@ class QualityReport:
             "reasons": list(self.reasons),
             "net_speech_s": round(self.net_speech_s, 3),
             "snr_db": None if self.snr_db is None else round(self.snr_db, 2),
-            "clipping_fraction": self.clipping_fraction,
+            "clipping_fraction": float(self.clipping_fraction),
             "bandwidth_hz": round(self.bandwidth_hz, 1),
-            "telephone_band": self.telephone_band,
+            "telephone_band": bool(self.telephone_band),
             "level_dbfs": None if self.level_dbfs is None else round(self.level_dbfs, 2),
             "duration_s": round(self.duration_s, 3),
             "snr_method": self.snr_method,

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from s2f_desktop.core.results import ModelRecord, RunResults, Timings
+from s2f_desktop.core.timeutil import SampleSpan
 
 
 class CaseStatus(str, Enum):
@@ -152,8 +153,8 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Segment:
-    """A time range of one evidence item, in samples at the evidence's native rate."""
+class Segment(SampleSpan):
+    """A time range of one evidence item, in samples at the evidence's native rate (seconds: :class:`SampleSpan`)."""
 
     id: str
     evidence_id: int
@@ -167,21 +168,6 @@ class Segment:
     confidence: float | None
     params: dict[str, Any]
     created_at: datetime
-
-    @property
-    def start_s(self) -> float:
-        """Start in seconds."""
-        return self.start_sample / self.sample_rate
-
-    @property
-    def end_s(self) -> float:
-        """End in seconds."""
-        return self.end_sample / self.sample_rate
-
-    @property
-    def duration_s(self) -> float:
-        """Length in seconds."""
-        return (self.end_sample - self.start_sample) / self.sample_rate
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from s2f_desktop.core.timeutil import SampleSpan
 from s2f_desktop.core.traits import TraitEstimate
 
 #: Version of the results encoding written by this release.
@@ -129,8 +130,8 @@ class Analysis:
 
 
 @dataclass(frozen=True)
-class AnalysedRange:
-    """One analysed range: a segment of an evidence item as it was at analysis time.
+class AnalysedRange(SampleSpan):
+    """One analysed range: a segment of an evidence item as it was at analysis time (seconds: :class:`SampleSpan`).
 
     ``samples_sha256`` is the SHA-256 of the mono float32 (little-endian) samples the
     models received; None for runs stored before schema 2, which did not record it.
@@ -144,16 +145,6 @@ class AnalysedRange:
     end_sample: int
     sample_rate: int
     samples_sha256: str | None
-
-    @property
-    def start_s(self) -> float:
-        """Start in seconds."""
-        return self.start_sample / self.sample_rate
-
-    @property
-    def end_s(self) -> float:
-        """End in seconds."""
-        return self.end_sample / self.sample_rate
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,33 @@ import math
 from datetime import datetime, timezone
 
 
+class SampleSpan:
+    """Seconds of a range held in samples: ``start_sample``/``end_sample`` at ``sample_rate``.
+
+    Mixed into the frozen dataclasses that carry those three fields (segments, analysed ranges),
+    so every range converts samples to seconds the same way.
+    """
+
+    start_sample: int
+    end_sample: int
+    sample_rate: int
+
+    @property
+    def start_s(self) -> float:
+        """Start in seconds."""
+        return self.start_sample / self.sample_rate
+
+    @property
+    def end_s(self) -> float:
+        """End in seconds."""
+        return self.end_sample / self.sample_rate
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return (self.end_sample - self.start_sample) / self.sample_rate
+
+
 def utcnow() -> datetime:
     """Naive UTC timestamp (all stored times are UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

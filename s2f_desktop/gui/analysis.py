@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSplitter,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -41,6 +40,7 @@ from s2f_desktop.core.results import Acoustics, Consistency, Quality, QualityVer
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
 from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.pages import JobPage, run_position, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
 
 LEAD_DISCLAIMER = ("These estimates are investigative leads about the voice, never an identification of a person.")
@@ -203,7 +203,7 @@ SOURCE_SELECTION, SOURCE_SPEAKER, SOURCE_LABEL, SOURCE_RECORDING = "selection", 
 SOURCE_SPEAKER_ALL = "speaker-all"
 
 
-class AnalysisPanel(QWidget):
+class AnalysisPanel(JobPage):
     """What to analyze (explicit, listed), Analyze / Cancel with progress, the runs and their results."""
 
     run_finished = Signal(object)  # AnalysisRun
@@ -213,10 +213,7 @@ class AnalysisPanel(QWidget):
     selection_shown = Signal(list)  # the segment ids the next run would analyze
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.runner = runner
-        self.reporter = reporter
+        super().__init__(ctx, runner, reporter, parent)
         self.case: Any = None
         self.runs: list[AnalysisRun] = []
         self.notes: dict[int, Any] = {}
@@ -313,14 +310,7 @@ class AnalysisPanel(QWidget):
         rl.addWidget(self.run_info)
         rl.addWidget(self.results, 1)
 
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 5)
-        split.setSizes([420, 1160])
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        split_page(self, (left, right), stretch=(2, 5), sizes=(420, 1160))
         self.set_case(None)
 
     # ------------------------------------------------------------------ state
@@ -392,9 +382,7 @@ class AnalysisPanel(QWidget):
             self.run_combo.addItem(self.run_title(run), run.id)
         self.run_combo.blockSignals(False)
         if self.runs:
-            idx = len(self.runs) - 1
-            if keep_run is not None:
-                idx = next((i for i, r in enumerate(self.runs) if r.id == keep_run), idx)
+            idx = run_position(self.runs, keep_run)
             self.run_combo.setCurrentIndex(idx)
             self._run_changed(idx)
         else:

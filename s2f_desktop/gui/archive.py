@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -44,6 +43,7 @@ from s2f_desktop.core.models import SegmentStatus
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.core.traits import AGE_BINS
 from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.pages import JobPage, split_page
 from s2f_desktop.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class _PlaybackRelay(QObject):
     finished = Signal()
 
 
-class ArchivePanel(QWidget):
+class ArchivePanel(JobPage):
     """Search an archive index from the current case's segments; listen to and import hits."""
 
     status_message = Signal(str)
@@ -65,10 +65,7 @@ class ArchivePanel(QWidget):
     playback_state = Signal(bool)
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.runner = runner
-        self.reporter = reporter
+        super().__init__(ctx, runner, reporter, parent)
         self.case: Any = None
         self.closed = False
         self.device = "auto"
@@ -174,14 +171,7 @@ class ArchivePanel(QWidget):
         acts.addStretch(1)
         rl.addLayout(acts)
 
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 5)
-        split.setSizes([420, 1160])
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        split_page(self, (left, right), stretch=(2, 5), sizes=(420, 1160))
         self.set_case(None)
 
     # ------------------------------------------------------------------ state

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from s2f_desktop.core.models import Case, CaseStatus
 from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.pages import split_page
 
 #: The case record's expert-report fields: (field, label, tooltip, multi-line).
 REPORT_FIELDS: tuple[tuple[str, str, str, bool], ...] = (
@@ -167,13 +167,7 @@ class CaseBrowser(QWidget):
             form.addRow(label, self.d_report[key])
         form.addRow(self.save_btn)
 
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(self.details)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        split_page(self, (left, self.details), stretch=(3, 2))
         self._show_details()
 
     def refresh(self, select: str | None = None) -> None:

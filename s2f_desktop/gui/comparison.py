@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSplitter,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 from s2f_desktop.core.models import SegmentStatus
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.pages import JobPage, run_position, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
 
 UNLABELLED = "(no speaker label)"
@@ -69,7 +69,7 @@ def comparison_html(run: Any) -> str:
     return "".join(out)
 
 
-class ComparisonPanel(QWidget):
+class ComparisonPanel(JobPage):
     """Pick questioned/known segment sets, run the comparison off the GUI thread, show the stored result."""
 
     status_message = Signal(str)
@@ -78,10 +78,7 @@ class ComparisonPanel(QWidget):
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter | None = None,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.runner = runner
-        self.reporter = reporter or ErrorReporter()
+        super().__init__(ctx, runner, reporter or ErrorReporter(), parent)
         self.case: Any = None
         self.device = "auto"
         self.by_speaker: dict[str, list[Any]] = {}
@@ -147,12 +144,7 @@ class ComparisonPanel(QWidget):
         rv = QVBoxLayout(right)
         rv.addWidget(self.results, 1)
         rv.addWidget(self.plot_box, 1)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(1, 2)
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        split_page(self, (left, right), stretch=(0, 2))
         self.refresh()
 
     # ------------------------------------------------------------------ state
@@ -201,9 +193,7 @@ class ComparisonPanel(QWidget):
         self.history.blockSignals(False)
         self.run_btn.setEnabled(self.case is not None and len(labels) > 0 and self.runner.current("comparison") is None)
         if self.runs:
-            idx = len(self.runs) - 1
-            if select_run is not None:
-                idx = next((i for i, r in enumerate(self.runs) if r.id == select_run), idx)
+            idx = run_position(self.runs, select_run)
             self.history.setCurrentIndex(idx)
             self._show_run(idx)
         else:

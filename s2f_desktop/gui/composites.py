@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSlider,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from s2f_desktop.core.models import AnalysisRun, Composite, Origin
 from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.pages import JobPage, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
 
 SLIDER_STEPS = 1000
@@ -139,7 +139,7 @@ class ImageView(QLabel):
         self.setPixmap(marked)
 
 
-class CompositePanel(QWidget):
+class CompositePanel(JobPage):
     """Composite set of the selected run, view switching, sliders, ancestry/skin, save version."""
 
     composites_changed = Signal()
@@ -148,10 +148,7 @@ class CompositePanel(QWidget):
     preview_shown = Signal(dict)  # the changes the shown preview was rendered with
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.runner = runner
-        self.reporter = reporter
+        super().__init__(ctx, runner, reporter, parent)
         self.run: AnalysisRun | None = None
         self.closed = False
         self.composites: list[Composite] = []
@@ -272,16 +269,7 @@ class CompositePanel(QWidget):
         al.addLayout(btns)
         rl.addWidget(adj, 1)
 
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(centre)
-        split.addWidget(right)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 5)
-        split.setStretchFactor(2, 3)
-        split.setSizes([300, 760, 480])
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        split_page(self, (left, centre, right), stretch=(2, 5, 3), sizes=(300, 760, 480))
         self._build_controls()
         self.set_run(None)
 

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +27,7 @@ from s2f_desktop.core.errors import S2FError
 from s2f_desktop.core.models import Evidence
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.pages import JobPage, split_page
 from s2f_desktop.gui.waveform_panel import WaveformPanel
 from s2f_desktop.gui.workers import JobRunner
 
@@ -66,7 +66,7 @@ class FileDropFilter(QObject):
         return False
 
 
-class EvidencePage(QWidget):
+class EvidencePage(JobPage):
     """Evidence of the open case and the waveform of the chosen item."""
 
     import_finished = Signal(list)  # list[ImportResult]
@@ -75,10 +75,7 @@ class EvidencePage(QWidget):
     record_requested = Signal()
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.runner = runner
-        self.reporter = reporter
+        super().__init__(ctx, runner, reporter, parent)
         self.case_number: str | None = None
         self.items: list[Evidence] = []
         self.list = QListWidget()
@@ -130,14 +127,7 @@ class EvidencePage(QWidget):
         ll.addWidget(self.errors)
         ll.addWidget(self.details)
         self.waveform = WaveformPanel(ctx, runner, reporter)
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(self.waveform)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 5)
-        split.setSizes([260, 1300])
-        lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        split_page(self, (left, self.waveform), stretch=(1, 5), sizes=(260, 1300))
         self.set_case(None)
 
     def set_case(self, case_number: str | None, closed: bool = False) -> None:

@@ -8,7 +8,6 @@ so Space, A, R and Delete never act on a page the analyst cannot see.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -32,18 +31,16 @@ from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.models import Case, CaseStatus
 from s2f_desktop.gui.about import TAB_ABOUT, TAB_NOTICES, app_icon, show_about
 from s2f_desktop.gui.analysis import AnalysisPanel
+from s2f_desktop.gui.archive import ArchivePanel
 from s2f_desktop.gui.cases import CaseBrowser, NewCaseDialog
+from s2f_desktop.gui.comparison import ComparisonPanel
+from s2f_desktop.gui.composites import CompositePanel
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.evidence import EvidencePage
 from s2f_desktop.gui.workers import Job, JobRunner
 from s2f_desktop.system.settings import Settings, save_settings
 
 log = logging.getLogger(__name__)
-
-
-def service_available(name: str) -> bool:
-    """Whether ``s2f_desktop.services.<name>`` is installed (parts of the UI depend on it)."""
-    return importlib.util.find_spec(f"s2f_desktop.services.{name}") is not None
 
 
 class MainWindow(QMainWindow):
@@ -90,34 +87,24 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.cases, "Cases")
         self.tabs.addTab(self.evidence, "Evidence && segments")
         self.tabs.addTab(self.analysis, "Analysis")
-        self.composites: Any = None
-        if service_available("composites"):
-            from s2f_desktop.gui.composites import CompositePanel
-
-            self.composites = CompositePanel(ctx, self.runner, self.reporter)
-            self.tabs.addTab(self.composites, "Composites")
-            self.analysis.run_selected.connect(self._run_selected)
-            self.composites.status_message.connect(self.show_status)
-        # Speaker comparison (issue 14): last tab, so the page indices above stay as they are.
-        from s2f_desktop.gui.comparison import ComparisonPanel
-
+        self.composites = CompositePanel(ctx, self.runner, self.reporter)
+        self.tabs.addTab(self.composites, "Composites")
+        self.analysis.run_selected.connect(self._run_selected)
+        self.composites.status_message.connect(self.show_status)
+        # Speaker comparison (issue 14): after the composites, so the page indices above stay as they are.
         self.comparison = ComparisonPanel(ctx, self.runner, self.reporter)
         self.comparison.set_device(self.settings.device)
         self.tabs.addTab(self.comparison, "Comparison")
         self.comparison.status_message.connect(self.show_status)
         self.tabs.currentChanged.connect(
             lambda i: self.comparison.refresh() if self.tabs.widget(i) is self.comparison else None)
-        self.archive: Any = None
-        if service_available("archive"):
-            from s2f_desktop.gui.archive import ArchivePanel
-
-            self.archive = ArchivePanel(ctx, self.runner, self.reporter)
-            self.archive.set_device(self.settings.device)
-            self.tabs.addTab(self.archive, "Archive")
-            self.archive.status_message.connect(self.show_status)
-            self.archive.evidence_imported.connect(self._archive_imported)
-            self.case_opened.connect(self.archive.set_case)
-            self.case_closed.connect(lambda: self.archive.set_case(None))
+        self.archive = ArchivePanel(ctx, self.runner, self.reporter)
+        self.archive.set_device(self.settings.device)
+        self.tabs.addTab(self.archive, "Archive")
+        self.archive.status_message.connect(self.show_status)
+        self.archive.evidence_imported.connect(self._archive_imported)
+        self.case_opened.connect(self.archive.set_case)
+        self.case_closed.connect(lambda: self.archive.set_case(None))
         self.setCentralWidget(self.tabs)
 
         # status bar: message, job progress, cancel
@@ -205,10 +192,8 @@ class MainWindow(QMainWindow):
         self.act_export_labels = self._action(f, "E&xport segment labels…", self.export_labels_dialog, None,
                                               "Write this recording's segments as a Praat TextGrid or an "
                                               "Audacity label file")
-        self.act_report = None
-        if service_available("reports"):
-            self.act_report = self._action(f, "&Export report…", self.report_dialog, "Ctrl+E",
-                                           "Build the PDF report from the stored case")
+        self.act_report = self._action(f, "&Export report…", self.report_dialog, "Ctrl+E",
+                                       "Build the PDF report from the stored case")
         f.addSeparator()
         self.act_settings = self._action(f, "&Settings…", self.settings_dialog, K.Preferences
                                          if not QKeySequence(K.Preferences).isEmpty() else "Ctrl+,",
@@ -264,9 +249,8 @@ class MainWindow(QMainWindow):
                      "Show the recordings, the waveform and the segments")
         self._action(v, "&Analysis", lambda: self.tabs.setCurrentIndex(self.PAGE_ANALYSIS), "Ctrl+3",
                      "Show what will be analyzed and the stored runs")
-        if self.composites is not None:
-            self._action(v, "C&omposites", lambda: self.tabs.setCurrentIndex(self.PAGE_COMPOSITES), "Ctrl+4",
-                         "Show the composite faces of the selected run")
+        self._action(v, "C&omposites", lambda: self.tabs.setCurrentIndex(self.PAGE_COMPOSITES), "Ctrl+4",
+                     "Show the composite faces of the selected run")
         v.addSeparator()
         wv = self.waveform.view
         self.act_zoom_in = self._action(v, "Zoom &in", lambda: wv.zoom(2.0), ["+", "=", "Ctrl++"], "Zoom in (wheel)")
@@ -360,8 +344,7 @@ class MainWindow(QMainWindow):
         self.act_close_view.setEnabled(has_case)
         self.act_close_case.setEnabled(writable)
         self.act_analyze.setEnabled(writable)
-        if self.act_report is not None:
-            self.act_report.setEnabled(has_case)
+        self.act_report.setEnabled(has_case)
 
     def _segments_changed(self) -> None:
         self._update_actions()
@@ -388,7 +371,7 @@ class MainWindow(QMainWindow):
             if mine:
                 self.analysis.refresh()
             comp = self.composites
-            if (comp is not None and any(a.startswith("composite.") for a in actions) and comp.run is not None
+            if (any(a.startswith("composite.") for a in actions) and comp.run is not None
                     and not comp.changes() and self.runner.current("composite") is None):
                 comp.refresh(select_id=comp.current.id if comp.current is not None else None)
         self._update_actions()
@@ -568,12 +551,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ pages
     def _run_selected(self, run: Any) -> None:
-        if self.composites is not None:
-            closed = self.case is not None and self.case.status is CaseStatus.CLOSED
-            shown = self.composites.run
-            if shown is not None and run is not None and shown.id == run.id and self.composites.closed == closed:
-                return  # the same run re-shown after a refresh: keep the analyst's slider work
-            self.composites.set_run(run, closed=closed)
+        closed = self.case is not None and self.case.status is CaseStatus.CLOSED
+        shown = self.composites.run
+        if shown is not None and run is not None and shown.id == run.id and self.composites.closed == closed:
+            return  # the same run re-shown after a refresh: keep the analyst's slider work
+        self.composites.set_run(run, closed=closed)
 
     def _archive_imported(self, _result: Any) -> None:
         """An archive hit became evidence: the evidence and analysis pages show it."""
@@ -769,8 +751,7 @@ class MainWindow(QMainWindow):
         self.analysis.set_device(new.device)
         self.comparison.set_device(new.device)
         self.waveform.set_output_device(new.output_device)
-        if self.archive is not None:
-            self.archive.set_device(new.device)
+        self.archive.set_device(new.device)
         self.show_status("Settings saved" + (" — restart to use the new data directory" if data_dir_changed else ""))
 
     def open_log_folder(self) -> None:
@@ -785,8 +766,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop playback, cancel every job and wait for all worker threads."""
         self.waveform.stop_playback()
-        if self.archive is not None:
-            self.archive.stop_playback()
+        self.archive.stop_playback()
         if not self.runner.shutdown():
             log.warning("some background tasks did not stop in time")
 

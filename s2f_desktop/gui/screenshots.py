@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from s2f_desktop.gui.errors import ErrorReporter, install_excepthook
-    from s2f_desktop.gui.mainwindow import MainWindow, service_available
+    from s2f_desktop.gui.mainwindow import MainWindow
     from s2f_desktop.services import cases as case_svc
     from s2f_desktop.services.context import open_context
     from s2f_desktop.system.logs import configure_logging
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         wave.view.pointer_moved.emit(wave.view.readout(wave.view.width() * 0.4, wave.view.height() * 0.8))
         save("02-waveform.png")
 
-        if service_available("analysis") and ev is not None:
+        if ev is not None:
             window.tabs.setCurrentIndex(window.PAGE_ANALYSIS)
             for tag in ("call-taker", "caller"):  # one run per speaker, named after the speaker
                 if window.analysis.use_speaker(ev.id, tag):
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                         window.analysis.run_notes.setPlainText("Caller only; the call-taker is run separately.")
                     wait_for(window.analysis.run_finished, trigger=window.analysis.analyze, timeout_s=900)
             save("03-analysis.png")
-        if window.composites is not None and window.analysis.current_run() is not None:
+        if window.analysis.current_run() is not None:
             window.tabs.setCurrentIndex(window.PAGE_COMPOSITES)
             comp = window.composites
             wait_for(comp.composites_changed, trigger=comp.create_set, timeout_s=900,
@@ -236,13 +236,12 @@ def main(argv: list[str] | None = None) -> int:
             wait_for(cp.comparison_finished, trigger=cp.compare, timeout_s=900)
             settle(300)
             save("09-comparison.png")
-        if window.act_report is not None:
-            dlg = window.report_dialog()
-            settle(300)
-            grab_with_dialog(window, dlg, out_dir / "05-report-dialog.png")
-            saved.append(out_dir / "05-report-dialog.png")
-            print(f"saved {saved[-1]}", flush=True)
-            dlg.reject()
+        dlg = window.report_dialog()
+        settle(300)
+        grab_with_dialog(window, dlg, out_dir / "05-report-dialog.png")
+        saved.append(out_dir / "05-report-dialog.png")
+        print(f"saved {saved[-1]}", flush=True)
+        dlg.reject()
         manual = window.show_manual()
         settle(300)
         grab_with_dialog(window, manual, out_dir / "08-manual.png")

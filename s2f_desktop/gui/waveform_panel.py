@@ -30,6 +30,7 @@ from s2f_desktop.core.models import Evidence, Segment, SegmentStatus
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui import undo
 from s2f_desktop.gui.errors import ErrorReporter
+from s2f_desktop.gui.pages import JobPage
 from s2f_desktop.gui.waveform import (
     OverviewStrip,
     SpectrogramTile,
@@ -62,7 +63,7 @@ class _PlaybackRelay(QObject):
     finished = Signal()
 
 
-class WaveformPanel(QWidget):
+class WaveformPanel(JobPage):
     """Everything about one evidence item's signal and its segments."""
 
     COLUMNS = ("Start", "End", "Length", "Status", "Speaker", "Label")
@@ -80,10 +81,7 @@ class WaveformPanel(QWidget):
     playback_availability = Signal(bool)
 
     def __init__(self, ctx: Any, runner: JobRunner, reporter: ErrorReporter, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.runner = runner
-        self.reporter = reporter
+        super().__init__(ctx, runner, reporter, parent)
         self.case_number: str | None = None
         self.evidence: Evidence | None = None
         self.undo_stack = QUndoStack(self)

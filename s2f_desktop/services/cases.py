@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
 
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.models import Case, CaseStatus, Evidence
@@ -97,6 +98,21 @@ def require_open(case: Case) -> None:
         raise InputError(f"case {case.number} is closed; reopen is not allowed, start a new case")
 
 
+def case_evidence(s: Session, case_number: str, evidence_id: int, writable: bool = False) -> tuple[Case, Evidence]:
+    """A case and one of its evidence items, read in the caller's session.
+
+    InputError when the item belongs to another case and, with ``writable``, when the case is
+    closed (checked first, before the item is read).
+    """
+    case = repo.get_case(s, case_number)
+    if writable:
+        require_open(case)
+    ev = repo.get_evidence(s, evidence_id)
+    if ev.case_id != case.id:
+        raise InputError(f"evidence #{evidence_id} does not belong to case {case_number}")
+    return case, ev
+
+
 def set_provenance(ctx: AppContext, number: str, evidence_id: int, **changes: str | None) -> Evidence:
     """Record an exhibit's provenance (received from, received on, medium, seal or reference); audited."""
     unknown = sorted(set(changes) - set(repo.PROVENANCE_FIELDS))
@@ -104,11 +120,7 @@ def set_provenance(ctx: AppContext, number: str, evidence_id: int, **changes: st
         raise InputError(f"not a provenance field: {', '.join(unknown)}")
     fields = {k: v.strip() for k, v in changes.items() if v is not None}
     with ctx.store.write() as s:
-        case = repo.get_case(s, number)
-        require_open(case)
-        before = repo.get_evidence(s, evidence_id)
-        if before.case_id != case.id:
-            raise InputError(f"evidence #{evidence_id} does not belong to case {number}")
+        case, before = case_evidence(s, number, evidence_id, writable=True)
         ev = repo.update_provenance(s, evidence_id, **fields)
         diff = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
         append_event(s, case_id=case.id, actor=ctx.actor, action="evidence.provenance", object_type="evidence",

@@ -23,7 +23,7 @@ from s2f_desktop.core.errors import InputError, NotFoundError
 from s2f_desktop.core.models import Case, Evidence, Segment, SegmentSource, SegmentStatus
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.text import check_text
-from s2f_desktop.services.cases import require_open
+from s2f_desktop.services.cases import case_evidence, require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import vault_path
 from s2f_desktop.store import custody
@@ -101,11 +101,7 @@ def add_segment(ctx: AppContext, case_number: str, evidence_id: int, start_sampl
     """Add a manual (accepted) segment ``[start_sample, end_sample)`` to an evidence item of the case."""
     start, end = int(start_sample), int(end_sample)
     with ctx.store.write() as s:
-        case = repo.get_case(s, case_number)
-        require_open(case)
-        ev = repo.get_evidence(s, evidence_id)
-        if ev.case_id != case.id:
-            raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
+        case, ev = case_evidence(s, case_number, evidence_id, writable=True)
         _check_range(ev, start, end)
         seg = repo.add_segment(s, ev.id, start, end, ev.media.sample_rate, source=SegmentSource.MANUAL,
                                label=check_text("label", label), speaker_tag=check_text("speaker_tag", speaker_tag))
@@ -239,10 +235,7 @@ def run_vad(ctx: AppContext, case_number: str, evidence_id: int, task: Task | No
     if unknown:
         raise InputError(f"unknown VAD parameter(s): {', '.join(sorted(unknown))}")
     with ctx.store.read() as s:
-        case = repo.get_case(s, case_number)
-        ev = repo.get_evidence(s, evidence_id)
-    if ev.case_id != case.id:
-        raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
+        case, ev = case_evidence(s, case_number, evidence_id)
     require_open(case)
     vad = importlib.import_module("s2f_desktop.inference.vad")
     task.progress(0.0, f"detecting speech in {ev.original_name}")
@@ -346,10 +339,7 @@ def export_labels(ctx: AppContext, case_number: str, evidence_id: int, path: Pat
         raise InputError(f"{path} already exists; choose a new file name (nothing is overwritten)")
     sts = EXPORT_STATUSES if statuses is None else tuple(SegmentStatus(st) for st in statuses)
     with ctx.store.read() as s:
-        case = repo.get_case(s, case_number)
-        ev = repo.get_evidence(s, evidence_id)
-        if ev.case_id != case.id:
-            raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
+        case, ev = case_evidence(s, case_number, evidence_id)
         segs = repo.list_segments(s, ev.id, list(sts))
     intervals = [labels.LabelInterval(g.start_s, g.end_s, g.label, g.speaker_tag) for g in segs]
     text = labels.render_labels(path, intervals, ev.media.duration_s)
@@ -384,11 +374,7 @@ def import_labels(ctx: AppContext, case_number: str, evidence_id: int, path: Pat
     intervals = labels.read_labels(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with ctx.store.write() as s:
-        case = repo.get_case(s, case_number)
-        require_open(case)
-        ev = repo.get_evidence(s, evidence_id)
-        if ev.case_id != case.id:
-            raise InputError(f"evidence {evidence_id} does not belong to case {case_number}")
+        case, ev = case_evidence(s, case_number, evidence_id, writable=True)
         sr = ev.media.sample_rate
         ranges = []
         for i, iv in enumerate(intervals, start=1):

@@ -38,6 +38,16 @@ CtxFactory = Callable[[], "AppContext"]
 
 _INDEX_HELP = "folder of an archive index (made by s2f archive index)"
 
+
+def _on_index(asub: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, help_text: str,
+              func: Callable[[CtxFactory, argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """An action on an existing index: INDEX_DIR first, handled by ``func``."""
+    p = asub.add_parser(name, help=help_text)
+    p.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
+    p.set_defaults(func=func)
+    return p
+
+
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("archive", help="index an archive of recordings (Dask) and search it for a voice",
                        description="Archive triage and speaker search. Indexing runs on a local Dask cluster or an "
@@ -57,13 +67,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     ix.add_argument("--json", action="store_true", help="print the run summary as JSON")
     ix.set_defaults(func=_index)
 
-    st = asub.add_parser("status", help="what an index holds, and the recordings that failed")
-    st.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
+    st = _on_index(asub, "status", "what an index holds, and the recordings that failed", _status)
     st.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
-    st.set_defaults(func=_status)
 
-    se = asub.add_parser("search", help="rank the archive's speakers against a query voice")
-    se.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
+    se = _on_index(asub, "search", "rank the archive's speakers against a query voice", _search)
     se.add_argument("--query", required=True, metavar="FILE_OR_CASE_SEGMENTS",
                     help="audio file, or CASE:ID,ID,... or CASE:accepted (segments of a case)")
     se.add_argument("--sex", choices=("male", "female"), help="only speakers the trait model labelled so")
@@ -77,20 +84,15 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     se.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                     help="where the query voice is embedded (default auto: the GPU when usable)")
     se.add_argument("--json", action="store_true", help="one JSON object per hit, best first")
-    se.set_defaults(func=_search)
 
-    im = asub.add_parser("import", help="import a hit's recording into a case (audited; adds its segment)")
-    im.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
+    im = _on_index(asub, "import", "import a hit's recording into a case (audited; adds its segment)", _import)
     im.add_argument("--case", required=True, help="case number to import the hit into")
     im.add_argument("--sha256", required=True, help="the hit's sha256 (from search)")
     im.add_argument("--speaker", type=int, help="the hit's speaker group (default: the first)")
     im.add_argument("--no-segment", action="store_true", help="do not add the hit's time range as a segment")
     im.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
-    im.set_defaults(func=_import)
 
-    co = asub.add_parser("compact", help="merge the per-recording files of an index (faster search)")
-    co.add_argument("index", type=Path, metavar="INDEX_DIR", help=_INDEX_HELP)
-    co.set_defaults(func=_compact)
+    _on_index(asub, "compact", "merge the per-recording files of an index (faster search)", _compact)
 
 
 class _Bar:
