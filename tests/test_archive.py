@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from s2f_desktop.archive.scoring import CalibratedScorer, CosineScorer, load_scorer
-from s2f_desktop.archive.search import Filters, search_index, search_table
+from s2f_desktop.archive.scoring import CalibratedScorer, ChanceRates, CosineScorer, load_scorer
+from s2f_desktop.archive.search import Filters, chance_note, search_index, search_table
 from s2f_desktop.archive.store import ROW_SCHEMA, STALE_TEMP_AGE_S, IndexStore, embeddings_matrix, write_atomic
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.inference.archive_pipeline import MAX_TURN_S, _spread, turns_from_regions
@@ -193,6 +193,48 @@ def test_load_scorer_falls_back_to_cosine_until_a_comparison_model_provides_one(
     # Either the calibrated model is installed (then it says so) or search is plainly uncalibrated.
     assert sc.calibrated == (sc.model is not None)
     assert isinstance(sc, (CosineScorer, CalibratedScorer))
+
+
+def test_calibrated_search_notes_the_chance_hits_expected_at_its_size(tmp_path: Path) -> None:
+    """Every calibrated search says how many speakers of its size reach LR > 1, > 10, > 100 by chance, from the
+    model's cross-validation rates, and that a ranked hit's LR is not validated for a database search."""
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    write_atomic(_rows(6), store.rows_dir("k1") / "compact-a.parquet")
+    # 200 different-speaker validation pairs: 10 above LR 1, 4 above LR 10, 1 above LR 100 (targets ignored).
+    llr = np.concatenate([np.full(190, -1.0), np.full(6, 0.5), np.full(3, 1.5), [2.5], np.full(7, 3.0)])
+    label = np.concatenate([np.zeros(200, int), np.ones(7, int)])
+    chance = ChanceRates.from_validation(llr, label)
+    assert chance == ChanceRates(200, (10, 4, 1))
+    sc = CalibratedScorer(_FAKE_LRM, _FakeCal(), np.zeros((3, 256), np.float32),
+                          {"id": "cmp-test", "sha256": "ab" * 32}, chance)
+    res = search_index(str(store.root), _q(embeddings_matrix(_rows(6))[0]), sc, Filters(sex="male"), top=2)
+    note = next(n for n in res.notes if n.startswith("chance hits"))
+    assert res.candidates == 2  # two of the six rows are labelled male
+    assert "cmp-test's cross-validation gave LR > 1 / > 10 / > 100 to 10 / 4 / 1 of 200" in note
+    assert "(same sex where known; 5.00 / 2.00 / 0.50 %)" in note
+    assert "none of the 2 speakers compared, about 0.1 / 0.04 / 0.01 of them" in note
+    assert "not for a database search" in note and "never an identification" in note
+    # The hit records keep their stable keys; the caveat is a note, not a field.
+    assert {"path", "sha256", "speaker", "start_s", "end_s", "log10_lr", "verbal"} <= set(res.hits[0])
+    assert not any("chance" in k for k in res.hits[0])
+    assert chance_note(100_000, chance, "m").count("about 5,000 / 2,000 / 500 of them") == 1
+    assert "number is unknown" in chance_note(10, None, "m")
+
+
+def test_installed_comparison_model_states_its_validation_chance_rates() -> None:
+    """The installed scorer's rates are counted from its declared validation LRs (LR > 1 is the manifest's rme_hd)."""
+    from s2f_desktop.system.env import models_dir
+
+    sc = load_scorer()
+    assert sc.calibrated  # models/comparison-v1 ships in the repository
+
+    base = models_dir() / "comparison-v1"
+    with np.load(base / "validation.npz") as z:
+        d = z["log10_lr"][z["label"] == 0]
+    assert sc.chance == ChanceRates(len(d), (int((d > 0).sum()), int((d > 1).sum()), int((d > 2).sum())))
+    rme_hd = json.loads((base / "manifest.json").read_text(encoding="utf-8"))["metrics"]["rme_hd"]["value"]
+    assert abs(sc.chance.rate(0) - rme_hd) < 5e-5
 
 
 def test_search_index_skips_rows_of_another_encoder(tmp_path: Path) -> None:

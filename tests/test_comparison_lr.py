@@ -50,6 +50,18 @@ def test_manifest_declares_every_file_with_its_sha256() -> None:
         assert cond in card
 
 
+def test_card_is_the_generators_text_of_the_stored_metrics() -> None:
+    """MODEL_CARD.md is exactly what ``s2f-train comparison`` writes from its stored metrics.json, so a card edit
+    goes through the generator, and the card calls the LR cross-validated on its training sources, not validated."""
+    from s2f_desktop.training.comparison_card import card_markdown
+
+    card = (MODEL / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert card == card_markdown(json.loads((MODEL / "metrics.json").read_text(encoding="utf-8")))
+    assert "validated automatic system" not in card
+    assert "cross-validated on held-out speakers of its training sources" in card
+    assert "VoxCeleb" in card.split("## Limits", 1)[1]
+
+
 def test_calibration_is_monotone_bounded_and_duration_aware() -> None:
     cal, _ = _model()
     s = np.linspace(-5, 30, 200)

@@ -42,6 +42,11 @@ def test_section_prints_stored_lr_words_and_validation(tmp_path: Path) -> None:
     a = metrics["metrics"]["all"]["cllr"]
     assert f"{a['value']:.3f} ({a['ci95'][0]:.3f}" in text
     assert "this case -1.42" in text and "not an identification" in text and "Limits" in text
+    # Named for what it is: cross-validation on held-out speakers of its training sources, the encoder's own
+    # training data stated as a limit.
+    assert "Validation (cross-validated on held-out speakers of the training sources; 95 % intervals)" in text
+    assert "cross-validated on held-out speakers of its training sources only" in text
+    assert "LibriSpeech and VoxCeleb" in text and "Validated populations" not in text
 
 
 def test_abstention_is_printed_with_its_reason(tmp_path: Path) -> None:

@@ -41,3 +41,15 @@ def test_packaged_weights_are_declared_identically_in_code_and_manifest() -> Non
     vspec = vad.model_spec()
     m = json.loads((models_dir() / vspec.id / "manifest.json").read_text())
     assert m["files"][vspec.path.name] == vspec.sha256 == sha256_of(vspec.path)
+
+
+def test_wheel_model_cards_state_what_the_app_does_with_them() -> None:
+    """The encoder card names every use (comparison with another person's voice, archive search) and the VAD card
+    says its regions decide what is measured; neither claims a safeguard or a review that does not exist."""
+    enc = (models_dir() / "resemblyzer-ge2e-0.1.4" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    use = enc.split("## Use in s2f-desktop", 1)[1].split("\n## ", 1)[0]
+    assert "models/comparison-v1" in use and "Archive search" in use and "s2f archive search" in use
+    assert "never used to identify or match" not in enc and "same case selection" not in enc
+    vad = (models_dir() / "silero-vad-6.2.3" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "reviewed" not in vad and "exactly the declared file runs" in vad
+    assert "never decides alone" not in vad and "speech it misses is not analysed" in vad

@@ -203,24 +203,74 @@ def test_case_report_carries_every_run_in_full(sample, tmp_path, capsys):
     assert "--runs takes run ids" in capsys.readouterr().err
 
 
-def test_findings_show_validated_performance_beside_them(sample, tmp_path):
+def test_findings_show_cross_validated_performance_beside_them(sample, tmp_path):
+    """Beside each finding: the manifest's figures of what the report shows, named as cross-validated on the
+    training sources, with the label sources; no accuracy of an age band the model never states."""
     import json
 
+    from s2f_desktop.report.modelcards import AGE_LABEL_SOURCES, PERFORMANCE_LABEL, SEX_LABEL_SOURCES
     from s2f_desktop.system.env import models_dir
 
     ctx, sc = sample
     traits = next(m for m in sc.male_run.models if m.id.startswith("traits-"))
-    metrics = json.loads((models_dir() / traits.id / "manifest.json").read_text(encoding="utf-8"))["metrics"]
+    base = models_dir() / traits.id
+    metrics = json.loads((base / "manifest.json").read_text(encoding="utf-8"))["metrics"]
+    by_bin = json.loads((base / "metrics.json").read_text(encoding="utf-8"))["metrics"]["age_clean"][
+        "coverage_80_by_bin"]
 
-    def fig(key: str) -> str:
+    def fig(key: str, digits: int = 3) -> str:
         m = metrics[key]
-        return f"{m['value']:.3f} (95 % CI {m['ci95'][0]:.3f}\u2013{m['ci95'][1]:.3f})"
+        return f"{m['value']:.{digits}f} (95 % CI {m['ci95'][0]:.{digits}f}\u2013{m['ci95'][1]:.{digits}f})"
 
     text = words(report_of(ctx, sc, sc.male_run, tmp_path / "p.pdf", record=False).path)
-    assert f"Validated performance: accuracy {fig('sex_accuracy_decided_clean')} where the model states a sex" in text
-    assert f"age band correct {fig('age_bin_accuracy_clean')}" in text
-    assert f"always answering the most common band: {fig('age_majority_bin_accuracy_clean')}" in text
+    assert "Validated performance" not in text
+    assert f"{PERFORMANCE_LABEL}: accuracy {fig('sex_accuracy_decided_clean')} where the model states a sex" in text
+    assert text.count(f"{PERFORMANCE_LABEL}:") == 2
+    tel = json.loads((base / "metrics.json").read_text(encoding="utf-8"))["metrics"]["sex_telephone"]
+    dec = tel["accuracy_decided"]
+    assert (f"through a simulated telephone channel, accuracy {dec['value']:.3f} (95 % CI {dec['ci95'][0]:.3f}\u2013"
+            f"{dec['ci95'][1]:.3f}) where the model states a sex, abstaining on "
+            f"{tel['abstention_rate']['value'] * 100:.1f} % of clips") in text
+    assert " ".join(SEX_LABEL_SOURCES.split()) in text and " ".join(AGE_LABEL_SOURCES.split()) in text
+    assert text.count("cross-validated on held-out speakers of the training sources (traits-") == 2
+    assert (f"the median's mean absolute error {fig('age_mae_years_clean', 1)} years (always answering the mean "
+            f"reference age: {fig('age_mae_predict_mean_years_clean', 1)} years)") in text
+    assert f"80 % interval coverage {fig('age_coverage_80_clean')} (by reference age band: " in text
+    # Every band measured, the adult ones from the manifest and under 20 (where the interval fails) from metrics.json.
+    assert f"under 20 {by_bin['<20']['value']:.2f} [{by_bin['<20']['n']} clips]" in text
+    for b, name in (("20-39", "20\u201339"), ("40-59", "40\u201359"), (">=60", "60 and over")):
+        assert f"{name} {metrics[f'age_coverage_80_{b}_clean']['value']:.2f}" in text, b
+    assert f"area under the ROC curve {fig('age_p40_auc_clean')}" in text
+    assert "age band correct" not in text and "most common band" not in text
     assert "likelihood ratio" not in text.split("5. Method")[0]  # traits are worded as investigative estimates
+
+
+def test_performance_skips_an_undeclared_metrics_file(tmp_path):
+    """The under-20 coverage is read from metrics.json only when it matches the manifest's sha256."""
+    import json
+
+    from s2f_desktop.report.modelcards import trait_performance
+    from s2f_desktop.system.env import models_dir
+
+    src = models_dir() / "traits-v1"
+    dst = tmp_path / "traits-v1"
+    dst.mkdir()
+    for name in ("manifest.json", "metrics.json"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    full = json.loads((dst / "metrics.json").read_text(encoding="utf-8"))
+    under20 = full["metrics"]["age_clean"]["coverage_80_by_bin"]["<20"]
+    good = trait_performance("traits-v1", tmp_path)
+    assert f"under 20 {under20['value']:.2f} [{under20['n']} clips]" in good.age
+    assert "where the model states a sex, abstaining" in good.sex.split("telephone")[1]
+    under20["value"] = 0.987
+    (dst / "metrics.json").write_text(json.dumps(full), encoding="utf-8")
+    perf = trait_performance("traits-v1", tmp_path)
+    assert "under 20" not in perf.age
+    man = json.loads((dst / "manifest.json").read_text(encoding="utf-8"))["metrics"]
+    assert f"accuracy {man['sex_accuracy_telephone']['value']:.3f}" in perf.sex  # the manifest's all-clip figure
+    assert "of the more probable sex on every clip, decided or not" in perf.sex
+    # The manifest's own figures still print.
+    assert f"20\u201339 {man['age_coverage_80_20-39_clean']['value']:.2f}" in perf.age
 
 
 def test_audit_entries_are_printed_as_stored(sample, tmp_path):

@@ -32,6 +32,30 @@ ABSTAIN_CLIPPING = 0.01
 ABSTAIN_BANDWIDTH_HZ = 2500.0
 
 
+#: LR thresholds (log10) whose chance rates the search states: LR > 1, > 10 and > 100.
+CHANCE_LOG10_LR = (0.0, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class ChanceRates:
+    """How often the comparison model's cross-validation gave different-speaker pairs an LR above each threshold.
+
+    From the model's declared ``validation.npz`` (its cross-validated, bounded log10 LRs and labels):
+    ``above[i]`` of ``n_different`` different-speaker pairs had log10 LR > ``CHANCE_LOG10_LR[i]``.
+    """
+
+    n_different: int
+    above: tuple[int, ...]
+
+    @classmethod
+    def from_validation(cls, log10_lr: np.ndarray, label: np.ndarray) -> ChanceRates:
+        d = np.asarray(log10_lr, dtype=np.float64)[np.asarray(label) == 0]
+        return cls(int(len(d)), tuple(int(np.sum(d > t)) for t in CHANCE_LOG10_LR))
+
+    def rate(self, i: int) -> float:
+        return self.above[i] / self.n_different if self.n_different else float("nan")
+
+
 @dataclass
 class Batch:
     """Candidates to score: row i pairs ``query[i]`` with ``emb[i]`` (channel-matched)."""
@@ -88,11 +112,14 @@ class CalibratedScorer:
 
     calibrated = True
 
-    def __init__(self, lrm: Any, calibration: Any, cohort: np.ndarray, model: dict[str, str]) -> None:
+    def __init__(self, lrm: Any, calibration: Any, cohort: np.ndarray, model: dict[str, str],
+                 chance: ChanceRates | None = None) -> None:
         self.lrm = lrm
         self.cal = calibration
         self.cohort = np.asarray(cohort, dtype=np.float32)
         self.model = model
+        #: The model's chance rates of LR > 1, > 10, > 100 for different speakers (the search states them).
+        self.chance = chance
         self.name = (f"calibrated speaker comparison ({model.get('id', '?')}, calibration sha256 "
                      f"{model.get('sha256', '?')[:12]}…)")
 
@@ -150,8 +177,10 @@ def _calibrated_from_comparison_model() -> CalibratedScorer | None:
         return None
     cal = lrm.Calibration.load(verified_path(cal_spec))
     cohort = np.load(verified_path(spec_from_manifest(COMPARISON_MODEL_ID, "cohort.npy")))
+    with np.load(verified_path(spec_from_manifest(COMPARISON_MODEL_ID, "validation.npz"))) as val:
+        chance = ChanceRates.from_validation(val["log10_lr"], val["label"])
     return CalibratedScorer(lrm, cal, cohort, {"id": COMPARISON_MODEL_ID, "file": "calibration.json",
-                                               "sha256": cal_spec.sha256})
+                                               "sha256": cal_spec.sha256}, chance)
 
 
 def load_scorer(prefer_calibrated: bool = True) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from s2f_desktop.archive.scoring import Batch
+from s2f_desktop.archive.scoring import CHANCE_LOG10_LR, Batch, ChanceRates
 from s2f_desktop.archive.store import IndexStore, embeddings_matrix
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.traits import AGE_BINS
@@ -221,6 +221,34 @@ def load_rows(store: IndexStore, keys: list[str], encoder_sha256: str | None,
     return table, total
 
 
+def _about(x: float) -> str:
+    return f"{x:.2g}" if x < 1 else f"{x:.1f}" if x < 10 else f"{x:,.0f}"
+
+
+def chance_note(compared: int, chance: ChanceRates | None, model_id: str) -> str:
+    """The caveat printed with every calibrated search: how many high LRs chance alone gives at this size.
+
+    ``chance`` holds the model's rates from its declared cross-validation LRs (None when the scorer
+    has none). The expected counts are the validation's different-speaker rates times the number of
+    speakers compared: what an index that does not hold the query's speaker would still show if
+    every one of them were scored.
+    """
+    limit = ("A ranked hit is the highest-scoring of many comparisons: its LR was cross-validated for one "
+             "comparison of two voices, not for a database search, and it is a lead for listening, never an "
+             "identification.")
+    if chance is None or not chance.n_different:
+        return f"chance hits: {model_id} states no validation rates here, so their number is unknown. {limit}"
+    names = " / ".join(f"> {10 ** t:g}" for t in CHANCE_LOG10_LR)
+    rates = [chance.rate(i) for i in range(len(CHANCE_LOG10_LR))]
+    counts = " / ".join(f"{k:,}" for k in chance.above)
+    shares = " / ".join(f"{100 * r:.2f}" for r in rates)
+    expected = " / ".join(_about(compared * r) for r in rates)
+    return (f"chance hits: {model_id}'s cross-validation gave LR {names} to {counts} of {chance.n_different:,} "
+            f"different-speaker pairs (same sex where known; {shares} %). If the query's speaker is none of the "
+            f"{compared:,} speakers compared, about {expected} of them would still reach LR {names} by chance "
+            f"alone. {limit}")
+
+
 def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
                  top: int = 20, encoder_sha256: str | None = None, index_key: str | None = None,
                  exclude_sha256: Sequence[str] = ()) -> SearchResult:
@@ -258,5 +286,6 @@ def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
     else:
         notes.append(f"log10 LR from {scorer.name}: propositions same speaker vs different speakers; the best "
                      f"{max(SHORTLIST_MIN, SHORTLIST_PER_HIT * top)} candidates by raw cosine were calibrated")
+        notes.append(chance_note(n, getattr(scorer, "chance", None), (scorer.model or {}).get("id", "the model")))
     return SearchResult(hits, n, total, scorer.name, bool(scorer.calibrated), ",".join(keys), filters.to_dict(),
                         time.perf_counter() - t0, notes)

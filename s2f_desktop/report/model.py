@@ -108,7 +108,7 @@ class SexFinding:
     abstained: bool
     statement: str
     reason: str
-    performance: str = ""  # the model's validated performance, from its manifest
+    performance: str = ""  # the model's cross-validated performance, from its manifest
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class AgeFinding:
     statement: str
     reason: str
     bands: str = ""  # probability of each age band, when stored
-    performance: str = ""  # the model's validated performance (with the majority-band baseline)
+    performance: str = ""  # the model's cross-validated performance (with the constant-answer baseline)
 
 
 @dataclass(frozen=True)
@@ -430,8 +430,8 @@ def conclusions(run: AnalysisRun) -> tuple[str, ...]:
         out.append(f"Age: no conclusion. The model abstained ({age.reason}).")
     else:
         out.append(f"Age: around {age.median_years:.0f} years, 80 % interval {age.interval_80[0]:.0f}\u2013"
-                   f"{age.interval_80[1]:.0f} years. The age band alone is not offered as a conclusion: its validated "
-                   f"accuracy is printed beside it in section 3.")
+                   f"{age.interval_80[1]:.0f} years. The age band alone is not offered as a conclusion: the model's "
+                   f"cross-validated figures are printed beside it in section 3.")
     if run.results.consistency is not None and run.results.consistency.flagged:
         out.append(f"Speaker consistency: {len(run.results.consistency.flagged)} segment(s) may be a different "
                    f"speaker from the rest of the selection; the pooled estimate mixes them.")

@@ -49,7 +49,7 @@ from reportlab.platypus import (
 from s2f_desktop.core.text import neutralise
 from s2f_desktop.report.fonts import MONO, SANS, SANS_BOLD, SERIF, register_fonts
 from s2f_desktop.report.model import NA, CompositeItem, Measure, ParamItem, ReportData
-from s2f_desktop.report.modelcards import ModelCardInfo
+from s2f_desktop.report.modelcards import PERFORMANCE_LABEL, ModelCardInfo
 
 #: Versions of the rendering software, quoted in the reproducibility block.
 RENDERER_VERSIONS = {"ReportLab": reportlab.Version}
@@ -442,7 +442,7 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         out.append(_Heading(f"Run #{r.run_id}: {r.outcome}", st["h2"], 1, f"findings-{r.run_id}"))
         sex_lines = [("Probability male", r.sex.p_male), ("Label", r.sex.label)]
         if r.sex.performance:
-            sex_lines.append(("Validated performance", r.sex.performance))
+            sex_lines.append((PERFORMANCE_LABEL, r.sex.performance))
         out.append(_finding_box("Sex", sex_lines, r.sex.statement, r.sex.abstained, r.sex.reason, st))
         out.append(_p("The words follow the verbal scale set out in section 5; the number is the finding.", st["note"]))
         out.append(Spacer(1, 3 * mm))
@@ -450,7 +450,7 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         if r.age.bands:
             age_lines.append(("Band probabilities (years)", r.age.bands))
         if r.age.performance:
-            age_lines.append(("Validated performance", r.age.performance))
+            age_lines.append((PERFORMANCE_LABEL, r.age.performance))
         out.append(_finding_box("Age", age_lines, r.age.statement, r.age.abstained, r.age.reason, st))
         out.append(_p("Acoustic measures", st["h2"]))
         if r.acoustics:

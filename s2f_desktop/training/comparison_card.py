@@ -33,6 +33,22 @@ ATTRIBUTION = (
     "  (see LICENSING.md).\n"
 )
 
+#: The card's row order of the validation conditions, the variants tried and the data sources (the
+#: order the trainer computes them in; ``metrics.json`` stores its keys sorted, so a card regenerated
+#: from it is put back in this order). Names not listed follow in their stored order.
+CONDITION_ORDER = ("all", "clean/clean", "clean/telephone", "telephone/telephone", "short/short (both < 5 s)",
+                   "short/long (< 5 s vs >= 10 s)", "long/long (both >= 10 s)", "2-3 s shorter side",
+                   "targets across utterances only (no within-clip halves)")
+TRIED_ORDER = ("ge2e cosine + logistic with duration (no s-norm)", "as-norm + logistic without duration",
+               "as-norm + logistic with duration, unbounded", "as-norm + lir KDE calibrator (no duration)")
+SOURCE_ORDER = ("avspeech-968", "librispeech-train-clean-251", "librispeech-test-other-10x10")
+
+
+def _ordered(d: dict[str, Any], order: tuple[str, ...]) -> list[tuple[str, Any]]:
+    rank = {k: i for i, k in enumerate(order)}
+    return sorted(d.items(), key=lambda kv: rank.get(kv[0], len(order)))
+
+
 def tippett_png(path: Path, llr: np.ndarray, y: np.ndarray, title: str) -> None:
     """Tippett plot (lir) of cross-validated log10 LRs, saved as PNG."""
     import matplotlib
@@ -61,21 +77,18 @@ def _fmt(m: dict[str, Any], key: str, pct: bool = False) -> str:
     return f"{f(v['value'])} ({f(v['ci95'][0])}–{f(v['ci95'][1])})"
 
 
-def write_card(out_dir: Path, result: dict[str, Any], llr: np.ndarray, y: np.ndarray) -> None:
-    """Write the Tippett plot, MODEL_CARD.md and manifest.json from a training result."""
-    from s2f_desktop.inference.registry import sha256_of
-
-    tippett_png(out_dir / "tippett.png", llr, y, "comparison-v1: cross-validated LRs, all conditions (held-out groups)")
+def card_markdown(result: dict[str, Any]) -> str:
+    """MODEL_CARD.md's text from a training result (the ``metrics.json`` that ``s2f-train comparison`` writes)."""
     cal = result["calibration"]
     rows = ["| condition | target / non-target trials | Cllr | Cllr_min | Cllr − Cllr_min | EER | "
             "misleading for Hd when Hp true | misleading for Hp when Hd true |",
             "|---|---|---|---|---|---|---|---|"]
-    for name, m in result["metrics"].items():
+    for name, m in _ordered(result["metrics"], CONDITION_ORDER):
         rows.append(f"| {name} | {m['n_target']} / {m['n_non_target']} | {_fmt(m, 'cllr')} | {_fmt(m, 'cllr_min')} | "
                     f"{_fmt(m, 'cllr_cal')} | {_fmt(m, 'eer', True)} | {_fmt(m, 'rme_hp', True)} | "
                     f"{_fmt(m, 'rme_hd', True)} |")
     tried = ["| variant | Cllr | Cllr_min | EER |", "|---|---|---|---|"]
-    for name, m in result["tried"].items():
+    for name, m in _ordered(result["tried"], TRIED_ORDER):
         if "cllr" in m:
             tried.append(f"| {name} | {m['cllr']['value']:.3f} | {m['cllr_min']['value']:.3f} | "
                          f"{100 * m['eer']['value']:.1f} % |")
@@ -83,6 +96,7 @@ def write_card(out_dir: Path, result: dict[str, Any], llr: np.ndarray, y: np.nda
             tried.append(f"| {name} | failed: {m.get('error', '')} | | |")
     a = result["metrics"]["all"]
     tr = result["trials"]
+    abstain = ", ".join(f"{k} {100 * v:.1f} %" for k, v in _ordered(result["clips_below_min_speech"], SOURCE_ORDER))
     card = f"""# comparison-v1 — speaker comparison with calibrated likelihood ratios
 
 **What it does.** Compares a questioned set of speech with a known set and gives a likelihood ratio (LR)
@@ -93,9 +107,10 @@ for two stated propositions, with its verbal expression on the ENFSI 2015 scale:
   sex; mostly English read speech and English speech from online videos — the only populations the
   validation data covers).
 
-The LR is the output of a validated automatic system. It is one piece of evidence for a trier of fact and
-must be combined with prior odds by them; it is **not an identification**, and an LR near 1 means the system
-cannot tell.
+The LR is the output of an automatic system cross-validated on held-out speakers of its training sources
+(LibriSpeech and avspeech-968); it was not tested on speech from any other source. It is one piece of evidence
+for a trier of fact and must be combined with prior odds by them; it is **not an identification**, and an LR
+near 1 means the system cannot tell.
 
 ## Method
 
@@ -134,7 +149,7 @@ from two clips of one
   drawn from 2, 3, 5, 8, 12, 20, 30 s (shorter when the material is shorter; 30 s only exists for the
   LibriSpeech test-other sets).
 
-## Validation ({result['folds']}-fold cross-validation grouped by speaker / video)
+## Validation ({result['folds']}-fold cross-validation grouped by speaker / video, on the training sources)
 
 No speaker or video is in both the training and the test part of a fold; a fold's s-norm cohort excludes its
 test groups, and every trial's cohort excludes the trial's own groups. 95 % intervals: cluster bootstrap over
@@ -149,7 +164,7 @@ Notes on the figures: the ELUB bounds are computed on the same cross-validated L
 so the bounded figures are slightly optimistic (the unbounded Cllr is under "Tried"). The point value of
 Cllr − Cllr_min uses `lir`'s PAV; its interval comes from a bootstrap with scikit-learn's weighted PAV, so a point
 can fall just outside its interval. Abstention on net speech below {cal['min_speech_s']:g} s: share of whole clips
-that would abstain — {', '.join(f"{k} {100 * v:.1f} %" for k, v in result['clips_below_min_speech'].items())}.
+that would abstain — {abstain}.
 
 ![Tippett plot](tippett.png)
 
@@ -164,6 +179,14 @@ Not tried for lack of time in this iteration: fusion with Praat measures (F0, fo
 
 ## Limits
 
+* Cross-validated on held-out speakers of its training sources only: every trial, the s-norm cohort, the
+  calibration and the ELUB bounds come from the same two sources (avspeech-968 and LibriSpeech). The folds hold
+  out speakers and videos, not sources; no run was calibrated on one source and tested on the other, and no
+  third source was tested.
+* The GE2E encoder was trained by its authors on LibriSpeech and VoxCeleb 1 and 2 (speech from YouTube
+  videos; see its card), so both validation sources resemble the encoder's own training data. Which
+  LibriSpeech subsets it used was not checked against those used here, nor whether avspeech and VoxCeleb
+  share speakers or videos; either would make these figures optimistic.
 * Most same-speaker trials are within one recording or session (halves of a clip, one LibriSpeech chapter,
   one video). Real casework compares different sessions, often days or years apart, different devices and
   speaking styles; the within-speaker variation there is larger and these figures are **optimistic** for it.
@@ -182,8 +205,17 @@ Not tried for lack of time in this iteration: fusion with Praat measures (F0, fo
 `s2f-train comparison --data ../shared/data` (seed {result['seed']}, {result['n_boot']} bootstrap resamples; window
 embeddings cached under `--cache`; about 5 minutes on 2 CPU cores once the embeddings are cached, 4 minutes to embed).
 """
-    card += ATTRIBUTION
-    (out_dir / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    return card + ATTRIBUTION
+
+
+def write_card(out_dir: Path, result: dict[str, Any], llr: np.ndarray, y: np.ndarray) -> None:
+    """Write the Tippett plot, MODEL_CARD.md and manifest.json from a training result."""
+    from s2f_desktop.inference.registry import sha256_of
+
+    tippett_png(out_dir / "tippett.png", llr, y, "comparison-v1: cross-validated LRs, all conditions (held-out groups)")
+    (out_dir / "MODEL_CARD.md").write_text(card_markdown(result), encoding="utf-8")
+    a = result["metrics"]["all"]
+    cal = result["calibration"]
     files = {n: sha256_of(out_dir / n) for n in ("calibration.json", "cohort.npy", "validation.npz", "metrics.json",
                                                  "MODEL_CARD.md", "tippett.png")}
     manifest = {"id": out_dir.name, "files": files, "card": "MODEL_CARD.md",

@@ -11,9 +11,11 @@
 ``--query`` is an audio file, or ``CASE:SEGMENTS`` where SEGMENTS is a comma-separated
 list of segment ids of the case or ``accepted`` (every accepted segment). ``--json`` on
 search prints one JSON object per hit, best first, with the stable keys ``path``,
-``sha256``, ``speaker``, ``start_s``, ``end_s``, ``log10_lr``, ``verbal`` (and more).
-Ranking is an investigative lead: a hit is a recording worth listening to, never an
-identification.
+``sha256``, ``speaker``, ``start_s``, ``end_s``, ``log10_lr``, ``verbal`` (and more), and
+its notes on stderr. Ranking is an investigative lead: a hit is a recording worth listening
+to, never an identification. The notes state how many speakers of an index this size would
+reach LR > 1, > 10 and > 100 by chance (comparison-v1's cross-validation rates): a hit's LR
+was cross-validated for one comparison, not for a database search.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     se.add_argument("--include-query", action="store_true", help="keep the query's own recordings in the results")
     se.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                     help="where the query voice is embedded (default auto: the GPU when usable)")
-    se.add_argument("--json", action="store_true", help="one JSON object per hit, best first")
+    se.add_argument("--json", action="store_true",
+                    help="one JSON object per hit, best first; the notes (chance hits, what was left out) on stderr")
 
     im = _on_index(asub, "import", "import a hit's recording into a case (audited; adds its segment)", _import)
     im.add_argument("--case", required=True, help="case number to import the hit into")
@@ -219,6 +222,9 @@ def _search(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
             h = dict(h)
             h["scorer"] = res.scorer
             print(json.dumps(to_jsonable(h), ensure_ascii=False), flush=True)
+        # The notes (chance hits at this index size, what was not searched) go beside the JSON, not into it.
+        for n in res.notes:
+            print(f"note: {n}", file=sys.stderr)
         return 0
     print(f"{len(res.hits)} hits of {res.candidates} speakers passing the filters ({res.searched_rows} rows); "
           f"{res.seconds * 1000:.0f} ms")
