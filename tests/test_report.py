@@ -230,7 +230,7 @@ def test_findings_show_cross_validated_performance_beside_them(sample, tmp_path)
     dec = tel["accuracy_decided"]
     assert (f"through a simulated telephone channel, accuracy {dec['value']:.3f} (95 % CI {dec['ci95'][0]:.3f}\u2013"
             f"{dec['ci95'][1]:.3f}) where the model states a sex, abstaining on "
-            f"{tel['abstention_rate']['value'] * 100:.1f} % of clips") in text
+            f"{tel['abstention_rate']['value'] * 100:.1f} % of the clips the quality gate passes") in text
     assert " ".join(SEX_LABEL_SOURCES.split()) in text and " ".join(AGE_LABEL_SOURCES.split()) in text
     assert text.count("cross-validated on held-out speakers of the training sources (traits-") == 2
     assert (f"the median's mean absolute error {fig('age_mae_years_clean', 1)} years (always answering the mean "

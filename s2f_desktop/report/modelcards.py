@@ -312,7 +312,8 @@ def trait_performance(model_id: str, root: Path) -> TraitPerformance:
     decided, abstain = _metric(metrics, "sex_accuracy_decided_clean"), _metric(metrics, "sex_abstention_rate_clean")
     if decided:
         sex_parts.append(f"accuracy {_fmt_metric(decided)} where the model states a sex"
-                         + (f", abstaining on {abstain[0] * 100:.1f} % of clips" if abstain else "")
+                         + (f", abstaining on {abstain[0] * 100:.1f} % of the clips the quality gate passes"
+                            if abstain else "")
                          + _per_sex_abstention(metrics))
     # Telephone band: the accuracy where a sex is stated and the abstention (declared metrics.json); the
     # manifest alone has only the accuracy of the more probable sex on every clip, decided or not.
@@ -322,7 +323,8 @@ def trait_performance(model_id: str, root: Path) -> TraitPerformance:
     tel = _metric(metrics, "sex_accuracy_telephone")
     if tel_dec:
         sex_parts.append(f"through a simulated telephone channel, accuracy {_fmt_metric(tel_dec)} where the model "
-                         "states a sex" + (f", abstaining on {tel_abs[0] * 100:.1f} % of clips" if tel_abs else ""))
+                         "states a sex" + (f", abstaining on {tel_abs[0] * 100:.1f} % of the clips the quality gate "
+                                           "passes" if tel_abs else ""))
     elif tel:
         sex_parts.append(f"through a simulated telephone channel, accuracy {_fmt_metric(tel)} of the more probable "
                          "sex on every clip, decided or not")
