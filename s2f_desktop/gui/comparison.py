@@ -249,7 +249,9 @@ class ComparisonPanel(JobPage):
             self.plot.setLabel("bottom", "log10 LR")
             self.plot.setLabel("left", "share of validation LRs ≥ x")
             self.plot.showGrid(x=True, y=True, alpha=0.3)
-            self.plot.addLegend(offset=(10, 10), labelTextColor="k")
+            # Below the Hp curve's plateau and right of the bound, where neither curve nor the case
+            # line runs (at the top-left corner the legend covered both).
+            self.plot.addLegend(offset=(120, 90), labelTextColor="k", brush=(255, 255, 255, 220))
             self.plot_layout.addWidget(self.plot)
         return self.plot
 
