@@ -483,7 +483,13 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
                               "female": int(np.sum(sex_usable & (sex == 0)))},
         "sex_labels_verified": {"male": int(np.sum(sex_verified & (sex == 1))),
                                 "female": int(np.sum(sex_verified & (sex == 0)))},
-        "review": {"file": REVIEW_FILE.name, "reviewed": int(sum(i in review for i in av_ids)),
+        "review": {"file": REVIEW_FILE.name,
+                   # The keys "review", "reviewed" and "reviewer*" (kept for readers of earlier metrics)
+                   # name this automatic rating; no person rated the frames.
+                   "rater": json.loads(REVIEW_FILE.read_text(encoding="utf-8")).get("rater", ""),
+                   "keys_note": "'review', 'reviewed' and 'reviewer' in these metrics mean the AI model's rating "
+                                "of the face frames described by 'rater', not a person's review",
+                   "reviewed": int(sum(i in review for i in av_ids)),
                    "sex_vs_teacher": sex_agreement(faces, review, av_ids),
                    "age_bin_vs_teacher": age_bin_agreement(age[is_av & age_usable],
                                                            reviewer_bin[is_av & age_usable], AGE_EDGES)},
