@@ -154,7 +154,12 @@ class ArchivePanel(JobPage):
         ages = QHBoxLayout()
         for b in self.age_boxes.values():
             ages.addWidget(b)
-        form.addRow("Age label", ages)
+        # No age band label is given (the model abstains on it); a ticked band keeps the speakers
+        # whose 80 % interval reaches into it, as `s2f archive search --age` does.
+        age_label = QLabel("Age")
+        age_label.setToolTip("Keeps speakers whose 80 % age interval reaches into a ticked band "
+                             "(no age band label is given)")
+        form.addRow(age_label, ages)
         form.addRow("Quality", self.quality_combo)
         form.addRow("Hits", self.top_spin)
         ll.addLayout(form)
