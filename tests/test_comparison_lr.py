@@ -62,6 +62,32 @@ def test_card_is_the_generators_text_of_the_stored_metrics() -> None:
     assert "VoxCeleb" in card.split("## Limits", 1)[1]
 
 
+def test_card_states_the_across_sources_runs_with_their_stored_figures() -> None:
+    """Calibrated on one source, tested on the other (R4): both directions, their stored figures beside the
+    shipped cross-validation's of the same trials, the reading and the encoder's training data as a limit."""
+    card = (MODEL / "MODEL_CARD.md").read_text(encoding="utf-8")
+    cs = json.loads((MODEL / "metrics.json").read_text(encoding="utf-8"))["cross_source"]
+    section = card.split("## Across sources", 1)[1].split("\n## ", 1)[0]
+    for key, fit, test in (("avspeech_to_librispeech", "avspeech-968", "LibriSpeech"),
+                           ("librispeech_to_avspeech", "LibriSpeech", "avspeech-968")):
+        run = cs[key]
+        for name in ("all", "clean/clean", "clean/telephone", "telephone/telephone"):
+            for v in (run["metrics"][name], run["in_source_cv"][name]):
+                c = v["cllr"]
+                assert f"| {fit} → {test} | {name} | {v['n_target']} / {v['n_non_target']} |" in section
+                assert f"{c['value']:.3f} ({c['ci95'][0]:.3f}–{c['ci95'][1]:.3f})" in section
+        # Nothing was tested on its own calibration source.
+        assert not set(run["calibrated_on"]) & set(run["tested_on"])
+    assert "LibriSpeech and VoxCeleb" in section and "not of the encoder" in section
+    # The card's verdict follows the stored figures (R4: say plainly when it does not transfer).
+    from s2f_desktop.training.comparison_card import calibration_transfers
+
+    if calibration_transfers(cs):
+        assert "does not transfer" not in section and "held within the intervals" in card
+    else:
+        assert "does not transfer to the other" in section and "markedly worse" in card
+
+
 def test_calibration_is_monotone_bounded_and_duration_aware() -> None:
     cal, _ = _model()
     s = np.linspace(-5, 30, 200)

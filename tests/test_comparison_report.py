@@ -47,6 +47,23 @@ def test_section_prints_stored_lr_words_and_validation(tmp_path: Path) -> None:
     assert "Validation (cross-validated on held-out speakers of the training sources; 95 % intervals)" in text
     assert "cross-validated on held-out speakers of its training sources only" in text
     assert "LibriSpeech and VoxCeleb" in text and "Validated populations" not in text
+    # The across-sources figures are the stored ones (metrics.json's cross_source, all trials), both directions.
+    assert sec.cross_source.startswith("Across sources, with the cohort, calibration and bounds fitted on")
+    for key, fit, test in (("avspeech_to_librispeech", "avspeech-968", "LibriSpeech"),
+                           ("librispeech_to_avspeech", "LibriSpeech", "avspeech-968")):
+        m = metrics["cross_source"][key]["metrics"]["all"]
+        c, e = m["cllr"], m["eer"]
+        printed = (f"fitted on {fit} alone and tested on {test}, Cllr {c['value']:.3f} ({c['ci95'][0]:.3f}\u2013"
+                   f"{c['ci95'][1]:.3f}) and EER {100 * e['value']:.1f} % ({100 * e['ci95'][0]:.1f} %\u2013"
+                   f"{100 * e['ci95'][1]:.1f} %)")
+        assert printed in sec.cross_source and printed in text, key
+    assert "no third source was tested" in text
+
+
+def test_cross_source_sentence_is_absent_without_stored_figures() -> None:
+    from s2f_desktop.report.comparison import cross_source_text
+
+    assert cross_source_text({"metrics": {}}) == "" and cross_source_text({"cross_source": {}}) == ""
 
 
 def test_abstention_is_printed_with_its_reason(tmp_path: Path) -> None:

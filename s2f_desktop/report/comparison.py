@@ -40,8 +40,9 @@ LIMITS = (
     "chapter, one video). Casework compares different sessions, devices and speaking styles; the validation "
     "figures are optimistic for that.",
     "Populations: cross-validated on held-out speakers of its training sources only, adult English read speech "
-    "(LibriSpeech) and speech from online videos (avspeech); no other source was tested. Other languages, "
-    "children, disguised, whispered, shouted or emotional speech are not validated.",
+    "(LibriSpeech) and speech from online videos (avspeech), and calibrated on one of the two and tested on the "
+    "other (the figures under Validation); no third source was tested. Other languages, children, disguised, "
+    "whispered, shouted or emotional speech are not validated.",
     "The speaker encoder (GE2E) was trained by its authors on LibriSpeech and VoxCeleb (YouTube videos), speech "
     "like both validation sources; overlap of their speakers with the validation speakers was not checked, so "
     "the validation figures may be optimistic.",
@@ -87,6 +88,7 @@ class ComparisonSection:
     validation: tuple[ValidationRow, ...]
     validation_llr: np.ndarray
     validation_label: np.ndarray
+    cross_source: str = ""  # the across-sources sentence (from metrics.json's ``cross_source``), or ""
     limits: tuple[str, ...] = LIMITS
 
 
@@ -113,6 +115,24 @@ def _ci(m: Mapping[str, Any], key: str, pct: bool = False) -> str:
         return f"{100 * x:.1f} %" if pct else f"{x:.3f}"
 
     return f"{f(v['value'])} ({f(v['ci95'][0])}\u2013{f(v['ci95'][1])})"
+
+
+#: (metrics.json key, what was fitted on, what it was tested on) of the across-sources runs, in print order.
+CROSS_SOURCE_RUNS = (("avspeech_to_librispeech", "avspeech-968", "LibriSpeech"),
+                     ("librispeech_to_avspeech", "LibriSpeech", "avspeech-968"))
+
+
+def cross_source_text(metrics: Mapping[str, Any]) -> str:
+    """One sentence with the across-sources Cllr and EER (all trials) of the stored metrics, or "" without them."""
+    cs = metrics.get("cross_source") or {}
+    parts = [f"fitted on {fit} alone and tested on {test}, Cllr {_ci(cs[key]['metrics']['all'], 'cllr')} and "
+             f"EER {_ci(cs[key]['metrics']['all'], 'eer', True)}"
+             for key, fit, test in CROSS_SOURCE_RUNS if "all" in cs.get(key, {}).get("metrics", {})]
+    if not parts:
+        return ""
+    return ("Across sources, with the cohort, calibration and bounds " + "; ".join(parts) + " (the rows above are "
+            "calibrated on both sources; neither source is unseen by the speaker encoder, which was trained on "
+            "LibriSpeech and VoxCeleb).")
 
 
 def lr_text(log10_lr: float | None) -> str:
@@ -153,7 +173,7 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
         channel=r.channel, model=f"{r.model.id} (sha256 {r.model.sha256})",
         device=run.device, created=f"{run.created_at:%Y-%m-%d %H:%M} UTC by {run.created_by}",
         bounds=f"{cal['lower']:+.2f} \u2264 log10 LR \u2264 {cal['upper']:+.2f}",
-        validation=tuple(rows), validation_llr=vllr, validation_label=vlab)
+        validation=tuple(rows), validation_llr=vllr, validation_label=vlab, cross_source=cross_source_text(metrics))
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -248,6 +268,8 @@ def comparison_flowables(sec: ComparisonSection, st: Mapping[str, Any], width: f
                                              for r in sec.validation]
     w = width / 100
     out.append(table(rows, [22 * w, 14 * w, 13 * w, 13 * w, 12 * w, 13 * w, 13 * w]))
+    if sec.cross_source:
+        out.append(p(sec.cross_source, "note"))
     out.append(Spacer(1, 2 * mm))
     out.append(tippett_drawing(sec.validation_llr, sec.validation_label, sec.log10_lr, width, 62 * mm))
     out.append(p("Tippett plot: share of validation LRs at or above each value, for same-speaker and "

@@ -77,6 +77,111 @@ def _fmt(m: dict[str, Any], key: str, pct: bool = False) -> str:
     return f"{f(v['value'])} ({f(v['ci95'][0])}–{f(v['ci95'][1])})"
 
 
+#: (metrics.json key under ``cross_source``, calibrated on, tested on) of the across-sources runs, in card order.
+CROSS_RUNS = (("avspeech_to_librispeech", "avspeech-968", "LibriSpeech (train-clean-251 + test-other-10x10)"),
+              ("librispeech_to_avspeech", "LibriSpeech (train-clean-251 + test-other-10x10)", "avspeech-968"))
+CROSS_ORDER = ("all", "clean/clean", "clean/telephone", "telephone/telephone",
+               "targets across utterances only (no within-clip halves)")
+
+
+def _worse(x: dict[str, Any], ref: dict[str, Any], key: str) -> bool:
+    """True when ``x``'s interval of ``key`` lies wholly above ``ref``'s (worse beyond the bootstrap's spread)."""
+    return bool(x[key]["ci95"][0] > ref[key]["ci95"][1])
+
+
+def calibration_transfers(cs: dict[str, Any]) -> bool:
+    """False when, in any direction, the across-sources Cllr (all trials) is worse than the in-source one beyond
+    both intervals."""
+    return not any(_worse(cs[k]["metrics"]["all"], cs[k]["in_source_cv"]["all"], "cllr")
+                   for k, _, _ in CROSS_RUNS if "all" in cs.get(k, {}).get("metrics", {}))
+
+
+def _cross_source_md(result: dict[str, Any]) -> str:
+    """The card's "Across sources" section (empty for a result without ``cross_source``)."""
+    cs = result.get("cross_source")
+    if not cs:
+        return ""
+    rows = ["| calibrated on → tested on | condition | target / non-target trials | calibration | Cllr | Cllr_min | "
+            "Cllr − Cllr_min | EER | misleading for Hd when Hp true | misleading for Hp when Hd true |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    setup, reading = [], []
+    for key, fit, test in CROSS_RUNS:
+        run = cs.get(key)
+        if not run:
+            continue
+        short_fit, short_test = fit.split(" ")[0], test.split(" ")[0]
+        for name, m in _ordered(run["metrics"], CROSS_ORDER):
+            for label, v in ((f"{short_fit} only", m), ("both sources (shipped CV)", run["in_source_cv"][name])):
+                rows.append(f"| {short_fit} → {short_test} | {name} | {v['n_target']} / "
+                            f"{v['n_non_target']} | {label} | {_fmt(v, 'cllr')} | {_fmt(v, 'cllr_min')} | "
+                            f"{_fmt(v, 'cllr_cal')} | {_fmt(v, 'eer', True)} | {_fmt(v, 'rme_hp', True)} | "
+                            f"{_fmt(v, 'rme_hd', True)} |")
+        c = run["calibration"]
+        setup.append(f"* Calibrated on {fit}: cohort of {run['cohort_size']} embeddings, "
+                     f"{run['calibration_trials']['target']} target and {run['calibration_trials']['non_target']} "
+                     f"non-target calibration trials; weights {', '.join(f'{w:.4f}' for w in c['coef'])}, intercept "
+                     f"{c['intercept']:.4f}; ELUB bounds {c['lower']:.2f} … {c['upper']:.2f}.")
+        x, ref = run["metrics"].get("all"), run["in_source_cv"].get("all")
+        if not x or not ref:
+            continue
+        verdict = (f"**what was fitted on one source does not transfer to the other**: Cllr is "
+                   f"{x['cllr']['value'] / ref['cllr']['value']:.1f} times the in-source figure, beyond both intervals"
+                   if _worse(x, ref, "cllr") else "within the intervals, what was fitted on one source transfers")
+        where = ("most of the loss is calibration (Cllr − Cllr_min)"
+                 if x["cllr_cal"]["value"] > x["cllr_min"]["value"] else
+                 "most of the loss is in Cllr_min, the discrimination of the bounded LRs, which the cohort's "
+                 "normalisation and the bounds shape too")
+        reading.append(
+            f"* Calibrated on {fit} alone, tested on {test}: {verdict}. Cllr {_fmt(x, 'cllr')} against "
+            f"{_fmt(ref, 'cllr')} for the same trials under the shipped cross-validation; Cllr − Cllr_min "
+            f"{_fmt(x, 'cllr_cal')} against {_fmt(ref, 'cllr_cal')}, Cllr_min {_fmt(x, 'cllr_min')} against "
+            f"{_fmt(ref, 'cllr_min')} ({where}); EER {_fmt(x, 'eer', True)} against {_fmt(ref, 'eer', True)}. "
+            f"Different-speaker pairs given LR > 1: {_fmt(x, 'rme_hd', True)} against {_fmt(ref, 'rme_hd', True)}; "
+            f"same-speaker pairs given LR < 1: {_fmt(x, 'rme_hp', True)} against {_fmt(ref, 'rme_hp', True)}.")
+    a = result["metrics"]["all"]
+    lib = cs.get("avspeech_to_librispeech", {}).get("in_source_cv", {}).get("all")
+    note = ""
+    if lib and _worse(lib, a, "cllr"):
+        note = (f"\n\nThe shipped cross-validation's own figures on the LibriSpeech trials alone are also worse than "
+                f"its overall ones (Cllr {_fmt(lib, 'cllr')} against {_fmt(a, 'cllr')}, different-speaker pairs given "
+                f"LR > 1 {_fmt(lib, 'rme_hd', True)} against {_fmt(a, 'rme_hd', True)}): the overall figures are "
+                f"dominated by avspeech-968's non-target trials.")
+    meaning = (
+        "What it means for casework: the shipped model is calibrated on a pool of both sources, and its validation "
+        "figures hold for speech like them. Speech from a third source (another language, device, channel or "
+        "recording style) can shift the scores the way one source shifts against the other here, and its LRs "
+        "can then be miscalibrated by as much — overstating the evidence for Hp or for Hd. Nothing in the app "
+        "detects such a shift."
+        if not calibration_transfers(cs) else
+        "What it means for casework: within the intervals, a calibration fitted on one of the two sources holds on "
+        "the other; a third source was not tested.")
+    return f"""## Across sources (calibrated on one source, tested on the other)
+
+The shipped procedure — AS-norm cohort, 5-fold cross-validated LRs for the ELUB bounds, then the logistic
+calibration fitted on all trials — repeated on the trials of one source alone and applied to the trials of the
+other source (both sides from it), with the same seed, folds and trials as above. LibriSpeech's two subsets
+count as one source. Non-target trials between the two sources belong to neither run and are left out
+({cs['left_out_non_targets_between_sources']} of them). Beside each row, the shipped cross-validated LRs (calibrated
+on both sources, held-out speakers / videos) of the same trials. 95 % intervals: the same cluster bootstrap
+({result['n_boot']} resamples over speakers / videos). This is not the shipped model: its files do not depend on
+these runs.
+
+{chr(10).join(setup)}
+
+{chr(10).join(rows)}
+
+Reading:
+
+{chr(10).join(reading)}{note}
+
+{meaning}
+
+Neither source is unseen by the speaker encoder: GE2E was trained by its authors on LibriSpeech and VoxCeleb
+(YouTube videos, like avspeech). These runs test the transfer of the cohort, calibration and bounds between the
+two sources, not of the encoder; a source the encoder never saw may transfer worse still.
+"""
+
+
 def card_markdown(result: dict[str, Any]) -> str:
     """MODEL_CARD.md's text from a training result (the ``metrics.json`` that ``s2f-train comparison`` writes)."""
     cal = result["calibration"]
@@ -96,6 +201,23 @@ def card_markdown(result: dict[str, Any]) -> str:
             tried.append(f"| {name} | failed: {m.get('error', '')} | | |")
     a = result["metrics"]["all"]
     tr = result["trials"]
+    cs = result.get("cross_source")
+    if not cs:
+        tested = "it was not tested on speech from any other source"
+        no_cross = ("no run was calibrated on one source and tested on the other, and no third source was tested")
+    elif calibration_transfers(cs):
+        tested = ("with its cohort, calibration and bounds fitted on one of the two sources alone and tested on the "
+                  "other, it held within the intervals (see Across sources); it was not tested on speech from any "
+                  "third source")
+        no_cross = ("the across-sources runs (calibrated on one, tested on the other) are the only test of transfer, "
+                    "and no third source was tested")
+    else:
+        tested = ("with its cohort, calibration and bounds fitted on one of the two sources alone and tested on the "
+                  "other, its LRs were markedly worse, beyond the bootstrap intervals (see Across sources); it was "
+                  "not tested on speech from any third source")
+        no_cross = ("the across-sources runs (calibrated on one, tested on the other) are the only test of transfer, "
+                    "and they show that what is fitted on one does not transfer to the other; no third source was "
+                    "tested")
     abstain = ", ".join(f"{k} {100 * v:.1f} %" for k, v in _ordered(result["clips_below_min_speech"], SOURCE_ORDER))
     card = f"""# comparison-v1 — speaker comparison with calibrated likelihood ratios
 
@@ -108,7 +230,7 @@ for two stated propositions, with its verbal expression on the ENFSI 2015 scale:
   validation data covers).
 
 The LR is the output of an automatic system cross-validated on held-out speakers of its training sources
-(LibriSpeech and avspeech-968); it was not tested on speech from any other source. It is one piece of evidence
+(LibriSpeech and avspeech-968); {tested}. It is one piece of evidence
 for a trier of fact and must be combined with prior odds by them; it is **not an identification**, and an LR
 near 1 means the system cannot tell.
 
@@ -171,6 +293,7 @@ that would abstain — {abstain}.
 Tippett plot (lir; H1 = Hp, H2 = Hd): cumulative proportion of cross-validated log10 LRs of same-speaker (Hp true) and
 different-speaker (Hd true) trials, all conditions.
 
+{_cross_source_md(result)}
 ## Tried (cross-validated, same trials)
 
 {chr(10).join(tried)}
@@ -181,8 +304,7 @@ Not tried for lack of time in this iteration: fusion with Praat measures (F0, fo
 
 * Cross-validated on held-out speakers of its training sources only: every trial, the s-norm cohort, the
   calibration and the ELUB bounds come from the same two sources (avspeech-968 and LibriSpeech). The folds hold
-  out speakers and videos, not sources; no run was calibrated on one source and tested on the other, and no
-  third source was tested.
+  out speakers and videos, not sources; {no_cross}.
 * The GE2E encoder was trained by its authors on LibriSpeech and VoxCeleb 1 and 2 (speech from YouTube
   videos; see its card), so both validation sources resemble the encoder's own training data. Which
   LibriSpeech subsets it used was not checked against those used here, nor whether avspeech and VoxCeleb
@@ -203,7 +325,8 @@ Not tried for lack of time in this iteration: fusion with Praat measures (F0, fo
 ## Reproduce
 
 `s2f-train comparison --data ../shared/data` (seed {result['seed']}, {result['n_boot']} bootstrap resamples; window
-embeddings cached under `--cache`; about 5 minutes on 2 CPU cores once the embeddings are cached, 4 minutes to embed).
+embeddings cached under `--cache`; about 2 minutes on 2 CPU cores once the embeddings are cached — 93 s measured,
+across-sources runs included — and 4 minutes to embed).
 """
     return card + ATTRIBUTION
 

@@ -21,6 +21,9 @@ Validation: 5-fold cross-validation grouped by speaker / YouTube video (no speak
 training and the test part of a fold; the s-norm cohort of a fold excludes the test groups and, for each
 trial, its own groups). Metrics with ``lir`` (Cllr, Cllr_min, ELUB bounds, ECE) and 95 % intervals from a
 cluster bootstrap over groups.
+
+Across sources (``cross_source`` in metrics.json; no shipped file depends on it): the same procedure run on
+avspeech-968 trials only (cohort, calibration, bounds) and tested on LibriSpeech trials, and the reverse.
 """
 
 from __future__ import annotations
@@ -208,10 +211,13 @@ def _weighted_cllr_min(llr: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
 
 def _weighted_eer(score: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     o = np.argsort(-score, kind="mergesort")
-    yy, ww = y[o], w[o]
+    s, yy, ww = score[o], y[o], w[o]
     tp = np.cumsum(ww * (yy == 1)) / max(ww[yy == 1].sum(), 1e-12)
     fp = np.cumsum(ww * (yy == 0)) / max(ww[yy == 0].sum(), 1e-12)
-    fnr = 1 - tp
+    # Only at the end of a run of equal scores: no threshold separates tied LRs (many sit at an ELUB bound),
+    # so a point inside a run would order its trials by their position in the list and flatter the EER.
+    end = np.r_[s[1:] != s[:-1], True]
+    fnr, fp = 1 - tp[end], fp[end]
     i = int(np.argmin(np.abs(fnr - fp)))
     return float((fnr[i] + fp[i]) / 2)
 
@@ -268,6 +274,97 @@ def _snorm_all(sides: Sides, trials: np.ndarray, cohort: np.ndarray, cgroup: np.
         qs = lrm.cohort_stats(emb[qq], cohort, TOP_K, mask)
         ks = lrm.cohort_stats(emb[kk], cohort, TOP_K, mask)
         out[sl] = lrm.as_norm(raw[sl], qs, ks)
+    return out
+
+
+#: The two sources of the cross-source runs: LibriSpeech's two subsets count as one source.
+SOURCES = {"avspeech": (AVSPEECH,), "librispeech": (LIBRI_TRAIN, LIBRI_TEST)}
+#: The conditions reported for each cross-source run (channel pairs, and targets across utterances).
+CROSS_CONDITIONS = ("all", "clean/clean", "clean/telephone", "telephone/telephone",
+                    "targets across utterances only (no within-clip halves)")
+
+
+def _conditions(base: np.ndarray, chq: np.ndarray, chk: np.ndarray, kind: np.ndarray) -> dict[str, np.ndarray]:
+    """Masks of :data:`CROSS_CONDITIONS` within ``base``."""
+    return {"all": base,
+            "clean/clean": base & (chq == "clean") & (chk == "clean"),
+            "clean/telephone": base & (chq != chk),
+            "telephone/telephone": base & (chq == "telephone") & (chk == "telephone"),
+            "targets across utterances only (no within-clip halves)": base & (kind != 2)}
+
+
+def cross_source(sides: Sides, trials: np.ndarray, fold: dict[str, int], src_of: dict[str, str],
+                 cohort: np.ndarray, cgroup: np.ndarray, cv_b: np.ndarray, n_boot: int,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Calibrate on one source's trials only and test on the other source's trials, both ways.
+
+    For each direction the shipped procedure is repeated with the training source alone: AS-norm cohort of
+    that source's cohort entries, 5-fold cross-validation grouped by speaker / video (same folds) to get the
+    cross-validated LRs whose ELUB bounds are taken, then the logistic calibration fitted on all that
+    source's trials. The other source's trials (both sides from it) are scored with that cohort,
+    calibration and bounds. Non-target trials between the two sources belong to neither and are left out.
+    ``cv_b`` (the shipped, bounded cross-validated LRs) gives the in-source figures of the same test trials.
+    Leaves every input unchanged and uses its own random generator (the shipped files do not depend on it).
+    """
+    from lir.algorithms.bayeserror import elub
+
+    g = np.array(sides.group)
+    gq, gk = g[trials[:, 0]], g[trials[:, 1]]
+    sq = np.array([src_of[x] for x in gq])
+    sk = np.array([src_of[x] for x in gk])
+    fq = np.array([fold[x] for x in gq])
+    fk = np.array([fold[x] for x in gk])
+    y = trials[:, 2]
+    kind = trials[:, 3]
+    sp = np.array(sides.speech)
+    spq, spk = sp[trials[:, 0]], sp[trials[:, 1]]
+    chq = np.array(sides.chan)[trials[:, 0]]
+    chk = np.array(sides.chan)[trials[:, 1]]
+    csrc = np.array([src_of[x] for x in cgroup])
+    brng = np.random.default_rng(SEED + 2)
+    out: dict[str, Any] = {}
+    for train_src, test_src in (("avspeech", "librispeech"), ("librispeech", "avspeech")):
+        on_tr = (sq == train_src) & (sk == train_src)
+        on_te = (sq == test_src) & (sk == test_src)
+        cm = csrc == train_src
+        coh, cg = cohort[cm], cgroup[cm]
+        # The shipped procedure on the training source alone: cross-validated LRs for the ELUB bounds ...
+        cv = np.full(len(trials), np.nan)
+        for f in range(N_FOLDS):
+            test_groups = {x for x, v in fold.items() if v == f}
+            tr = on_tr & (fq != f) & (fk != f)
+            te = on_tr & (fq == f) & (fk == f)
+            sn_tr = _snorm_all(sides, trials[tr], coh, cg, test_groups)
+            sn_te = _snorm_all(sides, trials[te], coh, cg, test_groups)
+            c, i = _fit_logistic(lrm.quality_features(sn_tr, spq[tr], spk[tr]), y[tr])
+            cv[te] = (i + lrm.quality_features(sn_te, spq[te], spk[te]) @ c) / np.log(10)
+        ev = ~np.isnan(cv)
+        lower, upper = (float(b) for b in elub(cv[ev].copy(), y[ev].astype(float)))
+        # ... and the calibration fitted on all its trials (cohort excluding each trial's own groups).
+        sn = _snorm_all(sides, trials[on_tr], coh, cg, set())
+        coef, icpt = _fit_logistic(lrm.quality_features(sn, spq[on_tr], spk[on_tr]), y[on_tr])
+        # The other source's trials, scored with the training source's cohort, calibration and bounds.
+        sn_te = _snorm_all(sides, trials[on_te], coh, cg, set())
+        llr = np.full(len(trials), np.nan)
+        llr[on_te] = np.clip((icpt + lrm.quality_features(sn_te, spq[on_te], spk[on_te]) @ coef) / np.log(10),
+                             lower, upper)
+        res: dict[str, Any] = {}
+        ins: dict[str, Any] = {}
+        for name, m in _conditions(on_te, chq, chk, kind).items():
+            if (y[m] == 1).sum() < 5 or (y[m] == 0).sum() < 5:
+                continue
+            res[name] = metrics(llr[m], y[m], gq[m], gk[m], n_boot, brng)
+            ins[name] = metrics(cv_b[m], y[m], gq[m], gk[m], n_boot, brng)
+            log(f"{train_src} -> {test_src}, {name}: Cllr {res[name]['cllr']['value']:.3f} "
+                f"(in-source CV {ins[name]['cllr']['value']:.3f}) min {res[name]['cllr_min']['value']:.3f} "
+                f"EER {res[name]['eer']['value']:.3f} (t {res[name]['n_target']}, nt {res[name]['n_non_target']})")
+        out[f"{train_src}_to_{test_src}"] = {
+            "calibrated_on": list(SOURCES[train_src]), "tested_on": list(SOURCES[test_src]),
+            "calibration_trials": {"target": int((y[on_tr] == 1).sum()), "non_target": int((y[on_tr] == 0).sum())},
+            "cohort_size": int(cm.sum()),
+            "calibration": {"coef": [float(c) for c in coef], "intercept": icpt, "lower": lower, "upper": upper},
+            "metrics": res, "in_source_cv": ins}
+    out["left_out_non_targets_between_sources"] = int(((sq != sk) & (y == 0)).sum())
     return out
 
 
@@ -382,6 +479,8 @@ def train_comparison(data_root: Path, out_dir: Path, cache_dir: Path, device: st
         if "cllr" in v:
             log(f"tried {k}: Cllr {v['cllr']['value']:.3f} min {v['cllr_min']['value']:.3f} "
                 f"EER {v['eer']['value']:.3f}")
+    src_of = {it.group: src for it in items for src, names in SOURCES.items() if it.source in names}
+    xsource = cross_source(sides, trials, fold, src_of, cohort, cgroup, cv_b, n_boot, log)
 
     cal = lrm.Calibration(TOP_K, tuple(float(c) for c in coef), icpt, lower, upper, MIN_SPEECH_S, max(DURATIONS),
                           {"features": "[snorm, snorm*q, q], q = log2(min(speech_q, speech_k) / 3 s)",
@@ -397,7 +496,7 @@ def train_comparison(data_root: Path, out_dir: Path, cache_dir: Path, device: st
                         channel_q=(chq[ev] == "telephone").astype(np.int8),
                         channel_k=(chk[ev] == "telephone").astype(np.int8))
     kinds = {0: "test-other utterance sets", 1: "same-video avspeech clips", 2: "within-clip halves", 3: "non-target"}
-    result = {"metrics": results, "tried": tried, "calibration": cal.to_dict(),
+    result = {"metrics": results, "tried": tried, "cross_source": xsource, "calibration": cal.to_dict(),
               "trials": {kinds[k]: int((kind[ev] == k).sum()) for k in kinds},
               "groups": len(fold), "folds": N_FOLDS, "embedding": resemblyzer_spec().as_record(),
               "cohort": {"size": int(len(cohort)), "sources": [AVSPEECH, LIBRI_TRAIN], "channels": list(CHANNELS)},
