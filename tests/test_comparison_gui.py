@@ -39,6 +39,7 @@ def test_result_html_states_propositions_and_abstention() -> None:
     run2 = ComparisonRun(8, 1, ("a",), ("b",), (), "0", "cpu", {}, results2, {}, datetime(2026, 12, 1), "analyst")
     t2 = comparison_html(run2)
     assert "log10 LR -1.50" in t2 and "moderate support for Hd" in t2 and "not an identification" in t2
+    assert "markedly worse" in t2 and "Across sources" in t2  # the cross-source caveat beside every LR
 
 
 def _case_with_two_voices(ctx, speech_wav, tmp_path: Path):  # type: ignore[no-untyped-def]
