@@ -667,6 +667,10 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
 
 {metrics_table(metrics)}
 
+The calibration error's interval is a percentile bootstrap over videos/speakers; the binned ECE is biased
+upward in resamples (fewer distinct clips per bin), so its interval sits high around the point value and
+can even exclude it: read it as the spread, not as a bound around the point.
+
 {_strict(metrics)}
 
 ### Women and men (equal treatment)
