@@ -220,6 +220,15 @@ def test_calibrated_search_notes_the_chance_hits_expected_at_its_size(tmp_path: 
     assert not any("chance" in k for k in res.hits[0])
     assert chance_note(100_000, chance, "m").count("about 5,000 / 2,000 / 500 of them") == 1
     assert "number is unknown" in chance_note(10, None, "m")
+    # The across-sources runs' worst LR > 1 rate is stated beside the pooled one, scaled to the size.
+    metrics = {"cross_source": {"a_to_b": {"metrics": {"all": {"rme_hd": {"value": 0.30, "ci95": [0.2, 0.4]}}}},
+                                "b_to_a": {"metrics": {"all": {"rme_hd": {"value": 0.12, "ci95": [0.1, 0.2]}}}},
+                                "left_out": 5}}
+    worse = ChanceRates.from_validation(llr, label, metrics)
+    assert (worse.worst_cross_source_lr1, worse.worst_cross_source_run) == (0.30, "a_to_b")
+    assert "(a -> b), 30.0 % of different-speaker pairs reached LR > 1 (here about 30,000 speakers)" in \
+        chance_note(100_000, worse, "m")
+    assert "depend on the material" not in chance_note(100_000, chance, "m")
 
 
 def test_installed_comparison_model_states_its_validation_chance_rates() -> None:
@@ -232,7 +241,11 @@ def test_installed_comparison_model_states_its_validation_chance_rates() -> None
     base = models_dir() / "comparison-v1"
     with np.load(base / "validation.npz") as z:
         d = z["log10_lr"][z["label"] == 0]
-    assert sc.chance == ChanceRates(len(d), (int((d > 0).sum()), int((d > 1).sum()), int((d > 2).sum())))
+    assert sc.chance.n_different == len(d)
+    assert sc.chance.above == (int((d > 0).sum()), int((d > 1).sum()), int((d > 2).sum()))
+    cross = json.loads((base / "metrics.json").read_text(encoding="utf-8"))["cross_source"]
+    assert sc.chance.worst_cross_source_lr1 == max(r["metrics"]["all"]["rme_hd"]["value"] for r in cross.values()
+                                                   if isinstance(r, dict) and "metrics" in r)
     rme_hd = json.loads((base / "manifest.json").read_text(encoding="utf-8"))["metrics"]["rme_hd"]["value"]
     assert abs(sc.chance.rate(0) - rme_hd) < 5e-5
 

@@ -228,3 +228,39 @@ def test_a_failed_index_write_blames_the_index_not_the_recording(archive, tmp_pa
     todo, skipped = engine.plan([Path(meta[0]["path"])], store, key)
     assert (todo, skipped) == ([meta[0]["path"]], 0)
     assert engine.index_one(meta[0]["path"], str(index), key, "cpu")["status"] == "indexed"
+
+
+def test_index_side_failures_never_blame_the_recording(archive, tmp_path: Path, monkeypatch) -> None:
+    """An old error row that cannot be removed does not undo a good recording's rows; an error row that
+    cannot be written raises IndexWriteError (no row at all: the next run retries the path)."""
+    from s2f_desktop.archive import engine
+    from s2f_desktop.archive import store as store_mod
+    from s2f_desktop.archive.store import IndexStore
+
+    root, meta = archive
+    index = tmp_path / "index"
+    IndexStore(index).create()
+    key, _ = engine.worker_index_key("cpu")
+
+    class Stuck(type(Path())):  # type: ignore[misc]
+        def unlink(self, missing_ok: bool = False) -> None:
+            raise PermissionError(13, "Permission denied")
+
+    real_error_file = IndexStore.error_file
+    monkeypatch.setattr(IndexStore, "error_file", lambda self, k, p: Stuck(real_error_file(self, k, p)))
+    assert engine.index_one(meta[0]["path"], str(index), key, "cpu")["status"] == "indexed"
+    monkeypatch.undo()
+
+    real = store_mod._write_atomic
+
+    def errors_unwritable(final: Path, write: Any) -> None:
+        if final.parent.parent.name == "errors":
+            raise OSError(28, "No space left on device")
+        real(final, write)
+
+    monkeypatch.setattr(store_mod, "_write_atomic", errors_unwritable)
+    bad = next(p for p in root.rglob("zz-truncated.wav"))
+    with pytest.raises(engine.IndexWriteError, match="No space left on device"):
+        engine.index_one(str(bad), str(index), key, "cpu")
+    monkeypatch.undo()
+    assert IndexStore(index).errored(key) == {}

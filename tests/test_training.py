@@ -30,6 +30,18 @@ def test_train_traits_on_a_subset(shared_data: Path, tmp_path: Path, monkeypatch
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
     assert 0.0 <= metrics["sex_clean"]["accuracy"]["value"] <= 1.0
     assert "mae_years" in metrics["age_clean"]
+    # Scored as the app answers: what the gate stops is counted, not scored, and joins the whole abstention.
+    g = metrics["sex_clean"]["gate"]
+    assert g["labelled"] == metrics["sex_clean"]["n"] + g["stopped"]
+    assert g["female"]["labelled"] + g["male"]["labelled"] == g["labelled"]
+    for sx in ("female", "male"):
+        whole = metrics["sex_clean"]["per_sex_with_gate"].get(sx)
+        if whole:
+            assert whole["n"] == g[sx]["labelled"] and set(whole) == {"n", "abstention_rate"}
+            band = metrics["sex_clean"]["per_sex"][sx]
+            answered = band["n"] * (1 - band["abstention_rate"]["value"])
+            assert abs(whole["abstention_rate"]["value"] - (1 - answered / whole["n"])) < 1e-9
+    assert list(cache.glob("gate-verdicts-*.json")), "today's gate verdicts are cached"
     heads = traits_mod.TraitHeads("traits-v0test", tmp_path / "models")
     assert heads.w["sex_w"].shape == heads.w["mean"].shape
     # Reproducible to the byte: a second run (features now cached) writes identical weights.

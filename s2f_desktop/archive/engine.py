@@ -132,7 +132,10 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
             # blaming the recording; the task fails, Dask retries it, and the next run tries again.
             raise IndexWriteError(f"{Path(path).name}: the index could not be written "
                                   f"({exc.strerror or exc.__class__.__name__})") from exc
-        store.error_file(key, path).unlink(missing_ok=True)  # an earlier failure of this path is superseded
+        try:
+            store.error_file(key, path).unlink(missing_ok=True)  # an earlier failure of this path is superseded
+        except OSError as exc:  # the rows are written: the recording is indexed whatever this says
+            log.warning("%s: an earlier error row could not be removed (%s)", path, exc)
         out["status"] = "indexed" if res.speakers else "no_speech"
         out["audio_s"] = float(res.media["duration_s"])
     except (S2FError, OSError, ValueError, RuntimeError) as exc:
@@ -148,8 +151,12 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
             msg = f"{name}: {exc.__class__.__name__}: {exc}"
         out["error"] = msg
         out["status"] = "error"
-        write_atomic(error_table(path=path, size=out["size_bytes"], mtime_ns=out["mtime_ns"], sha256=out["sha256"],
-                                 key=key, error=msg), store.error_file(key, path))
+        try:
+            write_atomic(error_table(path=path, size=out["size_bytes"], mtime_ns=out["mtime_ns"],
+                                     sha256=out["sha256"], key=key, error=msg), store.error_file(key, path))
+        except OSError as exc2:  # the index failed too: no row at all, the next run retries this path
+            raise IndexWriteError(f"{Path(path).name}: the index could not be written "
+                                  f"({exc2.strerror or exc2.__class__.__name__})") from exc2
     finally:
         out["seconds"] = time.perf_counter() - t0
         out["cpu_s"] = time.process_time() - c0  # CPU time of this worker process for this recording

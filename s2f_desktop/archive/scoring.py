@@ -17,6 +17,7 @@ their raw cosine score, both sides' net speech and quality measures.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -46,11 +47,21 @@ class ChanceRates:
 
     n_different: int
     above: tuple[int, ...]
+    #: The highest share of different-speaker pairs given LR > 1 when the model was calibrated on one
+    #: of its sources and tested on the other (metrics.json ``cross_source``), and that run's name;
+    #: None when the model states no such run.
+    worst_cross_source_lr1: float | None = None
+    worst_cross_source_run: str = ""
 
     @classmethod
-    def from_validation(cls, log10_lr: np.ndarray, label: np.ndarray) -> ChanceRates:
+    def from_validation(cls, log10_lr: np.ndarray, label: np.ndarray,
+                        metrics: dict[str, Any] | None = None) -> ChanceRates:
         d = np.asarray(log10_lr, dtype=np.float64)[np.asarray(label) == 0]
-        return cls(int(len(d)), tuple(int(np.sum(d > t)) for t in CHANCE_LOG10_LR))
+        runs = [(float(r["metrics"]["all"]["rme_hd"]["value"]), name)
+                for name, r in ((metrics or {}).get("cross_source") or {}).items()
+                if isinstance(r, dict) and "rme_hd" in r.get("metrics", {}).get("all", {})]
+        worst = max(runs) if runs else (None, "")
+        return cls(int(len(d)), tuple(int(np.sum(d > t)) for t in CHANCE_LOG10_LR), worst[0], worst[1])
 
     def rate(self, i: int) -> float:
         return self.above[i] / self.n_different if self.n_different else float("nan")
@@ -177,8 +188,11 @@ def _calibrated_from_comparison_model() -> CalibratedScorer | None:
         return None
     cal = lrm.Calibration.load(verified_path(cal_spec))
     cohort = np.load(verified_path(spec_from_manifest(COMPARISON_MODEL_ID, "cohort.npy")))
+    # Its metrics hold the across-sources runs (read for the chance-hit note; declared and checked).
+    metrics = json.loads(verified_path(spec_from_manifest(COMPARISON_MODEL_ID, "metrics.json"))
+                         .read_text(encoding="utf-8"))
     with np.load(verified_path(spec_from_manifest(COMPARISON_MODEL_ID, "validation.npz"))) as val:
-        chance = ChanceRates.from_validation(val["log10_lr"], val["label"])
+        chance = ChanceRates.from_validation(val["log10_lr"], val["label"], metrics)
     return CalibratedScorer(lrm, cal, cohort, {"id": COMPARISON_MODEL_ID, "file": "calibration.json",
                                                "sha256": cal_spec.sha256}, chance)
 

@@ -243,10 +243,17 @@ def chance_note(compared: int, chance: ChanceRates | None, model_id: str) -> str
     counts = " / ".join(f"{k:,}" for k in chance.above)
     shares = " / ".join(f"{100 * r:.2f}" for r in rates)
     expected = " / ".join(_about(compared * r) for r in rates)
+    spread = ""
+    if chance.worst_cross_source_lr1 is not None:
+        w = chance.worst_cross_source_lr1
+        spread = (f" These rates depend on the material: calibrated on one of the model's two sources and tested "
+                  f"on the other ({chance.worst_cross_source_run.replace('_to_', ' -> ')}), {100 * w:.1f} % of "
+                  f"different-speaker pairs reached LR > 1 (here about {_about(compared * w)} speakers): on "
+                  f"recordings unlike the validation data expect several times more chance hits.")
     return (f"chance hits: {model_id}'s cross-validation gave LR {names} to {counts} of {chance.n_different:,} "
             f"different-speaker pairs (same sex where known; {shares} %). If the query's speaker is none of the "
             f"{compared:,} speakers compared, about {expected} of them would still reach LR {names} by chance "
-            f"alone. {limit}")
+            f"alone.{spread} {limit}")
 
 
 def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,

@@ -66,8 +66,9 @@ def comparison_html(run: Any) -> str:
     out.append("<p><small>The LR says how much more probable the measured speech is if the same speaker spoke both "
                "sides than if different speakers of the relevant population did. "
                "It is not an identification. The system was cross-validated on held-out speakers of its two "
-               "training sources (LibriSpeech read speech, YouTube interview speech); calibrated on one of them "
-               "and tested on the other its LRs were markedly worse (model card and report: \"Across sources\"), "
+               "training sources (LibriSpeech read speech, avspeech-968 speech from online videos); calibrated "
+               "on one and tested on the other its LRs were markedly worse (model card and report: \"Across "
+               "sources\"), "
                "so an LR on recordings unlike both deserves caution.</small></p>")
     return "".join(out)
 

@@ -225,11 +225,14 @@ def _gate_scope_md(metrics: dict[str, Any]) -> str:
     if not parts:
         return ""
     rule = next(metrics[k]["gate"]["rule"] for k in ("sex_clean", "sex_external_clean") if "gate" in metrics.get(k, {}))
-    return ("Every figure below is of the clips the app's own gate lets through, scored as `s2f analyze` would "
-            f"answer them. The gate ({rule}; the shipped rule, "
+    return ("The figures of the tables below (metrics, women and men, codecs, across sources, age) are of the clips "
+            "the app's own gate lets through, scored as `s2f analyze` would answer them (the label-noise counts "
+            "and the AI-rating comparison describe the labels and count every clip with features). The gate "
+            f"({rule}; the shipped rule, "
             "`inference/traits.py` `gate_abstain_reason`, on each clip's own analysis-path values) makes both traits "
-            "abstain before any head runs; it stopped " + "; ".join(parts) + ". Those clips were trained on but "
-            "are not scored; the per-sex table also gives the whole abstention (gate and band together).")
+            "abstain before any head runs; it stopped " + "; ".join(parts) + " (clips without any features "
+            "included). Those clips were trained on when they had features but are not scored; the per-sex table "
+            "also gives the whole abstention (gate and band together).")
 
 
 def _per_sex_md(metrics: dict[str, Any]) -> str:
@@ -294,7 +297,8 @@ def _cross_source_md(metrics: dict[str, Any]) -> str:
             if v in e:
                 f, m = e[v].get("female"), e[v].get("male")
                 if f and m:
-                    rows.append(f"| {name.replace('_to_', ' -> ')} ({e['train_n']} -> {e['test_n']} clips) | {v} | "
+                    n_test = e.get(f"test_n_{v}", e["test_n"])
+                    rows.append(f"| {name.replace('_to_', ' -> ')} ({e['train_n']} -> {n_test} clips) | {v} | "
                                 f"{_ci(f['accuracy'])} | {f['mean_p_male']:.3f} | {_ci(m['accuracy'])} | "
                                 f"{m['mean_p_male']:.3f} |")
     return "\n".join(rows)

@@ -127,8 +127,10 @@ def _cross_source_md(result: dict[str, Any]) -> str:
         verdict = (f"**what was fitted on one source does not transfer to the other**: Cllr is "
                    f"{x['cllr']['value'] / ref['cllr']['value']:.1f} times the in-source figure, beyond both intervals"
                    if _worse(x, ref, "cllr") else "within the intervals, what was fitted on one source transfers")
+        # Which component grew more against the in-source figure (the loss), not which is larger.
         where = ("most of the loss is calibration (Cllr − Cllr_min)"
-                 if x["cllr_cal"]["value"] > x["cllr_min"]["value"] else
+                 if x["cllr_cal"]["value"] - ref["cllr_cal"]["value"]
+                 > x["cllr_min"]["value"] - ref["cllr_min"]["value"] else
                  "most of the loss is in Cllr_min, the discrimination of the bounded LRs, which the cohort's "
                  "normalisation and the bounds shape too")
         reading.append(

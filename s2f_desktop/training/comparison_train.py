@@ -285,12 +285,10 @@ CROSS_CONDITIONS = ("all", "clean/clean", "clean/telephone", "telephone/telephon
 
 
 def _conditions(base: np.ndarray, chq: np.ndarray, chk: np.ndarray, kind: np.ndarray) -> dict[str, np.ndarray]:
-    """Masks of :data:`CROSS_CONDITIONS` within ``base``."""
-    return {"all": base,
-            "clean/clean": base & (chq == "clean") & (chk == "clean"),
-            "clean/telephone": base & (chq != chk),
-            "telephone/telephone": base & (chq == "telephone") & (chk == "telephone"),
-            "targets across utterances only (no within-clip halves)": base & (kind != 2)}
+    """Masks of :data:`CROSS_CONDITIONS` within ``base``, in that order."""
+    masks = (base, base & (chq == "clean") & (chk == "clean"), base & (chq != chk),
+             base & (chq == "telephone") & (chk == "telephone"), base & (kind != 2))
+    return dict(zip(CROSS_CONDITIONS, masks, strict=True))
 
 
 def cross_source(sides: Sides, trials: np.ndarray, fold: dict[str, int], src_of: dict[str, str],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -99,13 +100,18 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
     out: dict[str, dict[str, Any]] = {}
     # Today's quality verdicts of cached clips, kept per version of the gate's source code.
     vfile = cache_dir / f"gate-verdicts-{_gate_version()}.json"
-    verdicts: dict[str, dict[str, Any]] = json.loads(vfile.read_text(encoding="utf-8")) if vfile.is_file() else {}
+    try:
+        verdicts: dict[str, dict[str, Any]] = json.loads(vfile.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or a damaged file: recompute
+        verdicts = {}
     n_known = len(verdicts)
 
     def save_verdicts() -> None:
         if len(verdicts) != n_known:
             vfile.parent.mkdir(parents=True, exist_ok=True)
-            vfile.write_text(json.dumps(verdicts, sort_keys=True), encoding="utf-8")
+            tmp = vfile.with_suffix(".tmp")
+            tmp.write_text(json.dumps(verdicts, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, vfile)  # whole or not at all: a killed run leaves the previous file
 
     t0 = time.perf_counter()
     done = 0
@@ -126,7 +132,8 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
                     verdicts[_key(it, variant)] = qd
             else:
                 pf = clip_features(it.path, variant, encoder)
-                qd = pf.quality.to_dict()
+                qd = {"verdict": pf.quality.verdict, "net_speech_s": pf.quality.net_speech_s}  # unrounded, as the app
+                verdicts[_key(it, variant)] = qd
                 if pf.features is not None:
                     emb, ac, good = pf.features.embedding, pf.features.acoustics.values, True
                 else:  # a clip too short/silent for features: keep a row, mark it

@@ -409,7 +409,7 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     metrics["sex_labels_set_aside_per_fold"] = chosen_drop
     metrics["age_ge2e_ridge_probe_clean"] = age_probe_metrics(xc, age, folds, age_train, groups, n_boot,
                                                               scored=~gated["clean"])
-    metrics["sex_cross_source"] = cross_source_sex(xc, xt, sex, sex_train, is_av, groups, n_boot, log)
+    metrics["sex_cross_source"] = cross_source_sex(xc, xt, sex, sex_train, is_av, groups, n_boot, log, gated)
     metrics["quality_gate"] = quality_gate_metrics(data_root, cache_dir, items, limit, log)
     metrics["sex_disagreements_avspeech"] = disagreement_analysis(oof_sex["clean"], sex, xc,
                                                                   is_av & ok & sex_usable)
@@ -622,10 +622,10 @@ def external_test(data_root: Path, cache_dir: Path, device: str, mean: np.ndarra
         out[f"sex_external_{v}"]["speakers_misclassified"] = wrong_spk
         out[f"sex_external_{v}"]["per_sex"] = per_sex_entries(p, y, g, decided, n_boot)
         # The app's whole abstention per sex over every clip (a clip without features is stopped by the gate).
-        p_all = np.full(len(items), 0.5)
-        p_all[keep] = p
-        out[f"sex_external_{v}"]["per_sex_with_gate"] = per_sex_entries(
-            p_all, y_all, g_all, np.isin(np.arange(len(items)), np.flatnonzero(keep)[decided]), n_boot)
+        answered = np.zeros(len(items), bool)
+        answered[np.flatnonzero(keep)[decided]] = True
+        out[f"sex_external_{v}"]["per_sex_with_gate"] = whole_abstention(np.ones(len(items), bool), answered,
+                                                                         y_all, g_all, n_boot)
         log(f"  external sex ({v}, {LIBRI_TEST}): accuracy {acc(allidx):.4f}; misclassified speakers {wrong_spk}")
     return out
 
@@ -701,6 +701,26 @@ def gate_entry(base: np.ndarray, gated: np.ndarray, sex: np.ndarray) -> dict[str
     return out
 
 
+def whole_abstention(labelled: np.ndarray, answered: np.ndarray, sex: np.ndarray, groups: np.ndarray,
+                     n_boot: int) -> dict[str, Any]:
+    """Per sex: the share of labelled clips the app does not answer (gate or band), with a 95 % CI.
+
+    Only the abstention: accuracy and mean P(male) belong to the clips the app answers (``per_sex``).
+    """
+    out: dict[str, Any] = {}
+    for name, val in (("female", 0.0), ("male", 1.0)):
+        j = np.flatnonzero(labelled & (sex == val))
+        if not len(j):
+            continue
+
+        def abst(i: np.ndarray, j: np.ndarray = j) -> float:
+            return float(np.mean(~answered[j[i]]))
+
+        lo, hi = cal.bootstrap_ci(abst, groups[j], n_boot, SEED)
+        out[name] = {"n": int(len(j)), "abstention_rate": {"value": abst(np.arange(len(j))), "ci95": [lo, hi]}}
+    return out
+
+
 def per_sex_entries(p: np.ndarray, y: np.ndarray, g: np.ndarray, decided: np.ndarray,
                     n_boot: int) -> dict[str, Any]:
     """Accuracy, decided accuracy and abstention for women and for men separately (95 % CIs), plus mean P(male)."""
@@ -750,7 +770,7 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     # on both traits before any head runs, e.g. under 3 s of net speech); how many it stops is
     # reported beside them, and combined with the band's abstention per sex.
     gated = gated or {}
-    no_gate = np.zeros(n, bool)
+    no_gate = np.zeros(n, bool)  # without ``gated``: every clip with features is scored
     p_cf = {v: np.full(n, np.nan) for v in oof_sex}
     # Channels in eval_only (a real codec) are scored with each fold's calibration, band and
     # interval, which are fitted on the training channels only.
@@ -785,19 +805,19 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     out["sex_band_other_rules_per_fold"] = {r: per_fold[r] for r in rules if r != "verified"}
     for labels, mask in (("", sex_verified), ("teacher_usable_", sex_usable), ("all_labels_", np.ones(n, bool))):
         for v in oof_sex:
-            base = ok & mask & np.isfinite(sex) & np.isfinite(p_cf[v])
-            gv = gated.get(v, no_gate)
-            m = base & ~gv
+            labelled = mask & np.isfinite(sex)  # every labelled clip, with or without features
+            m = labelled & ok & np.isfinite(p_cf[v]) & ~gated.get(v, no_gate)  # what the app answers
             p, y, g = p_cf[v][m], sex[m], groups[m]
             lo_hi = rules["verified"][m]
             decided = (p < lo_hi[:, 0]) | (p > lo_hi[:, 1])
             entry = _sex_entry(p, y, g, decided, n_boot)
-            entry["gate"] = gate_entry(base, gv, sex)
+            # Stopped: the gate abstains, or the clip gave no features at all (the gate stops those too).
+            entry["gate"] = gate_entry(labelled, ~m, sex)
             if not labels:
-                # The app's whole abstention per sex: the gate's plus the band's, over every clip.
-                pb_, lb_ = p_cf[v][base], rules["verified"][base]
-                dec_all = ((pb_ < lb_[:, 0]) | (pb_ > lb_[:, 1])) & ~gv[base]
-                entry["per_sex_with_gate"] = per_sex_entries(pb_, sex[base], groups[base], dec_all, n_boot)
+                # The app's whole abstention per sex: the gate's plus the band's, over every labelled clip.
+                answered = np.zeros(n, bool)
+                answered[np.flatnonzero(m)[decided]] = True
+                entry["per_sex_with_gate"] = whole_abstention(labelled, answered, sex, groups, n_boot)
             if not labels:
                 entry["reliability"] = reliability_table(p, y)
                 # The earlier band rules, scored the same way on the same labels.
@@ -821,7 +841,7 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
             m = ok & mask & np.isfinite(log_age) & ~gated.get(v, no_gate)
             if not m.any():
                 continue
-            n_gated = int(np.sum(ok & mask & np.isfinite(log_age) & gated.get(v, no_gate)))
+            n_gated = int(np.sum(mask & np.isfinite(log_age) & ~m))  # stopped by the gate or without features
             med, lo80, hi80 = (np.full(len(log_age), np.nan) for _ in range(3))
             binp = np.full((len(log_age), len(AGE_BINS)), np.nan)
             aged = ok & age_usable & np.isfinite(log_age)
@@ -991,12 +1011,13 @@ def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], li
 
 
 def cross_source_sex(xc: np.ndarray, xt: np.ndarray | None, sex: np.ndarray, train_mask: np.ndarray, is_av: np.ndarray,
-                     groups: np.ndarray, n_boot: int, log: Callable[[str], None]) -> dict[str, Any]:
+                     groups: np.ndarray, n_boot: int, log: Callable[[str], None],
+                     gated: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Sex trained on one corpus and tested on the other (avspeech face labels <-> LibriSpeech self-reported).
 
     Same recipe as the shipped head (class-balanced weights, label cleaning and L2 by grouped
     inner CV on the training corpus); threshold 0.5 on the uncalibrated probability, per sex, 95 % CIs over
-    speakers/videos.
+    speakers/videos. Tested on the clips of each channel the app's gate lets through (``gated``).
     """
     out: dict[str, Any] = {}
     for name, tr_m, te_m in (("avspeech_to_librispeech", is_av, ~is_av), ("librispeech_to_avspeech", ~is_av, is_av)):
@@ -1010,8 +1031,10 @@ def cross_source_sex(xc: np.ndarray, xt: np.ndarray | None, sex: np.ndarray, tra
         for v, x in (("clean", xc), ("telephone", xt)):
             if x is None:
                 continue
-            p = cal.sigmoid(_predict(head, x[te]))
-            y, g = sex[te], groups[te]
+            te_v = te & ~(gated or {}).get(v, np.zeros(len(sex), bool))
+            entry[f"test_n_{v}"] = int(te_v.sum())
+            p = cal.sigmoid(_predict(head, x[te_v]))
+            y, g = sex[te_v], groups[te_v]
             ev: dict[str, Any] = {}
             for sx, val in (("female", 0.0), ("male", 1.0)):
                 j = np.flatnonzero(y == val)
