@@ -477,23 +477,21 @@ def render_md(res: dict[str, Any]) -> str:
     sex_cols = [("female_abstention", True), ("female_accuracy_decided", True), ("female_accuracy", True),
                 ("female_mean_p_male", False), ("male_abstention", True), ("male_accuracy_decided", True),
                 ("male_accuracy", True), ("male_mean_p_male", False), ("auc", False)]
-    for v, r in res["sex"].items():
-        lines += [f"## Sex, {v} (verified labels: {r['n_female']} women, {r['n_male']} men)", "",
-                  "| inputs | " + " | ".join(c for c, _ in sex_cols) + " |",
-                  "|---" * (len(sex_cols) + 1) + "|"]
-        for arm, e in r["arms"].items():
-            lines.append(f"| {arm} | " + " | ".join(_fmt(e[c], p, True) for c, p in sex_cols) + " |")
+
+    def table(title: str, cols: list[tuple[str, bool]], arms: dict[str, Any]) -> None:
+        lines.extend([title, "", "| inputs | " + " | ".join(c for c, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"])
+        for arm, e in arms.items():
+            lines.append(f"| {arm} | " + " | ".join(_fmt(e[c], p, True) for c, p in cols if c in e) + " |")
         lines.append("")
+
+    for v, r in res["sex"].items():
+        table(f"## Sex, {v} (verified labels: {r['n_female']} women, {r['n_male']} men)", sex_cols, r["arms"])
     age_cols = [("band_exact", True), ("balanced_band_accuracy", True), ("mae_years", False), ("p40_auc", False),
                 ("coverage_80", True), ("coverage_80_<20", True), ("coverage_80_20-39", True),
                 ("coverage_80_40-59", True), ("coverage_80_>=60", True), ("interval_80_width_years", False)]
     for v, r in res["age"].items():
-        lines += [f"## Age, {v} (usable face-derived ages, n = {r['n']}, per band {r['band_counts']})", "",
-                  "| inputs | " + " | ".join(c for c, _ in age_cols) + " |",
-                  "|---" * (len(age_cols) + 1) + "|"]
-        for arm, e in r["arms"].items():
-            lines.append(f"| {arm} | " + " | ".join(_fmt(e[c], p, True) for c, p in age_cols if c in e) + " |")
-        lines.append("")
+        table(f"## Age, {v} (usable face-derived ages, n = {r['n']}, per band {r['band_counts']})", age_cols,
+              r["arms"])
     if "extraction" in res:
         lines += [f"Extraction: {res['extraction']}", ""]
     lines.append(f"Evaluation run time: {res['runtime_s']} s")

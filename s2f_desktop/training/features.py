@@ -58,8 +58,13 @@ def current_quality(path: Path, variant: str, regions: np.ndarray) -> dict[str, 
     from s2f_desktop.audio.quality import assess
 
     x, sr = variant_audio(path, variant)
-    q = assess(x, sr, speech=[(float(a), float(b)) for a, b in regions])
-    return {"verdict": q.verdict, "net_speech_s": q.net_speech_s}
+    return _gate_record(assess(x, sr, speech=[(float(a), float(b)) for a, b in regions]))
+
+
+def _gate_record(q: Any) -> dict[str, Any]:
+    """What the trainer keeps of a quality report: the gate's inputs (unrounded, as the app compares
+    them) and what the card's quality-gate section counts."""
+    return {"verdict": q.verdict, "net_speech_s": q.net_speech_s, "reasons": list(q.reasons), "snr_db": q.snr_db}
 
 
 def _gate_version() -> str:
@@ -91,7 +96,8 @@ def _key(item: Item, variant: str) -> str:
 def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ...] = VARIANTS,
                      device: str = "cpu", log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
     """{variant: {"x": (n, d) head inputs, "ok": (n,) bool, "gate_inputs": [(voiced s, F0 median, quality
-    verdict, net speech s)]}} in ``items`` order (the analysis path's own values); cached per clip."""
+    verdict, net speech s)], "quality": [today's gate record of each clip]}} in ``items`` order (the analysis
+    path's own values); cached per clip."""
     from s2f_desktop.inference.embedding import get_encoder
     from s2f_desktop.inference.traits import VoiceFeatures
     from s2f_desktop.voice.acoustics import AcousticMeasures
@@ -99,7 +105,7 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
     encoder = get_encoder(device)
     out: dict[str, dict[str, Any]] = {}
     # Today's quality verdicts of cached clips, kept per version of the gate's source code.
-    vfile = cache_dir / f"gate-verdicts-{_gate_version()}.json"
+    vfile = cache_dir / f"gate-verdicts-v2-{_gate_version()}.json"
     try:
         verdicts: dict[str, dict[str, Any]] = json.loads(vfile.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # none yet, or a damaged file: recompute
@@ -118,6 +124,7 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
     for variant in variants:
         rows, ok = [], []
         gate: list[tuple[float | None, float | None, str, float | None]] = []
+        quality: list[dict[str, Any]] = []
         for i, it in enumerate(items):
             f = cache_dir / _key(it, variant)
             if f.is_file():
@@ -132,7 +139,7 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
                     verdicts[_key(it, variant)] = qd
             else:
                 pf = clip_features(it.path, variant, encoder)
-                qd = {"verdict": pf.quality.verdict, "net_speech_s": pf.quality.net_speech_s}  # unrounded, as the app
+                qd = _gate_record(pf.quality)
                 verdicts[_key(it, variant)] = qd
                 if pf.features is not None:
                     emb, ac, good = pf.features.embedding, pf.features.acoustics.values, True
@@ -152,6 +159,7 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
             ok.append(good)
             gate.append((ac.get("voiced_duration"), ac.get("f0_median"), str(qd["verdict"]),
                          qd.get("net_speech_s")))
-        out[variant] = {"x": np.stack(rows), "ok": np.array(ok), "gate_inputs": gate}
+            quality.append(qd)
+        out[variant] = {"x": np.stack(rows), "ok": np.array(ok), "gate_inputs": gate, "quality": quality}
     save_verdicts()
     return out

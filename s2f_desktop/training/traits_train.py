@@ -955,15 +955,13 @@ def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], li
                          log: Callable[[str], None]) -> dict[str, Any]:
     """The shipped quality gate on the training corpora and on LibriSpeech test-other, plus the SNR check.
 
-    Speech regions come from the feature cache (the analysis path's silero VAD); the gate is
-    re-run on the decoded clip with them, so the verdicts are the current gate's.
+    The verdicts are today's gate on each clip with its cached speech regions (the analysis path's
+    silero VAD), as :func:`~s2f_desktop.training.features.compute_features` keeps them for the
+    trait metrics: the clips are not decoded a second time here.
     """
     import collections
 
-    from s2f_desktop.audio.quality import assess
-    from s2f_desktop.inference.features import decode_mono
     from s2f_desktop.training.data import LIBRI_TEST
-    from s2f_desktop.training.features import load_cached
     from s2f_desktop.training.snr_check import NOISE_TYPES, TARGET_SNRS_DB, run_check
 
     corpora: dict[str, list[Item]] = {}
@@ -976,20 +974,15 @@ def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], li
         verdicts: collections.Counter[str] = collections.Counter()
         reasons: collections.Counter[str] = collections.Counter()
         snrs = []
-        for it in its:
-            rec = load_cached(it, "clean", cache_dir)
-            if rec is None:
-                continue
-            x, sr = decode_mono(it.path)
-            q = assess(x, sr, [(float(a), float(b)) for a, b in rec["regions"]])
-            verdicts[q.verdict] += 1
-            if q.verdict == "insufficient":
-                for r in q.reasons:
+        for q in compute_features(its, cache_dir, variants=("clean",), log=log)["clean"]["quality"]:
+            verdicts[q["verdict"]] += 1
+            if q["verdict"] == "insufficient":
+                for r in q["reasons"]:
                     key = next((k for k, w in (("SNR", "SNR"), ("net speech", "net speech"), ("clipping", "clipped"),
                                                 ("bandwidth", "bandwidth")) if w in r), r[:40])
                     reasons[key] += 1
-            if q.snr_db is not None:
-                snrs.append(q.snr_db)
+            if q["snr_db"] is not None:
+                snrs.append(q["snr_db"])
         if snrs:
             qs = np.percentile(snrs, [0, 10, 50, 90])
             out["corpora"][name] = {"n": int(sum(verdicts.values())), "verdicts": dict(sorted(verdicts.items())),
