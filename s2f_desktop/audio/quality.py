@@ -63,14 +63,24 @@ from s2f_desktop.core.results import Quality, QualityVerdict
 # ----------------------------------------------------------------------------- thresholds
 #: Net speech below this is insufficient. Speech2Face (Oh et al., CVPR 2019) trained on 6 s
 #: of speech and reported clearly worse results from 3 s; below 3 s we do not estimate.
+#: Measured for traits-v1 (model card, "Noise and short speech": clips cut to 2, 3 and 4 s of
+#: speech, the net-speech check lifted): 2 s cut from a good clip decided about as well as 3-6 s
+#: (women / men 98.1 / 99.2 % at 1.5-2.5 s, 98.2-98.8 / 99.4-99.8 % at 3-6 s), while clips that are
+#: short by nature (2.5-3 s, only 47 / 64 clips) decided 95.1 / 93.3 %: the minimum is kept, because
+#: the clips an analyst cannot make longer are the ones that did worse.
 MIN_NET_SPEECH_S = 3.0
 #: Net speech below this (but >= MIN_NET_SPEECH_S) is a warning: less than the 6 s the
 #: Speech2Face model was trained with (Oh et al., 2019, sec. 4).
 WARN_NET_SPEECH_S = 6.0
 #: SNR below this is insufficient. Project choice (issue 3), not taken from a published
 #: standard: below 10 dB the noise is within a few dB of the quieter speech sounds that pitch
-#: and formant tracking rely on. Measured with this estimator (traits-v1 card): 28 of 968
-#: avspeech training clips fall below it, every one of them also with under 3 s of speech.
+#: and formant tracking rely on. Measured with this estimator (traits-v1 card, "Quality gate"):
+#: 28 of the 968 avspeech clips fall below it, most of them with 4-6 s of speech. On noise
+#: mixtures (traits-v1 card, "Noise and short speech": pink and speech-shaped noise, the SNR check
+#: lifted) the sex decisions decline gradually rather than break at 10 dB: decided accuracy women /
+#: men 99.0 / 99.3 % at 20 dB and above, 98.7 / 98.3 % at 10-15 dB, 98.1 / 98.6 % at 5-10 dB,
+#: 97.9 / 97.2 % at 0-5 dB with abstention doubling (28 / 19 %). No bin below 10 dB meets the 99 %
+#: target for both sexes, so the minimum stays; the 20 dB warning marks where the decline starts.
 MIN_SNR_DB = 10.0
 #: SNR below this (but >= MIN_SNR_DB) is a warning: it is below most of the training speech.
 #: Measured with this estimator (traits-v1 card): LibriSpeech train-clean median 34.6 dB
@@ -374,6 +384,28 @@ def _down(v: float) -> str:
     return f"{math.floor(v * 10.0) / 10.0:.1f}"
 
 
+def _failed(net_speech_s: float, snr_db: float | None, clipping: float, bandwidth_hz: float) -> tuple[str, ...]:
+    """Names of the checks that make a verdict ``insufficient`` (one rule for the verdict and for
+    :func:`failed_checks`)."""
+    out = []
+    if net_speech_s < MIN_NET_SPEECH_S:
+        out.append("net_speech")
+    if snr_db is not None and snr_db < MIN_SNR_DB:
+        out.append("snr")
+    if clipping > MAX_CLIPPING:
+        out.append("clipping")
+    if bandwidth_hz < MIN_BANDWIDTH_HZ:
+        out.append("bandwidth")
+    return tuple(out)
+
+
+def failed_checks(q: QualityReport) -> tuple[str, ...]:
+    """The checks a report fails (``net_speech``, ``snr``, ``clipping``, ``bandwidth``): empty exactly
+    when the verdict is not ``insufficient``. Lets the trainer measure the heads with one check lifted
+    (e.g. below the SNR minimum) without parsing the reasons' wording."""
+    return _failed(q.net_speech_s, q.snr_db, q.clipping_fraction, q.bandwidth_hz)
+
+
 def _report(st: _Stats) -> QualityReport:
     speech_p = np.concatenate(st.speech_powers) if st.speech_powers else np.zeros(0)
     level: float | None = None
@@ -385,22 +417,22 @@ def _report(st: _Stats) -> QualityReport:
     telephone = bandwidth <= TELEPHONE_BAND_HZ
     clip = float(st.clipped / st.n_samples) if st.n_samples else 0.0
 
+    failed = _failed(st.net_speech_s, snr, clip, bandwidth)
     bad: list[str] = []
     warn: list[str] = []
-    if st.net_speech_s < MIN_NET_SPEECH_S:
+    if "net_speech" in failed:
         bad.append(f"net speech {_down(st.net_speech_s)} s is below the {MIN_NET_SPEECH_S:g} s minimum")
     elif st.net_speech_s < WARN_NET_SPEECH_S:
         warn.append(f"net speech {_down(st.net_speech_s)} s is below the recommended {WARN_NET_SPEECH_S:g} s")
-    if snr is not None:
-        if snr < MIN_SNR_DB:
-            bad.append(f"estimated SNR {_down(snr)} dB is below the {MIN_SNR_DB:g} dB minimum")
-        elif snr < WARN_SNR_DB:
-            warn.append(f"estimated SNR {_down(snr)} dB is below the recommended {WARN_SNR_DB:g} dB")
-    if clip > MAX_CLIPPING:
+    if "snr" in failed:
+        bad.append(f"estimated SNR {_down(snr or 0.0)} dB is below the {MIN_SNR_DB:g} dB minimum")
+    elif snr is not None and snr < WARN_SNR_DB:
+        warn.append(f"estimated SNR {_down(snr)} dB is below the recommended {WARN_SNR_DB:g} dB")
+    if "clipping" in failed:
         bad.append(f"{clip * 100:.2f} % of samples are clipped (maximum {MAX_CLIPPING * 100:g} %)")
     elif clip > WARN_CLIPPING:
         warn.append(f"{clip * 100:.2f} % of samples are clipped (recommended at most {WARN_CLIPPING * 100:g} %)")
-    if bandwidth < MIN_BANDWIDTH_HZ:
+    if "bandwidth" in failed:
         bad.append(f"effective bandwidth {bandwidth:.0f} Hz is below {MIN_BANDWIDTH_HZ:.0f} Hz (formants lost)")
     elif telephone:
         warn.append(f"telephone-band audio (effective bandwidth {bandwidth:.0f} Hz): upper formants are lost; the "

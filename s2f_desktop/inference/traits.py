@@ -6,9 +6,12 @@ standardised input and trained by ``s2f-train traits`` (see models/traits-v1/MOD
 
 * **sex**: L2-regularised logistic regression, then Platt scaling fitted on
   out-of-fold logits, so ``p_male`` is a calibrated probability;
-* **age**: ridge regression of the log of the face-derived age; the median and the 80 %
-  interval come from the out-of-fold residual distribution in log space (split-conformal
-  style), which makes the interval's coverage hold on held-out speakers by construction.
+* **age**: a linear head on the embedding (``age.head`` in the calibration; traits-v1: the
+  plain ridge probe of the face-derived age in years, stretched about the training mean);
+  the median and the 80 % interval come from the band-weighted out-of-fold residual
+  distribution (weighted split-conformal). Its coverage holds on average over speakers like
+  the training set; per age band it was checked in cross-validation (model card), not
+  guaranteed.
 
 The heads abstain (label ``inconclusive``) when the speech quality verdict is
 ``insufficient``, when there is less net speech than the model card's minimum, when too

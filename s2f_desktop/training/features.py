@@ -50,6 +50,10 @@ def variant_audio(path: Path, variant: str) -> tuple[np.ndarray, int]:
         from s2f_desktop.training.codecs import amr_nb
 
         x, sr = amr_nb(x, sr, int(variant.removeprefix("amr-nb-")))
+    elif variant.startswith(("noise-", "speech-")):  # evaluation only: training/degrade.py
+        from s2f_desktop.training.degrade import degrade
+
+        x = degrade(x, sr, variant, path.name)
     return x, sr
 
 
@@ -64,16 +68,21 @@ def current_quality(path: Path, variant: str, regions: np.ndarray) -> dict[str, 
 def _gate_record(q: Any) -> dict[str, Any]:
     """What the trainer keeps of a quality report: the gate's inputs (unrounded, as the app compares
     them) and what the card's quality-gate section counts."""
-    return {"verdict": q.verdict, "net_speech_s": q.net_speech_s, "reasons": list(q.reasons), "snr_db": q.snr_db}
+    from s2f_desktop.audio.quality import failed_checks
+
+    return {"verdict": q.verdict, "net_speech_s": q.net_speech_s, "reasons": list(q.reasons), "snr_db": q.snr_db,
+            "failed": list(failed_checks(q))}
 
 
 def _gate_version() -> str:
-    """A hash of the quality gate's source: cached verdicts are recomputed whenever the gate changes."""
+    """A hash of the quality gate's code: cached verdicts are recomputed whenever the gate changes
+    (its syntax tree, so an edited comment does not cost a recomputation)."""
+    import ast
     import inspect
 
     from s2f_desktop.audio import quality
 
-    return hashlib.sha1(inspect.getsource(quality).encode()).hexdigest()[:12]
+    return hashlib.sha1(ast.dump(ast.parse(inspect.getsource(quality))).encode()).hexdigest()[:12]
 
 
 def load_cached(item: Item, variant: str, cache_dir: Path) -> dict[str, Any] | None:
@@ -105,7 +114,7 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
     encoder = get_encoder(device)
     out: dict[str, dict[str, Any]] = {}
     # Today's quality verdicts of cached clips, kept per version of the gate's source code.
-    vfile = cache_dir / f"gate-verdicts-v2-{_gate_version()}.json"
+    vfile = cache_dir / f"gate-verdicts-v3-{_gate_version()}.json"
     try:
         verdicts: dict[str, dict[str, Any]] = json.loads(vfile.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # none yet, or a damaged file: recompute
@@ -115,8 +124,13 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
     def save_verdicts() -> None:
         if len(verdicts) != n_known:
             vfile.parent.mkdir(parents=True, exist_ok=True)
-            tmp = vfile.with_suffix(".tmp")
-            tmp.write_text(json.dumps(verdicts, sort_keys=True), encoding="utf-8")
+            # Merged with what is on disk now, so two runs filling different variants keep both.
+            try:
+                on_disk = json.loads(vfile.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                on_disk = {}
+            tmp = vfile.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({**on_disk, **verdicts}, sort_keys=True), encoding="utf-8")
             os.replace(tmp, vfile)  # whole or not at all: a killed run leaves the previous file
 
     t0 = time.perf_counter()

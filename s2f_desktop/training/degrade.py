@@ -1,0 +1,76 @@
+"""Degraded copies of the training clips, for measuring where the trait heads stop holding (issue 13).
+
+The quality gate's SNR minimum and its net-speech minimum were project choices. To give them a
+measured source, every clip is also run, for evaluation only (never training or calibration),
+through two kinds of degradation before the analysis path:
+
+* ``noise-<kind>-<snr>db``: synthetic noise (``pink``: stationary 1/f; ``speech-shaped``: white noise
+  filtered to the clip's own long-term spectrum, which masks the same frequencies as the voice)
+  added at ``snr`` dB below the clip's speech power over its silero speech frames (the gate's own
+  definition, :mod:`s2f_desktop.training.snr_check`). The clips carry their own noise too, so the
+  trainer bins the results by the gate's *estimate* on the mixture, which is what the gate compares.
+* ``speech-<n>s``: the clip cut where its detected speech first adds up to ``n`` seconds, as an
+  analyst's shorter selection would be; binned by the net speech the gate then measures.
+
+Noise is seeded per clip and variant, so a rerun gives the same mixtures. Training-time only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+NOISE_KINDS = ("pink", "speech-shaped")
+NOISE_SNRS_DB = (10, 5, 0)
+SPEECH_CUTS_S = (2, 3, 4)
+#: Evaluation-only variants (see the module docstring); computed by ``s2f-train traits`` without ``--limit``.
+#: Pink noise at three levels; speech-shaped noise (slower to mix, the harder masker) at the middle one.
+DEGRADATION_VARIANTS: tuple[str, ...] = (
+    *(f"noise-pink-{d}db" for d in NOISE_SNRS_DB), "noise-speech-shaped-5db",
+    *(f"speech-{n}s" for n in SPEECH_CUTS_S),
+)
+
+
+def _seed(name: str, variant: str) -> int:
+    return int.from_bytes(hashlib.sha1(f"{name}|{variant}".encode()).digest()[:8], "little")
+
+
+def add_noise(x: np.ndarray, sr: int, kind: str, snr_db: float, seed: int) -> np.ndarray:
+    """``x`` plus ``kind`` noise at ``snr_db`` below its speech power (silero speech frames, gate band)."""
+    from s2f_desktop.inference.features import speech_regions
+    from s2f_desktop.training.snr_check import _band_frame_power, _coloured
+
+    regions = speech_regions(x, sr)
+    if not regions:  # nothing to set a level against: the clip stays as it is (the gate stops it anyway)
+        return x
+    rng = np.random.default_rng(seed)
+    noise = _coloured(kind, x.size, sr, rng, x)
+    gain = np.sqrt(_band_frame_power(x, sr, regions) / (_band_frame_power(noise, sr, None) * 10 ** (snr_db / 10)))
+    y: np.ndarray = (x + gain * noise).astype(np.float32)
+    peak = float(np.max(np.abs(y)))
+    if peak > 0.99:  # the level a recorder's gain would set: noise must not add clipping, a separate check
+        y *= np.float32(0.99 / peak)
+    return y
+
+
+def cut_to_speech(x: np.ndarray, sr: int, seconds: float) -> np.ndarray:
+    """``x`` cut where its detected speech first adds up to ``seconds`` (whole clip when it has less)."""
+    from s2f_desktop.inference.features import speech_regions
+
+    total = 0.0
+    for a, b in speech_regions(x, sr):
+        if total + (b - a) >= seconds:
+            return x[: int(round((a + seconds - total) * sr))]
+        total += b - a
+    return x
+
+
+def degrade(x: np.ndarray, sr: int, variant: str, name: str) -> np.ndarray:
+    """One of :data:`DEGRADATION_VARIANTS` applied to a decoded clip (``name`` seeds the noise)."""
+    if variant.startswith("noise-"):
+        kind, level = variant.removeprefix("noise-").rsplit("-", 1)
+        return add_noise(x, sr, kind, float(level.removesuffix("db")), _seed(name, variant))
+    if variant.startswith("speech-"):
+        return cut_to_speech(x, sr, float(variant.removeprefix("speech-").removesuffix("s")))
+    raise ValueError(f"unknown degradation {variant!r}")

@@ -1,0 +1,108 @@
+"""The degradation study of the trait heads (issue 13): the noisy and shortened copies it scores,
+the gate's named checks it lifts one at a time, and its binning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from s2f_desktop.audio.quality import assess, failed_checks
+
+SR = 16000
+
+
+def _bursts(snr_db: float, bursts: int = 4, clip: bool = False) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """6 s of 1 s tone bursts every 1.5 s (``bursts`` of them) in white noise at ``snr_db``."""
+    t = np.arange(int(SR * 6.0)) / SR
+    on = ((t % 1.5) < 1.0) & (t < 1.5 * bursts)
+    x = np.sqrt(2) * 0.1 * np.sin(2 * np.pi * 440 * t) * on
+    x = x + np.sqrt(0.01 / 10 ** (snr_db / 10)) * np.random.default_rng(1).standard_normal(t.size)
+    if clip:
+        x = np.clip(10.0 * x, -1.0, 1.0)
+    regions = [(k * 1.5, k * 1.5 + 1.0) for k in range(bursts)]
+    return x.astype(np.float32), regions
+
+
+@pytest.mark.parametrize(("snr", "bursts", "clip", "expect"), [
+    (30.0, 4, False, ()), (5.0, 4, False, ("snr",)), (30.0, 2, False, ("net_speech",)),
+    (5.0, 2, False, ("net_speech", "snr")), (30.0, 4, True, ("clipping",))])
+def test_failed_checks_name_exactly_the_reasons_of_insufficient(snr: float, bursts: int, clip: bool,
+                                                                 expect: tuple[str, ...]) -> None:
+    x, regions = _bursts(snr, bursts, clip)
+    q = assess(x, SR, regions)
+    assert failed_checks(q) == expect
+    assert (q.verdict == "insufficient") == bool(expect)
+    assert sum("minimum" in r or "maximum" in r for r in q.reasons) == len(expect)
+
+
+@pytest.mark.needs_data
+@pytest.mark.parametrize("kind", ["pink", "speech-shaped"])
+def test_noise_is_added_at_the_level_the_gate_then_measures(shared_data: Path, kind: str) -> None:
+    from s2f_desktop.inference.features import decode_mono, speech_regions
+    from s2f_desktop.training.degrade import add_noise
+
+    x, sr = decode_mono(sorted((shared_data / "librispeech-train-clean-251").glob("*.flac"))[7])
+    assert assess(x, sr, speech_regions(x, sr)).snr_db > 30.0  # clean enough that its own noise does not count
+    for target in (10.0, 0.0):
+        y = add_noise(x, sr, kind, target, seed=5)
+        assert np.array_equal(y, add_noise(x, sr, kind, target, seed=5))  # seeded: a rerun mixes the same
+        assert np.max(np.abs(y)) <= 0.99  # levelled, never clipped by the mixing
+        est = assess(y, sr, speech_regions(y, sr)).snr_db
+        assert est == pytest.approx(target, abs=2.5)
+
+
+@pytest.mark.needs_data
+def test_a_cut_keeps_the_asked_net_speech(shared_data: Path) -> None:
+    from s2f_desktop.inference.features import decode_mono, speech_regions
+    from s2f_desktop.training.degrade import cut_to_speech, degrade
+
+    x, sr = decode_mono(sorted((shared_data / "librispeech-train-clean-251").glob("*.flac"))[3])
+    for n in (2.0, 3.0):
+        y = degrade(x, sr, f"speech-{n:g}s", "clip")
+        assert len(y) < len(x)
+        assert assess(y, sr, speech_regions(y, sr)).net_speech_s == pytest.approx(n, abs=0.35)
+    assert len(cut_to_speech(x, sr, 1000.0)) == len(x)  # less speech than asked: the clip as it is
+    with pytest.raises(ValueError):
+        degrade(x, sr, "reverb-1s", "clip")
+
+
+def _feats(n: int, values: list[float], key: str, failed: list[list[str]], ok: np.ndarray) -> dict[str, Any]:
+    return {"ok": ok, "x": np.zeros((n, 2)),
+            "gate_inputs": [(2.0, 150.0, "ok", 5.0)] * n,
+            "quality": [{key: v, "net_speech_s": 5.0, "snr_db": 30.0, "failed": f, **{key: v}}
+                        for v, f in zip(values, failed)]}
+
+
+def test_degradation_bins_score_what_the_gate_measures_with_only_one_check_lifted() -> None:
+    from s2f_desktop.training.traits_train import FOLDS, degradation_metrics
+
+    n = 200
+    rng = np.random.default_rng(0)
+    sex = np.tile([0.0, 1.0], n // 2)
+    folds = np.arange(n) % FOLDS
+    groups = np.array([f"yt:{i}" for i in range(n)])
+    ok = np.ones(n, bool)
+    logit = np.where(sex == 1, 2.0, -2.0) + rng.normal(0, 1.0, n)  # some errors: a band wider than nothing
+    age = np.full(n, 30.0)
+    oof_sex = {"clean": logit, "telephone": logit, "noise-pink-5db": logit * 0.2}
+    oof_age = {v: np.full(n, 30.0) + rng.normal(0, 3, n) for v in oof_sex}
+    clean = _feats(n, [30.0] * n, "snr_db", [[]] * n, ok)
+    # Noisy copies measure 7 dB (failing only the SNR check), except the last ten, which also fail net speech.
+    noisy = _feats(n, [7.0] * n, "snr_db", [["snr"]] * (n - 10) + [["snr", "net_speech"]] * 10, ok)
+    out = degradation_metrics({"noise-pink-5db": noisy}, {"clean": clean, "telephone": clean}, oof_sex, oof_age,
+                              ("clean", "telephone"), sex, age, groups, folds, ok, np.ones(n, bool),
+                              np.ones(n, bool), n_boot=20)
+    assert set(out) == {"snr"}  # no cut variants given: no net-speech study
+    bins = {b["bin"]: b for b in out["snr"]["bins"]}
+    assert bins["5-10 dB"]["conditions"] == {"noise-pink-5db": n - 10}
+    assert bins[">= 20 dB"]["conditions"] == {"clean": n}
+    s = bins["5-10 dB"]["sex"]
+    assert s["female"]["n"] + s["male"]["n"] == n - 10
+    # Weaker logits abstain more often than the clean ones.
+    clean_abst = bins[">= 20 dB"]["sex"]["female"]["abstention_rate"]["value"]
+    assert s["female"]["abstention_rate"]["value"] > clean_abst
+    assert bins["5-10 dB"]["age"]["n"] == n - 10 and 0.0 <= bins["5-10 dB"]["age"]["coverage_80"]["value"] <= 1.0
+    assert bins["0-5 dB"]["sex"] == {} and "age" not in bins["0-5 dB"]

@@ -1,0 +1,82 @@
+"""The README's trait-model figures are the stored ones (models/traits-v1/metrics.json), as the card
+renders them: a retrained model whose numbers move fails here until the README says the new ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s2f_desktop.training.card import _ci
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _metrics() -> dict[str, Any]:
+    m: dict[str, Any] = json.loads((ROOT / "models" / "traits-v1" / "metrics.json").read_text(encoding="utf-8"))
+    return m
+
+
+def _row(label: str) -> str:
+    rows = [ln for ln in (ROOT / "README.md").read_text(encoding="utf-8").splitlines() if ln.startswith(f"| {label}")]
+    assert len(rows) == 1, f"one README table row starting with {label!r}"
+    return rows[0]
+
+
+def _expected() -> dict[str, list[str]]:
+    m = _metrics()["metrics"]
+    sc, st = m["sex_clean"], m["sex_telephone"]
+    whole = sc["per_sex_with_gate"]
+    f, ml = sc["per_sex"]["female"], sc["per_sex"]["male"]
+    q = _metrics()["metrics"]["quality_gate"]["corpora"]["avspeech-968"]["verdicts"]
+    snr = {b["bin"]: b["sex"] for b in m["degradation"]["snr"]["bins"]}
+    net = {b["bin"]: b["sex"] for b in m["degradation"]["net_speech"]["bins"]}
+    return dict([
+        ("sex accuracy, verified labels, decided cases", [_ci(sc["abstention_rate"]), _ci(sc["accuracy_decided"])]),
+        ("women: band abstention", [f"{_ci(f['abstention_rate'])} / {_ci(f['accuracy_decided'])}; "
+                                    f"{_ci(whole['female']['abstention_rate'])}"]),
+        ("men: band abstention", [f"{_ci(ml['abstention_rate'])} / {_ci(ml['accuracy_decided'])}; "
+                                  f"{_ci(whole['male']['abstention_rate'])}"]),
+        ("telephone band: women / men band abstention",
+         [f"{_ci(st['per_sex']['female']['abstention_rate'])} / {_ci(st['per_sex']['male']['abstention_rate'])}"]),
+        ("sex expected calibration error", [_ci(sc["ece"], False, 3)]),
+        ("age, band of the median projected onto the external set",
+         [f"{_ci(m['age_clean']['bin_accuracy_external_mix'])} / "
+          f"{_ci(m['age_ge2e_ridge_probe_clean']['bin_accuracy_external_mix'])}"]),
+        ("age, 40+ AUC: head / probe", [f"{_ci(m['age_clean']['p40_auc'], False, 3)} / "
+                                        f"{_ci(m['age_ge2e_ridge_probe_clean']['p40_auc'], False, 3)}"]),
+        ("quality verdict on the 968", [f"{q.get('ok', 0)} ok, {q.get('warn', 0)} warn, "
+                                        f"{q.get('insufficient', 0)} insufficient"]),
+        ("age, balanced band accuracy", [f"{_ci(m['age_clean']['balanced_bin_accuracy'])} / "
+                                         f"{_ci(m['age_ge2e_ridge_probe_clean']['balanced_bin_accuracy'])}"]),
+        ("sex below the gate's SNR minimum",
+         [f"{_ci(snr['5-10 dB']['female']['accuracy_decided'])} / {_ci(snr['5-10 dB']['male']['accuracy_decided'])}",
+          f"{100 * snr['0-5 dB']['female']['abstention_rate']['value']:.1f} % / "
+          f"{100 * snr['0-5 dB']['male']['abstention_rate']['value']:.1f} %"]),
+        ("sex below the gate's net-speech minimum",
+         [f"{_ci(net['1.5-2.5 s']['female']['accuracy_decided'])} / "
+          f"{_ci(net['1.5-2.5 s']['male']['accuracy_decided'])}",
+          f"{100 * net['2.5-3 s']['female']['accuracy_decided']['value']:.1f} % / "
+          f"{100 * net['2.5-3 s']['male']['accuracy_decided']['value']:.1f} %"]),
+    ])
+
+
+LABELS = ("sex accuracy, verified labels, decided cases", "women: band abstention", "men: band abstention",
+          "telephone band: women / men band abstention", "sex expected calibration error",
+          "age, band of the median projected onto the external set", "age, 40+ AUC: head / probe",
+          "quality verdict on the 968", "age, balanced band accuracy", "sex below the gate's SNR minimum",
+          "sex below the gate's net-speech minimum")
+
+
+def test_every_checked_row_has_its_figures() -> None:
+    assert set(_expected()) == set(LABELS)
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_readme_trait_figures_are_the_stored_ones(label: str) -> None:
+    cells = _expected()[label]
+    row = _row(label)
+    for cell in cells:
+        assert cell in row, f"README row {label!r} should show {cell!r} (metrics.json)"
