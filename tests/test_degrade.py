@@ -106,3 +106,27 @@ def test_degradation_bins_score_what_the_gate_measures_with_only_one_check_lifte
     assert s["female"]["abstention_rate"]["value"] > clean_abst
     assert bins["5-10 dB"]["age"]["n"] == n - 10 and 0.0 <= bins["5-10 dB"]["age"]["coverage_80"]["value"] <= 1.0
     assert bins["0-5 dB"]["sex"] == {} and "age" not in bins["0-5 dB"]
+
+
+def test_a_cut_is_scored_only_when_it_shortened_a_clip_that_passes_the_gate() -> None:
+    from s2f_desktop.training.traits_train import FOLDS, degradation_metrics
+
+    n = 200
+    rng = np.random.default_rng(1)
+    sex = np.tile([0.0, 1.0], n // 2)
+    folds = np.arange(n) % FOLDS
+    ok = np.ones(n, bool)
+    logit = np.where(sex == 1, 2.0, -2.0) + rng.normal(0, 1.0, n)
+    oof_sex = {"clean": logit, "telephone": logit, "speech-3s": logit}
+    oof_age = {v: np.full(n, 30.0) for v in oof_sex}
+    # The last 20 clips hold 3.02 s of speech: a 3 s cut leaves them as they are (the clean row again).
+    clean_net = [5.0] * (n - 20) + [3.02] * 20
+    clean = _feats(n, clean_net, "net_speech_s", [[]] * n, ok)
+    cut = _feats(n, [2.9] * n, "net_speech_s", [["net_speech"]] * n, ok)
+    out = degradation_metrics({"speech-3s": cut}, {"clean": clean, "telephone": clean}, oof_sex, oof_age,
+                              ("clean", "telephone"), sex, np.full(n, 30.0), np.array([f"yt:{i}" for i in range(n)]),
+                              folds, ok, np.ones(n, bool), np.ones(n, bool), n_boot=20)
+    bins = {b["bin"]: b for b in out["net_speech"]["bins"]}
+    assert bins["2.5-3 s"]["conditions"] == {"speech-3s": n - 20}
+    assert bins["2.5-3 s"]["clips"] == {"female": (n - 20) // 2, "male": (n - 20) // 2}
+    assert bins["4.5-6 s"]["conditions"] == {"clean": n - 20} and bins["3-3.5 s"]["conditions"] == {"clean": 20}

@@ -54,12 +54,19 @@ def _expected() -> dict[str, list[str]]:
         ("sex below the gate's SNR minimum",
          [f"{_ci(snr['5-10 dB']['female']['accuracy_decided'])} / {_ci(snr['5-10 dB']['male']['accuracy_decided'])}",
           f"{100 * snr['0-5 dB']['female']['abstention_rate']['value']:.1f} % / "
-          f"{100 * snr['0-5 dB']['male']['abstention_rate']['value']:.1f} %"]),
+          f"{100 * snr['0-5 dB']['male']['abstention_rate']['value']:.1f} %",
+          *(f"{100 * snr[b]['female']['accuracy_decided']['value']:.1f} / "
+            f"{100 * snr[b]['male']['accuracy_decided']['value']:.1f} %" for b in ("10-15 dB", "15-20 dB"))]),
+        ("age, recall of the median's band",
+         [" / ".join(f"{100 * m['age_clean'][f'recall_{b}']['value']:.1f} %" for b in ("20-39", "40-59"))
+          + f" / {_ci(m['age_clean']['recall_>=60'])}"]),
+        ("80 % interval coverage of face-derived ages per band",
+         [" / ".join(f"{100 * m['age_clean']['coverage_80_by_bin'][b]['value']:.0f} %" for b in ("<20", "20-39",
+                                                                                                  "40-59"))
+          + f" / {_ci(m['age_clean']['coverage_80_by_bin']['>=60'], digits=0)}"]),
         ("sex below the gate's net-speech minimum",
          [f"{_ci(net['1.5-2.5 s']['female']['accuracy_decided'])} / "
-          f"{_ci(net['1.5-2.5 s']['male']['accuracy_decided'])}",
-          f"{100 * net['2.5-3 s']['female']['accuracy_decided']['value']:.1f} % / "
-          f"{100 * net['2.5-3 s']['male']['accuracy_decided']['value']:.1f} %"]),
+          f"{_ci(net['1.5-2.5 s']['male']['accuracy_decided'])}"]),
     ])
 
 
@@ -67,7 +74,8 @@ LABELS = ("sex accuracy, verified labels, decided cases", "women: band abstentio
           "telephone band: women / men band abstention", "sex expected calibration error",
           "age, band of the median projected onto the external set", "age, 40+ AUC: head / probe",
           "quality verdict on the 968", "age, balanced band accuracy", "sex below the gate's SNR minimum",
-          "sex below the gate's net-speech minimum")
+          "sex below the gate's net-speech minimum", "age, recall of the median's band",
+          "80 % interval coverage of face-derived ages per band")
 
 
 def test_every_checked_row_has_its_figures() -> None:
@@ -80,3 +88,11 @@ def test_readme_trait_figures_are_the_stored_ones(label: str) -> None:
     row = _row(label)
     for cell in cells:
         assert cell in row, f"README row {label!r} should show {cell!r} (metrics.json)"
+
+
+def test_readme_states_the_shipped_age_head() -> None:
+    age = json.loads((ROOT / "models" / "traits-v1" / "calibration.json").read_text(encoding="utf-8"))["age"]
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    lo, hi = age["interval_percentiles"]
+    assert f"({age['stretch']:g} for the shipped fit)" in text
+    assert f"percentile pair ({lo}th-{hi}th)" in text

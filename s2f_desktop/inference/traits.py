@@ -9,9 +9,9 @@ standardised input and trained by ``s2f-train traits`` (see models/traits-v1/MOD
 * **age**: a linear head on the embedding (``age.head`` in the calibration; traits-v1: the
   plain ridge probe of the face-derived age in years, stretched about the training mean);
   the median and the 80 % interval come from the band-weighted out-of-fold residual
-  distribution (weighted split-conformal). Its coverage holds on average over speakers like
-  the training set; per age band it was checked in cross-validation (model card), not
-  guaranteed.
+  distribution (weighted split-conformal). Its coverage holds on average over a population
+  with equal weight per adult age band (the residuals are band-weighted); per band it was
+  checked in cross-validation (model card), not guaranteed.
 
 The heads abstain (label ``inconclusive``) when the speech quality verdict is
 ``insufficient``, when there is less net speech than the model card's minimum, when too

@@ -388,8 +388,8 @@ def _age_method_md(calib: dict[str, Any]) -> str:
                 f"the training mean by a factor of {a.get('stretch')}: ridge shrinks every voice toward the "
                 "mostly-young training mean, and the stretch (chosen from 1.0 to 4.0 by grouped inner "
                 "cross-validation: the factor whose medians recall the bands 20-39, 40-59 and 60+ best on "
-                "average) undoes that without changing the order of the speakers, so the 40+ AUC is the "
-                "probe's; the head stays linear in the embedding")
+                "average) undoes that without changing the order of the speakers, so it ranks them as the "
+                "probe does (the point error grows: see the age table); the head stays linear in the embedding")
     return (f"ridge regression of {target} on {inputs}{weights} (L2 = {a.get('l2')}, inner-CV choice by "
             f"{'band-balanced ' if a.get('band_balanced') else ''}MAE; fitted on the "
             f"{' + '.join(a.get('trained_on_variants', []))} rows)")
@@ -414,8 +414,8 @@ def _gate_md(metrics: dict[str, Any]) -> str:
                    "LibriSpeech utterances, silero VAD run on the mixture, mean error and largest absolute error in "
                    f"dB; {chk['within_2db']} estimates within 2 dB):\n\n" + "\n".join(rows))
     for name, e in g.get("corpora", {}).items():
-        out.append(f"* {name}: {e['n']} clips; verdicts {e['verdicts']}; SNR (dB) {e['snr_db']}; reasons for "
-                   f"`insufficient`: {e.get('insufficient_reasons', {})}")
+        out.append(f"* {name}: {e['n']} clips; verdicts {e['verdicts']}; SNR (dB) {e['snr_db']}; checks failed by "
+                   f"the `insufficient` clips: {e.get('insufficient_checks', e.get('insufficient_reasons', {}))}")
     return "\n\n".join(out)
 
 
@@ -427,17 +427,22 @@ def _degradation_md(metrics: dict[str, Any]) -> str:
     titles = {"snr": ("estimated SNR", "the SNR check (under 10 dB)", "noise"),
               "net_speech": ("net speech", "the net-speech check (under 3 s)", "cut")}
     out = ["### Noise and short speech (evaluation only)\n\nWhere do the heads stop holding? Every clip was also "
-           "run through the analysis path with synthetic noise added (pink, at 10, 5 and 0 dB below its speech "
-           "power; speech-shaped, at 5 dB) and cut where its detected speech first adds up to 2, 3 and 4 s "
+           "run through the analysis path with synthetic noise added (pink, at 20, 15, 10, 5 and 0 dB below its "
+           "speech power; speech-shaped, at 5 dB) and cut where its detected speech first adds up to 2, 3 and 4 s "
            "(`s2f_desktop/training/degrade.py`). Each fold's heads, calibration, band and interval (fitted on the "
-           "other folds' clean and telephone rows, which saw no added noise and no cuts) score the copies; rows "
-           "are binned by what the gate measures on them (its SNR estimate, its net speech), with that one check "
-           "lifted so the heads can be scored below its minimum; every other check still applies. Verified sex "
-           "labels; usable face-derived ages. The clean clips are included at their own values."]
+           "other folds: the sex head on clean and telephone rows, the age head on clean rows, none with added "
+           "noise or cuts) score the copies; rows are binned by what the gate measures on them (its SNR estimate, "
+           "its net speech), with that one check lifted so the heads can be scored below its minimum; every other "
+           "check still applies. A copy is scored only when its clean clip passes the whole gate, and a cut only "
+           "when it shortened the clip; the clean clips are included at their own values, so a clip can appear "
+           "in a bin more than once (rows) and the distinct clips are counted beside them. Verified sex labels "
+           "(LibriSpeech self-reported; avspeech: the face teacher and the AI rating of the frame agree, two "
+           "automatic raters, no person); usable face-derived ages."]
     for study, e in deg.items():
         what, lifted, _ = titles.get(study, (study, study, ""))
-        rows = [f"| {what} | clips (women / men) | women: abstention | women: decided accuracy | men: abstention | "
-                "men: decided accuracy | 80 % interval contains the face-derived age | age MAE (years) |",
+        rows = [f"| {what} | rows (distinct clips), women / men | women: abstention | women: decided accuracy | "
+                "men: abstention | men: decided accuracy | 80 % interval contains the face-derived age | "
+                "age MAE (years) |",
                 "|---|---|---|---|---|---|---|---|"]
         for b in e["bins"]:
             sx = b.get("sex", {})
@@ -448,7 +453,9 @@ def _degradation_md(metrics: dict[str, Any]) -> str:
             cells = []
             for x in (f, m):
                 cells += [_ci(x["abstention_rate"]), _ci(x["accuracy_decided"])] if x else ["n/a", "n/a"]
-            rows.append(f"| {b['bin']} | {f['n'] if f else 0} / {m['n'] if m else 0} | " + " | ".join(cells) + " | "
+            cl = b.get("clips", {})
+            rows.append(f"| {b['bin']} | {f['n'] if f else 0} ({cl.get('female', '?')}) / {m['n'] if m else 0} "
+                        f"({cl.get('male', '?')}) | " + " | ".join(cells) + " | "
                         + (f"{_ci(a['coverage_80'])} | {_ci(a['mae_years'], False)}" if a else "n/a | n/a") + " |")
         out.append(f"By {what} ({lifted} lifted):\n\n" + "\n".join(rows) + "\n\n" + _held(e, what))
     return "\n\n".join(out)
@@ -461,13 +468,14 @@ def _held(e: dict[str, Any], what: str) -> str:
         return all(x in sx and sx[x]["accuracy_decided"]["value"] >= 0.99 for x in ("female", "male"))
 
     def enough(b: dict[str, Any]) -> bool:
-        return all(b.get("sex", {}).get(x, {}).get("n", 0) >= MIN_BIN_CLIPS for x in ("female", "male"))
+        return all(b.get("clips", {}).get(x, 0) >= MIN_BIN_CLIPS for x in ("female", "male"))
 
     held = [b["bin"] for b in e["bins"] if enough(b) and both(b)]
     few = [b["bin"] for b in e["bins"] if b.get("sex") and not enough(b)]
     return (f"Bins of {what} where the decided cases of women and of men are both at least 99 % right: "
             + (", ".join(held) if held else "none")
-            + (f" (too few clips to judge, under {MIN_BIN_CLIPS} of a sex: {', '.join(few)})" if few else "") + ".")
+            + (f" (too few distinct clips to judge, under {MIN_BIN_CLIPS} of a sex: {', '.join(few)})" if few else "")
+            + ".")
 
 
 #: A bin of the degradation table is judged only with at least this many clips of each sex.

@@ -4,11 +4,12 @@ The quality gate's SNR minimum and its net-speech minimum were project choices. 
 measured source, every clip is also run, for evaluation only (never training or calibration),
 through two kinds of degradation before the analysis path:
 
-* ``noise-<kind>-<snr>db``: synthetic noise (``pink``: stationary 1/f; ``speech-shaped``: white noise
-  filtered to the clip's own long-term spectrum, which masks the same frequencies as the voice)
-  added at ``snr`` dB below the clip's speech power over its silero speech frames (the gate's own
-  definition, :mod:`s2f_desktop.training.snr_check`). The clips carry their own noise too, so the
-  trainer bins the results by the gate's *estimate* on the mixture, which is what the gate compares.
+* ``noise-<kind>-<snr>db``: synthetic noise (``pink``: stationary 1/f, at 20, 15, 10, 5 and 0 dB;
+  ``speech-shaped``: white noise filtered to the clip's own long-term spectrum, which masks the same
+  frequencies as the voice, at 5 dB) added at ``snr`` dB below the clip's speech power over its
+  silero speech frames (the gate's own definition, :mod:`s2f_desktop.training.snr_check`). The clips
+  carry their own noise too, so the trainer bins the results by the gate's *estimate* on the mixture,
+  which is what the gate compares.
 * ``speech-<n>s``: the clip cut where its detected speech first adds up to ``n`` seconds, as an
   analyst's shorter selection would be; binned by the net speech the gate then measures.
 
@@ -22,10 +23,10 @@ import hashlib
 import numpy as np
 
 NOISE_KINDS = ("pink", "speech-shaped")
-NOISE_SNRS_DB = (10, 5, 0)
+NOISE_SNRS_DB = (20, 15, 10, 5, 0)
 SPEECH_CUTS_S = (2, 3, 4)
 #: Evaluation-only variants (see the module docstring); computed by ``s2f-train traits`` without ``--limit``.
-#: Pink noise at three levels; speech-shaped noise (slower to mix, the harder masker) at the middle one.
+#: Pink noise at five levels; speech-shaped noise (slower to mix, the harder masker) at 5 dB.
 DEGRADATION_VARIANTS: tuple[str, ...] = (
     *(f"noise-pink-{d}db" for d in NOISE_SNRS_DB), "noise-speech-shaped-5db",
     *(f"speech-{n}s" for n in SPEECH_CUTS_S),

@@ -112,7 +112,7 @@ PROBE_L2 = 1.0
 #: inner cross-validation, the one that maximises the mean recall of the adult bands (20-39, 40-59,
 #: 60+) by the band of the median the app answers (the stretched prediction plus the weighted
 #: conformal median shift). Ridge shrinks every voice toward the mostly-young training mean; the
-#: stretch undoes that without changing the ranking, so its 40+ AUC is the probe's. The previous
+#: stretch undoes that without changing the ranking (within a fold its 40+ AUC is the probe's). The previous
 #: head (band-balanced row weights, L2 from AGE_L2_GRID; :func:`fit_nested`) stays for comparison.
 AGE_HEAD = "stretched_probe"
 AGE_STRETCH_GRID = tuple(round(1.0 + 0.1 * i, 1) for i in range(31))  # 1.0 ... 4.0
@@ -268,13 +268,13 @@ def fit_nested(kind: str, xc: np.ndarray, xt: np.ndarray | None, y: np.ndarray, 
 def choose_stretch(pred: np.ndarray, y: np.ndarray, mid: float) -> float:
     """The stretch of :data:`AGE_STRETCH_GRID` whose medians (``mid + s (pred - mid)`` plus the
     band-weighted median residual) recall the adult bands best on average (first best on ties)."""
-    yb = cal.age_bin(y, AGE_EDGES)
+    yb = cal.age_bin(to_years(y), AGE_EDGES)
     wts = age_band_weights(y)
     best: tuple[float, float] | None = None
     for s_ in AGE_STRETCH_GRID:
         p = mid + s_ * (pred - mid)
         q50 = residual_percentiles(y - p, wts)[50]
-        pb = cal.age_bin(p + q50, AGE_EDGES)
+        pb = cal.age_bin(to_years(p + q50), AGE_EDGES)
         rec = [float(np.mean(pb[yb == k] == k)) for k in AGE_COVERAGE_BANDS if np.any(yb == k)]
         v = float(np.mean(rec)) if rec else 0.0
         if best is None or v > best[0] + 1e-12:
@@ -1025,17 +1025,28 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
         "net_speech": ("net_speech", "net_speech_s", NET_SPEECH_BINS_S, "s",
                        [v for v in deg_feats if v.startswith("speech-")]),
     }
+    # A degraded copy is scored only when its clean clip passes the whole gate (a clip already noisy,
+    # clipped or short says nothing about what the added degradation does), and a cut copy only when
+    # the cut shortened the clip (otherwise it is the clean row again).
+    clean_f = feats["clean"]
+    clean_passes = np.array([not q.get("failed", ["?"]) and not gate_abstain_reason(GATE_NEED, *gi)
+                             for q, gi in zip(clean_f["quality"], clean_f["gate_inputs"])], dtype=bool)
+    clean_net = np.array([float(q.get("net_speech_s") or 0.0) for q in clean_f["quality"]])
     out: dict[str, Any] = {}
     for study, (lifted, key, edges, unit, variants) in studies.items():
         if not variants:
             continue
         cols: dict[str, list[np.ndarray]] = {c: [] for c in ("p", "y", "g", "dec", "val", "cond", "med", "lo", "hi",
-                                                             "age", "sexed", "is_aged")}
+                                                             "age", "sexed", "is_aged", "clip")}
         for v in ("clean", *variants):
             f = all_feats[v]
             passes = np.array([set(q.get("failed", ["?"])) <= {lifted} and not gate_abstain_reason(
                 GATE_NEED, gi[0], gi[1], "ok", None if lifted == "net_speech" else gi[3])
                 for q, gi in zip(f["quality"], f["gate_inputs"])], dtype=bool)
+            if v != "clean":
+                passes &= clean_passes
+            if v.startswith("speech-"):
+                passes &= clean_net > float(v.removeprefix("speech-").removesuffix("s")) + 0.05
             m = passes & f["ok"] & np.isfinite(oof_sex[v])
             p = np.full(n, np.nan)
             dec = np.zeros(n, bool)
@@ -1048,7 +1059,7 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
             for c, arr in (("p", p), ("y", sex), ("g", groups), ("dec", dec), ("val", val),
                            ("cond", np.full(n, v)), ("med", med), ("lo", lo80), ("hi", hi80),
                            ("age", to_years(log_age)), ("sexed", m & sex_verified & np.isfinite(sex)),
-                           ("is_aged", m & aged & np.isfinite(med))):
+                           ("is_aged", m & aged & np.isfinite(med)), ("clip", np.arange(n))):
                 cols[c].append(np.asarray(arr))
         c_ = {c: np.concatenate(a_) for c, a_ in cols.items()}
         rows = []
@@ -1058,6 +1069,9 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
             row: dict[str, Any] = {"bin": _bin_name(lo, hi, unit), "lo": lo if np.isfinite(lo) else None,
                                    "hi": hi if np.isfinite(hi) else None,
                                    "conditions": _count(c_["cond"][js]),
+                                   # Rows are copies of clips: one clip can sit in a bin more than once.
+                                   "clips": {name: int(len(set(c_["clip"][js][c_["y"][js] == val].tolist())))
+                                             for name, val in (("female", 0.0), ("male", 1.0))},
                                    "sex": per_sex_entries(c_["p"][js], c_["y"][js], c_["g"][js], c_["dec"][js],
                                                           n_boot) if len(js) else {}}
             if len(ja):
@@ -1159,11 +1173,9 @@ def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], li
         snrs = []
         for q in compute_features(its, cache_dir, variants=("clean",), log=log)["clean"]["quality"]:
             verdicts[q["verdict"]] += 1
-            if q["verdict"] == "insufficient":
-                for r in q["reasons"]:
-                    key = next((k for k, w in (("SNR", "SNR"), ("net speech", "net speech"), ("clipping", "clipped"),
-                                                ("bandwidth", "bandwidth")) if w in r), r[:40])
-                    reasons[key] += 1
+            # The checks that failed (not the warnings, which share words with them).
+            for check in q.get("failed", []):
+                reasons[check] += 1
             if q["snr_db"] is not None:
                 snrs.append(q["snr_db"])
         if snrs:
@@ -1171,7 +1183,7 @@ def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], li
             out["corpora"][name] = {"n": int(sum(verdicts.values())), "verdicts": dict(sorted(verdicts.items())),
                                     "snr_db": {"min": round(float(qs[0]), 1), "p10": round(float(qs[1]), 1),
                                                "median": round(float(qs[2]), 1), "p90": round(float(qs[3]), 1)},
-                                    "insufficient_reasons": dict(sorted(reasons.items()))}
+                                    "insufficient_checks": dict(sorted(reasons.items()))}
             log(f"  quality gate on {name}: {out['corpora'][name]}")
     if not limit:
         f = cache_dir / "snr_check_v1.json"
