@@ -506,3 +506,20 @@ def test_names_in_scripts_the_fonts_lack_are_named_not_dropped(ctx, tmp_path):
     text = words(res.path)
     assert "[U+738B][U+5C0F][U+660E]" in text
     assert "[U+0633][U+0627][U+0631][U+0629]" in text
+
+
+def test_appendix_quotes_the_metrics_section_with_all_its_subsections() -> None:
+    from pathlib import Path
+
+    from s2f_desktop.report.modelcards import card_sections_markdown, load_model_card, with_subsections
+
+    md = "# Card\n\n## Data\n\nd\n\n## Metrics\n\nm\n\n### Per sex\n\n| a | b |\n\n#### Detail\n\nx\n\n" \
+         "## Limits\n\nl\n\n### Other\n\no\n"
+    got = with_subsections(card_sections_markdown(md), {"data", "metrics"})
+    assert [h for h, _ in got] == ["Data", "Metrics", "Per sex", "Detail"]  # not Limits, not its subsection
+    root = Path(__file__).resolve().parents[1] / "models"
+    info = load_model_card("traits-v1", "heads.npz", "", root)
+    quoted = [h for h, _ in info.sections_md]
+    for sub in ("Women and men (equal treatment)", "Noise and short speech (evaluation only)"):
+        assert sub in quoted, sub
+    assert "Limits" not in quoted

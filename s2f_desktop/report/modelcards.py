@@ -115,23 +115,38 @@ def card_sections(markdown: str) -> dict[str, str]:
     return sections
 
 
-def card_sections_markdown(markdown: str) -> dict[str, tuple[str, str]]:
-    """Heading (lower case) → (heading as written, Markdown body), in order."""
-    sections: dict[str, tuple[str, str]] = {}
-    heading, title = "", ""
+def card_sections_markdown(markdown: str) -> list[tuple[str, str, int, str]]:
+    """Every headed section in order: (heading lower case, heading as written, level, Markdown body)."""
+    sections: list[tuple[str, str, int, str]] = []
+    title, level = "", 0
     buf: list[str] = []
     for line in markdown.splitlines():
         m = re.match(r"^(#{1,6})\s+(.*)$", line)
         if m:
-            if heading:
-                sections[heading] = (title, "\n".join(buf).strip())
-            title = m.group(2).strip()
-            heading, buf = title.lower(), []
+            if title:
+                sections.append((title.lower(), title, level, "\n".join(buf).strip()))
+            title, level, buf = m.group(2).strip(), len(m.group(1)), []
         else:
             buf.append(line)
-    if heading:
-        sections[heading] = (title, "\n".join(buf).strip())
+    if title:
+        sections.append((title.lower(), title, level, "\n".join(buf).strip()))
     return sections
+
+
+def with_subsections(sections: list[tuple[str, str, int, str]], keys: set[str]) -> tuple[tuple[str, str], ...]:
+    """The sections named by ``keys``, each followed by its subsections (deeper headings up to the next
+    heading of its own level or higher), in the card's order, as (heading, Markdown body); empty bodies
+    are left out."""
+    out: list[tuple[str, str]] = []
+    depth = 0  # level of the section being quoted; 0: outside one
+    for key, title, level, body in sections:
+        if depth and level <= depth:
+            depth = 0
+        if not depth and key in keys:
+            depth = level
+        if depth and body:
+            out.append((title, body))
+    return tuple(out)
 
 
 def _pick(sections: Mapping[str, str], keys: Iterable[str], exclude: set[str]) -> tuple[str, str]:
@@ -167,7 +182,7 @@ def load_model_card(model_id: str, file: str, sha256: str, root: Path) -> ModelC
     card_name = str(manifest.get("card") or "MODEL_CARD.md")
     card_path = base / card_name
     sections: dict[str, str] = {}
-    raw: dict[str, tuple[str, str]] = {}
+    raw: list[tuple[str, str, int, str]] = []
     title = str(manifest.get("name") or manifest.get("title") or "")
     if card_path.is_file():
         md = card_path.read_text(encoding="utf-8", errors="replace")
@@ -185,8 +200,9 @@ def load_model_card(model_id: str, file: str, sha256: str, root: Path) -> ModelC
     used.add(h)
     h, metrics_text = _pick(sections, SECTION_KEYS["metrics"], used)
     used.add(h)
-    # The quoted sections in full, in the card's own order (data, metrics, calibration, limits).
-    sections_md = tuple(raw[k] for k in raw if k in used and k and raw[k][1])
+    # The quoted sections in full with their subsections (the metrics section's tables per sex, channel,
+    # codec, source, age, quality gate, noise and short speech), in the card's own order.
+    sections_md = with_subsections(raw, {k for k in used if k})
     if not data:
         d = manifest.get("validation") or manifest.get("data") or manifest.get("datasets")
         if d:

@@ -228,7 +228,8 @@ def md_flowables(md: str, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                 head_style = ParagraphStyle("mdhead", parent=st["head"], fontSize=7, leading=8.6)
                 data = [[Paragraph(_md_inline(c), head_style if r == 0 else cell_style)
                          for c in row + [""] * (n - len(row))] for r, row in enumerate(rows)]
-                first = CONTENT_W * (0.34 if n > 2 else 0.5)
+                # Wide tables give their first (label) column less, so no header word is split.
+                first = CONTENT_W * (0.5 if n <= 2 else 0.34 if n <= 5 else 0.22 if n <= 7 else 0.16)
                 widths = [first] + [(CONTENT_W - first) / (n - 1)] * (n - 1) if n > 1 else [CONTENT_W]
                 out.append(_table(data, widths))
                 out.append(Spacer(1, 3))
@@ -606,8 +607,9 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     if not d.models:
         out.append(_p("No models are recorded for this analysis.", st["body"]))
     else:
-        out.append(_p("Models used (one row per declared file); each model's card is reproduced whole in Appendix A.",
-                      st["body"]))
+        out.append(_p("Models used (one row per declared file). Appendix A reproduces each model card's sections on "
+                      "data, metrics (with all their tables) and calibration; the whole card is installed with the "
+                      "application (models/<model>/MODEL_CARD.md, listed in the model's manifest).", st["body"]))
         rows: list[list[Any]] = [[_p(h, st["head"]) for h in ("Model", "File", "SHA-256 (recorded)", "Declaration")]]
         for m in d.models:
             rows.append([_p(m.id + (f"\n{m.title}" if m.title and m.title != m.id else ""), st["cell"]),
@@ -635,12 +637,15 @@ def _declared(m: ModelCardInfo) -> str:
 
 
 def _appendix_cards(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
-    """Appendix A: every model's card, whole, as installed with the application."""
+    """Appendix A: each model card's data, metrics and calibration sections (with their subsections), as
+    installed with the application."""
     if not d.models:
         return []
     out: list[Flowable] = [PageBreak(), _Heading("Appendix A. Model cards", st["h1"], 0, "appendix-cards"),
-                           _p("The cards of the models named in section 5, as installed with the application that "
-                              "produced this report.", st["body"])]
+                           _p("The sections on data, metrics and calibration of the cards of the models named in "
+                              "section 5, as installed with the application that produced this report; the rest of "
+                              "each card (method, what was tried, limits, licences) is in the installed card.",
+                              st["body"])]
     shown: set[str] = set()
     for m in d.models:
         if m.id in shown:
