@@ -741,7 +741,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
   {timings.get('fit_and_evaluate_s')} s), with the feature and face-label caches filled. Filling them from
   scratch for this build took about 44 min for the recorded clips (1319, including LibriSpeech
   test-other), about 9 min for the telephone pass and about 10 min for the two AMR-NB passes (two
-  processes each), plus 8-view face labels, on
+  processes each), about 6-10 min for each of the nine evaluation-only noise and cut variants (one
+  process each, two at a time; 0.3-0.5 s per clip), plus 8-view face labels, on
   that shared machine; `make train` then reproduced heads.npz and calibration.json byte for byte
   from the caches.
 
