@@ -84,6 +84,22 @@ def test_labels_and_age_variants() -> None:
     assert "lower end" in plan[1][2]["age_years"]["note"]
 
 
+@pytest.mark.parametrize("sex_label", ["male", "inconclusive"])
+def test_an_interval_end_outside_the_depictable_ages_is_labelled_as_shown(sex_label: str) -> None:
+    """An interval reaching under 16 y is depicted at 16 y; the label and the record say so, never "age 13"."""
+    plan = svc.plan_composite_set(traits(0.97 if sex_label == "male" else 0.6, median=30.0, lo=13.0, hi=60.0,
+                                         sex_label=sex_label))
+    low = [(label, p) for kind, label, p in plan if kind == "age_low"]
+    assert low
+    for label, p in low:
+        assert ("age 16 (lower end of the 80 % interval 13-60; the estimate's 13 y lies outside the 16-90 y a "
+                "composite depicts)") in label
+        assert p["age_years"]["value"] == mapping.MIN_AGE
+        assert "13 y lies outside the ages a composite depicts (16-90 y), shown at 16 y" in p["age_years"]["note"]
+    primary = [label for kind, label, _ in plan if kind == "primary"]
+    assert all("age 30 (80 % interval 13-60)" in label for label in primary)
+
+
 def test_sliders_are_bounded_and_validated() -> None:
     assert svc.list_adjustments() == ADJUSTMENTS
     assert len({a.name for a in ADJUSTMENTS}) == len(ADJUSTMENTS)

@@ -123,7 +123,11 @@ def build_parameters(*, sex: str, age_years: float, sex_note: str, age_note: str
     """The full parameter record for one composite."""
     if sex not in ("male", "female"):
         raise ValueError(f"sex must be 'male' or 'female', got {sex!r}")
-    age_years = float(np.clip(float(age_years), MIN_AGE, MAX_AGE))
+    asked = float(age_years)
+    age_years = float(np.clip(asked, MIN_AGE, MAX_AGE))
+    if age_years != asked:  # the depicted age is not the estimate's: the record says so
+        age_note = (f"{age_note}; {asked:.0f} y lies outside the ages a composite depicts "
+                    f"({MIN_AGE:g}-{MAX_AGE:g} y), shown at {age_years:.0f} y")
     p: dict[str, dict[str, Any]] = {}
     p["sex"] = _p(sex, sex_origin, sex_note)
     p["gender"] = _p(0.0 if sex == "male" else 1.0, sex_origin, f"anny gender for a typical adult {sex}")

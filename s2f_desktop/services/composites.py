@@ -25,7 +25,7 @@ import hashlib
 import importlib
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from s2f_desktop.core.errors import InputError, NotFoundError
 from s2f_desktop.core.models import AnalysisRun, Composite, CompositeParam
@@ -104,6 +104,14 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
     age_inc = " - age inconclusive" if traits.age.label == INCONCLUSIVE else ""
     interval = f"80 % interval {lo:.0f}-{hi:.0f}"
 
+    def shown(age: float, context: str) -> str:
+        """"age N (context)": the age a composite depicts, and why when it is not the estimate's."""
+        depicted = min(max(age, mapping.MIN_AGE), mapping.MAX_AGE)
+        if round(depicted) == round(age):
+            return f"age {age:.0f} ({context})"
+        return (f"age {depicted:.0f} ({context}; the estimate's {age:.0f} y lies outside the {mapping.MIN_AGE:g}-"
+                f"{mapping.MAX_AGE:g} y a composite depicts)")
+
     def params(s: str, age: float, sex_note: str, age_note: str) -> dict[str, Any]:
         try:
             built: dict[str, Any] = mapping.build_parameters(sex=s, age_years=age, sex_note=sex_note,
@@ -113,15 +121,15 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
             raise InputError(str(exc)) from exc
 
     if traits.sex.label == INCONCLUSIVE:
-        return _plan_both_sexes(p_male, med, lo, hi, interval, age_inc, params)
-    plan = [("primary", f"Primary: {_sex_phrase(sex, p_sex)}, age {med:.0f} ({interval}){sex_inc}{age_inc}",
+        return _plan_both_sexes(p_male, med, lo, hi, interval, age_inc, params, shown)
+    plan = [("primary", f"Primary: {_sex_phrase(sex, p_sex)}, {shown(med, interval)}{sex_inc}{age_inc}",
              params(sex, med, f"more probable sex, p={p_sex:.2f}", "median of the voice age estimate"))]
-    plan.append(("age_low", f"Younger end: {_sex_phrase(sex, p_sex)}, age {lo:.0f} (lower end of the {interval})",
+    plan.append(("age_low", f"Younger end: {_sex_phrase(sex, p_sex)}, {shown(lo, f'lower end of the {interval}')}",
                  params(sex, lo, f"more probable sex, p={p_sex:.2f}", "lower end of the 80 % age interval")))
-    plan.append(("age_high", f"Older end: {_sex_phrase(sex, p_sex)}, age {hi:.0f} (upper end of the {interval})",
+    plan.append(("age_high", f"Older end: {_sex_phrase(sex, p_sex)}, {shown(hi, f'upper end of the {interval}')}",
                  params(sex, hi, f"more probable sex, p={p_sex:.2f}", "upper end of the 80 % age interval")))
     if p_other > OTHER_SEX_THRESHOLD:
-        plan.append(("other_sex", f"Other sex: {_sex_phrase(other, p_other)}, age {med:.0f} ({interval})",
+        plan.append(("other_sex", f"Other sex: {_sex_phrase(other, p_other)}, {shown(med, interval)}",
                      params(other, med, f"less probable sex, p={p_other:.2f} > {OTHER_SEX_THRESHOLD:.2f}",
                             "median of the voice age estimate")))
     return plan
@@ -135,7 +143,7 @@ PAIR_KEY = "composite.pair"
 
 
 def _plan_both_sexes(p_male: float, med: float, lo: float, hi: float, interval: str, age_inc: str,
-                     params: Any) -> list[tuple[str, str, dict[str, Any]]]:
+                     params: Any, shown: Callable[[float, str], str]) -> list[tuple[str, str, dict[str, Any]]]:
     """The set when the sex is inconclusive: every composite in both sexes, side by side.
 
     Choosing the more probable sex would present a guess the model declined to make
@@ -144,10 +152,10 @@ def _plan_both_sexes(p_male: float, med: float, lo: float, hi: float, interval: 
     in every pair whatever the probabilities.
     """
     probs = {"male": p_male, "female": round(1.0 - p_male, 9)}
-    steps = (("primary", "Primary", med, f"age {med:.0f} ({interval}){age_inc}", "median of the voice age estimate"),
-             ("age_low", "Younger end", lo, f"age {lo:.0f} (lower end of the {interval})",
+    steps = (("primary", "Primary", med, f"{shown(med, interval)}{age_inc}", "median of the voice age estimate"),
+             ("age_low", "Younger end", lo, shown(lo, f"lower end of the {interval}"),
               "lower end of the 80 % age interval"),
-             ("age_high", "Older end", hi, f"age {hi:.0f} (upper end of the {interval})",
+             ("age_high", "Older end", hi, shown(hi, f"upper end of the {interval}"),
               "upper end of the 80 % age interval"))
     plan: list[tuple[str, str, dict[str, Any]]] = []
     for kind, head, age, age_text, age_note in steps:
