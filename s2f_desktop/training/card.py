@@ -685,7 +685,9 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
     the median shift from inner residuals instead of the other folds' reached a projected 48.7 %:
     the difference is within the
     intervals, so nothing beyond "not worse on the external mix, better balanced, the probe's
-    ranking" is claimed.
+    ranking" is claimed. The shipped interval's residual percentiles pool the five fold heads'
+    out-of-fold residuals (stretches 1.8-3.2) around a shipped head stretched by its own factor:
+    the cross-validated coverage above is of fold heads, each with its own stretch.
   - age head fitted on clean + telephone rows instead of clean only: balanced band accuracy 32.8 %
     [28.3, 38.0] vs 35.7 %, 40+ AUC 0.654 vs 0.663 (clean, unweighted conformal); not adopted. Sex
     keeps both channels.
