@@ -115,6 +115,11 @@ def _p(value: Any, origin: str, note: str = "", illustrative: bool = False) -> d
     return {"value": value, "origin": origin, "note": note, "illustrative": illustrative}
 
 
+def depicted_age(age_years: float) -> float:
+    """The age a composite depicts for an estimated age: the estimate, held to MIN_AGE-MAX_AGE."""
+    return float(np.clip(float(age_years), MIN_AGE, MAX_AGE))
+
+
 def build_parameters(*, sex: str, age_years: float, sex_note: str, age_note: str,
                      ancestry: str | dict[str, float] | None = None, skin: str | None = None,
                      eye_colour: str | None = None, hair_colour: str | None = None,
@@ -124,7 +129,7 @@ def build_parameters(*, sex: str, age_years: float, sex_note: str, age_note: str
     if sex not in ("male", "female"):
         raise ValueError(f"sex must be 'male' or 'female', got {sex!r}")
     asked = float(age_years)
-    age_years = float(np.clip(asked, MIN_AGE, MAX_AGE))
+    age_years = depicted_age(asked)
     if age_years != asked:  # the depicted age is not the estimate's: the record says so
         age_note = (f"{age_note}; {asked:.0f} y lies outside the ages a composite depicts "
                     f"({MIN_AGE:g}-{MAX_AGE:g} y), shown at {age_years:.0f} y")

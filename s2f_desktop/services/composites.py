@@ -106,7 +106,7 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
 
     def shown(age: float, context: str) -> str:
         """"age N (context)": the age a composite depicts, and why when it is not the estimate's."""
-        depicted = min(max(age, mapping.MIN_AGE), mapping.MAX_AGE)
+        depicted = mapping.depicted_age(age)
         if round(depicted) == round(age):
             return f"age {age:.0f} ({context})"
         return (f"age {depicted:.0f} ({context}; the estimate's {age:.0f} y lies outside the {mapping.MIN_AGE:g}-"

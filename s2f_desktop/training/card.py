@@ -424,8 +424,8 @@ def _degradation_md(metrics: dict[str, Any]) -> str:
     deg = metrics.get("degradation", {})
     if not deg:
         return ""
-    titles = {"snr": ("estimated SNR", "the SNR check (under 10 dB)", "noise"),
-              "net_speech": ("net speech", "the net-speech check (under 3 s)", "cut")}
+    titles = {"snr": ("estimated SNR", "the SNR check (under 10 dB)"),
+              "net_speech": ("net speech", "the net-speech check (under 3 s)")}
     out = ["### Noise and short speech (evaluation only)\n\nWhere do the heads stop holding? Every clip was also "
            "run through the analysis path with synthetic noise added (pink, at 20, 15, 10, 5 and 0 dB below its "
            "speech power; speech-shaped, at 5 dB) and cut where its detected speech first adds up to 2, 3 and 4 s "
@@ -439,7 +439,7 @@ def _degradation_md(metrics: dict[str, Any]) -> str:
            "(LibriSpeech self-reported; avspeech: the face teacher and the AI rating of the frame agree, two "
            "automatic raters, no person); usable face-derived ages."]
     for study, e in deg.items():
-        what, lifted, _ = titles.get(study, (study, study, ""))
+        what, lifted = titles.get(study, (study, study))
         rows = [f"| {what} | rows (distinct clips), women / men | women: abstention | women: decided accuracy | "
                 "men: abstention | men: decided accuracy | 80 % interval contains the face-derived age | "
                 "age MAE (years) |",

@@ -265,6 +265,12 @@ def fit_nested(kind: str, xc: np.ndarray, xt: np.ndarray | None, y: np.ndarray, 
     return _fit(kind, *_rows(xc, xt, y, mask), l2), l2
 
 
+def fit_probe(x: np.ndarray, y: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """The plain GE2E ridge probe of issue 13 on ``rows`` (mask or indices): ridge, L2 = PROBE_L2,
+    on the embedding columns of ``x`` as they are (unit-norm, not standardised), unweighted."""
+    return cal.fit_ridge(x[rows, :EMBEDDING_DIM], y[rows], PROBE_L2)
+
+
 def choose_stretch(pred: np.ndarray, y: np.ndarray, mid: float) -> float:
     """The stretch of :data:`AGE_STRETCH_GRID` whose medians (``mid + s (pred - mid)`` plus the
     band-weighted median residual) recall the adult bands best on average (first best on ties)."""
@@ -292,20 +298,17 @@ def fit_age_head(xc: np.ndarray, y: np.ndarray, mask: np.ndarray, groups: np.nda
     if AGE_HEAD != "stretched_probe":
         head, l2 = fit_nested("age", xc, None, y, mask, groups, AGE_L2_GRID, seed)
         return head, l2, 1.0
-    d = EMBEDDING_DIM
     idx = np.flatnonzero(mask)
     inner = cal.group_folds(groups[idx], INNER_FOLDS, seed)
     oof = np.full(len(idx), np.nan)
-    for j in sorted(set(inner)):
-        if len(set(inner)) < 2:
-            break
-        tr, te = idx[inner != j], inner == j
-        w_j, b_j = cal.fit_ridge(xc[tr, :d], y[tr], PROBE_L2)
-        oof[te] = xc[idx[te], :d] @ w_j + b_j
-    w, b = cal.fit_ridge(xc[mask, :d], y[mask], PROBE_L2)
+    if len(set(inner)) >= 2:
+        for j in sorted(set(inner)):
+            w_j, b_j = fit_probe(xc, y, idx[inner != j])
+            oof[inner == j] = xc[idx[inner == j], :EMBEDDING_DIM] @ w_j + b_j
+    w, b = fit_probe(xc, y, mask)
     mid = float(np.mean(y[mask]))
     s_ = choose_stretch(oof, y[idx], mid) if np.all(np.isfinite(oof)) else 1.0
-    full = np.concatenate([s_ * w, np.zeros(xc.shape[1] - d)])
+    full = np.concatenate([s_ * w, np.zeros(xc.shape[1] - EMBEDDING_DIM)])
     return (np.zeros(xc.shape[1]), np.ones(xc.shape[1]), full, float(s_ * b + (1.0 - s_) * mid)), PROBE_L2, s_
 
 
@@ -847,17 +850,17 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     per_fold: dict[str, list[list[float]]] = {r: [] for r in rules}
     for k in range(FOLDS):
         other = (folds != k) & ok & sex_verified & np.isfinite(sex)
-        fitted = fold_platt({v: oof_sex[v] for v in fit_vars}, sex, other)
+        fitted = fold_calibration({v: oof_sex[v] for v in fit_vars}, sex, other)
         if fitted is None:
             continue
-        a, b, lg, yy = fitted
+        a, b, lg, yy, shipped_band = fitted
         ls = np.char.startswith(groups[other].astype(str), "ls:")
         ls2 = np.concatenate([ls] * len(fit_vars))
         usable = (folds != k) & ok & sex_usable & np.isfinite(sex)
         lu = np.concatenate([oof_sex[v][usable] for v in fit_vars])
         yu = np.concatenate([sex[usable]] * len(fit_vars))
         sel = (folds == k) & ok
-        for rule, band in (("verified", sex_band(cal.platt_apply(lg, a, b), yy)),
+        for rule, band in (("verified", shipped_band),
                            ("librispeech_only", choose_band(cal.platt_apply(lg[ls2], a, b), yy[ls2])),
                            ("all_usable_labels", choose_band(cal.platt_apply(lu, a, b), yu)),
                            ("symmetric", choose_band(cal.platt_apply(lg, a, b), yy))):
@@ -1012,10 +1015,10 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
     n = len(sex)
     calib: dict[int, tuple[float, float, tuple[float, float]]] = {}
     for k in range(FOLDS):
-        fitted = fold_platt({v: oof_sex[v] for v in fit_vars}, sex, (folds != k) & ok & sex_verified & np.isfinite(sex))
+        fitted = fold_calibration({v: oof_sex[v] for v in fit_vars}, sex,
+                                  (folds != k) & ok & sex_verified & np.isfinite(sex))
         if fitted is not None:
-            a, b, lg, yy = fitted
-            calib[k] = (a, b, sex_band(cal.platt_apply(lg, a, b), yy))
+            calib[k] = (fitted[0], fitted[1], fitted[4])
     aged = ok & age_usable & np.isfinite(log_age)
     fit_age = {v: oof_age[v] for v in fit_vars}
     level_cache: dict[int, tuple[int, int]] = {}
@@ -1092,16 +1095,17 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
     return out
 
 
-def fold_platt(oof_fit: dict[str, np.ndarray], sex: np.ndarray,
-               other: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray] | None:
-    """Platt scaling fitted on the ``other`` rows' out-of-fold logits of every training channel
-    (cross-fitting: fold k is calibrated on the other folds); (a, b, logits, labels), or None without rows."""
+def fold_calibration(oof_fit: dict[str, np.ndarray], sex: np.ndarray, other: np.ndarray
+                     ) -> tuple[float, float, np.ndarray, np.ndarray, tuple[float, float]] | None:
+    """Platt scaling and the shipped band rule (:func:`sex_band`) fitted on the ``other`` rows' out-of-fold
+    logits of every training channel (cross-fitting: fold k is calibrated on the other folds);
+    (a, b, logits, labels, band), or None without rows."""
     lg = np.concatenate([o[other] for o in oof_fit.values()])
     yy = np.concatenate([sex[other]] * len(oof_fit))
     if not len(lg):
         return None
     a, b = cal.fit_platt(lg, yy)
-    return a, b, lg, yy
+    return a, b, lg, yy, sex_band(cal.platt_apply(lg, a, b), yy)
 
 
 def age_answers(o: np.ndarray, m: np.ndarray, fit_age: dict[str, np.ndarray], log_age: np.ndarray,
@@ -1269,7 +1273,7 @@ def age_probe_metrics(xc: np.ndarray, age: np.ndarray, folds: np.ndarray, mask: 
         tr, te = mask & (folds != k), mask & (folds == k)
         if tr.sum() < 10 or not te.any():
             continue
-        w, b = cal.fit_ridge(emb[tr], age[tr], PROBE_L2)
+        w, b = fit_probe(xc, age, tr)
         pred[te] = emb[te] @ w + b
     m = mask & np.isfinite(pred) & (np.ones(len(age), bool) if scored is None else scored)
     if not m.any():
