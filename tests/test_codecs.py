@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from s2f_desktop.training.codecs import AMR_NB_RATES, amr_nb, narrowband
+from s2f_desktop.training.codecs import AMR_NB_RATES, OPUS_RATES, _code, amr_nb, mp3, narrowband, opus
 
 
 def _tone(sr: int, f: float, seconds: float = 2.0) -> np.ndarray:
@@ -38,3 +40,41 @@ def test_coding_is_deterministic() -> None:
     a, _ = amr_nb(x, 8000)
     b, _ = amr_nb(x, 8000)
     assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("code", [lambda x, sr: opus(x, sr), lambda x, sr: opus(x, sr, OPUS_RATES[1], loss=0.1),
+                                  lambda x, sr: mp3(x, sr)], ids=["opus-16k", "opus-8k-loss10", "mp3-24k"])
+def test_opus_and_mp3_keep_length_pitch_and_level_at_16k(code: Any) -> None:
+    x = _tone(16000, 440.0)
+    y, sr = code(x, 16000)
+    assert sr == 16000 and len(y) == len(x) and y.dtype == np.float32
+    mid = y[2000:-2000]
+    spec = np.abs(np.fft.rfft(mid * np.hanning(len(mid))))
+    assert abs(np.argmax(spec) * 16000 / len(mid) - 440.0) < 10.0
+    level = 20 * np.log10(np.sqrt(np.mean(mid ** 2)) / np.sqrt(np.mean(x[2000:-2000] ** 2)))
+    assert abs(level) < 3.0
+
+
+def test_other_input_rates_come_back_at_16k() -> None:
+    y, sr = opus(_tone(8000, 300.0), 8000)
+    assert sr == 16000 and len(y) == 32000
+    y, sr = mp3(_tone(44100, 300.0, 1.0), 44100)
+    assert sr == 16000 and len(y) == 16000
+
+
+def test_lost_packets_are_concealed_by_repetition_and_fixed_by_the_seed() -> None:
+    # A rising chirp: no two decoded 20 ms frames are equal unless one repeats the last.
+    t = np.arange(16000 * 2) / 16000
+    x = (0.3 * np.sin(2 * np.pi * (200 * t + 400 * t ** 2))).astype(np.float32)
+
+    def repeats(frames: list[np.ndarray]) -> int:
+        return sum(np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
+
+    assert repeats(_code(x, 16000, "libopus", "libopus", OPUS_RATES[1], "s16", 48000)) == 0
+    lossy = _code(x, 16000, "libopus", "libopus", OPUS_RATES[1], "s16", 48000, loss=0.3, seed=7)
+    assert len(lossy) == 101  # 100 packets of input and the encoder's flush: none dropped from the timeline
+    assert 15 <= repeats(lossy) <= 45
+    a, _ = opus(x, 16000, OPUS_RATES[1], loss=0.3, seed=7)
+    b, _ = opus(x, 16000, OPUS_RATES[1], loss=0.3, seed=7)
+    c, _ = opus(x, 16000, OPUS_RATES[1], loss=0.3, seed=8)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)

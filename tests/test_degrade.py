@@ -130,3 +130,45 @@ def test_a_cut_is_scored_only_when_it_shortened_a_clip_that_passes_the_gate() ->
     assert bins["2.5-3 s"]["conditions"] == {"speech-3s": n - 20}
     assert bins["2.5-3 s"]["clips"] == {"female": (n - 20) // 2, "male": (n - 20) // 2}
     assert bins["4.5-6 s"]["conditions"] == {"clean": n - 20} and bins["3-3.5 s"]["conditions"] == {"clean": 20}
+
+
+@pytest.mark.parametrize("percent", [0.5, 2.0, 5.0])
+def test_hard_clipping_clips_the_asked_share_as_the_gate_counts_it(percent: float) -> None:
+    from s2f_desktop.training.degrade import degrade, hard_clip
+
+    x, regions = _bursts(30.0)
+    y = degrade(x, SR, f"clip-{percent:g}pct", "clip")
+    assert np.array_equal(y, hard_clip(x, percent)) and np.max(np.abs(y)) <= 1.0
+    q = assess(y, SR, regions)
+    assert q.clipping_fraction * 100 == pytest.approx(percent, rel=0.15)  # plus samples within 0.1 % of full scale
+    assert ("clipping" in failed_checks(q)) == (percent > 1.0)
+    assert np.array_equal(hard_clip(np.zeros(100, np.float32), 2.0), np.zeros(100, np.float32))  # silence stays
+
+
+def test_the_clipping_study_bins_by_the_measured_share_in_percent() -> None:
+    from s2f_desktop.training.traits_train import FOLDS, degradation_metrics
+
+    n = 200
+    rng = np.random.default_rng(2)
+    sex = np.tile([0.0, 1.0], n // 2)
+    folds = np.arange(n) % FOLDS
+    ok = np.ones(n, bool)
+    logit = np.where(sex == 1, 2.0, -2.0) + rng.normal(0, 1.0, n)
+    oof_sex = {"clean": logit, "telephone": logit, "clip-2pct": logit, "clip-0.5pct": logit}
+    oof_age = {v: np.full(n, 30.0) for v in oof_sex}
+    clean = _feats(n, [0.0] * n, "clipping_fraction", [[]] * n, ok)
+    # Half the clean records predate the clipping field: they are left out of the study, not binned as 0 %.
+    for q in clean["quality"][: n // 2]:
+        del q["clipping_fraction"]
+    half = _feats(n, [0.005] * n, "clipping_fraction", [[]] * n, ok)
+    two = _feats(n, [0.02] * n, "clipping_fraction", [["clipping"]] * (n - 10) + [["clipping", "snr"]] * 10, ok)
+    out = degradation_metrics({"clip-0.5pct": half, "clip-2pct": two}, {"clean": clean, "telephone": clean},
+                              oof_sex, oof_age, ("clean", "telephone"), sex, np.full(n, 30.0),
+                              np.array([f"yt:{i}" for i in range(n)]), folds, ok, np.ones(n, bool),
+                              np.ones(n, bool), n_boot=20)
+    bins = {b["bin"]: b for b in out["clipping"]["bins"]}
+    assert out["clipping"]["lifted_check"] == "clipping"
+    assert bins["0-0.1 %"]["conditions"] == {"clean": n // 2}
+    assert bins["0.1-1 %"]["conditions"] == {"clip-0.5pct": n}
+    assert bins["1-3 %"]["conditions"] == {"clip-2pct": n - 10}  # a second failed check keeps the gate shut
+    assert bins["3-10 %"]["sex"] == {}

@@ -25,6 +25,11 @@ def _row(label: str) -> str:
     return rows[0]
 
 
+def _codec(m: dict[str, Any], variant: str, sex: str) -> dict[str, Any]:
+    e: dict[str, Any] = m[f"sex_{variant}"]["per_sex"][sex]
+    return e
+
+
 def _expected() -> dict[str, list[str]]:
     m = _metrics()["metrics"]
     sc, st = m["sex_clean"], m["sex_telephone"]
@@ -33,6 +38,7 @@ def _expected() -> dict[str, list[str]]:
     q = _metrics()["metrics"]["quality_gate"]["corpora"]["avspeech-968"]["verdicts"]
     snr = {b["bin"]: b["sex"] for b in m["degradation"]["snr"]["bins"]}
     net = {b["bin"]: b["sex"] for b in m["degradation"]["net_speech"]["bins"]}
+    clip = {b["bin"]: b["sex"] for b in m["degradation"]["clipping"]["bins"]}
     return dict([
         ("sex accuracy, verified labels, decided cases", [_ci(sc["abstention_rate"]), _ci(sc["accuracy_decided"])]),
         ("women: band abstention", [f"{_ci(f['abstention_rate'])} / {_ci(f['accuracy_decided'])}; "
@@ -64,6 +70,24 @@ def _expected() -> dict[str, list[str]]:
          [" / ".join(f"{100 * m['age_clean']['coverage_80_by_bin'][b]['value']:.0f} %" for b in ("<20", "20-39",
                                                                                                   "40-59"))
           + f" / {_ci(m['age_clean']['coverage_80_by_bin']['>=60'], digits=0)}"]),
+        ("AMR-NB coded calls", [" / ".join(f"{_codec(m, v, sx)['abstention_rate']['value'] * 100:.1f}"
+                                            for sx in ("female", "male")) + " %" for v in ("amr-nb-12200",
+                                                                                           "amr-nb-4750")]),
+        ("Opus voice message", [", ".join(" / ".join(f"{_codec(m, v, sx)['abstention_rate']['value'] * 100:.1f}"
+                                                     for sx in ("female", "male")) + " %"
+                                          for v in ("opus-16000", "mp3-24000")),
+                                ", ".join(" / ".join(f"{_codec(m, v, sx)['accuracy_decided']['value'] * 100:.1f}"
+                                                     for sx in ("female", "male")) + " %"
+                                          for v in ("opus-16000", "mp3-24000"))]),
+        ("poor VoIP call", [f"{_ci(_codec(m, 'opus-8000-loss10', 'female')['abstention_rate'])} / "
+                            f"{_ci(_codec(m, 'opus-8000-loss10', 'male')['abstention_rate'])}; "
+                            f"{_codec(m, 'opus-8000-loss10', 'female')['mean_p_male']:.3f} "
+                            f"(clean {f['mean_p_male']:.3f})"]),
+        ("sex on clipped copies", [", ".join(
+            f"{100 * clip[b]['female']['abstention_rate']['value']:.1f} % / "
+            f"{100 * clip[b]['female']['accuracy_decided']['value']:.1f} %" for b in ("0.1-1 %", "1-3 %", "3-10 %")),
+            f"(clean {100 * clip['0-0.1 %']['female']['abstention_rate']['value']:.1f} % / "
+            f"{100 * clip['0-0.1 %']['female']['accuracy_decided']['value']:.1f} %)"]),
         ("sex below the gate's net-speech minimum",
          [f"{_ci(net['1.5-2.5 s']['female']['accuracy_decided'])} / "
           f"{_ci(net['1.5-2.5 s']['male']['accuracy_decided'])}"]),
@@ -75,7 +99,8 @@ LABELS = ("sex accuracy, verified labels, decided cases", "women: band abstentio
           "age, band of the median projected onto the external set", "age, 40+ AUC: head / probe",
           "quality verdict on the 968", "age, balanced band accuracy", "sex below the gate's SNR minimum",
           "sex below the gate's net-speech minimum", "age, recall of the median's band",
-          "80 % interval coverage of face-derived ages per band")
+          "80 % interval coverage of face-derived ages per band", "AMR-NB coded calls", "Opus voice message",
+          "poor VoIP call", "sex on clipped copies")
 
 
 def test_every_checked_row_has_its_figures() -> None:

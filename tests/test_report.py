@@ -520,6 +520,6 @@ def test_appendix_quotes_the_metrics_section_with_all_its_subsections() -> None:
     root = Path(__file__).resolve().parents[1] / "models"
     info = load_model_card("traits-v1", "heads.npz", "", root)
     quoted = [h for h, _ in info.sections_md]
-    for sub in ("Women and men (equal treatment)", "Noise and short speech (evaluation only)"):
+    for sub in ("Women and men (equal treatment)", "Noise, short speech and clipping (evaluation only)"):
         assert sub in quoted, sub
     assert "Limits" not in quoted

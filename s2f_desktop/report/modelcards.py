@@ -201,7 +201,7 @@ def load_model_card(model_id: str, file: str, sha256: str, root: Path) -> ModelC
     h, metrics_text = _pick(sections, SECTION_KEYS["metrics"], used)
     used.add(h)
     # The quoted sections in full with their subsections (the metrics section's tables per sex, channel,
-    # codec, source, age, quality gate, noise and short speech), in the card's own order.
+    # codec, source, age, quality gate, noise, short speech and clipping), in the card's own order.
     sections_md = with_subsections(raw, {k for k in used if k})
     if not data:
         d = manifest.get("validation") or manifest.get("data") or manifest.get("datasets")

@@ -12,6 +12,9 @@ through two kinds of degradation before the analysis path:
   which is what the gate compares.
 * ``speech-<n>s``: the clip cut where its detected speech first adds up to ``n`` seconds, as an
   analyst's shorter selection would be; binned by the net speech the gate then measures.
+* ``clip-<p>pct``: the clip amplified until ``p`` % of its samples exceed full scale and hard-clipped
+  there, as a recorder with its input gain set too high would store it (0.5, 2 and 5 %, around the
+  gate's 1 % clipping maximum); binned by the share of clipped samples the gate then measures.
 
 Noise is seeded per clip and variant, so a rerun gives the same mixtures. Training-time only.
 """
@@ -25,15 +28,17 @@ import numpy as np
 NOISE_KINDS = ("pink", "speech-shaped")
 NOISE_SNRS_DB = (20, 15, 10, 5, 0)
 SPEECH_CUTS_S = (2, 3, 4)
+CLIP_PERCENTS = ("0.5", "2", "5")
 #: Evaluation-only variants (see the module docstring); computed by ``s2f-train traits`` without ``--limit``.
 #: Pink noise at five levels; speech-shaped noise (slower to mix, the harder masker) at 5 dB.
 DEGRADATION_VARIANTS: tuple[str, ...] = (
     *(f"noise-pink-{d}db" for d in NOISE_SNRS_DB), "noise-speech-shaped-5db",
-    *(f"speech-{n}s" for n in SPEECH_CUTS_S),
+    *(f"speech-{n}s" for n in SPEECH_CUTS_S), *(f"clip-{p}pct" for p in CLIP_PERCENTS),
 )
 
 
-def _seed(name: str, variant: str) -> int:
+def clip_seed(name: str, variant: str) -> int:
+    """A seed fixed by a clip's file name and a variant, so a rerun draws the same noise or losses."""
     return int.from_bytes(hashlib.sha1(f"{name}|{variant}".encode()).digest()[:8], "little")
 
 
@@ -67,11 +72,23 @@ def cut_to_speech(x: np.ndarray, sr: int, seconds: float) -> np.ndarray:
     return x
 
 
+def hard_clip(x: np.ndarray, percent: float) -> np.ndarray:
+    """``x`` amplified so that ``percent`` % of its samples reach full scale, then clipped at +-1.0."""
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    if not a.size or float(a.max()) <= 0.0:
+        return np.asarray(x, dtype=np.float32)
+    knee = float(np.quantile(a, 1.0 - percent / 100.0))  # this sample level is raised to full scale
+    gain = 1.0 / max(knee, 1e-9)
+    return np.clip(np.asarray(x, dtype=np.float64) * gain, -1.0, 1.0).astype(np.float32)
+
+
 def degrade(x: np.ndarray, sr: int, variant: str, name: str) -> np.ndarray:
     """One of :data:`DEGRADATION_VARIANTS` applied to a decoded clip (``name`` seeds the noise)."""
     if variant.startswith("noise-"):
         kind, level = variant.removeprefix("noise-").rsplit("-", 1)
-        return add_noise(x, sr, kind, float(level.removesuffix("db")), _seed(name, variant))
+        return add_noise(x, sr, kind, float(level.removesuffix("db")), clip_seed(name, variant))
     if variant.startswith("speech-"):
         return cut_to_speech(x, sr, float(variant.removeprefix("speech-").removesuffix("s")))
+    if variant.startswith("clip-"):
+        return hard_clip(x, float(variant.removeprefix("clip-").removesuffix("pct")))
     raise ValueError(f"unknown degradation {variant!r}")

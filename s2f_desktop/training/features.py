@@ -26,8 +26,10 @@ from s2f_desktop.training.data import Item
 #: Bump when the feature code changes (invalidates caches).
 FEATURE_VERSION = "f2-analyze-path"
 VARIANTS = ("clean", "telephone")
-#: Channels the heads are only evaluated on, never trained on (a real codec; see training/codecs.py).
-EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750")
+#: Channels the heads are only evaluated on, never trained on (real codecs; see training/codecs.py):
+#: AMR-NB calls at both ends of its rates, Opus as a voice message and as a poor VoIP call with 10 %
+#: of its packets lost, and a low-rate MP3.
+EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750", "opus-16000", "opus-8000-loss10", "mp3-24000")
 
 
 def clip_features(path: Path, variant: str, encoder: Any) -> Any:
@@ -50,7 +52,17 @@ def variant_audio(path: Path, variant: str) -> tuple[np.ndarray, int]:
         from s2f_desktop.training.codecs import amr_nb
 
         x, sr = amr_nb(x, sr, int(variant.removeprefix("amr-nb-")))
-    elif variant.startswith(("noise-", "speech-")):  # evaluation only: training/degrade.py
+    elif variant.startswith("opus-"):  # evaluation only: "opus-RATE" or "opus-RATE-lossPERCENT"
+        from s2f_desktop.training.codecs import opus
+        from s2f_desktop.training.degrade import clip_seed
+
+        rate, _, lost = variant.removeprefix("opus-").partition("-loss")
+        x, sr = opus(x, sr, int(rate), float(lost or 0) / 100.0, clip_seed(path.name, variant))
+    elif variant.startswith("mp3-"):  # evaluation only
+        from s2f_desktop.training.codecs import mp3
+
+        x, sr = mp3(x, sr, int(variant.removeprefix("mp3-")))
+    elif variant.startswith(("noise-", "speech-", "clip-")):  # evaluation only: training/degrade.py
         from s2f_desktop.training.degrade import degrade
 
         x = degrade(x, sr, variant, path.name)
@@ -71,7 +83,7 @@ def _gate_record(q: Any) -> dict[str, Any]:
     from s2f_desktop.audio.quality import failed_checks
 
     return {"verdict": q.verdict, "net_speech_s": q.net_speech_s, "reasons": list(q.reasons), "snr_db": q.snr_db,
-            "failed": list(failed_checks(q))}
+            "clipping_fraction": q.clipping_fraction, "failed": list(failed_checks(q))}
 
 
 def _gate_version() -> str:

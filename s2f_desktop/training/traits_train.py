@@ -986,6 +986,8 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
 #: Bin edges of the degradation study (issue 13): the gate's estimated SNR (dB) and net speech (s).
 SNR_BINS_DB = (float("-inf"), 0.0, 5.0, 10.0, 15.0, 20.0, float("inf"))
 NET_SPEECH_BINS_S = (0.0, 1.5, 2.5, 3.0, 3.5, 4.5, 6.0, float("inf"))
+#: Clipped samples in % (the gate's maximum is 1 %, its warning 0.1 %).
+CLIPPING_BINS_PCT = (0.0, 0.1, 1.0, 3.0, 10.0, float("inf"))
 
 
 def _bin_name(lo: float, hi: float, unit: str) -> str:
@@ -1001,14 +1003,16 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
                         fit_vars: tuple[str, ...], sex: np.ndarray, log_age: np.ndarray, groups: np.ndarray,
                         folds: np.ndarray, ok: np.ndarray, sex_verified: np.ndarray, age_usable: np.ndarray,
                         n_boot: int) -> dict[str, Any]:
-    """Sex and age answers on noisy and shortened clips, binned by what the gate measures (issue 13).
+    """Sex and age answers on noisy, shortened and clipped clips, binned by what the gate measures (issue 13).
 
     ``deg_feats``: the evaluation-only variants of :mod:`s2f_desktop.training.degrade`; their head
     outputs in ``oof_sex``/``oof_age`` come from each fold's heads, calibrated and banded as in
     :func:`evaluate` (cross-fitted on the training channels). Two studies, each lifting one check of
     the gate so the heads can be scored below its threshold: ``snr`` (clean and noise variants, by
-    the gate's SNR estimate on the mixture) and ``net_speech`` (clean and cut variants, by measured
-    net speech). Every other part of the gate still applies. Verified sex labels, usable face ages.
+    the gate's SNR estimate on the mixture), ``net_speech`` (clean and cut variants, by measured
+    net speech) and ``clipping`` (clean and clipped variants, by the measured share of clipped samples,
+    in %; clean rows whose cached gate record predates that field are left out). Every other part of
+    the gate still applies. Verified sex labels, usable face ages.
     """
     from s2f_desktop.inference.traits import gate_abstain_reason
 
@@ -1024,9 +1028,11 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
     level_cache: dict[int, tuple[int, int]] = {}
     all_feats = {**feats, **deg_feats}
     studies = {
-        "snr": ("snr", "snr_db", SNR_BINS_DB, "dB", [v for v in deg_feats if v.startswith("noise-")]),
+        "snr": ("snr", "snr_db", SNR_BINS_DB, "dB", [v for v in deg_feats if v.startswith("noise-")], 1.0),
         "net_speech": ("net_speech", "net_speech_s", NET_SPEECH_BINS_S, "s",
-                       [v for v in deg_feats if v.startswith("speech-")]),
+                       [v for v in deg_feats if v.startswith("speech-")], 1.0),
+        "clipping": ("clipping", "clipping_fraction", CLIPPING_BINS_PCT, "%",
+                     [v for v in deg_feats if v.startswith("clip-")], 100.0),
     }
     # A degraded copy is scored only when its clean clip passes the whole gate (a clip already noisy,
     # clipped or short says nothing about what the added degradation does), and a cut copy only when
@@ -1036,7 +1042,7 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
                              for q, gi in zip(clean_f["quality"], clean_f["gate_inputs"])], dtype=bool)
     clean_net = np.array([float(q.get("net_speech_s") or 0.0) for q in clean_f["quality"]])
     out: dict[str, Any] = {}
-    for study, (lifted, key, edges, unit, variants) in studies.items():
+    for study, (lifted, key, edges, unit, variants, scale) in studies.items():
         if not variants:
             continue
         cols: dict[str, list[np.ndarray]] = {c: [] for c in ("p", "y", "g", "dec", "val", "cond", "med", "lo", "hi",
@@ -1058,7 +1064,7 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
                 p[sel] = cal.platt_apply(oof_sex[v][sel], a, b)
                 dec[sel] = (p[sel] < band[0]) | (p[sel] > band[1])
             med, lo80, hi80, _ = age_answers(oof_age[v], m & aged, fit_age, log_age, folds, aged, level_cache)
-            val = np.array([np.nan if q.get(key) is None else float(q[key]) for q in f["quality"]])
+            val = np.array([np.nan if q.get(key) is None else scale * float(q[key]) for q in f["quality"]])
             for c, arr in (("p", p), ("y", sex), ("g", groups), ("dec", dec), ("val", val),
                            ("cond", np.full(n, v)), ("med", med), ("lo", lo80), ("hi", hi80),
                            ("age", to_years(log_age)), ("sexed", m & sex_verified & np.isfinite(sex)),
