@@ -74,11 +74,12 @@ def amr_nb(x: np.ndarray, sr: int, bitrate: int = AMR_NB_RATES[0]) -> tuple[np.n
 
 
 #: Opus rates evaluated: 16 kbit/s (a wideband voice message) and 8 kbit/s (a poor VoIP call,
-#: where the encoder falls back to narrow-band SILK).
+#: where the encoder falls back to narrow band).
 OPUS_RATES = (16000, 8000)
 #: MPEG-2 Layer III at 16 kHz, 24 kbit/s: a small recording export.
 MP3_RATE = 24000
-_OPUS_OUT = 48000  # FFmpeg's Opus decoders deliver 48 kHz
+_OPUS_SR = 16000
+_OPUS_FRAME = 320  # 20 ms at 16 kHz
 
 
 def _to_float(frame_array: np.ndarray) -> np.ndarray:
@@ -86,66 +87,109 @@ def _to_float(frame_array: np.ndarray) -> np.ndarray:
     return y / 32768.0 if frame_array.dtype == np.int16 else y
 
 
-def _code(x: np.ndarray, sr: int, encoder: str, decoder: str, bitrate: int, fmt: str, out_sr: int,
-          loss: float = 0.0, seed: int = 0) -> list[np.ndarray]:
-    """Encode ``x`` frame by frame and decode it again; the decoded frames (one list item per packet,
-    at the decoder's rate ``out_sr``). With ``loss`` > 0 each packet is lost with that probability
-    (independently, ``seed`` fixed so a clip always loses the same packets) and its frame is
-    concealed by repeating the last decoded frame (silence before the first)."""
+def _encode(x: np.ndarray, sr: int, encoder: str, bitrate: int, fmt: str) -> tuple[list[Any], Any]:
+    """``x`` (mono float) through an FFmpeg encoder frame by frame: (packets, the opened encoder)."""
     import av
 
     enc: Any = av.CodecContext.create(encoder, "w")
     enc.sample_rate, enc.layout, enc.format, enc.bit_rate = sr, "mono", fmt, int(bitrate)
     enc.open()
-    dec: Any = av.CodecContext.create(decoder, "r")
-    dec.sample_rate, dec.layout = sr, "mono"
-    if enc.extradata:
-        dec.extradata = enc.extradata
     fs = int(enc.frame_size)
     n = len(x)
     pcm = np.concatenate([np.asarray(x, np.float32), np.zeros((-n) % fs, np.float32)])
     if fmt == "s16":
         pcm = np.clip(np.round(pcm * 32767.0), -32768, 32767).astype(np.int16)
-    rng = np.random.default_rng(seed)
-    frames: list[np.ndarray] = []
-
-    def drain(packets: Sequence[Any]) -> None:
-        for p in packets:
-            if loss > 0.0 and rng.random() < loss:
-                last = frames[-1] if frames else None
-                frames.append(last.copy() if last is not None else np.zeros(fs * out_sr // sr, np.float32))
-                continue
-            for fr in dec.decode(p):
-                if int(fr.sample_rate) != out_sr:
-                    raise ValueError(f"{decoder} decoded at {fr.sample_rate} Hz, expected {out_sr} Hz")
-                frames.append(_to_float(fr.to_ndarray()))
-
+    packets: list[Any] = []
     for i in range(0, len(pcm), fs):
         fr = av.AudioFrame.from_ndarray(pcm[i:i + fs].reshape(1, -1), format=fmt, layout="mono")
         fr.sample_rate, fr.pts = sr, i
-        drain(enc.encode(fr))
-    drain(enc.encode(None))
-    return frames
+        packets.extend(enc.encode(fr))
+    packets.extend(enc.encode(None))
+    return packets, enc
+
+
+def lost_packets(count: int, loss: float, seed: int) -> np.ndarray:
+    """Which of ``count`` packets are lost: each independently with probability ``loss`` (``seed`` fixed,
+    so a clip always loses the same packets)."""
+    return np.random.default_rng(seed).random(count) < loss if loss > 0.0 else np.zeros(count, bool)
+
+
+def _libopus() -> Any:
+    """libopus's decoder API through ctypes: the copy inside PyAV's wheel (the one its encoder uses),
+    else the system's. FFmpeg's decoders cannot be told that a packet was lost, libopus can: it then
+    conceals the gap itself (packet loss concealment), as a VoIP receiver does."""
+    import ctypes
+    import ctypes.util
+    import glob
+    import os
+
+    import av
+
+    site = os.path.dirname(os.path.dirname(av.__file__))
+    for cand in [*sorted(glob.glob(os.path.join(site, "av.libs", "libopus*.so*"))), ctypes.util.find_library("opus")]:
+        if not cand:
+            continue
+        try:
+            lib = ctypes.CDLL(cand)
+        except OSError:
+            continue
+        lib.opus_decoder_create.restype = ctypes.c_void_p
+        lib.opus_decoder_create.argtypes = [ctypes.c_int32, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+        lib.opus_decode.restype = ctypes.c_int
+        lib.opus_decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32,
+                                    ctypes.POINTER(ctypes.c_int16), ctypes.c_int, ctypes.c_int]
+        lib.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
+        return lib
+    raise RuntimeError("libopus was not found (neither in PyAV's wheel nor on the system)")
 
 
 def opus(x: np.ndarray, sr: int, bitrate: int = OPUS_RATES[0], loss: float = 0.0, seed: int = 0
          ) -> tuple[np.ndarray, int]:
-    """``x`` (mono, ``sr`` Hz) through libopus at ``bitrate`` (20 ms frames, 16 kHz input) and back;
-    (audio, 16000), the length of the 16 kHz input. ``loss``: share of packets lost (see :func:`_code`;
-    repetition is cruder than Opus's own concealment, which FFmpeg's decoders do not expose)."""
-    x16 = resample_poly(np.asarray(x, np.float64), 16000, sr).astype(np.float32) if sr != 16000 \
+    """``x`` (mono, ``sr`` Hz) through libopus at ``bitrate`` (16 kHz, 20 ms packets, VoIP application)
+    and back; (audio, 16000), the length of the 16 kHz input, the codec's delay removed. ``loss``: share
+    of packets lost at random (:func:`lost_packets`), each concealed by libopus's own packet loss
+    concealment."""
+    import ctypes
+
+    x16 = resample_poly(np.asarray(x, np.float64), _OPUS_SR, sr).astype(np.float32) if sr != _OPUS_SR \
         else np.asarray(x, np.float32)
-    frames = _code(x16, 16000, "libopus", "libopus", bitrate, "s16", _OPUS_OUT, loss, seed)
-    y = np.concatenate(frames) if frames else np.zeros(0, np.float32)
-    y = resample_poly(y.astype(np.float64), 16000, _OPUS_OUT).astype(np.float32)
-    return y[:len(x16)].astype(np.float32), 16000
+    packets, enc = _encode(x16, _OPUS_SR, "libopus", bitrate, "s16")
+    # The OpusHead header (RFC 7845) carries the encoder's delay ("pre-skip") in 48 kHz samples.
+    head = bytes(enc.extradata or b"")
+    pre_skip = int.from_bytes(head[10:12], "little") * _OPUS_SR // 48000 if len(head) >= 12 else 0
+    lib = _libopus()
+    err = ctypes.c_int(0)
+    dec = lib.opus_decoder_create(_OPUS_SR, 1, ctypes.byref(err))
+    if err.value != 0 or not dec:
+        raise RuntimeError(f"libopus could not create a decoder (error {err.value})")
+    buf = (ctypes.c_int16 * (_OPUS_FRAME * 6))()  # room for the longest Opus frame (120 ms)
+    out: list[np.ndarray] = []
+    try:
+        for p, lost in zip(packets, lost_packets(len(packets), loss, seed)):
+            data = bytes(p)
+            got = lib.opus_decode(dec, None, 0, buf, _OPUS_FRAME, 0) if lost else \
+                lib.opus_decode(dec, data, len(data), buf, _OPUS_FRAME * 6, 0)
+            if got < 0:
+                raise RuntimeError(f"libopus could not decode a packet (error {got})")
+            out.append(np.ctypeslib.as_array(buf)[:got].astype(np.float32) / 32768.0)
+    finally:
+        lib.opus_decoder_destroy(dec)
+    y = np.concatenate(out)[pre_skip:] if out else np.zeros(0, np.float32)
+    y = np.concatenate([y, np.zeros(max(0, len(x16) - len(y)), np.float32)])
+    return y[:len(x16)].astype(np.float32), _OPUS_SR
 
 
 def mp3(x: np.ndarray, sr: int, bitrate: int = MP3_RATE) -> tuple[np.ndarray, int]:
-    """``x`` (mono, ``sr`` Hz) through LAME at ``bitrate`` (MPEG-2 Layer III at 16 kHz) and back;
-    (audio, 16000), the length of the 16 kHz input (the coder's delay stays at the start)."""
+    """``x`` (mono, ``sr`` Hz) through LAME at ``bitrate`` (MPEG-2 Layer III at 16 kHz) and FFmpeg's MP3
+    decoder; (audio, 16000), the length of the 16 kHz input (the decoder removes the coder's delay)."""
+    import av
+
     x16 = resample_poly(np.asarray(x, np.float64), 16000, sr).astype(np.float32) if sr != 16000 \
         else np.asarray(x, np.float32)
-    frames = _code(x16, 16000, "libmp3lame", "mp3", bitrate, "fltp", 16000)
+    packets, _ = _encode(x16, 16000, "libmp3lame", bitrate, "fltp")
+    dec: Any = av.CodecContext.create("mp3", "r")
+    dec.sample_rate, dec.layout = 16000, "mono"
+    frames = [_to_float(fr.to_ndarray()) for p in packets for fr in dec.decode(p)]
     y = np.concatenate(frames) if frames else np.zeros(0, np.float32)
+    y = np.concatenate([y, np.zeros(max(0, len(x16) - len(y)), np.float32)])
     return y[:len(x16)].astype(np.float32), 16000

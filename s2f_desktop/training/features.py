@@ -27,9 +27,9 @@ from s2f_desktop.training.data import Item
 FEATURE_VERSION = "f2-analyze-path"
 VARIANTS = ("clean", "telephone")
 #: Channels the heads are only evaluated on, never trained on (real codecs; see training/codecs.py):
-#: AMR-NB calls at both ends of its rates, Opus as a voice message and as a poor VoIP call with 10 %
-#: of its packets lost, and a low-rate MP3.
-EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750", "opus-16000", "opus-8000-loss10", "mp3-24000")
+#: AMR-NB calls at both ends of its rates, Opus as a voice message and as a poor VoIP call (with
+#: and without 10 % of its packets lost), and a low-rate MP3.
+EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750", "opus-16000", "opus-8000", "opus-8000-loss10", "mp3-24000")
 
 
 def clip_features(path: Path, variant: str, encoder: Any) -> Any:
@@ -131,18 +131,19 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
         verdicts: dict[str, dict[str, Any]] = json.loads(vfile.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # none yet, or a damaged file: recompute
         verdicts = {}
-    n_known = len(verdicts)
+    computed: dict[str, dict[str, Any]] = {}  # the records this run computed (new or replacing stale ones)
 
     def save_verdicts() -> None:
-        if len(verdicts) != n_known:
+        if computed:
             vfile.parent.mkdir(parents=True, exist_ok=True)
-            # Merged with what is on disk now, so two runs filling different variants keep both.
+            # Only this run's records are merged over what is on disk now, so two runs filling
+            # different variants keep both, and neither writes back a record the other replaced.
             try:
                 on_disk = json.loads(vfile.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 on_disk = {}
             tmp = vfile.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**on_disk, **verdicts}, sort_keys=True), encoding="utf-8")
+            tmp.write_text(json.dumps({**on_disk, **computed}, sort_keys=True), encoding="utf-8")
             os.replace(tmp, vfile)  # whole or not at all: a killed run leaves the previous file
 
     t0 = time.perf_counter()
@@ -162,11 +163,11 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
                 qd = verdicts.get(_key(it, variant))
                 if qd is None:
                     qd = current_quality(it.path, variant, regions)
-                    verdicts[_key(it, variant)] = qd
+                    verdicts[_key(it, variant)] = computed[_key(it, variant)] = qd
             else:
                 pf = clip_features(it.path, variant, encoder)
                 qd = _gate_record(pf.quality)
-                verdicts[_key(it, variant)] = qd
+                verdicts[_key(it, variant)] = computed[_key(it, variant)] = qd
                 if pf.features is not None:
                     emb, ac, good = pf.features.embedding, pf.features.acoustics.values, True
                 else:  # a clip too short/silent for features: keep a row, mark it

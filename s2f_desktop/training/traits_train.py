@@ -1158,6 +1158,20 @@ def _auc(score: np.ndarray, y: np.ndarray) -> float:
     return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+#: Clip counts by share of clipped samples in the quality-gate section: under the gate's warning
+#: (0.1 %), between the warning and its maximum (1 %), above the maximum.
+CLIPPING_COUNT_BINS = ("< 0.1 %", "0.1-1 %", "> 1 %")
+
+
+def _clipping_bin(fraction: float | None) -> str:
+    from s2f_desktop.audio.quality import MAX_CLIPPING, WARN_CLIPPING
+
+    if fraction is None:
+        return "not recorded"
+    return CLIPPING_COUNT_BINS[0] if fraction <= WARN_CLIPPING else (
+        CLIPPING_COUNT_BINS[1] if fraction <= MAX_CLIPPING else CLIPPING_COUNT_BINS[2])
+
+
 def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], limit: int | None,
                          log: Callable[[str], None]) -> dict[str, Any]:
     """The shipped quality gate on the training corpora and on LibriSpeech test-other, plus the SNR check.
@@ -1181,8 +1195,10 @@ def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], li
         verdicts: collections.Counter[str] = collections.Counter()
         reasons: collections.Counter[str] = collections.Counter()
         snrs = []
+        clipped: collections.Counter[str] = collections.Counter()
         for q in compute_features(its, cache_dir, variants=("clean",), log=log)["clean"]["quality"]:
             verdicts[q["verdict"]] += 1
+            clipped[_clipping_bin(q.get("clipping_fraction"))] += 1
             # The checks that failed (not the warnings, which share words with them).
             for check in q.get("failed", []):
                 reasons[check] += 1
@@ -1193,7 +1209,9 @@ def quality_gate_metrics(data_root: Path, cache_dir: Path, items: list[Item], li
             out["corpora"][name] = {"n": int(sum(verdicts.values())), "verdicts": dict(sorted(verdicts.items())),
                                     "snr_db": {"min": round(float(qs[0]), 1), "p10": round(float(qs[1]), 1),
                                                "median": round(float(qs[2]), 1), "p90": round(float(qs[3]), 1)},
-                                    "insufficient_checks": dict(sorted(reasons.items()))}
+                                    "insufficient_checks": dict(sorted(reasons.items())),
+                                    "clipped_samples": {b: clipped[b] for b in (*CLIPPING_COUNT_BINS, "not recorded")
+                                                        if clipped[b]}}
             log(f"  quality gate on {name}: {out['corpora'][name]}")
     if not limit:
         f = cache_dir / "snr_check_v1.json"
