@@ -172,3 +172,28 @@ def test_the_clipping_study_bins_by_the_measured_share_in_percent() -> None:
     assert bins["0.1-1 %"]["conditions"] == {"clip-0.5pct": n}
     assert bins["1-3 %"]["conditions"] == {"clip-2pct": n - 10}  # a second failed check keeps the gate shut
     assert bins["3-10 %"]["sex"] == {}
+
+
+def test_clips_are_counted_by_the_gate_s_clipping_thresholds() -> None:
+    from s2f_desktop.audio.quality import MAX_CLIPPING, WARN_CLIPPING
+    from s2f_desktop.training.traits_train import _clipping_bin
+
+    assert _clipping_bin(0.0) == _clipping_bin(WARN_CLIPPING) == "< 0.1 %"
+    assert _clipping_bin(WARN_CLIPPING * 1.01) == _clipping_bin(MAX_CLIPPING) == "0.1-1 %"
+    assert _clipping_bin(MAX_CLIPPING * 1.01) == "> 1 %" and _clipping_bin(None) == "not recorded"
+
+
+def test_the_card_s_low_rate_call_sentence_is_read_from_the_metrics() -> None:
+    from s2f_desktop.training.card import _lossy_call_note
+
+    def entry(abst: float, p: float) -> dict[str, Any]:
+        return {"abstention_rate": {"value": abst}, "mean_p_male": p}
+
+    m = {f"sex_{v}": {"per_sex": {"female": entry(fa, fp), "male": entry(ma, 0.97)}}
+         for v, fa, fp, ma in (("clean", 0.086, 0.055, 0.058), ("opus-8000", 0.179, 0.087, 0.046),
+                               ("opus-8000-loss10", 0.167, 0.08, 0.056))}
+    note = _lossy_call_note(m)
+    assert "0.087 / 0.080 / 0.055" in note and "17.9 % / 16.7 % / 8.6 % of women" in note
+    assert "4.6 % / 5.6 % / 5.8 % of men" in note
+    del m["sex_opus-8000"]
+    assert _lossy_call_note(m) == ""

@@ -267,6 +267,10 @@ CODEC_NAMES = {"amr-nb-12200": "AMR-NB 12.2 kbit/s (mobile call)", "amr-nb-4750"
                "mp3-24000": "MP3 24 kbit/s (16 kHz file)"}
 
 
+#: Display names of the coding libraries recorded in metrics.json ("codec_libraries").
+LIBRARY_NAMES = {"pyav": "PyAV", "libopus": "libopus", "ffmpeg_libavcodec": "FFmpeg libavcodec"}
+
+
 def _lossy_call_note(metrics: dict[str, Any]) -> str:
     """One sentence on what a low-rate VoIP call, with and without lost packets, does to the sex decisions of
     women and of men, from the stored metrics."""
@@ -309,14 +313,18 @@ def _codec_md(metrics: dict[str, Any]) -> str:
             "also run through real encoders and decoders (PyAV's FFmpeg; `s2f_desktop/training/codecs.py`), then "
             "through the analysis path as a recording of that kind would arrive: the AMR-NB speech codec of "
             "GSM/UMTS mobile calls (OpenCORE; after a 300-3400 Hz band-pass and 8 kHz sampling) at its highest and "
-            "lowest rates; Opus (libopus, 16 kHz input, 20 ms packets, decoded by libopus itself) at 16 kbit/s as "
+            "lowest rates; Opus (libopus, 16 kHz input, 20 ms packets, FFmpeg's default 'audio' application, "
+            "decoded by libopus itself) at 16 kbit/s as "
             "in a voice message, and at 8 kbit/s (where the encoder mostly falls back to narrow band, which the gate "
             "then flags as telephone band) without and with 10 % of its packets lost at random and independently, "
             "each lost packet concealed by libopus's own packet loss concealment, as a VoIP receiver does; MP3 "
             "(LAME, MPEG-2 Layer III at 16 kHz) at 24 kbit/s. The heads "
             "never saw coded speech: each fold's heads, calibration, band and interval (fitted on the other folds' "
             "clean and simulated-telephone rows) score it; the quality gate applies as in the app. Not simulated: "
-            "G.729, GSM-FR, bursty packet loss, jitter and several codecs in tandem.\n\n"
+            "G.729, GSM-FR, bursty packet loss, jitter and several codecs in tandem."
+            + (" Libraries: " + ", ".join(f"{LIBRARY_NAMES.get(k, k)} {v}"
+                                          for k, v in metrics["codec_libraries"].items()) + "."
+               if metrics.get("codec_libraries") else "") + "\n\n"
             + "\n".join(rows) + "\n\n" + "\n".join(cov))
 
 

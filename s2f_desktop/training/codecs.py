@@ -6,7 +6,7 @@ coding). Case audio is usually coded as well:
 
 * AMR-NB (3GPP TS 26.071), the speech codec of GSM/UMTS mobile calls (issue 13);
 * Opus (RFC 6716), the codec of WhatsApp-style voice messages and most VoIP calls, here at a
-  voice-message rate and at a poor call's rate with lost packets;
+  voice-message rate and at a low call rate, with and without lost packets;
 * MP3 (MPEG-2 Layer III at 16 kHz), a common export format for recordings.
 
 This module runs audio through the encoders and decoders that PyAV's FFmpeg carries (OpenCORE
@@ -125,8 +125,15 @@ def _libopus() -> Any:
 
     import av
 
-    site = os.path.dirname(os.path.dirname(av.__file__))
-    for cand in [*sorted(glob.glob(os.path.join(site, "av.libs", "libopus*.so*"))), ctypes.util.find_library("opus")]:
+    pkg = os.path.dirname(av.__file__)
+    # Where PyAV's wheels keep their bundled libraries: av.libs/ (Linux), av/.dylibs/ (macOS), av.libs/ or
+    # the package folder (Windows).
+    bundled = [g for pattern in (os.path.join(os.path.dirname(pkg), "av.libs", "libopus*.so*"),
+                                 os.path.join(pkg, ".dylibs", "libopus*.dylib"),
+                                 os.path.join(os.path.dirname(pkg), "av.libs", "*opus*.dll"),
+                                 os.path.join(pkg, "*opus*.dll"))
+               for g in sorted(glob.glob(pattern))]
+    for cand in [*bundled, ctypes.util.find_library("opus")]:
         if not cand:
             continue
         try:
@@ -139,13 +146,15 @@ def _libopus() -> Any:
         lib.opus_decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32,
                                     ctypes.POINTER(ctypes.c_int16), ctypes.c_int, ctypes.c_int]
         lib.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
+        lib.opus_get_version_string.restype = ctypes.c_char_p
         return lib
     raise RuntimeError("libopus was not found (neither in PyAV's wheel nor on the system)")
 
 
 def opus(x: np.ndarray, sr: int, bitrate: int = OPUS_RATES[0], loss: float = 0.0, seed: int = 0
          ) -> tuple[np.ndarray, int]:
-    """``x`` (mono, ``sr`` Hz) through libopus at ``bitrate`` (16 kHz, 20 ms packets, VoIP application)
+    """``x`` (mono, ``sr`` Hz) through libopus at ``bitrate`` (16 kHz, 20 ms packets, FFmpeg's default
+    ``audio`` application)
     and back; (audio, 16000), the length of the 16 kHz input, the codec's delay removed. ``loss``: share
     of packets lost at random (:func:`lost_packets`), each concealed by libopus's own packet loss
     concealment."""
@@ -177,6 +186,15 @@ def opus(x: np.ndarray, sr: int, bitrate: int = OPUS_RATES[0], loss: float = 0.0
     y = np.concatenate(out)[pre_skip:] if out else np.zeros(0, np.float32)
     y = np.concatenate([y, np.zeros(max(0, len(x16) - len(y)), np.float32)])
     return y[:len(x16)].astype(np.float32), _OPUS_SR
+
+
+def codec_versions() -> dict[str, str]:
+    """The versions of the coding libraries these channels ran through, for the model's metrics."""
+    import av
+
+    opus_version = str(_libopus().opus_get_version_string().decode()).removeprefix("libopus ")
+    return {"pyav": str(av.__version__), "libopus": opus_version,
+            "ffmpeg_libavcodec": ".".join(str(v) for v in av.library_versions.get("libavcodec", ()))}
 
 
 def mp3(x: np.ndarray, sr: int, bitrate: int = MP3_RATE) -> tuple[np.ndarray, int]:

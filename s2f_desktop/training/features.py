@@ -27,7 +27,7 @@ from s2f_desktop.training.data import Item
 FEATURE_VERSION = "f2-analyze-path"
 VARIANTS = ("clean", "telephone")
 #: Channels the heads are only evaluated on, never trained on (real codecs; see training/codecs.py):
-#: AMR-NB calls at both ends of its rates, Opus as a voice message and as a poor VoIP call (with
+#: AMR-NB calls at both ends of its rates, Opus as a voice message and as a low-rate VoIP call (with
 #: and without 10 % of its packets lost), and a low-rate MP3.
 EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750", "opus-16000", "opus-8000", "opus-8000-loss10", "mp3-24000")
 
@@ -135,16 +135,20 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
 
     def save_verdicts() -> None:
         if computed:
+            import fcntl  # training runs on Linux; the lock serialises runs saving at the same moment
+
             vfile.parent.mkdir(parents=True, exist_ok=True)
-            # Only this run's records are merged over what is on disk now, so two runs filling
-            # different variants keep both, and neither writes back a record the other replaced.
-            try:
-                on_disk = json.loads(vfile.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                on_disk = {}
-            tmp = vfile.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**on_disk, **computed}, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, vfile)  # whole or not at all: a killed run leaves the previous file
+            with open(vfile.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                # Only this run's records are merged over what is on disk now, so two runs filling
+                # different variants keep both, and neither writes back a record the other replaced.
+                try:
+                    on_disk = json.loads(vfile.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    on_disk = {}
+                tmp = vfile.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(json.dumps({**on_disk, **computed}, sort_keys=True), encoding="utf-8")
+                os.replace(tmp, vfile)  # whole or not at all: a killed run leaves the previous file
 
     t0 = time.perf_counter()
     done = 0
@@ -175,9 +179,13 @@ def compute_features(items: list[Item], cache_dir: Path, variants: tuple[str, ..
                     emb, ac, good = np.zeros(256, np.float32), {}, False
                 f.parent.mkdir(parents=True, exist_ok=True)
                 pcm = np.clip(np.round(pf.speech16 * 32767.0), -32768, 32767).astype(np.int16)
-                np.savez(f, embedding=emb, acoustics=np.array(json.dumps(ac)), ok=np.array(good),
-                         quality=np.array(json.dumps(pf.quality.to_dict())),
-                         regions=np.asarray(pf.regions, dtype=np.float64).reshape(-1, 2), speech16=pcm)
+                # Written whole or not at all: a killed run must not leave a truncated file the next run accepts.
+                tmp_f = f.with_name(f"{f.name}.{os.getpid()}.tmp")
+                with open(tmp_f, "wb") as fh:
+                    np.savez(fh, embedding=emb, acoustics=np.array(json.dumps(ac)), ok=np.array(good),
+                             quality=np.array(json.dumps(pf.quality.to_dict())),
+                             regions=np.asarray(pf.regions, dtype=np.float64).reshape(-1, 2), speech16=pcm)
+                os.replace(tmp_f, f)
                 done += 1
                 if done % 100 == 0:
                     log(f"  features: {done} computed ({variant} {i + 1}/{len(items)}, "

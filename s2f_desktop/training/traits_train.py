@@ -471,6 +471,10 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
         metrics["degradation"] = degradation_metrics(
             deg_feats, feats, {**oof_sex, **deg_oof[0]}, {**oof_age, **deg_oof[1]}, TRAIN_VARIANTS, sex, log_age,
             groups, folds, ok, sex_verified, age_usable, n_boot)
+    if eval_variants:
+        from s2f_desktop.training.codecs import codec_versions
+
+        metrics["codec_libraries"] = codec_versions()
     metrics["inner_cv_choices"] = chosen
     metrics["sex_labels_set_aside_per_fold"] = chosen_drop
     metrics["age_ge2e_ridge_probe_clean"] = age_probe_metrics(xc, age, folds, age_train, groups, n_boot,
