@@ -108,15 +108,20 @@ def test_degradation_bins_score_what_the_gate_measures_with_only_one_check_lifte
     assert bins["0-5 dB"]["sex"] == {} and "age" not in bins["0-5 dB"]
 
 
-def test_a_cut_is_scored_only_when_it_shortened_a_clip_that_passes_the_gate() -> None:
-    from s2f_desktop.training.traits_train import FOLDS, degradation_metrics
+def _study_inputs(seed: int, n: int = 200) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """n clips, women and men alternating, spread over the folds, all with features, and sex logits with
+    some errors (so the band is wider than nothing)."""
+    from s2f_desktop.training.traits_train import FOLDS
 
-    n = 200
-    rng = np.random.default_rng(1)
     sex = np.tile([0.0, 1.0], n // 2)
-    folds = np.arange(n) % FOLDS
-    ok = np.ones(n, bool)
-    logit = np.where(sex == 1, 2.0, -2.0) + rng.normal(0, 1.0, n)
+    logit = np.where(sex == 1, 2.0, -2.0) + np.random.default_rng(seed).normal(0, 1.0, n)
+    return n, sex, np.arange(n) % FOLDS, np.ones(n, bool), logit
+
+
+def test_a_cut_is_scored_only_when_it_shortened_a_clip_that_passes_the_gate() -> None:
+    from s2f_desktop.training.traits_train import degradation_metrics
+
+    n, sex, folds, ok, logit = _study_inputs(1)
     oof_sex = {"clean": logit, "telephone": logit, "speech-3s": logit}
     oof_age = {v: np.full(n, 30.0) for v in oof_sex}
     # The last 20 clips hold 3.02 s of speech: a 3 s cut leaves them as they are (the clean row again).
@@ -146,14 +151,9 @@ def test_hard_clipping_clips_the_asked_share_as_the_gate_counts_it(percent: floa
 
 
 def test_the_clipping_study_bins_by_the_measured_share_in_percent() -> None:
-    from s2f_desktop.training.traits_train import FOLDS, degradation_metrics
+    from s2f_desktop.training.traits_train import degradation_metrics
 
-    n = 200
-    rng = np.random.default_rng(2)
-    sex = np.tile([0.0, 1.0], n // 2)
-    folds = np.arange(n) % FOLDS
-    ok = np.ones(n, bool)
-    logit = np.where(sex == 1, 2.0, -2.0) + rng.normal(0, 1.0, n)
+    n, sex, folds, ok, logit = _study_inputs(2)
     oof_sex = {"clean": logit, "telephone": logit, "clip-2pct": logit, "clip-0.5pct": logit}
     oof_age = {v: np.full(n, 30.0) for v in oof_sex}
     clean = _feats(n, [0.0] * n, "clipping_fraction", [[]] * n, ok)
