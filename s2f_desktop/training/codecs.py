@@ -16,6 +16,7 @@ Training and evaluation only; nothing here runs in the app.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -78,8 +79,19 @@ def amr_nb(x: np.ndarray, sr: int, bitrate: int = AMR_NB_RATES[0]) -> tuple[np.n
 OPUS_RATES = (16000, 8000)
 #: MPEG-2 Layer III at 16 kHz, 24 kbit/s: a small recording export.
 MP3_RATE = 24000
-_OPUS_SR = 16000
+_OPUS_SR = 16000  # the rate _at_16k delivers
 _OPUS_FRAME = 320  # 20 ms at 16 kHz
+
+
+def _at_16k(x: np.ndarray, sr: int) -> np.ndarray:
+    """``x`` resampled to the 16 kHz the Opus and MP3 channels code at (as it is when already there)."""
+    return resample_poly(np.asarray(x, np.float64), 16000, sr).astype(np.float32) if sr != 16000 \
+        else np.asarray(x, np.float32)
+
+
+def _length(y: np.ndarray, n: int) -> np.ndarray:
+    """``y`` cut or padded with silence to ``n`` samples (the coded input's length)."""
+    return np.concatenate([y, np.zeros(max(0, n - len(y)), np.float32)])[:n].astype(np.float32)
 
 
 def _to_float(frame_array: np.ndarray) -> np.ndarray:
@@ -114,6 +126,7 @@ def lost_packets(count: int, loss: float, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(count) < loss if loss > 0.0 else np.zeros(count, bool)
 
 
+@lru_cache(maxsize=1)
 def _libopus() -> Any:
     """libopus's decoder API through ctypes: the copy inside PyAV's wheel (the one its encoder uses),
     else the system's. FFmpeg's decoders cannot be told that a packet was lost, libopus can: it then
@@ -160,8 +173,7 @@ def opus(x: np.ndarray, sr: int, bitrate: int = OPUS_RATES[0], loss: float = 0.0
     concealment."""
     import ctypes
 
-    x16 = resample_poly(np.asarray(x, np.float64), _OPUS_SR, sr).astype(np.float32) if sr != _OPUS_SR \
-        else np.asarray(x, np.float32)
+    x16 = _at_16k(x, sr)
     packets, enc = _encode(x16, _OPUS_SR, "libopus", bitrate, "s16")
     # The OpusHead header (RFC 7845) carries the encoder's delay ("pre-skip") in 48 kHz samples.
     head = bytes(enc.extradata or b"")
@@ -184,8 +196,7 @@ def opus(x: np.ndarray, sr: int, bitrate: int = OPUS_RATES[0], loss: float = 0.0
     finally:
         lib.opus_decoder_destroy(dec)
     y = np.concatenate(out)[pre_skip:] if out else np.zeros(0, np.float32)
-    y = np.concatenate([y, np.zeros(max(0, len(x16) - len(y)), np.float32)])
-    return y[:len(x16)].astype(np.float32), _OPUS_SR
+    return _length(y, len(x16)), _OPUS_SR
 
 
 def codec_versions() -> dict[str, str]:
@@ -202,12 +213,9 @@ def mp3(x: np.ndarray, sr: int, bitrate: int = MP3_RATE) -> tuple[np.ndarray, in
     decoder; (audio, 16000), the length of the 16 kHz input (the decoder removes the coder's delay)."""
     import av
 
-    x16 = resample_poly(np.asarray(x, np.float64), 16000, sr).astype(np.float32) if sr != 16000 \
-        else np.asarray(x, np.float32)
+    x16 = _at_16k(x, sr)
     packets, _ = _encode(x16, 16000, "libmp3lame", bitrate, "fltp")
     dec: Any = av.CodecContext.create("mp3", "r")
     dec.sample_rate, dec.layout = 16000, "mono"
     frames = [_to_float(fr.to_ndarray()) for p in packets for fr in dec.decode(p)]
-    y = np.concatenate(frames) if frames else np.zeros(0, np.float32)
-    y = np.concatenate([y, np.zeros(max(0, len(x16) - len(y)), np.float32)])
-    return y[:len(x16)].astype(np.float32), 16000
+    return _length(np.concatenate(frames) if frames else np.zeros(0, np.float32), len(x16)), 16000

@@ -1011,7 +1011,7 @@ def degradation_metrics(deg_feats: dict[str, dict[str, Any]], feats: dict[str, d
 
     ``deg_feats``: the evaluation-only variants of :mod:`s2f_desktop.training.degrade`; their head
     outputs in ``oof_sex``/``oof_age`` come from each fold's heads, calibrated and banded as in
-    :func:`evaluate` (cross-fitted on the training channels). Two studies, each lifting one check of
+    :func:`evaluate` (cross-fitted on the training channels). Three studies, each lifting one check of
     the gate so the heads can be scored below its threshold: ``snr`` (clean and noise variants, by
     the gate's SNR estimate on the mixture), ``net_speech`` (clean and cut variants, by measured
     net speech) and ``clipping`` (clean and clipped variants, by the measured share of clipped samples,
