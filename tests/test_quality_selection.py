@@ -76,14 +76,14 @@ def test_clean_read_speech_measures_clean(shared_data):
 
 @pytest.mark.parametrize("kind", ["white", "pink", "speech-shaped"])
 def test_known_mixtures_within_2_db(shared_data, kind):
-    from s2f_desktop.training.snr_check import _band_frame_power, _coloured
+    from s2f_desktop.training.snr_check import band_frame_power, coloured_noise
 
     decode_mono, speech_regions = _vad()
     x, sr = decode_mono(shared_data / "librispeech-train-clean-251" / "1116-132847-0000.flac")
     reg = speech_regions(x, sr)
-    s_pow = _band_frame_power(x, sr, reg)
-    noise = _coloured(kind, x.size, sr, np.random.default_rng(1), x)
-    n_pow = _band_frame_power(noise, sr, None)
+    s_pow = band_frame_power(x, sr, reg)
+    noise = coloured_noise(kind, x.size, sr, np.random.default_rng(1), x)
+    n_pow = band_frame_power(noise, sr, None)
     for target in (20.0, 10.0, 5.0):
         mix = (x + np.sqrt(s_pow / (n_pow * 10 ** (target / 10))) * noise).astype(np.float32)
         est = assess(mix, sr, speech_regions(mix, sr))

@@ -17,6 +17,10 @@ through two kinds of degradation before the analysis path:
   gate's 1 % clipping maximum); binned by the share of clipped samples the gate then measures.
 
 Noise is seeded per clip and variant, so a rerun gives the same mixtures. Training-time only.
+
+Speech detection runs again on the clean clip here (about 0.2 s a copy), although the clean variant's
+cache holds its regions: a copy is then a function of its clip alone, and can be made (and tested)
+without a filled cache or the cache's bookkeeping.
 """
 
 from __future__ import annotations
@@ -45,14 +49,14 @@ def clip_seed(name: str, variant: str) -> int:
 def add_noise(x: np.ndarray, sr: int, kind: str, snr_db: float, seed: int) -> np.ndarray:
     """``x`` plus ``kind`` noise at ``snr_db`` below its speech power (silero speech frames, gate band)."""
     from s2f_desktop.inference.features import speech_regions
-    from s2f_desktop.training.snr_check import _band_frame_power, _coloured
+    from s2f_desktop.training.snr_check import band_frame_power, coloured_noise
 
     regions = speech_regions(x, sr)
     if not regions:  # nothing to set a level against: the clip stays as it is (the gate stops it anyway)
         return x
     rng = np.random.default_rng(seed)
-    noise = _coloured(kind, x.size, sr, rng, x)
-    gain = np.sqrt(_band_frame_power(x, sr, regions) / (_band_frame_power(noise, sr, None) * 10 ** (snr_db / 10)))
+    noise = coloured_noise(kind, x.size, sr, rng, x)
+    gain = np.sqrt(band_frame_power(x, sr, regions) / (band_frame_power(noise, sr, None) * 10 ** (snr_db / 10)))
     y: np.ndarray = (x + gain * noise).astype(np.float32)
     peak = float(np.max(np.abs(y)))
     if peak > 0.99:  # the level a recorder's gain would set: noise must not add clipping, a separate check

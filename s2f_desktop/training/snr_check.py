@@ -29,7 +29,10 @@ N_UTTERANCES = 6
 SEED = 13
 
 
-def _coloured(kind: str, n: int, sr: int, rng: np.random.Generator, ref: np.ndarray) -> np.ndarray:
+def coloured_noise(kind: str, n: int, sr: int, rng: np.random.Generator, ref: np.ndarray) -> np.ndarray:
+    """``n`` samples of one of :data:`NOISE_TYPES` (unscaled); ``speech-shaped`` follows the long-term
+    spectrum of ``ref``. Shared with :mod:`s2f_desktop.training.degrade`, so the degradation study mixes
+    the same noises this check validates the estimator on."""
     w = rng.standard_normal(n)
     if kind == "white":
         return w
@@ -51,7 +54,11 @@ def _coloured(kind: str, n: int, sr: int, rng: np.random.Generator, ref: np.ndar
     raise ValueError(kind)
 
 
-def _band_frame_power(x: np.ndarray, sr: int, regions: list[tuple[float, float]] | None) -> float:
+def band_frame_power(x: np.ndarray, sr: int, regions: list[tuple[float, float]] | None) -> float:
+    """Mean power of ``x``'s frames inside ``regions`` (all frames when None), framed and high-passed as
+    the quality gate does: mixtures set with it hit the SNR the gate defines, which is what this check
+    and the degradation study compare against. It uses the gate's own private framing on purpose, so
+    the two cannot drift apart."""
     from s2f_desktop.audio.quality import FRAME_S, _frame_powers, _speech_band
 
     frame = int(round(FRAME_S * sr))
@@ -83,10 +90,10 @@ def run_check(data: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
             break
     rows: list[dict[str, Any]] = []
     for stem, x, sr, reg, clean_db in chosen:
-        s_pow = _band_frame_power(x, sr, reg)
+        s_pow = band_frame_power(x, sr, reg)
         for kind in NOISE_TYPES:
-            noise = _coloured(kind, x.size, sr, rng, x)
-            n_pow = _band_frame_power(noise, sr, None)
+            noise = coloured_noise(kind, x.size, sr, rng, x)
+            n_pow = band_frame_power(noise, sr, None)
             for target in TARGET_SNRS_DB:
                 g = np.sqrt(s_pow / (n_pow * 10 ** (target / 10)))
                 mix = (x + g * noise).astype(np.float32)

@@ -1,0 +1,146 @@
+"""The measured figures that document the quality gate's thresholds (the ``#:`` comments above each
+constant in ``audio/quality.py``) are the stored ones (models/traits-v1/metrics.json): a retrain that
+moves a number fails here until the comment says the new one, so a threshold's stated source cannot
+silently drift from the model it guards."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s2f_desktop.audio import quality
+from s2f_desktop.training.card import _ci
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _comment(name: str) -> str:
+    """The ``#:`` block right above ``name = ...`` in quality.py, joined into one line."""
+    lines = Path(quality.__file__).read_text(encoding="utf-8").splitlines()
+    at = next(i for i, ln in enumerate(lines) if re.match(rf"{name}\s*=", ln))
+    block: list[str] = []
+    for ln in reversed(lines[:at]):
+        if not ln.startswith("#:"):
+            break
+        block.insert(0, ln.removeprefix("#:").strip())
+    assert block, f"{name} has no #: comment"
+    return " ".join(block)
+
+
+def _metrics() -> dict[str, Any]:
+    m: dict[str, Any] = json.loads((ROOT / "models" / "traits-v1" / "metrics.json").read_text(encoding="utf-8"))
+    return m["metrics"]
+
+
+def _bins(study: str) -> dict[str, dict[str, Any]]:
+    return {b["bin"]: b for b in _metrics()["degradation"][study]["bins"]}
+
+
+def _pct(v: dict[str, Any] | float) -> float:
+    return 100 * (v["value"] if isinstance(v, dict) else v)
+
+
+def _pair(b: dict[str, Any], key: str, fmt: str = ".1f") -> str:
+    """'women / men' of one bin, as the comments write it (percent unless ``fmt`` says otherwise)."""
+    return " / ".join(format(_pct(b["sex"][s][key]), fmt) for s in ("female", "male"))
+
+
+def _span(values: list[float], fmt: str = ".1f") -> str:
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _expected() -> dict[str, list[str]]:
+    net, snr, clip = _bins("net_speech"), _bins("snr"), _bins("clipping")
+    gate = _metrics()["quality_gate"]["corpora"]
+    av, ls = gate["avspeech-968"], gate["librispeech-train-clean-251"]
+    mid = ("3-3.5 s", "3.5-4.5 s", "4.5-6 s")
+    mid_snr = ("5-10 dB", "10-15 dB", "15-20 dB")
+    female = {b: clip[b]["sex"]["female"] for b in ("0-0.1 %", "0.1-1 %", "1-3 %", "3-10 %")}
+    male = [clip[b]["sex"]["male"] for b in ("0-0.1 %", "0.1-1 %", "1-3 %", "3-10 %")]
+    return {
+        "MIN_NET_SPEECH_S": [
+            f"{_pair(net['1.5-2.5 s'], 'accuracy_decided')} % at 1.5-2.5 s",
+            f"{_span([_pct(net[b]['sex']['female']['accuracy_decided']) for b in mid])} / "
+            f"{_span([_pct(net[b]['sex']['male']['accuracy_decided']) for b in mid])} % at 3-6 s",
+            f"2.5-3 s bin ({net['2.5-3 s']['sex']['female']['n']} / {net['2.5-3 s']['sex']['male']['n']} rows)",
+        ],
+        "MIN_SNR_DB": [
+            f"{av['insufficient_checks']['snr']} of the {av['n']} avspeech clips fall below it",
+            *(f"{_pair(snr[b], 'accuracy_decided')} % {'right at' if b == '15-20 dB' else 'at'} {b}"
+              for b in ("15-20 dB", "10-15 dB", "5-10 dB", "0-5 dB")),
+            f"abstention rose to {_pair(snr['0-5 dB'], 'abstention_rate', '.0f')} %",
+            f"({_span([_pct(snr[b]['sex'][s]['abstention_rate']) for b in mid_snr for s in ('female', 'male')], '.0f')}"
+            " % at 5-20 dB)",
+        ],
+        "WARN_SNR_DB": [
+            f"{_pair(snr['15-20 dB'], 'accuracy_decided')} % right at 15-20 dB",
+            f"{_pair(snr['>= 20 dB'], 'accuracy_decided')} % at 20 dB and above",
+            f"against {_pair(snr['10-15 dB'], 'accuracy_decided')} % at 10-15 dB",
+            f"LibriSpeech train-clean median {ls['snr_db']['median']} dB (10th percentile {ls['snr_db']['p10']} dB)",
+            f"avspeech median {av['snr_db']['median']} dB (10th percentile {av['snr_db']['p10']} dB)",
+        ],
+        "MAX_CLIPPING": [
+            "(their mean stated P(male) " + ", ".join(
+                f"{female[b]['mean_p_male']:.3f} " + ("clean" if b == "0-0.1 %" else f"at {b}")
+                for b in female) + ")",
+            f"women's abstention rose from {_pct(female['0-0.1 %']['abstention_rate']):.1f} % to "
+            + " / ".join(f"{_pct(female[b]['abstention_rate']):.1f}" for b in ("0.1-1 %", "1-3 %", "3-10 %")) + " %",
+            f"decided accuracy fell from {_pct(female['0-0.1 %']['accuracy_decided']):.1f} % to "
+            + " / ".join(f"{_pct(female[b]['accuracy_decided']):.1f}" for b in ("0.1-1 %", "1-3 %", "3-10 %")) + " %",
+            f"(men {_span([_pct(e['abstention_rate']) for e in male])} %, "
+            f"{_span([_pct(e['accuracy_decided']) for e in male])} %)",
+        ],
+        "WARN_CLIPPING": [
+            f"abstention {_ci(female['0.1-1 %']['abstention_rate'])} "
+            f"against {_ci(female['0-0.1 %']['abstention_rate'])}",
+        ],
+    }
+
+
+def test_every_documented_threshold_is_checked() -> None:
+    # The thresholds whose comments quote traits-v1's measurements; a new measured comment belongs here.
+    source = Path(quality.__file__).read_text(encoding="utf-8")
+    constants = re.findall(r"^([A-Z][A-Z0-9_]*)\s*=", source, flags=re.MULTILINE)
+    measured = {name for name in constants if "traits-v1" in _comment_or_empty(name)}
+    assert measured == set(_expected())
+
+
+def _comment_or_empty(name: str) -> str:
+    try:
+        return _comment(name)
+    except AssertionError:  # a constant without a #: comment quotes nothing
+        return ""
+
+
+@pytest.mark.parametrize("name", sorted(_expected()))
+def test_threshold_comment_quotes_the_stored_figures(name: str) -> None:
+    text = _comment(name)
+    missing = [f for f in _expected()[name] if f not in text]
+    assert not missing, f"quality.{name}'s comment does not say {missing}; it says: {text}"
+
+
+def test_the_figures_still_bear_out_the_comments_conclusions() -> None:
+    # The comments draw conclusions, not only numbers: these fail when a retrain would make them wrong.
+    net, snr, clip = _bins("net_speech"), _bins("snr"), _bins("clipping")
+    women = [clip[b]["sex"]["female"] for b in ("0-0.1 %", "0.1-1 %", "1-3 %", "3-10 %")]
+    # "clipping moves women's voices toward male ... the effect grows steadily"
+    assert [w["mean_p_male"] for w in women] == sorted(w["mean_p_male"] for w in women)
+    # "above it women abstain about twice as often as on clean speech (intervals apart)"
+    assert women[2]["abstention_rate"]["ci95"][0] > women[0]["abstention_rate"]["ci95"][1]
+    # "5-15 dB is one plateau": the decided-accuracy intervals of 5-10 and 10-15 dB overlap, both sexes
+    for s in ("female", "male"):
+        a, b = (snr[k]["sex"][s]["accuracy_decided"]["ci95"] for k in ("5-10 dB", "10-15 dB"))
+        assert a[0] <= b[1] and b[0] <= a[1]
+    # "2 s ... decided about as well as 3-6 s": 1.5-2.5 s lies inside the 3-6 s bins' intervals
+    for s in ("female", "male"):
+        v = net["1.5-2.5 s"]["sex"][s]["accuracy_decided"]["value"]
+        assert any(lo <= v <= hi for lo, hi in (net[b]["sex"][s]["accuracy_decided"]["ci95"]
+                                                  for b in ("3-3.5 s", "3.5-4.5 s", "4.5-6 s")))
+    # WARN_CLIPPING: "the 0.1-1 % bin (nearly all of it the 0.5 % copies)"
+    cond = clip["0.1-1 %"]["conditions"]
+    assert cond.get("clip-0.5pct", 0) >= 0.95 * sum(cond.values())
