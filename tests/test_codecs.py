@@ -1,4 +1,4 @@
-"""The AMR-NB channel used to evaluate the trait heads on coded calls (training/codecs.py)."""
+"""The real-codec channels used to evaluate the trait heads on coded speech (training/codecs.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from s2f_desktop.training.codecs import AMR_NB_RATES, OPUS_RATES, amr_nb, lost_packets, mp3, narrowband, opus
+from s2f_desktop.training.codecs import (
+    AMR_NB_RATES,
+    OPUS_RATES,
+    amr_nb,
+    amr_nb_to_g711,
+    g711,
+    g723_1,
+    lost_packets,
+    mp3,
+    narrowband,
+    opus,
+)
 
 
 def _tone(sr: int, f: float, seconds: float = 2.0) -> np.ndarray:
@@ -16,10 +27,12 @@ def _tone(sr: int, f: float, seconds: float = 2.0) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
 
 
-@pytest.mark.parametrize("rate", AMR_NB_RATES)
-def test_amr_nb_keeps_length_pitch_and_level_of_a_voiced_tone(rate: int) -> None:
+@pytest.mark.parametrize("code", [*(lambda x, sr, r=r: amr_nb(x, sr, r) for r in AMR_NB_RATES), g711, g723_1,
+                                  amr_nb_to_g711],
+                         ids=[*(f"amr-nb-{r}" for r in AMR_NB_RATES), "g711", "g723.1", "amr-nb-then-g711"])
+def test_call_codecs_keep_length_pitch_and_level_of_a_voiced_tone(code: Any) -> None:
     x = _tone(16000, 440.0)
-    y, sr = amr_nb(x, 16000, rate)
+    y, sr = code(x, 16000)
     assert sr == 8000 and len(y) == len(x) // 2 and y.dtype == np.float32
     mid = y[2000:-2000]
     spec = np.abs(np.fft.rfft(mid * np.hanning(len(mid))))
@@ -117,3 +130,34 @@ def test_the_gate_sees_low_rate_opus_as_telephone_band_and_16_kbits_as_wideband(
         y, ys = opus(x, sr, **kw)
         q = assess(y, ys, speech_regions(y, ys))
         assert q.telephone_band == narrow, (kw, q.bandwidth_hz)
+
+
+@pytest.mark.needs_data
+def test_g711_and_g723_1_code_speech_as_their_standards_do(shared_data: Path) -> None:
+    from s2f_desktop.inference.features import decode_mono
+
+    x, sr = decode_mono(sorted((shared_data / "librispeech-train-clean-251").glob("*.flac"))[3])
+    ref = narrowband(x, sr)
+    seg = ref[8000:24000]
+
+    def lag_and_snr(y: np.ndarray) -> tuple[int, float]:
+        k = int(np.argmax([float(np.dot(y[8000 + k:24000 + k], seg)) for k in range(-50, 400)])) - 50
+        e = y[8000 + k:24000 + k] - seg
+        return k, float(10 * np.log10(np.sum(seg ** 2) / np.sum(e ** 2)))
+
+    # G.711 is 8-bit mu-law sample by sample: no delay, and about 38 dB of signal to quantisation noise on
+    # speech (neither lossless nor worse than its 8 bits allow).
+    y, ys = g711(x, sr)
+    lag, snr = lag_and_snr(y)
+    assert ys == 8000 and len(y) == len(ref) and lag == 0 and 33.0 < snr < 42.0
+    # G.723.1 looks 7.5 ms (60 samples) ahead and rebuilds the waveform only roughly (a CELP-family coder).
+    y, ys = g723_1(x, sr)
+    lag, snr = lag_and_snr(y)
+    assert ys == 8000 and len(y) == len(ref) and lag == 60 and 5.0 < snr < 20.0
+
+
+def test_the_tandem_call_is_amr_nb_coded_again_as_g711() -> None:
+    x = np.random.default_rng(1).standard_normal(16000 * 2).astype(np.float32) * 0.1
+    y, sr = amr_nb_to_g711(x, 16000)
+    a, _ = amr_nb(x, 16000)
+    assert sr == 8000 and np.array_equal(y, g711(a, 8000)[0]) and not np.array_equal(y, a)

@@ -73,6 +73,18 @@ def _expected() -> dict[str, list[str]]:
         ("AMR-NB coded calls", [" / ".join(f"{_codec(m, v, sx)['abstention_rate']['value'] * 100:.1f}"
                                             for sx in ("female", "male")) + " %" for v in ("amr-nb-12200",
                                                                                            "amr-nb-4750")]),
+        ("fixed-network and transcoded calls", [
+            f"{_codec(m, 'g711-64000', 'female')['abstention_rate']['value'] * 100:.1f} / "
+            f"{_codec(m, 'g711-64000', 'male')['abstention_rate']['value'] * 100:.1f} %, "
+            f"{_codec(m, 'tandem-amr-nb-12200-g711', 'female')['abstention_rate']['value'] * 100:.1f} % / "
+            f"{_ci(_codec(m, 'tandem-amr-nb-12200-g711', 'male')['abstention_rate'])}, "
+            f"{_codec(m, 'g723.1-6300', 'female')['abstention_rate']['value'] * 100:.1f} / "
+            f"{_codec(m, 'g723.1-6300', 'male')['abstention_rate']['value'] * 100:.1f} %",
+            "{:.1f}–{:.1f} %".format(*(f(100 * _codec(m, v, sx)['accuracy_decided']['value']
+                                         for v in ("g711-64000", "tandem-amr-nb-12200-g711", "g723.1-6300")
+                                         for sx in ("female", "male")) for f in (min, max))),
+            f"(mean stated P(male) {_codec(m, 'tandem-amr-nb-12200-g711', 'male')['mean_p_male']:.3f}, "
+            f"clean {ml['mean_p_male']:.3f})"]),
         ("Opus voice message", [", ".join(" / ".join(f"{_codec(m, v, sx)['abstention_rate']['value'] * 100:.1f}"
                                                      for sx in ("female", "male")) + " %"
                                           for v in ("opus-16000", "mp3-24000")),
@@ -103,7 +115,8 @@ LABELS = ("sex accuracy, verified labels, decided cases", "women: band abstentio
           "age, band of the median projected onto the external set", "age, 40+ AUC: head / probe",
           "quality verdict on the 968", "age, balanced band accuracy", "sex below the gate's SNR minimum",
           "sex below the gate's net-speech minimum", "age, recall of the median's band",
-          "80 % interval coverage of face-derived ages per band", "AMR-NB coded calls", "Opus voice message",
+          "80 % interval coverage of face-derived ages per band", "AMR-NB coded calls",
+          "fixed-network and transcoded calls", "Opus voice message",
           "low-rate VoIP call", "sex on clipped copies")
 
 
@@ -126,6 +139,9 @@ def test_readme_prose_quotes_the_low_rate_call_abstention() -> None:
     share = f"{lo} %" if lo == hi else f"{lo}–{hi} %"
     text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     assert f"the model abstains on {share} of women there" in text
+    men = round(100 * _codec(m, "tandem-amr-nb-12200-g711", "male")["abstention_rate"]["value"])
+    assert f"transcoded to G.711 on its way to a landline drifts men's voices toward female instead: the model " \
+           f"abstains on {men} % of men there" in text
 
 
 def test_readme_states_the_shipped_age_head() -> None:

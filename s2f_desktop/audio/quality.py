@@ -452,7 +452,8 @@ def _report(st: _Stats) -> QualityReport:
     elif telephone:
         warn.append(f"telephone-band audio (effective bandwidth {bandwidth:.0f} Hz): upper formants are lost; the "
                     "trait models were trained on a simulated telephone channel and evaluated, not trained, on "
-                    "real call codecs (AMR-NB, low-rate Opus), where they are less accurate (model card)")
+                    "real call codecs (AMR-NB, G.711, G.723.1, low-rate Opus), where they abstain more often or "
+                    "decide less accurately (model card)")
     if level is not None and level < MIN_LEVEL_DBFS:
         warn.append(f"speech level {level:.1f} dBFS is below {MIN_LEVEL_DBFS:g} dBFS")
     verdict = "insufficient" if bad else ("warn" if warn else "ok")

@@ -5,12 +5,17 @@ channel (:func:`s2f_desktop.voice.channel.telephone_band`: band-pass and 8 kHz s
 coding). Case audio is usually coded as well:
 
 * AMR-NB (3GPP TS 26.071), the speech codec of GSM/UMTS mobile calls (issue 13);
+* G.711 mu-law (ITU-T G.711, 64 kbit/s), the fixed telephone network's and most SIP trunks' coding;
+* G.723.1 (ITU-T G.723.1, 6.3 kbit/s), a low-rate CELP-family codec of older VoIP and video-conference
+  systems, standing in for G.729, which FFmpeg can decode but not encode;
+* AMR-NB then G.711 in tandem, as a mobile-to-landline call is transcoded at the network's gateway;
 * Opus (RFC 6716), the codec of WhatsApp-style voice messages and most VoIP calls, here at a
   voice-message rate and at a low call rate, with and without lost packets;
 * MP3 (MPEG-2 Layer III at 16 kHz), a common export format for recordings.
 
 This module runs audio through the encoders and decoders that PyAV's FFmpeg carries (OpenCORE
-AMR-NB, libopus, LAME), so the models can be *evaluated* (never trained) on coded speech.
+AMR-NB, FFmpeg's own G.711 and G.723.1, libopus, LAME), so the models can be *evaluated* (never
+trained) on coded speech.
 Training and evaluation only; nothing here runs in the app.
 """
 
@@ -44,17 +49,49 @@ def amr_nb(x: np.ndarray, sr: int, bitrate: int = AMR_NB_RATES[0]) -> tuple[np.n
     The decoded audio keeps the length of the 8 kHz input (the codec's few samples of delay
     stay at the start; the tail it flushes is cut).
     """
+    return _narrowband_codec(x, sr, "libopencore_amrnb", "amrnb", bitrate, _FRAME)
+
+
+#: G.711's one rate (8-bit mu-law samples at 8 kHz) and G.723.1's higher rate (6.3 kbit/s; FFmpeg's
+#: encoder has no other).
+G711_RATE = 64000
+G723_1_RATE = 6300
+
+
+def g711(x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
+    """``x`` (mono, ``sr`` Hz) through a narrow-band front end and G.711 mu-law; (audio, 8000), the
+    length of the 8 kHz input (the coding is sample by sample, without delay)."""
+    return _narrowband_codec(x, sr, "pcm_mulaw", "pcm_mulaw", G711_RATE, _FRAME)
+
+
+def g723_1(x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
+    """``x`` (mono, ``sr`` Hz) through a narrow-band front end and G.723.1 at 6.3 kbit/s (30 ms frames);
+    (audio, 8000), the length of the 8 kHz input (the codec's delay stays at the start)."""
+    return _narrowband_codec(x, sr, "g723_1", "g723_1", G723_1_RATE, 240)
+
+
+def amr_nb_to_g711(x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
+    """A mobile-to-landline call: AMR-NB at 12.2 kbit/s, decoded at the network's gateway and coded
+    again as G.711 mu-law (codecs in tandem, each with its own 300-3400 Hz front end); (audio, 8000)."""
+    y, ys = amr_nb(x, sr, AMR_NB_RATES[0])
+    return g711(y, ys)
+
+
+def _narrowband_codec(x: np.ndarray, sr: int, encoder: str, decoder: str, bitrate: int, frame: int
+                      ) -> tuple[np.ndarray, int]:
+    """``x`` through the narrow-band front end, an FFmpeg speech encoder fed ``frame`` samples at a time
+    (s16 at 8 kHz) and its decoder; (audio, 8000), cut to the 8 kHz input's length."""
     import av
 
     y8 = narrowband(x, sr)
     pcm = np.clip(np.round(y8 * 32767.0), -32768, 32767).astype(np.int16)
     n = len(pcm)
-    pcm = np.concatenate([pcm, np.zeros((-n) % _FRAME, np.int16)])
+    pcm = np.concatenate([pcm, np.zeros((-n) % frame, np.int16)])
     # PyAV types create() as the generic CodecContext; these are audio contexts.
-    enc: Any = av.CodecContext.create("libopencore_amrnb", "w")
+    enc: Any = av.CodecContext.create(encoder, "w")
     enc.sample_rate, enc.layout, enc.format, enc.bit_rate = CALL_RATE, "mono", "s16", int(bitrate)
     enc.open()
-    dec: Any = av.CodecContext.create("amrnb", "r")
+    dec: Any = av.CodecContext.create(decoder, "r")
     dec.sample_rate, dec.layout = CALL_RATE, "mono"
     out: list[np.ndarray] = []
 
@@ -63,15 +100,15 @@ def amr_nb(x: np.ndarray, sr: int, bitrate: int = AMR_NB_RATES[0]) -> tuple[np.n
             for fr in dec.decode(p):
                 out.append(fr.to_ndarray().reshape(-1).astype(np.float32))
 
-    for i in range(0, len(pcm), _FRAME):
-        fr = av.AudioFrame.from_ndarray(pcm[i:i + _FRAME].reshape(1, -1), format="s16", layout="mono")
+    for i in range(0, len(pcm), frame):
+        fr = av.AudioFrame.from_ndarray(pcm[i:i + frame].reshape(1, -1), format="s16", layout="mono")
         fr.sample_rate, fr.pts = CALL_RATE, i
         drain(enc.encode(fr))
     drain(enc.encode(None))
     y = np.concatenate(out) if out else np.zeros(0, np.float32)
     if y.size and np.abs(y).max() > 2.0:  # an integer sample format: scale to [-1, 1]
         y = y / 32768.0
-    return y[:n].astype(np.float32), CALL_RATE
+    return _length(y.astype(np.float32), n), CALL_RATE
 
 
 #: Opus rates evaluated: 16 kbit/s (a wideband voice message) and 8 kbit/s (a poor VoIP call,

@@ -27,9 +27,11 @@ from s2f_desktop.training.data import Item
 FEATURE_VERSION = "f2-analyze-path"
 VARIANTS = ("clean", "telephone")
 #: Channels the heads are only evaluated on, never trained on (real codecs; see training/codecs.py):
-#: AMR-NB calls at both ends of its rates, Opus as a voice message and as a low-rate VoIP call (with
-#: and without 10 % of its packets lost), and a low-rate MP3.
-EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750", "opus-16000", "opus-8000", "opus-8000-loss10", "mp3-24000")
+#: AMR-NB calls at both ends of its rates, a fixed-network call (G.711 mu-law), a mobile-to-landline
+#: call (AMR-NB then G.711), a low-rate CELP VoIP call (G.723.1), Opus as a voice message and as a
+#: low-rate VoIP call (with and without 10 % of its packets lost), and a low-rate MP3.
+EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750", "g711-64000", "tandem-amr-nb-12200-g711", "g723.1-6300",
+                 "opus-16000", "opus-8000", "opus-8000-loss10", "mp3-24000")
 
 
 def clip_features(path: Path, variant: str, encoder: Any) -> Any:
@@ -52,6 +54,18 @@ def variant_audio(path: Path, variant: str) -> tuple[np.ndarray, int]:
         from s2f_desktop.training.codecs import amr_nb
 
         x, sr = amr_nb(x, sr, int(variant.removeprefix("amr-nb-")))
+    elif variant == "g711-64000":  # evaluation only: a fixed-network call
+        from s2f_desktop.training.codecs import g711
+
+        x, sr = g711(x, sr)
+    elif variant == "tandem-amr-nb-12200-g711":  # evaluation only: a mobile-to-landline call
+        from s2f_desktop.training.codecs import amr_nb_to_g711
+
+        x, sr = amr_nb_to_g711(x, sr)
+    elif variant == "g723.1-6300":  # evaluation only: a low-rate CELP VoIP call
+        from s2f_desktop.training.codecs import g723_1
+
+        x, sr = g723_1(x, sr)
     elif variant.startswith("opus-"):  # evaluation only: "opus-RATE" or "opus-RATE-lossPERCENT"
         from s2f_desktop.training.codecs import opus
         from s2f_desktop.training.degrade import clip_seed
