@@ -10,6 +10,7 @@ import pytest
 
 from s2f_desktop.training.codecs import (
     AMR_NB_RATES,
+    BURST_PACKETS,
     OPUS_RATES,
     amr_nb,
     amr_nb_to_g711,
@@ -150,14 +151,66 @@ def test_g711_and_g723_1_code_speech_as_their_standards_do(shared_data: Path) ->
     y, ys = g711(x, sr)
     lag, snr = lag_and_snr(y)
     assert ys == 8000 and len(y) == len(ref) and lag == 0 and 33.0 < snr < 42.0
-    # G.723.1 looks 7.5 ms (60 samples) ahead and rebuilds the waveform only roughly (a CELP-family coder).
+    # G.723.1 looks 7.5 ms (60 samples) ahead and rebuilds the waveform only roughly (an analysis-by-synthesis
+    # coder, MP-MLQ at 6.3 kbit/s).
     y, ys = g723_1(x, sr)
     lag, snr = lag_and_snr(y)
     assert ys == 8000 and len(y) == len(ref) and lag == 60 and 5.0 < snr < 20.0
 
 
-def test_the_tandem_call_is_amr_nb_coded_again_as_g711() -> None:
+def _g711_levels(law: str) -> np.ndarray:
+    """The 16-bit values a G.711 decoder can output (ITU-T G.711's reconstruction levels, as the
+    reference code computes them)."""
+    out = []
+    for code in range(256):
+        if law == "mu":
+            v = ~code & 0xFF
+            t = (((v & 0x0F) << 3) + 0x84) << ((v & 0x70) >> 4)
+            out.append((0x84 - t) if v & 0x80 else (t - 0x84))
+        else:
+            a = code ^ 0x55
+            seg, t = (a & 0x70) >> 4, (a & 0x0F) << 4
+            t = t + 8 if seg == 0 else (t + 0x108 if seg == 1 else (t + 0x108) << (seg - 1))
+            out.append(t if a & 0x80 else -t)
+    return np.array(sorted(set(out)))
+
+
+def test_the_tandem_call_is_amr_nb_samples_coded_again_as_g711_mu_law() -> None:
     x = np.random.default_rng(1).standard_normal(16000 * 2).astype(np.float32) * 0.1
     y, sr = amr_nb_to_g711(x, 16000)
     a, _ = amr_nb(x, 16000)
-    assert sr == 8000 and np.array_equal(y, g711(a, 8000)[0]) and not np.array_equal(y, a)
+    levels = _g711_levels("mu")
+    yi = np.round(y.astype(np.float64) * 32768).astype(int)
+    assert sr == 8000 and len(y) == len(a) and np.isin(yi, levels).all()  # mu-law's levels ...
+    assert np.isin(yi, _g711_levels("a")).mean() < 0.2  # ... not A-law's
+    # Each sample is the AMR-NB sample quantised (within one step of its level): the gateway codes the
+    # samples as they come, without filtering them a second time.
+    i = np.searchsorted(levels, yi)
+    step = np.maximum(np.diff(levels, prepend=levels[0])[i], np.diff(levels, append=levels[-1])[i])
+    assert (np.abs(yi - np.round(a.astype(np.float64) * 32767)) <= step).all()
+    assert not np.array_equal(y, g711(a, 8000)[0])  # g711() would band-pass the call again
+
+
+def test_bursty_losses_keep_the_asked_rate_in_runs_of_the_asked_length() -> None:
+    lost = lost_packets(50000, 0.1, 7, BURST_PACKETS)
+    runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], lost.astype(int), [0]]))))[::2]
+    assert abs(lost.mean() - 0.1) < 0.01 and abs(runs.mean() - BURST_PACKETS) < 0.2
+    assert np.array_equal(lost, lost_packets(50000, 0.1, 7, BURST_PACKETS))
+    single = lost_packets(50000, 0.1, 7)  # the independent channel is unchanged: runs of about 1.1 packets
+    runs1 = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], single.astype(int), [0]]))))[::2]
+    assert runs1.mean() < 1.2 and np.array_equal(single, np.random.default_rng(7).random(50000) < 0.1)
+
+
+def test_the_bursty_call_variant_loses_packets_in_bursts(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from s2f_desktop.training.degrade import clip_seed
+    from s2f_desktop.training.features import variant_audio
+
+    x = np.random.default_rng(2).standard_normal(16000 * 3).astype(np.float32) * 0.1
+    f = tmp_path / "clip.wav"
+    sf.write(f, x, 16000, subtype="FLOAT")
+    y, sr = variant_audio(f, "opus-16000-burst10")
+    want, _ = opus(x, 16000, 16000, 0.1, clip_seed(f.name, "opus-16000-burst10"), BURST_PACKETS)
+    assert sr == 16000 and np.array_equal(y, want)
+    assert not np.array_equal(y, opus(x, 16000, 16000, 0.1, clip_seed(f.name, "opus-16000-burst10"))[0])

@@ -562,9 +562,8 @@ LIMITATIONS: tuple[str, ...] = (
     "Telephone-band audio (about 300\u20133400 Hz) removes the upper formants; vocal-tract measures are then "
     "unreliable and estimates are less certain. Codecs, noise, reverberation and clipping degrade all measures. "
     "In validation, a low-rate internet call (Opus at 8 kbit/s, with or without lost packets) and clipped "
-    "recordings moved women's voices toward male, and a mobile call transcoded to G.711 on its way to a landline "
-    "moved men's voices toward female, so the model abstained more often there than on clean speech (model card: "
-    "real codecs; noise, short speech and clipping).",
+    "recordings moved women's voices toward male, so the model abstained on women more often there than on clean "
+    "speech (model card: real codecs; noise, short speech and clipping).",
     "Short speech: with less net speech than the quality threshold the models abstain; estimates from little "
     "speech are less stable even above it.",
 )

@@ -263,8 +263,9 @@ def _per_sex_md(metrics: dict[str, Any]) -> str:
 CODEC_NAMES = {"amr-nb-12200": "AMR-NB 12.2 kbit/s (mobile call)", "amr-nb-4750": "AMR-NB 4.75 kbit/s (mobile call)",
                "g711-64000": "G.711 mu-law 64 kbit/s (fixed-network call)",
                "tandem-amr-nb-12200-g711": "AMR-NB 12.2 kbit/s then G.711 (mobile-to-landline call)",
-               "g723.1-6300": "G.723.1 6.3 kbit/s (low-rate CELP VoIP call)",
+               "g723.1-6300": "G.723.1 6.3 kbit/s (low-rate VoIP call)",
                "opus-16000": "Opus 16 kbit/s (voice message)",
+               "opus-16000-burst10": "Opus 16 kbit/s, 10 % packets lost in bursts (wideband call, poor network)",
                "opus-8000": "Opus 8 kbit/s (low-rate VoIP call)",
                "opus-8000-loss10": "Opus 8 kbit/s, 10 % packets lost (poor VoIP call)",
                "mp3-24000": "MP3 24 kbit/s (16 kHz file)"}
@@ -296,20 +297,19 @@ def _lossy_call_note(metrics: dict[str, Any]) -> str:
 
 
 def _tandem_call_note(metrics: dict[str, Any]) -> str:
-    """One sentence on what a mobile call transcoded to G.711 does to men's and women's sex decisions, from the
-    stored metrics."""
-    per = {v: metrics.get(f"sex_{v}", {}).get("per_sex", {}) for v in ("clean", "tandem-amr-nb-12200-g711")}
+    """One sentence comparing a mobile call transcoded to G.711 with the same call without the transcoding,
+    from the stored metrics."""
+    per = {v: metrics.get(f"sex_{v}", {}).get("per_sex", {}) for v in ("amr-nb-12200", "tandem-amr-nb-12200-g711")}
     if not all(e.get("female") and e.get("male") for e in per.values()):
         return ""
-    t, c = per["tandem-amr-nb-12200-g711"], per["clean"]
+    t, a = per["tandem-amr-nb-12200-g711"], per["amr-nb-12200"]
 
     def pct(e: dict[str, Any]) -> str:
         return f"{100 * e['abstention_rate']['value']:.1f} %"
 
-    return (" On a mobile-to-landline call (AMR-NB 12.2 kbit/s transcoded to G.711) men's mean stated P(male) was "
-            f"{t['male']['mean_p_male']:.3f} (clean {c['male']['mean_p_male']:.3f}) and the model abstained on "
-            f"{pct(t['male'])} of men (clean {pct(c['male'])}) and {pct(t['female'])} of women "
-            f"(clean {pct(c['female'])}).")
+    return (" A mobile call transcoded to G.711 on its way to a landline decided as the mobile call itself "
+            f"(AMR-NB 12.2 kbit/s): the model abstained on {pct(t['female'])} of women and {pct(t['male'])} of men "
+            f"({pct(a['female'])} and {pct(a['male'])} without the transcoding).")
 
 
 def _codec_md(metrics: dict[str, Any]) -> str:
@@ -333,19 +333,22 @@ def _codec_md(metrics: dict[str, Any]) -> str:
             "also run through real encoders and decoders (PyAV's FFmpeg; `s2f_desktop/training/codecs.py`), then "
             "through the analysis path as a recording of that kind would arrive: the AMR-NB speech codec of "
             "GSM/UMTS mobile calls (OpenCORE; after a 300-3400 Hz band-pass and 8 kHz sampling) at its highest and "
-            "lowest rates; G.711 mu-law (FFmpeg; the same front end), the coding of the fixed telephone network and "
-            "most SIP trunks; a mobile-to-landline call, AMR-NB at 12.2 kbit/s decoded and coded again as G.711 (two "
-            "codecs in tandem, as a network gateway transcodes it); G.723.1 at 6.3 kbit/s (FFmpeg), a low-rate "
-            "codec of the CELP family of older VoIP and video-conference systems, standing in for G.729, which "
-            "FFmpeg decodes but cannot encode; Opus (libopus, 16 kHz input, 20 ms packets, FFmpeg's default "
+            "lowest rates; G.711 mu-law (FFmpeg; the same front end), the fixed network's coding in North America "
+            "and Japan (A-law, used elsewhere, was not run); a mobile-to-landline call, AMR-NB at 12.2 kbit/s "
+            "whose decoded samples are coded again as G.711 (two codecs in tandem, as a network gateway transcodes "
+            "them, without a second band-pass); G.723.1 at 6.3 kbit/s (FFmpeg; MP-MLQ), a low-rate codec of older "
+            "VoIP and video-conference systems, run in place of G.729, which FFmpeg decodes but cannot encode "
+            "(G.729 itself was not measured); Opus (libopus, 16 kHz input, 20 ms packets, FFmpeg's default "
             "'audio' application, decoded by libopus itself) at 16 kbit/s as "
-            "in a voice message, and at 8 kbit/s (where the encoder mostly falls back to narrow band, which the gate "
+            "in a voice message and, as a wideband call over a poor network, with 10 % of its packets lost in "
+            "bursts of 3 packets (60 ms) on average (a two-state Gilbert model), and at 8 kbit/s (where the "
+            "encoder mostly falls back to narrow band, which the gate "
             "then flags as telephone band) without and with 10 % of its packets lost at random and independently, "
             "each lost packet concealed by libopus's own packet loss concealment, as a VoIP receiver does; MP3 "
             "(LAME, MPEG-2 Layer III at 16 kHz) at 24 kbit/s. The heads "
             "never saw coded speech: each fold's heads, calibration, band and interval (fitted on the other folds' "
             "clean and simulated-telephone rows) score it; the quality gate applies as in the app. Not simulated: "
-            "G.729 itself, GSM-FR, bursty packet loss, jitter and tandem chains other than AMR-NB to G.711."
+            "G.729 itself, GSM-FR, jitter (late packets) and tandem chains other than AMR-NB to G.711."
             + (" Libraries: " + ", ".join(f"{LIBRARY_NAMES.get(k, k)} {v}"
                                           for k, v in metrics["codec_libraries"].items()) + "."
                if metrics.get("codec_libraries") else "") + "\n\n"
@@ -559,8 +562,8 @@ def _channel_md(calib: dict[str, Any]) -> str:
                 "  (300-3400 Hz band-pass, 8 kHz, applied to the decoded clip before the analysis path, so speech\n"
                 "  detection, the gate and Praat see the narrow band as they would in a real call); both are\n"
                 "  training rows of the same group, and every metric is reported for each channel. Real codecs\n"
-                "  (AMR-NB, G.711, AMR-NB then G.711, G.723.1, Opus with and without packet loss, MP3) are used\n"
-                "  for evaluation only (\"Real codecs\" below).")
+                "  (AMR-NB, G.711, AMR-NB then G.711, G.723.1, Opus with and without random or bursty packet loss,\n"
+                "  MP3) are used for evaluation only (\"Real codecs\" below).")
     return ("* Channel: this version is trained and scored on the clips as recorded (16 kHz wideband) only;\n"
             "  telephone-band input is outside the validated domain and the quality gate warns on it.")
 
@@ -577,9 +580,10 @@ def render_card(model_id: str, calib: dict[str, Any], metrics: dict[str, Any], d
     n_age = metrics.get("age_clean", {}).get("n", 0)
     if "telephone" in calib.get("variants", ["clean"]):
         telephone_limit = ("* **Telephone band** lowers accuracy (see the tables); F3/F4-based measures are unreliable "
-                           "there. AMR-NB, G.711, AMR-NB transcoded to G.711, G.723.1, Opus (at 8 kbit/s also with "
-                           "10 % random packet loss) and MP3 were evaluated, never trained on (see the codec table); "
-                           "GSM-FR, G.729 itself, bursty loss and jitter were not simulated."
+                           "there. AMR-NB, G.711, AMR-NB transcoded to G.711, G.723.1, Opus (at 16 kbit/s also with "
+                           "10 % of its packets lost in bursts, at 8 kbit/s with 10 % lost one by one) and MP3 were "
+                           "evaluated, never trained on (see the codec table); GSM-FR, G.729 itself and jitter were "
+                           "not simulated."
                            + _lossy_call_note(metrics) + _tandem_call_note(metrics))
     else:
         telephone_limit = ("* **Telephone band** input was not trained or validated in this version (the gate warns "
@@ -825,7 +829,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
   scratch for this build took about 44 min for the recorded clips (1319, including LibriSpeech
   test-other), about 9 min for the telephone pass, about 10 min for the two AMR-NB passes (two
   processes each), about 8-11 min for each of the four Opus and MP3 passes, 8-12 min for each of the
-  G.711, AMR-NB to G.711 and G.723.1 passes (one process each, up to three at a time), 6-10 min for each of
+  G.711, AMR-NB to G.711, G.723.1 and bursty-loss Opus passes (one process each, up to three at a time),
+  6-10 min for each of
   the twelve evaluation-only noise, cut and clipping variants (one process each, two at a time; 0.3-0.5 s per clip),
   plus 8-view face labels, on that shared machine; `make train` then reproduced heads.npz and
   calibration.json byte for byte from the caches.

@@ -5,12 +5,15 @@ channel (:func:`s2f_desktop.voice.channel.telephone_band`: band-pass and 8 kHz s
 coding). Case audio is usually coded as well:
 
 * AMR-NB (3GPP TS 26.071), the speech codec of GSM/UMTS mobile calls (issue 13);
-* G.711 mu-law (ITU-T G.711, 64 kbit/s), the fixed telephone network's and most SIP trunks' coding;
-* G.723.1 (ITU-T G.723.1, 6.3 kbit/s), a low-rate CELP-family codec of older VoIP and video-conference
-  systems, standing in for G.729, which FFmpeg can decode but not encode;
+* G.711 mu-law (ITU-T G.711, 64 kbit/s), the fixed network's coding in North America and Japan
+  (elsewhere A-law, its close sibling, which was not run);
 * AMR-NB then G.711 in tandem, as a mobile-to-landline call is transcoded at the network's gateway;
+* G.723.1 (ITU-T G.723.1, 6.3 kbit/s, MP-MLQ), a low-rate codec of older VoIP and video-conference
+  (H.323) systems, run in place of G.729 (CS-ACELP), which FFmpeg can decode but not encode; G.729
+  itself was not measured;
 * Opus (RFC 6716), the codec of WhatsApp-style voice messages and most VoIP calls, here at a
-  voice-message rate and at a low call rate, with and without lost packets;
+  voice-message rate and at a low call rate, with and without lost packets, and at the higher rate
+  with packets lost in bursts, as a wideband call over a poor network;
 * MP3 (MPEG-2 Layer III at 16 kHz), a common export format for recordings.
 
 This module runs audio through the encoders and decoders that PyAV's FFmpeg carries (OpenCORE
@@ -61,30 +64,35 @@ G723_1_RATE = 6300
 def g711(x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
     """``x`` (mono, ``sr`` Hz) through a narrow-band front end and G.711 mu-law; (audio, 8000), the
     length of the 8 kHz input (the coding is sample by sample, without delay)."""
-    return _narrowband_codec(x, sr, "pcm_mulaw", "pcm_mulaw", G711_RATE, _FRAME)
+    return _speech_codec(narrowband(x, sr), "pcm_mulaw", "pcm_mulaw", G711_RATE, _FRAME), CALL_RATE
 
 
 def g723_1(x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
     """``x`` (mono, ``sr`` Hz) through a narrow-band front end and G.723.1 at 6.3 kbit/s (30 ms frames);
     (audio, 8000), the length of the 8 kHz input (the codec's delay stays at the start)."""
-    return _narrowband_codec(x, sr, "g723_1", "g723_1", G723_1_RATE, 240)
+    return _speech_codec(narrowband(x, sr), "g723_1", "g723_1", G723_1_RATE, 240), CALL_RATE
 
 
 def amr_nb_to_g711(x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
-    """A mobile-to-landline call: AMR-NB at 12.2 kbit/s, decoded at the network's gateway and coded
-    again as G.711 mu-law (codecs in tandem, each with its own 300-3400 Hz front end); (audio, 8000)."""
-    y, ys = amr_nb(x, sr, AMR_NB_RATES[0])
-    return g711(y, ys)
+    """A mobile-to-landline call: AMR-NB at 12.2 kbit/s, decoded at the network's gateway and its 8 kHz
+    samples coded again as G.711 mu-law (two codecs in tandem; one 300-3400 Hz front end, the
+    handset's: a gateway transcodes the samples, it does not filter them again); (audio, 8000)."""
+    y, _ = amr_nb(x, sr, AMR_NB_RATES[0])
+    return _speech_codec(y, "pcm_mulaw", "pcm_mulaw", G711_RATE, _FRAME), CALL_RATE
 
 
 def _narrowband_codec(x: np.ndarray, sr: int, encoder: str, decoder: str, bitrate: int, frame: int
                       ) -> tuple[np.ndarray, int]:
-    """``x`` through the narrow-band front end, an FFmpeg speech encoder fed ``frame`` samples at a time
-    (s16 at 8 kHz) and its decoder; (audio, 8000), cut to the 8 kHz input's length."""
+    """``x`` through the narrow-band front end and :func:`_speech_codec`; (audio, 8000)."""
+    return _speech_codec(narrowband(x, sr), encoder, decoder, bitrate, frame), CALL_RATE
+
+
+def _speech_codec(y8: np.ndarray, encoder: str, decoder: str, bitrate: int, frame: int) -> np.ndarray:
+    """8 kHz audio through an FFmpeg speech encoder fed ``frame`` samples at a time (s16) and its
+    decoder, cut to the input's length."""
     import av
 
-    y8 = narrowband(x, sr)
-    pcm = np.clip(np.round(y8 * 32767.0), -32768, 32767).astype(np.int16)
+    pcm = np.clip(np.round(np.asarray(y8, np.float64) * 32767.0), -32768, 32767).astype(np.int16)
     n = len(pcm)
     pcm = np.concatenate([pcm, np.zeros((-n) % frame, np.int16)])
     # PyAV types create() as the generic CodecContext; these are audio contexts.
@@ -98,17 +106,14 @@ def _narrowband_codec(x: np.ndarray, sr: int, encoder: str, decoder: str, bitrat
     def drain(packets: Sequence[Any]) -> None:
         for p in packets:
             for fr in dec.decode(p):
-                out.append(fr.to_ndarray().reshape(-1).astype(np.float32))
+                out.append(_to_float(fr.to_ndarray()))  # by the decoder's sample format, not by level
 
     for i in range(0, len(pcm), frame):
         fr = av.AudioFrame.from_ndarray(pcm[i:i + frame].reshape(1, -1), format="s16", layout="mono")
         fr.sample_rate, fr.pts = CALL_RATE, i
         drain(enc.encode(fr))
     drain(enc.encode(None))
-    y = np.concatenate(out) if out else np.zeros(0, np.float32)
-    if y.size and np.abs(y).max() > 2.0:  # an integer sample format: scale to [-1, 1]
-        y = y / 32768.0
-    return _length(y.astype(np.float32), n), CALL_RATE
+    return _length(np.concatenate(out) if out else np.zeros(0, np.float32), n)
 
 
 #: Opus rates evaluated: 16 kbit/s (a wideband voice message) and 8 kbit/s (a poor VoIP call,
@@ -157,10 +162,30 @@ def _encode(x: np.ndarray, sr: int, encoder: str, bitrate: int, fmt: str) -> tup
     return packets, enc
 
 
-def lost_packets(count: int, loss: float, seed: int) -> np.ndarray:
-    """Which of ``count`` packets are lost: each independently with probability ``loss`` (``seed`` fixed,
-    so a clip always loses the same packets)."""
-    return np.random.default_rng(seed).random(count) < loss if loss > 0.0 else np.zeros(count, bool)
+#: Mean length of a burst of lost packets in the bursty-loss channel: 3 packets (60 ms). A project
+#: choice: Internet and Wi-Fi loss comes mostly in short runs of one to a few packets, and 60 ms is
+#: long enough to swallow a syllable's onset, which concealment cannot rebuild.
+BURST_PACKETS = 3.0
+
+
+def lost_packets(count: int, loss: float, seed: int, burst: float = 1.0) -> np.ndarray:
+    """Which of ``count`` packets are lost, ``loss`` of them on average (``seed`` fixed, so a clip always
+    loses the same packets). ``burst`` 1: each packet independently. ``burst`` > 1: in runs of ``burst``
+    packets on average (a two-state Gilbert model: every packet of the "bad" state is lost, which is left
+    with probability 1/``burst`` per packet and entered with the probability that keeps the average loss)."""
+    if loss <= 0.0:
+        return np.zeros(count, bool)
+    rng = np.random.default_rng(seed)
+    if burst <= 1.0:
+        return rng.random(count) < loss
+    enter, leave = loss / (burst * (1.0 - loss)), 1.0 / burst
+    u = rng.random(count + 1)
+    out = np.zeros(count, bool)
+    bad = bool(u[0] < loss)  # the first packet's state drawn from the stationary distribution
+    for i in range(count):
+        out[i] = bad
+        bad = (u[i + 1] >= leave) if bad else (u[i + 1] < enter)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -201,13 +226,12 @@ def _libopus() -> Any:
     raise RuntimeError("libopus was not found (neither in PyAV's wheel nor on the system)")
 
 
-def opus(x: np.ndarray, sr: int, bitrate: int = OPUS_RATES[0], loss: float = 0.0, seed: int = 0
-         ) -> tuple[np.ndarray, int]:
+def opus(x: np.ndarray, sr: int, bitrate: int = OPUS_RATES[0], loss: float = 0.0, seed: int = 0,
+         burst: float = 1.0) -> tuple[np.ndarray, int]:
     """``x`` (mono, ``sr`` Hz) through libopus at ``bitrate`` (16 kHz, 20 ms packets, FFmpeg's default
-    ``audio`` application)
-    and back; (audio, 16000), the length of the 16 kHz input, the codec's delay removed. ``loss``: share
-    of packets lost at random (:func:`lost_packets`), each concealed by libopus's own packet loss
-    concealment."""
+    ``audio`` application) and back; (audio, 16000), the length of the 16 kHz input, the codec's delay
+    removed. ``loss``: share of packets lost at random, one by one or in runs of ``burst`` packets on
+    average (:func:`lost_packets`), each concealed by libopus's own packet loss concealment."""
     import ctypes
 
     x16 = _at_16k(x, sr)
@@ -223,7 +247,7 @@ def opus(x: np.ndarray, sr: int, bitrate: int = OPUS_RATES[0], loss: float = 0.0
     buf = (ctypes.c_int16 * (_OPUS_FRAME * 6))()  # room for the longest Opus frame (120 ms)
     out: list[np.ndarray] = []
     try:
-        for p, lost in zip(packets, lost_packets(len(packets), loss, seed)):
+        for p, lost in zip(packets, lost_packets(len(packets), loss, seed, burst)):
             data = bytes(p)
             got = lib.opus_decode(dec, None, 0, buf, _OPUS_FRAME, 0) if lost else \
                 lib.opus_decode(dec, data, len(data), buf, _OPUS_FRAME * 6, 0)

@@ -28,10 +28,11 @@ FEATURE_VERSION = "f2-analyze-path"
 VARIANTS = ("clean", "telephone")
 #: Channels the heads are only evaluated on, never trained on (real codecs; see training/codecs.py):
 #: AMR-NB calls at both ends of its rates, a fixed-network call (G.711 mu-law), a mobile-to-landline
-#: call (AMR-NB then G.711), a low-rate CELP VoIP call (G.723.1), Opus as a voice message and as a
-#: low-rate VoIP call (with and without 10 % of its packets lost), and a low-rate MP3.
+#: call (AMR-NB then G.711), a low-rate VoIP call (G.723.1), Opus as a voice message, as a
+#: wideband call losing 10 % of its packets in bursts, and as a low-rate VoIP call (with and without
+#: 10 % of its packets lost one by one), and a low-rate MP3.
 EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750", "g711-64000", "tandem-amr-nb-12200-g711", "g723.1-6300",
-                 "opus-16000", "opus-8000", "opus-8000-loss10", "mp3-24000")
+                 "opus-16000", "opus-16000-burst10", "opus-8000", "opus-8000-loss10", "mp3-24000")
 
 
 def clip_features(path: Path, variant: str, encoder: Any) -> Any:
@@ -62,16 +63,17 @@ def variant_audio(path: Path, variant: str) -> tuple[np.ndarray, int]:
         from s2f_desktop.training.codecs import amr_nb_to_g711
 
         x, sr = amr_nb_to_g711(x, sr)
-    elif variant == "g723.1-6300":  # evaluation only: a low-rate CELP VoIP call
+    elif variant == "g723.1-6300":  # evaluation only: a low-rate VoIP call
         from s2f_desktop.training.codecs import g723_1
 
         x, sr = g723_1(x, sr)
-    elif variant.startswith("opus-"):  # evaluation only: "opus-RATE" or "opus-RATE-lossPERCENT"
-        from s2f_desktop.training.codecs import opus
+    elif variant.startswith("opus-"):  # evaluation only: "opus-RATE", "opus-RATE-lossPCT", "opus-RATE-burstPCT"
+        from s2f_desktop.training.codecs import BURST_PACKETS, opus
         from s2f_desktop.training.degrade import clip_seed
 
-        rate, _, lost = variant.removeprefix("opus-").partition("-loss")
-        x, sr = opus(x, sr, int(rate), float(lost or 0) / 100.0, clip_seed(path.name, variant))
+        rate, _, lost = variant.removeprefix("opus-").replace("-burst", "-loss").partition("-loss")
+        burst = BURST_PACKETS if "-burst" in variant else 1.0
+        x, sr = opus(x, sr, int(rate), float(lost or 0) / 100.0, clip_seed(path.name, variant), burst)
     elif variant.startswith("mp3-"):  # evaluation only
         from s2f_desktop.training.codecs import mp3
 
