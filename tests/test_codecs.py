@@ -192,13 +192,39 @@ def test_the_tandem_call_is_amr_nb_samples_coded_again_as_g711_mu_law() -> None:
 
 
 def test_bursty_losses_keep_the_asked_rate_in_runs_of_the_asked_length() -> None:
-    lost = lost_packets(50000, 0.1, 7, BURST_PACKETS)
+    assert BURST_PACKETS == 3.0  # the card and README describe bursts of 3 packets (60 ms)
+    lost = lost_packets(200000, 0.1, 7, BURST_PACKETS)
     runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], lost.astype(int), [0]]))))[::2]
-    assert abs(lost.mean() - 0.1) < 0.01 and abs(runs.mean() - BURST_PACKETS) < 0.2
-    assert np.array_equal(lost, lost_packets(50000, 0.1, 7, BURST_PACKETS))
+    assert abs(lost.mean() - 0.1) < 0.004 and abs(runs.mean() - BURST_PACKETS) < 0.1
+    # The Gilbert model's transitions: a lost packet is followed by another with probability 1 - 1/3, a
+    # received one by a lost one with 0.1 / (3 * 0.9) = 0.037.
+    prev, nxt = lost[:-1], lost[1:]
+    assert abs(nxt[prev].mean() - 2 / 3) < 0.01 and abs(nxt[~prev].mean() - 0.1 / 2.7) < 0.003
+    # The first packet is drawn from the stationary distribution (lost 10 % of the time), not from one state.
+    first = np.mean([lost_packets(1, 0.1, s, BURST_PACKETS)[0] for s in range(4000)])
+    assert 0.08 < first < 0.12
+    assert np.array_equal(lost, lost_packets(200000, 0.1, 7, BURST_PACKETS))
     single = lost_packets(50000, 0.1, 7)  # the independent channel is unchanged: runs of about 1.1 packets
     runs1 = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], single.astype(int), [0]]))))[::2]
     assert runs1.mean() < 1.2 and np.array_equal(single, np.random.default_rng(7).random(50000) < 0.1)
+    assert not lost_packets(0, 0.1, 7, BURST_PACKETS).size and not lost_packets(50, 0.0, 7).any()
+
+
+@pytest.mark.parametrize(("loss", "burst"), [(1.0, 1.0), (-0.1, 1.0), (0.8, 3.0), (0.1, 0.5)])
+def test_a_loss_the_model_cannot_produce_is_refused(loss: float, burst: float) -> None:
+    with pytest.raises(ValueError):
+        lost_packets(100, loss, 1, burst)
+
+
+def test_decoded_samples_are_scaled_by_their_format_not_their_level() -> None:
+    # G.723.1's decoder answers digital silence with a few least significant bits (up to 2 of 32768): they
+    # must come back as a whisper, not as +6 dBFS, as a level-based guess at the sample format made them.
+    y, _ = g723_1(np.zeros(16000, np.float32), 16000)
+    assert float(np.abs(y).max()) < 1e-3
+    x = _tone(16000, 440.0) * 1e-3  # a quiet call keeps its level through G.711
+    z, _ = g711(x, 16000)
+    ref = narrowband(x, 16000)[2000:-2000]
+    assert abs(20 * np.log10(np.sqrt(np.mean(z[2000:-2000] ** 2)) / np.sqrt(np.mean(ref ** 2)))) < 3.0
 
 
 def test_the_bursty_call_variant_loses_packets_in_bursts(tmp_path: Path) -> None:

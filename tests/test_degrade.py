@@ -197,3 +197,22 @@ def test_the_card_s_low_rate_call_sentence_is_read_from_the_metrics() -> None:
     assert "4.6 % / 5.6 % / 5.8 % of men" in note
     del m["sex_opus-8000"]
     assert _lossy_call_note(m) == ""
+
+
+def test_the_card_s_transcoded_call_sentence_follows_the_stored_intervals() -> None:
+    from s2f_desktop.training.card import _tandem_call_note
+
+    def entry(abst: float, lo: float, hi: float) -> dict[str, Any]:
+        return {"abstention_rate": {"value": abst, "ci95": [lo, hi]},
+                "accuracy_decided": {"value": 0.99, "ci95": [0.98, 1.0]}}
+
+    m = {"sex_amr-nb-12200": {"per_sex": {"female": entry(0.076, 0.05, 0.10), "male": entry(0.100, 0.08, 0.13)}},
+         "sex_tandem-amr-nb-12200-g711": {"per_sex": {"female": entry(0.076, 0.05, 0.10),
+                                                     "male": entry(0.102, 0.08, 0.13)}}}
+    note = _tandem_call_note(m)
+    assert "decided as the mobile call itself, intervals overlapping" in note
+    assert "7.6 % of women and 10.2 % of men (7.6 % and 10.0 % without the transcoding)" in note
+    m["sex_tandem-amr-nb-12200-g711"]["per_sex"]["male"] = entry(0.152, 0.14, 0.18)  # apart from 0.08-0.13
+    assert "decided differently from the mobile call itself, intervals apart" in _tandem_call_note(m)
+    del m["sex_amr-nb-12200"]
+    assert _tandem_call_note(m) == ""

@@ -82,8 +82,10 @@ WARN_NET_SPEECH_S = 6.0
 #: 10-15 dB, 98.0 / 98.7 % at 5-10 dB and 97.9 / 97.1 % at 0-5 dB. Decided accuracy is one plateau
 #: from 5 to 15 dB, but abstention is not: men's rose from 8.5 % [6.2, 10.9] at 10-15 dB to
 #: 15.0 % [12.3, 17.4] at 5-10 dB (intervals apart; women 10.1 / 8.4 %), and both sexes' to 28 / 19 %
-#: at 0-5 dB. Below 10 dB the heads, for men, mostly stop deciding by themselves: the data support
-#: the 10 dB minimum for men and neither confirm nor move it for women; it stays a project choice.
+#: at 0-5 dB: the band, not the accuracy, absorbs the noise. The 5-10 dB bin also holds the
+#: speech-shaped noise copies (at 5 dB only), so noise type and level are mixed there. This is
+#: consistent with a 10 dB minimum for men and neither confirms nor moves it for women; it stays a
+#: project choice.
 MIN_SNR_DB = 10.0
 #: SNR below this (but >= MIN_SNR_DB) is a warning: it is below most of the training speech. The
 #: noise mixtures above would support a warning at 15 dB about as well: decided cases were 99.6 /

@@ -307,9 +307,16 @@ def _tandem_call_note(metrics: dict[str, Any]) -> str:
     def pct(e: dict[str, Any]) -> str:
         return f"{100 * e['abstention_rate']['value']:.1f} %"
 
-    return (" A mobile call transcoded to G.711 on its way to a landline decided as the mobile call itself "
-            f"(AMR-NB 12.2 kbit/s): the model abstained on {pct(t['female'])} of women and {pct(t['male'])} of men "
-            f"({pct(a['female'])} and {pct(a['male'])} without the transcoding).")
+    def overlap(key: str, sx: str) -> bool:
+        (lo1, hi1), (lo2, hi2) = t[sx][key]["ci95"], a[sx][key]["ci95"]
+        return bool(lo1 <= hi2 and lo2 <= hi1)
+
+    alike = all(overlap(k, sx) for k in ("abstention_rate", "accuracy_decided") for sx in ("female", "male"))
+    verdict = ("decided as the mobile call itself, intervals overlapping" if alike
+               else "decided differently from the mobile call itself, intervals apart")
+    return (f" A mobile call (AMR-NB 12.2 kbit/s) transcoded to G.711 on its way to a landline {verdict}: the "
+            f"model abstained on {pct(t['female'])} of women and {pct(t['male'])} of men ({pct(a['female'])} and "
+            f"{pct(a['male'])} without the transcoding).")
 
 
 def _codec_md(metrics: dict[str, Any]) -> str:

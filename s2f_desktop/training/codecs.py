@@ -137,8 +137,13 @@ def _length(y: np.ndarray, n: int) -> np.ndarray:
 
 
 def _to_float(frame_array: np.ndarray) -> np.ndarray:
+    """A decoded frame as float samples in [-1, 1], scaled by its sample format (never by its level)."""
     y = frame_array.reshape(-1).astype(np.float32)
-    return y / 32768.0 if frame_array.dtype == np.int16 else y
+    if frame_array.dtype == np.int16:
+        return y / 32768.0
+    if not np.issubdtype(frame_array.dtype, np.floating):
+        raise ValueError(f"unexpected decoded sample format {frame_array.dtype}")
+    return y
 
 
 def _encode(x: np.ndarray, sr: int, encoder: str, bitrate: int, fmt: str) -> tuple[list[Any], Any]:
@@ -173,10 +178,13 @@ def lost_packets(count: int, loss: float, seed: int, burst: float = 1.0) -> np.n
     loses the same packets). ``burst`` 1: each packet independently. ``burst`` > 1: in runs of ``burst``
     packets on average (a two-state Gilbert model: every packet of the "bad" state is lost, which is left
     with probability 1/``burst`` per packet and entered with the probability that keeps the average loss)."""
-    if loss <= 0.0:
+    if burst < 1.0 or not 0.0 <= loss < 1.0 or (burst > 1.0 and loss > burst / (1.0 + burst)):
+        # With every "bad" packet lost, the model cannot average more than burst / (1 + burst).
+        raise ValueError(f"no loss model for loss {loss} in bursts of {burst} packets")
+    if loss == 0.0:
         return np.zeros(count, bool)
     rng = np.random.default_rng(seed)
-    if burst <= 1.0:
+    if burst == 1.0:
         return rng.random(count) < loss
     enter, leave = loss / (burst * (1.0 - loss)), 1.0 / burst
     u = rng.random(count + 1)
