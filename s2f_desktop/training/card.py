@@ -275,6 +275,11 @@ CODEC_NAMES = {"amr-nb-12200": "AMR-NB 12.2 kbit/s (mobile call)", "amr-nb-4750"
 LIBRARY_NAMES = {"pyav": "PyAV", "libopus": "libopus", "ffmpeg_libavcodec": "FFmpeg libavcodec"}
 
 
+def _abstention(e: dict[str, Any]) -> str:
+    """A per-sex entry's abstention as the card's sentences print it."""
+    return f"{100 * e['abstention_rate']['value']:.1f} %"
+
+
 def _lossy_call_note(metrics: dict[str, Any]) -> str:
     """One sentence on what a low-rate VoIP call, with and without lost packets, does to the sex decisions of
     women and of men, from the stored metrics."""
@@ -285,15 +290,12 @@ def _lossy_call_note(metrics: dict[str, Any]) -> str:
     def cells(sx: str, fmt: Callable[[dict[str, Any]], str]) -> str:
         return " / ".join(fmt(per[v][sx]) for v in ("opus-8000", "opus-8000-loss10", "clean"))
 
-    def pct(e: dict[str, Any]) -> str:
-        return f"{100 * e['abstention_rate']['value']:.1f} %"
-
     def mean_p(e: dict[str, Any]) -> str:
         return f"{e['mean_p_male']:.3f}"
 
     return (" On a low-rate VoIP call (Opus 8 kbit/s) without / with 10 % of its packets lost / clean speech: "
             f"women's mean stated P(male) {cells('female', mean_p)}, the model abstains on "
-            f"{cells('female', pct)} of women and {cells('male', pct)} of men.")
+            f"{cells('female', _abstention)} of women and {cells('male', _abstention)} of men.")
 
 
 def _tandem_call_note(metrics: dict[str, Any]) -> str:
@@ -303,9 +305,7 @@ def _tandem_call_note(metrics: dict[str, Any]) -> str:
     if not all(e.get("female") and e.get("male") for e in per.values()):
         return ""
     t, a = per["tandem-amr-nb-12200-g711"], per["amr-nb-12200"]
-
-    def pct(e: dict[str, Any]) -> str:
-        return f"{100 * e['abstention_rate']['value']:.1f} %"
+    pct = _abstention
 
     def overlap(key: str, sx: str) -> bool:
         (lo1, hi1), (lo2, hi2) = t[sx][key]["ci95"], a[sx][key]["ci95"]

@@ -52,7 +52,7 @@ def amr_nb(x: np.ndarray, sr: int, bitrate: int = AMR_NB_RATES[0]) -> tuple[np.n
     The decoded audio keeps the length of the 8 kHz input (the codec's few samples of delay
     stay at the start; the tail it flushes is cut).
     """
-    return _narrowband_codec(x, sr, "libopencore_amrnb", "amrnb", bitrate, _FRAME)
+    return _speech_codec(narrowband(x, sr), "libopencore_amrnb", "amrnb", bitrate, _FRAME), CALL_RATE
 
 
 #: G.711's one rate (8-bit mu-law samples at 8 kHz) and G.723.1's higher rate (6.3 kbit/s; FFmpeg's
@@ -79,12 +79,6 @@ def amr_nb_to_g711(x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
     handset's: a gateway transcodes the samples, it does not filter them again); (audio, 8000)."""
     y, _ = amr_nb(x, sr, AMR_NB_RATES[0])
     return _speech_codec(y, "pcm_mulaw", "pcm_mulaw", G711_RATE, _FRAME), CALL_RATE
-
-
-def _narrowband_codec(x: np.ndarray, sr: int, encoder: str, decoder: str, bitrate: int, frame: int
-                      ) -> tuple[np.ndarray, int]:
-    """``x`` through the narrow-band front end and :func:`_speech_codec`; (audio, 8000)."""
-    return _speech_codec(narrowband(x, sr), encoder, decoder, bitrate, frame), CALL_RATE
 
 
 def _speech_codec(y8: np.ndarray, encoder: str, decoder: str, bitrate: int, frame: int) -> np.ndarray:

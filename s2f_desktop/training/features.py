@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +34,9 @@ VARIANTS = ("clean", "telephone")
 #: 10 % of its packets lost one by one), and a low-rate MP3.
 EVAL_VARIANTS = ("amr-nb-12200", "amr-nb-4750", "g711-64000", "tandem-amr-nb-12200-g711", "g723.1-6300",
                  "opus-16000", "opus-16000-burst10", "opus-8000", "opus-8000-loss10", "mp3-24000")
+
+#: Fixed-rate call channels of :data:`EVAL_VARIANTS` and the function of training/codecs.py that makes each.
+_CALL_CODECS = {"g711-64000": "g711", "tandem-amr-nb-12200-g711": "amr_nb_to_g711", "g723.1-6300": "g723_1"}
 
 
 def clip_features(path: Path, variant: str, encoder: Any) -> Any:
@@ -55,25 +59,17 @@ def variant_audio(path: Path, variant: str) -> tuple[np.ndarray, int]:
         from s2f_desktop.training.codecs import amr_nb
 
         x, sr = amr_nb(x, sr, int(variant.removeprefix("amr-nb-")))
-    elif variant == "g711-64000":  # evaluation only: a fixed-network call
-        from s2f_desktop.training.codecs import g711
+    elif variant in _CALL_CODECS:  # evaluation only: a fixed-network, transcoded or low-rate VoIP call
+        from s2f_desktop.training import codecs
 
-        x, sr = g711(x, sr)
-    elif variant == "tandem-amr-nb-12200-g711":  # evaluation only: a mobile-to-landline call
-        from s2f_desktop.training.codecs import amr_nb_to_g711
-
-        x, sr = amr_nb_to_g711(x, sr)
-    elif variant == "g723.1-6300":  # evaluation only: a low-rate VoIP call
-        from s2f_desktop.training.codecs import g723_1
-
-        x, sr = g723_1(x, sr)
-    elif variant.startswith("opus-"):  # evaluation only: "opus-RATE", "opus-RATE-lossPCT", "opus-RATE-burstPCT"
+        x, sr = getattr(codecs, _CALL_CODECS[variant])(x, sr)
+    elif m := re.fullmatch(r"opus-(\d+)(?:-(loss|burst)(\d+))?", variant):  # evaluation only
         from s2f_desktop.training.codecs import BURST_PACKETS, opus
         from s2f_desktop.training.degrade import clip_seed
 
-        rate, _, lost = variant.removeprefix("opus-").replace("-burst", "-loss").partition("-loss")
-        burst = BURST_PACKETS if "-burst" in variant else 1.0
-        x, sr = opus(x, sr, int(rate), float(lost or 0) / 100.0, clip_seed(path.name, variant), burst)
+        rate, how, lost = m.groups()
+        x, sr = opus(x, sr, int(rate), float(lost or 0) / 100.0, clip_seed(path.name, variant),
+                     BURST_PACKETS if how == "burst" else 1.0)
     elif variant.startswith("mp3-"):  # evaluation only
         from s2f_desktop.training.codecs import mp3
 
