@@ -134,3 +134,17 @@ def test_closed_case_refuses_composites_and_stores_nothing(ctx, case, capsys) ->
     with ctx.store.read() as s:
         assert (len(repo.list_composites(s, run.id)), len(list_events(s, case.id))) == before
     assert sorted(ctx.store.layout.composites.rglob("*")) == images_before
+
+
+def test_no_composites_when_both_traits_abstained_before_any_answer() -> None:
+    gated = TraitEstimate(SexEstimate(0.24, "inconclusive", "only 2.1 s of speech (need 3.0 s)"),
+                          AgeEstimate(30, (12, 60), "inconclusive", {}, "only 2.1 s of speech (need 3.0 s)"))
+    assert gated.gate_reason == "only 2.1 s of speech (need 3.0 s)"
+    with pytest.raises(InputError, match="no composites: the analysis abstained on sex and age"):
+        svc.plan_composite_set(gated)
+    # An uncertain sex and an age without a band label are answers: their composites are drawn.
+    answered = TraitEstimate(SexEstimate(0.5, "inconclusive", "P(male) 0.50 lies in the uncertain band"),
+                             AgeEstimate(37, (13, 67), "inconclusive", {}, "age bands are not validated"))
+    assert answered.gate_reason == ""
+    plan = svc.plan_composite_set(answered)
+    assert len(plan) >= 2 and any("no age band" in label for _kind, label, _params in plan)

@@ -67,9 +67,14 @@ def expected_figures(run: AnalysisRun) -> list[str]:
     """Every figure of the run the report prints, as text, from the stored values."""
     p = run.results.pooled
     sex, age, q, t = p.traits.sex, p.traits.age, p.quality, p.quality.thresholds
-    out = [f"Probability male: {prob(sex.p_male)}", f"Label: {sex.label}",
-           f"Median: {age.median_years:.0f} years",
-           f"80 % interval: {age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f} years"]
+    if p.traits.extra.get("estimated") is False:
+        # Nothing was measured: the stored placeholder and training prior are not printed as figures.
+        out = ["Probability male: not available", f"Label: {sex.label}", "Median: not available",
+               "80 % interval: not available"]
+    else:
+        out = [f"Probability male: {prob(sex.p_male)}", f"Label: {sex.label}",
+               f"Median: {age.median_years:.0f} years",
+               f"80 % interval: {age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f} years"]
     if age.label != INCONCLUSIVE:
         out.append(f"Age band: {age.label}")
         out.append("Band probabilities (years): " + ", ".join(f"{k}: {v:.2f}" for k, v in
@@ -91,7 +96,8 @@ def expected_figures(run: AnalysisRun) -> list[str]:
         assert part is not None
         out.append(f"{i} {r.start_sample}\u2013{r.end_sample} at {r.sample_rate} Hz")
         ps = part.traits.sex
-        out.append(f"abstained (p male {prob(ps.p_male)})" if ps.label == INCONCLUSIVE
+        out.append("abstained (nothing measured)" if part.traits.extra.get("estimated") is False
+                   else f"abstained (p male {prob(ps.p_male)})" if ps.label == INCONCLUSIVE
                    else f"p male {prob(ps.p_male)} ({ps.label})")
     c = run.results.consistency
     if c is not None and c.method == "calibrated":
@@ -168,8 +174,13 @@ def test_every_printed_figure_equals_the_stored_one(sample, tmp_path):
             o = other.results.pooled
             line = f"run #{other.id} of {other.created_at:%Y-%m-%d %H:%M:%S} UTC by {other.created_by}: " \
                    f"{len(other.results.selection)} segment(s), quality {o.quality.verdict.value}, "
-            line += (f"sex abstained (p male {prob(o.traits.sex.p_male)})" if o.traits.sex.label == INCONCLUSIVE
+            line += ("sex abstained (nothing measured)" if o.traits.extra.get("estimated") is False
+                     else f"sex abstained (p male {prob(o.traits.sex.p_male)})" if o.traits.sex.label == INCONCLUSIVE
                      else f"sex {o.traits.sex.label} (p male {prob(o.traits.sex.p_male)})")
+            age = o.traits.age
+            line += (", age abstained" if o.traits.gate_reason else
+                     f", age {age.median_years:.0f} y, 80 % interval {age.interval_80[0]:.0f}\u2013"
+                     f"{age.interval_80[1]:.0f} y" + (" (no band stated)" if age.label == INCONCLUSIVE else ""))
             assert line in text, line
 
 

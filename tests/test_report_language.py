@@ -139,3 +139,23 @@ def test_the_channel_drift_limitation_is_what_validation_measured() -> None:
         assert per(v, "female")["abstention_rate"]["ci95"][0] > per("clean", "female")["abstention_rate"]["value"]
     clip = {b["bin"]: b["sex"]["female"] for b in m["degradation"]["clipping"]["bins"] if b["sex"]}
     assert clip["1-3 %"]["mean_p_male"] > clip["0-0.1 %"]["mean_p_male"]  # clipped recordings: women toward male
+
+
+def test_gate_abstention_prints_the_interval_for_the_record_only() -> None:
+    extra = {"age_p_40_plus": 0.32, "age_baseline": {"median_years": 33.0, "interval_80_years": [24.0, 56.0],
+                                                     "p_40_plus": 0.33}}
+    gate = "speech quality is insufficient"
+    a = age_finding(AgeEstimate(30.0, (12.0, 60.0), "inconclusive", {}, gate), extra, gate)
+    assert a.abstained and a.statement.startswith("ABSTAINED") and "it is not a finding" in a.statement
+    assert "probability of 40 years or over" not in a.statement
+    # Without the gate, an estimate without a band label states its interval as the answer.
+    b = age_finding(AgeEstimate(30.0, (12.0, 60.0), "inconclusive", {}, "age bands are not validated"), extra)
+    assert b.statement.startswith("No age band is stated") and "probability of 40 years or over 0.32" in b.statement
+
+
+def test_nothing_measured_prints_no_numbers() -> None:
+    s = sex_finding(SexEstimate(0.5, "inconclusive", "no usable speech found"), estimated=False)
+    assert s.abstained and s.p_male == "not available" and "0.5" not in s.statement
+    a = age_finding(AgeEstimate(33.0, (24.0, 56.0), "inconclusive", {}, "no usable speech found"),
+                    {"estimated": False}, "no usable speech found")
+    assert a.median == a.interval == "not available" and "33" not in a.statement

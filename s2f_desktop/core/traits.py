@@ -46,3 +46,17 @@ class TraitEstimate:
     model_sha256: str = ""
     device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gate_reason(self) -> str:
+        """Why both traits abstained before any head's answer counted ("" when they did not).
+
+        The quality gate (too little speech, insufficient quality) writes its one reason into both
+        traits (``inference.traits``); every other abstention gives each trait its own reason. Read
+        from the stored estimate, so runs stored before this property existed read the same. The
+        probabilities and intervals of such an estimate are kept for the record only: they are not
+        findings, and nothing (composite, report statement) may be built on them.
+        """
+        same = self.sex.reason and self.sex.reason == self.age.reason
+        both = self.sex.label == INCONCLUSIVE and self.age.label == INCONCLUSIVE
+        return self.sex.reason if same and both else ""

@@ -58,14 +58,28 @@ def _label_html(label: str) -> str:
 
 
 def traits_html(traits: TraitEstimate) -> str:
-    """Sex and age lines of a trait estimate."""
+    """Sex and age lines of a trait estimate.
+
+    When both traits abstained before any answer counted (the quality gate, or nothing measurable),
+    the numbers are shown only as a record, marked as not findings, as the report prints them. An
+    age estimate without a band label is an answer (median and interval), not an abstention.
+    """
     sex, age = traits.sex, traits.age
+    gate = traits.gate_reason
+    if gate:
+        text = f"Sex and age: {_label_html(INCONCLUSIVE)}<br><small>&nbsp;&nbsp;why: {_esc(gate)}</small>"
+        if traits.extra.get("estimated") is False:
+            return text + "<br><small>&nbsp;&nbsp;Nothing could be measured: no estimate exists.</small>"
+        return text + (f"<br><small style='color:#555'>&nbsp;&nbsp;For the record only, not findings: P(male) = "
+                      f"{sex.p_male:.2f}; age median {age.median_years:.0f} years, 80 % interval "
+                      f"{age.interval_80[0]:.0f}–{age.interval_80[1]:.0f} years.</small>")
     line = f"Sex: {_label_html(sex.label)} — P(male) = {sex.p_male:.2f}, P(female) = {1 - sex.p_male:.2f}"
     if sex.reason:
         line += f"<br><small>&nbsp;&nbsp;why: {_esc(sex.reason)}</small>"
     out = [line]
-    line = (f"Age: {_label_html(age.label)} — median {age.median_years:.0f} years, 80 % interval "
-            f"{age.interval_80[0]:.0f}–{age.interval_80[1]:.0f} years")
+    line = (f"Age: {'' if age.label == INCONCLUSIVE else _label_html(age.label) + ' — '}median "
+            f"{age.median_years:.0f} years, 80 % interval {age.interval_80[0]:.0f}–{age.interval_80[1]:.0f} years"
+            + (" <small>(no age band stated)</small>" if age.label == INCONCLUSIVE else ""))
     base = traits.extra.get("age_baseline")
     if "age_p_40_plus" in traits.extra and isinstance(base, dict):
         # No band is validated: the interval is the answer, shown with P(40+) and the baseline
@@ -91,9 +105,11 @@ VERDICT_COLOURS = {QualityVerdict.OK: "#2e7d32", QualityVerdict.WARN: "#b26a00",
 def quality_html(q: Quality) -> str:
     """The quality verdict with its reasons and key numbers."""
     out = f"Quality: <b style='color:{VERDICT_COLOURS[q.verdict]}'>{_esc(q.verdict.value)}</b>"
-    nums = [f"net speech {q.net_speech_s:.1f} s"]
+    # Two decimals, as the report prints them: a value rounded to one decimal could read as the threshold
+    # that the reasons (rounded down) say it is below, e.g. "net speech 2.2 s" beside "2.1 s is below 3 s".
+    nums = [f"net speech {q.net_speech_s:.2f} s"]
     if q.snr_db is not None:
-        nums.append(f"SNR {q.snr_db:.1f} dB")
+        nums.append(f"SNR {q.snr_db:.2f} dB")
     if q.level_dbfs is not None:
         nums.append(f"level {q.level_dbfs:.1f} dBFS")
     nums += [f"bandwidth {q.bandwidth_hz:.0f} Hz", f"clipping {q.clipping_fraction:.2%}"]

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import AnalysisRun, Composite, Origin
+from s2f_desktop.core.traits import INCONCLUSIVE
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
@@ -415,7 +416,7 @@ class CompositePanel(JobPage):
         else:
             self.composites = _svc().list_composites(self.ctx, self.run.id)
             self.run_label.setText(f"From analysis run #{self.run.id} ({self.run.created_at:%Y-%m-%d %H:%M})")
-        self.create_btn.setEnabled(self.run is not None and not busy and not self.closed)
+        self._enable_create(not busy)
         self.save_btn.setEnabled(self.run is not None and not self.closed)
         self.list.blockSignals(True)
         self.list.clear()
@@ -442,13 +443,23 @@ class CompositePanel(JobPage):
             self.reset_sliders()
         self.composites_changed.emit()
 
+    def _enable_create(self, idle: bool) -> None:
+        """"Create composites" only for a run whose traits are findings (the service refuses the rest)."""
+        gate = self.run.results.pooled.traits.gate_reason if self.run is not None else ""
+        self.create_btn.setEnabled(self.run is not None and idle and not self.closed and not gate)
+        self.create_btn.setToolTip(f"No composites: this run abstained on sex and age ({gate})" if gate else
+                                   "Render the composite set for the selected analysis run")
+
     def _traits_text(self) -> str:
         if self.run is None:
             return ""
         t = self.run.results.pooled.traits
-        bits = [f"sex <b>{html.escape(t.sex.label)}</b> (P(male) {t.sex.p_male:.2f})",
-                f"age <b>{html.escape(t.age.label)}</b> (80 % {t.age.interval_80[0]:.0f}–{t.age.interval_80[1]:.0f} y)"]
-        return "<b>From the voice:</b> " + ", ".join(bits) if bits else ""
+        if t.gate_reason:
+            return f"<b>From the voice:</b> nothing: sex and age abstained ({html.escape(t.gate_reason)})"
+        age = (f"age <b>{html.escape(t.age.label)}</b>, " if t.age.label != INCONCLUSIVE else "age ") + \
+            (f"median {t.age.median_years:.0f} y, 80 % {t.age.interval_80[0]:.0f}–{t.age.interval_80[1]:.0f} y"
+             + (" (no band stated)" if t.age.label == INCONCLUSIVE else ""))
+        return f"<b>From the voice:</b> sex <b>{html.escape(t.sex.label)}</b> (P(male) {t.sex.p_male:.2f}), {age}"
 
     def _rebuild_view_buttons(self, views: list[str]) -> None:
         for b in list(self.view_group.buttons()):
@@ -570,7 +581,7 @@ class CompositePanel(JobPage):
 
     # ------------------------------------------------------------------ work
     def _busy(self, on: bool) -> None:
-        self.create_btn.setEnabled(not on and self.run is not None and not self.closed)
+        self._enable_create(not on)
         self.save_btn.setEnabled(not on and self.run is not None and not self.closed)
         self.cancel_btn.setEnabled(on)
         if not on:

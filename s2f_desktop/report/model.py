@@ -42,7 +42,7 @@ from s2f_desktop.core.models import (
 )
 from s2f_desktop.core.results import Acoustics, Consistency, Quality
 from s2f_desktop.core.timeutil import fmt_clock, fmt_dt, fmt_duration
-from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate
+from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.report import language
 from s2f_desktop.report.comparison import ComparisonSection
 from s2f_desktop.report.modelcards import ModelCardInfo, TraitPerformance
@@ -299,9 +299,14 @@ def fmt_size(n: int) -> str:
 
 
 # ------------------------------------------------------------ reading analysis results
-def sex_finding(sex: SexEstimate) -> SexFinding:
-    """Pooled sex estimate → finding with its plain-language statement."""
+def sex_finding(sex: SexEstimate, estimated: bool = True) -> SexFinding:
+    """Pooled sex estimate → finding with its plain-language statement (``estimated`` False: nothing
+    could be measured, and the stored probability is a placeholder, not the model's)."""
     p = language.fmt_probability(sex.p_male)
+    if not estimated:
+        text = ("ABSTAINED: the model declines to state a sex for this material; nothing in it could be measured, "
+                "so no probability exists.")
+        return SexFinding(True, NA, INCONCLUSIVE, True, text, sex.reason)
     if sex.label == INCONCLUSIVE:
         text = (f"ABSTAINED: the model declines to state a sex for this material. For the record, the calibrated "
                 f"probability of a male speaker was {p}; it is not a finding.")
@@ -316,18 +321,20 @@ def fmt_interval(age: AgeEstimate) -> str:
     return f"{lo:.0f}\u2013{hi:.0f} years"
 
 
-def age_finding(age: AgeEstimate, extra: Mapping[str, Any] | None = None) -> AgeFinding:
+def age_finding(age: AgeEstimate, extra: Mapping[str, Any] | None = None, gate_reason: str = "") -> AgeFinding:
     """Pooled age estimate → finding (median, 80 % interval, band).
 
     ``extra`` is the trait estimate's ``extra``: when the model made an estimate but states no band
     (band labels are not validated across sources), the interval, P(40 or over) and the
     always-the-median baseline are printed side by side, so the answer is read with its worth.
+    ``gate_reason`` (:attr:`TraitEstimate.gate_reason`): both traits abstained before any answer
+    counted, so the interval is printed for the record only, never as the answer.
     """
     med, lo, hi = age.median_years, age.interval_80[0], age.interval_80[1]
     interval = fmt_interval(age)
     extra = extra or {}
     base = extra.get("age_baseline")
-    if age.label == INCONCLUSIVE and "age_p_40_plus" in extra and isinstance(base, Mapping):
+    if age.label == INCONCLUSIVE and not gate_reason and "age_p_40_plus" in extra and isinstance(base, Mapping):
         b_lo, b_hi = base["interval_80_years"]
         text = (f"No age band is stated ({age.reason or 'band labels are not validated'}). The model's 80 % "
                 f"interval is {interval} (median {med:.0f} years); probability of 40 years or over "
@@ -336,6 +343,11 @@ def age_finding(age: AgeEstimate, extra: Mapping[str, Any] | None = None) -> Age
                 f"probability of 40 or over {float(base['p_40_plus']):.2f}. An investigative lead about the voice, "
                 f"not a finding about a person.")
         return AgeFinding(True, f"{med:.0f} years", interval, INCONCLUSIVE, True, text, age.reason)
+    if age.label == INCONCLUSIVE and extra.get("estimated") is False:
+        # Nothing was measured (no usable speech): the stored numbers are the training prior.
+        text = ("ABSTAINED: the model declines to state an age range for this material; nothing in it could be "
+                "measured, so no estimate exists.")
+        return AgeFinding(True, NA, NA, INCONCLUSIVE, True, text, age.reason)
     if age.label == INCONCLUSIVE:
         text = (f"ABSTAINED: the model declines to state an age range for this material. For the record, the "
                 f"median was {med:.0f} years (80 % interval {interval}); it is not a finding.")
@@ -389,25 +401,33 @@ def quality_measures(q: Quality) -> tuple[Measure, ...]:
     )
 
 
-def _sex_short(sex: SexEstimate) -> str:
+def _sex_short(traits: TraitEstimate) -> str:
+    sex = traits.sex
+    if traits.extra.get("estimated") is False:
+        return "abstained (nothing measured)"
     p = language.fmt_probability(sex.p_male)
     return f"abstained (p male {p})" if sex.label == INCONCLUSIVE else f"p male {p} ({sex.label})"
 
 
-def _age_short(age: AgeEstimate) -> str:
-    if age.label == INCONCLUSIVE:
+def _age_short(traits: TraitEstimate) -> str:
+    """The age answer in brief: an estimate without a band label is still an answer (its interval);
+    only an abstention of both traits (:attr:`TraitEstimate.gate_reason`) is "abstained"."""
+    age = traits.age
+    if traits.gate_reason:
         return "abstained"
-    return f"{age.median_years:.0f} y ({age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f})"
+    band = "no band" if age.label == INCONCLUSIVE else age.label
+    return f"{age.median_years:.0f} y ({age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f}; {band})"
 
 
 def run_outcome(run: AnalysisRun) -> str:
     """One line with a run's outcome, so that no run is listed without its result."""
     p = run.results.pooled
     sex, age = p.traits.sex, p.traits.age
-    sex_txt = f"sex abstained (p male {language.fmt_probability(sex.p_male)})" if sex.label == INCONCLUSIVE \
+    sex_txt = f"sex {_sex_short(p.traits)}" if sex.label == INCONCLUSIVE \
         else f"sex {sex.label} (p male {language.fmt_probability(sex.p_male)})"
-    age_txt = "age abstained" if age.label == INCONCLUSIVE else \
-        f"age {age.median_years:.0f} y, 80 % interval {age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f} y"
+    age_txt = "age abstained" if p.traits.gate_reason else \
+        f"age {age.median_years:.0f} y, 80 % interval {age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f} y" \
+        + (" (no band stated)" if age.label == INCONCLUSIVE else "")
     flagged = f", {len(run.results.consistency.flagged)} segment(s) flagged as a possible second speaker" \
         if run.results.consistency and run.results.consistency.flagged else ""
     return (f"{len(run.results.selection)} segment(s), quality {p.quality.verdict.value}, {sex_txt}, {age_txt}"
@@ -666,7 +686,7 @@ def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Map
             (now.label or "\u2014") if now else "\u2014", (now.speaker_tag or "\u2014") if now else "\u2014",
             now.source.value if now else "\u2014",
             part.quality.verdict.value if part else NA, "; ".join(part.quality.reasons) if part else "",
-            _sex_short(part.traits.sex) if part else NA, _age_short(part.traits.age) if part else NA,
+            _sex_short(part.traits) if part else NA, _age_short(part.traits) if part else NA,
             f"{r.start_sample}\u2013{r.end_sample} at {r.sample_rate} Hz", r.samples_sha256 or NA, state))
     if changed:
         warnings.append(f"The material analysed in run #{run.id} has changed since the run: " + "; ".join(changed)
@@ -675,7 +695,8 @@ def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Map
     pooled = res.pooled
     seg_numbers = {item.id: f"segment #{i}" for i, item in enumerate(items, start=1)}
     consistency_text, consistency_details = consistency_of(res.consistency, seg_numbers)
-    sex, age = sex_finding(pooled.traits.sex), age_finding(pooled.traits.age, pooled.traits.extra)
+    sex = sex_finding(pooled.traits.sex, pooled.traits.extra.get("estimated") is not False)
+    age = age_finding(pooled.traits.age, pooled.traits.extra, pooled.traits.gate_reason)
     if performance is not None:
         sex = dataclasses.replace(sex, performance=performance.sex)
         age = dataclasses.replace(age, performance=performance.age)

@@ -30,6 +30,7 @@ from s2f_desktop.core.comparison_results import (
 from s2f_desktop.core.errors import InputError, S2FError
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.results import Consistency
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import codec, custody
@@ -216,10 +217,14 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
     if len(set(q)) != len(q) or len(set(k)) != len(k):
         raise InputError("a segment is listed twice on one side")
     both = set(q) & set(k)
-    if both:
-        raise InputError(f"segment {sorted(both)[0]} is on both sides; a side cannot be compared with itself")
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
+        if both:
+            # Named as the analyst sees it (recording and time), not by its internal id.
+            seg = repo.get_segment(s, sorted(both)[0])
+            ev = repo.get_evidence(s, seg.evidence_id)
+            raise InputError(f"the segment {format_time(seg.start_s, 0.01)}-{format_time(seg.end_s, 0.01)} of "
+                             f"{ev.original_name} is on both sides; a side cannot be compared with itself")
     require_open(case)
     t0 = time.perf_counter()
     qp = _segment_parts(ctx, case.id, q, task.sub(0.0, 0.05))

@@ -89,8 +89,13 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
                        skin: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
     """(kind, label, parameters) for each composite of the set, primary first.
 
-    Pure bookkeeping plus anny's age mapping; nothing is rendered.
+    Pure bookkeeping plus anny's age mapping; nothing is rendered. Refused when the analysis
+    abstained on both traits before any head's answer counted (:attr:`TraitEstimate.gate_reason`):
+    a face drawn from numbers that are not findings would still look like one.
     """
+    if traits.gate_reason:
+        raise InputError(f"no composites: the analysis abstained on sex and age ({traits.gate_reason}); "
+                         "a composite would depict numbers that are not findings")
     mapping = importlib.import_module("s2f_desktop.face.mapping")
     p_male = min(1.0, max(0.0, float(traits.sex.p_male)))
     sex = "male" if p_male >= 0.5 else "female"
@@ -101,7 +106,8 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
     lo, hi = (float(traits.age.interval_80[0]), float(traits.age.interval_80[1]))
     lo, hi = min(lo, med), max(hi, med)
     sex_inc = " - sex inconclusive" if traits.sex.label == INCONCLUSIVE else ""
-    age_inc = " - age inconclusive" if traits.age.label == INCONCLUSIVE else ""
+    # An estimate without a band label still has its median and interval (the answer the card validates).
+    age_inc = " - no age band" if traits.age.label == INCONCLUSIVE else ""
     interval = f"80 % interval {lo:.0f}-{hi:.0f}"
 
     def shown(age: float, context: str) -> str:

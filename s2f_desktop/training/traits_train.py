@@ -466,7 +466,8 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
 
     deg_oof = {v: oof_sex.pop(v) for v in deg_feats}, {v: oof_age.pop(v) for v in deg_feats}
     metrics = evaluate(oof_sex, oof_age, sex, log_age, groups, folds, ok, sex_verified, sex_usable, age_usable,
-                       n_boot, log, eval_only=tuple(eval_variants), gated=gated)
+                       n_boot, log, eval_only=tuple(eval_variants), gated=gated, ids=[it.id for it in items],
+                       f0_hz={v: median_f0_hz(f["x"]) for v, f in {**feats, **eval_feats}.items()})
     if deg_feats:
         metrics["degradation"] = degradation_metrics(
             deg_feats, feats, {**oof_sex, **deg_oof[0]}, {**oof_age, **deg_oof[1]}, TRAIN_VARIANTS, sex, log_age,
@@ -483,6 +484,12 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     metrics["quality_gate"] = quality_gate_metrics(data_root, cache_dir, items, limit, log)
     metrics["sex_disagreements_avspeech"] = disagreement_analysis(oof_sex["clean"], sex, xc,
                                                                   is_av & ok & sex_usable)
+    # Where each sex's voices lie in F0 (verified labels, clean, with features): the frame the card reads
+    # the decided errors' F0 against.
+    f0c = median_f0_hz(xc)
+    metrics["sex_median_f0_hz_verified_clean"] = {
+        name: _describe(f0c[ok & sex_verified & (sex == val) & np.isfinite(f0c)])
+        for name, val in (("female", 0.0), ("male", 1.0))}
     metrics["sex_disagreements_avspeech_verified"] = disagreement_analysis(oof_sex["clean"], sex, xc,
                                                                            is_av & ok & sex_verified)
     metrics["reviewer"] = reviewer_metrics(oof_sex["clean"], sex, is_av & ok & sex_usable & ~sex_verified,
@@ -641,6 +648,12 @@ def _count(values: Any) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def median_f0_hz(x: np.ndarray) -> np.ndarray:
+    """Each row's median F0 in Hz, read back from the head inputs (NaN where it was not measured)."""
+    f0: np.ndarray = np.exp(x[:, x.shape[1] - len(HEAD_FEATURES) + HEAD_FEATURES.index("log_f0_median")])
+    return f0
+
+
 def external_test(data_root: Path, cache_dir: Path, device: str, mean: np.ndarray, scale: np.ndarray, w: np.ndarray,
                   b: float, pa: float, pb: float, band: tuple[float, float], n_boot: int,
                   log: Callable[[str], None], limit: int | None) -> dict[str, Any]:
@@ -687,8 +700,8 @@ def external_test(data_root: Path, cache_dir: Path, device: str, mean: np.ndarra
         for spk in sorted(set(g)):
             i = g == spk
             if np.mean(pred[i] == y[i]) < 0.5:
-                f0 = np.exp(np.nanmedian(feats[v]["x"][keep][i, -len(HEAD_FEATURES)
-                                                             + HEAD_FEATURES.index("log_f0_median")]))
+                # The median of the log-F0 values, read back in Hz (the head's own scale).
+                f0 = np.exp(np.nanmedian(np.log(median_f0_hz(feats[v]["x"][keep][i]))))
                 wrong_spk.append({"speaker": str(spk), "listed_sex": "male" if y[i][0] == 1 else "female",
                                   "median_f0_hz": round(float(f0), 1)})
         out[f"sex_external_{v}"]["speakers_misclassified"] = wrong_spk
@@ -761,6 +774,20 @@ def _sex_entry(p: np.ndarray, y: np.ndarray, g: np.ndarray, decided: np.ndarray,
     return entry
 
 
+def decided_errors(p: np.ndarray, y: np.ndarray, decided: np.ndarray, ids: list[str], groups: np.ndarray,
+                   f0_hz: np.ndarray | None) -> list[dict[str, Any]]:
+    """Every decided case whose label the stated sex contradicts: clip, source, label, stated P(male)
+    and median F0, so that the card can show what the errors are (e.g. a "female" label on a voice
+    whose F0 lies where men's usually does)."""
+    out = []
+    for i in np.flatnonzero(decided & ((p >= 0.5) != (y == 1))):
+        out.append({"clip": ids[i], "source": "librispeech" if str(groups[i]).startswith("ls:") else "avspeech",
+                    "label": "male" if y[i] == 1 else "female", "p_male": round(float(p[i]), 4),
+                    "median_f0_hz": None if f0_hz is None or not np.isfinite(f0_hz[i])
+                    else round(float(f0_hz[i]), 1)})
+    return sorted(out, key=lambda e: (e["label"], e["p_male"]))
+
+
 def gate_entry(base: np.ndarray, gated: np.ndarray, sex: np.ndarray) -> dict[str, Any]:
     """How many of the labelled clips the app's gate stops (not scored), overall and per sex."""
     out: dict[str, Any] = {"rule": "quality verdict insufficient, net speech < "
@@ -826,7 +853,8 @@ def reliability_table(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict
 def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex: np.ndarray, log_age: np.ndarray,
              groups: np.ndarray, folds: np.ndarray, ok: np.ndarray, sex_verified: np.ndarray, sex_usable: np.ndarray,
              age_usable: np.ndarray, n_boot: int, log: Callable[[str], None],
-             eval_only: tuple[str, ...] = (), gated: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+             eval_only: tuple[str, ...] = (), gated: dict[str, np.ndarray] | None = None,
+             ids: list[str] | None = None, f0_hz: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Metrics with cross-fitted calibration and band, and group-bootstrap 95 % CIs.
 
     Fold k's Platt scaling, sex band and age residual quantiles are fitted on the other
@@ -834,7 +862,8 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     influences its own score. Keys ``sex_<variant>`` score verified labels (LibriSpeech plus
     avspeech labels the teacher and the AI rating agree on); ``sex_teacher_usable_<variant>`` every
     usable teacher label; ``sex_all_labels_<variant>`` / ``age_all_labels_<variant>`` every label given;
-    ``age_<variant>`` usable teacher ages.
+    ``age_<variant>`` usable teacher ages. With ``ids`` (clip ids) and ``f0_hz`` (median F0 per clip and
+    variant), each ``sex_<variant>`` entry lists its decided errors (:func:`decided_errors`).
     """
     out: dict[str, Any] = {}
     n = len(sex)
@@ -901,6 +930,10 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
                         entry[f"band_rule_{rule}"]["per_sex"] = per_sex_entries(p, y, g, dec_r, n_boot)
             if not labels:
                 entry["per_sex"] = per_sex_entries(p, y, g, decided, n_boot)
+                if ids is not None:
+                    f0v = f0_hz.get(v) if f0_hz else None
+                    entry["decided_errors"] = decided_errors(p, y, decided, [ids[i] for i in np.flatnonzero(m)],
+                                                             groups[m], None if f0v is None else f0v[m])
             out[f"sex_{labels}{v}"] = entry
             log(f"  sex ({labels or 'verified_labels_'}{v}): accuracy {entry['accuracy']['value']:.4f} "
                 f"decided {entry['accuracy_decided']['value']:.4f} abstain {entry['abstention_rate']['value']:.3f} "

@@ -80,6 +80,7 @@ def _analyze(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
         importlib.import_module("s2f_desktop.services.composites").refuse_existing(args.composite, args.force)
     bar = StderrProgress()
     failed = 0
+    refused = False  # a requested composite that was not drawn (input error: status 2)
     results = analysis.analyze_files([Path(p) for p in args.inputs], args.start, args.end, args.device, Task(bar))
     for fa in results:
         bar.done()
@@ -95,13 +96,19 @@ def _analyze(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
             # Imported here: rendering pulls in the 3D face stack, which plain analysis does not need.
             composites = importlib.import_module("s2f_desktop.services.composites")
             # The renderer's GPU toolkit (NVIDIA Warp) prints its banner on stdout; keep stdout pure JSON.
+            traits = fa.analysis.pooled.traits
+            if traits.gate_reason:
+                # Nothing to depict: the estimate's numbers are not findings (services.composites refuses).
+                print(f"s2f: error: composite not rendered: the analysis abstained on sex and age "
+                      f"({traits.gate_reason})", file=sys.stderr)
+                refused = True
+                continue
             with contextlib.redirect_stdout(sys.stderr):
-                traits = fa.analysis.pooled.traits
                 out = composites.render_primary_for_traits(traits, args.composite, force=args.force,
                                                            reference=f"audio sha256 {fa.sha256[:12]}")
             both = " (sex inconclusive: female and male side by side)" if traits.sex.label == "inconclusive" else ""
             print(f"composite: {out}{both}", file=sys.stderr)
-    return 3 if failed else 0
+    return 3 if failed else 2 if refused else 0
 
 
 def _print_human(fa: analysis.FileAnalysis) -> None:
