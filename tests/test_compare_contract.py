@@ -422,3 +422,21 @@ def test_reported_verdict_is_byte_identical() -> None:
     for name, (qq, kq, qe, ke, tel) in verdict_inputs(cmp.cohort).items():
         v = cmp.verdict_from(PreparedSide([], qq, tel), PreparedSide([], kq, False), qe, ke, tel)
         assert json.dumps(codec.encode_comparison_verdict(v)) == VERDICTS_JSON[name], name
+
+
+@pytest.mark.slow
+def test_a_side_below_the_gate_s_snr_minimum_abstains() -> None:
+    """Noise is not validated (comparison card): a side under 10 dB SNR gets no LR, whatever its score."""
+    import dataclasses
+
+    from s2f_desktop.inference.comparison import PreparedSide, get_comparator
+
+    cmp = get_comparator("cpu")
+    qq, kq, qe, ke, tel = verdict_inputs(cmp.cohort)["support Hp"]
+    decided = cmp.verdict_from(PreparedSide([], qq, tel), PreparedSide([], kq, False), qe, ke, tel)
+    assert decided.log10_lr is not None
+    noisy = dataclasses.replace(kq, snr_db=9.996)
+    v = cmp.verdict_from(PreparedSide([], qq, tel), PreparedSide([], noisy, False), qe, ke, tel)
+    assert v.log10_lr is None and v.label == "abstain"
+    assert v.abstain_reason == "the known side's estimated SNR is 9.99 dB (not validated below 10 dB)"
+    assert cmp.parameters()["abstain_snr_db"] == 10.0

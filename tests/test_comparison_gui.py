@@ -96,6 +96,11 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
         panel.cancel_btn.click()
     panel.refresh()
     assert [r.id for r in panel.runs] == [run.id] or panel.runs[-1].results.label == "different"
+    # A closed case's comparisons are read, not run: Compare is disabled (the service would refuse).
+    from s2f_desktop.services import cases
+
+    panel.set_case(cases.close_case(ctx, case.number))
+    assert not panel.run_btn.isEnabled() and panel.runs
     runner.shutdown()
 
 

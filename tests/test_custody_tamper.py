@@ -551,3 +551,30 @@ def test_composites_are_bound_and_a_swapped_image_or_deleted_row_is_named(ctx, b
     assert ("composite", str(made[0].id), "image_sha256", "CHANGED") in found
     assert ("composite", str(made[0].id), "label", "CHANGED") in found
     assert ("composite", str(edit.id), "(row)", "DELETED") in found
+
+
+def test_nothing_is_measured_on_an_altered_or_missing_vault_copy(ctx, bound_case, capsys) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.cli.main import main
+    from s2f_desktop.core.errors import IntegrityError
+    from s2f_desktop.services import audio, comparison
+
+    case, a, b, seg = bound_case
+    other = segments.add_segment(ctx, case.number, b.id, 1000, 9000, label="known")
+    path = evidence.vault_path(ctx, a)
+    original = path.read_bytes()
+    path.chmod(0o644)
+    path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # one bit of the last sample
+    with pytest.raises(IntegrityError, match="a.wav: the vault copy is ALTERED"):
+        audio.segment_quality(ctx, [seg.id])
+    with pytest.raises(IntegrityError, match="ALTERED"):
+        comparison.compare_segments(ctx, case.number, [seg.id], [other.id])
+    with pytest.raises(IntegrityError, match="ALTERED"):
+        segments.run_vad(ctx, case.number, a.id)
+    runs_before = sql_value(ctx, "select count(*) from analysis_runs")
+    rc = main(["--data-dir", str(ctx.data_dir), "analyze", case.number, "--segments", seg.id])
+    err = capsys.readouterr().err
+    assert rc == 4 and "ALTERED" in err and "nothing was measured" in err and err.count("\n") == 1
+    assert sql_value(ctx, "select count(*) from analysis_runs") == runs_before
+    path.unlink()
+    with pytest.raises(IntegrityError, match="MISSING"):
+        audio.segment_quality(ctx, [seg.id])

@@ -365,6 +365,20 @@ def test_segments_changed_or_deleted_after_the_run_are_shown(sample, tmp_path):
     assert res.report_id != before.report_id
 
 
+def test_a_recorded_review_or_export_gives_the_next_report_a_new_id(sample, tmp_path):
+    """Content the id's stored rows do not hold (a review record, earlier exports in the audit section)
+    is in the audit chain, whose head the id covers: two reports that differ never share an id."""
+    from s2f_desktop.services import cases
+
+    ctx, sc = sample
+    a = report_of(ctx, sc, sc.male_run, tmp_path / "a.pdf", record=False)
+    cases.record_review(ctx, sc.number, "R. Second", "peer reviewer", "not agreed")
+    b = report_of(ctx, sc, sc.male_run, tmp_path / "b.pdf", record=True)
+    assert b.report_id != a.report_id and "not agreed" in words(b.path)
+    c = report_of(ctx, sc, sc.male_run, tmp_path / "c.pdf", record=False)
+    assert c.report_id != b.report_id and b.report_id in flat(pdf_text(c.path))  # b's export, audited
+
+
 def test_abstention_and_telephone_runs(sample, tmp_path):
     ctx, sc = sample
     abstained = sc.runs[-1]

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from s2f_desktop.core.models import SegmentStatus
+from s2f_desktop.core.models import CaseStatus, SegmentStatus
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, run_position, split_page
@@ -156,6 +156,10 @@ class ComparisonPanel(JobPage):
         """Device preference for comparisons."""
         self.device = device
 
+    def _open(self) -> bool:
+        """A case is shown and open: a closed case's comparisons can be read, not run (the service refuses)."""
+        return self.case is not None and self.case.status is not CaseStatus.CLOSED
+
     def set_case(self, case: Any) -> None:
         """Show a case (None: no case)."""
         self.case = case
@@ -195,7 +199,7 @@ class ComparisonPanel(JobPage):
             self.history.addItem(f"#{run.id}  {run.created_at:%Y-%m-%d %H:%M}  "
                                  + ("abstained" if llr is None else f"log10 LR {llr:+.2f}"), run.id)
         self.history.blockSignals(False)
-        self.run_btn.setEnabled(self.case is not None and len(labels) > 0 and self.runner.current("comparison") is None)
+        self.run_btn.setEnabled(self._open() and len(labels) > 0 and self.runner.current("comparison") is None)
         if self.runs:
             idx = run_position(self.runs, select_run)
             self.history.setCurrentIndex(idx)
@@ -326,7 +330,7 @@ class ComparisonPanel(JobPage):
 
     def _ended(self) -> None:
         self.cancel_btn.setEnabled(False)
-        self.run_btn.setEnabled(self.case is not None)
+        self.run_btn.setEnabled(self._open())
         self.progress.setRange(0, 1000)
         if self.progress.value() < 1000:
             self.progress.setFormat("idle")

@@ -13,12 +13,13 @@ Scoring, normalisation and calibration are torch-free and live in :mod:`s2f_desk
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from s2f_desktop.audio.quality import QualityReport
+from s2f_desktop.audio.quality import MIN_SNR_DB, QualityReport
 from s2f_desktop.core.comparison_results import BySide, ComparisonVerdict, ValidationPosition
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.inference.device import PerDevice
@@ -96,6 +97,10 @@ COMPARISON_MODEL_ID = "comparison-v1"
 #: Quality-gate reasons that put a side outside what the validation covered (abstain).
 _ABSTAIN_CLIPPING = 0.01
 _ABSTAIN_BANDWIDTH_HZ = 2500.0
+#: A side whose estimated SNR is below the quality gate's minimum (audio.quality.MIN_SNR_DB): the card
+#: lists noise as not validated, and one speaker at 5 dB against a clean recording of the same speaker
+#: gave log10 LR -2.3 ("moderately strong support for Hd") before this rule.
+_ABSTAIN_SNR_DB = MIN_SNR_DB
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,8 @@ class Comparator:
         c = self.calibration
         return {"top_k": c.top_k, "bounds_log10_lr": [c.lower, c.upper], "min_speech_s": c.min_speech_s,
                 "max_speech_s": c.max_speech_s, "abstain_clipping_fraction": _ABSTAIN_CLIPPING,
-                "abstain_bandwidth_hz": _ABSTAIN_BANDWIDTH_HZ, "embedding": "mean of GE2E 1.6 s window embeddings",
+                "abstain_bandwidth_hz": _ABSTAIN_BANDWIDTH_HZ, "abstain_snr_db": _ABSTAIN_SNR_DB,
+                "embedding": "mean of GE2E 1.6 s window embeddings",
                 "channel": "both sides band-limited to 300-3400 Hz when either side is telephone band",
                 "verbal_scale": "ENFSI 2015"}
 
@@ -204,6 +210,10 @@ class Comparator:
             if q.clipping_fraction > _ABSTAIN_CLIPPING:
                 reasons.append(f"the {name} side is clipped ({100 * q.clipping_fraction:.2f} % of samples; "
                                f"not validated above {100 * _ABSTAIN_CLIPPING:g} %)")
+            if q.snr_db is not None and q.snr_db < _ABSTAIN_SNR_DB:
+                # Rounded down: a value just under the minimum never prints as the minimum itself.
+                reasons.append(f"the {name} side's estimated SNR is {math.floor(q.snr_db * 100) / 100:.2f} dB "
+                               f"(not validated below {_ABSTAIN_SNR_DB:g} dB)")
             if q.bandwidth_hz < _ABSTAIN_BANDWIDTH_HZ:
                 reasons.append(f"the {name} side's bandwidth is {q.bandwidth_hz:.0f} Hz (not validated below "
                                f"{_ABSTAIN_BANDWIDTH_HZ:.0f} Hz)")

@@ -602,9 +602,16 @@ SPEECH2FACE_CONTEXT = (
 
 # --------------------------------------------------------------------------- report id
 def report_id(case: Case, checks: Sequence[EvidenceCheck], runs: Sequence[AnalysisRun], segments: Sequence[Segment],
-              composites: Sequence[Composite], image_checks: Mapping[tuple[int, str], str]) -> str:
-    """Deterministic id from the content inputs (not from the time of generation)."""
+              composites: Sequence[Composite], image_checks: Mapping[tuple[int, str], str],
+              chain_head: str = "") -> str:
+    """Deterministic id from the content inputs (not from the time of generation).
+
+    ``chain_head``: the hash of the case's last audit event before this export. Everything else the
+    report prints (speaker comparisons, provenance, the review record, earlier exports in the audit
+    section) is recorded in the chain, so a report whose content differs never shares an id.
+    """
     inputs = {
+        "audit_chain_head": chain_head,
         "case": [case.number, case.title, case.analyst, case.agency, case.question, case.propositions,
                  case.case_info, case.examiner_role, case.examiner_qualifications, case.listening_statement],
         "evidence": [[c.evidence_id, c.sha256, c.status.value, c.actual_sha256 or ""] for c in checks],
@@ -807,7 +814,7 @@ def build_report_data(
                                                                     "none"),
                   ("Recorded", f"{fmt_dt(rev.at)} by {rev.actor} (audit event {rev.seq}, hash {rev.hash[:16]})"))
     repro.append(("Audit chain head", chain_head))
-    rid = report_id(case, checks, runs, used_segments, all_composites, image_checks)
+    rid = report_id(case, checks, runs, used_segments, all_composites, image_checks, chain_head)
     repro[0] = ("Report id", rid)
 
     audit_items = tuple(AuditItem(e.seq, fmt_dt(e.at), e.actor, e.action,

@@ -150,7 +150,7 @@ def analyze_files(paths: Sequence[Path | str], start_s: float | None = None, end
 
 def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tuple[list[Any], list[Any], Any]:
     from s2f_desktop.audio.decode import open_audio
-    from s2f_desktop.services.evidence import vault_path
+    from s2f_desktop.services.evidence import require_intact, vault_path
 
     if not segment_ids:
         raise InputError("no segments selected")
@@ -159,6 +159,7 @@ def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tupl
     with ctx.store.read() as s:
         segs = [repo.get_segment(s, sid) for sid in segment_ids]
         evs = {seg.evidence_id: repo.get_evidence(s, seg.evidence_id) for seg in segs}
+    require_intact(ctx, evs.values())
     _check_length(sum((g.end_sample - g.start_sample) / g.sample_rate for g in segs), "the selection")
     mod = _analyzer_module()
     parts = []

@@ -23,7 +23,7 @@ from s2f_desktop.core.models import Evidence, Segment
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.services.evidence import import_file, vault_path
+from s2f_desktop.services.evidence import import_file, require_intact, vault_path
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 from s2f_desktop.store.vault import sha256_file
@@ -73,6 +73,7 @@ def _segments(ctx: AppContext, segment_ids: Sequence[str]) -> list[tuple[Segment
         for sid in segment_ids:
             seg = repo.get_segment(s, sid)
             out.append((seg, repo.get_evidence(s, seg.evidence_id)))
+    require_intact(ctx, [ev for _seg, ev in out])
     return out
 
 

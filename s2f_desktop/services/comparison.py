@@ -189,11 +189,12 @@ def compare_pairs(pairs: Iterable[tuple[str, str]], device: str = "auto", task: 
 # ------------------------------------------------------------------------------- case segments
 def _segment_parts(ctx: AppContext, case_id: int, ids: Sequence[str], task: Task) -> list[Any]:
     from s2f_desktop.audio.decode import open_audio
-    from s2f_desktop.services.evidence import vault_path
+    from s2f_desktop.services.evidence import require_intact, vault_path
 
     with ctx.store.read() as s:
         segs = [repo.get_segment(s, sid) for sid in ids]
         evs = {seg.evidence_id: repo.get_evidence(s, seg.evidence_id) for seg in segs}
+    require_intact(ctx, evs.values())
     parts = []
     mod = _mod()
     for i, seg in enumerate(segs):

@@ -316,7 +316,7 @@ def refuse_existing(path: Path, force: bool = False) -> Path:
     path = Path(path)
     if path.exists() and (not force or not path.is_file()):
         raise InputError(f"{path} already exists; not overwritten (choose another name"
-                         + (")" if not path.is_file() else " or use --force)"))
+                         + (")" if not path.is_file() else "; on the command line, --force replaces it)"))
     return path
 
 

@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
@@ -171,6 +171,21 @@ def check_evidence(ctx: AppContext, evidence: Evidence) -> EvidenceCheck:
     actual, _ = sha256_file(p)
     status = VerifyStatus.OK if actual == evidence.sha256 else VerifyStatus.ALTERED
     return EvidenceCheck(evidence.id, evidence.original_name, evidence.sha256, status, actual)
+
+
+def require_intact(ctx: AppContext, evidence: Iterable[Evidence]) -> None:
+    """Refuse to measure recordings whose vault copy no longer matches its imported sha256.
+
+    Every analysis, comparison, quality check and speech detection reads the vault copy: a finding
+    must not be computed from altered or missing material and then stored as if it were the evidence.
+    """
+    for ev in {e.id: e for e in evidence}.values():
+        check = check_evidence(ctx, ev)
+        if check.status != VerifyStatus.OK:
+            found = f" (sha256 now {check.actual_sha256[:16]}…)" if check.actual_sha256 else ""
+            raise IntegrityError(f"{ev.original_name}: the vault copy is {check.status.value}{found}, not the "
+                                 f"recording imported with sha256 {ev.sha256[:16]}…; nothing was measured. "
+                                 "Run `s2f verify` on the case.")
 
 
 def audit_trail(ctx: AppContext, case_number: str) -> tuple[list[AuditEvent], ChainCheck]:

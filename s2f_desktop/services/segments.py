@@ -25,7 +25,7 @@ from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.text import check_text
 from s2f_desktop.services.cases import case_evidence, require_open
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.services.evidence import vault_path
+from s2f_desktop.services.evidence import require_intact, vault_path
 from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
@@ -237,6 +237,7 @@ def run_vad(ctx: AppContext, case_number: str, evidence_id: int, task: Task | No
     with ctx.store.read() as s:
         case, ev = case_evidence(s, case_number, evidence_id)
     require_open(case)
+    require_intact(ctx, [ev])
     vad = importlib.import_module("s2f_desktop.inference.vad")
     task.progress(0.0, f"detecting speech in {ev.original_name}")
     with open_audio(vault_path(ctx, ev), frames=ev.media.frames) as src:
