@@ -159,15 +159,15 @@ def test_case_run_is_stored_and_audited(ctx, case, speech_wav, tmp_path: Path) -
     assert chain.ok and events[-1].action == "analysis.run" and events[-1].object_ids == (str(run.id),)
     female = analysis.analyze_selection(ctx, "T-1", [s3.id], device="cpu")
     assert female.results.pooled.traits.sex.label == "female"
-    groups = analysis.speaker_groups(ctx, ev.id, [s1.id, s3.id, s2.id], device="cpu")
-    assert groups == [[s1.id, s2.id], [s3.id]]
+    groups, not_judged = analysis.speaker_groups(ctx, ev.id, [s1.id, s3.id, s2.id], device="cpu")
+    assert groups == [[s1.id, s2.id], [s3.id]] and not_judged == []
     # Same selection again, through the CLI -> same results (deterministic inference), stored as a new run.
     rc, (stored,) = _cli_json("analyze", "T-1", "--segments", f"{s1.id},{s2.id}", "--device", "cpu", "--json")
     assert rc == 0 and stored["id"] == female.id + 1
     assert stored["results"] == json.loads(json.dumps(analysis.run_json(run)["results"]))
     rc, (grouped,) = _cli_json("analyze", "T-1", "--group-speakers", str(ev.id), "--segments",
                                f"{s1.id},{s3.id},{s2.id}", "--device", "cpu", "--json")
-    assert rc == 0 and grouped["groups"] == [[s1.id, s2.id], [s3.id]]
+    assert rc == 0 and grouped["groups"] == [[s1.id, s2.id], [s3.id]] and grouped["not_judged"] == []
 
 
 @pytest.mark.slow

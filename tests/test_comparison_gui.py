@@ -113,12 +113,17 @@ def test_refused_analysis_offers_one_run_per_speaker_group(qtbot) -> None:  # ty
 
     w = QWidget()
     qtbot.addWidget(w)
-    err = MultipleSpeakersError(SpeakerSplit((("a", "b"), ("c",)), (), ((0, 1, -2.0),), True), "T-1")
+    err = MultipleSpeakersError(SpeakerSplit((("a", "b"), ("c",)), ("d",), ((0, 1, -2.0),), True), "T-1")
+    assert "1 segment(s) with too little speech to judge belong to no group" in err.message and "(d)" in err.message
     started: list[list[str]] = []
 
-    assert offer_group_runs(w, err, started.append)
+    times = {"a": "0:01.0–0:02.0", "b": "0:03.0–0:04.0", "c": "0:05.0–0:06.0", "d": "0:07.0–0:07.5"}
+    assert offer_group_runs(w, err, started.append, times.get)
     box = w.findChild(QMessageBox, "several_voices_dialog")
     assert box is not None and box.isVisible() and "2 different voices" in box.text()
+    assert "1 segment with too little speech to judge (0:07.0–0:07.5) belongs to no group" in box.informativeText()
+    labels = [b.text() for b in box.buttons()]
+    assert "Analyse group 1: 0:01.0–0:02.0, 0:03.0–0:04.0 (2 segments)" in labels
     next(b for b in box.buttons() if b.text().startswith("Analyse group 2")).click()
     assert started == [["c"]]
     assert not offer_group_runs(w, ValueError("other"), started.append)

@@ -146,7 +146,19 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     assert set(w.waveform.model.selected_ids) == {sugg[0].id, manual.id}
     w.tabs.setCurrentIndex(w.PAGE_EVIDENCE)
 
-    # 6. analyze; the window stays responsive (progress arrives)
+    # 6. the manual segment lies inside the detected one: analysing both would count its speech twice,
+    #    so the service refuses and names them; the analyst trims the detected segment and tries again
+    with qtbot.waitSignal(w.analysis.analysis_ended, timeout=LONG):
+        w.act_analyze.trigger()
+    ((_title, message),) = reporter.shown
+    assert "overlapping segments of call.wav" in message and "counted twice" in message
+    assert w.analysis.runs == [] and w.analysis.progress.format() == "not stored"
+    reporter.shown.clear()
+    assert w.waveform.move_segment(sugg[0].id, sugg[0].start_sample, manual.start_sample)
+    w.waveform.model.select_many([sugg[0].id, manual.id])
+    w.tabs.setCurrentIndex(w.PAGE_EVIDENCE)
+
+    # 7. analyze; the window stays responsive (progress arrives)
     progress: list[float] = []
     w.analysis.progress.valueChanged.connect(progress.append)
     finished: list = []

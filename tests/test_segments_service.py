@@ -133,3 +133,43 @@ def test_cli_accept_reject_delete_relabel(ctx, case, tone_evidence, capsys, tmp_
     segs = {g["id"]: g for g in json.loads(capsys.readouterr().out)}
     assert set(segs) == {a.id, s1.id}
     assert segs[s1.id]["status"] == "accepted" and segs[a.id]["label"] == "caller"
+
+
+def test_overlapping_segments_are_never_measured_twice(ctx, case, tone_evidence, capsys):
+    """Two segments with the same bounds once doubled net speech and passed the 3 s minimum."""
+    from s2f_desktop.services import analysis, comparison
+
+    a = seg_svc.add_segment(ctx, case.number, tone_evidence.id, 8000, 44800)
+    twin = seg_svc.add_segment(ctx, case.number, tone_evidence.id, 8000, 44800)
+    later = seg_svc.add_segment(ctx, case.number, tone_evidence.id, 40000, 60000)  # overlaps a by 0.3 s
+    apart = seg_svc.add_segment(ctx, case.number, tone_evidence.id, 44800, 60000)  # touches a, no overlap
+    with pytest.raises(InputError, match=r"overlapping segments of .*0:00\.50-0:02\.80 and 0:00\.50-0:02\.80"):
+        audio_svc.segment_quality(ctx, [a.id, twin.id])
+    with pytest.raises(InputError, match="overlapping"):
+        analysis.analyze_selection(ctx, case.number, [a.id, later.id], device="cpu")
+    with pytest.raises(InputError, match="the comparison holds overlapping segments"):
+        comparison.compare_segments(ctx, case.number, [a.id], [later.id], device="cpu")
+    assert audio_svc.segment_quality(ctx, [a.id, apart.id]).net_speech_s <= 52000 / 16000
+    rc = main(["--data-dir", str(ctx.data_dir), "analyze", case.number, "--segments", f"{a.id},{twin.id}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "counted twice" in err and err.count("\n") == 1
+
+
+def test_quality_finds_speech_as_the_analysis_does(ctx, case, speech_wav, capsys):
+    """`s2f quality` once used an energy detector by default and could disagree with the gate the
+    analysis applies (silero VAD); its default now measures what the analysis measures."""
+    from s2f_desktop.services import analysis
+
+    wav = speech_wav("The quick brown fox jumps over the lazy dog, and then it runs into the forest "
+                     "to find its friends before the evening comes.", name="q.wav")
+    ev = import_file(ctx, case.number, wav).evidence
+    seg = seg_svc.add_segment(ctx, case.number, ev.id, 0, ev.media.frames)
+    q = audio_svc.segment_quality(ctx, [seg.id])
+    run = analysis.analyze_selection(ctx, case.number, [seg.id], device="cpu")
+    pooled = run.results.pooled
+    assert abs(q.net_speech_s - pooled.speech_s) < 0.05 and q.verdict == pooled.quality.verdict.value
+    assert main(["--data-dir", str(ctx.data_dir), "quality", case.number, str(ev.id), "--segment", seg.id]) == 0
+    assert "silero VAD" in capsys.readouterr().out
+    assert main(["--data-dir", str(ctx.data_dir), "quality", case.number, str(ev.id), "--segment", seg.id,
+                 "--energy"]) == 0
+    assert "energy detector (the analysis uses silero VAD)" in capsys.readouterr().out

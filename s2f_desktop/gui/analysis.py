@@ -619,7 +619,15 @@ class AnalysisPanel(JobPage):
             self.use_waveform_selection()
             self.analyze()
 
-        if not offer_group_runs(self, exc, run_group):
+        def where(sid: str) -> str:
+            seg = self.segments.get(sid)
+            return f"{format_time(seg.start_s, 0.1)}–{format_time(seg.end_s, 0.1)}" if seg else sid[:8]
+
+        # The analyzer's own progress ends with "analysis done" before the service refuses to store it.
+        self.progress.setValue(0)
+        self.progress.setFormat("not stored")
+        self.status_message.emit("Analysis not stored: " + (str(getattr(exc, "message", "")) or str(exc))[:120])
+        if not offer_group_runs(self, exc, run_group, where):
             self.reporter.report(exc, "Analysis")
 
     def annotate_dialog(self) -> Any:
@@ -683,7 +691,9 @@ class AnalysisPanel(JobPage):
         self.cancel_btn.setEnabled(False)
         self._update_summary()
         self.progress.setRange(0, 1000)
-        if self.progress.format().startswith(("cancelling", "starting")) or self.progress.value() < 1000:
+        refused = self.progress.format() == "not stored"  # kept: the refusal is the job's outcome
+        if not refused and (self.progress.format().startswith(("cancelling", "starting"))
+                            or self.progress.value() < 1000):
             self.progress.setFormat("idle")
             self.progress.setValue(0)
         self.analysis_ended.emit()

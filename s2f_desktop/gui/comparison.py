@@ -345,12 +345,13 @@ class ComparisonPanel(JobPage):
         self.comparison_finished.emit(run)
 
 
-def offer_group_runs(parent: QWidget, error: Any, run_group: Any) -> bool:
+def offer_group_runs(parent: QWidget, error: Any, run_group: Any, where: Any = None) -> bool:
     """When an analysis was refused because its selection holds several voices, offer one run per group.
 
     ``error`` is a :class:`s2f_desktop.services.comparison.MultipleSpeakersError`; ``run_group(ids)`` starts
-    the analysis of one group (e.g. tick exactly those segments and analyse). Returns True when the error
-    was of that kind (the dialog was shown), False otherwise so the caller reports it as usual.
+    the analysis of one group (e.g. tick exactly those segments and analyse); ``where(id)`` names a segment
+    as the analyst sees it (its times). Returns True when the error was of that kind (the dialog was
+    shown), False otherwise so the caller reports it as usual.
     """
     from PySide6.QtWidgets import QMessageBox
 
@@ -362,10 +363,21 @@ def offer_group_runs(parent: QWidget, error: Any, run_group: Any) -> bool:
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Several voices in the selection")
     box.setText(f"The selected segments hold {len(error.groups)} different voices: one profile must not pool them.")
-    box.setInformativeText("Analyse one speaker group at a time. Each group becomes its own analysis run.")
+    name = where or (lambda sid: sid[:8])
+
+    def listing(ids: Any) -> str:
+        ids = list(ids)
+        return ", ".join(name(i) for i in ids[:4]) + (" …" if len(ids) > 4 else "")
+
+    info = "Analyse one speaker group at a time. Each group becomes its own analysis run."
+    short = list(error.split.unassessed)
+    if short:
+        info += (f" {len(short)} segment{'s' if len(short) != 1 else ''} with too little speech to judge "
+                 f"({listing(short)}) belong{'s' if len(short) == 1 else ''} to no group and stay out of these runs.")
+    box.setInformativeText(info)
     buttons = []
     for i, g in enumerate(error.groups, start=1):
-        buttons.append((box.addButton(f"Analyse group {i} ({len(g)} segment{'s' if len(g) != 1 else ''})",
+        buttons.append((box.addButton(f"Analyse group {i}: {listing(g)} ({len(g)} segment{'s' if len(g) != 1 else ''})",
                                       QMessageBox.ButtonRole.AcceptRole), g))
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setObjectName("several_voices_dialog")

@@ -49,6 +49,7 @@ class SpeakerGroupsDialog(QDialog):
         self.ctx, self.runner, self.reporter = ctx, runner, reporter
         self.evidence, self.segments, self.device = evidence, {s.id: s for s in segments}, device
         self.groups: list[list[str]] = []
+        self.not_judged: list[str] = []
         #: Speaker tags of this recording's segments outside the grouping (their colours must not move).
         self.other_speakers = list(other_speakers or [])
         self.note = QLabel("Comparing the voices of the accepted segments…")
@@ -93,9 +94,12 @@ class SpeakerGroupsDialog(QDialog):
         self.note.setText("The grouping could not be computed.")
         self.reporter.report(exc, "Speaker groups")
 
-    def show_groups(self, groups: list[list[str]]) -> None:
-        """Fill the table with the suggested groups (largest first)."""
+    def show_groups(self, grouping: tuple[list[list[str]], list[str]]) -> None:
+        """Fill the table with the suggested groups (largest first); segments too short to judge are named
+        in the note and keep their speaker (none is suggested for them)."""
+        groups, not_judged = grouping
         self.groups = [list(g) for g in groups]
+        self.not_judged = list(not_judged)
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.groups))
         for r, ids in enumerate(self.groups):
@@ -112,7 +116,14 @@ class SpeakerGroupsDialog(QDialog):
             self.table.setItem(r, 2, w)
         self.table.blockSignals(False)
         self._recolour()
-        self.note.setText(f"{len(self.groups)} group(s) of similar voices were found. Name each group to apply it.")
+        note = f"{len(self.groups)} group(s) of similar voices were found. Name each group to apply it."
+        if self.not_judged:
+            short = sorted((self.segments[i] for i in self.not_judged if i in self.segments),
+                           key=lambda s: s.start_sample)
+            where = ", ".join(f"{format_time(s.start_s, 0.1)}–{format_time(s.end_s, 0.1)}" for s in short[:6])
+            note += (f"\n{len(self.not_judged)} segment(s) have too little speech to compare and are left out of the "
+                     f"groups: {where}{' …' if len(short) > 6 else ''}.")
+        self.note.setText(note)
         self.apply_btn.setEnabled(bool(self.groups))
         self.suggested.emit(self.groups)
 

@@ -264,8 +264,8 @@ class Analyzer:
         wins, speech = self._windows(results, telephone or any(r.quality.telephone_band for r in results))
         return calibrated_consistency([r.id for r in results], wins, speech, cal, cohort, COMPARISON_MODEL_ID)
 
-    def _calibrated_groups(self, parts: Sequence[Part], task: Task) -> list[list[str]]:
-        """Groups from the calibrated speaker split; segments too short to judge are lone groups, last."""
+    def _calibrated_groups(self, parts: Sequence[Part], task: Task) -> tuple[list[list[str]], list[str]]:
+        """Groups from the calibrated speaker split, and the segments too short to judge."""
         from s2f_desktop.audio.quality import assess
         from s2f_desktop.inference.comparison import window_embeddings
         from s2f_desktop.voice.channel import telephone_band
@@ -290,10 +290,12 @@ class Analyzer:
         cal, cohort, _ = self.comparison
         split = split_speakers([p.id for p in parts], wins, secs, cal, cohort)
         task.progress(1.0, "grouping")
-        return [list(g) for g in split.groups] + [[u] for u in split.unassessed]
+        return [list(g) for g in split.groups], list(split.unassessed)
 
-    def speaker_groups(self, parts: Sequence[Part], task: Task | None = None) -> list[list[str]]:
-        """Group parts by probable speaker (parts without enough speech form their own groups, last).
+    def speaker_groups(self, parts: Sequence[Part], task: Task | None = None) -> tuple[list[list[str]], list[str]]:
+        """Group parts by probable speaker (largest group first), and list the parts with too little
+        speech to judge apart: a short segment is no evidence of another voice, so it joins no group and
+        forms none of its own.
 
         With models/comparison-v1 installed the groups come from the calibrated speaker split (groups are
         kept apart only on at least moderate support for different speakers); otherwise from the cosine
@@ -311,9 +313,9 @@ class Analyzer:
                 embs.append(self.encoder.embed(speech))
                 ids.append(p.id)
             except InputError:
-                lone.append([p.id])
+                lone.append(p.id)
         task.progress(1.0, "grouping")
-        return group_by_speaker(ids, embs, self.threshold) + lone
+        return group_by_speaker(ids, embs, self.threshold), lone
 
 
 _analyzers: PerDevice[Analyzer] = PerDevice(Analyzer)

@@ -151,6 +151,7 @@ def analyze_files(paths: Sequence[Path | str], start_s: float | None = None, end
 def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tuple[list[Any], list[Any], Any]:
     from s2f_desktop.audio.decode import open_audio
     from s2f_desktop.services.evidence import require_intact, vault_path
+    from s2f_desktop.services.segments import require_disjoint
 
     if not segment_ids:
         raise InputError("no segments selected")
@@ -159,6 +160,7 @@ def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tupl
     with ctx.store.read() as s:
         segs = [repo.get_segment(s, sid) for sid in segment_ids]
         evs = {seg.evidence_id: repo.get_evidence(s, seg.evidence_id) for seg in segs}
+    require_disjoint(segs, evs)
     require_intact(ctx, evs.values())
     _check_length(sum((g.end_sample - g.start_sample) / g.sample_rate for g in segs), "the selection")
     mod = _analyzer_module()
@@ -273,8 +275,9 @@ def get_run(ctx: AppContext, case_number: str, run_id: int) -> AnalysisRun:
 
 
 def speaker_groups(ctx: AppContext, evidence_id: int, segment_ids: Sequence[str], device: str = "auto",
-                   task: Task | None = None) -> list[list[str]]:
-    """Group segments of one evidence item by probable speaker (largest group first); changes nothing."""
+                   task: Task | None = None) -> tuple[list[list[str]], list[str]]:
+    """Group segments of one evidence item by probable speaker (largest group first), and list those with
+    too little speech to judge (in no group); changes nothing."""
     task = task or null_task()
     parts, segs, _ = _load_parts(ctx, segment_ids, task.sub(0.0, 0.2))
     other = [seg.id for seg in segs if seg.evidence_id != evidence_id]

@@ -24,6 +24,7 @@ from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import import_file, require_intact, vault_path
+from s2f_desktop.services.segments import require_disjoint
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 from s2f_desktop.store.vault import sha256_file
@@ -73,6 +74,7 @@ def _segments(ctx: AppContext, segment_ids: Sequence[str]) -> list[tuple[Segment
         for sid in segment_ids:
             seg = repo.get_segment(s, sid)
             out.append((seg, repo.get_evidence(s, seg.evidence_id)))
+    require_disjoint([seg for seg, _ev in out], {ev.id: ev for _seg, ev in out})
     require_intact(ctx, [ev for _seg, ev in out])
     return out
 
@@ -96,18 +98,19 @@ def _parts(ctx: AppContext, items: list[tuple[Segment, Evidence]], task: Task, v
 
 
 def segment_quality(ctx: AppContext, segment_ids: Sequence[str], task: Task | None = None,
-                    vad: bool = False) -> QualityReport:
+                    vad: bool = True) -> QualityReport:
     """Pooled quality of a selection of segments (one verdict for what the analysis would use).
 
-    Speech inside the segments is found with the energy detector of ``audio.quality``,
-    or with silero VAD when ``vad`` is True (slower, more robust in noise).
+    Speech inside the segments is found with silero VAD, as the analysis finds it (its gate then
+    agrees with this verdict), or with the faster energy detector of ``audio.quality`` when ``vad``
+    is False (a quick look only: in noise it can miss speech the analysis measures, or the reverse).
     """
     task = task or null_task()
     return assess_parts(_parts(ctx, _segments(ctx, segment_ids), task, vad))
 
 
 def segment_qualities(ctx: AppContext, segment_ids: Sequence[str], task: Task | None = None,
-                      vad: bool = False) -> dict[str, QualityReport]:
+                      vad: bool = True) -> dict[str, QualityReport]:
     """Quality of each segment on its own."""
     task = task or null_task()
     items = _segments(ctx, segment_ids)

@@ -33,6 +33,7 @@ from s2f_desktop.core.results import Consistency
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
+from s2f_desktop.services.segments import require_disjoint
 from s2f_desktop.store import codec, custody
 from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import repositories as repo
@@ -227,6 +228,11 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
             raise InputError(f"the segment {format_time(seg.start_s, 0.01)}-{format_time(seg.end_s, 0.01)} of "
                              f"{ev.original_name} is on both sides; a side cannot be compared with itself")
     require_open(case)
+    with ctx.store.read() as s:
+        sides = [repo.get_segment(s, sid) for sid in q + k]
+        recordings = {g.evidence_id: repo.get_evidence(s, g.evidence_id) for g in sides}
+    # Within a side an overlap counts speech twice; across the sides it compares audio with itself.
+    require_disjoint(sides, recordings, "the comparison")
     t0 = time.perf_counter()
     qp = _segment_parts(ctx, case.id, q, task.sub(0.0, 0.05))
     kp = _segment_parts(ctx, case.id, k, task.sub(0.05, 0.1))
@@ -306,10 +312,13 @@ class MultipleSpeakersError(InputError):
         self.groups = [list(g) for g in split.groups]
         worst = min((v for _, _, v in split.between), default=0.0)
         runs = " and ".join(f"`s2f analyze {case_number or 'CASE'} --segments {','.join(g)}`" for g in self.groups)
+        short = list(split.unassessed)
+        left_out = (f"; {len(short)} segment(s) with too little speech to judge belong to no group and are in none "
+                    f"of these runs ({', '.join(short)})") if short else ""
         super().__init__(
             f"the selection holds {len(self.groups)} different voices (calibrated comparison between groups: "
             f"log10 LR {worst:+.2f}, {lrm_verbal(worst)}); one profile must not pool them — analyse each group "
-            f"separately: {runs}")
+            f"separately: {runs}{left_out}")
 
 
 def lrm_verbal(log10_lr: float) -> str:

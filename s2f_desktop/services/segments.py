@@ -23,6 +23,7 @@ from s2f_desktop.core.errors import InputError, NotFoundError
 from s2f_desktop.core.models import Case, Evidence, Segment, SegmentSource, SegmentStatus
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.text import check_text
+from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.services.cases import case_evidence, require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import require_intact, vault_path
@@ -37,6 +38,27 @@ _TIME = re.compile(r"^\s*(?:([0-9]{1,6}):)?(?:([0-9]{1,2}):)?([0-9]{1,9}(?:\.[0-
 #: share of its length is not suggested again: the analyst already decided on it.
 VAD_OVERLAP_KEEP = 0.5
 
+
+def require_disjoint(segments: Iterable[Segment], evidence: dict[int, Evidence], what: str = "the selection") -> None:
+    """Refuse a selection in which two segments of one recording overlap.
+
+    Pooled measures add the segments' speech: an overlap would count the same seconds twice (two
+    segments with the same bounds doubled net speech and passed the 3 s minimum), and a comparison
+    would hold the same audio on both sides. The analyst chooses which segment to keep.
+    """
+    by_ev: dict[int, list[Segment]] = {}
+    for seg in segments:
+        by_ev.setdefault(seg.evidence_id, []).append(seg)
+    for ev_id, segs in by_ev.items():
+        segs.sort(key=lambda g: (g.start_sample, g.end_sample))
+        for a, b in zip(segs, segs[1:]):
+            if b.start_sample < a.end_sample:
+                def where(g: Segment) -> str:
+                    return f"{format_time(g.start_s, 0.01)}-{format_time(g.end_s, 0.01)}"
+
+                name = evidence[ev_id].original_name if ev_id in evidence else f"evidence #{ev_id}"
+                raise InputError(f"{what} holds overlapping segments of {name} ({where(a)} and {where(b)}): the "
+                                 "same speech would be counted twice; leave one of them out")
 
 def parse_time(text: str) -> float:
     """Seconds from ``"12.5"``, ``"1:02.5"`` (m:ss) or ``"0:01:02"`` (h:mm:ss); InputError otherwise."""

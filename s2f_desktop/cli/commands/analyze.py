@@ -170,11 +170,14 @@ def _groups(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if not ids:
         raise InputError(f"evidence #{ev.id} has no segments; run `s2f segments {args.inputs[0]} {ev.id} --vad` first")
     bar = StderrProgress()
-    groups = analysis.speaker_groups(ctx, ev.id, ids, device=args.device, task=Task(bar))
+    groups, not_judged = analysis.speaker_groups(ctx, ev.id, ids, device=args.device, task=Task(bar))
     bar.done()
     if args.json:
-        print_json({"evidence_id": ev.id, "groups": groups})
+        print_json({"evidence_id": ev.id, "groups": groups, "not_judged": not_judged})
     else:
         for i, g in enumerate(groups, 1):
             print(f"speaker group {i}: {len(g)} segment(s): {', '.join(g)}")
+        if not_judged:
+            print(f"not judged (too little speech to compare): {len(not_judged)} segment(s): "
+                  f"{', '.join(not_judged)}")
     return 0

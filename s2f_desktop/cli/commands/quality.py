@@ -25,7 +25,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("evidence", help="evidence id, sha256 prefix or original file name")
     p.add_argument("--segment", action="append", metavar="ID",
                    help="assess this segment (repeatable: pooled); default: all accepted segments")
-    p.add_argument("--vad", action="store_true", help="find speech inside the segments with silero VAD")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--vad", action="store_true",
+                     help="find speech inside the segments with silero VAD, as the analysis does (the default)")
+    how.add_argument("--energy", action="store_true",
+                     help="use the faster energy detector instead (a quick look; the analysis's gate can differ)")
     p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     p.set_defaults(func=_quality)
 
@@ -43,7 +47,7 @@ def _quality(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
         if not ids:
             raise InputError(f"evidence {ev.id} has no accepted segments; add one or name --segment ID")
     bar = StderrProgress()
-    report = audio_svc.segment_quality(ctx, ids, Task(bar), vad=args.vad)
+    report = audio_svc.segment_quality(ctx, ids, Task(bar), vad=not args.energy)
     bar.done()
     if args.json:
         print_json({"evidence_id": ev.id, "segments": ids, **report.to_dict()})
@@ -51,6 +55,7 @@ def _quality(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     snr = "n/a" if report.snr_db is None else f"{report.snr_db:.1f} dB ({report.snr_method})"
     level = "n/a" if report.level_dbfs is None else f"{report.level_dbfs:.1f} dBFS"
     print_table(["metric", "value"], [
+        ["speech found by", "energy detector (the analysis uses silero VAD)" if args.energy else "silero VAD"],
         ["segments", len(ids)],
         ["net speech", f"{report.net_speech_s:.2f} s of {report.duration_s:.2f} s"],
         ["SNR", snr],
