@@ -171,6 +171,8 @@ def test_calibrated_scorer_ranks_by_lr_and_abstains_on_short_or_degraded_speech(
     t = t.set_column(t.schema.get_field_index("speech_s"), "speech_s", pa.array(speech))
     clip = [0.0, 0.0, 0.0, 0.05, 0.0, 0.0]  # row 3: clipped beyond what the model was validated on
     t = t.set_column(t.schema.get_field_index("clipping_fraction"), "clipping_fraction", pa.array(clip))
+    snr = [30.0, 30.0, 30.0, 30.0, 9.996, None]  # row 4: under the gate's 10 dB minimum; row 5 not measurable
+    t = t.set_column(t.schema.get_field_index("snr_db"), "snr_db", pa.array(snr, pa.float64()))
     e = embeddings_matrix(t)
     q = (e[2] + e[3] + 0.2 * e[1]).astype(np.float32)
     q /= np.linalg.norm(q)
@@ -179,11 +181,12 @@ def test_calibrated_scorer_ranks_by_lr_and_abstains_on_short_or_degraded_speech(
     hits, _ = search_table(t, _q(q), sc, Filters(), top=6)
     lrs = [h["log10_lr"] for h in hits]
     given = [v for v in lrs if v is not None]
-    assert given == sorted(given, reverse=True) and len(given) == 4
-    assert lrs[-2:] == [None, None]  # abstentions after every LR, with their reasons
-    assert {h["sha256"] for h in hits[-2:]} == {t.column("sha256")[2].as_py(), t.column("sha256")[3].as_py()}
-    assert "too little net speech" in " ".join(h["abstain_reason"] or "" for h in hits)
-    assert "clipped" in " ".join(h["abstain_reason"] or "" for h in hits)
+    assert given == sorted(given, reverse=True) and len(given) == 3
+    assert lrs[-3:] == [None, None, None]  # abstentions after every LR, with their reasons
+    assert {h["sha256"] for h in hits[-3:]} == {t.column("sha256")[i].as_py() for i in (2, 3, 4)}
+    reasons = " ".join(h["abstain_reason"] or "" for h in hits)
+    assert "too little net speech" in reasons and "clipped" in reasons
+    assert "the recording's estimated SNR is 9.99 dB (not validated below 10 dB)" in reasons
     assert hits[0]["verbal"] == f"support {hits[0]['log10_lr']:+.1f}" and hits[-1]["verbal"] == "abstained"
     assert hits[0]["sha256"] == t.column("sha256")[1].as_py()
 

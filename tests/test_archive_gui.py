@@ -72,6 +72,12 @@ def test_archive_tab_search_listen_import(qtbot, ctx, case, index) -> None:  # t
     having = {m["path"] for m in meta if target in m["speakers"]}
     assert res.hits[0]["path"] in having
     assert panel.table.item(0, 4).text() == Path(res.hits[0]["path"]).name
+    # The stored estimates are shown with their numbers: P(male), and the age's median and 80 % interval.
+    h0 = res.hits[0]
+    assert panel.table.item(0, 7).text() == f"{h0['sex']['label']} (P(male) {h0['sex']['p_male']:.2f})"
+    lo, hi = h0["age"]["interval_80"]
+    assert panel.table.item(0, 8).text().endswith(f"{h0['age']['median_years']:.0f} y (80 % {lo:.0f}–{hi:.0f})")
+    assert "need not fall" in panel.table.horizontalHeaderItem(1).toolTip()
     assert "investigative lead" in panel.notes.text()
     if not res.calibrated:
         assert "log10_lr and verbal are null" in panel.notes.text() and panel.table.item(0, 2).text() == "–"

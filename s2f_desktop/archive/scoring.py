@@ -19,10 +19,13 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+
+from s2f_desktop.audio.quality import MIN_SNR_DB
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ COMPARISON_MODEL_ID = "comparison-v1"
 #: not validated above 1 % clipped samples or below 2.5 kHz bandwidth).
 ABSTAIN_CLIPPING = 0.01
 ABSTAIN_BANDWIDTH_HZ = 2500.0
+#: ... and noise: under the quality gate's minimum SNR a side is not validated (as ``s2f compare``).
+ABSTAIN_SNR_DB = MIN_SNR_DB
 
 
 #: LR thresholds (log10) whose chance rates the search states: LR > 1, > 10 and > 100.
@@ -80,6 +85,8 @@ class Batch:
     query_bandwidth_hz: float
     clipping: np.ndarray  # (k,)
     bandwidth_hz: np.ndarray  # (k,)
+    query_snr_db: float | None = None
+    snr_db: np.ndarray | None = None  # (k,), NaN where not measurable
 
 
 class Scorer(Protocol):
@@ -156,8 +163,12 @@ class CalibratedScorer:
             if batch.speech_s[i] < self.cal.min_speech_s:
                 why.append(f"too little net speech for this speaker ({batch.speech_s[i]:.1f} s; "
                            f"validated from {self.cal.min_speech_s:g} s)")
-            for side, clip, bw in (("query", batch.query_clipping, batch.query_bandwidth_hz),
-                                   ("recording", batch.clipping[i], batch.bandwidth_hz[i])):
+            rec_snr = None if batch.snr_db is None else batch.snr_db[i]
+            for side, clip, bw, snr in (("query", batch.query_clipping, batch.query_bandwidth_hz, batch.query_snr_db),
+                                        ("recording", batch.clipping[i], batch.bandwidth_hz[i], rec_snr)):
+                if snr is not None and np.isfinite(snr) and snr < ABSTAIN_SNR_DB:
+                    why.append(f"the {side}'s estimated SNR is {math.floor(snr * 100) / 100:.2f} dB (not validated "
+                               f"below {ABSTAIN_SNR_DB:g} dB)")
                 if clip is not None and np.isfinite(clip) and clip > ABSTAIN_CLIPPING:
                     why.append(f"the {side} is clipped ({100 * clip:.2f} % of samples)")
                 if bw is not None and np.isfinite(bw) and bw < ABSTAIN_BANDWIDTH_HZ:

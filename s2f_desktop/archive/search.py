@@ -146,7 +146,8 @@ def search_table(table: pa.Table, query: Any, scorer: Any, filters: Filters, top
                       emb=np.where(t[:, None], emb_tel[idx], emb[idx]), raw=raw[idx],
                       query_speech_s=float(query.speech_s), speech_s=col("speech_s"),
                       query_clipping=float(query.clipping_fraction), query_bandwidth_hz=float(query.bandwidth_hz),
-                      clipping=col("clipping_fraction"), bandwidth_hz=col("bandwidth_hz"))
+                      clipping=col("clipping_fraction"), bandwidth_hz=col("bandwidth_hz"),
+                      query_snr_db=getattr(query, "snr_db", None), snr_db=col("snr_db"))
         out = scorer.log10_lr(batch)
         if out is not None:
             lrs, reasons = out

@@ -48,7 +48,27 @@ from s2f_desktop.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
-HIT_COLUMNS = ("#", "score", "log10 LR", "verbal", "recording", "speaker", "longest turn", "sex", "age", "quality")
+HIT_COLUMNS = ("#", "cosine", "log10 LR", "verbal", "recording", "speaker", "longest turn", "sex", "age", "quality")
+#: Header tooltips: what each column is and how the list is ordered.
+HIT_TIPS = {"#": "Rank: by calibrated log10 LR when the comparison model is installed (abstentions last), "
+                 "otherwise by cosine",
+            "cosine": "Cosine similarity of the two voice embeddings (the uncalibrated score). With a calibrated "
+                      "model the list is ranked by LR, which also weighs net speech, so this column need not fall "
+                      "from row to row",
+            "sex": "The stored estimate of the indexed speaker: label and P(male)",
+            "age": "The stored estimate of the indexed speaker: median and 80 % interval (no band label is given)"}
+
+
+def hit_traits(h: dict[str, Any]) -> tuple[str, str]:
+    """A hit's stored sex and age as shown: the label with P(male); the median with its 80 % interval
+    (an age without a band label is an answer, not an abstention)."""
+    sx, age = h["sex"], h["age"]
+    sex = str(sx["label"]) + (f" (P(male) {sx['p_male']:.2f})" if sx.get("p_male") is not None else "")
+    lo, hi = age.get("interval_80") or (None, None)
+    if age.get("median_years") is None or lo is None or hi is None:
+        return sex, str(age["label"])
+    band = "" if age["label"] == "inconclusive" else f"{age['label']}: "
+    return sex, f"{band}{age['median_years']:.0f} y (80 % {lo:.0f}–{hi:.0f})"
 LEAD_NOTE = "A hit is a recording worth listening to: an investigative lead, never an identification."
 
 
@@ -118,6 +138,10 @@ class ArchivePanel(JobPage):
         self.table = QTableWidget(0, len(HIT_COLUMNS))
         self.table.setObjectName("archiveHits")
         self.table.setHorizontalHeaderLabels(list(HIT_COLUMNS))
+        for c, name in enumerate(HIT_COLUMNS):
+            header = self.table.horizontalHeaderItem(c)
+            if header is not None and name in HIT_TIPS:
+                header.setToolTip(HIT_TIPS[name])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -308,12 +332,12 @@ class ArchivePanel(JobPage):
         self.table.setRowCount(len(self.hits))
         for r, h in enumerate(self.hits):
             lr = "–" if h["log10_lr"] is None else f"{h['log10_lr']:+.2f}"
+            sex, age = hit_traits(h)
             vals = [h["rank"], f"{h['score']:.3f}", lr, h["verbal"] or "–", Path(h["path"]).name, h["speaker"],
-                    f"{format_time(h['start_s'], 0.1)}–{format_time(h['end_s'], 0.1)}", h["sex"]["label"],
-                    h["age"]["label"], h["quality"]]
+                    f"{format_time(h['start_s'], 0.1)}–{format_time(h['end_s'], 0.1)}", sex, age, h["quality"]]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(str(v))
-                item.setToolTip(h["path"] if c == 4 else "")
+                item.setToolTip(h["path"] if c == 4 else (h.get("abstain_reason") or "") if c in (2, 3) else "")
                 self.table.setItem(r, c, item)
         lines = [f"{len(self.hits)} hits of {res.candidates} speakers passing the filters "
                  f"({res.searched_rows} rows in the index, {res.seconds * 1000:.0f} ms).",

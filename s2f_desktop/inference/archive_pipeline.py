@@ -280,6 +280,7 @@ class QueryVoice:
     telephone_band: bool
     clipping_fraction: float
     bandwidth_hz: float
+    snr_db: float | None = None  # None: not measurable (too little noise to measure, or no speech)
 
 
 def query_embedding(parts: list[tuple[np.ndarray, int]], analyzer: Any) -> QueryVoice:
@@ -319,4 +320,5 @@ def query_embedding(parts: list[tuple[np.ndarray, int]], analyzer: Any) -> Query
         raise InputError("the query has too little speech for a speaker embedding")
     e = unit_mean(np.concatenate(wide))
     e_tel = e if q.telephone_band or not tel else unit_mean(np.concatenate(tel))
-    return QueryVoice(e, e_tel, net, bool(q.telephone_band), float(q.clipping_fraction), float(q.bandwidth_hz))
+    return QueryVoice(e, e_tel, net, bool(q.telephone_band), float(q.clipping_fraction), float(q.bandwidth_hz),
+                      None if q.snr_db is None else float(q.snr_db))

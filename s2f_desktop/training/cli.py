@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder holding the three corpora of ../shared/data (read-only)")
     k.add_argument("--out", type=Path, help="output folder (default: models/comparison-v1)")
     k.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="window-embedding cache outside the repo")
+    k.add_argument("--quality-cache", type=Path,
+                   help="the trait trainer's feature cache, for each clip's quality record (default: --cache)")
     k.add_argument("--bootstrap", type=int, default=500, help="bootstrap resamples for the 95 %% CIs")
     k.add_argument("--device", default="cpu", choices=DEVICES,
                    help="where embeddings are computed (default cpu: reproducible)")
@@ -80,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from s2f_desktop.training.comparison_train import train_comparison
 
             out = args.out or models_dir() / "comparison-v1"
-            result = train_comparison(args.data, out, args.cache, device=args.device, n_boot=args.bootstrap, log=log)
+            result = train_comparison(args.data, out, args.cache, device=args.device, n_boot=args.bootstrap, log=log,
+                                      quality_cache=args.quality_cache)
         elif args.command == "snr-check":
             from s2f_desktop.training.snr_check import run_check
 

@@ -221,6 +221,14 @@ def card_markdown(result: dict[str, Any]) -> str:
                     "and they show that what is fitted on one does not transfer to the other; no third source was "
                     "tested")
     abstain = ", ".join(f"{k} {100 * v:.1f} %" for k, v in _ordered(result["clips_below_min_speech"], SOURCE_ORDER))
+    snr = result.get("clips_below_min_snr")
+    noisy = ""
+    if snr:
+        shares = ", ".join(f"{k} {v['below']} of {v['clips']}" for k, v in
+                           _ordered({k: v for k, v in snr.items() if isinstance(v, dict)}, SOURCE_ORDER))
+        noisy = (f" A side whose estimated SNR is under the quality gate's {snr['min_snr_db']:g} dB minimum also "
+                 f"abstains (noise is not validated; see Limits): whole clips under it — {shares}. The trials "
+                 "above were drawn without that rule and include such clips, on which the shipped system abstains.")
     card = f"""# comparison-v1 — speaker comparison with calibrated likelihood ratios
 
 **What it does.** Compares a questioned set of speech with a known set and gives a likelihood ratio (LR)
@@ -288,7 +296,7 @@ Notes on the figures: the ELUB bounds are computed on the same cross-validated L
 so the bounded figures are slightly optimistic (the unbounded Cllr is under "Tried"). The point value of
 Cllr − Cllr_min uses `lir`'s PAV; its interval comes from a bootstrap with scikit-learn's weighted PAV, so a point
 can fall just outside its interval. Abstention on net speech below {cal['min_speech_s']:g} s: share of whole clips
-that would abstain — {abstain}.
+that would abstain — {abstain}.{noisy}
 
 ![Tippett plot](tippett.png)
 

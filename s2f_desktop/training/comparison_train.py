@@ -366,9 +366,29 @@ def cross_source(sides: Sides, trials: np.ndarray, fold: dict[str, int], src_of:
     return out
 
 
+def clips_below_min_snr(items: list[Item], quality_cache: Path, device: str,
+                        log: Callable[[str], None]) -> dict[str, Any]:
+    """Share of each source's whole clips (clean) whose estimated SNR is under the quality gate's minimum, on
+    which a comparison abstains (``inference.comparison``); the validation trials were drawn without that
+    rule, so they include such clips."""
+    from s2f_desktop.audio.quality import MIN_SNR_DB
+    from s2f_desktop.training.features import compute_features
+
+    quality = compute_features(items, quality_cache, variants=("clean",), device=device, log=log)["clean"]["quality"]
+    out: dict[str, Any] = {"min_snr_db": MIN_SNR_DB}
+    for src in (AVSPEECH, LIBRI_TRAIN, LIBRI_TEST):
+        snr = [q.get("snr_db") for it, q in zip(items, quality) if it.source == src]
+        out[src] = {"clips": len(snr), "below": sum(v is not None and v < MIN_SNR_DB for v in snr)}
+    return out
+
+
 def train_comparison(data_root: Path, out_dir: Path, cache_dir: Path, device: str = "cpu", n_boot: int = 500,
-                     log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Build trials, cross-validate, fit the final model and write ``out_dir`` (manifest, card, plots)."""
+                     log: Callable[[str], None] = print, quality_cache: Path | None = None) -> dict[str, Any]:
+    """Build trials, cross-validate, fit the final model and write ``out_dir`` (manifest, card, plots).
+
+    ``quality_cache``: the trait trainer's feature cache (default ``cache_dir``, as ``make train`` shares
+    one), read for each clip's quality gate record: how many clips the SNR abstention rule would stop.
+    """
     from lir.algorithms.bayeserror import elub
 
     from s2f_desktop.inference.embedding import resemblyzer_spec
@@ -502,7 +522,8 @@ def train_comparison(data_root: Path, out_dir: Path, cache_dir: Path, device: st
               "clips_below_min_speech": {
                   src: round(float(np.mean([(r is None or r[1] < MIN_SPEECH_S)
                                             for it, r in zip(items, cw["clean"]) if it.source == src])), 4)
-                  for src in (AVSPEECH, LIBRI_TRAIN, LIBRI_TEST)}}
+                  for src in (AVSPEECH, LIBRI_TRAIN, LIBRI_TEST)},
+              "clips_below_min_snr": clips_below_min_snr(items, quality_cache or cache_dir, device, log)}
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     from s2f_desktop.training.comparison_card import write_card
 
