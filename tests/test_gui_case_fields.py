@@ -60,3 +60,35 @@ def test_exhibit_provenance_is_recorded_from_the_evidence_page(qtbot, ctx, case,
     assert chain.ok and events[-1].action == "evidence.provenance"
     assert "USB stick" in page.details.text() and "S-0042" in page.details.text()
     assert runner.shutdown(20000)
+
+
+def test_a_refused_new_case_keeps_what_was_typed(qtbot, ctx) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.core.errors import S2FError
+    from s2f_desktop.gui.cases import NewCaseDialog
+
+    case_svc.create_case(ctx, "D-1", "Existing")
+    created: list[str] = []
+
+    def submit(v: dict[str, str]) -> str:
+        try:
+            created.append(case_svc.create_case(ctx, v["number"], v["title"], agency=v["agency"],
+                                                notes=v["notes"]).number)
+        except S2FError as exc:
+            return exc.message
+        return ""
+
+    dlg = NewCaseDialog("A. Examiner", None, submit)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.number.setText("D-1")
+    dlg.title.setText("Second call")
+    dlg.agency.setText("Police")
+    dlg.notes.setPlainText("three pages of notes")
+    dlg.accept()  # the number is taken: refused, the dialog stays with every field as typed
+    assert dlg.isVisible() and not dlg.error.isHidden() and "D-1" in dlg.error.text()
+    assert (dlg.title.text(), dlg.agency.text(), dlg.notes.toPlainText()) == ("Second call", "Police",
+                                                                             "three pages of notes")
+    dlg.number.setText("D-2")
+    dlg.accept()
+    assert not dlg.isVisible() and created == ["D-2"]
+    assert case_svc.get_case(ctx, "D-2").notes == "three pages of notes"

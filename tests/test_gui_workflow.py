@@ -195,6 +195,8 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     with qtbot.waitSignal(comp.preview_shown, timeout=LONG) as pv:
         comp.set_slider_value(name, 0.5)
     assert pv.args[0] == {name: pytest.approx(0.5, abs=0.01)} and "PREVIEW" in comp.image.badge
+    # what is on screen is not stored: no export of it (an export would be the stored version)
+    assert not comp.export_btn.isEnabled() and "Save version" in comp.export_btn.toolTip()
     from s2f_desktop.services.composites import list_composites
 
     assert len(list_composites(ctx, run.id)) == n_stored
@@ -204,7 +206,7 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
         comp.save_btn.click()
     assert comp.current.parent_id == first.id and comp.current.version == first.version + 1
     comp.reset_slider(name)
-    assert comp.changes() == {}
+    assert comp.changes() == {} and comp.export_btn.isEnabled()
 
     # 7. report export opens the PDF with the (injected) system viewer
     rdlg = w.report_dialog()

@@ -100,6 +100,8 @@ def test_cli_segments_and_quality(ctx, case, tone_evidence, capsys, tmp_path):
     assert rc == 0 and "added segment" in capsys.readouterr().out
     assert main(["--data-dir", data, "segments", "T-1", str(tone_evidence.id), "--add", "3", "9"]) == 2
     assert "past the end" in capsys.readouterr().err
+    assert main(["--data-dir", data, "segments", "T-1", str(tone_evidence.id), "--add", "3", "1"]) == 2
+    assert "segment end (1.000 s) must come after its start (3.000 s)" in capsys.readouterr().err
     assert main(["--data-dir", data, "quality", "T-1", str(tone_evidence.id)]) == 0
     out = capsys.readouterr().out
     assert "verdict" in out and "net speech" in out

@@ -115,6 +115,8 @@ def test_uncertain_band_abstains(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(heads, "p_male", lambda x: (band[0] + band[1]) / 2)
     est = heads.estimate(_features(), quality_verdict="ok", net_speech_s=10.0)
     assert est.sex.label == "inconclusive" and "uncertain band" in est.sex.reason
+    # The band is printed as calibrated (e.g. 0.075-0.925, never rounded to 0.07-0.93).
+    assert est.sex.reason.endswith(f"uncertain band {band[0]:g}-{band[1]:g}") and f"{band[0]:g}" in est.sex.reason
     monkeypatch.setattr(heads, "p_male", lambda x: min(1.0, band[1] + 0.05))
     assert heads.estimate(_features(), quality_verdict="ok", net_speech_s=10.0).sex.label == "male"
     monkeypatch.setattr(heads, "p_male", lambda x: max(0.0, band[0] - 0.05))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -42,9 +42,18 @@ REPORT_FIELDS: tuple[tuple[str, str, str, bool], ...] = (
 class NewCaseDialog(QDialog):
     """Number, title, agency and notes of a new case (the analyst comes from settings)."""
 
-    def __init__(self, analyst: str, parent: QWidget | None = None) -> None:
+    def __init__(self, analyst: str, parent: QWidget | None = None,
+                 submit: Callable[[dict[str, str]], str] | None = None) -> None:
+        """``submit(values)`` creates the case and returns "" or the reason it was refused: a refusal is
+        shown in the dialog, which stays open with everything typed (nothing the analyst wrote is lost)."""
         super().__init__(parent)
         self.setWindowTitle("New case")
+        self.submit = submit
+        self.error = QLabel()
+        self.error.setObjectName("newCaseError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c62828")
+        self.error.hide()
         self.number = QLineEdit()
         self.number.setPlaceholderText("e.g. 2024-0117")
         self.title = QLineEdit()
@@ -64,10 +73,20 @@ class NewCaseDialog(QDialog):
         form.addRow("&Agency", self.agency)
         form.addRow("A&nalyst", self.analyst)
         form.addRow("N&otes", self.notes)
+        form.addRow(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def accept(self) -> None:
+        """Close only once the case exists; a refusal stays in the dialog beside the fields."""
+        problem = self.submit(self.values()) if self.submit is not None else ""
+        if problem:
+            self.error.setText(problem)
+            self.error.show()
+            return
+        super().accept()
 
     def values(self) -> dict[str, str]:
         """Keyword arguments for ``services.cases.create_case``."""

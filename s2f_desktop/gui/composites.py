@@ -49,6 +49,11 @@ PREVIEW_DELAY_MS = 250
 #: Preview size (px): small enough to render while the analyst drags.
 PREVIEW_SIZE = 320
 PREVIEW_BADGE = "PREVIEW, NOT SAVED — ILLUSTRATIVE, NOT A LIKENESS"
+#: The export button's tooltip, and why it is off while unsaved slider changes are previewed.
+EXPORT_TIP = ("Save the shown view as a PNG. The file carries the burned-in marking (illustrative composite — "
+              "not a likeness, case, composite id, version).")
+EXPORT_UNSAVED_TIP = ("Exports are of stored versions only: press Save version to record the changes on screen "
+                      "as a new version (or reset the sliders), then export it.")
 ILLUSTRATIVE_NOTE = ("Illustrative: only sex and age come from the voice. Face shape, skin, hair and every other "
                      "feature are neutral defaults or analyst choices. This is not a likeness of anyone.")
 
@@ -225,8 +230,7 @@ class CompositePanel(JobPage):
         cl.addWidget(self.image, 1)
         self.export_btn = QPushButton("Export image…")
         self.export_btn.setObjectName("exportCompositeImage")
-        self.export_btn.setToolTip("Save the shown view as a PNG. The file carries the burned-in marking "
-                                   "(illustrative composite — not a likeness, case, composite id, version).")
+        self.export_btn.setToolTip(EXPORT_TIP)
         self.export_btn.setEnabled(False)
         self.export_btn.clicked.connect(lambda: self.export_image())
         cap_row = QHBoxLayout()
@@ -349,6 +353,9 @@ class CompositePanel(JobPage):
         if self.current is None:
             return
         if self.changes():
+            # An export is of a stored version; with unsaved changes on screen it would not be what is shown.
+            self.export_btn.setEnabled(False)
+            self.export_btn.setToolTip(EXPORT_UNSAVED_TIP)
             self._preview_timer.start()
         elif self.previewing:
             self._preview_timer.stop()
@@ -527,7 +534,9 @@ class CompositePanel(JobPage):
         for b in self.view_group.buttons():
             b.setChecked(b.objectName() == f"view_{name}")
         comp = self.current
-        self.export_btn.setEnabled(comp is not None and name in comp.images)
+        unsaved = bool(self.changes())
+        self.export_btn.setEnabled(comp is not None and name in comp.images and not unsaved)
+        self.export_btn.setToolTip(EXPORT_UNSAVED_TIP if unsaved else EXPORT_TIP)
         if comp is None or name not in comp.images:
             self.image.set_image(None, "No image")
             return

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop import __version__
-from s2f_desktop.core.errors import InputError
+from s2f_desktop.core.errors import InputError, S2FError
 from s2f_desktop.core.models import Case, CaseStatus
 from s2f_desktop.gui.about import TAB_ABOUT, TAB_NOTICES, app_icon, show_about
 from s2f_desktop.gui.analysis import AnalysisPanel
@@ -443,13 +443,20 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ cases
     def new_case_dialog(self) -> None:
         """Ask for the new case's details, then create and open it."""
-        dlg = NewCaseDialog(self.ctx.actor, self)
+        from s2f_desktop.services import cases as case_svc
+
+        def submit(v: dict[str, str]) -> str:
+            try:
+                case = case_svc.create_case(self.ctx, v["number"], v["title"], analyst=v["analyst"] or None,
+                                            agency=v["agency"], notes=v["notes"])
+            except S2FError as exc:
+                return exc.message
+            self.open_case(case.number)
+            return ""
+
+        dlg = NewCaseDialog(self.ctx.actor, self, submit)
         dlg.setObjectName("newCaseDialog")
-
-        def accepted() -> None:
-            self.create_case(**dlg.values())
-
-        dlg.accepted.connect(accepted)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.open()
 
     def create_case(self, number: str, title: str, agency: str = "", analyst: str = "", notes: str = "") -> Case | None:

@@ -130,7 +130,8 @@ class TraitHeads:
             sex = SexEstimate(round(p, 4), INCONCLUSIVE, reason)
         elif band[0] <= p <= band[1]:
             sex = SexEstimate(round(p, 4), INCONCLUSIVE,
-                              f"P(male) {p:.2f} lies in the uncertain band {band[0]:.2f}-{band[1]:.2f}")
+                              # The band as calibrated (0.075, not 0.07), and P to as many decimals.
+                              f"P(male) {p:.3f} lies in the uncertain band {band[0]:g}-{band[1]:g}")
         else:
             sex = SexEstimate(round(p, 4), "male" if p > 0.5 else "female")
         best = max(bins, key=lambda k: bins[k])

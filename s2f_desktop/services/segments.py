@@ -94,10 +94,12 @@ def _evidence_and_case(s: Session, evidence_id: int) -> tuple[Evidence, Case]:
 
 
 def _check_range(ev: Evidence, start: int, end: int) -> None:
+    # In seconds, as the analyst typed or dragged them (samples are the storage unit, not the user's).
+    sr = ev.media.sample_rate
     if start < 0:
-        raise InputError(f"segment start {start} is before the beginning of the recording")
+        raise InputError(f"segment start {start / sr:.3f} s is before the beginning of the recording")
     if end <= start:
-        raise InputError(f"segment end ({end}) must come after its start ({start})")
+        raise InputError(f"segment end ({end / sr:.3f} s) must come after its start ({start / sr:.3f} s)")
     if end > ev.media.frames:
         raise InputError(f"segment end {end / ev.media.sample_rate:.3f} s is past the end of "
                          f"{ev.original_name} ({ev.media.duration_s:.3f} s)")
