@@ -35,3 +35,33 @@ def test_an_age_without_a_band_label_is_an_answer_not_an_abstention() -> None:
     assert "Age: median 37 years, 80 % interval 13–67 years <small>(no age band stated)</small>" in text
     assert text.count("abstained") == 0 and "P(40 or over) = 0.46" in text
     assert "Sex: <b>female</b> — P(male) = 0.00" in text
+
+
+def test_the_command_line_words_estimates_as_the_gui_does() -> None:
+    from s2f_desktop.cli.commands.analyze import trait_lines
+
+    gated = TraitEstimate(SexEstimate(0.24, "inconclusive", GATE), AgeEstimate(30, (12, 60), "inconclusive", {},
+                                                                                GATE))
+    assert trait_lines(gated) == [f"  sex and age: inconclusive  [{GATE}]",
+                                  "  for the record only, not findings: P(male) = 0.240; age median 30 y, "
+                                  "80 % interval 12-60 y"]
+    nothing = TraitEstimate(SexEstimate(0.5, "inconclusive", "no usable speech found"),
+                            AgeEstimate(33, (24, 56), "inconclusive", {}, "no usable speech found"),
+                            extra={"estimated": False})
+    (line,) = trait_lines(nothing)
+    assert "no estimate exists" in line and "0.5" not in line and "33" not in line
+    answer = TraitEstimate(SexEstimate(0.0018, "female"),
+                           AgeEstimate(37.4, (13.4, 66.8), "inconclusive", {}, "age bands are not validated"))
+    assert trait_lines(answer) == ["  sex: female  P(male) = 0.002",
+                                   "  age: median 37 y, 80 % interval 13-67 y  (no age band stated)"]
+
+
+def test_archive_hits_show_numbers_only_for_estimates_that_passed_the_gate() -> None:
+    from s2f_desktop.gui.archive import hit_traits
+
+    hit = {"quality": "warn", "sex": {"label": "female", "p_male": 0.0312},
+           "age": {"label": "inconclusive", "median_years": 41.4, "interval_80": [18.2, 70.9]}}
+    assert hit_traits(hit) == ("female (P(male) 0.03)", "41 y (80 % 18–71)")
+    stopped = {"quality": "insufficient", "sex": {"label": "inconclusive", "p_male": 0.998},
+               "age": {"label": "inconclusive", "median_years": 45.0, "interval_80": [21.0, 74.0]}}
+    assert hit_traits(stopped) == ("abstained (quality insufficient)",) * 2

@@ -152,6 +152,14 @@ def test_overlapping_segments_are_never_measured_twice(ctx, case, tone_evidence,
     with pytest.raises(InputError, match="the comparison holds overlapping segments"):
         comparison.compare_segments(ctx, case.number, [a.id], [later.id], device="cpu")
     assert audio_svc.segment_quality(ctx, [a.id, apart.id]).net_speech_s <= 52000 / 16000
+    from s2f_desktop.services import archive
+
+    with pytest.raises(InputError, match="the query holds overlapping segments"):
+        archive.query_from_segments(ctx, case.number, [a.id, twin.id], device="cpu")
+    # Speaker grouping embeds each segment on its own: overlaps (a manual segment inside a detected one) are
+    # allowed there, and these tones hold no speech to judge.
+    groups, not_judged = analysis.speaker_groups(ctx, tone_evidence.id, [a.id, twin.id, later.id], device="cpu")
+    assert groups == [] and sorted(not_judged) == sorted([a.id, twin.id, later.id])
     rc = main(["--data-dir", str(ctx.data_dir), "analyze", case.number, "--segments", f"{a.id},{twin.id}"])
     err = capsys.readouterr().err
     assert rc == 2 and "counted twice" in err and err.count("\n") == 1

@@ -63,6 +63,9 @@ def hit_traits(h: dict[str, Any]) -> tuple[str, str]:
     """A hit's stored sex and age as shown: the label with P(male); the median with its 80 % interval
     (an age without a band label is an answer, not an abstention)."""
     sx, age = h["sex"], h["age"]
+    if h.get("quality") == "insufficient" and sx["label"] == age["label"] == "inconclusive":
+        # The gate stopped this speaker's estimate when it was indexed: its numbers are not findings.
+        return "abstained (quality insufficient)", "abstained (quality insufficient)"
     sex = str(sx["label"]) + (f" (P(male) {sx['p_male']:.2f})" if sx.get("p_male") is not None else "")
     lo, hi = age.get("interval_80") or (None, None)
     if age.get("median_years") is None or lo is None or hi is None:

@@ -50,6 +50,8 @@ from s2f_desktop.store import codec
 
 #: Shown wherever a value was not stored.
 NA = "not available"
+#: The age band shown when the model states none (its band labels are not validated on an unseen source).
+NO_BAND = "none stated (not validated)"
 #: Shown for a case or exhibit field the examiner has not filled in.
 NOT_STATED = "not stated"
 #: The marking on the cover and on every page.
@@ -342,7 +344,8 @@ def age_finding(age: AgeEstimate, extra: Mapping[str, Any] | None = None, gate_r
                 f"median: {float(base['median_years']):.0f} years (80 % interval {b_lo:.0f}\u2013{b_hi:.0f} years), "
                 f"probability of 40 or over {float(base['p_40_plus']):.2f}. An investigative lead about the voice, "
                 f"not a finding about a person.")
-        return AgeFinding(True, f"{med:.0f} years", interval, INCONCLUSIVE, True, text, age.reason)
+        # An answer without a band label: the interval is the finding, not an abstention.
+        return AgeFinding(True, f"{med:.0f} years", interval, NO_BAND, False, text, age.reason)
     if age.label == INCONCLUSIVE and extra.get("estimated") is False:
         # Nothing was measured (no usable speech): the stored numbers are the training prior.
         text = ("ABSTAINED: the model declines to state an age range for this material; nothing in it could be "
@@ -446,8 +449,13 @@ def conclusions(run: AnalysisRun) -> tuple[str, ...]:
         out.append(f"Sex: the voice is more consistent with a {sex.label} speaker (calibrated probability "
                    f"{language.fmt_probability(sex.p_male if sex.label == 'male' else 1 - sex.p_male)}). This is an "
                    f"investigative lead about the voice, not a statement about any person.")
-    if age.label == INCONCLUSIVE:
+    if p.traits.gate_reason or (age.label == INCONCLUSIVE and "age_p_40_plus" not in p.traits.extra):
         out.append(f"Age: no conclusion. The model abstained ({age.reason}).")
+    elif age.label == INCONCLUSIVE:
+        out.append(f"Age: around {age.median_years:.0f} years, 80 % interval {age.interval_80[0]:.0f}\u2013"
+                   f"{age.interval_80[1]:.0f} years; no age band is stated ({age.reason}). Read the interval, not "
+                   f"the median, beside the always-the-median baseline in section 3. An investigative lead about the "
+                   f"voice, not a statement about any person.")
     else:
         out.append(f"Age: around {age.median_years:.0f} years, 80 % interval {age.interval_80[0]:.0f}\u2013"
                    f"{age.interval_80[1]:.0f} years. The age band alone is not offered as a conclusion: the model's "

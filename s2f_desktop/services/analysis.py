@@ -148,7 +148,10 @@ def analyze_files(paths: Sequence[Path | str], start_s: float | None = None, end
             yield FileError(Path(p), exc.message)
 
 
-def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tuple[list[Any], list[Any], Any]:
+def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task,
+                pooled: bool = True) -> tuple[list[Any], list[Any], Any]:
+    """Each segment's samples (vault copies re-hashed first). ``pooled``: the parts will be measured together,
+    so overlapping segments are refused (speaker grouping embeds each part on its own and allows them)."""
     from s2f_desktop.audio.decode import open_audio
     from s2f_desktop.services.evidence import require_intact, vault_path
     from s2f_desktop.services.segments import require_disjoint
@@ -160,7 +163,8 @@ def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task) -> tupl
     with ctx.store.read() as s:
         segs = [repo.get_segment(s, sid) for sid in segment_ids]
         evs = {seg.evidence_id: repo.get_evidence(s, seg.evidence_id) for seg in segs}
-    require_disjoint(segs, evs)
+    if pooled:
+        require_disjoint(segs, evs)
     require_intact(ctx, evs.values())
     _check_length(sum((g.end_sample - g.start_sample) / g.sample_rate for g in segs), "the selection")
     mod = _analyzer_module()
@@ -279,7 +283,7 @@ def speaker_groups(ctx: AppContext, evidence_id: int, segment_ids: Sequence[str]
     """Group segments of one evidence item by probable speaker (largest group first), and list those with
     too little speech to judge (in no group); changes nothing."""
     task = task or null_task()
-    parts, segs, _ = _load_parts(ctx, segment_ids, task.sub(0.0, 0.2))
+    parts, segs, _ = _load_parts(ctx, segment_ids, task.sub(0.0, 0.2), pooled=False)
     other = [seg.id for seg in segs if seg.evidence_id != evidence_id]
     if other:
         raise InputError(f"segment {other[0]} is not part of evidence #{evidence_id}")

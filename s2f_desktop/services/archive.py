@@ -162,6 +162,7 @@ def query_from_segments(ctx: AppContext, case_number: str, segment_ids: Sequence
     """The query voice from a case's segments (pooled over the segments' speech)."""
     from s2f_desktop.audio.decode import open_audio
     from s2f_desktop.services.evidence import require_intact, vault_path
+    from s2f_desktop.services.segments import require_disjoint
     from s2f_desktop.store import repositories as repo
 
     if not segment_ids:
@@ -173,6 +174,7 @@ def query_from_segments(ctx: AppContext, case_number: str, segment_ids: Sequence
     foreign = [g.id for g in segs if evs[g.evidence_id].case_id != case.id]
     if foreign:
         raise InputError(f"segment {foreign[0]} does not belong to case {case_number}")
+    require_disjoint(segs, evs, "the query")
     require_intact(ctx, evs.values())
     parts = []
     for g in segs:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
+from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
 from s2f_desktop.services import analysis
 from s2f_desktop.system.settings import DEVICES
 
@@ -111,16 +112,32 @@ def _analyze(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     return 3 if failed else 2 if refused else 0
 
 
+def trait_lines(traits: TraitEstimate) -> list[str]:
+    """The sex and age lines of the text output, worded as the GUI and the report word them: numbers of an
+    estimate the gate stopped are for the record only, and a run where nothing was measured shows none."""
+    sex, age = traits.sex, traits.age
+    lo, hi = age.interval_80
+    gate = traits.gate_reason
+    if gate and traits.extra.get("estimated") is False:
+        return [f"  sex and age: inconclusive  [{gate}]; nothing could be measured, no estimate exists"]
+    if gate:
+        return [f"  sex and age: inconclusive  [{gate}]",
+                f"  for the record only, not findings: P(male) = {sex.p_male:.3f}; age median "
+                f"{age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"]
+    band = "" if age.label == INCONCLUSIVE else f"{age.label}, "
+    return [f"  sex: {sex.label}  P(male) = {sex.p_male:.3f}" + (f"  [{sex.reason}]" if sex.reason else ""),
+            f"  age: {band}median {age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"
+            + ("  (no age band stated)" if age.label == INCONCLUSIVE else "")]
+
+
 def _print_human(fa: analysis.FileAnalysis) -> None:
     pooled = fa.analysis.pooled
-    q, sex, age, ac = pooled.quality, pooled.traits.sex, pooled.traits.age, pooled.acoustics.measures
+    q, ac = pooled.quality, pooled.acoustics.measures
     print(f"{fa.path}  sha256 {fa.sha256}")
     print(f"  speech {pooled.speech_s:.1f} s of {fa.range_s[1] - fa.range_s[0]:.1f} s; quality {q.verdict.value}"
           + (f" ({'; '.join(q.reasons)})" if q.reasons else ""))
-    print(f"  sex: {sex.label}  P(male) = {sex.p_male:.2f}" + (f"  [{sex.reason}]" if sex.reason else ""))
-    lo, hi = age.interval_80
-    print(f"  age: {age.label}  median {age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"
-          + (f"  [{age.reason}]" if age.reason else ""))
+    for line in trait_lines(pooled.traits):
+        print(line)
     f0, p5, p95, hnr = (ac[k].value for k in ("f0_median", "f0_p5", "f0_p95", "hnr"))
     if f0 is not None and p5 is not None and p95 is not None:
         print(f"  F0 median {f0:.0f} Hz (5-95 %: {p5:.0f}-{p95:.0f} Hz), "
@@ -145,11 +162,9 @@ def _case_run(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
         print_json(analysis.run_json(run))
         return 0
     pooled = run.results.pooled
-    sex, age = pooled.traits.sex, pooled.traits.age
     print(f"analysis run #{run.id} over {len(run.segment_ids)} segment(s); quality {pooled.quality.verdict.value}")
-    print(f"  sex: {sex.label}  P(male) = {sex.p_male:.2f}")
-    print(f"  age: {age.label}  median {age.median_years:.0f} y, 80 % interval "
-          f"{age.interval_80[0]:.0f}-{age.interval_80[1]:.0f} y")
+    for line in trait_lines(pooled.traits):
+        print(line)
     cons = run.results.consistency
     if cons and cons.flagged:
         print(f"  possible second speaker in: {', '.join(cons.flagged)}")

@@ -45,7 +45,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--questioned", metavar="SEGMENTS",
                    help="case segments of the questioned side: ID,ID,... or speaker:LABEL")
     p.add_argument("--known", metavar="SEGMENTS", help="case segments of the known side: ID,ID,... or speaker:LABEL")
-    p.add_argument("--pairs", type=Path, metavar="PAIRS.tsv", help="batch: questioned_path<TAB>known_path per line")
+    p.add_argument("--pairs", type=Path, metavar="PAIRS.tsv",
+                   help="batch: questioned_path<TAB>known_path per line; relative paths are read from the pairs "
+                        "file's folder")
     for side, name in (("q", "questioned"), ("k", "known")):
         p.add_argument(f"--{side}-start", type=float, help=f"start of the {name} file's range (seconds)")
         p.add_argument(f"--{side}-end", type=float, help=f"end of the {name} file's range (seconds)")
