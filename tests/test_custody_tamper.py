@@ -570,6 +570,10 @@ def test_nothing_is_measured_on_an_altered_or_missing_vault_copy(ctx, bound_case
         comparison.compare_segments(ctx, case.number, [seg.id], [other.id])
     with pytest.raises(IntegrityError, match="ALTERED"):
         segments.run_vad(ctx, case.number, a.id)
+    from s2f_desktop.services import inspection
+
+    with pytest.raises(IntegrityError, match="ALTERED"):
+        inspection.selection_measures(ctx, a, 1000, 9000)
     runs_before = sql_value(ctx, "select count(*) from analysis_runs")
     rc = main(["--data-dir", str(ctx.data_dir), "analyze", case.number, "--segments", seg.id])
     err = capsys.readouterr().err

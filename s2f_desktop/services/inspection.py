@@ -63,7 +63,9 @@ class SelectionMeasures:
 
 def selection_measures(ctx: AppContext, evidence: Evidence, start_sample: int, end_sample: int
                        ) -> SelectionMeasures:
-    """Level, F0, formants, HNR, jitter and shimmer of ``[start, end)`` (Praat methods)."""
+    """Level, F0, formants, HNR, jitter and shimmer of ``[start, end)`` (Praat methods); refused, like every
+    measurement, when the vault copy no longer matches its imported sha256."""
+    from s2f_desktop.services.evidence import require_intact
     from s2f_desktop.voice.acoustics import measure
 
     sr = evidence.media.sample_rate
@@ -71,6 +73,7 @@ def selection_measures(ctx: AppContext, evidence: Evidence, start_sample: int, e
         raise InputError("select a range to measure")
     if (end_sample - start_sample) / sr > MAX_TRACK_S:
         raise InputError(f"measure at most {MAX_TRACK_S:.0f} s at a time")
+    require_intact(ctx, [evidence])
     x = np.asarray(read_evidence(ctx, evidence, start_sample, end_sample), dtype=np.float64)
     rms = float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
