@@ -19,13 +19,12 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from s2f_desktop.audio.quality import MIN_SNR_DB
+from s2f_desktop.audio.quality import noise_abstain_reason
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +33,8 @@ COMPARISON_MODEL_ID = "comparison-v1"
 #: not validated above 1 % clipped samples or below 2.5 kHz bandwidth).
 ABSTAIN_CLIPPING = 0.01
 ABSTAIN_BANDWIDTH_HZ = 2500.0
-#: ... and noise: under the quality gate's minimum SNR a side is not validated (as ``s2f compare``).
-ABSTAIN_SNR_DB = MIN_SNR_DB
+#: Noise: under the quality gate's minimum SNR a side is not validated (audio.quality.noise_abstain_reason,
+#: shared with ``s2f compare``).
 
 
 #: LR thresholds (log10) whose chance rates the search states: LR > 1, > 10 and > 100.
@@ -166,9 +165,9 @@ class CalibratedScorer:
             rec_snr = None if batch.snr_db is None else batch.snr_db[i]
             for side, clip, bw, snr in (("query", batch.query_clipping, batch.query_bandwidth_hz, batch.query_snr_db),
                                         ("recording", batch.clipping[i], batch.bandwidth_hz[i], rec_snr)):
-                if snr is not None and np.isfinite(snr) and snr < ABSTAIN_SNR_DB:
-                    why.append(f"the {side}'s estimated SNR is {math.floor(snr * 100) / 100:.2f} dB (not validated "
-                               f"below {ABSTAIN_SNR_DB:g} dB)")
+                noisy = noise_abstain_reason(f"the {side}", snr)
+                if noisy:
+                    why.append(noisy)
                 if clip is not None and np.isfinite(clip) and clip > ABSTAIN_CLIPPING:
                     why.append(f"the {side} is clipped ({100 * clip:.2f} % of samples)")
                 if bw is not None and np.isfinite(bw) and bw < ABSTAIN_BANDWIDTH_HZ:

@@ -402,6 +402,16 @@ def _down(v: float) -> str:
     return f"{math.floor(v * 10.0) / 10.0:.1f}"
 
 
+def noise_abstain_reason(subject: str, snr_db: float | None) -> str:
+    """Why a speaker comparison gives no LR for ``subject`` (e.g. "the questioned side", "the query") whose
+    estimated SNR is under :data:`MIN_SNR_DB`, or "" (also when the SNR was not measurable). One wording for
+    ``s2f compare`` and the archive search; the value is rounded down to 1/100 dB, so 9.996 never reads 10.00."""
+    if snr_db is None or not math.isfinite(snr_db) or snr_db >= MIN_SNR_DB:
+        return ""
+    return (f"{subject}'s estimated SNR is {math.floor(snr_db * 100) / 100:.2f} dB (not validated below "
+            f"{MIN_SNR_DB:g} dB)")
+
+
 def _failed(net_speech_s: float, snr_db: float | None, clipping: float, bandwidth_hz: float) -> tuple[str, ...]:
     """Names of the checks that make a verdict ``insufficient`` (one rule for the verdict and for
     :func:`failed_checks`)."""

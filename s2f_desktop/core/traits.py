@@ -48,6 +48,12 @@ class TraitEstimate:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def measured(self) -> bool:
+        """False when nothing could be measured: the stored probability (0.5) and age (the training prior)
+        are placeholders, never numbers to show (``Analyzer.no_estimate`` records ``estimated: False``)."""
+        return self.extra.get("estimated") is not False
+
+    @property
     def gate_reason(self) -> str:
         """Why both traits abstained before any head's answer counted ("" when they did not).
 

@@ -68,7 +68,7 @@ def traits_html(traits: TraitEstimate) -> str:
     gate = traits.gate_reason
     if gate:
         text = f"Sex and age: {_label_html(INCONCLUSIVE)}<br><small>&nbsp;&nbsp;why: {_esc(gate)}</small>"
-        if traits.extra.get("estimated") is False:
+        if not traits.measured:
             return text + "<br><small>&nbsp;&nbsp;Nothing could be measured: no estimate exists.</small>"
         return text + (f"<br><small style='color:#555'>&nbsp;&nbsp;For the record only, not findings: P(male) = "
                       f"{sex.p_male:.2f}; age median {age.median_years:.0f} years, 80 % interval "

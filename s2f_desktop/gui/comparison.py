@@ -11,7 +11,7 @@ model's validation LRs with this case's LR marked.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -345,7 +345,7 @@ class ComparisonPanel(JobPage):
         self.comparison_finished.emit(run)
 
 
-def offer_group_runs(parent: QWidget, error: Any, run_group: Any, where: Any = None) -> bool:
+def offer_group_runs(parent: QWidget, error: Any, run_group: Any, where: Callable[[str], str] | None = None) -> bool:
     """When an analysis was refused because its selection holds several voices, offer one run per group.
 
     ``error`` is a :class:`s2f_desktop.services.comparison.MultipleSpeakersError`; ``run_group(ids)`` starts
@@ -363,7 +363,7 @@ def offer_group_runs(parent: QWidget, error: Any, run_group: Any, where: Any = N
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Several voices in the selection")
     box.setText(f"The selected segments hold {len(error.groups)} different voices: one profile must not pool them.")
-    name = where or (lambda sid: sid[:8])
+    name: Callable[[str], str] = where or (lambda sid: sid[:8])
 
     def listing(ids: Any) -> str:
         ids = list(ids)

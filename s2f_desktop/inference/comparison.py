@@ -13,13 +13,12 @@ Scoring, normalisation and calibration are torch-free and live in :mod:`s2f_desk
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from s2f_desktop.audio.quality import MIN_SNR_DB, QualityReport
+from s2f_desktop.audio.quality import MIN_SNR_DB, QualityReport, noise_abstain_reason
 from s2f_desktop.core.comparison_results import BySide, ComparisonVerdict, ValidationPosition
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.inference.device import PerDevice
@@ -210,10 +209,9 @@ class Comparator:
             if q.clipping_fraction > _ABSTAIN_CLIPPING:
                 reasons.append(f"the {name} side is clipped ({100 * q.clipping_fraction:.2f} % of samples; "
                                f"not validated above {100 * _ABSTAIN_CLIPPING:g} %)")
-            if q.snr_db is not None and q.snr_db < _ABSTAIN_SNR_DB:
-                # Rounded down: a value just under the minimum never prints as the minimum itself.
-                reasons.append(f"the {name} side's estimated SNR is {math.floor(q.snr_db * 100) / 100:.2f} dB "
-                               f"(not validated below {_ABSTAIN_SNR_DB:g} dB)")
+            noisy = noise_abstain_reason(f"the {name} side", q.snr_db)
+            if noisy:
+                reasons.append(noisy)
             if q.bandwidth_hz < _ABSTAIN_BANDWIDTH_HZ:
                 reasons.append(f"the {name} side's bandwidth is {q.bandwidth_hz:.0f} Hz (not validated below "
                                f"{_ABSTAIN_BANDWIDTH_HZ:.0f} Hz)")

@@ -406,7 +406,7 @@ def quality_measures(q: Quality) -> tuple[Measure, ...]:
 
 def _sex_short(traits: TraitEstimate) -> str:
     sex = traits.sex
-    if traits.extra.get("estimated") is False:
+    if not traits.measured:
         return "abstained (nothing measured)"
     p = language.fmt_probability(sex.p_male)
     return f"abstained (p male {p})" if sex.label == INCONCLUSIVE else f"p male {p} ({sex.label})"
@@ -710,7 +710,7 @@ def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Map
     pooled = res.pooled
     seg_numbers = {item.id: f"segment #{i}" for i, item in enumerate(items, start=1)}
     consistency_text, consistency_details = consistency_of(res.consistency, seg_numbers)
-    sex = sex_finding(pooled.traits.sex, pooled.traits.extra.get("estimated") is not False)
+    sex = sex_finding(pooled.traits.sex, pooled.traits.measured)
     age = age_finding(pooled.traits.age, pooled.traits.extra, pooled.traits.gate_reason)
     if performance is not None:
         sex = dataclasses.replace(sex, performance=performance.sex)

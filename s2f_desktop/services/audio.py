@@ -74,7 +74,6 @@ def _segments(ctx: AppContext, segment_ids: Sequence[str]) -> list[tuple[Segment
         for sid in segment_ids:
             seg = repo.get_segment(s, sid)
             out.append((seg, repo.get_evidence(s, seg.evidence_id)))
-    require_disjoint([seg for seg, _ev in out], {ev.id: ev for _seg, ev in out})
     require_intact(ctx, [ev for _seg, ev in out])
     return out
 
@@ -106,7 +105,10 @@ def segment_quality(ctx: AppContext, segment_ids: Sequence[str], task: Task | No
     is False (a quick look only: in noise it can miss speech the analysis measures, or the reverse).
     """
     task = task or null_task()
-    return assess_parts(_parts(ctx, _segments(ctx, segment_ids), task, vad))
+    items = _segments(ctx, segment_ids)
+    # Pooled: an overlap would count its speech twice (each segment on its own, segment_qualities, is fine).
+    require_disjoint([seg for seg, _ev in items], {ev.id: ev for _seg, ev in items})
+    return assess_parts(_parts(ctx, items, task, vad))
 
 
 def segment_qualities(ctx: AppContext, segment_ids: Sequence[str], task: Task | None = None,

@@ -648,9 +648,15 @@ def _count(values: Any) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def _log_f0(x: np.ndarray) -> np.ndarray:
+    """Each row's log median F0, the head input (NaN where it was not measured)."""
+    col: np.ndarray = x[:, x.shape[1] - len(HEAD_FEATURES) + HEAD_FEATURES.index("log_f0_median")]
+    return col
+
+
 def median_f0_hz(x: np.ndarray) -> np.ndarray:
     """Each row's median F0 in Hz, read back from the head inputs (NaN where it was not measured)."""
-    f0: np.ndarray = np.exp(x[:, x.shape[1] - len(HEAD_FEATURES) + HEAD_FEATURES.index("log_f0_median")])
+    f0: np.ndarray = np.exp(_log_f0(x))
     return f0
 
 
@@ -700,8 +706,7 @@ def external_test(data_root: Path, cache_dir: Path, device: str, mean: np.ndarra
         for spk in sorted(set(g)):
             i = g == spk
             if np.mean(pred[i] == y[i]) < 0.5:
-                # The median of the log-F0 values, read back in Hz (the head's own scale).
-                f0 = np.exp(np.nanmedian(np.log(median_f0_hz(feats[v]["x"][keep][i]))))
+                f0 = np.exp(np.nanmedian(_log_f0(feats[v]["x"][keep][i])))
                 wrong_spk.append({"speaker": str(spk), "listed_sex": "male" if y[i][0] == 1 else "female",
                                   "median_f0_hz": round(float(f0), 1)})
         out[f"sex_external_{v}"]["speakers_misclassified"] = wrong_spk

@@ -118,7 +118,7 @@ def trait_lines(traits: TraitEstimate) -> list[str]:
     sex, age = traits.sex, traits.age
     lo, hi = age.interval_80
     gate = traits.gate_reason
-    if gate and traits.extra.get("estimated") is False:
+    if gate and not traits.measured:
         return [f"  sex and age: inconclusive  [{gate}]; nothing could be measured, no estimate exists"]
     if gate:
         return [f"  sex and age: inconclusive  [{gate}]",
