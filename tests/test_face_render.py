@@ -97,3 +97,16 @@ def test_slider_changes_the_mesh() -> None:
     assert 0 < (moved > 1e-4).sum() < len(moved) // 4  # a local change: only the nose region moves
     with pytest.raises(ValueError):
         model.mesh({"gender": 0.0}, {"no-such-target": 1.0})
+
+
+def test_loading_the_head_model_writes_nothing_to_the_terminal() -> None:
+    """Warp's native core writes a CUDA-driver warning to descriptor 2 on machines without a
+    GPU; the analyst saw it after every `--composite`. It must go to the log, not the terminal.
+    (Any later Warp call, here the CUDA query anny's code makes, would initialise Warp.)"""
+    import subprocess
+    import sys
+
+    code = ("import logging, sys; logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='%(message)s');"
+            "import s2f_desktop.face.anny_model; import warp; warp.is_cuda_available()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == ""

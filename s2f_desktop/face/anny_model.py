@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -31,16 +34,33 @@ from s2f_desktop.system.env import anny_cache_dir
 
 
 def _silence_warp() -> None:
-    """Keep NVIDIA Warp (imported by anny) from printing its initialisation banner.
+    """Keep NVIDIA Warp (imported by anny) from printing to the terminal; log it instead.
 
-    The banner goes to stdout, where it would corrupt the CLI's JSON output; warnings
-    and errors still get through.
+    Its Python banner goes to stdout, where it would corrupt the CLI's JSON output, so its
+    log level is raised (warnings and errors still get through). Its native core also
+    writes "Could not find or load the NVIDIA CUDA driver" straight to file descriptor 2
+    on every machine without a GPU, which an analyst reads as a fault. Warp is therefore
+    initialised here (about 35 ms) with descriptor 2 captured, and what it wrote goes to
+    this module's log at INFO, so nothing it says is lost.
     """
     try:
         import warp
     except ImportError:  # anny without warp: nothing to silence
         return
     warp.config.log_level = warp.LOG_WARNING
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            warp.init()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        said = captured.read().decode("utf-8", "replace").strip()
+    if said:
+        logging.getLogger(__name__).info("Warp initialisation: %s", said)
 
 
 _silence_warp()
