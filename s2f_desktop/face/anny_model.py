@@ -53,7 +53,7 @@ def _silence_warp() -> None:
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            warp.init()
+            warp.init()  # type: ignore[no-untyped-call]  # warp ships no annotations for init
         finally:
             os.dup2(saved, 2)
             os.close(saved)
