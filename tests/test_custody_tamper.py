@@ -230,6 +230,53 @@ def test_edited_receipt_is_detected(ctx, bound_case, tmp_path) -> None:  # type:
     assert any("receipt itself was edited" in p for p in evidence.check_receipt(ctx, case.number, path))
 
 
+def test_forged_provenance_is_named_and_a_recorded_change_binds(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]
+    """The report prints who delivered an exhibit and under which seal: a red-team pass changed them by SQL
+    and verify passed."""
+    case, a, b, _ = bound_case
+    cases.set_provenance(ctx, case.number, a.id, received_from="DC Smith", seal="S-1")
+    assert evidence.verify_case(ctx, case.number, record=False).ok
+    sql(ctx, "update evidence set received_from = 'DS Evil', seal = 'S-7' where id = :i", i=a.id)
+    sql(ctx, "update evidence set medium = 'USB stick' where id = :i", i=b.id)  # never recorded: bound empty at import
+    report = evidence.verify_case(ctx, case.number, record=False)
+    found = {(f.object_type, f.object_id, f.field): f for f in failing(report)}
+    assert set(found) == {("evidence", str(a.id), "received_from"), ("evidence", str(a.id), "seal"),
+                          ("evidence", str(b.id), "medium")}
+    provenance = next(e for e in evidence.audit_trail(ctx, case.number)[0] if e.action == "evidence.provenance")
+    assert found[("evidence", str(a.id), "seal")].event_id == provenance.id
+    assert found[("evidence", str(a.id), "seal")].expected == '"S-1"'
+
+
+def test_legacy_provenance_events_bind_what_they_changed(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]
+    """Before provenance was bound, the event recorded only old and new values; those stay enforced and the
+    provenance fields no event bound are named as not bound."""
+    case, a, _, _ = bound_case
+    cases.set_provenance(ctx, case.number, a.id, seal="S-1")
+
+    def strip(ev):  # type: ignore[no-untyped-def]
+        details = dict(ev.details)
+        if ev.action == "evidence.provenance":
+            details.pop("custody", None)
+        if ev.action == "evidence.import":  # an import's state as the earlier release wrote it
+            details["custody"] = [dict(c, values={k: v for k, v in c["values"].items()
+                                                  if k not in ("received_from", "received_on", "medium", "seal")})
+                                  for c in details["custody"]]
+            for c in details["custody"]:
+                from s2f_desktop.store.custody import content_hash
+
+                c["hash"] = content_hash(c["values"])
+        return details
+
+    rehash_chain(ctx, case.id, strip)
+    report = evidence.verify_case(ctx, case.number, record=False)
+    assert report.ok
+    unbound = {f.object_id: f.field for f in report.custody if f.problem == "UNBOUND"}
+    assert unbound[str(a.id)] == "medium, received_from, received_on"  # the seal was bound by the legacy event
+    sql(ctx, "update evidence set seal = 'S-9' where id = :i", i=a.id)
+    report = evidence.verify_case(ctx, case.number, record=False)
+    assert [(f.field, f.expected, f.found) for f in failing(report)] == [("seal", '"S-1"', '"S-9"')]
+
+
 def test_legacy_events_still_verify_and_still_bind_what_they_recorded(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]
     """A database written before the binding: events carry no 'custody' key."""
     case, a, _, seg = bound_case
@@ -345,6 +392,21 @@ def test_output_paths_never_overwrite_case_data_or_originals(ctx, bound_case, tm
     # The data directory's own reports folder is the default destination and stays allowed.
     assert evidence.safe_output(ctx, ctx.store.layout.reports / "r.pdf").parent == ctx.store.layout.reports.resolve()
     assert {p: p.read_bytes() for p in before} == before and existing.read_bytes() == b"user's own file"
+
+
+def test_label_and_composite_exports_never_land_in_the_data_directory(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]
+    """A red-team pass exported labels and composites into the vault's folders; verify then failed on orphans."""
+    from s2f_desktop.services import composites
+
+    case, a, _, _ = bound_case
+    folder = (ctx.store.layout.vault / a.vault_relpath).parent
+    for target in (folder / "labels.txt", ctx.store.layout.root / "labels.TextGrid"):
+        with pytest.raises(InputError, match="inside"):
+            segments.export_labels(ctx, case.number, a.id, target)
+    for target in (folder / "c.png", Path(a.original_path)):
+        with pytest.raises(InputError, match="inside|original"):
+            composites.check_export_path(ctx, target, force=True)
+    assert evidence.verify_case(ctx, case.number, record=False).ok
 
 
 def test_report_cli_refuses_existing_and_protected_outputs(ctx, bound_case, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -71,3 +71,41 @@ def test_unset_fields_say_not_stated_and_closed_case_refuses_edits(ctx, case, tm
     assert main(["--data-dir", d, "case", "edit", "T-1", "--question", "x"]) != 0
     err = capsys.readouterr().err.strip()
     assert "closed" in err and "\n" not in err
+
+
+def test_review_names_what_it_could_not_have_seen_and_earlier_reviews_stay(ctx, case, tone_wav, tmp_path) -> None:
+    """A red-team pass recorded "agreed" on an empty case, then analysed: the report showed the review as
+    agreeing with the later run, and a later "agreed" hid an earlier "not agreed"."""
+    d = str(ctx.data_dir)
+    assert main(["--data-dir", d, "case", "review", "T-1", "--reviewer", "Dr C. Critic",
+                 "--outcome", "not agreed", "--notes", "unsupported"]) == 0
+    assert main(["--data-dir", d, "case", "review", "T-1", "--reviewer", "Dr B. Second", "--outcome", "agreed"]) == 0
+    res = build_report(ctx, "T-1", out=tmp_path / "a.pdf", record=False)
+    text = words(res.path)
+    assert "Covers everything recorded up to audit event" in text and "Not covered" not in text
+    assert "Earlier reviews" in text and "Dr C. Critic, outcome “not agreed” (unsupported)" in text
+    assert "cannot confirm the reviewer's identity" in text
+    ev = import_file(ctx, "T-1", tone_wav(seconds=2.0, name="later.wav")).evidence
+    assert ev is not None
+    res = build_report(ctx, "T-1", out=tmp_path / "b.pdf", record=False)
+    text = words(res.path)
+    assert "Not covered recorded after this review, so not reviewed: evidence.import" in text
+    assert "predates 1 evidential change(s) or result(s) in this report" in text  # the first page's warning
+
+
+def test_rows_edited_beside_an_intact_chain_are_stated_in_the_report(ctx, case, tmp_path) -> None:
+    """A red-team pass forged the listening statement by SQL; the report printed it under "Hash chain intact"."""
+    from sqlalchemy import text as sql
+
+    d = str(ctx.data_dir)
+    assert main(["--data-dir", d, "case", "edit", "T-1", "--listening", "Adult voice, read speech."]) == 0
+    res = build_report(ctx, "T-1", out=tmp_path / "a.pdf", record=False)
+    assert "Stored records: every one agrees with what the chain recorded." in words(res.path)
+    with ctx.store.engine.begin() as conn:
+        conn.execute(sql("update cases set listening_statement = 'I listened to all material in full'"))
+    res = build_report(ctx, "T-1", out=tmp_path / "b.pdf", record=False)
+    text = words(res.path)
+    assert "1 stored record(s) DIFFER from what the audit trail recorded for them" in text
+    assert ("listening_statement is \"I listened to all material in full\", expected \"Adult voice, read speech.\""
+            in text)
+    assert "Stored records: 1 DIFFER from what the chain recorded" in text

@@ -725,6 +725,54 @@ def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Map
     return section, used
 
 
+#: Audit actions after which a review no longer covers the case as it is: new or changed findings,
+#: evidence, segments, illustrations or case text.
+_REVIEWABLE = ("case.update", "evidence.", "segment.", "analysis.run", "comparison.run", "composite.")
+
+
+def _review_summary(rev: AuditEvent) -> str:
+    notes = str(rev.details.get("notes", "")).strip()
+    return (f"{fmt_dt(rev.at)}: {rev.details.get('reviewer', '')}, outcome \u201c{rev.details.get('outcome', '')}\u201d"
+            f"{' (' + notes + ')' if notes else ''}; audit event {rev.seq}")
+
+
+def review_rows(events: Sequence[AuditEvent], warnings: list[str]) -> tuple[tuple[str, str], ...]:
+    """The latest second-examiner review as (field, value) rows, with what it could not have seen.
+
+    A review covers the case as it stood at its audit event: anything evidential recorded later
+    (a new run or comparison, changed segments, evidence or case text) is named, and warned about,
+    so an "agreed" is never read as agreeing with work done after it. Earlier reviews are listed, so
+    a dissent is not hidden by a later review. The application does not authenticate people: a
+    review is entered by whoever runs it, which the "Recorded" row says.
+    """
+    reviews = [e for e in events if e.action == "case.review"]
+    if not reviews:
+        return ()
+    rev = reviews[-1]
+    reviewer = str(rev.details.get("reviewer", ""))
+    rows = [("Reviewer", reviewer), ("Role", str(rev.details.get("role", "")) or NOT_STATED),
+            ("Outcome", str(rev.details.get("outcome", ""))),
+            ("Comments", str(rev.details.get("notes", "")) or "none"),
+            ("Recorded", f"{fmt_dt(rev.at)} by {rev.actor} (audit event {rev.seq}, hash {rev.hash[:16]})"
+                         + ("" if rev.actor == reviewer else
+                            f"; entered under the login {rev.actor}, not by the reviewer: the application records "
+                            "who entered a review, it cannot confirm the reviewer's identity"))]
+    later = [e for e in events if e.seq > rev.seq and e.action.startswith(_REVIEWABLE)]
+    if later:
+        named = "; ".join(f"{e.action} {', '.join('#' + _short_id(i) for i in e.object_ids)} (event {e.seq})"
+                          for e in later[:12]) + (f"; and {len(later) - 12} more" if len(later) > 12 else "")
+        rows.append(("Not covered", f"recorded after this review, so not reviewed: {named}"))
+        warnings.append(f"The latest second-examiner review (audit event {rev.seq}) predates {len(later)} "
+                        "evidential change(s) or result(s) in this report (section 8 names them): its outcome does "
+                        "not cover them.")
+    else:
+        rows.append(("Covers", f"everything recorded up to audit event {rev.seq}; nothing evidential was recorded "
+                               "after it"))
+    if len(reviews) > 1:
+        rows.append(("Earlier reviews", " | ".join(_review_summary(e) for e in reviews[:-1])))
+    return tuple(rows)
+
+
 def build_report_data(
     *,
     case: Case,
@@ -743,11 +791,15 @@ def build_report_data(
     generated_at: datetime,
     app_version: str,
     renderer_versions: Mapping[str, str] | None = None,
+    custody_problems: Sequence[str] = (),
 ) -> ReportData:
     """Assemble the report content from stored records (see the module docstring).
 
     ``segments`` are the case's segments as they are now, by id: a run's range whose
-    segment was since edited or deleted is reported as such.
+    segment was since edited or deleted is reported as such. ``custody_problems``: one line per
+    stored record that differs from what the audit chain recorded for it (the replay ``s2f verify``
+    runs); an intact hash chain says nothing about rows edited beside it, so these are stated on
+    the first page and beside the chain's status.
     """
     warnings: list[str] = []
     ev_by_id = {e.id: e for e in evidence}
@@ -769,6 +821,13 @@ def build_report_data(
                         "cannot be relied on until the discrepancy is explained.")
     if not chain.ok:
         warnings.append(f"The audit trail's hash chain is BROKEN ({chain.reason}).")
+    if custody_problems:
+        shown = "; ".join(custody_problems[:10]) + (f"; and {len(custody_problems) - 10} more"
+                                                    if len(custody_problems) > 10 else "")
+        warnings.append(f"{len(custody_problems)} stored record(s) DIFFER from what the audit trail recorded for "
+                        f"them: they were changed, added or removed without an audit event ({shown}). What this "
+                        "report prints from those records cannot be relied on until the discrepancy is explained "
+                        "('s2f verify' lists them).")
 
     sections: list[RunSection] = []
     used_segments: list[Segment] = []
@@ -812,15 +871,7 @@ def build_report_data(
     for name, ver in (renderer_versions or {}).items():
         repro.append((name, ver))
     chain_head = events[-1].hash if events else NA
-    reviews = [e for e in events if e.action == "case.review"]
-    review: tuple[tuple[str, str], ...] = ()
-    if reviews:
-        rev = reviews[-1]
-        review = (("Reviewer", str(rev.details.get("reviewer", ""))), ("Role", str(rev.details.get("role", "")) or
-                                                                      NOT_STATED),
-                  ("Outcome", str(rev.details.get("outcome", ""))), ("Comments", str(rev.details.get("notes", "")) or
-                                                                    "none"),
-                  ("Recorded", f"{fmt_dt(rev.at)} by {rev.actor} (audit event {rev.seq}, hash {rev.hash[:16]})"))
+    review = review_rows(events, warnings)
     repro.append(("Audit chain head", chain_head))
     rid = report_id(case, checks, runs, used_segments, all_composites, image_checks, chain_head)
     repro[0] = ("Report id", rid)
@@ -831,6 +882,9 @@ def build_report_data(
                                   _summarise_details(e.details), e.hash[:16]) for e in events)
     chain_status = (f"Hash chain intact: {chain.events} events verified." if chain.ok
                     else f"Hash chain BROKEN at event {chain.first_broken}: {chain.reason}")
+    chain_status += (f" Stored records: {len(custody_problems)} DIFFER from what the chain recorded (see the "
+                     "warning on the first page)." if custody_problems
+                     else " Stored records: every one agrees with what the chain recorded.")
 
     return ReportData(
         report_id=rid,
@@ -860,7 +914,7 @@ def build_report_data(
         scale_note=language.SCALE_NOTE,
         audit=audit_items,
         chain_status=chain_status,
-        chain_ok=chain.ok,
+        chain_ok=chain.ok and not custody_problems,
         chain_head=chain_head,
         reproducibility=tuple(repro),
         warnings=tuple(warnings),

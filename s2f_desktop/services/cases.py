@@ -124,7 +124,7 @@ def set_provenance(ctx: AppContext, number: str, evidence_id: int, **changes: st
         ev = repo.update_provenance(s, evidence_id, **fields)
         diff = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
         append_event(s, case_id=case.id, actor=ctx.actor, action="evidence.provenance", object_type="evidence",
-                     object_ids=[evidence_id], details={"changes": diff})
+                     object_ids=[evidence_id], details={"changes": diff, "custody": [custody.state("evidence", ev)]})
     return ev
 
 

@@ -59,8 +59,8 @@ __all__ = [
     "ADJUSTMENTS", "ANCESTRY_CHOICES", "DEFAULT_ANCESTRY", "DEFAULT_SKIN_TONE", "KINDS", "OTHER_SEX_THRESHOLD",
     "SKIN_TONE_CHOICES", "VIEWS", "Adjustment", "adjust_composite", "composite_image_path", "create_composite_set",
     "export_composite_image", "is_sex_pair", "list_adjustments", "list_composites", "mark_info", "marked_image_bytes",
-    "plan_composite_set", "preview_composite", "refuse_existing", "render_primary_for_traits", "sex_pair",
-    "verify_composite_image",
+    "plan_composite_set", "preview_composite", "refuse_existing", "check_export_path", "render_primary_for_traits",
+    "sex_pair", "verify_composite_image",
 ]
 
 VIEWS = tuple(VIEW_ANGLES)
@@ -343,6 +343,14 @@ def _write_new(path: Path, data: bytes, force: bool) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def check_export_path(ctx: AppContext, dest: Path, force: bool = False) -> Path:
+    """Refuse an export path inside the data directory (the vault, the database: even with ``force``),
+    an evidence original, or an existing file without ``force`` (the rules of report files)."""
+    from s2f_desktop.services.evidence import safe_output
+
+    return safe_output(ctx, dest, force)
+
+
 def export_composite_image(ctx: AppContext, composite_id: int, view: str, dest: Path,
                            force: bool = False, with_pair: bool = False) -> tuple[Path, str]:
     """Write a composite's marked ``view`` image to ``dest``; returns (path, sha256 of the file).
@@ -352,6 +360,7 @@ def export_composite_image(ctx: AppContext, composite_id: int, view: str, dest: 
     so that a single export never shows one sex alone. The export is audited with the
     file's sha256 (for a single image stored marked, the stored sha256).
     """
+    check_export_path(ctx, Path(dest), force)
     with ctx.store.read() as s:
         comp = repo.get_composite(s, composite_id)
         run = repo.get_run(s, comp.run_id)

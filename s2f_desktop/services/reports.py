@@ -29,7 +29,7 @@ from s2f_desktop.report.model import ReportData, build_report_data
 from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card, trait_performance
 from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.services.evidence import check_evidence, safe_output
+from s2f_desktop.services.evidence import check_evidence, custody_findings, safe_output
 from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event, list_events, verify_chain
@@ -99,6 +99,9 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
         evidence_names = {e.id: e.original_name for e in evidence}
         events = list_events(s, case.id)
     chain = verify_chain(events)
+    # The same replay of the chain against the rows as 's2f verify': a row edited beside an intact
+    # chain must not be printed under "Hash chain intact" as if it were bound.
+    problems = [f.describe() for f in custody_findings(ctx, case_number) if f.failing]
     checks = []
     for i, ev in enumerate(evidence):
         task.progress(0.05 + 0.35 * i / max(1, len(evidence)), f"verifying {ev.original_name}")
@@ -126,7 +129,7 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
         case=case, evidence=evidence, checks=checks, runs=chosen, all_runs=runs, segments=segments,
         composites=composites, image_root=ctx.store.layout.composites, image_checks=image_checks, events=events,
         chain=chain, model_cards=cards, performance=performance, generated_at=generated_at, app_version=__version__,
-        renderer_versions=RENDERER_VERSIONS,
+        renderer_versions=RENDERER_VERSIONS, custody_problems=problems,
     )
     # Speaker comparisons are evaluative (propositions, a likelihood ratio): every stored one is
     # reported in its own section, with the validation of the system that computed it.

@@ -26,7 +26,7 @@ from s2f_desktop.core.text import check_text
 from s2f_desktop.core.timeutil import format_time
 from s2f_desktop.services.cases import case_evidence, require_open
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.services.evidence import require_intact, vault_path
+from s2f_desktop.services.evidence import require_intact, safe_output, vault_path
 from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
@@ -362,6 +362,7 @@ def export_labels(ctx: AppContext, case_number: str, evidence_id: int, path: Pat
     labels.label_format(path)
     if path.exists():
         raise InputError(f"{path} already exists; choose a new file name (nothing is overwritten)")
+    safe_output(ctx, path)  # never into the data directory (a file in the vault is an orphan there)
     sts = EXPORT_STATUSES if statuses is None else tuple(SegmentStatus(st) for st in statuses)
     with ctx.store.read() as s:
         case, ev = case_evidence(s, case_number, evidence_id)

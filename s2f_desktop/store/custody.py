@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 #: Actions that change bound rows; a closed case refuses them, so one recorded after the
 #: case's close means the case was reopened outside the services. (Verification, receipts,
 #: reports, composites and the like are allowed on a closed case.)
-MUTATING_PREFIXES = ("case.update", "case.close", "evidence.import", "segment.", "analysis.run", "comparison.run")
+MUTATING_PREFIXES = ("case.update", "case.close", "evidence.import", "evidence.provenance", "segment.", "analysis.run",
+                     "comparison.run")
 
 
 # ----------------------------------------------------------------------- row states
@@ -58,10 +59,12 @@ def case_values(c: Case) -> dict[str, Any]:
 
 
 def evidence_values(e: Evidence) -> dict[str, Any]:
-    """The bound fields of an evidence item."""
+    """The bound fields of an evidence item, its recorded provenance (who delivered it, when, on what
+    medium, under which seal) included: the report prints it as the exhibit's custody."""
     return {"case_id": e.case_id, "original_name": e.original_name, "original_path": e.original_path,
             "sha256": e.sha256, "size_bytes": e.size_bytes, "media": e.media.to_dict(),
-            "imported_at": _iso(e.imported_at), "imported_by": e.imported_by, "vault_relpath": e.vault_relpath}
+            "imported_at": _iso(e.imported_at), "imported_by": e.imported_by, "vault_relpath": e.vault_relpath,
+            "received_from": e.received_from, "received_on": e.received_on, "medium": e.medium, "seal": e.seal}
 
 
 def segment_values(g: Segment) -> dict[str, Any]:
@@ -214,6 +217,10 @@ def _legacy_assertions(ev: AuditEvent) -> list[dict[str, Any]]:
         vals = {k: d[k] for k in ("original_name", "original_path", "sha256", "size_bytes", "media") if k in d}
         vals["case_id"] = ev.case_id
         return [{"object": "evidence", "id": oid, "values": vals, "partial": True}]
+    if a == "evidence.provenance":
+        # Provenance events from before provenance was bound recorded each change's old and new value.
+        return [{"object": "evidence", "id": oid, "partial": True,
+                 "values": {k: v.get("new") for k, v in (d.get("changes") or {}).items()}}]
     if a == "segment.add":
         vals = {k: d[k] for k in ("evidence_id", "start_sample", "end_sample", "sample_rate", "label", "speaker_tag")
                 if k in d}
@@ -329,12 +336,12 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
             if canonical_json(row[fld]) != canonical_json(want):
                 seq, eid = exp.origin[fld]
                 findings.append(CustodyFinding(otype, oid, fld, "CHANGED", _short(want), _short(row[fld]), seq, eid))
-        if not exp.complete:
-            unbound = sorted(set(row) - set(exp.values))
-            if unbound:
-                seq, eid = max(exp.origin.values(), default=(None, None))
-                findings.append(CustodyFinding(otype, oid, ", ".join(unbound), "UNBOUND", event_seq=seq,
-                                               event_id=eid))
+        # A full state written by an earlier release lacks the fields bound since (e.g. an exhibit's
+        # provenance): those are named as not bound rather than silently trusted.
+        unbound = sorted(set(row) - set(exp.values))
+        if unbound:
+            seq, eid = max(exp.origin.values(), default=(None, None))
+            findings.append(CustodyFinding(otype, oid, ", ".join(unbound), "UNBOUND", event_seq=seq, event_id=eid))
     for key, row in current.items():
         if key in expected:
             continue

@@ -74,7 +74,7 @@ def _show(ctx, items, out: Path | None, as_json: bool, force: bool = False) -> N
         # before anything is written so that a refusal leaves no partial export.
         planned = [(c, view, out / f"composite-{c.id}-{c.kind}-{view}.png") for c in items for view in c.images]
         for _c, _view, dst in planned:
-            svc.refuse_existing(dst, force)
+            svc.check_export_path(ctx, dst, force)
         out.mkdir(parents=True, exist_ok=True)
         for c, view, dst in planned:
             path, _sha = svc.export_composite_image(ctx, c.id, view, dst, force=force)
