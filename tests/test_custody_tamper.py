@@ -230,6 +230,24 @@ def test_edited_receipt_is_detected(ctx, bound_case, tmp_path) -> None:  # type:
     assert any("receipt itself was edited" in p for p in evidence.check_receipt(ctx, case.number, path))
 
 
+@pytest.mark.parametrize("column, value, says", [
+    ("media", "{}", "evidence #{id}: a stored value cannot be read (the field 'duration_s' is missing)"),
+    ("media", "garbage", "holds a value that is not valid JSON ('garbage')"),
+])
+def test_unreadable_rows_are_one_line_naming_the_row(ctx, bound_case, capsys, column, value, says) -> None:  # type: ignore[no-untyped-def]
+    """A red-team pass edited stored JSON into shapes the app cannot read: verify and report crashed with
+    'internal error' (exit 70) instead of naming what was changed."""
+    from s2f_desktop.cli.main import main
+
+    case, a, _, _ = bound_case
+    sql(ctx, f"update evidence set {column} = :v where id = :i", v=value, i=a.id)
+    ctx.store.engine.dispose()
+    for argv in (["verify", case.number, "--no-record"], ["report", case.number]):
+        assert main(["--data-dir", str(ctx.data_dir), *argv]) == 4
+        err = capsys.readouterr().err.strip()
+        assert says.format(id=a.id) in err and "outside the application" in err and "\n" not in err
+
+
 def test_forged_provenance_is_named_and_a_recorded_change_binds(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]
     """The report prints who delivered an exhibit and under which seal: a red-team pass changed them by SQL
     and verify passed."""

@@ -193,6 +193,9 @@ def encode_results(r: RunResults) -> JSON:
 def decode_results(d: JSON) -> RunResults:
     """Inverse of :func:`encode_results`; a stored run of another schema version is an integrity error."""
     version = d.get("schema_version") if isinstance(d, dict) else None
+    if not isinstance(version, int):
+        raise IntegrityError("the stored analysis results carry no schema version, so this application did not "
+                             "write them: the database was changed outside it (restore it from a backup)")
     if version != SCHEMA_VERSION:
         raise IntegrityError(f"stored analysis results have schema version {version!r}, this release reads "
                              f"{SCHEMA_VERSION}; open the store with this release to migrate it")
@@ -321,6 +324,22 @@ def decode_comparison_results(d: JSON) -> ComparisonResults:
             evidence=tuple(ComparedEvidence(int(eid), str(e["sha256"]), str(e["name"]))
                            for eid, e in d["evidence"].items()),
             model=ComparisonModelRef(str(d["model"]["id"]), str(d["model"]["sha256"])))
+
+
+@contextmanager
+def stored_row(label: str) -> Iterator[None]:
+    """Reading one stored row (``label``, e.g. "analysis run #2"): a missing key, a value of the wrong
+    type or an unreadable encoding is an integrity error that names the row, so ``s2f verify`` and
+    the report say what was changed outside the application (exit status 4) instead of failing
+    with an internal error."""
+    try:
+        yield
+    except IntegrityError as exc:  # its message says what is wrong (another schema version, a malformed value)
+        raise IntegrityError(f"{label}: {exc.message}") from exc
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        what = f"the field {exc.args[0]!r} is missing" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise IntegrityError(f"{label}: a stored value cannot be read ({what}); the database was changed outside "
+                             "the application (restore it from a backup)") from exc
 
 
 @contextmanager

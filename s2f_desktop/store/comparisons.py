@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from s2f_desktop.core.comparison_results import ComparisonResults
-from s2f_desktop.core.errors import IntegrityError, NotFoundError
+from s2f_desktop.core.errors import NotFoundError
 from s2f_desktop.core.timeutil import utcnow
 from s2f_desktop.store import codec
 from s2f_desktop.store.orm import ComparisonRunRow
@@ -42,13 +42,11 @@ class ComparisonRun:
 
 
 def to_comparison(r: ComparisonRunRow) -> ComparisonRun:
-    try:
-        results = codec.decode_comparison_results(r.results)
-    except IntegrityError as exc:
-        # Named, so that a row edited into an unreadable shape points at itself (verify exits 4 with this line).
-        raise IntegrityError(f"comparison run #{r.id}: {exc.message}") from exc
-    return ComparisonRun(r.id, r.case_id, tuple(r.questioned_ids), tuple(r.known_ids), tuple(r.models), r.app_version,
-                         r.device, dict(r.parameters), results, dict(r.timings), r.created_at, r.created_by)
+    # Named, so that a row edited into an unreadable shape points at itself (verify exits 4 with this line).
+    with codec.stored_row(f"comparison run #{r.id}"):
+        return ComparisonRun(r.id, r.case_id, tuple(r.questioned_ids), tuple(r.known_ids), tuple(r.models),
+                             r.app_version, r.device, dict(r.parameters), codec.decode_comparison_results(r.results),
+                             dict(r.timings), r.created_at, r.created_by)
 
 
 def add_comparison(s: Session, case_id: int, questioned_ids: Sequence[str], known_ids: Sequence[str],

@@ -34,9 +34,10 @@ from s2f_desktop.store.orm import AnalysisRunRow, CaseRow, CompositeRow, Evidenc
 
 # --------------------------------------------------------------------------- cases
 def to_case(r: CaseRow) -> Case:
-    return Case(r.id, r.number, r.title, r.analyst, r.agency, CaseStatus(r.status), r.notes, r.created_at, r.updated_at,
-                r.question, r.propositions, r.case_info, r.examiner_role, r.examiner_qualifications,
-                r.listening_statement)
+    with codec.stored_row(f"case {r.number}"):
+        return Case(r.id, r.number, r.title, r.analyst, r.agency, CaseStatus(r.status), r.notes, r.created_at,
+                    r.updated_at, r.question, r.propositions, r.case_info, r.examiner_role, r.examiner_qualifications,
+                    r.listening_statement)
 
 
 #: Case fields an analyst may edit (``status`` only through closing).
@@ -104,9 +105,10 @@ def touch_case(s: Session, case_id: int) -> None:
 
 # ------------------------------------------------------------------------ evidence
 def to_evidence(r: EvidenceRow) -> Evidence:
-    return Evidence(r.id, r.case_id, r.original_name, r.original_path, r.sha256, r.size_bytes,
-                    MediaInfo.from_dict(r.media), r.imported_at, r.imported_by, r.vault_relpath,
-                    r.received_from, r.received_on, r.medium, r.seal)
+    with codec.stored_row(f"evidence #{r.id}"):
+        return Evidence(r.id, r.case_id, r.original_name, r.original_path, r.sha256, r.size_bytes,
+                        MediaInfo.from_dict(r.media), r.imported_at, r.imported_by, r.vault_relpath,
+                        r.received_from, r.received_on, r.medium, r.seal)
 
 
 def update_provenance(s: Session, evidence_id: int, **fields: str) -> Evidence:
@@ -152,8 +154,10 @@ def find_evidence_by_hash(s: Session, case_id: int, sha256: str) -> Evidence | N
 
 # ------------------------------------------------------------------------ segments
 def to_segment(r: SegmentRow) -> Segment:
-    return Segment(r.id, r.evidence_id, r.start_sample, r.end_sample, r.sample_rate, r.label, r.speaker_tag,
-                   SegmentSource(r.source), SegmentStatus(r.status), r.confidence, dict(r.params or {}), r.created_at)
+    with codec.stored_row(f"segment {r.id}"):
+        return Segment(r.id, r.evidence_id, r.start_sample, r.end_sample, r.sample_rate, r.label, r.speaker_tag,
+                       SegmentSource(r.source), SegmentStatus(r.status), r.confidence, dict(r.params or {}),
+                       r.created_at)
 
 
 def new_segment_id() -> str:
@@ -221,9 +225,10 @@ def delete_segment(s: Session, segment_id: str) -> Segment:
 
 # -------------------------------------------------------------------------- runs
 def to_run(r: AnalysisRunRow) -> AnalysisRun:
-    return AnalysisRun(r.id, r.case_id, tuple(r.segment_ids), codec.decode_models(r.models), r.app_version, r.device,
-                       dict(r.parameters), r.seed, codec.decode_results(r.results), codec.decode_timings(r.timings),
-                       r.created_at, r.created_by)
+    with codec.stored_row(f"analysis run #{r.id}"):
+        return AnalysisRun(r.id, r.case_id, tuple(r.segment_ids), codec.decode_models(r.models), r.app_version,
+                           r.device, dict(r.parameters), r.seed, codec.decode_results(r.results),
+                           codec.decode_timings(r.timings), r.created_at, r.created_by)
 
 
 def add_run(s: Session, case_id: int, segment_ids: Sequence[str], models: Sequence[ModelRecord], app_version: str,
@@ -253,9 +258,9 @@ def list_runs(s: Session, case_id: int) -> list[AnalysisRun]:
 
 # -------------------------------------------------------------------- composites
 def to_composite(r: CompositeRow) -> Composite:
-    return Composite(r.id, r.run_id, r.kind, r.label, r.version, r.parent_id, codec.decode_params(r.parameters),
-                     dict(r.images),
-                     dict(r.image_sha256), r.created_at, r.created_by)
+    with codec.stored_row(f"composite #{r.id}"):
+        return Composite(r.id, r.run_id, r.kind, r.label, r.version, r.parent_id, codec.decode_params(r.parameters),
+                         dict(r.images), dict(r.image_sha256), r.created_at, r.created_by)
 
 
 def add_composite(s: Session, run_id: int, kind: str, label: str, parameters: dict[str, CompositeParam],
