@@ -34,7 +34,7 @@ def test_composite_set_is_stored_hashed_and_audited(ctx, case) -> None:  # type:
     run = add_run(ctx, case, p_male=0.8)
     items = svc.create_composite_set(ctx, run.id, views=("front", "profile"), size=SIZE)
     assert [c.kind for c in items] == ["primary", "age_low", "age_high", "other_sex"]
-    assert items[0].label.startswith("Primary: male (p=0.80), age 34")
+    assert items[0].label.startswith("Primary: male (p=0.800), age 34")
     for c in items:
         assert set(c.images) == {"front", "profile"}
         for view in c.images:

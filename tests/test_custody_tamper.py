@@ -452,6 +452,15 @@ def test_receipt_export_refuses_to_overwrite(ctx, bound_case, tmp_path) -> None:
         evidence.export_receipt(ctx, case.number, out)
     assert out.read_bytes() == first
     assert evidence.audit_trail(ctx, case.number)[0][-1].action == "case.receipt"
+    # The mode any new file of the user gets (a reviewer sharing the folder can read it), not mkstemp's 0600.
+    from s2f_desktop.system.paths import _UMASK
+
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_UMASK
+    replaced = tmp_path / "shared.json"
+    replaced.write_bytes(b"{}")
+    os.chmod(replaced, 0o644)
+    evidence.export_receipt(ctx, case.number, replaced, force=True)
+    assert stat.S_IMODE(replaced.stat().st_mode) == 0o666 & ~_UMASK
 
 
 # ---------------------------------------------------------------- read-only, schema

@@ -78,7 +78,10 @@ def test_other_sex_variant_exactly_above_threshold(p_male: float, expect_other: 
 
 def test_labels_and_age_variants() -> None:
     plan = svc.plan_composite_set(traits(0.97))
-    assert plan[0][1] == "Primary: male (p=0.97), age 34 (80 % interval 26-45)"
+    assert plan[0][1] == "Primary: male (p=0.970), age 34 (80 % interval 26-45)"
+    # Never "p=1.00" (read as certainty): the report's digits, four near 0 or 1.
+    assert svc.plan_composite_set(traits(0.9975))[0][1].startswith("Primary: male (p=0.998)")
+    assert svc.plan_composite_set(traits(0.9996))[0][1].startswith("Primary: male (p=0.9996)")
     ages = {k: p["age_years"]["value"] for k, _, p in plan}
     assert ages == {"primary": 34.0, "age_low": 26.0, "age_high": 45.0}
     assert "lower end" in plan[1][2]["age_years"]["note"]

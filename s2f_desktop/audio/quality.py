@@ -397,9 +397,10 @@ def pooled_snr_db(terms: Sequence[tuple[int, float, float, str]]) -> tuple[float
 
 
 def _down(v: float) -> str:
-    """One decimal, rounded down: a value just under a threshold never prints as the threshold itself
-    ("net speech 6.0 s is below the recommended 6 s" for 5.98 s)."""
-    return f"{math.floor(v * 10.0) / 10.0:.1f}"
+    """Two decimals (as the report and the GUI print the measure), rounded down: a value just under a
+    threshold never prints as the threshold itself ("net speech 6.00 s is below the recommended 6 s"
+    for 5.998 s). One decimal had put "5.7 s" in the reason beside "Net speech 5.77 s"."""
+    return f"{math.floor(round(v * 100.0, 6)) / 100.0:.2f}"
 
 
 def noise_abstain_reason(subject: str, snr_db: float | None) -> str:

@@ -126,14 +126,17 @@ class TraitHeads:
 
         reason = self._abstain_reason(feats, quality_verdict, net_speech_s)
         band = self.cal["sex"]["uncertain_band"]
+        # Decided and worded on the stored value (four decimals), so the label, the reason and every
+        # printed P(male) agree: the reason had said 0.080 where the report printed the stored 0.0805 as 0.081.
+        p = round(p, 4)
         if reason:
-            sex = SexEstimate(round(p, 4), INCONCLUSIVE, reason)
+            sex = SexEstimate(p, INCONCLUSIVE, reason)
         elif band[0] <= p <= band[1]:
-            sex = SexEstimate(round(p, 4), INCONCLUSIVE,
+            sex = SexEstimate(p, INCONCLUSIVE,
                               # The band as calibrated (0.075, not 0.07), and P to as many decimals.
                               f"P(male) {p:.3f} lies in the uncertain band {band[0]:g}-{band[1]:g}")
         else:
-            sex = SexEstimate(round(p, 4), "male" if p > 0.5 else "female")
+            sex = SexEstimate(p, "male" if p > 0.5 else "female")
         best = max(bins, key=lambda k: bins[k])
         min_bin = self.cal["age"]["min_bin_probability"]
         p40 = float(bins.get("40-59", 0.0) + bins.get(">=60", 0.0))

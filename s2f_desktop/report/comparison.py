@@ -169,7 +169,9 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
         lr_text=lr_text(r.log10_lr) + at_bound, verbal=r.verbal or lrm.verbal(r.log10_lr),
         scale=r.scale or lrm.SCALE_NAME, abstain_reason=r.abstain_reason,
         questioned=name(run.questioned_ids), known=name(run.known_ids),
-        speech=f"questioned {float(r.speech_s.questioned):.1f} s, known {float(r.speech_s.known):.1f} s net speech",
+        speech=(f"questioned {float(r.speech_s.questioned):.2f} s, known {float(r.speech_s.known):.2f} s: the audio "
+                "left after the speaker model's own silence trimming, which its validation is binned by (the quality "
+                "measures' net speech comes from the speech detector and can differ)"),
         channel=r.channel, model=f"{r.model.id} (sha256 {r.model.sha256})",
         device=run.device, created=f"{run.created_at:%Y-%m-%d %H:%M} UTC by {run.created_by}",
         bounds=f"{cal['lower']:+.2f} \u2264 log10 LR \u2264 {cal['upper']:+.2f}",
@@ -255,7 +257,8 @@ def comparison_flowables(sec: ComparisonSection, st: Mapping[str, Any], width: f
               "It is not the probability that the speakers are the same, and it is not an identification.", "note"),
             p("Material and method", "h2"),
             table([[p("Questioned", "cellb"), p(sec.questioned, "cell")], [p("Known", "cellb"), p(sec.known, "cell")],
-                   [p("Net speech", "cellb"), p(sec.speech, "cell")], [p("Channel", "cellb"), p(sec.channel, "cell")],
+                   [p("Speech compared", "cellb"), p(sec.speech, "cell")],
+                   [p("Channel", "cellb"), p(sec.channel, "cell")],
                    [p("System", "cellb"), p(f"{sec.model}; GE2E embeddings, adaptive s-norm, logistic calibration "
                                             f"with duration, bounds {sec.bounds}", "cell")],
                    [p("Device / run", "cellb"), p(f"{sec.device}; {sec.created}", "cell")]],

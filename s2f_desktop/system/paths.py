@@ -36,6 +36,11 @@ from typing import Iterable, Sequence
 
 from s2f_desktop.core.errors import InputError, S2FError
 
+#: The process's umask, read once at import (reading it means setting it, which is not safe while
+#: other threads create files): written outputs get the permissions any new file of the user would.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 JOURNAL_DIR = ".pending"
 #: Leftover temp files without a journal entry (written by older versions) are removed when
 #: older than this; younger ones may belong to a running import and are only reported.
@@ -268,6 +273,10 @@ class StagedOutput:
             raise write_failure(self.target, exc) from exc
         os.close(fd)
         self.path = Path(name)
+        try:  # mkstemp makes the file private (0600); the placed file gets the mode any new file would
+            os.chmod(self.path, 0o666 & ~_UMASK)
+        except OSError:
+            pass
         # The pid in the name lets a later start tell a dead process's file from a live one's.
         self._entry = journal.register(self.path) if journal is not None else None
 
