@@ -143,3 +143,27 @@ def test_analysis_of_two_voices_is_split_and_short_segments_are_not_flagged(  # 
     assert not chk1.split
     assert set(chk1.not_judged) == {"tiny1", "tiny2"}
     require_single_speaker(chk1)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_a_dc_offset_or_an_inaudible_side_never_gives_a_confident_lr(shared_data: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A red-team pass added an offset of 0.2 full scale to one side of a same-speaker pair: the LR went to the
+    Hd bound ("moderately strong support for Hd"); at 1/500 of its level a noisy side passed the noise rule."""
+    a0, a1 = _libri(shared_data, "1998", 0), _libri(shared_data, "1998", 1)
+    x, sr = sf.read(str(a0), dtype="float32")
+    offset, quiet = tmp_path / "offset.wav", tmp_path / "quiet.wav"
+    sf.write(str(offset), 0.3 * x - 0.2, sr, subtype="FLOAT")
+    noisy = x + np.random.default_rng(0).normal(0.0, float(np.std(x)), x.size).astype(np.float32)
+    sf.write(str(quiet), 0.002 * noisy, sr, subtype="FLOAT")
+    assert cli_main(["compare", str(a0), str(a1), "--device", "cpu", "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert cli_main(["compare", str(offset), str(a1), "--device", "cpu", "--json"]) == 0
+    shifted = json.loads(capsys.readouterr().out)
+    assert shifted["label"] == plain["label"] == "same"
+    assert shifted["log10_lr"] == pytest.approx(plain["log10_lr"], abs=0.3)
+    assert cli_main(["compare", str(quiet), str(a1), "--device", "cpu", "--json"]) == 0
+    inaudible = json.loads(capsys.readouterr().out)
+    assert inaudible["log10_lr"] is None and inaudible["label"] == "abstain"
+    assert "noise level cannot be measured" in inaudible["abstain_reason"]

@@ -297,6 +297,31 @@ def _clipped_count(x: np.ndarray) -> int:
     return int(np.sum(lengths[lengths >= 2] + 1))
 
 
+#: A DC offset (the signal's mean, full scale) above this is removed before a speaker comparison or
+#: an archive search embeds a voice (-60 dBFS; 4 % of the training clips of the models lie above it).
+DC_OFFSET_LIMIT = 0.001
+
+
+def remove_dc(x: np.ndarray) -> np.ndarray:
+    """``x`` (float32) without its DC offset when the offset exceeds :data:`DC_OFFSET_LIMIT`.
+
+    Some recorders add an offset. Left in, it falls into the lowest band of the speaker embedding's
+    spectrum: an offset of 0.2 full scale turned a same-speaker pair into "moderately strong support for
+    Hd" at the bound. Speaker comparison and the archive remove it before speech detection and
+    embedding. The trait analysis does not: its models were fitted and validated on clips as recorded,
+    offsets included. The quality measures keep it too: the SNR is measured above
+    :data:`SNR_HIGHPASS_HZ` and the bandwidth above 300 Hz, where an offset does not reach (the level
+    and the energy detector of ``s2f quality --energy`` do include it).
+    """
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    if x.size == 0:
+        return x
+    offset = float(np.mean(x, dtype=np.float64))
+    if abs(offset) <= DC_OFFSET_LIMIT:
+        return x
+    return (x - np.float32(offset)).astype(np.float32, copy=False)
+
+
 def _accumulate(st: _Stats, x: np.ndarray, sr: int, speech: Sequence[tuple[float, float]] | None) -> None:
     x = np.asarray(x, dtype=np.float32).reshape(-1)
     dur = x.shape[0] / sr

@@ -185,7 +185,7 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
     """
     from s2f_desktop.audio.decode import open_audio
     from s2f_desktop.audio.probe import probe
-    from s2f_desktop.audio.quality import assess
+    from s2f_desktop.audio.quality import assess, remove_dc
     from s2f_desktop.inference.analyzer import VAD_PARAMS
     from s2f_desktop.inference.resample import ANALYSIS_RATE, resample
     from s2f_desktop.inference.traits import VoiceFeatures
@@ -200,13 +200,14 @@ def index_recording(path: Path | str, analyzer: Any) -> RecordingResult:
         sr = src.sample_rate
         x = np.asarray(src.read(0, None, channel="mix"), dtype=np.float32)
     t1 = time.perf_counter()
+    raw, x = x, remove_dc(x)
     regions = [(r.start_s, r.end_s) for r in detect_speech(
         x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
         min_silence_s=VAD_PARAMS["min_silence_s"], batched=True)]  # windows scored per block: see vad._BatchedScorer
     t2 = time.perf_counter()
-    quality = assess(x, sr, speech=regions)
+    quality = assess(raw, sr, speech=regions)
     x16 = resample(x, sr, ANALYSIS_RATE)
-    del x
+    del x, raw
     turns = turns_from_regions(regions)
     from s2f_desktop.voice.channel import telephone_band
 
@@ -285,7 +286,7 @@ class QueryVoice:
 
 def query_embedding(parts: list[tuple[np.ndarray, int]], analyzer: Any) -> QueryVoice:
     """The query voice from (mono samples, rate) pairs: a questioned file or a case's segments (speech only)."""
-    from s2f_desktop.audio.quality import assess_parts
+    from s2f_desktop.audio.quality import assess_parts, remove_dc
     from s2f_desktop.inference.analyzer import VAD_PARAMS
     from s2f_desktop.inference.resample import ANALYSIS_RATE, resample
     from s2f_desktop.inference.vad import detect_speech
@@ -294,7 +295,7 @@ def query_embedding(parts: list[tuple[np.ndarray, int]], analyzer: Any) -> Query
 
     speech_parts, region_list = [], []
     for x, sr in parts:
-        x = np.asarray(x, dtype=np.float32)
+        x = remove_dc(x)
         regions = [(r.start_s, r.end_s) for r in detect_speech(
             x, sr, threshold=VAD_PARAMS["threshold"], min_speech_s=VAD_PARAMS["min_speech_s"],
             min_silence_s=VAD_PARAMS["min_silence_s"], batched=True)]

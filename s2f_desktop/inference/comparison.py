@@ -159,14 +159,21 @@ class Comparator:
 
     # ----------------------------------------------------------------- sides
     def prepare(self, parts: list[SidePart]) -> PreparedSide:
-        """Resample a side's parts to 16 kHz and measure its quality (pooled over the parts)."""
-        from s2f_desktop.audio.quality import assess_parts
+        """Resample a side's parts to 16 kHz and measure its quality (pooled over the parts).
+
+        Speech inside the parts is found with silero VAD, as ``s2f analyze``, ``s2f quality`` and the
+        archive find it, so the SNR a side abstains on is the one the model card counts.
+        """
+        from s2f_desktop.audio.quality import assess_parts, remove_dc
+        from s2f_desktop.inference.features import speech_regions
         from s2f_desktop.inference.resample import resample
 
         if not parts:
             raise InputError("a comparison side has no audio")
-        q = assess_parts((np.asarray(p.x, dtype=np.float32), p.sr, None) for p in parts)
-        out = [(p.id, resample(np.asarray(p.x, dtype=np.float32), p.sr, SAMPLE_RATE)) for p in parts]
+        centred = [remove_dc(p.x) for p in parts]
+        q = assess_parts((np.asarray(p.x, dtype=np.float32), p.sr, speech_regions(c, p.sr))
+                         for p, c in zip(parts, centred))
+        out = [(p.id, resample(c, p.sr, SAMPLE_RATE)) for p, c in zip(parts, centred)]
         return PreparedSide(out, q, bool(q.telephone_band))
 
     def embed(self, side: PreparedSide, telephone: bool, task: Any = None) -> dict[str, tuple[np.ndarray, float]]:
@@ -212,6 +219,11 @@ class Comparator:
             noisy = noise_abstain_reason(f"the {name} side", q.snr_db)
             if noisy:
                 reasons.append(noisy)
+            elif q.snr_db is None:
+                # The embedding's own silence trimming may still find "speech" (in a very low level, in
+                # noise): without detected speech the noise level is unknown, so no LR is validated.
+                reasons.append(f"speech detection found no speech on the {name} side, so its noise level cannot "
+                               "be measured")
             if q.bandwidth_hz < _ABSTAIN_BANDWIDTH_HZ:
                 reasons.append(f"the {name} side's bandwidth is {q.bandwidth_hz:.0f} Hz (not validated below "
                                f"{_ABSTAIN_BANDWIDTH_HZ:.0f} Hz)")

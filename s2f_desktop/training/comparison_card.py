@@ -186,6 +186,9 @@ two sources, not of the encoder; a source the encoder never saw may transfer wor
 
 def card_markdown(result: dict[str, Any]) -> str:
     """MODEL_CARD.md's text from a training result (the ``metrics.json`` that ``s2f-train comparison`` writes)."""
+    from s2f_desktop.audio.quality import DC_OFFSET_LIMIT, MIN_NET_SPEECH_S, MIN_SNR_DB
+    from s2f_desktop.inference.comparison import _ABSTAIN_BANDWIDTH_HZ, _ABSTAIN_CLIPPING
+
     cal = result["calibration"]
     rows = ["| condition | target / non-target trials | Cllr | Cllr_min | Cllr − Cllr_min | EER | "
             "misleading for Hd when Hp true | misleading for Hp when Hd true |",
@@ -262,7 +265,11 @@ near 1 means the system cannot tell.
    `lir`) of the cross-validated LRs: **{cal['lower']:.2f} ≤ log10 LR ≤ {cal['upper']:.2f}**
    (LR between {10 ** cal['lower']:.3g} and {10 ** cal['upper']:.3g}).
 6. Abstention: no LR when either side has less than {cal['min_speech_s']:g} s of net speech (after silence
-   trimming), or when the recording fails the app's quality gate.
+   trimming), more than {100 * _ABSTAIN_CLIPPING:g} % clipped samples, an effective bandwidth under
+   {_ABSTAIN_BANDWIDTH_HZ:g} Hz, an estimated SNR under the quality gate's {MIN_SNR_DB:g} dB minimum, or no speech
+   found by the speech detector (so that its noise cannot be measured). The quality gate's other rule,
+   {MIN_NET_SPEECH_S:g} s of net speech, is not applied: the calibration takes the duration into account (step 4).
+   A DC offset above {DC_OFFSET_LIMIT:g} of full scale is removed before speech detection and the embedding.
 
 ## Data
 
