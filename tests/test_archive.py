@@ -409,3 +409,37 @@ def test_archive_groups_turns_with_the_calibrated_split_and_falls_back_to_cosine
     cosine = SimpleNamespace(comparison=None, threshold=0.7)
     assert speaker_groups(ids, embs, wins, net, cosine) == group_by_speaker(ids, embs, 0.7)
     assert speaker_groups([], [], [], [], calibrated) == []
+
+
+def test_files_gone_or_changed_are_withdrawn_from_searches_and_listed_again_when_back(tmp_path: Path) -> None:
+    """A red-team pass deleted one file and replaced another with a different speaker, re-indexed: the deleted
+    file was still the first hit and the replaced path still showed the old voice."""
+    from s2f_desktop.archive.engine import withdraw_stale
+    from s2f_desktop.services.archive import index_status
+
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    rows = _rows(4)  # /arch/r0.wav ... /arch/r3.wav
+    other = _rows(1).set_column(2, "path", pa.array(["/elsewhere/x.wav"])).set_column(0, "sha256",
+                                                                                    pa.array(["c" * 64]))
+    write_atomic(pa.concat_tables([rows, other]), store.rows_dir("k1") / "compact-a.parquet")
+    sha = rows.column("sha256").to_pylist()
+    # r0 unchanged, r1 deleted, r2 now holds other content, r3 unreadable now (left alone).
+    current: dict[str, str | None] = {"/arch/r0.wav": sha[0], "/arch/r2.wav": "b" * 64, "/arch/r3.wav": None}
+    assert withdraw_stale(store, current, [Path("/arch")], "run1") == 2
+    assert set(store.withdrawn().values()) == {"the file is no longer in the archive",
+                                               f"the file now holds other content (sha256 {'b' * 12}…)"}
+    assert sorted(store.read_rows().column("path").to_pylist()) == ["/arch/r0.wav", "/arch/r3.wav",
+                                                                    "/elsewhere/x.wav"]
+    assert store.read_rows(include_withdrawn=True).num_rows == 5  # nothing is deleted
+    q = embeddings_matrix(rows)[1]
+    res = search_index(str(store.root), _q(q), CosineScorer(), Filters(), top=10)
+    assert "/arch/r1.wav" not in [h["path"] for h in res.hits]
+    status = index_status(store.root)["keys"]["k1"]
+    assert status["recordings"] == 3 and status["withdrawn"] == 2
+    # The same run again withdraws nothing more; a file put back is listed again; a manifest run (no root)
+    # never withdraws paths outside its own list.
+    assert withdraw_stale(store, current, [Path("/arch")], "run2") == 0
+    assert withdraw_stale(store, {**current, "/arch/r1.wav": sha[1]}, [Path("/arch")], "run3") == 0
+    assert "/arch/r1.wav" in store.read_rows().column("path").to_pylist()
+    assert withdraw_stale(store, {"/arch/r0.wav": sha[0]}, [], "run4") == 0

@@ -60,6 +60,8 @@ class IndexSummary:
     scheduler: str = ""
     dashboard: str | None = None
     cancelled: bool = False
+    #: (recording, path) pairs this run found gone or changed on disk (their rows are left out of searches).
+    withdrawn: int = 0
     error_samples: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,8 +174,13 @@ def worker_index_key(device: str = "cpu") -> tuple[str, list[dict[str, str]]]:
     return index_key(an), model_records(an)
 
 
-def plan(paths: Sequence[Path], store: IndexStore, key: str, retry_errors: bool = False) -> tuple[list[str], int]:
-    """Paths that still need work, and how many were skipped as unchanged and already indexed (or failed)."""
+def plan(paths: Sequence[Path], store: IndexStore, key: str, retry_errors: bool = False,
+         known: dict[str, str | None] | None = None) -> tuple[list[str], int]:
+    """Paths that still need work, and how many were skipped as unchanged and already indexed (or failed).
+
+    ``known`` (filled when given): path -> the sha256 the catalog holds for the file as it is now (None when
+    the catalog has none), for :func:`withdraw_stale`.
+    """
     done = store.indexed_shas(key)
     catalog = store.catalog()
     errored = {} if retry_errors else store.errored(key)
@@ -188,11 +195,45 @@ def plan(paths: Sequence[Path], store: IndexStore, key: str, retry_errors: bool 
             continue
         sig = (int(st.st_size), int(st.st_mtime_ns))
         sha = catalog.get((sp, *sig))
+        if known is not None:
+            known[sp] = sha
         if sha is not None and sha in done or errored.get(sp) == sig:
             skipped += 1
         else:
             todo.append(sp)
     return todo, skipped
+
+
+def withdraw_stale(store: IndexStore, current: dict[str, str | None], roots: Sequence[Path], run_id: str) -> int:
+    """Withdraw the rows whose file, in this run's scope, is gone or holds other content; list again those
+    found back. Returns how many pairs were withdrawn.
+
+    ``current``: every path of this run -> the sha256 of its content now (None when unknown, e.g. a file
+    that could not be read: its rows are left as they are). The scope is this run's paths and, for a
+    folder, every path under ``roots``: rows of other folders or manifests indexed into the same index
+    (perhaps on a drive that is not mounted now) are never touched.
+    """
+    prefixes = tuple(str(r).rstrip(os.sep) + os.sep for r in roots)
+    t = store.read_rows(columns=["path"], include_withdrawn=True)
+    pairs = set(zip(t.column("sha256").to_pylist(), t.column("path").to_pylist()))
+    gone = store.withdrawn()
+    entries: list[dict[str, Any]] = []
+    for sha, path in sorted(pairs, key=lambda sp: (sp[1] or "", sp[0] or "")):
+        if not path or not (path in current or path.startswith(prefixes)):
+            continue
+        now = current.get(path, "")
+        if path not in current:
+            if (sha, path) not in gone:
+                entries.append({"sha256": sha, "path": path, "withdrawn": True,
+                                "reason": "the file is no longer in the archive"})
+        elif now is not None and now != sha:
+            if (sha, path) not in gone:
+                entries.append({"sha256": sha, "path": path, "withdrawn": True,
+                                "reason": f"the file now holds other content (sha256 {now[:12]}…)"})
+        elif now == sha and (sha, path) in gone:
+            entries.append({"sha256": sha, "path": path, "withdrawn": False, "reason": "the file is back"})
+    store.add_withdrawn(entries, run_id)
+    return sum(e["withdrawn"] for e in entries)
 
 
 def _size_desc(path: str) -> tuple[int, str]:
@@ -257,8 +298,13 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
               memory_limit: str = DEFAULT_MEMORY_LIMIT, device: str = "cpu", retry_errors: bool = False,
               client: Any = None, task: Task | None = None,
               on_progress: Callable[[Progress], None] | None = None,
-              on_result: Callable[[dict[str, Any]], None] | None = None) -> IndexSummary:
-    """Index ``paths`` into ``index_dir``; see the module docstring. ``client``: use an existing Dask client."""
+              on_result: Callable[[dict[str, Any]], None] | None = None,
+              roots: Sequence[Path] = ()) -> IndexSummary:
+    """Index ``paths`` into ``index_dir``; see the module docstring. ``client``: use an existing Dask client.
+
+    ``roots``: the folders ``paths`` were collected from (none for a manifest). A run that completes then
+    withdraws the rows of files in its scope that are gone or changed (:func:`withdraw_stale`).
+    """
     from dask.distributed import as_completed
 
     task = task or null_task()
@@ -288,8 +334,10 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
         task.progress(0.0, "loading the models on a worker")
         key, _models = client.submit(worker_index_key, device, pure=False).result()
         summary.index_key = key
-        todo, summary.skipped = plan(paths, store, key, retry_errors)
+        known: dict[str, str | None] = {}
+        todo, summary.skipped = plan(paths, store, key, retry_errors, known)
         if not todo:
+            summary.withdrawn = withdraw_stale(store, known, roots, run_id)
             task.progress(1.0, "nothing to do: every recording is already indexed")
             return summary
         info = client.scheduler_info()
@@ -332,6 +380,7 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
                 summary.errors += 1
                 if len(summary.error_samples) < 5:
                     summary.error_samples.append(str(r["error"]))  # messages name their file
+            known[r["path"]] = r.get("sha256") or None
             if r.get("sha256") and r.get("size_bytes") is not None:
                 catalog.append({"path": r["path"], "size_bytes": r["size_bytes"], "mtime_ns": r["mtime_ns"],
                                 "sha256": r["sha256"], "index_key": key, "status": status})
@@ -346,6 +395,8 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
             if on_progress is not None:
                 on_progress(prog)
             task.progress(done / len(todo), f"{done}/{len(todo)} recordings")
+        flush()
+        summary.withdrawn = withdraw_stale(store, known, roots, run_id)
     except (CancelledError, KeyboardInterrupt):
         summary.cancelled = True
         client.cancel(futures)

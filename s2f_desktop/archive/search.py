@@ -185,7 +185,7 @@ _cache: dict[str, Any] = {}
 def _files_signature(store: IndexStore, keys: list[str]) -> tuple[Any, ...]:
     sig = []
     for k in keys:
-        for p in sorted(store.rows_dir(k).glob("*.parquet")):
+        for p in [*sorted(store.rows_dir(k).glob("*.parquet")), *sorted((store.root / "withdrawn").glob("*.parquet"))]:
             if not p.name.startswith("."):
                 st = p.stat()
                 sig.append((p.name, st.st_size, st.st_mtime_ns))

@@ -9,6 +9,12 @@ Layout of an index folder::
                                                float32 array (2, n, 256), NaN for rows without one
     errors/key=<index key>/<path key>.parquet  one file per recording that failed (one row, the reason)
     catalog/<run>-<n>.parquet          path, size, mtime -> sha256 (so a later run skips unchanged files unread)
+    withdrawn/<run>.parquet            (sha256, path) pairs a run found gone or changed on disk, or back again
+
+A recording's rows stay in the index when its file is deleted or replaced (they are content-addressed);
+an indexing run that finds, in its scope, a path gone or holding other content records the pair as
+withdrawn, and readers leave withdrawn rows out (the latest record of a pair decides, so a file put back
+is listed again). Nothing is deleted: the rows of a withdrawn recording can still be read by sha256.
 
 Every file is written under a dot-name in its final folder, flushed, fsynced and then
 renamed into place (``os.replace``), so a reader or a killed writer never sees half a
@@ -104,6 +110,14 @@ ERROR_SCHEMA = pa.schema([
     ("index_key", pa.string()),
     ("error", pa.string()),
     ("indexed_at", pa.timestamp("ms", tz="UTC")),
+])
+
+WITHDRAWN_SCHEMA = pa.schema([
+    ("sha256", pa.string()),
+    ("path", pa.string()),
+    ("withdrawn", pa.bool_()),  # False: the pair was found again (a file put back)
+    ("reason", pa.string()),
+    ("at", pa.timestamp("ms", tz="UTC")),
 ])
 
 CATALOG_SCHEMA = pa.schema([
@@ -209,7 +223,7 @@ class IndexStore:
         """
         n = 0
         cutoff = time.time() - min_age_s
-        for sub in ("rows", "errors", "catalog"):
+        for sub in ("rows", "errors", "catalog", "withdrawn"):
             for p in (self.root / sub).rglob(".*.tmp") if (self.root / sub).exists() else []:
                 try:
                     if p.stat().st_mtime > cutoff:
@@ -261,9 +275,40 @@ class IndexStore:
             write_atomic(pa.Table.from_pylist(entries, schema=CATALOG_SCHEMA),
                          self.root / "catalog" / f"{run_id}-{n:05d}.parquet")
 
+    def withdrawn(self) -> dict[tuple[str, str], str]:
+        """(sha256, path) -> reason, for pairs whose latest record withdraws them (files in run order)."""
+        d = self.root / "withdrawn"
+        if not d.exists():
+            return {}
+        latest: dict[tuple[str, str], tuple[bool, str]] = {}
+        for p in sorted(f for f in d.glob("*.parquet") if not f.name.startswith(".")):
+            for r in pq.read_table(p).to_pylist():
+                latest[(r["sha256"], r["path"])] = (bool(r["withdrawn"]), str(r["reason"] or ""))
+        return {k: why for k, (out, why) in latest.items() if out}
+
+    def add_withdrawn(self, entries: list[dict[str, Any]], run_id: str) -> None:
+        """Record (sha256, path, withdrawn, reason) entries of one run as one new file."""
+        if entries:
+            at = now_utc()
+            write_atomic(pa.Table.from_pylist([{**e, "at": at} for e in entries], schema=WITHDRAWN_SCHEMA),
+                         self.root / "withdrawn" / f"{run_id}.parquet")
+
     # ------------------------------------------------------------ reading
-    def read_rows(self, key: str | None = None, columns: list[str] | None = None) -> pa.Table:
-        """All rows (of one key, or every key), de-duplicated on (index_key, sha256, speaker)."""
+    def read_rows(self, key: str | None = None, columns: list[str] | None = None,
+                  include_withdrawn: bool = False) -> pa.Table:
+        """All rows (of one key, or every key), de-duplicated on (index_key, sha256, speaker), without
+        the rows of withdrawn (sha256, path) pairs unless ``include_withdrawn``."""
+        gone = {} if include_withdrawn else self.withdrawn()
+        if gone and columns is not None and "path" not in columns:
+            return self.read_rows(key, columns + ["path"]).drop_columns(["path"])
+        table = self._read_rows(key, columns)
+        if gone and table.num_rows:
+            keep = [(s, p) not in gone for s, p in zip(table.column("sha256").to_pylist(),
+                                                       table.column("path").to_pylist())]
+            table = table.filter(pa.array(keep, pa.bool_()))
+        return table
+
+    def _read_rows(self, key: str | None = None, columns: list[str] | None = None) -> pa.Table:
         keys = [key] if key else self.keys()
         files: list[Path] = []
         for k in keys:

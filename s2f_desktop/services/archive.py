@@ -76,9 +76,11 @@ def index_archive(root_or_manifest: Path | str, index_dir: Path | str, *, worker
     resolved_index = index_dir.resolve()
     if any(p.resolve() == resolved_index or resolved_index in p.resolve().parents for p in paths[:1000]):
         raise InputError("the index folder holds recordings of the archive; choose a folder outside the archive")
+    src = Path(root_or_manifest)
     return engine.run_index([p.resolve() for p in paths], index_dir, workers=workers, scheduler=scheduler,
                             memory_limit=memory_limit or engine.DEFAULT_MEMORY_LIMIT, device=device,
-                            retry_errors=retry_errors, client=client, task=task, on_progress=on_progress)
+                            retry_errors=retry_errors, client=client, task=task, on_progress=on_progress,
+                            roots=[src.resolve()] if src.is_dir() else [])
 
 
 def index_status(index_dir: Path | str) -> dict[str, Any]:
@@ -88,12 +90,15 @@ def index_status(index_dir: Path | str) -> dict[str, Any]:
     store = IndexStore(index_dir)
     store.check()
     out: dict[str, Any] = {"index_dir": str(index_dir), "keys": {}}
+    all_shas = {k: set(store.read_rows(k, columns=[], include_withdrawn=True).column("sha256").to_pylist())
+                for k in store.keys()}
     for key in store.keys():
         t = store.read_rows(key, columns=["status", "duration_s"]).to_pydict()
         shas = set(t["sha256"])
         per_rec = {s: d for s, d in zip(t["sha256"], t["duration_s"])}
         errs = store.read_errors(key).to_pylist()
         out["keys"][key] = {"recordings": len(shas), "speaker_rows": sum(s == "ok" for s in t["status"]),
+                            "withdrawn": len({sp for sp in store.withdrawn() if sp[0] in all_shas[key]}),
                             "no_speech": sum(s == "no_speech" for s in t["status"]),
                             "audio_hours": round(sum(d or 0.0 for d in per_rec.values()) / 3600, 3),
                             "errors": [{"path": e["path"], "error": e["error"]} for e in errs]}

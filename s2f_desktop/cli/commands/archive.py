@@ -161,6 +161,9 @@ def _index(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     print(f"index {s.index_dir} (key {s.index_key})")
     print(f"  {s.total} recordings: {s.indexed} indexed ({s.no_speech} without speech), {s.skipped} already indexed "
           f"or unchanged, {s.errors} failed")
+    if s.withdrawn:
+        print(f"  {s.withdrawn} earlier entr{'y' if s.withdrawn == 1 else 'ies'} withdrawn: the file is gone or now "
+              "holds other content (left out of searches; `s2f archive status` counts them)")
     if s.indexed and s.wall_s > 0:
         print(f"  {s.audio_s / 3600:.2f} h of audio in {s.wall_s:.0f} s on {s.workers} worker(s) "
               f"({s.audio_s / s.wall_s:.1f}x real time)")
@@ -182,7 +185,8 @@ def _status(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
         return 0
     for key, k in st["keys"].items():
         print(f"key {key}: {k['recordings']} recordings ({k['audio_hours']:.2f} h), {k['speaker_rows']} speakers, "
-              f"{k['no_speech']} without speech, {len(k['errors'])} failed")
+              f"{k['no_speech']} without speech, {len(k['errors'])} failed"
+              + (f", {k['withdrawn']} withdrawn (file gone or changed)" if k.get("withdrawn") else ""))
         for e in k["errors"]:
             print(f"  failed: {e['path']}: {e['error']}")
     if not st["keys"]:
