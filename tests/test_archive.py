@@ -309,6 +309,20 @@ def test_cli_status_and_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert not (tmp_path / "i2").exists()
     assert main(["archive", "status", str(tmp_path)]) != 0
     assert "not an archive index" in capsys.readouterr().err
+    # An existing file as the index folder (a red-team pass got a traceback): one line, the file untouched.
+    (tmp_path / "arch").mkdir()
+    (tmp_path / "arch" / "x.wav").write_bytes(b"RIFF")
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    assert main(["archive", "index", str(tmp_path / "arch"), "--out", str(mine)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file, not a folder" in err[0] and mine.read_text() == "mine"
+    # Times must be finite numbers (nan and inf were tracebacks in `compare`).
+    for bad in ("nan", "inf"):
+        with pytest.raises(SystemExit) as stop:
+            main(["compare", "a.wav", "b.wav", "--q-start", bad])
+        assert stop.value.code == 2
+    capsys.readouterr()
 
 
 def test_query_of_a_case_accepted_segments_uses_the_case_selection(ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]

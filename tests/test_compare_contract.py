@@ -167,7 +167,7 @@ PAIRS_JSON = (
     'trained.pt", "sha256": "1111111111111111111111111111111111111111111111111111111111111111"}, {"id": "'
     'comparison-v1", "file": "calibration.json", "sha256": "222222222222222222222222222222222222222222222'
     '2222222222222222222"}], "device": "cpu (stub)", "app_version": "VERSION"}\n{"questioned": {"path": "D'
-    'IR/known.wav"}, "known": {"path": "DIR"}, "error": "a pairs line needs exactly two tab-separated pat'
+    'IR/known.wav"}, "known": {"path": ""}, "error": "a pairs line needs exactly two tab-separated pat'
     'hs", "log10_lr": null, "label": "error", "model": {"id": "comparison-v1", "sha256": "222222222222222'
     '2222222222222222222222222222222222222222222222222"}}\n')
 
@@ -186,6 +186,33 @@ def test_pairs_json_is_byte_identical(stub_system: None, tmp_path: Path, capsys:
     out = _normalised(capsys.readouterr().out, tmp_path)
     assert out.splitlines() == PAIRS_JSON.splitlines()
     assert out == PAIRS_JSON
+
+
+def test_pairs_file_edges_and_a_recording_compared_with_itself(stub_system: None, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Red-team findings: a BOM broke the first path, a header line became a pair, an empty file printed
+    nothing with status 0, ranges were silently ignored with --pairs, and a file compared with its own copy got
+    "strong support for Hp" at the bound."""
+    write_inputs(tmp_path)
+    (tmp_path / "copy.wav").write_bytes((tmp_path / "known.wav").read_bytes())
+    pairs = tmp_path / "bom.tsv"
+    pairs.write_text("\ufeffquestioned\tknown\nZeugé 1.wav\tknown.wav\ncopy.wav\tknown.wav\n", encoding="utf-8")
+    assert cli_main(["compare", "--pairs", str(pairs), "--device", "cpu", "--json"]) == 3
+    first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "error" not in first and first["questioned"]["path"].endswith("Zeugé 1.wav")
+    assert second["label"] == "error" and "the same recording" in second["error"]
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("# nothing yet\n", encoding="utf-8")
+    assert cli_main(["compare", "--pairs", str(empty), "--json"]) == 2
+    assert "holds no pairs" in capsys.readouterr().err
+    assert cli_main(["compare", "--pairs", str(pairs), "--q-start", "1"]) == 2
+    assert "compared whole" in capsys.readouterr().err
+    assert cli_main(["compare", str(tmp_path / "copy.wav"), str(tmp_path / "known.wav"), "--device", "cpu"]) == 2
+    assert "comparing a recording with itself" in capsys.readouterr().err
+    # Two parts of one recording that do not overlap are a legitimate comparison.
+    assert cli_main(["compare", str(tmp_path / "Zeugé 1.wav"), str(tmp_path / "Zeugé 1.wav"), "--q-end", "1.5",
+                     "--k-start", "1.5", "--device", "cpu", "--json"]) == 0
+    assert "log10_lr" in json.loads(capsys.readouterr().out)
 
 
 # ------------------------------------------------------------------------ the system's verdict

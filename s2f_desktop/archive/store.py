@@ -189,6 +189,8 @@ class IndexStore:
     def create(self) -> None:
         """Create the folder (or check an existing one is an index)."""
         meta = self.root / "index.json"
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(f"{self.root} is a file, not a folder; give a new or empty folder for the index")
         if self.root.exists() and any(self.root.iterdir()) and not meta.exists():
             raise InputError(f"{self.root} exists and is not an archive index (no index.json); choose an empty folder")
         self.root.mkdir(parents=True, exist_ok=True)

@@ -70,6 +70,14 @@ def _read_range(path: Path, start_s: float | None, end_s: float | None,
     return x, sr, [round(a / sr, 3), round(b / sr, 3)]
 
 
+def _refuse_self(qsha: str, ksha: str, rq: Sequence[float], rk: Sequence[float]) -> None:
+    """Refuse a recording compared with itself: the same content with overlapping ranges says nothing about
+    the speaker (a red-team pass got "strong support for Hp" at the bound from a file and its copy)."""
+    if qsha == ksha and (not rq or not rk or (rq[0] < rk[1] and rk[0] < rq[1])):
+        raise InputError(f"the questioned and known audio are the same recording (sha256 {qsha[:12]}…) with "
+                         "overlapping ranges: comparing a recording with itself says nothing about the speaker")
+
+
 def _side_record(path: Path, sha: str, rng: list[float], speech_s: float) -> dict[str, Any]:
     return {"path": str(path), "sha256": sha, "range_s": rng, "speech_s": round(speech_s, 2)}
 
@@ -105,11 +113,12 @@ def compare_files(questioned: Path | str, known: Path | str, q_start: float | No
     qp, kp = Path(questioned), Path(known)
     xq, srq, rq = _read_range(qp, q_start, q_end, "q")
     xk, srk, rk = _read_range(kp, k_start, k_end, "k")
+    sq, _ = sha256_file(qp)
+    sk, _ = sha256_file(kp)
+    _refuse_self(sq, sk, rq, rk)
     cmp = comparator(device)
     mod = _mod()
     res = cmp.compare([mod.SidePart(qp.name, xq, srq)], [mod.SidePart(kp.name, xk, srk)], task.sub(0.0, 0.98))
-    sq, _ = sha256_file(qp)
-    sk, _ = sha256_file(kp)
     task.progress(1.0, "comparison done")
     return _assemble(cmp, res, _side_record(qp, sq, rq, res.speech_s.questioned),
                      _side_record(kp, sk, rk, res.speech_s.known))
@@ -126,12 +135,16 @@ def read_pairs(path: Path | str) -> list[tuple[str, str]]:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the pairs file {p}: {exc}") from exc
-    out = []
-    for line in text.splitlines():
+    out: list[tuple[str, str]] = []
+    for n, line in enumerate(text.removeprefix("\ufeff").splitlines()):  # a BOM (some editors write one)
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         f = line.rstrip("\r\n").split("\t")
+        if not out and n == 0 and [x.strip().lower() for x in f] == ["questioned", "known"]:
+            continue  # a header line
         out.append((f[0].strip(), f[1].strip()) if len(f) == 2 else (line.strip(), ""))
+    if not out:
+        raise InputError(f"the pairs file {p} holds no pairs (questioned<TAB>known per line)")
     return out
 
 
@@ -146,21 +159,21 @@ def compare_pairs(pairs: Iterable[tuple[str, str]], device: str = "auto", task: 
     cmp = comparator(device)
     mod = _mod()
     pairs = list(pairs)
-    sides: dict[str, tuple[Any, str]] = {}  # path -> (PreparedSide, sha256)
+    sides: dict[str, tuple[Any, str, list[float]]] = {}  # path -> (PreparedSide, sha256, range_s)
     embs: dict[tuple[str, bool], dict[str, tuple[np.ndarray, float]]] = {}
 
     def resolve(p: str) -> Path:
         q = Path(p)
         return q if q.is_absolute() or base is None else base / q
 
-    def side(p: Path) -> tuple[Any, str]:
+    def side(p: Path) -> tuple[Any, str, list[float]]:
         key = str(p)
         if key not in sides:
-            x, sr, _ = _read_range(p, None, None, "q")
+            x, sr, rng = _read_range(p, None, None, "q")
             if len(sides) > 256:
                 sides.clear()
                 embs.clear()
-            sides[key] = (cmp.prepare([mod.SidePart(p.name, x, sr)]), sha256_file(p)[0])
+            sides[key] = (cmp.prepare([mod.SidePart(p.name, x, sr)]), sha256_file(p)[0], rng)
         return sides[key]
 
     def emb(p: Path, prep: Any, tel: bool) -> dict[str, tuple[np.ndarray, float]]:
@@ -172,17 +185,22 @@ def compare_pairs(pairs: Iterable[tuple[str, str]], device: str = "auto", task: 
     n = max(1, len(pairs))
     for i, (qs, ks) in enumerate(pairs):
         task.progress(i / n, f"pair {i + 1} of {len(pairs)}")
-        qp, kp = resolve(qs), resolve(ks)
+        # An empty path stays empty: resolved, it would name the pairs file's folder.
+        qp, kp = (resolve(qs) if qs else None), (resolve(ks) if ks else None)
         try:
-            if not qs or not ks:
+            if qp is None or kp is None:
                 raise InputError("a pairs line needs exactly two tab-separated paths")
-            (qprep, qsha), (kprep, ksha) = side(qp), side(kp)
+            (qprep, qsha, rq), (kprep, ksha, rk) = side(qp), side(kp)
+            _refuse_self(qsha, ksha, rq, rk)
             tel = bool(qprep.telephone or kprep.telephone)
             res = cmp.verdict_from(qprep, kprep, emb(qp, qprep, tel), emb(kp, kprep, tel), tel)
+            # range_s stays [] here (the whole file), as the contract has always printed it.
             yield _assemble(cmp, res, _side_record(qp, qsha, [], res.speech_s.questioned),
                             _side_record(kp, ksha, [], res.speech_s.known))
         except S2FError as exc:
-            yield {"questioned": {"path": str(qp)}, "known": {"path": str(kp)}, "error": exc.message,
+            # The error line's keys are the contract's (questioned, known, error, log10_lr, label, model).
+            yield {"questioned": {"path": "" if qp is None else str(qp)},
+                   "known": {"path": "" if kp is None else str(kp)}, "error": exc.message,
                    "log10_lr": None, "label": "error", "model": cmp.model_record()}
     task.progress(1.0, "pairs done")
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from s2f_desktop.cli.args import seconds
 from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
@@ -43,8 +44,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    "every accepted segment of the case (stores a run)")
     p.add_argument("--group-speakers", metavar="EVIDENCE",
                    help="group the evidence's speech segments (or --segments) by probable speaker; stores nothing")
-    p.add_argument("--start", type=_seconds, help="start of the range to analyse (seconds; files only)")
-    p.add_argument("--end", type=_seconds, help="end of the range to analyse (seconds; files only)")
+    p.add_argument("--start", type=seconds, help="start of the range to analyse (seconds; files only)")
+    p.add_argument("--end", type=seconds, help="end of the range to analyse (seconds; files only)")
     p.add_argument("--device", default="auto", choices=DEVICES,
                    help="where inference runs (default auto: the GPU when one is usable, else the CPU)")
     p.add_argument("--composite", type=Path, metavar="OUT.png",
@@ -53,16 +54,6 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--force", action="store_true", help="overwrite an existing --composite file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_analyze)
-
-
-def _seconds(text: str) -> float:
-    """A finite, ASCII time value (``float`` would take nan, inf and Arabic-Indic digits): exit 2 otherwise."""
-    from s2f_desktop.services.segments import parse_time
-
-    try:
-        return parse_time(text)
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from exc
 
 
 def _ids(text: str | None) -> list[str]:

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from s2f_desktop.cli.args import seconds
 from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.jsonutil import to_jsonable
@@ -49,8 +50,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                    help="batch: questioned_path<TAB>known_path per line; relative paths are read from the pairs "
                         "file's folder")
     for side, name in (("q", "questioned"), ("k", "known")):
-        p.add_argument(f"--{side}-start", type=float, help=f"start of the {name} file's range (seconds)")
-        p.add_argument(f"--{side}-end", type=float, help=f"end of the {name} file's range (seconds)")
+        p.add_argument(f"--{side}-start", type=seconds, help=f"start of the {name} file's range (seconds)")
+        p.add_argument(f"--{side}-end", type=seconds, help=f"end of the {name} file's range (seconds)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="where embeddings are computed (default auto: the GPU when usable, else the CPU)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -59,8 +60,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def _compare(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if args.pairs is not None:
-        if args.inputs or args.questioned or args.known:
-            raise InputError("--pairs takes no other inputs")
+        ranges = (args.q_start, args.q_end, args.k_start, args.k_end)
+        if args.inputs or args.questioned or args.known or any(r is not None for r in ranges):
+            raise InputError("--pairs takes no other inputs (each pair is compared whole)")
         return _pairs(args)
     if args.questioned is not None or args.known is not None:
         if len(args.inputs) != 1 or not args.questioned or not args.known:

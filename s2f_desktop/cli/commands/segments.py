@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from s2f_desktop.cli.args import probability
 from s2f_desktop.cli.output import StderrProgress, print_json, print_table
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
@@ -24,7 +25,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("case", help="case number")
     p.add_argument("evidence", help="evidence id, sha256 prefix or original file name")
     p.add_argument("--vad", action="store_true", help="detect speech with silero VAD (replaces earlier suggestions)")
-    p.add_argument("--threshold", type=float, default=0.5, help="VAD speech probability threshold (default 0.5)")
+    p.add_argument("--threshold", type=probability, default=0.5, help="VAD speech probability threshold (default 0.5)")
     p.add_argument("--add", nargs=2, metavar=("START", "END"),
                    help="add an accepted segment; times as seconds, m:ss or h:mm:ss")
     p.add_argument("--label", "-L", default="", help="label of the added segment")
