@@ -273,6 +273,20 @@ def test_search_index_skips_rows_of_another_encoder(tmp_path: Path) -> None:
         search_index(str(store.root), _q(q), CosineScorer(), Filters(), top=10, index_key="k3")
 
 
+def test_a_pipe_named_like_audio_is_not_collected_and_a_worker_refuses_it(tmp_path: Path) -> None:
+    """A red-team pass put a FIFO named pipe.wav in the archive: indexing hung until it was killed."""
+    from s2f_desktop.archive.engine import index_one
+    from s2f_desktop.archive.store import iter_audio_files
+
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    os.mkfifo(tmp_path / "pipe.wav")
+    assert [p.name for p in iter_audio_files(tmp_path, {".wav"})] == ["a.wav"]
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    r = index_one(str(tmp_path / "pipe.wav"), str(store.root), "k1")  # returns at once, with the reason
+    assert r["status"] == "error" and "not a regular file" in r["error"]
+
+
 def test_collect_recordings_from_folder_and_manifest(tmp_path: Path) -> None:
     from s2f_desktop.services.archive import collect_recordings
 

@@ -118,3 +118,15 @@ def test_streamed_resampling_equals_one_shot():
         np.testing.assert_allclose(np.concatenate(list(resample_blocks(blocks, sr))), one, atol=1e-5)
     y = rng.standard_normal(100).astype(np.float32)
     assert resample(y, 16000) is not None and np.array_equal(resample(y, 16000), y)
+
+
+def test_samples_that_are_not_numbers_are_a_media_error(tmp_path):
+    """A red-team pass wrote 100 NaN samples into a float WAV: the whole file silently measured as no speech."""
+    x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    x[5000:5100] = np.nan
+    p = tmp_path / "nan.wav"
+    sf.write(str(p), x, 16000, subtype="FLOAT")
+    with open_audio(p) as src:
+        np.testing.assert_array_equal(src.read(0, 4000), x[:4000])  # a clean range reads
+        with pytest.raises(MediaError, match="100 sample\\(s\\) in this range are not numbers"):
+            src.read(0, src.frames)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
     where status is ``indexed``, ``no_speech``, ``skipped`` (rows already there) or ``error``.
     """
     from s2f_desktop import __version__
-    from s2f_desktop.core.errors import S2FError
+    from s2f_desktop.core.errors import MediaError, S2FError
     from s2f_desktop.inference.archive_pipeline import index_key, index_recording, model_records
     from s2f_desktop.store.vault import sha256_file
 
@@ -116,6 +117,8 @@ def index_one(path: str, index_dir: str, ikey: str, device: str = "cpu") -> dict
     try:
         st = os.stat(path)
         out["size_bytes"], out["mtime_ns"] = int(st.st_size), int(st.st_mtime_ns)
+        if not stat.S_ISREG(st.st_mode):  # a pipe or device named like audio would block the read forever
+            raise MediaError(f"{Path(path).name}: not a regular file (a pipe, device or socket)")
         sha, _ = sha256_file(Path(path))  # opens the file read-only
         out["sha256"] = sha
         if store.row_file(key, sha).exists():

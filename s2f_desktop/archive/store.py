@@ -493,12 +493,21 @@ def error_table(*, path: str, size: int | None, mtime_ns: int | None, sha256: st
 
 
 def iter_audio_files(root: Path, exts: Iterable[str]) -> list[Path]:
-    """Audio files under ``root`` (sorted, hidden folders skipped, symlinked folders not followed)."""
+    """Audio files under ``root`` (sorted, hidden folders skipped, symlinked folders not followed; a pipe,
+    device or socket named like audio is not a recording and is left out: reading it would block)."""
+    import stat
+
     wanted = {e.lower() for e in exts}
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in sorted(filenames):
             if not f.startswith(".") and Path(f).suffix.lower() in wanted:
-                out.append(Path(dirpath) / f)
+                p = Path(dirpath) / f
+                try:
+                    regular = stat.S_ISREG(os.stat(p).st_mode)
+                except OSError:  # a dangling link: kept, so the run names why it cannot be read
+                    regular = True
+                if regular:
+                    out.append(p)
     return out

@@ -121,6 +121,11 @@ class AudioSource(abc.ABC):
             pos += block.shape[0]
         if pos != n:
             raise MediaError(f"{self.path.name}: the recording ends early (got {start + pos} of {end} samples)")
+        if not np.isfinite(out).all():
+            # Only a damaged floating-point file holds these; every measure would silently turn to NaN.
+            bad = int(np.count_nonzero(~np.isfinite(out)))
+            raise MediaError(f"{self.path.name}: {bad} sample(s) in this range are not numbers (NaN or infinite); "
+                             "the file is damaged")
         return out
 
 
