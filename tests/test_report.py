@@ -207,6 +207,8 @@ def test_case_report_carries_every_run_in_full(sample, tmp_path, capsys):
     assert main(["--data-dir", str(ctx.data_dir), "report", sc.number, "--runs", ids, "--out", str(two)]) == 0
     text = words(two)
     assert "Other analysis runs of this case" in text
+    n_other = len(sc.runs) - 2
+    assert f"{n_other} other analysis run(s) of this case are not summarised here" in text  # on the first page
     assert f"run #{sc.runs[1].id} of" in text and f"run #{sc.runs[3].id} of" in text
     assert f"Run #{sc.runs[1].id}:" not in text
     capsys.readouterr()
@@ -353,10 +355,13 @@ def test_segments_changed_or_deleted_after_the_run_are_shown(sample, tmp_path):
     run = sc.male_run
     before = report_of(ctx, sc, run, tmp_path / "before.pdf", record=False)
     first, second = run.results.selection
-    seg_svc.update_segment(ctx, first.segment_id, end_sample=first.end_sample - 2205)
+    label_then = seg_svc.get_segment(ctx, first.segment_id).label or "\u2014"
+    seg_svc.update_segment(ctx, first.segment_id, end_sample=first.end_sample - 2205, label="suspect confession")
     seg_svc.delete_segment(ctx, second.segment_id)
     res = report_of(ctx, sc, run, tmp_path / "after.pdf", record=False)
     text = words(res.path)
+    # A label given after the run is named as such (a red-team pass saw it printed as what was analysed).
+    assert f"{label_then} (relabelled after the run: now suspect confession)" in text
     assert "DELETED after the run" in text
     assert "CHANGED after the run: now" in text
     assert f"The material analysed in run #{run.id} has changed since the run" in text

@@ -49,6 +49,12 @@ LIMITS = (
     "Channels cross-validated: wideband and simulated telephone band. Real codecs, noise and reverberation are "
     "not validated.",
     "LRs are clipped to the empirical bounds (ELUB) that the validation data supports.",
+    "Hd's relevant population is adult speakers of the known speaker's sex (the different-speaker validation "
+    "pairs are of one sex). The application does not establish that sex: the examiner must, from what is known "
+    "of the known speaker; if it is not known, the validation does not describe this comparison.",
+    "The calibration weighs the score by the shorter side's duration, so more speech of the same two recordings "
+    "moves the LR, and on material unlike the validation sources a moderate score can move from support for Hp "
+    "to support for Hd as speech is added: compare the LR of shorter excerpts before relying on its direction.",
 )
 
 

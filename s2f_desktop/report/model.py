@@ -669,9 +669,32 @@ def _summarise_details(details: Mapping[str, Any], limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+def labels_at_runs(events: Sequence[AuditEvent]) -> dict[str, dict[str, tuple[str, str]]]:
+    """For each analysis run (by id), the (label, speaker tag) the chain recorded for each segment when the
+    run was made: the segment states bound by the events before the run's ``analysis.run`` event (and what
+    earlier releases' segment events recorded)."""
+    state: dict[str, dict[str, str]] = {}
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for ev in events:
+        entries = ev.details.get("custody")
+        if isinstance(entries, list):
+            for e in entries:
+                if e.get("object") == "segment" and isinstance(e.get("values"), dict):
+                    state[str(e.get("id"))] = {k: str(e["values"].get(k) or "") for k in ("label", "speaker_tag")}
+        elif ev.action in ("segment.add", "segment.update") and ev.object_ids:
+            d = ev.details if ev.action == "segment.add" else \
+                {k: v.get("new") for k, v in (ev.details.get("changes") or {}).items() if isinstance(v, dict)}
+            cur = state.setdefault(str(ev.object_ids[0]), {"label": "", "speaker_tag": ""})
+            cur.update({k: str(d[k] or "") for k in ("label", "speaker_tag") if k in d})
+        if ev.action == "analysis.run" and ev.object_ids:
+            out[str(ev.object_ids[0])] = {sid: (v["label"], v["speaker_tag"]) for sid, v in state.items()}
+    return out
+
+
 def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Mapping[int, Evidence],
                 composites: Sequence[Composite], image_root: Path, image_checks: Mapping[tuple[int, str], str],
-                performance: TraitPerformance | None, warnings: list[str]) -> tuple[RunSection, list[Segment]]:
+                performance: TraitPerformance | None, warnings: list[str],
+                labels_at_run: Mapping[str, tuple[str, str]] | None = None) -> tuple[RunSection, list[Segment]]:
     """One run's section (and the analysed segments still as they were), from its stored results.
 
     ``segments`` are the case's segments as they are now, by id: a range whose segment was
@@ -695,10 +718,20 @@ def run_section(run: AnalysisRun, segments: Mapping[str, Segment], ev_by_id: Map
         if state != "as analysed":
             changed.append(f"segment #{i} {state.split(':')[0].lower()}")
         ev = ev_by_id.get(r.evidence_id)
+        # The label and speaker tag the chain recorded for the segment when the run was made; a later
+        # relabelling is named, never shown as what was analysed.
+        then = (labels_at_run or {}).get(r.segment_id)
+        label_now, tag_now = ((now.label or "\u2014"), (now.speaker_tag or "\u2014")) if now else ("\u2014", "\u2014")
+        label_cell, tag_cell = label_now, tag_now
+        if then is not None and now is not None:
+            label_then, tag_then = (then[0] or "\u2014"), (then[1] or "\u2014")
+            label_cell = label_then if label_then == label_now else \
+                f"{label_then} (relabelled after the run: now {label_now})"
+            tag_cell = tag_then if tag_then == tag_now else f"{tag_then} (changed after the run: now {tag_now})"
         items.append(SegmentItem(
             r.segment_id, ev.original_name if ev else r.evidence_name, fmt_clock(r.start_s), fmt_clock(r.end_s),
             f"{(r.end_sample - r.start_sample) / r.sample_rate:.2f} s",
-            (now.label or "\u2014") if now else "\u2014", (now.speaker_tag or "\u2014") if now else "\u2014",
+            label_cell, tag_cell,
             now.source.value if now else "\u2014",
             part.quality.verdict.value if part else NA, "; ".join(part.quality.reasons) if part else "",
             _sex_short(part.traits) if part else NA, _age_short(part.traits) if part else NA,
@@ -832,9 +865,10 @@ def build_report_data(
     sections: list[RunSection] = []
     used_segments: list[Segment] = []
     seg_items_all: list[SegmentItem] = []
+    labels = labels_at_runs(events)
     for run in runs:
         section, used = run_section(run, segments, ev_by_id, composites.get(run.id, ()), image_root, image_checks,
-                                    performance, warnings)
+                                    performance, warnings, labels.get(str(run.id)))
         sections.append(section)
         used_segments += used
         seg_items_all += section.segments

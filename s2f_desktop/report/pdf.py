@@ -323,7 +323,13 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         summary.append(_p(f"Run #{r.run_id} ({len(r.segments)} segment(s), net speech {r.net_speech}, quality "
                           f"{r.quality_verdict}): sex: {r.sex.statement} Age: {r.age.statement}", st["body"]))
     if not d.runs:
-        summary.append(_p("No analysis run is stored for this case.", st["body"]))
+        summary.append(_p("No analysis run is stored for this case." if not d.other_runs else
+                          "No analysis run is reported in full.", st["body"]))
+    if d.other_runs:
+        # A report of chosen runs must not read as the case's only findings.
+        summary.append(_p(f"{len(d.other_runs)} other analysis run(s) of this case are not summarised here; "
+                          "they are listed with their outcomes under \u201cOther analysis runs of this case\u201d.",
+                          st["body"]))
     for c in d.comparisons:
         # Evaluative: the propositions and the LR, with the words of the stated scale.
         outcome = (f"{c.lr_text}; {c.verbal} ({c.scale})" if c.abstain_reason is None
@@ -692,7 +698,8 @@ def _audit(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                      _p(e.objects, small), _p(e.details, ParagraphStyle("ad", parent=st["cell"], fontSize=6.5,
                                                                          leading=8)),
                      _p(e.hash[:12], ParagraphStyle("ah", parent=st["mono"], fontSize=6, leading=7.5))])
-    out.append(_table(rows, [7 * mm, 19 * mm, 16 * mm, 27 * mm, 21 * mm, CONTENT_W - 109 * mm, 19 * mm]))
+    # Action and object wide enough for "evidence.provenance" and "comparison_run 12" (they broke mid-word).
+    out.append(_table(rows, [7 * mm, 19 * mm, 16 * mm, 30 * mm, 25 * mm, CONTENT_W - 116 * mm, 19 * mm]))
     return out
 
 
