@@ -130,3 +130,25 @@ def test_samples_that_are_not_numbers_are_a_media_error(tmp_path):
         np.testing.assert_array_equal(src.read(0, 4000), x[:4000])  # a clean range reads
         with pytest.raises(MediaError, match="100 sample\\(s\\) in this range are not numbers"):
             src.read(0, src.frames)
+
+
+def test_channels_that_differ_are_noted_before_they_are_mixed(tmp_path):
+    """A red-team pass put a man on the left channel and a woman on the right: analysis mixed them silently;
+    a right channel of opposite polarity mixed to silence."""
+    from s2f_desktop.audio.decode import channel_note
+    from s2f_desktop.services.analysis import read_mixed
+
+    t = np.arange(16000) / 16000
+    a = 0.3 * np.sin(2 * np.pi * 130 * t)
+    b = 0.3 * np.sin(2 * np.pi * 210 * t + 0.5)
+    assert channel_note(np.stack([a, a], axis=1), "same.wav") is None  # dual mono
+    assert channel_note(np.stack([a, np.zeros_like(a)], axis=1), "one.wav") is None  # one silent channel
+    two = channel_note(np.stack([a, b], axis=1), "two.wav")
+    assert two and "2 channels carry different signals" in two and "cancel" not in two
+    assert "cancel each other when mixed" in (channel_note(np.stack([a, -a], axis=1), "inv.wav") or "")
+    p = tmp_path / "two.wav"
+    sf.write(str(p), np.stack([a, b], axis=1).astype(np.float32), 16000, subtype="FLOAT")
+    with open_audio(p) as src:
+        mixed, notes = read_mixed(src, 0, src.frames, p.name)
+        np.testing.assert_array_equal(mixed, src.read(0, src.frames, channel="mix"))  # the mix is unchanged
+    assert len(notes) == 1 and notes[0].startswith("two.wav: its 2 channels")

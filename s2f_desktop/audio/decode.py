@@ -354,3 +354,28 @@ def read_segment(path: Path | str, start_sample: int, end_sample: int, channel: 
     """Read one sample range of a file (convenience wrapper around :func:`open_audio`)."""
     with open_audio(path) as src:
         return src.read(start_sample, end_sample, channel=channel)
+
+
+def channel_note(x: np.ndarray, name: str) -> str | None:
+    """A note when the channels of ``x`` (frames x channels) carry different signals, or None.
+
+    Analysis and comparison mix the channels into one. A call recorded with one party per channel, or
+    channels of opposite polarity (which cancel when mixed), then gives a mixture of voices or silence:
+    the analyst must know. Channels count as different when their correlation is under 0.5 while each
+    carries signal (RMS above -60 dBFS).
+    """
+    if x.ndim != 2 or x.shape[1] < 2 or x.shape[0] < 2:
+        return None
+    xs = np.asarray(x, dtype=np.float64)
+    rms = np.sqrt(np.mean(xs ** 2, axis=0))
+    live = rms > 1e-3
+    if live.sum() < 2:
+        return None
+    a, b = (xs[:, i] - xs[:, i].mean() for i in np.flatnonzero(live)[:2])
+    corr = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-20))
+    if corr >= 0.5:
+        return None
+    mixed = float(np.sqrt(np.mean(xs.mean(axis=1) ** 2)))
+    cancel = " and cancel each other when mixed" if mixed < 0.25 * float(rms[live].mean()) else ""
+    return (f"{name}: its {x.shape[1]} channels carry different signals (correlation {corr:.2f}){cancel}; they were "
+            "mixed into one, so if each channel holds another speaker the result describes a mixture of voices")

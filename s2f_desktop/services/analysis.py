@@ -68,6 +68,9 @@ class FileAnalysis:
     models: tuple[ModelRecord, ...]
     device: str
     parameters: dict[str, Any]
+    #: What the analyst must know about the input that the results do not say (e.g. channels that differ);
+    #: printed beside the results, not part of the JSON contract.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,13 +125,27 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
         if a >= frames:
             raise InputError(f"{path.name}: --start {start_s} s is beyond the end ({frames / sr:.2f} s)")
         _check_length((b - a) / sr, f"the range of {path.name} to analyse")
-        x = src.read(a, b, channel="mix")
+        x, notes = read_mixed(src, a, b, path.name)
     sha = file_sha256(path)
     an = _analyzer(device)
     task.progress(0.05, f"analysing {path.name}")
     result, _ = an.analyze([_analyzer_module().Part(path.name, x, sr)], task.sub(0.05, 1.0))
     return FileAnalysis(path, sha, round(frames / sr, 3), (round(a / sr, 3), round(b / sr, 3)), sr, result,
-                        an.models(), an.device, an.parameters())
+                        an.models(), an.device, an.parameters(), notes)
+
+
+def read_mixed(src: Any, a: int, b: int, name: str) -> tuple[Any, tuple[str, ...]]:
+    """Samples ``[a, b)`` of an open source mixed to mono (the mean of the channels, as ``channel="mix"``
+    reads them) and a note when its channels carry different signals (:func:`audio.decode.channel_note`)."""
+    import numpy as np
+
+    from s2f_desktop.audio.decode import channel_note
+
+    if src.channels < 2:
+        return src.read(a, b, channel="mix"), ()
+    multi = src.read(a, b, channel=None)
+    note = channel_note(multi, name)
+    return multi.mean(axis=1, dtype=np.float32), (note,) if note else ()
 
 
 def analyze_files(paths: Sequence[Path | str], start_s: float | None = None, end_s: float | None = None,

@@ -53,8 +53,9 @@ def comparator(device: str = "auto") -> Any:
 
 # ------------------------------------------------------------------------------- files
 def _read_range(path: Path, start_s: float | None, end_s: float | None,
-                flag: str) -> tuple[np.ndarray, int, list[float]]:
+                flag: str, notes: list[str] | None = None) -> tuple[np.ndarray, int, list[float]]:
     from s2f_desktop.audio.decode import open_audio
+    from s2f_desktop.services.analysis import read_mixed
 
     if (start_s is not None and start_s < 0) or (end_s is not None and end_s < 0):
         raise InputError(f"--{flag}-start and --{flag}-end must be >= 0 seconds")
@@ -66,7 +67,9 @@ def _read_range(path: Path, start_s: float | None, end_s: float | None,
         b = frames if end_s is None else min(frames, int(round(end_s * sr)))
         if a >= frames:
             raise InputError(f"{path.name}: --{flag}-start {start_s} s is beyond the end ({frames / sr:.2f} s)")
-        x = src.read(a, b, channel="mix")
+        x, said = read_mixed(src, a, b, path.name)
+    if notes is not None:
+        notes.extend(said)
     return x, sr, [round(a / sr, 3), round(b / sr, 3)]
 
 
@@ -101,7 +104,7 @@ def _assemble(cmp: Any, res: ComparisonVerdict, q: dict[str, Any], k: dict[str, 
 
 def compare_files(questioned: Path | str, known: Path | str, q_start: float | None = None, q_end: float | None = None,
                   k_start: float | None = None, k_end: float | None = None, device: str = "auto",
-                  task: Task | None = None) -> dict[str, Any]:
+                  task: Task | None = None, notes: list[str] | None = None) -> dict[str, Any]:
     """Compare two audio files (optionally time ranges of them); returns the CLI JSON object.
 
     Keys (stable): ``questioned``/``known`` ({path, sha256, range_s, speech_s}), ``score`` (raw cosine),
@@ -111,8 +114,8 @@ def compare_files(questioned: Path | str, known: Path | str, q_start: float | No
     """
     task = task or null_task()
     qp, kp = Path(questioned), Path(known)
-    xq, srq, rq = _read_range(qp, q_start, q_end, "q")
-    xk, srk, rk = _read_range(kp, k_start, k_end, "k")
+    xq, srq, rq = _read_range(qp, q_start, q_end, "q", notes)
+    xk, srk, rk = _read_range(kp, k_start, k_end, "k", notes)
     sq, _ = sha256_file(qp)
     sk, _ = sha256_file(kp)
     _refuse_self(sq, sk, rq, rk)
@@ -149,7 +152,7 @@ def read_pairs(path: Path | str) -> list[tuple[str, str]]:
 
 
 def compare_pairs(pairs: Iterable[tuple[str, str]], device: str = "auto", task: Task | None = None,
-                  base: Path | None = None) -> Iterator[dict[str, Any]]:
+                  base: Path | None = None, notes: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Compare many pairs in order with the models loaded once; a failing pair yields an ``error`` line.
 
     Relative paths are taken relative to ``base`` (the pairs file's folder). Each file's
@@ -169,7 +172,7 @@ def compare_pairs(pairs: Iterable[tuple[str, str]], device: str = "auto", task: 
     def side(p: Path) -> tuple[Any, str, list[float]]:
         key = str(p)
         if key not in sides:
-            x, sr, rng = _read_range(p, None, None, "q")
+            x, sr, rng = _read_range(p, None, None, "q", notes)
             if len(sides) > 256:
                 sides.clear()
                 embs.clear()

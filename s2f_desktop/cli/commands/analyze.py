@@ -80,6 +80,9 @@ def _analyze(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
             failed += 1
             if not args.json:
                 print(f"s2f: error: {fa.path}: {fa.error}", file=sys.stderr)
+        if isinstance(fa, analysis.FileAnalysis):
+            for note in fa.notes:  # on stderr: stdout stays the JSON contract
+                print(f"s2f: note: {note}", file=sys.stderr)
         if args.json:
             print(json.dumps(analysis.file_json(fa), ensure_ascii=False), flush=True)
         elif isinstance(fa, analysis.FileAnalysis):

@@ -71,9 +71,12 @@ def _compare(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if len(args.inputs) != 2:
         raise InputError("give QUESTIONED and KNOWN audio files, or CASE --questioned ... --known ..., or --pairs FILE")
     bar = StderrProgress()
+    notes: list[str] = []
     obj = svc.compare_files(Path(args.inputs[0]), Path(args.inputs[1]), args.q_start, args.q_end, args.k_start,
-                            args.k_end, args.device, Task(bar))
+                            args.k_end, args.device, Task(bar), notes)
     bar.done()
+    for note in notes:  # on stderr: stdout stays the JSON contract
+        print(f"s2f: note: {note}", file=sys.stderr)
     if args.json:
         print_json(obj)
     else:
@@ -85,7 +88,11 @@ def _pairs(args: argparse.Namespace) -> int:
     pairs = svc.read_pairs(args.pairs)
     bar = StderrProgress()
     failed = 0
-    for obj in svc.compare_pairs(pairs, args.device, Task(bar), base=args.pairs.parent):
+    notes: list[str] = []
+    for obj in svc.compare_pairs(pairs, args.device, Task(bar), base=args.pairs.parent, notes=notes):
+        for note in notes:  # a file's note once, when it is first read; on stderr
+            print(f"s2f: note: {note}", file=sys.stderr)
+        notes.clear()
         if "error" in obj:
             failed += 1
             if not args.json:
