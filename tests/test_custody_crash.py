@@ -31,7 +31,13 @@ def run_s2f(data: Path, *args: str, fault: str | None = None, action: str = "rai
     if fault:
         env.update(S2F_FAULT_AT=fault, S2F_FAULT_ACTION=action)
     return subprocess.run([sys.executable, "-m", "s2f_desktop.cli.main", "--data-dir", str(data), *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, env=env, timeout=300, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    # A test runner started in the background by a shell inherits SIGINT ignored, and so would the CLI
+    # (Python keeps an ignored SIGINT): the Ctrl-C cases would then test nothing. Ctrl-C as a user sends it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def verify_json(data: Path, case: str) -> dict:

@@ -594,6 +594,10 @@ LIMITATIONS: tuple[str, ...] = (
     "speech (model card: real codecs; noise, short speech and clipping).",
     "Short speech: with less net speech than the quality threshold the models abstain; estimates from little "
     "speech are less stable even above it.",
+    "A DC offset (a constant shifted into the signal by some recorders) is not removed before the trait "
+    "analysis: the models were fitted on recordings as recorded, a few of them with offsets. A large offset "
+    "moves the speaker embedding and with it the estimates (speaker comparison removes it). Several channels "
+    "are mixed into one: if they hold different speakers, the estimate describes a mixture.",
 )
 
 SPEECH2FACE_CONTEXT = (

@@ -176,10 +176,17 @@ with the same face conditions and an age spread across views of at most {r['max_
 * sex labels usable: **{t['sex_usable']}** of {data.get('avspeech_clips')} avspeech clips; excluded: {t['sex_excluded']}
 * age labels usable: **{t['age_usable']}**; excluded: {t['age_excluded']}
 * faces found (largest count over views): {t['faces_found']}; all views agree on sex in {t['agreement_all_views']} clips
-* TTA-averaged teacher confidence: {t['confidence']}
+* TTA-averaged teacher confidence: {_summary(t['confidence'])}
 
 Unusable labels train nothing; metrics are reported on verified labels (below) and, separately, on all
 usable teacher labels and on all labels."""
+
+
+def _summary(d: Any) -> str:
+    """A summary dict as words ("min 0.501, p10 0.810, ..., n 968"), not a Python dict with float noise."""
+    if not isinstance(d, dict):
+        return str(d)
+    return ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in d.items())
 
 
 def _strict(metrics: dict[str, Any]) -> str:
@@ -991,6 +998,10 @@ label is male.
   whose most probable band is under 20 and a wider spread of errors (see the age table).
 * **Children** (and adolescents) are essentially absent from the training data; estimates for them
   are unsupported. Very old speakers are rare too.
+* **DC offset and channels.** The analysis reads a recording as recorded: a DC offset is not removed
+  (the clips above were fitted with theirs, a few of them large), and a large one moves the speaker
+  embedding and the estimates; speaker comparison and the archive remove offsets above 0.001 of full
+  scale. Several channels are mixed into one (`s2f analyze` notes channels that differ).
 {telephone_limit}
 * **Languages**: mostly English (LibriSpeech is English read speech; avspeech is mostly English).
   Other languages are untested.
