@@ -209,6 +209,11 @@ def test_pairs_file_edges_and_a_recording_compared_with_itself(stub_system: None
     assert "compared whole" in capsys.readouterr().err
     assert cli_main(["compare", str(tmp_path / "copy.wav"), str(tmp_path / "known.wav"), "--device", "cpu"]) == 2
     assert "comparing a recording with itself" in capsys.readouterr().err
+    # A whole long file is refused before it is decoded, as analysis refuses it (a 1-hour file took 3.8 GB).
+    long = tmp_path / "long.wav"
+    sf.write(str(long), np.zeros(8000 * 60 * 11, np.int16), 8000, subtype="PCM_16")
+    assert cli_main(["compare", str(long), str(tmp_path / "known.wav"), "--device", "cpu"]) == 2
+    assert "11.0 min long" in capsys.readouterr().err
     # Two parts of one recording that do not overlap are a legitimate comparison.
     assert cli_main(["compare", str(tmp_path / "Zeugé 1.wav"), str(tmp_path / "Zeugé 1.wav"), "--q-end", "1.5",
                      "--k-start", "1.5", "--device", "cpu", "--json"]) == 0

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 MAX_SELECTION_S = 600.0
 
 
-def _check_length(seconds: float, what: str) -> None:
+def check_length(seconds: float, what: str) -> None:
     if seconds > MAX_SELECTION_S:
         raise InputError(f"{what} is {seconds / 60:.1f} min long; one analysis reads at most "
                          f"{MAX_SELECTION_S / 60:.0f} min of audio (select shorter segments or a --start/--end range)")
@@ -124,7 +124,7 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
         b = frames if end_s is None else min(frames, int(round(end_s * sr)))
         if a >= frames:
             raise InputError(f"{path.name}: --start {start_s} s is beyond the end ({frames / sr:.2f} s)")
-        _check_length((b - a) / sr, f"the range of {path.name} to analyse")
+        check_length((b - a) / sr, f"the range of {path.name} to analyse")
         x, notes = read_mixed(src, a, b, path.name)
     sha = file_sha256(path)
     an = _analyzer(device)
@@ -183,7 +183,7 @@ def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task,
     if pooled:
         require_disjoint(segs, evs)
     require_intact(ctx, evs.values())
-    _check_length(sum((g.end_sample - g.start_sample) / g.sample_rate for g in segs), "the selection")
+    check_length(sum((g.end_sample - g.start_sample) / g.sample_rate for g in segs), "the selection")
     mod = _analyzer_module()
     parts = []
     for i, seg in enumerate(segs):

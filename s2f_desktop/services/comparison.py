@@ -55,7 +55,7 @@ def comparator(device: str = "auto") -> Any:
 def _read_range(path: Path, start_s: float | None, end_s: float | None,
                 flag: str, notes: list[str] | None = None) -> tuple[np.ndarray, int, list[float]]:
     from s2f_desktop.audio.decode import open_audio
-    from s2f_desktop.services.analysis import read_mixed
+    from s2f_desktop.services.analysis import check_length, read_mixed
 
     if (start_s is not None and start_s < 0) or (end_s is not None and end_s < 0):
         raise InputError(f"--{flag}-start and --{flag}-end must be >= 0 seconds")
@@ -67,6 +67,9 @@ def _read_range(path: Path, start_s: float | None, end_s: float | None,
         b = frames if end_s is None else min(frames, int(round(end_s * sr)))
         if a >= frames:
             raise InputError(f"{path.name}: --{flag}-start {start_s} s is beyond the end ({frames / sr:.2f} s)")
+        # As for analysis: a whole long file is refused before it is decoded (a 1-hour file peaked at 3.8 GB);
+        # the calibration counts at most 30 s of speech per side anyway.
+        check_length((b - a) / sr, f"the range of {path.name} to compare")
         x, said = read_mixed(src, a, b, path.name)
     if notes is not None:
         notes.extend(said)
