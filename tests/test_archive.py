@@ -189,6 +189,13 @@ def test_calibrated_scorer_ranks_by_lr_and_abstains_on_short_or_degraded_speech(
     assert "the recording's estimated SNR is 9.99 dB (not validated below 10 dB)" in reasons
     assert hits[0]["verbal"] == f"support {hits[0]['log10_lr']:+.1f}" and hits[-1]["verbal"] == "abstained"
     assert hits[0]["sha256"] == t.column("sha256")[1].as_py()
+    # The most similar abstained candidate is named (a red-team pass found the true speaker, too short to
+    # score, at rank 129 of 143 with nothing saying so).
+    notes: list[str] = []
+    hits, _ = search_table(t, _q(q), sc, Filters(), top=2, notes=notes)
+    assert len(notes) == 1 and notes[0].startswith("3 of the 6 candidates compared abstained")
+    best = max((2, 3, 4), key=lambda i: float(e[i] @ q))
+    assert f"the most similar of them by cosine: /arch/r{best}.wav" in notes[0] and "not among the 2 shown" in notes[0]
 
 
 def test_load_scorer_falls_back_to_cosine_until_a_comparison_model_provides_one() -> None:

@@ -102,7 +102,8 @@ SHORTLIST_PER_HIT = 20
 
 
 def search_table(table: pa.Table, query: Any, scorer: Any, filters: Filters, top: int = 20,
-                 exclude_sha256: Sequence[str] = ()) -> tuple[list[dict[str, Any]], int]:
+                 exclude_sha256: Sequence[str] = (),
+                 notes: list[str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """Rank the rows of ``table`` (schema :data:`~s2f_desktop.archive.store.ROW_SCHEMA`); returns (hits, candidates).
 
     ``query`` has ``embedding``, ``embedding_tel``, ``speech_s``, ``telephone_band``,
@@ -153,6 +154,16 @@ def search_table(table: pa.Table, query: Any, scorer: Any, filters: Filters, top
             lrs, reasons = out
             order = np.lexsort((np.arange(len(idx)), -raw[idx], -np.nan_to_num(lrs, nan=-np.inf)))
             idx, lrs, reasons = idx[order], lrs[order], [reasons[i] for i in order]
+            abstained = [j for j in range(len(idx)) if not np.isfinite(lrs[j])]
+            if abstained and notes is not None:
+                # Ranked after every scored candidate, whatever their similarity: say so, and name the most
+                # similar, so a recording too short to score is not lost at the bottom of a long list.
+                best = max(abstained, key=lambda j: raw[idx[j]])
+                where = f"rank {best + 1}" if best < top else f"not among the {top} shown"
+                notes.append(f"{len(abstained)} of the {len(idx)} candidates compared abstained (too little speech, or "
+                             "degraded audio: their abstain_reason) and are ranked after every scored one; the most "
+                             f"similar of them by cosine: {cand.column('path')[int(idx[best])].as_py()} (cosine "
+                             f"{raw[idx[best]]:.3f}, {where})")
     idx = idx[:top]
     sel = cand.take(pa.array(idx, pa.int64())).drop_columns(["embedding", "embedding_tel"]).to_pylist()
     hits = []
@@ -287,7 +298,7 @@ def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
             raise InputError(f"{index_dir}: no recording is indexed with the current models (key {index_key}); "
                              f"run `s2f archive index` on the archive first")
     table, total = load_rows(store, keys, encoder_sha256, notes)
-    hits, n = search_table(table, query, scorer, filters, top, exclude_sha256)
+    hits, n = search_table(table, query, scorer, filters, top, exclude_sha256, notes)
     if not scorer.calibrated:
         notes.append("ranked by cosine similarity; no calibrated speaker-comparison model is installed, "
                      "so log10_lr and verbal are null")
