@@ -251,7 +251,10 @@ def test_two_speakers_two_runs(qtbot, app_ctx, reporter, speech_wav, tmp_path) -
         assert w.analysis.run_name.text() == f"Speaker {tag} — interview.wav"
         with qtbot.waitSignal(w.analysis.run_finished, timeout=LONG) as done:
             w.analysis.analyze_btn.click()
+            # Name and notes are saved with the run: locked while it runs (typing there was lost).
+            assert w.analysis.run_notes.isReadOnly() and w.analysis.run_name.isReadOnly()
         runs.append(done.args[0])
+        qtbot.waitUntil(lambda: not w.analysis.run_notes.isReadOnly(), timeout=LONG)
     # progress text names segments by time, never by id
     sid = runs[0].segment_ids[0]
     text = w.analysis.humanize(f"reading segment {sid[:8]}")

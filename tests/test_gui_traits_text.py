@@ -13,7 +13,7 @@ def test_a_gate_abstention_shows_numbers_only_as_a_record() -> None:
                       extra={"age_p_40_plus": 0.32})
     text = traits_html(t)
     assert "Sex and age:" in text and "inconclusive (abstained)" in text and GATE in text
-    assert "For the record only, not findings: P(male) = 0.24; age median 30 years" in text
+    assert "For the record only, not findings: P(male) = 0.240; age median 30 years" in text
     assert "P(female)" not in text and "P(40 or over)" not in text
 
 
@@ -34,7 +34,8 @@ def test_an_age_without_a_band_label_is_an_answer_not_an_abstention() -> None:
     text = traits_html(t)
     assert "Age: median 37 years, 80 % interval 13–67 years <small>(no age band stated)</small>" in text
     assert text.count("abstained") == 0 and "P(40 or over) = 0.46" in text
-    assert "Sex: <b>female</b> — P(male) = 0.00" in text
+    # The report's digits: never "P(female) = 1.00" for a calibrated probability (the GUI printed two decimals).
+    assert "Sex: <b>female</b> — P(male) = 0.002, P(female) = 0.998" in text
 
 
 def test_the_command_line_words_estimates_as_the_gui_does() -> None:
@@ -61,7 +62,7 @@ def test_archive_hits_show_numbers_only_for_estimates_that_passed_the_gate() -> 
 
     hit = {"quality": "warn", "sex": {"label": "female", "p_male": 0.0312},
            "age": {"label": "inconclusive", "median_years": 41.4, "interval_80": [18.2, 70.9]}}
-    assert hit_traits(hit) == ("female (P(male) 0.03)", "41 y (80 % 18–71)")
+    assert hit_traits(hit) == ("female (P(male) 0.031)", "41 y (80 % 18–71)")
     stopped = {"quality": "insufficient", "sex": {"label": "inconclusive", "p_male": 0.998},
                "age": {"label": "inconclusive", "median_years": 45.0, "interval_80": [21.0, 74.0]}}
     assert hit_traits(stopped) == ("abstained (quality insufficient)",) * 2

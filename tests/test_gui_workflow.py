@@ -180,9 +180,12 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     w.tabs.setCurrentIndex(w.PAGE_COMPOSITES)
     assert comp.run is not None and comp.run.id == run.id
     comp.views = ("front", "profile")  # two views keep the render time down; both are switchable
+    # Nothing to change yet: sliders and "Save version" wait for a composite (they silently did nothing).
+    assert not comp.composites and not comp.save_btn.isEnabled() and not comp.slider_box.isEnabled()
     with qtbot.waitSignal(comp.composites_changed, timeout=LONG, check_params_cb=lambda: bool(comp.composites)):
         comp.create_btn.click()
     assert comp.current is not None and comp.current.kind == "primary"
+    assert comp.slider_box.isEnabled()
     assert not comp.image.pixmap().isNull() and comp.view_name == "front"
     assert {c.kind for c in comp.composites} >= {"primary", "age_low", "age_high"}
     comp.findChild(QToolButton, "view_profile").click()

@@ -91,14 +91,17 @@ def test_known_mixtures_within_2_db(shared_data, kind):
 
 
 def test_a_value_just_under_a_threshold_never_prints_as_the_threshold():
-    # 5.998 s of "speech" (a steady tone in low noise) with its region given: a warning, printed as 5.99 s
-    # (two decimals, as the report prints the measure, rounded down).
+    # 5.998 s of "speech" (a steady tone in low noise) with its region given: a warning; two decimals would
+    # round to the threshold, so the thousandth is printed (rounded down).
     rng = np.random.default_rng(1)
     t = np.arange(int(SR * 7.0)) / SR
     x = (0.1 * np.sin(2 * np.pi * 220 * t) + 1e-4 * rng.standard_normal(t.size)).astype(np.float32)
     q = assess(x, SR, [(0.5, 6.498)])
     note = next(r for r in q.reasons if r.startswith("net speech"))
-    assert note == "net speech 5.99 s is below the recommended 6 s", q.reasons
+    assert note == "net speech 5.998 s is below the recommended 6 s", q.reasons
+    # Otherwise two decimals rounded, as the measure itself is printed (5.669 s had read "5.66 s" beside 5.67 s).
+    q = assess(x, SR, [(0.5, 6.169)])
+    assert "net speech 5.67 s is below the recommended 6 s" in q.reasons
 
 
 def test_telephone_warning_states_what_the_models_were_validated_on():

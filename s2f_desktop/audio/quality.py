@@ -421,11 +421,15 @@ def pooled_snr_db(terms: Sequence[tuple[int, float, float, str]]) -> tuple[float
     return float(np.clip(10.0 * np.log10(max(s, 1e-12 * pn) / pn), -SNR_CAP_DB, SNR_CAP_DB)), method
 
 
-def _down(v: float) -> str:
-    """Two decimals (as the report and the GUI print the measure), rounded down: a value just under a
-    threshold never prints as the threshold itself ("net speech 6.00 s is below the recommended 6 s"
-    for 5.998 s). One decimal had put "5.7 s" in the reason beside "Net speech 5.77 s"."""
-    return f"{math.floor(round(v * 100.0, 6)) / 100.0:.2f}"
+def _below(v: float, limit: float) -> str:
+    """``v``, which is below ``limit``, as the report and the GUI print the measure (two decimals, rounded),
+    unless that rounding would reach the limit: then to the thousandth, rounded down ("net speech 5.998 s is
+    below the recommended 6 s", never "6.00 s is below 6 s"). Rounding down always had put "5.66 s" in the
+    reason beside a measure printed as 5.67 s."""
+    shown = f"{v:.2f}"
+    if float(shown) < limit:
+        return shown
+    return f"{math.floor(round(v * 1000.0, 6)) / 1000.0:.3f}"
 
 
 def noise_abstain_reason(subject: str, snr_db: float | None) -> str:
@@ -475,13 +479,15 @@ def _report(st: _Stats) -> QualityReport:
     bad: list[str] = []
     warn: list[str] = []
     if "net_speech" in failed:
-        bad.append(f"net speech {_down(st.net_speech_s)} s is below the {MIN_NET_SPEECH_S:g} s minimum")
+        bad.append(f"net speech {_below(st.net_speech_s, MIN_NET_SPEECH_S)} s is below the {MIN_NET_SPEECH_S:g} s "
+                   "minimum")
     elif st.net_speech_s < WARN_NET_SPEECH_S:
-        warn.append(f"net speech {_down(st.net_speech_s)} s is below the recommended {WARN_NET_SPEECH_S:g} s")
+        warn.append(f"net speech {_below(st.net_speech_s, WARN_NET_SPEECH_S)} s is below the recommended "
+                    f"{WARN_NET_SPEECH_S:g} s")
     if "snr" in failed:
-        bad.append(f"estimated SNR {_down(snr or 0.0)} dB is below the {MIN_SNR_DB:g} dB minimum")
+        bad.append(f"estimated SNR {_below(snr or 0.0, MIN_SNR_DB)} dB is below the {MIN_SNR_DB:g} dB minimum")
     elif snr is not None and snr < WARN_SNR_DB:
-        warn.append(f"estimated SNR {_down(snr)} dB is below the recommended {WARN_SNR_DB:g} dB")
+        warn.append(f"estimated SNR {_below(snr, WARN_SNR_DB)} dB is below the recommended {WARN_SNR_DB:g} dB")
     if "clipping" in failed:
         bad.append(f"{clip * 100:.2f} % of samples are clipped (maximum {MAX_CLIPPING * 100:g} %)")
     elif clip > WARN_CLIPPING:

@@ -42,6 +42,7 @@ from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, run_position, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
+from s2f_desktop.report.language import fmt_probability
 
 LEAD_DISCLAIMER = ("These estimates are investigative leads about the voice, never an identification of a person.")
 
@@ -71,9 +72,11 @@ def traits_html(traits: TraitEstimate) -> str:
         if not traits.measured:
             return text + "<br><small>&nbsp;&nbsp;Nothing could be measured: no estimate exists.</small>"
         return text + (f"<br><small style='color:#555'>&nbsp;&nbsp;For the record only, not findings: P(male) = "
-                      f"{sex.p_male:.2f}; age median {age.median_years:.0f} years, 80 % interval "
+                      f"{fmt_probability(sex.p_male)}; age median {age.median_years:.0f} years, 80 % interval "
                       f"{age.interval_80[0]:.0f}–{age.interval_80[1]:.0f} years.</small>")
-    line = f"Sex: {_label_html(sex.label)} — P(male) = {sex.p_male:.2f}, P(female) = {1 - sex.p_male:.2f}"
+    # The report's digits (three; four near 0 or 1): two had shown a calibrated 0.998 as "P(female) = 1.00".
+    line = (f"Sex: {_label_html(sex.label)} — P(male) = {fmt_probability(sex.p_male)}, "
+            f"P(female) = {fmt_probability(1 - sex.p_male)}")
     if sex.reason:
         line += f"<br><small>&nbsp;&nbsp;why: {_esc(sex.reason)}</small>"
     out = [line]
@@ -416,7 +419,9 @@ class AnalysisPanel(JobPage):
         """How a run is listed: number, name, time, size."""
         note = self.notes.get(run.id)
         name = f"  {note.name}" if note is not None and note.name else ""
-        return f"#{run.id}{name}  —  {run.created_at:%Y-%m-%d %H:%M}  ({len(run.segment_ids)} segments, {run.device})"
+        n = len(run.segment_ids)
+        return (f"#{run.id}{name}  —  {run.created_at:%Y-%m-%d %H:%M}  ({n} segment{'' if n == 1 else 's'}, "
+                f"{run.device})")
 
     def _accepted(self) -> list[Segment]:
         return sorted((g for g in self.segments.values() if g.status is SegmentStatus.ACCEPTED),
@@ -592,6 +597,9 @@ class AnalysisPanel(JobPage):
             return
         case_number, device = self.case.number, self.device
         name, notes = self.run_name.text().strip(), self.run_notes.toPlainText().strip()
+        # Read now and saved with the run: locked until it ends, so nothing typed meanwhile is lost.
+        self.run_name.setReadOnly(True)
+        self.run_notes.setReadOnly(True)
         self.analyze_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self.progress.setValue(0)
@@ -689,6 +697,8 @@ class AnalysisPanel(JobPage):
 
     def _analysis_ended(self) -> None:
         self.cancel_btn.setEnabled(False)
+        self.run_name.setReadOnly(False)
+        self.run_notes.setReadOnly(False)
         self._update_summary()
         self.progress.setRange(0, 1000)
         refused = self.progress.format() == "not stored"  # kept: the refusal is the job's outcome

@@ -45,6 +45,7 @@ from s2f_desktop.core.traits import AGE_BINS
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, split_page
 from s2f_desktop.gui.workers import JobRunner
+from s2f_desktop.report.language import fmt_probability
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def hit_traits(h: dict[str, Any]) -> tuple[str, str]:
     if h.get("quality") == "insufficient" and sx["label"] == age["label"] == "inconclusive":
         # The gate stopped this speaker's estimate when it was indexed: its numbers are not findings.
         return "abstained (quality insufficient)", "abstained (quality insufficient)"
-    sex = str(sx["label"]) + (f" (P(male) {sx['p_male']:.2f})" if sx.get("p_male") is not None else "")
+    sex = str(sx["label"]) + (f" (P(male) {fmt_probability(sx['p_male'])})" if sx.get("p_male") is not None else "")
     lo, hi = age.get("interval_80") or (None, None)
     if age.get("median_years") is None or lo is None or hi is None:
         return sex, str(age["label"])

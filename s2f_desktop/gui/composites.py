@@ -42,6 +42,7 @@ from s2f_desktop.core.traits import INCONCLUSIVE
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
+from s2f_desktop.report.language import fmt_probability
 
 SLIDER_STEPS = 1000
 #: Pause after the last slider move before the preview renders (ms).
@@ -424,7 +425,7 @@ class CompositePanel(JobPage):
             self.composites = _svc().list_composites(self.ctx, self.run.id)
             self.run_label.setText(f"From analysis run #{self.run.id} ({self.run.created_at:%Y-%m-%d %H:%M})")
         self._enable_create(not busy)
-        self.save_btn.setEnabled(self.run is not None and not self.closed)
+        self._enable_versions(not busy)
         self.list.blockSignals(True)
         self.list.clear()
         row = -1
@@ -450,6 +451,14 @@ class CompositePanel(JobPage):
             self.reset_sliders()
         self.composites_changed.emit()
 
+    def _enable_versions(self, idle: bool) -> None:
+        """Sliders and "Save version" only with a composite to change (they did nothing before one existed, and
+        creating the set then reset what had been moved)."""
+        have = self.run is not None and not self.closed and bool(self.composites)
+        self.save_btn.setEnabled(idle and have)
+        self.slider_box.setEnabled(have)
+        self.slider_box.setToolTip("" if have else "Create composites first: the sliders change a composite")
+
     def _enable_create(self, idle: bool) -> None:
         """"Create composites" only for a run whose traits are findings (the service refuses the rest)."""
         gate = self.run.results.pooled.traits.gate_reason if self.run is not None else ""
@@ -466,7 +475,8 @@ class CompositePanel(JobPage):
         age = (f"age <b>{html.escape(t.age.label)}</b>, " if t.age.label != INCONCLUSIVE else "age ") + \
             (f"median {t.age.median_years:.0f} y, 80 % {t.age.interval_80[0]:.0f}–{t.age.interval_80[1]:.0f} y"
              + (" (no band stated)" if t.age.label == INCONCLUSIVE else ""))
-        return f"<b>From the voice:</b> sex <b>{html.escape(t.sex.label)}</b> (P(male) {t.sex.p_male:.2f}), {age}"
+        return (f"<b>From the voice:</b> sex <b>{html.escape(t.sex.label)}</b> "
+                f"(P(male) {fmt_probability(t.sex.p_male)}), {age}")
 
     def _rebuild_view_buttons(self, views: list[str]) -> None:
         for b in list(self.view_group.buttons()):
@@ -591,7 +601,7 @@ class CompositePanel(JobPage):
     # ------------------------------------------------------------------ work
     def _busy(self, on: bool) -> None:
         self._enable_create(not on)
-        self.save_btn.setEnabled(not on and self.run is not None and not self.closed)
+        self._enable_versions(not on)
         self.cancel_btn.setEnabled(on)
         if not on:
             self.progress.setRange(0, 1000)

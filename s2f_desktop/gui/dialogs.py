@@ -166,7 +166,8 @@ class ReportDialog(QDialog):
         self.run.setObjectName("reportRun")
         self.run.addItem("Latest run", None)
         for r in runs:
-            self.run.addItem(f"Run #{r.id} — {r.created_at:%Y-%m-%d %H:%M} ({len(r.segment_ids)} segments)", r.id)
+            n = len(r.segment_ids)
+            self.run.addItem(f"Run #{r.id} — {r.created_at:%Y-%m-%d %H:%M} ({n} segment{'' if n == 1 else 's'})", r.id)
         if selected_run is not None:
             idx = self.run.findData(selected_run)
             if idx >= 0:
@@ -243,6 +244,7 @@ class ReportDialog(QDialog):
         self.report_built.emit(result)
         if not self.opener(Path(result.path)):
             self.status.setText(self.status.text() + "\nNo PDF viewer could be started; open the file yourself.")
+            self.cancel_btn.setText("Close")  # the report is saved: nothing is cancelled by leaving
             return
         self.accept()
 

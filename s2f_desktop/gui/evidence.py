@@ -261,7 +261,10 @@ class EvidencePage(JobPage):
         ok = [r for r in results if r.ok]
         bad = [r for r in results if not r.ok]
         if bad:
-            self.errors.setText("Not imported:\n" + "\n".join(f"• {r.path.name}: {r.error}" for r in bad))
+            # Errors already name their file ("x.wav: not a readable WAV file"): not twice.
+            self.errors.setText("Not imported:\n" + "\n".join(
+                f"• {r.error}" if r.error.startswith(f"{r.path.name}:") else f"• {r.path.name}: {r.error}"
+                for r in bad))
             self.errors.show()
         last = ok[-1].evidence.id if ok else None
         self.refresh(select_id=last)

@@ -590,7 +590,7 @@ class WaveformPanel(JobPage):
         self.runner.submit("tracks", work, on_success=done, on_error=lambda e: self.reporter.report(e, "Tracks"))
 
     def measure_selection(self) -> None:
-        """Praat measures of the selected range (first selected start to last selected end)."""
+        """Praat measures of the selected segments only (joined), never of the audio between them."""
         chosen = self.model.selected_segments()
         if self.evidence is None or not chosen:
             self.status_message.emit("Select a segment to measure")
@@ -598,16 +598,18 @@ class WaveformPanel(JobPage):
         from s2f_desktop.services import inspection
 
         evidence = self.evidence
-        a, b = min(g.start_sample for g in chosen), max(g.end_sample for g in chosen)
+        ranges = [(g.start_sample, g.end_sample) for g in chosen]
+        a, b = min(r[0] for r in ranges), max(r[1] for r in ranges)
         self.measure_label.setText("Measuring the selection…")
         self.measure_label.show()
 
         def done(m: Any) -> None:
-            self.measure_label.setText(f"<b>Selection {format_time(m.start_s, 0.001)}–{format_time(m.end_s, 0.001)}"
+            what = "Selection" if m.n_parts == 1 else f"{m.n_parts} selected segments within"
+            self.measure_label.setText(f"<b>{what} {format_time(m.start_s, 0.001)}–{format_time(m.end_s, 0.001)}"
                                        f"</b>: {m.text()}")
             self.measured.emit(m)
 
-        self.runner.submit("measure", lambda task: inspection.selection_measures(self.ctx, evidence, a, b),
+        self.runner.submit("measure", lambda task: inspection.selection_measures(self.ctx, evidence, a, b, ranges),
                            on_success=done, on_error=lambda e: self.reporter.report(e, "Measure selection"))
 
     def _request_spectrogram(self) -> None:

@@ -24,6 +24,7 @@ from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
 from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
+from s2f_desktop.report.language import fmt_probability
 from s2f_desktop.services import analysis
 from s2f_desktop.system.settings import DEVICES
 
@@ -116,10 +117,11 @@ def trait_lines(traits: TraitEstimate) -> list[str]:
         return [f"  sex and age: inconclusive  [{gate}]; nothing could be measured, no estimate exists"]
     if gate:
         return [f"  sex and age: inconclusive  [{gate}]",
-                f"  for the record only, not findings: P(male) = {sex.p_male:.3f}; age median "
+                f"  for the record only, not findings: P(male) = {fmt_probability(sex.p_male)}; age median "
                 f"{age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"]
     band = "" if age.label == INCONCLUSIVE else f"{age.label}, "
-    return [f"  sex: {sex.label}  P(male) = {sex.p_male:.3f}" + (f"  [{sex.reason}]" if sex.reason else ""),
+    return [f"  sex: {sex.label}  P(male) = {fmt_probability(sex.p_male)}"
+            + (f"  [{sex.reason}]" if sex.reason else ""),
             f"  age: {band}median {age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"
             + ("  (no age band stated)" if age.label == INCONCLUSIVE else "")]
 
