@@ -100,11 +100,12 @@ def test_full_workflow(qtbot, app_ctx, reporter, speech_wav, tmp_path) -> None: 
     assert not w.evidence.errors.isHidden() and "notes.wav" in w.evidence.errors.text()
     ev = w.evidence.current()
     sr = ev.media.sample_rate
+    assert not w.act_accept_all.isEnabled()  # no suggestions yet: nothing to accept
 
     # 3. speech detection -> suggestions drawn; accept one with the menu action
     with qtbot.waitSignal(w.waveform.vad_finished, timeout=LONG) as vad:
         w.act_vad.trigger()
-    assert vad.args[0] >= 1
+    assert vad.args[0] >= 1 and w.act_accept_all.isEnabled()
     sugg = [s for s in w.waveform.model.segments() if s.status is SegmentStatus.SUGGESTED]
     assert sugg
     w.waveform.model.select(sugg[0].id)

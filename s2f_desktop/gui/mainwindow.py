@@ -338,7 +338,8 @@ class MainWindow(QMainWindow):
         self.act_play.setEnabled(on_wave and has_rec and self.waveform.playback_available)
         self.act_loop.setEnabled(on_wave and has_rec and self.waveform.playback_available)
         self.act_vad.setEnabled(on_wave and writable and has_rec)
-        self.act_accept_all.setEnabled(on_wave and writable and has_rec)
+        suggested = any(s.status.value == "suggested" for s in self.waveform.model.segments()) if has_rec else False
+        self.act_accept_all.setEnabled(on_wave and writable and suggested)
         self.act_import.setEnabled(writable)
         self.act_record.setEnabled(writable)
         self.act_close_view.setEnabled(has_case)
