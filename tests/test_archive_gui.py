@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from s2f_desktop.report.language import fmt_probability
+
 SHARED_DATA = Path(os.environ.get("S2F_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 VOICES = SHARED_DATA / "librispeech-test-other-10x10"
 
@@ -74,7 +76,7 @@ def test_archive_tab_search_listen_import(qtbot, ctx, case, index) -> None:  # t
     assert panel.table.item(0, 4).text() == Path(res.hits[0]["path"]).name
     # The stored estimates are shown with their numbers: P(male), and the age's median and 80 % interval.
     h0 = res.hits[0]
-    assert panel.table.item(0, 7).text() == f"{h0['sex']['label']} (P(male) {h0['sex']['p_male']:.2f})"
+    assert panel.table.item(0, 7).text() == f"{h0['sex']['label']} (P(male) {fmt_probability(h0['sex']['p_male'])})"
     lo, hi = h0["age"]["interval_80"]
     assert panel.table.item(0, 8).text().endswith(f"{h0['age']['median_years']:.0f} y (80 % {lo:.0f}–{hi:.0f})")
     assert "need not fall" in panel.table.horizontalHeaderItem(1).toolTip()
