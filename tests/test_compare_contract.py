@@ -220,6 +220,21 @@ def test_pairs_file_edges_and_a_recording_compared_with_itself(stub_system: None
     assert "log10_lr" in json.loads(capsys.readouterr().out)
 
 
+def test_a_truncated_wav_is_compared_as_far_as_it_goes_with_a_note(stub_system: None, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A red-team pass compared a half-copied WAV (its header promising more): the LR came with no word that the
+    recording was incomplete."""
+    write_inputs(tmp_path)
+    q = tmp_path / "Zeugé 1.wav"
+    data = q.read_bytes()
+    q.write_bytes(data[: len(data) // 2])
+    assert cli_main(["compare", str(q), str(tmp_path / "known.wav"), "--device", "cpu", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "log10_lr" in json.loads(captured.out)
+    assert "Zeugé 1.wav: the file is truncated (the data chunk declares" in captured.err
+    assert "known.wav" not in captured.err
+
+
 # ------------------------------------------------------------------------ the system's verdict
 def verdict_inputs(cohort: np.ndarray) -> dict[str, tuple[Any, ...]]:
     """Fixed sides for ``Comparator.verdict_from``: (q quality, k quality, q windows, k windows, telephone)."""

@@ -95,6 +95,19 @@ def _wav_truncation(path: Path) -> str | None:
     return None
 
 
+def truncation_note(path: Path) -> str | None:
+    """A note when ``path`` is a WAV whose data chunk promises more than the file holds, or None.
+
+    Analysis and comparison read what is there (import refuses such a file, see :func:`probe`); the
+    analyst must know that the recording is incomplete.
+    """
+    try:
+        why = _wav_truncation(path) if path.suffix.lower() in (".wav", ".wave") else None
+    except OSError:
+        return None
+    return f"{path.name}: the file is truncated ({why}); only what it holds was read" if why else None
+
+
 def _soundfile_reason(exc: Exception) -> str:
     """libsndfile's message without its "Error opening '<path>': " prefix."""
     return re.sub(r"^Error opening .*?: ", "", str(exc)).strip() or exc.__class__.__name__

@@ -111,6 +111,7 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
     Speech detection always removes the pauses; without a range it runs over the whole file.
     """
     from s2f_desktop.audio.decode import open_audio
+    from s2f_desktop.audio.probe import truncation_note
 
     task = task or null_task()
     path = Path(path)
@@ -126,6 +127,7 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
             raise InputError(f"{path.name}: --start {start_s} s is beyond the end ({frames / sr:.2f} s)")
         check_length((b - a) / sr, f"the range of {path.name} to analyse")
         x, notes = read_mixed(src, a, b, path.name)
+    notes = notes + tuple(n for n in [truncation_note(path)] if n)
     sha = file_sha256(path)
     an = _analyzer(device)
     task.progress(0.05, f"analysing {path.name}")

@@ -55,6 +55,7 @@ def comparator(device: str = "auto") -> Any:
 def _read_range(path: Path, start_s: float | None, end_s: float | None,
                 flag: str, notes: list[str] | None = None) -> tuple[np.ndarray, int, list[float]]:
     from s2f_desktop.audio.decode import open_audio
+    from s2f_desktop.audio.probe import truncation_note
     from s2f_desktop.services.analysis import check_length, read_mixed
 
     if (start_s is not None and start_s < 0) or (end_s is not None and end_s < 0):
@@ -73,6 +74,7 @@ def _read_range(path: Path, start_s: float | None, end_s: float | None,
         x, said = read_mixed(src, a, b, path.name)
     if notes is not None:
         notes.extend(said)
+        notes.extend(n for n in [truncation_note(path)] if n)
     return x, sr, [round(a / sr, 3), round(b / sr, 3)]
 
 
