@@ -135,8 +135,7 @@ def test_samples_that_are_not_numbers_are_a_media_error(tmp_path):
 def test_channels_that_differ_are_noted_before_they_are_mixed(tmp_path):
     """A red-team pass put a man on the left channel and a woman on the right: analysis mixed them silently;
     a right channel of opposite polarity mixed to silence."""
-    from s2f_desktop.audio.decode import channel_note
-    from s2f_desktop.services.analysis import read_mixed
+    from s2f_desktop.audio.decode import channel_note, read_mixed
 
     t = np.arange(16000) / 16000
     a = 0.3 * np.sin(2 * np.pi * 130 * t)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 import uuid
 from datetime import datetime, timezone
@@ -301,14 +302,13 @@ class IndexStore:
         """All rows (of one key, or every key), de-duplicated on (index_key, sha256, speaker), without
         the rows of withdrawn (sha256, path) pairs unless ``include_withdrawn``."""
         gone = {} if include_withdrawn else self.withdrawn()
-        if gone and columns is not None and "path" not in columns:
-            return self.read_rows(key, columns + ["path"]).drop_columns(["path"])
-        table = self._read_rows(key, columns)
+        borrowed = bool(gone) and columns is not None and "path" not in columns  # read only to filter
+        table = self._read_rows(key, columns + ["path"] if borrowed and columns is not None else columns)
         if gone and table.num_rows:
             keep = [(s, p) not in gone for s, p in zip(table.column("sha256").to_pylist(),
                                                        table.column("path").to_pylist())]
             table = table.filter(pa.array(keep, pa.bool_()))
-        return table
+        return table.drop_columns(["path"]) if borrowed else table
 
     def _read_rows(self, key: str | None = None, columns: list[str] | None = None) -> pa.Table:
         keys = [key] if key else self.keys()
@@ -495,8 +495,6 @@ def error_table(*, path: str, size: int | None, mtime_ns: int | None, sha256: st
 def iter_audio_files(root: Path, exts: Iterable[str]) -> list[Path]:
     """Audio files under ``root`` (sorted, hidden folders skipped, symlinked folders not followed; a pipe,
     device or socket named like audio is not a recording and is left out: reading it would block)."""
-    import stat
-
     wanted = {e.lower() for e in exts}
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):

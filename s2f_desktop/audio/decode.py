@@ -379,3 +379,13 @@ def channel_note(x: np.ndarray, name: str) -> str | None:
     cancel = " and cancel each other when mixed" if mixed < 0.25 * float(rms[live].mean()) else ""
     return (f"{name}: its {x.shape[1]} channels carry different signals (correlation {corr:.2f}){cancel}; they were "
             "mixed into one, so if each channel holds another speaker the result describes a mixture of voices")
+
+
+def read_mixed(src: AudioSource, a: int, b: int, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Samples ``[a, b)`` of an open source mixed to mono (the mean of the channels, as ``channel="mix"``
+    reads them) and a note when its channels carry different signals (:func:`channel_note`)."""
+    if src.channels < 2:
+        return src.read(a, b, channel="mix"), ()
+    multi = src.read(a, b, channel=None)
+    note = channel_note(multi, name)
+    return multi.mean(axis=1, dtype=np.float32), (note,) if note else ()

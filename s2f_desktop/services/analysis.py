@@ -110,7 +110,7 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
 
     Speech detection always removes the pauses; without a range it runs over the whole file.
     """
-    from s2f_desktop.audio.decode import open_audio
+    from s2f_desktop.audio.decode import open_audio, read_mixed
     from s2f_desktop.audio.probe import truncation_note
 
     task = task or null_task()
@@ -134,20 +134,6 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
     result, _ = an.analyze([_analyzer_module().Part(path.name, x, sr)], task.sub(0.05, 1.0))
     return FileAnalysis(path, sha, round(frames / sr, 3), (round(a / sr, 3), round(b / sr, 3)), sr, result,
                         an.models(), an.device, an.parameters(), notes)
-
-
-def read_mixed(src: Any, a: int, b: int, name: str) -> tuple[Any, tuple[str, ...]]:
-    """Samples ``[a, b)`` of an open source mixed to mono (the mean of the channels, as ``channel="mix"``
-    reads them) and a note when its channels carry different signals (:func:`audio.decode.channel_note`)."""
-    import numpy as np
-
-    from s2f_desktop.audio.decode import channel_note
-
-    if src.channels < 2:
-        return src.read(a, b, channel="mix"), ()
-    multi = src.read(a, b, channel=None)
-    note = channel_note(multi, name)
-    return multi.mean(axis=1, dtype=np.float32), (note,) if note else ()
 
 
 def analyze_files(paths: Sequence[Path | str], start_s: float | None = None, end_s: float | None = None,

@@ -90,15 +90,17 @@ def index_status(index_dir: Path | str) -> dict[str, Any]:
     store = IndexStore(index_dir)
     store.check()
     out: dict[str, Any] = {"index_dir": str(index_dir), "keys": {}}
-    all_shas = {k: set(store.read_rows(k, columns=[], include_withdrawn=True).column("sha256").to_pylist())
-                for k in store.keys()}
+    gone = store.withdrawn()  # read once: every key's rows are filtered here
     for key in store.keys():
-        t = store.read_rows(key, columns=["status", "duration_s"]).to_pydict()
+        everything = store.read_rows(key, columns=["status", "duration_s", "path"], include_withdrawn=True).to_pydict()
+        out_of_it = {sp for sp in zip(everything["sha256"], everything["path"]) if sp in gone}
+        keep = [(s, p) not in out_of_it for s, p in zip(everything["sha256"], everything["path"])]
+        t = {c: [v for v, k in zip(everything[c], keep) if k] for c in ("sha256", "status", "duration_s")}
         shas = set(t["sha256"])
         per_rec = {s: d for s, d in zip(t["sha256"], t["duration_s"])}
         errs = store.read_errors(key).to_pylist()
         out["keys"][key] = {"recordings": len(shas), "speaker_rows": sum(s == "ok" for s in t["status"]),
-                            "withdrawn": len({sp for sp in store.withdrawn() if sp[0] in all_shas[key]}),
+                            "withdrawn": len(out_of_it),
                             "no_speech": sum(s == "no_speech" for s in t["status"]),
                             "audio_hours": round(sum(d or 0.0 for d in per_rec.values()) / 3600, 3),
                             "errors": [{"path": e["path"], "error": e["error"]} for e in errs]}

@@ -54,9 +54,9 @@ def comparator(device: str = "auto") -> Any:
 # ------------------------------------------------------------------------------- files
 def _read_range(path: Path, start_s: float | None, end_s: float | None,
                 flag: str, notes: list[str] | None = None) -> tuple[np.ndarray, int, list[float]]:
-    from s2f_desktop.audio.decode import open_audio
+    from s2f_desktop.audio.decode import open_audio, read_mixed
     from s2f_desktop.audio.probe import truncation_note
-    from s2f_desktop.services.analysis import check_length, read_mixed
+    from s2f_desktop.services.analysis import check_length
 
     if (start_s is not None and start_s < 0) or (end_s is not None and end_s < 0):
         raise InputError(f"--{flag}-start and --{flag}-end must be >= 0 seconds")

@@ -40,6 +40,7 @@ from s2f_desktop.face.choices import (
     OTHER_SEX_THRESHOLD,
     SKIN_TONE_CHOICES,
 )
+from s2f_desktop.report.language import fmt_probability as _prob  # the report's digits
 from s2f_desktop.report.marking import (
     MARK_VERSION,
     MarkInfo,
@@ -81,15 +82,9 @@ def _open_run(s: Any, run_id: int) -> AnalysisRun:
 
 
 # ------------------------------------------------------------------- set planning
-def _p(p: float) -> str:
-    # The report's digits (three, four near 0 or 1): two digits printed 0.9975 as "p=1.00", read as certainty.
-    from s2f_desktop.report.language import fmt_probability
-
-    return fmt_probability(p)
-
-
 def _sex_phrase(sex: str, p: float) -> str:
-    return f"{sex} (p={_p(p)})"
+    # The report's digits (three, four near 0 or 1): two digits printed 0.9975 as "p=1.00", read as certainty.
+    return f"{sex} (p={_prob(p)})"
 
 
 def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] | None = None,
@@ -136,14 +131,14 @@ def plan_composite_set(traits: TraitEstimate, ancestry: str | dict[str, float] |
     if traits.sex.label == INCONCLUSIVE:
         return _plan_both_sexes(p_male, med, lo, hi, interval, age_inc, params, shown)
     plan = [("primary", f"Primary: {_sex_phrase(sex, p_sex)}, {shown(med, interval)}{sex_inc}{age_inc}",
-             params(sex, med, f"more probable sex, p={_p(p_sex)}", "median of the voice age estimate"))]
+             params(sex, med, f"more probable sex, p={_prob(p_sex)}", "median of the voice age estimate"))]
     plan.append(("age_low", f"Younger end: {_sex_phrase(sex, p_sex)}, {shown(lo, f'lower end of the {interval}')}",
-                 params(sex, lo, f"more probable sex, p={_p(p_sex)}", "lower end of the 80 % age interval")))
+                 params(sex, lo, f"more probable sex, p={_prob(p_sex)}", "lower end of the 80 % age interval")))
     plan.append(("age_high", f"Older end: {_sex_phrase(sex, p_sex)}, {shown(hi, f'upper end of the {interval}')}",
-                 params(sex, hi, f"more probable sex, p={_p(p_sex)}", "upper end of the 80 % age interval")))
+                 params(sex, hi, f"more probable sex, p={_prob(p_sex)}", "upper end of the 80 % age interval")))
     if p_other > OTHER_SEX_THRESHOLD:
         plan.append(("other_sex", f"Other sex: {_sex_phrase(other, p_other)}, {shown(med, interval)}",
-                     params(other, med, f"less probable sex, p={_p(p_other)} > {OTHER_SEX_THRESHOLD:.2f}",
+                     params(other, med, f"less probable sex, p={_prob(p_other)} > {OTHER_SEX_THRESHOLD:.2f}",
                             "median of the voice age estimate")))
     return plan
 
@@ -173,7 +168,7 @@ def _plan_both_sexes(p_male: float, med: float, lo: float, hi: float, interval: 
     plan: list[tuple[str, str, dict[str, Any]]] = []
     for kind, head, age, age_text, age_note in steps:
         for sx in BOTH_SEXES:
-            p = params(sx, age, f"sex inconclusive: {sx} version shown beside the other sex, p={_p(probs[sx])}",
+            p = params(sx, age, f"sex inconclusive: {sx} version shown beside the other sex, p={_prob(probs[sx])}",
                        age_note)
             p[PAIR_KEY] = {"value": "sex_inconclusive", "origin": "voice", "illustrative": False,
                            "note": "the voice's sex is inconclusive: both sexes are rendered, side by side"}

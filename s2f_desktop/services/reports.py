@@ -29,8 +29,9 @@ from s2f_desktop.report.model import ReportData, build_report_data
 from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card, trait_performance
 from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.services.evidence import check_evidence, custody_findings, safe_output
+from s2f_desktop.services.evidence import check_evidence, safe_output
 from s2f_desktop.store import comparisons as crepo
+from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event, list_events, verify_chain
 from s2f_desktop.system.env import models_dir
@@ -94,14 +95,17 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
         runs = repo.list_runs(s, case.id)
         chosen = _choose_runs(runs, case_number, run_ids)
         segments = {g.id: g for g in repo.list_case_segments(s, case.id)}
-        composites = {r.id: repo.list_composites(s, r.id) for r in chosen}
+        all_composites = {r.id: repo.list_composites(s, r.id) for r in runs}
+        composites = {r.id: all_composites[r.id] for r in chosen}
         comparison_runs = crepo.list_comparisons(s, case.id)
         evidence_names = {e.id: e.original_name for e in evidence}
         events = list_events(s, case.id)
     chain = verify_chain(events)
-    # The same replay of the chain against the rows as 's2f verify': a row edited beside an intact
-    # chain must not be printed under "Hash chain intact" as if it were bound.
-    problems = [f.describe() for f in custody_findings(ctx, case_number) if f.failing]
+    # The same replay of the chain against the rows as 's2f verify' (on the rows read above): a row edited
+    # beside an intact chain must not be printed under "Hash chain intact" as if it were bound.
+    problems = [f.describe() for f in custody.replay(events, case, evidence, segments.values(), runs,
+                                                     [c for cs in all_composites.values() for c in cs],
+                                                     comparison_runs) if f.failing]
     checks = []
     for i, ev in enumerate(evidence):
         task.progress(0.05 + 0.35 * i / max(1, len(evidence)), f"verifying {ev.original_name}")
