@@ -202,3 +202,39 @@ def test_cli_analyzes_every_accepted_segment_of_a_case(ctx, case, speech_wav, tm
     assert main(["--data-dir", data, "analyze", "T-1", "--segments", "accepted", "--json"]) == 0
     run = json.loads(capsys.readouterr().out)
     assert run["segment_ids"] == [keep.id]
+
+
+def test_case_run_on_a_two_voice_stereo_call_notes_the_mixed_channels(ctx, case, speech_wav,  # type: ignore[no-untyped-def]
+                                                                      tmp_path: Path, capsys) -> None:
+    """A call recorded with one party per channel: a case segment is mixed to mono like a file range, and the
+    run stores, shows and prints that its channels carry different signals; a mono run stores no notes."""
+    from s2f_desktop.cli.main import main
+    from s2f_desktop.report.model import conclusions
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+    from s2f_desktop.store import codec
+    from s2f_desktop.store import repositories as repo
+
+    xm, sr = sf.read(str(speech_wav(TEXT, voice="en-us+m3", name="m.wav")), dtype="float32")
+    xf, _ = sf.read(str(speech_wav(TEXT, voice="en-us+f3", name="f.wav")), dtype="float32")
+    n = min(len(xm), len(xf))
+    call = tmp_path / "call.wav"
+    sf.write(str(call), np.stack([xm[:n], xf[:n]], axis=1), sr)
+    ev = ev_svc.import_file(ctx, "T-1", call).evidence
+    seg = seg_svc.add_segment(ctx, "T-1", ev.id, 0, n)
+    run = analysis.analyze_selection(ctx, "T-1", [seg.id], device="cpu")
+    (note,) = run.results.notes
+    assert note.startswith("call.wav 0:00.000\u2013") and "2 channels carry different signals" in note
+    assert "mixture of voices" in note
+    with ctx.store.read() as s:
+        assert repo.get_run(s, run.id).results.notes == (note,)
+    assert any(c == f"Channels: {note}." for c in conclusions(run))
+    data = str(tmp_path / "data")
+    assert main(["--data-dir", data, "analyze", "T-1", "--segments", seg.id, "--device", "cpu", "--json"]) == 0
+    out = capsys.readouterr()
+    assert f"s2f: note: {note}" in out.err and json.loads(out.out)["results"]["notes"] == [note]
+    mono = ev_svc.import_file(ctx, "T-1", speech_wav(TEXT, voice="en-us+m3", name="m.wav")).evidence
+    plain = analysis.analyze_selection(ctx, "T-1", [seg_svc.add_segment(ctx, "T-1", mono.id, 0, n).id],
+                                       device="cpu")
+    assert plain.results.notes == () and "notes" not in codec.encode_results(plain.results)
+    assert not any(c.startswith("Channels:") for c in conclusions(plain))

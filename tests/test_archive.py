@@ -223,7 +223,8 @@ def test_calibrated_search_notes_the_chance_hits_expected_at_its_size(tmp_path: 
     assert res.candidates == 2  # two of the six rows are labelled male
     assert "cmp-test's cross-validation gave LR > 1 / > 10 / > 100 to 10 / 4 / 1 of 200" in note
     assert "(same sex where known; 5.00 / 2.00 / 0.50 %)" in note
-    assert "none of the 2 speakers compared, about 0.1 / 0.04 / 0.01 of them" in note
+    assert "none of the 2 voices compared (one per speaker found in each recording; a person heard in " \
+        "several recordings is compared once for each), about 0.1 / 0.04 / 0.01 of them" in note
     assert "not for a database search" in note and "never an identification" in note
     # The hit records keep their stable keys; the caveat is a note, not a field.
     assert {"path", "sha256", "speaker", "start_s", "end_s", "log10_lr", "verbal"} <= set(res.hits[0])
@@ -236,7 +237,7 @@ def test_calibrated_search_notes_the_chance_hits_expected_at_its_size(tmp_path: 
                                 "left_out": 5}}
     worse = ChanceRates.from_validation(llr, label, metrics)
     assert (worse.worst_cross_source_lr1, worse.worst_cross_source_run) == (0.30, "a_to_b")
-    assert "(a -> b), 30.0 % of different-speaker pairs reached LR > 1 (here about 30,000 speakers)" in \
+    assert "(a -> b), 30.0 % of different-speaker pairs reached LR > 1 (here about 30,000 voices)" in \
         chance_note(100_000, worse, "m")
     assert "depend on the material" not in chance_note(100_000, chance, "m")
 

@@ -167,3 +167,43 @@ def test_a_dc_offset_or_an_inaudible_side_never_gives_a_confident_lr(shared_data
     inaudible = json.loads(capsys.readouterr().out)
     assert inaudible["log10_lr"] is None and inaudible["label"] == "abstain"
     assert "noise level cannot be measured" in inaudible["abstain_reason"]
+
+
+@pytest.mark.slow
+def test_case_comparison_of_a_two_voice_stereo_call_notes_the_mixed_channels(  # type: ignore[no-untyped-def]
+        ctx, case, speech_wav, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A call with one party per channel compared as a case segment: the run stores that the questioned side's
+    channels carry different signals (mixed into one); the GUI, the report and the CLI show it; a comparison of
+    mono recordings stores no notes key, so its encoding is as before."""
+    from s2f_desktop.gui.comparison import comparison_html
+    from s2f_desktop.services import comparison as svc
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+    from s2f_desktop.services.reports import collect_report_data
+    from s2f_desktop.store import codec
+
+    ev, _, ranges = _dialogue(ctx, speech_wav, tmp_path)
+    known = seg_svc.add_segment(ctx, "T-1", ev.id, *ranges[0])
+    other = seg_svc.add_segment(ctx, "T-1", ev.id, *ranges[1])
+    xm, sr = sf.read(str(speech_wav(TEXT, voice="en-us+m3", name="m.wav")), dtype="float32")
+    xf, _ = sf.read(str(speech_wav(TEXT, voice="en-us+f3", name="f.wav")), dtype="float32")
+    n = min(len(xm), len(xf))
+    call = tmp_path / "call.wav"
+    sf.write(str(call), np.stack([xm[:n], xf[:n]], axis=1), sr)
+    stereo = ev_svc.import_file(ctx, "T-1", call).evidence
+    q = seg_svc.add_segment(ctx, "T-1", stereo.id, 0, n)
+    run = svc.compare_segments(ctx, "T-1", [q.id], [known.id], device="cpu")
+    (note,) = run.results.notes
+    assert note.startswith("questioned: call.wav 0:00.000\u2013") and "2 channels carry different signals" in note
+    assert svc.get_comparison(ctx, run.id).results.notes == (note,)
+    assert codec.encode_comparison_results(run.results)["notes"] == [note]
+    assert "Channels mixed:" in comparison_html(run) and "call.wav" in comparison_html(run)
+    plain = svc.compare_segments(ctx, "T-1", [other.id], [known.id], device="cpu")
+    assert plain.results.notes == () and "notes" not in codec.encode_comparison_results(plain.results)
+    assert "Channels mixed:" not in comparison_html(plain)
+    sections = {c.run_id: c for c in collect_report_data(ctx, "T-1").comparisons}
+    assert sections[run.id].notes == (note,) and sections[plain.id].notes == ()
+    assert cli_main(["--data-dir", str(ctx.data_dir), "compare", "T-1", "--questioned", q.id, "--known", known.id,
+                     "--device", "cpu", "--json"]) == 0
+    out = capsys.readouterr()
+    assert f"s2f: note: {note}" in out.err and "notes" not in json.loads(out.out)

@@ -127,3 +127,28 @@ def test_refused_analysis_offers_one_run_per_speaker_group(qtbot) -> None:  # ty
     next(b for b in box.buttons() if b.text().startswith("Analyse group 2")).click()
     assert started == [["c"]]
     assert not offer_group_runs(w, ValueError("other"), started.append)
+
+
+def test_unlabelled_segments_start_unticked(qtbot, ctx, case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Segments without a speaker label may be several voices: choosing that group ticks none of them."""
+    from s2f_desktop.gui.comparison import UNLABELLED, ComparisonPanel
+    from s2f_desktop.gui.workers import JobRunner
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+
+    wav = tmp_path / "tone.wav"
+    sr = 16000
+    sf.write(str(wav), (0.1 * np.sin(np.arange(sr * 6) * 0.05)).astype(np.float32), sr)
+    ev = ev_svc.import_file(ctx, "T-1", wav).evidence
+    seg_svc.add_segment(ctx, "T-1", ev.id, 0, sr)
+    seg_svc.add_segment(ctx, "T-1", ev.id, 2 * sr, 3 * sr)
+    seg_svc.add_segment(ctx, "T-1", ev.id, 4 * sr, 5 * sr, speaker_tag="caller")
+    runner = JobRunner()
+    panel = ComparisonPanel(ctx, runner)
+    qtbot.addWidget(panel)
+    panel.set_case(case)
+    panel.q_combo.setCurrentText(UNLABELLED)
+    assert panel.q_list.count() == 2 and panel.questioned_ids() == []
+    panel.q_combo.setCurrentText("caller")
+    assert panel.q_list.count() == 1 and len(panel.questioned_ids()) == 1
+    runner.shutdown()

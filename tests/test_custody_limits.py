@@ -121,3 +121,25 @@ def test_unshipped_models_are_named_in_the_gui_and_the_report_method(ctx, case, 
     data = collect_report_data(ctx, case.number)
     card = next(c for c in data.models if c.id == "traits-v1")
     assert "NOT THE SHIPPED MODEL" in card.note
+
+
+def test_a_run_with_mixed_channels_says_so_in_the_gui_and_the_report(ctx, case) -> None:  # type: ignore[no-untyped-def]
+    """The run's stored channel note reaches the results page and the report's conclusions (rebuilt from the store)."""
+    import dataclasses
+
+    from helpers import stub_results
+
+    from s2f_desktop.audio.quality import THRESHOLDS
+    from s2f_desktop.core.results import Timings
+    from s2f_desktop.gui.analysis import run_html
+    from s2f_desktop.services.reports import collect_report_data
+    from s2f_desktop.store import repositories as repo
+
+    note = "call.wav 0:01.000\u20130:04.000: its 2 channels carry different signals (correlation 0.02)"
+    res = dataclasses.replace(stub_results(THRESHOLDS), notes=(note,))
+    with ctx.store.write() as s:
+        run = repo.add_run(s, case.id, [], (), "test", "cpu", {}, 0, res, Timings(0, 0, 0), "tester")
+    assert "Channels mixed:" in run_html(run) and "(correlation 0.02)" in run_html(run)
+    assert "Channels mixed:" not in run_html(dataclasses.replace(run, results=stub_results(THRESHOLDS)))
+    (section,) = collect_report_data(ctx, case.number).runs
+    assert f"Channels: {note}." in section.conclusions

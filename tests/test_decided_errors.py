@@ -49,7 +49,7 @@ def test_card_sentence_states_sources_f0_and_how_far_the_target_is_missed() -> N
               _err("female", 0.989, 138.0), _err("male", 0.062, 218.8)]
     text = _decided_errors_md(_metrics(errors))
     assert "4 female labels (4 avspeech) said to be male with P(male) 0.959-0.997, median F0 128-139 Hz, " \
-           "4 of them below the 10th percentile of verified female voices (170 Hz)" in text
+           "4 of them below the 10th percentile of agreed-label female voices (170 Hz)" in text
     assert "1 male label (1 avspeech) said to be female" in text and "above the 90th percentile" in text
     assert "None came from LibriSpeech's self-reported labels" in text
     assert "In every one the voice's median F0 lies beyond" in text
@@ -64,5 +64,5 @@ def test_card_sentence_does_not_claim_what_the_errors_do_not_show() -> None:
     assert "1 of the 2 came from LibriSpeech's self-reported labels" in text
     assert "In every one" not in text and "In 1 of the 2 the voice's median F0 lies beyond" in text
     assert "misses 99 %" not in text
-    assert _decided_errors_md(_metrics([])) == "No decided case on verified labels (clean) contradicted its label."
+    assert _decided_errors_md(_metrics([])) == "No decided case on agreed labels (clean) contradicted its label."
     assert _decided_errors_md({"sex_clean": {"decided_errors": errors}}) == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from s2f_desktop.core.traits import AgeEstimate, SexEstimate, TraitEstimate
 from s2f_desktop.gui.analysis import traits_html
 
@@ -55,6 +57,11 @@ def test_the_command_line_words_estimates_as_the_gui_does() -> None:
                            AgeEstimate(37.4, (13.4, 66.8), "inconclusive", {}, "age bands are not validated"))
     assert trait_lines(answer) == ["  sex: female  P(male) = 0.002",
                                    "  age: median 37 y, 80 % interval 13-67 y  (no age band stated)"]
+    # With P(40+) and the baseline stored (today's model), both are printed beside the answer, as in the GUI.
+    base = {"interval_80_years": [24.0, 56.2], "median_years": 32.9, "p_40_plus": 0.3257}
+    with_base = TraitEstimate(answer.sex, answer.age, extra={"age_p_40_plus": 0.4123, "age_baseline": base})
+    assert trait_lines(with_base)[2] == ("       P(40 or over) = 0.41; baseline (always the training median): 33 y, "
+                                         "80 % interval 24-56 y, P(40 or over) 0.33")
 
 
 def test_archive_hits_show_numbers_only_for_estimates_that_passed_the_gate() -> None:
@@ -66,3 +73,26 @@ def test_archive_hits_show_numbers_only_for_estimates_that_passed_the_gate() -> 
     stopped = {"quality": "insufficient", "sex": {"label": "inconclusive", "p_male": 0.998},
                "age": {"label": "inconclusive", "median_years": 45.0, "interval_80": [21.0, 74.0]}}
     assert hit_traits(stopped) == ("abstained (quality insufficient)",) * 2
+
+
+def test_an_interval_at_the_models_age_limits_says_so_everywhere_it_is_printed() -> None:
+    """12 and 85 years are where the model clips its answers: an interval end there is not the voice's."""
+    from s2f_desktop.cli.commands.analyze import trait_lines
+    from s2f_desktop.core.traits import age_limit_note
+    from s2f_desktop.gui.analysis import traits_html
+    from s2f_desktop.report.model import age_finding
+
+    clip = {"age_clip_years": [12.0, 85.0]}
+    low = AgeEstimate(33.0, (12.0, 61.0), "inconclusive", {}, "age bands are not validated")
+    note = age_limit_note(low, clip)
+    assert note.startswith("The 80 % interval reaches the model's limits: its lower end, 12 years, is the lowest")
+    assert "upper end" not in note
+    assert "its upper end, 85 years" in age_limit_note(AgeEstimate(70.0, (40.0, 85.0), "inconclusive"), clip)
+    assert age_limit_note(AgeEstimate(35.0, (20.0, 60.0), "inconclusive"), clip) == ""
+    assert age_limit_note(low, {}) == ""  # runs stored before the bounds were recorded say nothing
+    extra = {**clip, "age_p_40_plus": 0.3, "age_baseline": {"interval_80_years": [24.0, 56.2], "median_years": 32.9,
+                                                             "p_40_plus": 0.3257}}
+    est = TraitEstimate(SexEstimate(0.01, "female"), low, extra=extra)
+    assert trait_lines(est)[-1] == f"       {note}"
+    assert html.escape(note) in traits_html(est)
+    assert note in age_finding(low, extra).statement

@@ -373,3 +373,23 @@ def test_entry_point_starts_and_quits(tmp_path) -> None:  # type: ignore[no-unty
     log = (tmp_path / "d" / "logs" / "s2f-desktop.log").read_text()
     assert "starting" in log
     assert (tmp_path / "cfg" / "settings.json").exists()  # the opened case went into the recent list
+
+
+def test_view_menu_reaches_every_page(qtbot, app_ctx, reporter) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QKeySequence
+
+    w = make_window(qtbot, app_ctx, reporter)
+    view = next(a.menu() for a in w.menuBar().actions() if a.text() == "&View")
+    pages = {a.shortcut().toString(QKeySequence.SequenceFormat.PortableText): a for a in view.actions()
+             if a.shortcut().toString(QKeySequence.SequenceFormat.PortableText).startswith("Ctrl+")
+             and a.shortcut().toString(QKeySequence.SequenceFormat.PortableText)[5:].isdigit()}
+    assert sorted(pages) == [f"Ctrl+{i}" for i in range(1, w.tabs.count() + 1)]
+    for i in range(w.tabs.count()):
+        w.tabs.setCurrentIndex(0 if i else 1)
+        pages[f"Ctrl+{i + 1}"].trigger()
+        assert w.tabs.currentIndex() == i
+        # The menu entry names the page it shows (tab text without its mnemonic escape).
+        assert w.tabs.tabText(i).replace("&&", "&").split()[0].lower() in \
+            pages[f"Ctrl+{i + 1}"].text().replace("&", "").lower()
+    assert (w.PAGE_COMPARISON, w.PAGE_ARCHIVE) == (w.tabs.indexOf(w.comparison), w.tabs.indexOf(w.archive))
+    assert_no_threads(w)

@@ -74,6 +74,18 @@ def test_band_limited_noise_bandwidth(cutoff, telephone, too_narrow):
     assert full.bandwidth_hz == SR / 2 and not full.telephone_band
 
 
+
+def test_digital_silence_has_no_bandwidth_and_faint_noise_keeps_its_own():
+    """Zeros have no spectrum to measure: 0 Hz and a reason saying so, not the Nyquist band of a flat
+    spectrum of zeros; the faintest real noise (16-bit dither) still measures as the full band."""
+    silent = assess(np.zeros(SR * 5, np.float32), SR, [(0, 5)])
+    assert silent.bandwidth_hz == 0.0 and not silent.telephone_band and silent.verdict == "insufficient"
+    assert any(r.startswith("no signal above 300 Hz") for r in silent.reasons)
+    assert not any("effective bandwidth" in r for r in silent.reasons)
+    dither = (np.random.default_rng(3).uniform(-1, 1, SR * 5) / 32768).astype(np.float32)
+    faint = assess(dither, SR, [(0, 5)])
+    assert faint.bandwidth_hz == SR / 2 and not any("no signal" in r for r in faint.reasons)
+
 def test_short_speech_is_insufficient_and_pooling_adds_up():
     t, tone, _ = _bursts(seconds=4.0)
     tone = tone * (t < 2.5)  # 2 s of tone, then 1.5 s of pause: each part has its own noise estimate

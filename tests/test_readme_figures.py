@@ -39,8 +39,9 @@ def _expected() -> dict[str, list[str]]:
     snr = {b["bin"]: b["sex"] for b in m["degradation"]["snr"]["bins"]}
     net = {b["bin"]: b["sex"] for b in m["degradation"]["net_speech"]["bins"]}
     clip = {b["bin"]: b["sex"] for b in m["degradation"]["clipping"]["bins"]}
+    xs = m["sex_cross_source"]
     return dict([
-        ("sex accuracy, verified labels, decided cases", [_ci(sc["abstention_rate"]), _ci(sc["accuracy_decided"])]),
+        ("sex accuracy, agreed labels, decided cases", [_ci(sc["abstention_rate"]), _ci(sc["accuracy_decided"])]),
         ("women: band abstention", [f"{_ci(f['abstention_rate'])} / {_ci(f['accuracy_decided'])}; "
                                     f"{_ci(whole['female']['abstention_rate'])}"]),
         ("men: band abstention", [f"{_ci(ml['abstention_rate'])} / {_ci(ml['accuracy_decided'])}; "
@@ -114,17 +115,22 @@ def _expected() -> dict[str, list[str]]:
         ("sex below the gate's net-speech minimum",
          [f"{_ci(net['1.5-2.5 s']['female']['accuracy_decided'])} / "
           f"{_ci(net['1.5-2.5 s']['male']['accuracy_decided'])}"]),
+        # Both directions across sources, the unfavourable one too.
+        *((f"sex, trained on {src} only", [f"{_ci(xs[run]['clean']['female']['accuracy'])} / "
+                                           f"{_ci(xs[run]['clean']['male']['accuracy'])}"])
+          for src, run in (("avspeech", "avspeech_to_librispeech"), ("LibriSpeech", "librispeech_to_avspeech"))),
     ])
 
 
-LABELS = ("sex accuracy, verified labels, decided cases", "women: band abstention", "men: band abstention",
+LABELS = ("sex accuracy, agreed labels, decided cases", "women: band abstention", "men: band abstention",
           "telephone band: women / men band abstention", "sex expected calibration error",
           "age, band of the median projected onto the external set", "age, 40+ AUC: head / probe",
           "quality verdict on the 968", "age, balanced band accuracy", "sex below the gate's SNR minimum",
           "sex below the gate's net-speech minimum", "age, recall of the median's band",
           "80 % interval coverage of face-derived ages per band", "AMR-NB coded calls",
           "fixed-network and transcoded calls", "wideband call over a poor network", "Opus voice message",
-          "low-rate VoIP call", "sex on clipped copies")
+          "low-rate VoIP call", "sex on clipped copies", "sex, trained on avspeech only",
+          "sex, trained on LibriSpeech only")
 
 
 def test_every_checked_row_has_its_figures() -> None:

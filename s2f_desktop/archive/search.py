@@ -242,8 +242,9 @@ def chance_note(compared: int, chance: ChanceRates | None, model_id: str) -> str
 
     ``chance`` holds the model's rates from its declared cross-validation LRs (None when the scorer
     has none). The expected counts are the validation's different-speaker rates times the number of
-    speakers compared: what an index that does not hold the query's speaker would still show if
-    every one of them were scored.
+    voices compared (the index's speaker rows: one per speaker found in each recording, so a person heard
+    in several recordings is compared several times): what an index that does not hold the query's speaker
+    would still show if every one of them were scored.
     """
     limit = ("A ranked hit is the highest-scoring of many comparisons: its LR was cross-validated for one "
              "comparison of two voices, not for a database search, and it is a lead for listening, never an "
@@ -260,12 +261,13 @@ def chance_note(compared: int, chance: ChanceRates | None, model_id: str) -> str
         w = chance.worst_cross_source_lr1
         spread = (f" These rates depend on the material: calibrated on one of the model's two sources and tested "
                   f"on the other ({chance.worst_cross_source_run.replace('_to_', ' -> ')}), {100 * w:.1f} % of "
-                  f"different-speaker pairs reached LR > 1 (here about {_about(compared * w)} speakers): on "
+                  f"different-speaker pairs reached LR > 1 (here about {_about(compared * w)} voices): on "
                   f"recordings unlike the validation data expect several times more chance hits.")
     return (f"chance hits: {model_id}'s cross-validation gave LR {names} to {counts} of {chance.n_different:,} "
             f"different-speaker pairs (same sex where known; {shares} %). If the query's speaker is none of the "
-            f"{compared:,} speakers compared, about {expected} of them would still reach LR {names} by chance "
-            f"alone.{spread} {limit}")
+            f"{compared:,} voices compared (one per speaker found in each recording; a person heard in several "
+            f"recordings is compared once for each), about {expected} of them would still reach LR {names} by "
+            f"chance alone.{spread} {limit}")
 
 
 def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,

@@ -24,7 +24,7 @@ import abc
 import contextlib
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Callable, Iterator, Union
 
 import numpy as np
 import soundfile as sf
@@ -389,3 +389,24 @@ def read_mixed(src: AudioSource, a: int, b: int, name: str) -> tuple[np.ndarray,
     multi = src.read(a, b, channel=None)
     note = channel_note(multi, name)
     return multi.mean(axis=1, dtype=np.float32), (note,) if note else ()
+
+
+def check_finite_samples(path: Path, codec: str, on_progress: Callable[[float], None] | None = None) -> None:
+    """Refuse a floating-point recording that holds samples which are not numbers (NaN or infinite).
+
+    Only float PCM can hold them (integer PCM and decoded codecs cannot); such a file is damaged and every
+    measure of it would be NaN, so import refuses it instead of storing evidence nothing can be measured on.
+    Other codecs return at once; float PCM is read once, block by block.
+    """
+    if "float" not in codec.lower() and not codec.lower().startswith("pcm_f"):
+        return
+    with open_audio(path) as src:
+        total, done = max(1, src.frames), 0
+        for block in src.blocks(0, None, channel=None):
+            if not np.isfinite(block).all():
+                bad = int(np.count_nonzero(~np.isfinite(block)))
+                raise MediaError(f"{path.name}: holds samples that are not numbers (NaN or infinite; {bad} in "
+                                 f"the block at {done / src.sample_rate:.1f} s): the file is damaged")
+            done += block.shape[0]
+            if on_progress is not None:
+                on_progress(done / total)

@@ -18,6 +18,7 @@ Encoding of s2f segments in the two formats (chosen so a file round-trips):
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,10 @@ def parse_textgrid(text: str, name: str = "TextGrid") -> list[LabelInterval]:
         tier = str(take(str))
         take(float)
         take(float)
-        n = int(take(float))
+        count = float(take(float))
+        if not math.isfinite(count) or count < 0:
+            raise InputError(f"{name}: tier {tier!r} gives {count} intervals; not a count")
+        n = int(count)
         overflow = _OVERFLOW.match(tier)
         speaker = (overflow.group(1) if overflow else tier).strip()
         if speaker == DEFAULT_TIER:
@@ -189,7 +193,13 @@ def read_labels(path: Path | str) -> list[LabelInterval]:
     path = Path(path)
     fmt = label_format(path)
     text = _read_text(path)
-    return parse_textgrid(text, path.name) if fmt == "textgrid" else parse_audacity(text, path.name)
+    out = parse_textgrid(text, path.name) if fmt == "textgrid" else parse_audacity(text, path.name)
+    for i, iv in enumerate(out, start=1):
+        # float() takes "nan", "inf" and 1e400 (infinite): no interval of a recording starts or ends there.
+        if not (math.isfinite(iv.start_s) and math.isfinite(iv.end_s)):
+            raise InputError(f"{path.name}, interval {i}: start and end must be finite numbers of seconds "
+                             f"(not {iv.start_s} - {iv.end_s})")
+    return out
 
 
 def render_labels(path: Path | str, intervals: Sequence[LabelInterval], duration_s: float) -> str:

@@ -102,11 +102,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("s2f: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: keep the traceback in the log, one line for the user
-        log.exception("internal error")
+    except OSError as exc:
+        # The system refused (a read-only or full disk, a missing permission): not a bug, one line naming the path.
         if os.environ.get("S2F_DEBUG"):
             raise
-        print(f"s2f: internal error: {exc.__class__.__name__}: {exc} (details in the log file)", file=sys.stderr)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"s2f: error: {neutralise(exc.strerror or str(exc) or exc.__class__.__name__)}{where}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: keep the traceback in the log, one line for the user
+        if os.environ.get("S2F_DEBUG"):
+            raise
+        # Commands that open no store have no log file: the traceback then stays out of the user's terminal.
+        logged = bool(logging.getLogger("s2f_desktop").handlers)
+        if logged:
+            log.exception("internal error")
+        print(f"s2f: internal error: {exc.__class__.__name__}: {exc} "
+              f"({'details in the log file' if logged else 'S2F_DEBUG=1 shows where'})", file=sys.stderr)
         return 70
     finally:
         for c in contexts:

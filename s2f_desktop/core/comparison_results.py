@@ -114,10 +114,15 @@ class ComparisonResults(ComparisonVerdict):
     evidence: tuple[ComparedEvidence, ...]
     model: ComparisonModelRef
     schema_version: int = COMPARISON_SCHEMA_VERSION
+    #: What the input was like that the numbers cannot show: a segment whose recording's channels carry
+    #: different signals (mixed into one, so a side may hold two voices). Stored only when there is one, so
+    #: comparisons without notes are encoded byte for byte as before.
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, verdict: ComparisonVerdict, segments: tuple[ComparedSegment, ...],
-           evidence: tuple[ComparedEvidence, ...], model: ComparisonModelRef) -> ComparisonResults:
+           evidence: tuple[ComparedEvidence, ...], model: ComparisonModelRef,
+           notes: tuple[str, ...] = ()) -> ComparisonResults:
         """The results of a case comparison: ``verdict`` with the case's segments and evidence and the model."""
         return cls(**{f.name: getattr(verdict, f.name) for f in fields(ComparisonVerdict)},
-                   segments=segments, evidence=evidence, model=model)
+                   segments=segments, evidence=evidence, model=model, notes=notes)

@@ -156,6 +156,10 @@ class RunResults:
     segments: tuple[PartResult, ...]
     pooled: Pooled
     consistency: Consistency | None
+    #: What the input was like that the numbers cannot show: a segment whose recording's channels carry
+    #: different signals (mixed into one, so it may hold two voices). Stored only when there is one, so
+    #: runs without notes are encoded as before.
+    notes: tuple[str, ...] = ()
 
     def segment(self, segment_id: str) -> PartResult | None:
         """The result of one analysed segment (None when it was not part of the run)."""

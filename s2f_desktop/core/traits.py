@@ -66,3 +66,24 @@ class TraitEstimate:
         same = self.sex.reason and self.sex.reason == self.age.reason
         both = self.sex.label == INCONCLUSIVE and self.age.label == INCONCLUSIVE
         return self.sex.reason if same and both else ""
+
+
+def age_limit_note(age: AgeEstimate, extra: dict[str, Any]) -> str:
+    """A sentence when the 80 % interval reaches the ages the model clips its answers to ("" otherwise).
+
+    The trait model never answers outside ``extra["age_clip_years"]`` (recorded with every estimate since
+    issue 13's review); an interval end at that bound is the model's limit, not something the voice showed,
+    so GUI, report and command line say so where they print the interval.
+    """
+    clip = extra.get("age_clip_years")
+    if not isinstance(clip, (list, tuple)) or len(clip) != 2:
+        return ""
+    lo, hi = age.interval_80
+    parts = []
+    if lo <= float(clip[0]):
+        parts.append(f"its lower end, {float(clip[0]):.0f} years, is the lowest age the model answers (children "
+                     f"and adolescents are essentially absent from its training data), so it sets no lower limit")
+    if hi >= float(clip[1]):
+        parts.append(f"its upper end, {float(clip[1]):.0f} years, is the highest age the model answers, so it "
+                     f"sets no upper limit")
+    return ("The 80 % interval reaches the model's limits: " + "; ".join(parts) + ".") if parts else ""

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
 
 from s2f_desktop.core.models import AnalysisRun, Segment, SegmentStatus
 from s2f_desktop.core.results import Acoustics, Consistency, Quality, QualityVerdict
-from s2f_desktop.core.timeutil import format_time
-from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
+from s2f_desktop.core.timeutil import fmt_clock
+from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate, age_limit_note
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, run_position, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
@@ -94,6 +94,9 @@ def traits_html(traits: TraitEstimate) -> str:
     elif age.bin_probabilities:
         line += "<br><small>&nbsp;&nbsp;" + ", ".join(f"{_esc(k)}: {v:.2f}" for k, v in
                                                      age.bin_probabilities.items()) + "</small>"
+    limit = age_limit_note(age, traits.extra)
+    if limit:
+        line += f"<br><small>&nbsp;&nbsp;{_esc(limit)}</small>"
     if age.reason:
         line += f"<br><small>&nbsp;&nbsp;why: {_esc(age.reason)}</small>"
     out.append(line)
@@ -155,7 +158,7 @@ def consistency_html(c: Consistency | None, segments: dict[str, Segment] | None 
     out = []
     for sid in c.flagged:
         seg = segments.get(sid)
-        where = f"{format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}" if seg else sid[:8]
+        where = f"{fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)}" if seg else sid[:8]
         if c.method == "calibrated":
             llr = c.log10_lr.get(sid)
             extra = (f" (log10 LR {llr:+.2f} against the main speaker group; groups are kept apart at "
@@ -186,6 +189,9 @@ def run_html(run: AnalysisRun, segments: dict[str, Segment] | None = None) -> st
                      + _esc(", ".join(f"{m.id}/{m.file}" for m in unshipped))
                      + " — the files this run used are not the ones this installation ships; their validation "
                        "does not apply.</p>")
+    if r.notes:
+        parts.append("<p style='color:#c62828'><b>⚠ Channels mixed:</b> " + _esc("; ".join(r.notes))
+                     + ". The estimate may describe a mixture of voices.</p>")
     parts.append(_section("Estimate (all selected segments pooled)",
                           traits_html(r.pooled.traits) + "<br>" + quality_html(r.pooled.quality)))
     parts.append(_section("Speaker consistency", consistency_html(r.consistency, segments)))
@@ -196,7 +202,7 @@ def run_html(run: AnalysisRun, segments: dict[str, Segment] | None = None) -> st
         if item is None:
             continue
         seg = segments.get(rng.segment_id)
-        where = f"{format_time(rng.start_s, 0.01)}–{format_time(rng.end_s, 0.01)}"
+        where = f"{fmt_clock(rng.start_s)}–{fmt_clock(rng.end_s)}"
         if seg is None:
             where += " (segment deleted since)"
         elif (seg.start_sample, seg.end_sample) != (rng.start_sample, rng.end_sample):
@@ -508,7 +514,7 @@ class AnalysisPanel(JobPage):
 
     def segment_text(self, seg: Segment) -> str:
         """A segment in words: recording, time range, speaker and label (never its id)."""
-        return (f"{self._ev_name(seg.evidence_id)}  {format_time(seg.start_s, 0.01)}–{format_time(seg.end_s, 0.01)}"
+        return (f"{self._ev_name(seg.evidence_id)}  {fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)}"
                 f" ({seg.duration_s:.1f} s)" + (f"  [{seg.speaker_tag}]" if seg.speaker_tag else "")
                 + (f"  “{seg.label}”" if seg.label else ""))
 
@@ -629,7 +635,7 @@ class AnalysisPanel(JobPage):
 
         def where(sid: str) -> str:
             seg = self.segments.get(sid)
-            return f"{format_time(seg.start_s, 0.1)}–{format_time(seg.end_s, 0.1)}" if seg else sid[:8]
+            return f"{fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)}" if seg else sid[:8]
 
         # The analyzer's own progress ends with "analysis done" before the service refuses to store it.
         self.progress.setValue(0)
@@ -685,7 +691,7 @@ class AnalysisPanel(JobPage):
 
         for sid, seg in self.segments.items():
             if sid[:8] in message:
-                where = f"segment {format_time(seg.start_s, 0.1)}–{format_time(seg.end_s, 0.1)}"
+                where = f"segment {fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)}"
                 message = re.sub(rf"(?:segment\s+)?{re.escape(sid[:8])}[0-9a-f-]*", where, message)
         return message
 

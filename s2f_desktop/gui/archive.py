@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import SegmentStatus
-from s2f_desktop.core.timeutil import format_time
+from s2f_desktop.core.timeutil import fmt_clock, format_time
 from s2f_desktop.core.traits import AGE_BINS
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, split_page
@@ -236,8 +236,8 @@ class ArchivePanel(JobPage):
             if seg.status is not SegmentStatus.ACCEPTED:
                 continue
             ev = evidence.get(seg.evidence_id)
-            text = (f"{ev.original_name if ev else seg.evidence_id}  {format_time(seg.start_s, 0.01)}–"
-                    f"{format_time(seg.end_s, 0.01)}" + (f"  “{seg.label}”" if seg.label else ""))
+            text = (f"{ev.original_name if ev else seg.evidence_id}  {fmt_clock(seg.start_s)}–"
+                    f"{fmt_clock(seg.end_s)}" + (f"  “{seg.label}”" if seg.label else ""))
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, seg.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

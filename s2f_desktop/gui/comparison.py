@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import CaseStatus, SegmentStatus
-from s2f_desktop.core.timeutil import format_time
+from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, run_position, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
@@ -51,6 +51,9 @@ def comparison_html(run: Any) -> str:
            f"<small>{run.created_at:%Y-%m-%d %H:%M} UTC by {_esc(run.created_by)} · device {_esc(run.device)} · "
            f"{len(run.questioned_ids)} questioned / {len(run.known_ids)} known segment(s)</small>",
            f"<p><b>Hp</b>: {_esc(r.hp)}.<br><b>Hd</b>: {_esc(r.hd)}.</p>"]
+    if r.notes:
+        out.append("<p style='color:#c62828'><b>⚠ Channels mixed:</b> " + _esc("; ".join(r.notes))
+                   + ". A side may hold a mixture of voices.</p>")
     if r.log10_lr is None:
         out.append("<p style='color:#b26a00;font-size:large'><b>No likelihood ratio: the system abstains.</b></p>"
                    f"<p>Why: {_esc(r.abstain_reason or 'not stated')}</p>")
@@ -212,13 +215,18 @@ class ComparisonPanel(JobPage):
 
     def _fill(self, combo: QComboBox, lst: QListWidget) -> None:
         lst.clear()
+        # A speaker group's segments start ticked; the unlabelled ones do not: they may be several voices, so the
+        # analyst ticks those of one voice (the command line refuses "speaker:" without a label for the same reason).
+        unlabelled = combo.currentText() == UNLABELLED
         for seg in self.by_speaker.get(combo.currentText(), []):
-            text = (f"{self._names.get(seg.evidence_id, seg.evidence_id)}  {format_time(seg.start_s, 0.01)}–"
-                    f"{format_time(seg.end_s, 0.01)} ({seg.duration_s:.1f} s)")
+            # Times first: the column is narrow, and the range is what tells segments apart.
+            text = (f"{fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)} ({seg.duration_s:.1f} s)  "
+                    f"{self._names.get(seg.evidence_id, seg.evidence_id)}")
             item = QListWidgetItem(text)
+            item.setToolTip(text)
             item.setData(Qt.ItemDataRole.UserRole, seg.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
+            item.setCheckState(Qt.CheckState.Unchecked if unlabelled else Qt.CheckState.Checked)
             lst.addItem(item)
 
     @staticmethod

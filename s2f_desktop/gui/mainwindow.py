@@ -51,7 +51,7 @@ class MainWindow(QMainWindow):
     #: Emitted after the views have refreshed from a batch of store changes.
     views_refreshed = Signal()
 
-    PAGE_CASES, PAGE_EVIDENCE, PAGE_ANALYSIS, PAGE_COMPOSITES = range(4)
+    PAGE_CASES, PAGE_EVIDENCE, PAGE_ANALYSIS, PAGE_COMPOSITES, PAGE_COMPARISON, PAGE_ARCHIVE = range(6)
     #: Short background jobs that do not take over the status bar's progress and Cancel.
     QUIET_JOBS = frozenset({"device-probe", "spectrogram", "play-load", "output-probe", "detail", "tracks",
                             "output-devices", "measure", "composite-preview"})
@@ -251,6 +251,10 @@ class MainWindow(QMainWindow):
                      "Show what will be analyzed and the stored runs")
         self._action(v, "C&omposites", lambda: self.tabs.setCurrentIndex(self.PAGE_COMPOSITES), "Ctrl+4",
                      "Show the composite faces of the selected run")
+        self._action(v, "Compariso&n", lambda: self.tabs.setCurrentIndex(self.PAGE_COMPARISON), "Ctrl+5",
+                     "Compare a questioned voice with a known voice (likelihood ratio)")
+        self._action(v, "Arc&hive", lambda: self.tabs.setCurrentIndex(self.PAGE_ARCHIVE), "Ctrl+6",
+                     "Index an archive of recordings and search it for a voice")
         v.addSeparator()
         wv = self.waveform.view
         self.act_zoom_in = self._action(v, "Zoom &in", lambda: wv.zoom(2.0), ["+", "=", "Ctrl++"], "Zoom in (wheel)")

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import Evidence, Segment
-from s2f_desktop.core.timeutil import format_time
+from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.waveform import speaker_color
 from s2f_desktop.gui.workers import JobRunner
@@ -110,7 +110,7 @@ class SpeakerGroupsDialog(QDialog):
             n.setFlags(n.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.table.setItem(r, 1, n)
             segs = sorted((self.segments[i] for i in ids if i in self.segments), key=lambda s: s.start_sample)
-            where = ", ".join(f"{format_time(s.start_s, 0.1)}–{format_time(s.end_s, 0.1)}" for s in segs[:8])
+            where = ", ".join(f"{fmt_clock(s.start_s)}–{fmt_clock(s.end_s)}" for s in segs[:8])
             w = QTableWidgetItem(where + (" …" if len(segs) > 8 else ""))
             w.setFlags(w.flags() & ~Qt.ItemFlag.ItemIsEditable)
             self.table.setItem(r, 2, w)
@@ -120,7 +120,7 @@ class SpeakerGroupsDialog(QDialog):
         if self.not_judged:
             short = sorted((self.segments[i] for i in self.not_judged if i in self.segments),
                            key=lambda s: s.start_sample)
-            where = ", ".join(f"{format_time(s.start_s, 0.1)}–{format_time(s.end_s, 0.1)}" for s in short[:6])
+            where = ", ".join(f"{fmt_clock(s.start_s)}–{fmt_clock(s.end_s)}" for s in short[:6])
             note += (f"\n{len(self.not_judged)} segment(s) have too little speech to compare and are left out of the "
                      f"groups: {where}{' …' if len(short) > 6 else ''}.")
         self.note.setText(note)

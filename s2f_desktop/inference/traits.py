@@ -155,7 +155,9 @@ class TraitHeads:
         age = AgeEstimate(round(median, 1), (round(lo, 1), round(hi, 1)), age_label,
                           {k: round(v, 4) for k, v in bins.items()}, age_reason)
         extra: dict[str, Any] = {"age_point_years": round(point, 2), "calibration_sha256": self.cal_spec.sha256,
-                                 "age_p_40_plus": round(p40, 4)}
+                                 "age_p_40_plus": round(p40, 4),
+                                 # An interval end at these bounds is the model's limit, not the voice's.
+                                 "age_clip_years": [float(lo_age), float(hi_age)]}
         if "baseline" in self.cal["age"]:
             extra["age_baseline"] = self.cal["age"]["baseline"]
         return TraitEstimate(sex, age, self.model_id, self.spec.sha256, device, extra)
@@ -193,7 +195,7 @@ def clear_cache() -> None:
 
 def gate_abstain_reason(need: dict[str, float], voiced_s: float | None, f0_median: float | None, verdict: str,
                         net_speech_s: float | None) -> str:
-    """Why both traits abstain before any head runs ("" when they do not): the quality verdict,
+    """Why both traits abstain whatever the heads output ("" when they do not): the quality verdict,
     too little net speech or too little voiced speech (``need``: the calibration's ``abstention``).
 
     One rule for the app and for the trainer, which scores its cross-validated outputs only on

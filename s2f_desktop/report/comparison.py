@@ -96,6 +96,7 @@ class ComparisonSection:
     validation_label: np.ndarray
     cross_source: str = ""  # the across-sources sentence (from metrics.json's ``cross_source``), or ""
     limits: tuple[str, ...] = LIMITS
+    notes: tuple[str, ...] = ()  # the stored input notes (channels carrying different signals, mixed)
 
 
 def _sha(path: Path) -> str:
@@ -181,7 +182,8 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
         channel=r.channel, model=f"{r.model.id} (sha256 {r.model.sha256})",
         device=run.device, created=f"{run.created_at:%Y-%m-%d %H:%M} UTC by {run.created_by}",
         bounds=f"{cal['lower']:+.2f} \u2264 log10 LR \u2264 {cal['upper']:+.2f}",
-        validation=tuple(rows), validation_llr=vllr, validation_label=vlab, cross_source=cross_source_text(metrics))
+        validation=tuple(rows), validation_llr=vllr, validation_label=vlab, cross_source=cross_source_text(metrics),
+        notes=tuple(r.notes))
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -258,6 +260,8 @@ def comparison_flowables(sec: ComparisonSection, st: Mapping[str, Any], width: f
               [p("Verbal expression", "cellb"), p(f"{sec.verbal} ({sec.scale})", "cell")]]
     if sec.abstain_reason:
         result.append([p("Why no LR", "cellb"), p(sec.abstain_reason, "cell")])
+    if sec.notes:
+        result.append([p("Channels", "cellb"), p("; ".join(sec.notes) + ".", "cell")])
     out += [p("Result", "h2"), table(result, [40 * mm, width - 40 * mm], header=False),
             p("The LR says how much more probable the measured speech is if Hp is true than if Hd is true. "
               "It is not the probability that the speakers are the same, and it is not an identification.", "note"),

@@ -42,7 +42,7 @@ from s2f_desktop.core.models import (
 )
 from s2f_desktop.core.results import Acoustics, Consistency, Quality
 from s2f_desktop.core.timeutil import fmt_clock, fmt_dt, fmt_duration
-from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate
+from s2f_desktop.core.traits import INCONCLUSIVE, AgeEstimate, SexEstimate, TraitEstimate, age_limit_note
 from s2f_desktop.report import language
 from s2f_desktop.report.comparison import ComparisonSection
 from s2f_desktop.report.modelcards import ModelCardInfo, TraitPerformance
@@ -338,12 +338,14 @@ def age_finding(age: AgeEstimate, extra: Mapping[str, Any] | None = None, gate_r
     base = extra.get("age_baseline")
     if age.label == INCONCLUSIVE and not gate_reason and "age_p_40_plus" in extra and isinstance(base, Mapping):
         b_lo, b_hi = base["interval_80_years"]
+        limit = age_limit_note(age, dict(extra))
+        limit = limit + " " if limit else ""
         text = (f"No age band is stated ({age.reason or 'band labels are not validated'}). The model's 80 % "
                 f"interval is {interval} (median {med:.0f} years); probability of 40 years or over "
                 f"{float(extra['age_p_40_plus']):.2f}. Baseline for comparison, always answering the training "
                 f"median: {float(base['median_years']):.0f} years (80 % interval {b_lo:.0f}\u2013{b_hi:.0f} years), "
-                f"probability of 40 or over {float(base['p_40_plus']):.2f}. An investigative lead about the voice, "
-                f"not a finding about a person.")
+                f"probability of 40 or over {float(base['p_40_plus']):.2f}. {limit}An investigative lead about the "
+                f"voice, not a finding about a person.")
         # An answer without a band label: the interval is the finding, not an abstention.
         return AgeFinding(True, f"{med:.0f} years", interval, NO_BAND, False, text, age.reason)
     if age.label == INCONCLUSIVE and extra.get("estimated") is False:
@@ -408,6 +410,9 @@ def _sex_short(traits: TraitEstimate) -> str:
     sex = traits.sex
     if not traits.measured:
         return "abstained (nothing measured)"
+    if traits.gate_reason:
+        # The heads' outputs behind a gate abstention are kept in the store, never printed as a finding.
+        return "abstained (quality gate)"
     p = language.fmt_probability(sex.p_male)
     return f"abstained (p male {p})" if sex.label == INCONCLUSIVE else f"p male {p} ({sex.label})"
 
@@ -452,10 +457,11 @@ def conclusions(run: AnalysisRun) -> tuple[str, ...]:
     if p.traits.gate_reason or (age.label == INCONCLUSIVE and "age_p_40_plus" not in p.traits.extra):
         out.append(f"Age: no conclusion. The model abstained ({age.reason}).")
     elif age.label == INCONCLUSIVE:
+        limit = age_limit_note(age, p.traits.extra)
         out.append(f"Age: around {age.median_years:.0f} years, 80 % interval {age.interval_80[0]:.0f}\u2013"
                    f"{age.interval_80[1]:.0f} years; no age band is stated ({age.reason}). Read the interval, not "
-                   f"the median, beside the always-the-median baseline in section 3. An investigative lead about the "
-                   f"voice, not a statement about any person.")
+                   f"the median, beside the always-the-median baseline in section 3. {limit + ' ' if limit else ''}"
+                   f"An investigative lead about the voice, not a statement about any person.")
     else:
         out.append(f"Age: around {age.median_years:.0f} years, 80 % interval {age.interval_80[0]:.0f}\u2013"
                    f"{age.interval_80[1]:.0f} years. The age band alone is not offered as a conclusion: the model's "
@@ -463,6 +469,8 @@ def conclusions(run: AnalysisRun) -> tuple[str, ...]:
     if run.results.consistency is not None and run.results.consistency.flagged:
         out.append(f"Speaker consistency: {len(run.results.consistency.flagged)} segment(s) may be a different "
                    f"speaker from the rest of the selection; the pooled estimate mixes them.")
+    if run.results.notes:
+        out.append("Channels: " + "; ".join(run.results.notes) + ".")
     out.append("Nothing in this report identifies, confirms or excludes any person.")
     return tuple(out)
 

@@ -345,8 +345,18 @@ def trait_performance(model_id: str, root: Path) -> TraitPerformance:
         sex_parts.append(f"through a simulated telephone channel, accuracy {_fmt_metric(tel)} of the more probable "
                          "sex on every clip, decided or not")
     age_parts = []
-    mae, base = _metric(metrics, "age_mae_years_clean"), _metric(metrics, "age_mae_predict_mean_years_clean")
-    if mae:
+    mae = _metric(metrics, "age_mae_years_clean")
+    # The baseline printed beside every age answer is "always the training median", so its error is the
+    # one to compare with; the mean reference age is the fallback for a metrics.json without it.
+    age_full = full.get("metrics", {}).get("age_clean", {}) if isinstance(full.get("metrics"), Mapping) else {}
+    med = _metric(age_full, "mae_predict_median_years") if isinstance(age_full, Mapping) else None
+    base = _metric(metrics, "age_mae_predict_mean_years_clean")
+    if mae and med:
+        worse = "larger than" if mae[0] > med[0] else "smaller than" if mae[0] < med[0] else "equal to"
+        age_parts.append(f"the median's mean absolute error {_fmt_metric(mae, 1)} years, {worse} that of always "
+                         f"answering the training median (the baseline printed beside the answer): "
+                         f"{_fmt_metric(med, 1)} years")
+    elif mae:
         age_parts.append(f"the median's mean absolute error {_fmt_metric(mae, 1)} years"
                          + (f" (always answering the mean reference age: {_fmt_metric(base, 1)} years)"
                             if base else ""))

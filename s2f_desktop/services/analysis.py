@@ -117,8 +117,8 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
     path = Path(path)
     if start_s is not None and start_s < 0 or end_s is not None and end_s < 0:
         raise InputError("--start and --end must be >= 0 seconds")
-    if start_s is not None and end_s is not None and end_s <= start_s:
-        raise InputError(f"empty range: --end {end_s} is not after --start {start_s}")
+    if end_s is not None and end_s <= (start_s or 0.0):
+        raise InputError(f"empty range: --end {end_s} is not after --start {start_s or 0.0}")
     with open_audio(path) as src:
         sr, frames = src.sample_rate, src.frames
         a = 0 if start_s is None else int(round(start_s * sr))
@@ -127,6 +127,8 @@ def analyze_file(path: Path | str, start_s: float | None = None, end_s: float | 
             raise InputError(f"{path.name}: --start {start_s} s is beyond the end ({frames / sr:.2f} s)")
         check_length((b - a) / sr, f"the range of {path.name} to analyse")
         x, notes = read_mixed(src, a, b, path.name)
+        if end_s is not None and int(round(end_s * sr)) > frames:
+            notes += (f"{path.name}: --end {end_s} s is past the end; analysed to the end ({frames / sr:.3f} s)",)
     notes = notes + tuple(n for n in [truncation_note(path)] if n)
     sha = file_sha256(path)
     an = _analyzer(device)
@@ -154,10 +156,13 @@ def analyze_files(paths: Sequence[Path | str], start_s: float | None = None, end
 
 
 def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task,
-                pooled: bool = True) -> tuple[list[Any], list[Any], Any]:
-    """Each segment's samples (vault copies re-hashed first). ``pooled``: the parts will be measured together,
-    so overlapping segments are refused (speaker grouping embeds each part on its own and allows them)."""
-    from s2f_desktop.audio.decode import open_audio
+                pooled: bool = True) -> tuple[list[Any], list[Any], Any, tuple[str, ...]]:
+    """Each segment's samples (vault copies re-hashed first), mixed to mono, and a note for every segment whose
+    channels carry different signals (:func:`~s2f_desktop.audio.decode.channel_note`). ``pooled``: the parts will
+    be measured together, so overlapping segments are refused (speaker grouping embeds each part on its own and
+    allows them)."""
+    from s2f_desktop.audio.decode import open_audio, read_mixed
+    from s2f_desktop.core.timeutil import fmt_clock
     from s2f_desktop.services.evidence import require_intact, vault_path
     from s2f_desktop.services.segments import require_disjoint
 
@@ -174,12 +179,16 @@ def _load_parts(ctx: AppContext, segment_ids: Sequence[str], task: Task,
     check_length(sum((g.end_sample - g.start_sample) / g.sample_rate for g in segs), "the selection")
     mod = _analyzer_module()
     parts = []
+    notes: list[str] = []
     for i, seg in enumerate(segs):
         task.progress(i / len(segs), f"reading segment {seg.id[:8]}")
         ev = evs[seg.evidence_id]
         with open_audio(vault_path(ctx, ev), frames=ev.media.frames) as src:
-            parts.append(mod.Part(seg.id, src.read(seg.start_sample, seg.end_sample, channel="mix"), src.sample_rate))
-    return parts, segs, evs
+            x, said = read_mixed(src, seg.start_sample, seg.end_sample,
+                                 f"{ev.original_name} {fmt_clock(seg.start_s)}\u2013{fmt_clock(seg.end_s)}")
+            parts.append(mod.Part(seg.id, x, src.sample_rate))
+        notes.extend(said)
+    return parts, segs, evs, tuple(notes)
 
 
 def mark_unshipped(models: Sequence[ModelRecord]) -> tuple[ModelRecord, ...]:
@@ -228,7 +237,7 @@ def analyze_selection(ctx: AppContext, case_number: str, segment_ids: Sequence[s
         case = repo.get_case(s, case_number)
     require_open(case)
     t0 = time.perf_counter()
-    parts, segs, evs = _load_parts(ctx, segment_ids, task.sub(0.0, 0.05))
+    parts, segs, evs, notes = _load_parts(ctx, segment_ids, task.sub(0.0, 0.05))
     foreign = [seg.id for seg in segs if evs[seg.evidence_id].case_id != case.id]
     if foreign:
         raise InputError(f"segment {foreign[0]} does not belong to case {case_number}")
@@ -245,7 +254,7 @@ def analyze_selection(ctx: AppContext, case_number: str, segment_ids: Sequence[s
     from s2f_desktop.services.comparison import require_single_speaker
 
     require_single_speaker(analysis.consistency, case_number)
-    results = RunResults(SCHEMA_VERSION, selection, analysis.parts, analysis.pooled, analysis.consistency)
+    results = RunResults(SCHEMA_VERSION, selection, analysis.parts, analysis.pooled, analysis.consistency, notes)
     timings = Timings(round(t1 - t0, 3), round(t2 - t1, 3), round(t3 - t2, 3))
     task.progress(0.98, "recording the run")
     pooled = results.pooled
@@ -288,7 +297,7 @@ def speaker_groups(ctx: AppContext, evidence_id: int, segment_ids: Sequence[str]
     """Group segments of one evidence item by probable speaker (largest group first), and list those with
     too little speech to judge (in no group); changes nothing."""
     task = task or null_task()
-    parts, segs, _ = _load_parts(ctx, segment_ids, task.sub(0.0, 0.2), pooled=False)
+    parts, segs, _, _ = _load_parts(ctx, segment_ids, task.sub(0.0, 0.2), pooled=False)
     other = [seg.id for seg in segs if seg.evidence_id != evidence_id]
     if other:
         raise InputError(f"segment {other[0]} is not part of evidence #{evidence_id}")

@@ -313,7 +313,11 @@ def import_hit(ctx: AppContext, case_number: str, index_dir: Path | str, sha256:
         sr = ev.media.sample_rate
         a = int(round(entry["start_s"] * sr))
         b = min(ev.media.frames, int(round(entry["end_s"] * sr)))
-        if b > a:
+        # Imported before: the hit's segment is already there (accepted or not), so it is not added again.
+        twin = next((g for g in seg_svc.list_segments(ctx, ev.id) if (g.start_sample, g.end_sample) == (a, b)), None)
+        if twin is not None:
+            seg = twin
+        elif b > a:
             seg = seg_svc.add_segment(ctx, case_number, ev.id, a, b,
                                       label=f"archive hit: speaker {entry['speaker']}",
                                       speaker_tag=f"archive-{sha256[:8]}-{entry['speaker']}")

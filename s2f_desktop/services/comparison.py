@@ -30,7 +30,7 @@ from s2f_desktop.core.comparison_results import (
 from s2f_desktop.core.errors import InputError, S2FError
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.results import Consistency
-from s2f_desktop.core.timeutil import format_time
+from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.services.cases import require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.segments import require_disjoint
@@ -60,14 +60,17 @@ def _read_range(path: Path, start_s: float | None, end_s: float | None,
 
     if (start_s is not None and start_s < 0) or (end_s is not None and end_s < 0):
         raise InputError(f"--{flag}-start and --{flag}-end must be >= 0 seconds")
-    if start_s is not None and end_s is not None and end_s <= start_s:
-        raise InputError(f"empty range: --{flag}-end {end_s} is not after --{flag}-start {start_s}")
+    if end_s is not None and end_s <= (start_s or 0.0):
+        raise InputError(f"empty range: --{flag}-end {end_s} is not after --{flag}-start {start_s or 0.0}")
     with open_audio(path) as src:
         sr, frames = src.sample_rate, src.frames
         a = 0 if start_s is None else int(round(start_s * sr))
         b = frames if end_s is None else min(frames, int(round(end_s * sr)))
         if a >= frames:
             raise InputError(f"{path.name}: --{flag}-start {start_s} s is beyond the end ({frames / sr:.2f} s)")
+        if end_s is not None and int(round(end_s * sr)) > frames and notes is not None:
+            notes.append(f"{path.name}: --{flag}-end {end_s} s is past the end; compared to the end "
+                         f"({frames / sr:.3f} s)")
         # As for analysis: a whole long file is refused before it is decoded (a 1-hour file peaked at 3.8 GB);
         # the calibration counts at most 30 s of speech per side anyway.
         check_length((b - a) / sr, f"the range of {path.name} to compare")
@@ -214,8 +217,10 @@ def compare_pairs(pairs: Iterable[tuple[str, str]], device: str = "auto", task: 
 
 
 # ------------------------------------------------------------------------------- case segments
-def _segment_parts(ctx: AppContext, case_id: int, ids: Sequence[str], task: Task) -> list[Any]:
-    from s2f_desktop.audio.decode import open_audio
+def _segment_parts(ctx: AppContext, case_id: int, ids: Sequence[str], task: Task) -> tuple[list[Any], list[str]]:
+    """Each segment's samples mixed to mono, and a note for every segment whose channels carry different
+    signals (:func:`~s2f_desktop.audio.decode.channel_note`)."""
+    from s2f_desktop.audio.decode import open_audio, read_mixed
     from s2f_desktop.services.evidence import require_intact, vault_path
 
     with ctx.store.read() as s:
@@ -223,6 +228,7 @@ def _segment_parts(ctx: AppContext, case_id: int, ids: Sequence[str], task: Task
         evs = {seg.evidence_id: repo.get_evidence(s, seg.evidence_id) for seg in segs}
     require_intact(ctx, evs.values())
     parts = []
+    notes: list[str] = []
     mod = _mod()
     for i, seg in enumerate(segs):
         ev = evs[seg.evidence_id]
@@ -230,9 +236,11 @@ def _segment_parts(ctx: AppContext, case_id: int, ids: Sequence[str], task: Task
             raise InputError(f"segment {seg.id} does not belong to this case")
         task.progress(i / max(1, len(segs)), f"reading segment {seg.id[:8]}")
         with open_audio(vault_path(ctx, ev), frames=ev.media.frames) as src:
-            parts.append(mod.SidePart(seg.id, src.read(seg.start_sample, seg.end_sample, channel="mix"),
-                                      src.sample_rate))
-    return parts
+            x, said = read_mixed(src, seg.start_sample, seg.end_sample,
+                                 f"{ev.original_name} {fmt_clock(seg.start_s)}\u2013{fmt_clock(seg.end_s)}")
+            parts.append(mod.SidePart(seg.id, x, src.sample_rate))
+        notes.extend(said)
+    return parts, notes
 
 
 def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence[str], known_ids: Sequence[str],
@@ -251,7 +259,7 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
             # Named as the analyst sees it (recording and time), not by its internal id.
             seg = repo.get_segment(s, sorted(both)[0])
             ev = repo.get_evidence(s, seg.evidence_id)
-            raise InputError(f"the segment {format_time(seg.start_s, 0.01)}-{format_time(seg.end_s, 0.01)} of "
+            raise InputError(f"the segment {fmt_clock(seg.start_s)}-{fmt_clock(seg.end_s)} of "
                              f"{ev.original_name} is on both sides; a side cannot be compared with itself")
     require_open(case)
     with ctx.store.read() as s:
@@ -260,8 +268,8 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
     # Within a side an overlap counts speech twice; across the sides it compares audio with itself.
     require_disjoint(sides, recordings, "the comparison")
     t0 = time.perf_counter()
-    qp = _segment_parts(ctx, case.id, q, task.sub(0.0, 0.05))
-    kp = _segment_parts(ctx, case.id, k, task.sub(0.05, 0.1))
+    qp, q_notes = _segment_parts(ctx, case.id, q, task.sub(0.0, 0.05))
+    kp, k_notes = _segment_parts(ctx, case.id, k, task.sub(0.05, 0.1))
     t1 = time.perf_counter()
     cmp = comparator(device)
     t2 = time.perf_counter()
@@ -276,7 +284,8 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
             evs.setdefault(ev.id, ComparedEvidence(ev.id, ev.sha256, ev.original_name))
             compared.append(ComparedSegment(sid, seg.evidence_id, seg.start_sample, seg.end_sample,
                                             "questioned" if sid in q else "known"))
-    results = ComparisonResults.of(res, tuple(compared), tuple(evs.values()), ComparisonModelRef(**cmp.model_record()))
+    results = ComparisonResults.of(res, tuple(compared), tuple(evs.values()), ComparisonModelRef(**cmp.model_record()),
+                                   tuple([f"questioned: {n}" for n in q_notes] + [f"known: {n}" for n in k_notes]))
     timings = {"read_s": round(t1 - t0, 3), "load_models_s": round(t2 - t1, 3), "comparison_s": round(t3 - t2, 3)}
     task.progress(0.98, "recording the comparison")
     with ctx.store.write() as s:
@@ -377,7 +386,7 @@ def check_selection_speakers(ctx: AppContext, case_number: str, segment_ids: Seq
     task = task or null_task()
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
-    parts = _segment_parts(ctx, case.id, list(segment_ids), task.sub(0.0, 0.2))
+    parts, _ = _segment_parts(ctx, case.id, list(segment_ids), task.sub(0.0, 0.2))
     cmp = comparator(device)
     prep = cmp.prepare(parts)
     # One channel for all: if any part is narrow-band the whole selection is compared in the telephone band.
@@ -408,6 +417,10 @@ def resolve_segment_spec(ctx: AppContext, case_number: str, spec: str) -> list[s
     spec = spec.strip()
     if spec.startswith("speaker:"):
         tag = spec[len("speaker:"):].strip()
+        if not tag:
+            # "speaker:" would select every segment nobody put in a speaker group: several voices, one side.
+            raise InputError("speaker: needs a speaker label (e.g. speaker:caller); segments without a speaker "
+                             "label are not a speaker")
         groups = segments_by_speaker(ctx, case_number)
         if tag not in groups:
             known = ", ".join(repr(t) for t in sorted(groups)) or "none"

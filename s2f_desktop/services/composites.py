@@ -311,10 +311,8 @@ def verify_composite_image(ctx: AppContext, composite: Composite, view: str = "f
 
 
 def refuse_existing(path: Path, force: bool = False) -> Path:
-    """``path`` if it may be written: an existing file is never overwritten unless ``force``.
-
-    Local check; the shared safe-path helper replaces it when merged.
-    """
+    """``path`` if it may be written: an existing file is never overwritten unless ``force`` (the last check
+    before writing; :func:`check_render_path` is the full check a caller makes first)."""
     path = Path(path)
     if path.exists() and (not force or not path.is_file()):
         raise InputError(f"{path} already exists; not overwritten (choose another name"
@@ -322,12 +320,37 @@ def refuse_existing(path: Path, force: bool = False) -> Path:
     return path
 
 
+def check_render_path(out: Path, force: bool, data_dir: Path | None, inputs: Sequence[Path] = ()) -> Path:
+    """Check where a composite rendered outside any case (``s2f analyze FILE --composite``) may go, before the
+    analysis: never one of the recordings being analysed, never inside the data directory (its database, its
+    vault), not even with ``force``; an existing file only with ``force``; its folder must be writable."""
+    from s2f_desktop.system.paths import check_output_path
+
+    out = Path(out)
+    for src in inputs:
+        try:
+            same = Path(src).resolve() == out.resolve() or (out.exists() and os.path.samefile(src, out))
+        except OSError:
+            same = False
+        if same:
+            raise InputError(f"refusing to write {out}: it is a recording being analysed; inputs are never "
+                             "overwritten, not even with --force")
+    target = check_output_path(out, force=force, protected_dirs=[data_dir] if data_dir is not None else [])
+    folder = next((p for p in (target.parent, *target.parent.parents) if p.exists()), target.parent)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {out}: the folder {folder} is not writable")
+    return target
+
+
 def _write_new(path: Path, data: bytes, force: bool) -> None:
     """Write ``data`` to ``path`` completely or not at all; never replaces a file unless ``force``."""
     path = refuse_existing(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.s2f-tmp")
-    tmp.write_bytes(data)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.s2f-tmp")
+        tmp.write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"cannot write {path} ({exc.strerror or exc.__class__.__name__})") from exc
     try:
         if force:
             tmp.replace(path)
@@ -341,6 +364,8 @@ def _write_new(path: Path, data: bytes, force: bool) -> None:
                     f.write(data)
     except FileExistsError:
         raise InputError(f"{path} already exists; not overwritten") from None
+    except OSError as exc:
+        raise InputError(f"cannot write {path} ({exc.strerror or exc.__class__.__name__})") from exc
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -11,6 +11,7 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
+from s2f_desktop.audio.decode import check_finite_samples
 from s2f_desktop.audio.probe import probe
 from s2f_desktop.core.errors import InputError, IntegrityError, MediaError, NotFoundError
 from s2f_desktop.core.models import AuditEvent, ChainCheck, Evidence, EvidenceCheck, VerifyReport, VerifyStatus
@@ -85,6 +86,7 @@ def import_file(ctx: AppContext, case_number: str, path: Path, task: Task | None
     fault_point("import.hashed")
     task.progress(0.45, f"probing {path.name}")
     media = probe(path)
+    check_finite_samples(path, media.codec, lambda f: task.progress(0.45 + 0.1 * f, f"checking {path.name}"))
     task.progress(0.55, f"copying {path.name} into the vault")
     staged = stage_copy(ctx.store.layout.vault, path, sha)
     try:
@@ -409,7 +411,9 @@ def check_receipt(ctx: AppContext, case_number: str, receipt_file: Path) -> list
     if custody.content_hash(data) != claimed:
         problems.append("the receipt itself was edited (its sha256 does not match its content)")
     if data.get("case_number") != case_number:
+        # Another case's chain says nothing about this one: comparing them would only invent a rewrite.
         problems.append(f"the receipt is for case {data.get('case_number')!r}, not {case_number}")
+        return problems
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
         events = list_events(s, case.id)
@@ -443,18 +447,23 @@ def repair_orphans(ctx: AppContext, action: str, case_number: str | None = None)
     lines: list[str] = []
     done: list[dict[str, Any]] = []
     vault = ctx.store.layout.vault
-    if action == "quarantine":
-        qdir = ctx.store.layout.root / "quarantine"
+    qdir = ctx.store.layout.root / "quarantine"
+
+    def quarantine(src: Path) -> Path:
         qdir.mkdir(exist_ok=True)
+        dst = qdir / src.name
+        n = 2
+        while dst.exists():
+            dst = qdir / f"{src.stem}-{n}{src.suffix}"
+            n += 1
+        os.replace(src, dst)
+        return dst
+
+    if action == "quarantine":
         for rel in orphans:
             src = vault / rel
             sha, size = sha256_file(src)
-            dst = qdir / src.name
-            n = 2
-            while dst.exists():
-                dst = qdir / f"{src.stem}-{n}{src.suffix}"
-                n += 1
-            os.replace(src, dst)
+            dst = quarantine(src)
             done.append({"vault_relpath": rel, "sha256": sha, "size_bytes": size, "moved_to": str(dst)})
             lines.append(f"quarantined {rel} -> {dst}")
         with ctx.store.write() as s:
@@ -467,8 +476,16 @@ def repair_orphans(ctx: AppContext, action: str, case_number: str | None = None)
     for rel in orphans:
         res = import_file(ctx, case_number, vault / rel)
         assert res.evidence is not None
-        done.append({"vault_relpath": rel, "sha256": res.evidence.sha256, "evidence_id": res.evidence.id})
-        lines.append(f"adopted {rel} as evidence #{res.evidence.id} of case {case_number}")
+        entry: dict[str, Any] = {"vault_relpath": rel, "sha256": res.evidence.sha256, "evidence_id": res.evidence.id}
+        what = (f"is already evidence #{res.evidence.id}" if res.already_present
+                else f"adopted as evidence #{res.evidence.id}")
+        if res.evidence.vault_relpath != rel:
+            # The import placed its own hash-named copy in the vault; the stray file (same bytes) is moved out of
+            # the vault, not deleted, so `verify` no longer reports it and nothing is lost.
+            entry["moved_to"] = str(quarantine(vault / rel))
+            what += f"; the stray copy was moved to {entry['moved_to']}"
+        done.append(entry)
+        lines.append(f"{rel} {what} of case {case_number}")
     with ctx.store.write() as s:
         append_event(s, case_id=case.id, actor=ctx.actor, action="store.repair", object_type="vault",
                      object_ids=[d["sha256"] for d in done], details={"action": "adopt", "files": done,

@@ -23,7 +23,7 @@ from s2f_desktop.core.errors import InputError, NotFoundError
 from s2f_desktop.core.models import Case, Evidence, Segment, SegmentSource, SegmentStatus
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.text import check_text
-from s2f_desktop.core.timeutil import format_time
+from s2f_desktop.core.timeutil import fmt_clock, format_time
 from s2f_desktop.services.cases import case_evidence, require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import require_intact, safe_output, vault_path
@@ -122,11 +122,22 @@ def get_segment(ctx: AppContext, segment_id: str) -> Segment:
 
 def add_segment(ctx: AppContext, case_number: str, evidence_id: int, start_sample: int, end_sample: int,
                 label: str = "", speaker_tag: str = "") -> Segment:
-    """Add a manual (accepted) segment ``[start_sample, end_sample)`` to an evidence item of the case."""
+    """Add a manual (accepted) segment ``[start_sample, end_sample)`` to an evidence item of the case.
+
+    A range that an accepted or suggested segment of the recording already has is refused: a twin adds nothing
+    but a selection that counts the same speech twice (which analysis and comparison then refuse).
+    """
     start, end = int(start_sample), int(end_sample)
     with ctx.store.write() as s:
         case, ev = case_evidence(s, case_number, evidence_id, writable=True)
         _check_range(ev, start, end)
+        twin = next((g for g in repo.list_segments(s, ev.id, [SegmentStatus.ACCEPTED, SegmentStatus.SUGGESTED])
+                     if (g.start_sample, g.end_sample) == (start, end)), None)
+        if twin is not None:
+            hint = "; accept that suggestion instead" if twin.status is SegmentStatus.SUGGESTED else ""
+            raise InputError(f"{ev.original_name} already has the segment {fmt_clock(twin.start_s)}-"
+                             f"{fmt_clock(twin.end_s)} ({twin.status.value}, id {twin.id[:8]}); not added "
+                             f"twice{hint}")
         seg = repo.add_segment(s, ev.id, start, end, ev.media.sample_rate, source=SegmentSource.MANUAL,
                                label=check_text("label", label), speaker_tag=check_text("speaker_tag", speaker_tag))
         append_event(s, case_id=case.id, actor=ctx.actor, action="segment.add", object_type="segment",

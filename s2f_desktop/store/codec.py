@@ -187,7 +187,8 @@ def encode_results(r: RunResults) -> JSON:
     """A run's results as stored (schema :data:`SCHEMA_VERSION`)."""
     return {"schema_version": r.schema_version, "selection": [encode_range(x) for x in r.selection],
             "segments": [encode_part(p) for p in r.segments], "pooled": encode_pooled(r.pooled),
-            "consistency": None if r.consistency is None else encode_consistency(r.consistency)}
+            "consistency": None if r.consistency is None else encode_consistency(r.consistency),
+            **({"notes": list(r.notes)} if r.notes else {})}
 
 
 def decode_results(d: JSON) -> RunResults:
@@ -201,7 +202,8 @@ def decode_results(d: JSON) -> RunResults:
                              f"{SCHEMA_VERSION}; open the store with this release to migrate it")
     return RunResults(SCHEMA_VERSION, tuple(decode_range(x) for x in d["selection"]),
                       tuple(decode_part(p) for p in d["segments"]), decode_pooled(d["pooled"]),
-                      None if d["consistency"] is None else decode_consistency(d["consistency"]))
+                      None if d["consistency"] is None else decode_consistency(d["consistency"]),
+                      tuple(str(n) for n in d.get("notes", ())))
 
 
 def encode_models(models: tuple[ModelRecord, ...]) -> list[dict[str, Any]]:
@@ -301,6 +303,8 @@ def encode_comparison_results(r: ComparisonResults) -> JSON:
                                       "side": g.side} for g in r.segments}
     out["evidence"] = {str(e.evidence_id): {"sha256": e.sha256, "name": e.name} for e in r.evidence}
     out["model"] = {"id": r.model.id, "sha256": r.model.sha256}
+    if r.notes:
+        out["notes"] = list(r.notes)
     return out
 
 
@@ -323,7 +327,8 @@ def decode_comparison_results(d: JSON) -> ComparisonResults:
                            for sid, g in d["segments"].items()),
             evidence=tuple(ComparedEvidence(int(eid), str(e["sha256"]), str(e["name"]))
                            for eid, e in d["evidence"].items()),
-            model=ComparisonModelRef(str(d["model"]["id"]), str(d["model"]["sha256"])))
+            model=ComparisonModelRef(str(d["model"]["id"]), str(d["model"]["sha256"])),
+            notes=tuple(str(n) for n in d.get("notes", ())))
 
 
 @contextmanager

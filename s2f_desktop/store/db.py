@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from s2f_desktop.core.errors import InputError, IntegrityError, S2FError
 from s2f_desktop.system.env import DataLayout
-from s2f_desktop.system.paths import sweep_leftovers
+from s2f_desktop.system.paths import JOURNAL_DIR, sweep_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +262,7 @@ def open_store(data_dir: Path, migrate: bool = True) -> Store:
     layout = DataLayout(Path(data_dir).expanduser())
     if _is_read_only(layout):
         return _open_read_only(layout)
+    _refuse_foreign_folder(layout)
     try:
         layout.ensure()
     except OSError as exc:
@@ -280,6 +281,32 @@ def open_store(data_dir: Path, migrate: bool = True) -> Store:
     for line in store.recovered:
         log.warning("start-up check: %s", line)
     return store
+
+
+#: What a data directory holds besides its database (DataLayout's folders, the repair quarantine, the temp-file
+#: journal); anything else in a folder without a database means it is somebody else's folder.
+_STORE_ENTRIES = {"vault", "composites", "reports", "cache", "logs", "quarantine", JOURNAL_DIR}
+
+
+def _refuse_foreign_folder(layout: DataLayout) -> None:
+    """Refuse to make a store in a folder that is not one: a folder of the user's own files (a typo'd or wrong
+    ``--data-dir`` would otherwise fill it with a database, a vault and logs), or a folder inside another data
+    directory (its vault would then list the new store's files as orphan evidence). Nothing is created."""
+    root = layout.root
+    for parent in root.resolve().parents:
+        if (parent / "cases.sqlite3").is_file():
+            raise InputError(f"{root} is inside the data directory {parent}; give a folder outside it")
+    if layout.database.exists() or not root.is_dir():
+        return
+    try:
+        foreign = sorted(p.name for p in root.iterdir()
+                         if p.name not in _STORE_ENTRIES and not p.name.startswith("cases.sqlite3"))
+    except OSError:
+        return  # unreadable: ensure() below reports it
+    if foreign:
+        raise InputError(f"{root} is not an s2f-desktop data directory: it holds other files ({foreign[0]}"
+                         f"{' and more' if len(foreign) > 1 else ''}) and no case database; give a new or empty "
+                         "folder (nothing was created)")
 
 
 def _is_read_only(layout: DataLayout) -> bool:

@@ -29,11 +29,11 @@ def metrics_table(metrics: dict[str, Any]) -> str:
             cells.append(_ci(e, pct, digits) if e else "n/a")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
 
-    row("sex accuracy, verified labels (threshold 0.5, no abstention)", "sex", "accuracy")
-    row("sex accuracy, verified labels, decided cases (outside the uncertain band)", "sex", "accuracy_decided")
-    row("sex abstention rate (uncertain band), verified labels", "sex", "abstention_rate")
-    row("sex accuracy, avspeech verified face labels", "sex", "accuracy_avspeech")
-    row("sex accuracy, avspeech verified face labels, decided cases", "sex", "accuracy_decided_avspeech")
+    row("sex accuracy, agreed labels (threshold 0.5, no abstention)", "sex", "accuracy")
+    row("sex accuracy, agreed labels, decided cases (outside the uncertain band)", "sex", "accuracy_decided")
+    row("sex abstention rate (uncertain band), agreed labels", "sex", "abstention_rate")
+    row("sex accuracy, avspeech agreed face labels", "sex", "accuracy_avspeech")
+    row("sex accuracy, avspeech agreed face labels, decided cases", "sex", "accuracy_decided_avspeech")
     row("sex accuracy, LibriSpeech (self-reported labels)", "sex", "accuracy_librispeech")
     row("sex accuracy, LibriSpeech, decided cases", "sex", "accuracy_decided_librispeech")
     row("sex accuracy, all usable teacher labels (no abstention)", "sex_teacher_usable", "accuracy")
@@ -42,7 +42,7 @@ def metrics_table(metrics: dict[str, Any]) -> str:
     row("sex accuracy, ALL labels, decided cases", "sex_all_labels", "accuracy_decided")
     row("sex accuracy, held-out speakers of a training corpus: LibriSpeech test-other (10 speakers, not "
         "trained on; same corpus as the LibriSpeech training speakers)", "sex_external", "accuracy")
-    row("sex expected calibration error (10 bins), verified labels", "sex", "ece", pct=False, digits=3)
+    row("sex expected calibration error (10 bins), agreed labels", "sex", "ece", pct=False, digits=3)
     row("sex expected calibration error (10 bins), usable teacher labels", "sex_teacher_usable", "ece", pct=False,
         digits=3)
     row("sex expected calibration error (10 bins), all labels", "sex_all_labels", "ece", pct=False, digits=3)
@@ -75,14 +75,15 @@ def _disagreements(metrics: dict[str, Any]) -> str:
             "with the voice (face female but F0 < 145 Hz, or face male but F0 > 175 Hz).")
     r = metrics.get("reviewer")
     if r:
-        text += (f" The AI rating of the frames contradicts the teacher on {r['disputed']} usable labels (and is "
-                 f"unsure on {r['reviewer_unsure']}); there the out-of-fold voice sides with the AI rating "
+        text += (f" The AI rating of the frames contradicts the teacher on {r['disputed']} usable labels of clips "
+                 f"with features (and is unsure on {r['reviewer_unsure']} more; the data section counts every usable "
+                 f"label, with features or without); there the out-of-fold voice sides with the AI rating "
                  f"{r['voice_sides_with_reviewer']} times and with the teacher {r['voice_sides_with_teacher']} "
                  "times. Neither rater heard the voice, so this suggests that many of those teacher labels are "
                  "wrong; the AI rating's own error rate is unmeasured.")
     v = metrics.get("sex_disagreements_avspeech_verified")
     if v:
-        text += (f" On the {v['scored']} verified avspeech labels the voice still disagrees in {v['disagreements']} "
+        text += (f" On the {v['scored']} agreed avspeech labels the voice still disagrees in {v['disagreements']} "
                  f"clips ({v['f0_sides_with_voice']} with an F0 siding with the voice): both raters agree on the "
                  "face, so these are voice-model errors or clips whose audible speaker is not the person in "
                  "the frame (an interviewer, a voice-over), which no rating of the face can detect.")
@@ -113,12 +114,14 @@ def _review_md(data: dict[str, Any], metrics: dict[str, Any]) -> str:
         "model run in one of the project's development sessions). "
         "Earlier versions of this card described its source wrongly. The model, its version "
         "and its prompts were not recorded, so the rating cannot be re-run or audited beyond the stored labels, "
-        "and its own error rate is unmeasured. It saw each frame in contact sheets (`s2f-train review-sheets` "
-        f"re-creates them) in a seeded random order, without clip ids, teacher outputs or voice results. All "
+        "and its own error rate is unmeasured. The procedure stored with the labels says it saw each frame in "
+        "contact sheets (`s2f-train review-sheets` re-creates them) in a seeded random order, without clip ids, "
+        "teacher outputs or voice results; with nothing else recorded, that statement cannot be checked. All "
         f"{r['reviewed']} frames have an apparent sex and apparent age bin. It is kept as a second, "
-        "methodically different automatic rater for one purpose: a sex label is **verified** when the face "
+        "methodically different automatic rater for one purpose: a sex label is **agreed** (`verified` in the "
+        "keys of metrics.json and calibration.json: no person verified anything) when the face "
         "teacher's label is usable and the AI rating gives the same sex, which sets aside clips where two "
-        "automatic raters of the same picture disagree. Verified labels (and LibriSpeech's self-reported sex) "
+        "automatic raters of the same picture disagree. Agreed labels (and LibriSpeech's self-reported sex) "
         "train and score the sex head; it earns its place because the sex decisions are scored on labels two "
         "different automatic raters of the same frame agree on (they share that frame's errors, e.g. an "
         "off-screen speaker), and LibriSpeech's self-reported labels (untouched by either) are "
@@ -127,7 +130,7 @@ def _review_md(data: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"{s['usable']['disagree']}, unsure {s['usable']['reviewer_unsure']}; unusable teacher labels: agrees "
         f"{s['unusable']['agree']}, disagrees {s['unusable']['disagree']}, unsure "
         f"{s['unusable']['reviewer_unsure']}\n"
-        f"* sex labels verified: {data.get('sex_labels_verified')} (avspeech and LibriSpeech)\n"
+        f"* sex labels agreed: {data.get('sex_labels_verified')} (avspeech and LibriSpeech)\n"
         f"* age bin, teacher vs AI rating on the same {a['n']} faces: agreement {100 * a['agreement']:.1f} %; "
         f"the AI rating puts {100 * (1 - a['reviewer_majority_share']):.0f} % of faces outside its most "
         f"frequent bin.{voice}\n\n{table}")
@@ -178,7 +181,7 @@ with the same face conditions and an age spread across views of at most {r['max_
 * faces found (largest count over views): {t['faces_found']}; all views agree on sex in {t['agreement_all_views']} clips
 * TTA-averaged teacher confidence: {_summary(t['confidence'])}
 
-Unusable labels train nothing; metrics are reported on verified labels (below) and, separately, on all
+Unusable labels train nothing; metrics are reported on agreed labels (below) and, separately, on all
 usable teacher labels and on all labels."""
 
 
@@ -194,11 +197,11 @@ def _strict(metrics: dict[str, Any]) -> str:
     out = []
     for key, what in (("band_rule_all_usable_labels", "on all usable teacher labels (the first rule)"),
                       ("band_rule_librispeech_only", "on LibriSpeech labels only (the second rule)"),
-                      ("band_rule_symmetric", "as the narrowest symmetric band on verified labels (the previous "
+                      ("band_rule_symmetric", "as the narrowest symmetric band on agreed labels (the previous "
                                               "version's rule)")):
         st = e.get(key)
         if st:
-            line = (f"Band chosen {what}, scored on verified labels: decided-case accuracy "
+            line = (f"Band chosen {what}, scored on agreed labels: decided-case accuracy "
                     f"{_ci(st['accuracy_decided'])}, abstention {_ci(st['abstention_rate'])} (clean).")
             for sx, e2 in st.get("per_sex", {}).items():
                 line += (f" {sx.capitalize()}: abstention {_ci(e2['abstention_rate'])}, decided accuracy "
@@ -225,7 +228,7 @@ def _external(metrics: dict[str, Any]) -> str:
 def _gate_scope_md(metrics: dict[str, Any]) -> str:
     """Which clips the figures are of: those the app's gate lets through, and how many it stops."""
     parts = []
-    for key, what in (("sex_clean", "verified sex labels, clean"), ("sex_telephone", "verified sex labels, telephone"),
+    for key, what in (("sex_clean", "agreed sex labels, clean"), ("sex_telephone", "agreed sex labels, telephone"),
                       ("sex_external_clean", "LibriSpeech test-other, clean")):
         g = metrics.get(key, {}).get("gate")
         if g:
@@ -239,7 +242,8 @@ def _gate_scope_md(metrics: dict[str, Any]) -> str:
             "and the AI-rating comparison describe the labels and count every clip with features). The gate "
             f"({rule}; the shipped rule, "
             "`inference/traits.py` `gate_abstain_reason`, on each clip's own analysis-path values) makes both traits "
-            "abstain before any head runs; it stopped " + "; ".join(parts) + " (clips without any features "
+            "abstain whatever the heads output (their outputs are stored for the record, never given as an "
+            "answer); it stopped " + "; ".join(parts) + " (clips without any features "
             "included). Those clips were trained on when they had features but are not scored; the per-sex table "
             "also gives the whole abstention (gate and band together).")
 
@@ -269,14 +273,14 @@ def _per_sex_md(metrics: dict[str, Any]) -> str:
 
 
 def _decided_errors_md(metrics: dict[str, Any]) -> str:
-    """What the decided errors on verified labels (clean) are: their sources, stated P(male) and F0
-    against the F0 range of each sex's verified voices."""
+    """What the decided errors on agreed labels (clean) are: their sources, stated P(male) and F0
+    against the F0 range of each sex's agreed-label voices."""
     errors = metrics.get("sex_clean", {}).get("decided_errors")
     f0 = metrics.get("sex_median_f0_hz_verified_clean", {})
     if errors is None or not f0.get("female") or not f0.get("male"):
         return ""
     if not errors:
-        return "No decided case on verified labels (clean) contradicted its label."
+        return "No decided case on agreed labels (clean) contradicted its label."
     parts = []
     other_side = 0
     for sx, said, bound in (("female", "male", "p10"), ("male", "female", "p90")):
@@ -293,11 +297,11 @@ def _decided_errors_md(metrics: dict[str, Any]) -> str:
         other_side += outside
         parts.append(f"{len(e)} {sx} label{'s' if len(e) > 1 else ''} ({src}) said to be {said} with P(male) "
                      f"{min(ps):.3f}-{max(ps):.3f}, median F0 {min(hz):.0f}-{max(hz):.0f} Hz, {outside} of them "
-                     f"{'below' if sx == 'female' else 'above'} the {bound[1:]}th percentile of verified "
+                     f"{'below' if sx == 'female' else 'above'} the {bound[1:]}th percentile of agreed-label "
                      f"{sx} voices ({edge:.0f} Hz)" if hz else f"{len(e)} {sx} labels said to be {said}")
     n_ls = sum(x["source"] == "librispeech" for x in errors)
-    text = ("**What the decided errors are** (clean, verified labels, the table's first rows; clip ids in "
-            "metrics.json, `sex_clean.decided_errors`): " + "; ".join(parts) + ". Verified voices' median F0: "
+    text = ("**What the decided errors are** (clean, agreed labels, the table's first rows; clip ids in "
+            "metrics.json, `sex_clean.decided_errors`): " + "; ".join(parts) + ". Agreed-label voices' median F0: "
             f"women {f0['female']['p10']:.0f}-{f0['female']['p90']:.0f} Hz, men {f0['male']['p10']:.0f}-"
             f"{f0['male']['p90']:.0f} Hz (10th-90th percentiles). ")
     text += (f"{n_ls} of the {len(errors)} came from LibriSpeech's self-reported labels. " if n_ls else
@@ -500,7 +504,7 @@ def _cleaning_md(calib: dict[str, Any], metrics: dict[str, Any]) -> str:
     return (f"\n  **Label cleaning** (issue 13): before each fit, a grouped {c['inner_folds']}-fold inner "
             f"cross-validation (L2 = {c['l2']}) on the training rows sets aside, *for fitting only*, each label it "
             f"contradicts with a probability above {c['threshold']} (\"confident learning\" in its simplest form, "
-            f"Northcutt et al. 2021): {c['count']} of the verified labels for the shipped fit "
+            f"Northcutt et al. 2021): {c['count']} of the agreed labels for the shipped fit "
             f"({c['by_source_and_label']}; clip ids in metrics.json), "
             f"{min(per_fold, default=0)}-{max(per_fold, default=0)} per cross-validation fold. "
             "The labels set aside still fit the Platt scaling, choose the uncertain band and score the model, so "
@@ -581,7 +585,7 @@ def _degradation_md(metrics: dict[str, Any]) -> str:
            "samples), with that one check lifted so the heads can be scored below its minimum; every other "
            "check still applies. A copy is scored only when its clean clip passes the whole gate, and a cut only "
            "when it shortened the clip; the clean clips are included at their own values, so a clip can appear "
-           "in a bin more than once (rows) and the distinct clips are counted beside them. Verified sex labels "
+           "in a bin more than once (rows) and the distinct clips are counted beside them. Agreed sex labels "
            "(LibriSpeech self-reported; avspeech: the face teacher and the AI rating of the frame agree, two "
            "automatic raters, no person); usable face-derived ages."]
     for study, e in deg.items():
@@ -685,7 +689,7 @@ research use) | sex and age | derived from the speaker's face frame by a face-at
 self-reported reader sex (SPEAKERS.TXT) | {data.get('librispeech_speakers')} speakers |
 
 Sex labels: usable teacher labels and LibriSpeech {data.get('sex_labels_usable')}; all given
-{data.get('sex_labels_all')}; **trained on (verified)** {data.get('sex_labels_verified')}. The classes are
+{data.get('sex_labels_all')}; **trained on (agreed)** {data.get('sex_labels_verified')}. The classes are
 not balanced in number; the sex head gives women and men equal total weight
 (class-balanced sample weights{'' if calib['sex'].get('class_balanced') else ' - not used in this build'}).
 Face-derived ages (usable): {age}.
@@ -709,15 +713,17 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
 ({calib.get('vad', 'threshold 0.5, min speech 0.25 s, min silence 0.3 s')}),
   the quality gate, torchaudio's resampler to 16 kHz, the speech regions joined with 50 ms gaps, then
   the embedding and Praat on that speech. `tests/test_training_equals_inference.py` asserts that the
-  trainer's and `s2f analyze`'s features of one clip are identical. (Until this version the trainer
-  resampled whole clips with scipy and skipped speech detection.)
+  heads receive bit-identical inputs for one clip from the trainer and from `s2f analyze`'s service.
+  This holds for one part (a file, a range or a single segment); a case selection of several segments
+  pools them (duration-weighted mean embedding), which training, one clip at a time, never does. (Until
+  this version the trainer resampled whole clips with scipy and skipped speech detection.)
 * Features: resemblyzer's GE2E speaker embedding (256-d; sha256-checked weights from the
   resemblyzer 0.1.4 wheel) and Praat measures {', '.join(calib['acoustic_features'])}
   (two-pass pitch tracking; formants over voiced frames; pitch, formants, formant dispersion
   (the vocal-tract-length cue) and perturbation measures log-transformed), standardised;
   unmeasurable values take the training mean.
 * Sex: L2-regularised logistic regression (L2 = {calib['sex'].get('l2')}, chosen by 3-fold grouped inner
-  cross-validation from a fixed grid) trained on verified labels only, with class-balanced sample
+  cross-validation from a fixed grid) trained on agreed labels only, with class-balanced sample
   weights; Platt scaling (a = {calib['sex']['platt_a']:.4f}, b = {calib['sex']['platt_b']:.4f}) fitted on
   out-of-fold logits.{_cleaning_md(calib, metrics)}
 * Age: {_age_method_md(calib)}; the age distribution is the prediction plus the 101 weighted
@@ -737,11 +743,11 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
     corpora's sex ratio. Women still abstain more often than men (see the per-sex table): the
     cause is not class balance.
   - sex, a per-side band (each decision side's error <= 1 %) instead of the symmetric band: the
-    "female" side could not reach 1 % error above P(male) = 0.005 (verified "male" avspeech clips
+    "female" side could not reach 1 % error above P(male) = 0.005 (agreed "male" avspeech clips
     with a low P(male): label noise or an off-screen speaker), so women abstained 61.6 %
     [56.5, 66.5] (men 6.2 %). Not adopted.
   - sex, second round (issue 13, women abstaining 14.4 % against men's 9.5 %; clean women / clean men /
-    telephone women / telephone men abstention, cross-fitted symmetric band, verified labels; the
+    telephone women / telephone men abstention, cross-fitted symmetric band, agreed labels; the
     decided-case accuracy stayed between 98.4 % and 99.4 % in every variant): no label cleaning 14.4 /
     9.5 / 13.7 / 11.9 %; a wider L2 grid (1-3000: inner CV still chose 30) unchanged; fixed L2 = 10 19.3
     / 13.2 / 23.1 / 19.5 %, L2 = 3 25.5 / 20.5 / 35.4 / 30.2 %; the Praat measures up-weighted 2x / 4x /
@@ -761,7 +767,8 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
     98.5-99.3 % throughout: the gain holds beyond the fold noise. The 10 LibriSpeech test-other speakers
     (not trained on) expose the cost: male speaker 1688 (median F0 189 Hz clean, 234 Hz telephone) is
     now said to be "female" in most of his clips, where the model mostly abstained before (decided
-    accuracy on the test-other men 84.1 %, before 97.4 %; see the per-sex table): a man with a high
+    accuracy on the test-other men 84.1 % at that round, before 97.4 %; the shipped model's figure is
+    in the per-sex table): a man with a high
     voice can be called female, which the report's caveats say.
   - sex, third round (women's decided accuracy 98.92 %, just under the 99 % target): the narrowest
     symmetric band whose decided-case error is <= 1 % for women *and* for men separately (script
@@ -803,13 +810,23 @@ celebrities; it outputs binary gender as seen in a face, which may differ from a
     GE2E + eGeMAPS instead of the Praat measures 15.1 / 11.9 %; GE2E + the eGeMAPS F0 parameters
     12.0 / 8.3 % on the trainer's folds, but -0.5 / -0.2, +1.2 / +2.4 and +0.5 / -0.8 points under
     three other fold draws, and no different from GE2E + Praat's three F0 measures (-0.9 [-2.2, +0.2]
-    points for women): noise, not adopted. Age, clean (band exact / balanced / MAE / 40+ AUC):
-    shipped head 41.3 % / 32.6 % / 12.79 / 0.657; + eGeMAPS 40.6 % / 33.5 % / 13.88 / 0.664 (MAE
-    +1.09 years, CI excluding 0); eGeMAPS alone 30.8 % / 30.5 % / 13.86 / 0.623; all features
-    41.3 % / 34.6 % / 13.71 / 0.664. On telephone input eGeMAPS raised band exact (33.2 to 39.3 %)
-    only by pulling older speakers toward 20-39 (40+ AUC 0.609 to 0.580). Not adopted. The fold
-    draw alone moves the abstention of one model by 2-7 points, so only differences that hold
-    across fold draws are trusted here.
+    points for women): noise, not adopted. Age, clean (band exact / balanced / MAE / 40+ AUC), with
+    the shipped stretched probe (`egemaps_eval --probe`; the standardised functionals appended to
+    the unit-norm embedding at weights 0.02 / 0.05 / 0.1, the same folds and ridge penalty; median and
+    interval as the trainer computes them with the 10th/90th residual percentiles): the probe alone
+    44.6 % / 39.3 % / 13.04 / 0.676; with eGeMAPS band exact 42.7 / 38.8 / 38.3 % (paired differences
+    -1.9 [-4.2, +0.2], -5.8 [-8.8, -2.8], -6.2 [-9.7, -2.6] points), MAE worse by 0.69 [0.51, 0.87],
+    1.72 [1.35, 2.13] and 1.91 [1.45, 2.38] years, 40+ AUC 0.680-0.684 (differences +0.004 to
+    +0.008, intervals including 0). On telephone input the same arms raised band exact by 4.1-7.6 points and
+    lowered MAE by 1.1-1.2 years, without raising the 40+ AUC (0.619 alone, 0.591-0.615 with): the
+    age head is fitted and chosen on clean speech, where eGeMAPS is worse, so it is not adopted.
+    Earlier, with the age head of that round (a band-balanced ridge, since replaced by the stretched
+    probe): that head 41.3 % / 32.6 % / 12.79 / 0.657; + eGeMAPS 40.6 % /
+    33.5 % / 13.88 / 0.664 (MAE +1.09 years, CI excluding 0); eGeMAPS alone 30.8 % / 30.5 % /
+    13.86 / 0.623; all features 41.3 % / 34.6 % / 13.71 / 0.664. On telephone input eGeMAPS
+    raised band exact (33.2 to 39.3 %) only by pulling older speakers toward 20-39 (40+ AUC 0.609
+    to 0.580). Not adopted. The fold draw alone moves the abstention of one model by 2-7 points, so
+    only differences that hold across fold draws are trusted here.
   - a stronger embedding shipped inside a package (issue 13): of 46 PyPI packages checked
     (speechbrain, pyannote.audio, nemo, sherpa-onnx, wespeaker and 3D-Speaker wrappers, openl3,
     panns, VGGish/YAMNet ports, CLAP, encodec, whisper and two dozen smaller speaker packages) the
@@ -973,7 +990,7 @@ over videos/speakers); "mean stated P(male)" shows any drift of one sex toward t
 
 {_degradation_md(metrics)}
 
-## Calibration (reliability, cross-fitted, verified labels)
+## Calibration (reliability, cross-fitted, agreed labels)
 
 Platt scaling is cross-fitted (each fold calibrated on the other folds), so this table is
 out-of-sample. Rows: bins of stated P(male); observed male is the fraction of those clips whose
@@ -1010,7 +1027,7 @@ label is male.
   saw no face, several faces, or was unsure were left out of training (see the rule above), which
   biases the training set toward clear frontal faces.
 * **Label errors**: even usable face labels contain errors (the AI rating of the frames contradicts
-  about 2 % of them, and the voice sides with the AI rating in most of those); verified labels remove most of them,
+  about 2 % of them, and the voice sides with the AI rating in most of those); agreed labels remove most of them,
   but not clips whose audible speaker is not the person in the frame. Accuracy against face-derived
   labels is therefore a lower bound; LibriSpeech (self-reported) is the cleanest measure. Voices that do not match
   typical sex-related acoustics (e.g. some transgender speakers, hormonal or laryngeal conditions,

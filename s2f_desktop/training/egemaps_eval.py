@@ -243,6 +243,52 @@ def age_oof(d: Data, names: tuple[str, ...], ege_cols: np.ndarray | None, raw_em
     return oof
 
 
+#: The age head shipped since its third round (``traits_train.AGE_HEAD = "stretched_probe"``): a ridge on the raw
+#: GE2E embedding (``PROBE_L2``) whose predictions are stretched about the training mean by the factor the inner
+#: folds choose. With eGeMAPS the functionals are winsorised and standardised on the training fold and appended,
+#: multiplied by the arm's scale: the embedding is unit-norm, so under the same L2 the scale sets how much the
+#: 88 functionals may weigh against it (three scales tried; choosing among them on these folds is optimistic).
+PROBE_ARMS: dict[str, float | None] = {
+    "stretched probe (shipped)": None,
+    "stretched probe + eGeMAPS x0.02": 0.02,
+    "stretched probe + eGeMAPS x0.05": 0.05,
+    "stretched probe + eGeMAPS x0.1": 0.1,
+}
+
+
+def probe_oof(d: Data, scale: float | None) -> dict[str, np.ndarray]:
+    """Out-of-fold age predictions (years) of the stretched probe, with eGeMAPS appended at ``scale`` (None: the
+    shipped head, as ``traits_train.fit_age_head`` fits it, fold by fold with the trainer's seeds)."""
+    from s2f_desktop.training import traits_train as T
+    from s2f_desktop.voice import calibration as cal
+
+    oof = {v: np.full(d.n, np.nan) for v in VARIANTS}
+    for k in range(T.FOLDS):
+        train = d.age_train & (d.folds != k)
+        te = (d.folds == k) & d.ok
+        xs = {v: d.emb[v] for v in VARIANTS}
+        if scale is not None:
+            ege = _winsorise({v: d.ege[v] for v in VARIANTS}, (d.folds != k) & d.ok)
+            with np.errstate(all="ignore"):
+                mu, sd = np.nanmean(ege["clean"][train], axis=0), np.nanstd(ege["clean"][train], axis=0)
+            sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+            mu = np.where(np.isfinite(mu), mu, 0.0)
+            xs = {v: np.hstack([d.emb[v], scale * np.nan_to_num((ege[v] - mu) / sd)]) for v in VARIANTS}
+        x, y = xs["clean"], d.age
+        idx = np.flatnonzero(train)
+        inner = cal.group_folds(d.groups[idx], T.INNER_FOLDS, T.SEED + k)
+        inner_oof = np.full(len(idx), np.nan)
+        for j in sorted(set(inner)):
+            w_j, b_j = cal.fit_ridge(x[idx[inner != j]], y[idx[inner != j]], T.PROBE_L2)
+            inner_oof[inner == j] = x[idx[inner == j]] @ w_j + b_j
+        w, b = cal.fit_ridge(x[train], y[train], T.PROBE_L2)
+        mid = float(np.mean(y[train]))
+        s_ = T.choose_stretch(inner_oof, y[idx], mid)
+        for v in VARIANTS:
+            oof[v][te] = mid + s_ * (xs[v][te] @ w + b - mid)
+    return oof
+
+
 def age_outputs(d: Data, oof: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """Per variant: conformal median, 80 % interval, band probabilities (weighted split-conformal, cross-fitted)."""
     from s2f_desktop.core.traits import AGE_BINS
@@ -384,15 +430,18 @@ AGE_ARMS: dict[str, tuple[tuple[str, ...], str, bool]] = {
 
 def evaluate_all(cache: Path, data_root: Path, n_boot: int = 1000, log: Callable[[str], None] = print,
                  fold_seed: int | None = None, sex_arms: tuple[str, ...] | None = None,
-                 with_age: bool = True) -> dict[str, Any]:
-    """Every arm, out-of-fold, clean and telephone; bootstrap CIs and paired differences."""
+                 with_age: bool = True, probe: bool = False) -> dict[str, Any]:
+    """Every arm, out-of-fold, clean and telephone; bootstrap CIs and paired differences.
+
+    ``probe``: the age arms are the stretched probe (the shipped head) without and with eGeMAPS
+    (:data:`PROBE_ARMS`) instead of :data:`AGE_ARMS`, the heads of the round eGeMAPS was first tried with."""
     from s2f_desktop.training import traits_train as T
     from s2f_desktop.training.egemaps import F0_FEATURES, FEATURE_NAMES
 
     t0 = time.perf_counter()
     d = Data(cache, data_root, fold_seed)
     sex_arm_defs = {a: SEX_ARMS[a] for a in (sex_arms or tuple(SEX_ARMS))}
-    age_arm_defs = AGE_ARMS if with_age else {}
+    age_arm_defs = AGE_ARMS if with_age and not probe else {}
     cols = {"none": None, "all": np.arange(len(FEATURE_NAMES)),
             "f0": np.array([FEATURE_NAMES.index(n) for n in F0_FEATURES])}
     res: dict[str, Any] = {
@@ -415,6 +464,10 @@ def evaluate_all(cache: Path, data_root: Path, n_boot: int = 1000, log: Callable
         sex_p[arm] = sex_calibrated(d, oof)
         log(f"  sex arm done: {arm} ({time.perf_counter() - t0:.0f} s)")
     age_o: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    if probe:
+        for arm, scale in PROBE_ARMS.items():
+            age_o[arm] = age_outputs(d, probe_oof(d, scale))
+            log(f"  age arm done: {arm} ({time.perf_counter() - t0:.0f} s)")
     for arm, (names, c, raw) in age_arm_defs.items():
         age_o[arm] = age_outputs(d, age_oof(d, names, cols[c], raw))
         log(f"  age arm done: {arm} ({time.perf_counter() - t0:.0f} s)")
@@ -425,16 +478,16 @@ def evaluate_all(cache: Path, data_root: Path, n_boot: int = 1000, log: Callable
         arms = {a: _sex_stats(p[v][m], y, band[m]) for a, (p, band) in sex_p.items()}
         res["sex"][v] = {"n": int(m.sum()), "n_female": int(np.sum(y == 0)), "n_male": int(np.sum(y == 1)),
                          "arms": _summarise(arms, next(iter(sex_arm_defs)), int(m.sum()), boots)}
-        if not age_arm_defs:
+        if not age_o:
             continue
-        ma = d.age_train & np.isfinite(age_o[next(iter(age_arm_defs))][v]["median"])
+        ma = d.age_train & np.isfinite(age_o[next(iter(age_o))][v]["median"])
         ya, ga = d.age[ma], d.groups[ma]
         boots_a = _resamples(ga, n_boot, T.SEED)
         arms_a = {a: _age_stats({k: o[v][k][ma] for k in o[v]}, ya) for a, o in age_o.items()}
         from s2f_desktop.voice import calibration as cal
         res["age"][v] = {"n": int(ma.sum()),
                          "band_counts": np.bincount(cal.age_bin(ya, T.AGE_EDGES), minlength=4).tolist(),
-                         "arms": _summarise(arms_a, next(iter(AGE_ARMS)), int(ma.sum()), boots_a)}
+                         "arms": _summarise(arms_a, next(iter(age_o)), int(ma.sum()), boots_a)}
         log(f"  metrics done: {v} ({time.perf_counter() - t0:.0f} s)")
     res["runtime_s"] = round(time.perf_counter() - t0, 1)
     ext = cache / "egemaps" / "extraction.json"
@@ -509,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="sensitivity run: other grouped folds (default: the trainer's SEED)")
     ap.add_argument("--sex-arms", nargs="*", default=None, help="only these sex arms (names as in SEX_ARMS)")
     ap.add_argument("--no-age", action="store_true", help="skip the age arms")
+    ap.add_argument("--probe", action="store_true",
+                    help="age arms: the shipped stretched probe without and with eGeMAPS (PROBE_ARMS)")
     ap.add_argument("--render", type=Path, default=None, help="only re-render results.md from this results.json")
     a = ap.parse_args(argv)
     if a.extract:
@@ -523,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = a.out or a.cache / "egemaps" / "results.json"
     res = evaluate_all(a.cache, a.data, a.boot, fold_seed=a.fold_seed,
-                       sex_arms=tuple(a.sex_arms) if a.sex_arms else None, with_age=not a.no_age)
+                       sex_arms=tuple(a.sex_arms) if a.sex_arms else None, with_age=not a.no_age, probe=a.probe)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1, allow_nan=True), encoding="utf-8")
     out.with_suffix(".md").write_text(render_md(res), encoding="utf-8")

@@ -4,16 +4,19 @@ Provenance, exactly: ``face_review.json`` (beside this module) was produced by a
 (a multimodal language model run in one of this project's development sessions). The model, its version and its prompts
 were not recorded, so the rating cannot be re-run or audited beyond the stored labels. It
 gives the apparent sex (male / female / unsure) and apparent age bin of the face in each
-frame, from the picture alone: the frames were presented as contact sheets
-(:func:`write_sheets`) in a seeded random order, without clip ids, teacher outputs or any
-voice result, so the rating cannot have been steered by the voice model it is used to
-evaluate. It is a second *automatic* rater, different in method from the face teacher; its
-own error rate is unmeasured (no ground truth exists for these faces). Where "reviewer"
-appears in code and metrics below, it names this AI rating.
+frame. The procedure stored with the labels says the frames were presented as contact sheets
+(:func:`write_sheets`, which re-creates them) in a seeded random order, without clip ids, teacher
+outputs or any voice result, in one pass; that statement was copied from the file's first version
+and, with the model, its inputs and its prompts unrecorded, cannot be checked: whether the rating
+was blind to the voice model it is used to evaluate rests on that statement alone. It is a
+second *automatic* rater, different in method from the face teacher; its own error rate is
+unmeasured (no ground truth exists for these faces). Where "reviewer" appears in code and
+metrics below, it names this AI rating.
 
 Use in training (:mod:`s2f_desktop.training.traits_train`):
 
-* a sex label is **verified** when the teacher's label is usable *and* the reviewer gives
+* a sex label is **verified** ("agreed" in the card, the README and the report: no person
+  verified it) when the teacher's label is usable *and* the reviewer gives
   the same sex; only verified labels (plus LibriSpeech's self-reported sex) train and score
   the sex head. Clips where the two raters disagree are set aside, whichever is right, so
   the selection does not depend on the voice.

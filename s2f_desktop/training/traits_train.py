@@ -9,8 +9,9 @@ Procedure (every step seeded; the same data give byte-identical weights):
    pre-declared usability rule (one face, found in enough views, TTA-averaged P(male)
    outside [0.2, 0.8], views agreeing). An AI model's rating of the same frames
    (:mod:`s2f_desktop.training.review`) is the second, automatic rater: a sex label is *verified* when
-   it is usable and the AI rating gave the same sex. Verified sex labels and usable age labels
-   train the heads; sex metrics are reported on verified labels and, separately, on all
+   it is usable and the AI rating gave the same sex (the code's and the keys' name; the card, the README
+   and the report say "agreed": two automatic raters agree, no person verified anything). Verified sex
+   labels and usable age labels train the heads; sex metrics are reported on verified labels and, separately, on all
    usable teacher labels and on all labels.
 3. Features: GE2E embedding + Praat measures (log-scaled F0, F1-F4, formant dispersion,
    jitter, shimmer; HNR) for each clip, clean and telephone-band (both variants are
@@ -148,7 +149,7 @@ EXTERNAL_BAND_MIX = {"20-39": 126, "40-59": 118, ">=60": 83}
 
 
 def gate_mask(gate_inputs: list[tuple[float | None, float | None, str, float | None]]) -> np.ndarray:
-    """True where the app abstains on both traits before any head runs (the shipped rule,
+    """True where the app abstains on both traits whatever the heads output (the shipped rule,
     :func:`s2f_desktop.inference.traits.gate_abstain_reason`, on the analysis path's own quality
     verdict, net speech and voiced speech of each clip)."""
     from s2f_desktop.inference.traits import gate_abstain_reason
@@ -429,7 +430,7 @@ def train_traits(data_root: Path, out_dir: Path, cache_dir: Path, *, limit: int 
     deg_feats = compute_features(items, cache_dir, variants=DEGRADATION_VARIANTS, device=device, log=log) \
         if limit is None else {}
     ok = np.logical_and.reduce([feats[v]["ok"] for v in TRAIN_VARIANTS])
-    # Clips on which the app's gate abstains before any head runs: trained on, never scored.
+    # Clips on which the app's gate abstains on both traits: trained on, never scored.
     gated = {v: gate_mask(f["gate_inputs"]) for v, f in {**feats, **eval_feats}.items()}
     xc = feats["clean"]["x"]
     xt = feats["telephone"]["x"] if "telephone" in feats else None
@@ -873,7 +874,7 @@ def evaluate(oof_sex: dict[str, np.ndarray], oof_age: dict[str, np.ndarray], sex
     out: dict[str, Any] = {}
     n = len(sex)
     # Every reported figure is of clips the app's gate lets through (``gated``: where it abstains
-    # on both traits before any head runs, e.g. under 3 s of net speech); how many it stops is
+    # on both traits whatever the heads output, e.g. under 3 s of net speech); how many it stops is
     # reported beside them, and combined with the band's abstention per sex.
     gated = gated or {}
     no_gate = np.zeros(n, bool)  # without ``gated``: every clip with features is scored
@@ -1545,7 +1546,7 @@ def headline_metrics(metrics: dict[str, Any], data: dict[str, Any]) -> dict[str,
     teacher = data.get("teacher", {})
     out["usable_teacher_sex_labels"] = teacher.get("sex_usable")
     out["verified_sex_labels"] = sum(data.get("sex_labels_verified", {}).values()) or None
-    out["evaluation"] = ("5-fold grouped CV (videos / speakers); sex on verified labels (LibriSpeech self-reported, "
+    out["evaluation"] = ("5-fold grouped CV (videos / speakers); sex on agreed labels (LibriSpeech self-reported, "
                          "avspeech face teacher where the AI rating of the frames agrees), age on usable face-teacher "
                          "ages; nested L2 choice, cross-fitted calibration; 95 % CI: bootstrap over groups")
     return {k: v for k, v in out.items() if v is not None}

@@ -23,7 +23,7 @@ from s2f_desktop.cli.args import seconds
 from s2f_desktop.cli.output import StderrProgress, print_json
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.progress import Task
-from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate
+from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate, age_limit_note
 from s2f_desktop.report.language import fmt_probability
 from s2f_desktop.services import analysis
 from s2f_desktop.system.settings import DEVICES
@@ -69,8 +69,12 @@ def _analyze(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if args.composite and len(args.inputs) != 1:
         raise InputError("--composite needs exactly one AUDIO file")
     if args.composite:
-        # Checked before the analysis: a user's file is never overwritten (unless --force).
-        importlib.import_module("s2f_desktop.services.composites").refuse_existing(args.composite, args.force)
+        # Checked before the analysis: never an input, never the case data; a user's file only with --force.
+        from s2f_desktop.system.settings import data_dir_in_force, load_settings
+
+        importlib.import_module("s2f_desktop.services.composites").check_render_path(
+            args.composite, args.force, data_dir_in_force(args.data_dir, load_settings()),
+            [Path(p) for p in args.inputs])
     bar = StderrProgress()
     failed = 0
     refused = False  # a requested composite that was not drawn (input error: status 2)
@@ -120,10 +124,21 @@ def trait_lines(traits: TraitEstimate) -> list[str]:
                 f"  for the record only, not findings: P(male) = {fmt_probability(sex.p_male)}; age median "
                 f"{age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"]
     band = "" if age.label == INCONCLUSIVE else f"{age.label}, "
-    return [f"  sex: {sex.label}  P(male) = {fmt_probability(sex.p_male)}"
-            + (f"  [{sex.reason}]" if sex.reason else ""),
-            f"  age: {band}median {age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"
-            + ("  (no age band stated)" if age.label == INCONCLUSIVE else "")]
+    lines = [f"  sex: {sex.label}  P(male) = {fmt_probability(sex.p_male)}"
+             + (f"  [{sex.reason}]" if sex.reason else ""),
+             f"  age: {band}median {age.median_years:.0f} y, 80 % interval {lo:.0f}-{hi:.0f} y"
+             + ("  (no age band stated)" if age.label == INCONCLUSIVE else "")]
+    base = traits.extra.get("age_baseline")
+    if "age_p_40_plus" in traits.extra and isinstance(base, dict):
+        # As the GUI and the report show it: the answer beside what always answering the training median gives.
+        b_lo, b_hi = base["interval_80_years"]
+        lines.append(f"       P(40 or over) = {float(traits.extra['age_p_40_plus']):.2f}; baseline (always the "
+                     f"training median): {float(base['median_years']):.0f} y, 80 % interval {b_lo:.0f}-{b_hi:.0f} y, "
+                     f"P(40 or over) {float(base['p_40_plus']):.2f}")
+    limit = age_limit_note(age, traits.extra)
+    if limit:
+        lines.append(f"       {limit}")
+    return lines
 
 
 def _print_human(fa: analysis.FileAnalysis) -> None:
@@ -144,6 +159,12 @@ def _print_human(fa: analysis.FileAnalysis) -> None:
 def _case_run(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if len(args.inputs) != 1:
         raise InputError("with --segments give exactly one case number")
+    ignored = [flag for flag, given in (("--start", args.start is not None), ("--end", args.end is not None),
+                                        ("--composite", args.composite is not None)) if given]
+    if ignored:
+        # Not silently ignored: a case run analyses its segments' ranges and makes composites with `s2f composite`.
+        raise InputError(f"{'/'.join(ignored)} apply to audio files; a case run analyses its segments' ranges "
+                         "(composites of a run: `s2f composite CASE RUN`)")
     ids = _ids(args.segments)
     if ids == ["accepted"]:
         ids = analysis.accepted_segment_ids(ctx_factory(), args.inputs[0])
@@ -154,6 +175,8 @@ def _case_run(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     bar = StderrProgress()
     run = analysis.analyze_selection(ctx_factory(), args.inputs[0], ids, device=args.device, task=Task(bar))
     bar.done()
+    for note in run.results.notes:  # on stderr, as for files; stored with the run as well
+        print(f"s2f: note: {note}", file=sys.stderr)
     if args.json:
         print_json(analysis.run_json(run))
         return 0

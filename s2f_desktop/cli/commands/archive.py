@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from s2f_desktop.cli.args import memory_size, worker_count
 from s2f_desktop.cli.output import print_json, print_table
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.jsonutil import to_jsonable
@@ -60,9 +61,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     ix.add_argument("source", type=Path, metavar="ROOT_OR_MANIFEST",
                     help="folder walked recursively, or a text/CSV manifest with one path per line")
     ix.add_argument("--out", type=Path, required=True, metavar="INDEX_DIR", help="index folder (created if needed)")
-    ix.add_argument("--workers", type=int, default=2, help="local worker processes, one thread each (default 2)")
+    ix.add_argument("--workers", type=worker_count, default=2,
+                    help="local worker processes, one thread each (default 2; at most four per CPU core)")
     ix.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster instead")
-    ix.add_argument("--memory-limit", default=None, help="memory limit per local worker (default 3GiB)")
+    ix.add_argument("--memory-limit", type=memory_size, default=None,
+                    help="memory limit per local worker, e.g. 3GiB or 1500MB (default 3GiB)")
     ix.add_argument("--retry-errors", action="store_true", help="retry recordings that failed in earlier runs")
     ix.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
                     help="inference device on the workers (default cpu: one core per worker)")

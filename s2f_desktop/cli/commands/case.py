@@ -55,7 +55,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     ed = csub.add_parser("edit", help="edit case details and the expert-report fields (audited)")
     ed.add_argument("number", help="case number")
     ed.add_argument("--title", help="new case title")
-    ed.add_argument("--case-analyst", dest="analyst", help="the examiner in charge (named in the signature block)")
+    # Not dest="analyst": that is the global --analyst (who acts, recorded in the audit trail), which a
+    # sub-command's option of the same dest would overwrite.
+    ed.add_argument("--case-analyst", dest="case_analyst",
+                    help="the examiner in charge (named in the signature block)")
     ed.add_argument("--agency", help="requesting agency")
     ed.add_argument("--notes", help="case notes")
     ed.add_argument("--question", help="the question the examiner was asked")
@@ -138,9 +141,10 @@ def _receipt(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
 
 
 def _edit(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
-    fields = {k: getattr(args, k) for k in ("title", "analyst", "agency", "notes", "question", "propositions",
+    fields = {k: getattr(args, k) for k in ("title", "agency", "notes", "question", "propositions",
                                             "case_info", "examiner_role", "examiner_qualifications",
                                             "listening_statement")}
+    fields["analyst"] = args.case_analyst
     if all(v is None for v in fields.values()):
         raise InputError("nothing to change: give at least one option (see `s2f case edit --help`)")
     case = cases.update_case(ctx_factory(), args.number, **fields)

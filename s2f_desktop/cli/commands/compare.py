@@ -67,6 +67,10 @@ def _compare(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if args.questioned is not None or args.known is not None:
         if len(args.inputs) != 1 or not args.questioned or not args.known:
             raise InputError("a case comparison needs one CASE with both --questioned and --known")
+        if any(r is not None for r in (args.q_start, args.q_end, args.k_start, args.k_end)):
+            # Not silently ignored: a case side is its segments' ranges (edit or add segments instead).
+            raise InputError("--q-start/--q-end/--k-start/--k-end apply to audio files; a case comparison uses "
+                             "its segments' ranges (add a segment for another range)")
         return _case(ctx_factory, args)
     if len(args.inputs) != 2:
         raise InputError("give QUESTIONED and KNOWN audio files, or CASE --questioned ... --known ..., or --pairs FILE")
@@ -114,6 +118,8 @@ def _case(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     bar = StderrProgress()
     run = svc.compare_segments(ctx, case, q, k, device=args.device, task=Task(bar))
     bar.done()
+    for note in run.results.notes:  # on stderr, as for files; stored with the comparison as well
+        print(f"s2f: note: {note}", file=sys.stderr)
     obj = svc.comparison_to_dict(run)
     if args.json:
         print_json(obj)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -66,6 +67,20 @@ def _run_id(ctx: AppContext, case_number: str, raw: list[str]) -> int:
     return run_id
 
 
+def _out_dir(ctx, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The --out folder, checked (and created) before anything is rendered or stored: not a file, not inside the
+    data directory, writable. A refusal is one line and leaves nothing behind."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the images")
+    svc.check_export_path(ctx, out / "composite.png", force=True)  # the data directory is never written into
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder {out} ({exc.strerror or exc.__class__.__name__})") from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write into the folder {out} (not writable)")
+
+
 def _show(ctx, items, out: Path | None, as_json: bool, force: bool = False) -> None:  # type: ignore[no-untyped-def]
     copied: dict[int, dict[str, str]] = {}
     if out is not None:
@@ -73,11 +88,16 @@ def _show(ctx, items, out: Path | None, as_json: bool, force: bool = False) -> N
         # version): the stored, marked PNG is exported unchanged. All names are checked
         # before anything is written so that a refusal leaves no partial export.
         planned = [(c, view, out / f"composite-{c.id}-{c.kind}-{view}.png") for c in items for view in c.images]
+        _out_dir(ctx, out)
         for _c, _view, dst in planned:
             svc.check_export_path(ctx, dst, force)
-        out.mkdir(parents=True, exist_ok=True)
         for c, view, dst in planned:
-            path, _sha = svc.export_composite_image(ctx, c.id, view, dst, force=force)
+            try:
+                path, _sha = svc.export_composite_image(ctx, c.id, view, dst, force=force)
+            except OSError as exc:  # a full or failing disk: one line, naming what was written before it
+                done = sum(len(v) for v in copied.values())
+                raise InputError(f"cannot write {dst} ({exc.strerror or exc.__class__.__name__}); {done} image(s) "
+                                 "were written before it") from exc
             copied.setdefault(c.id, {})[view] = str(path)
     if as_json:
         print_json([{"composite": c, "files": copied.get(c.id, {})} for c in items])
@@ -98,6 +118,8 @@ def _create(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     ctx = ctx_factory()
     run_id = _run_id(ctx, args.case, args.rest)
     views = [v.strip() for v in args.views.split(",") if v.strip()]
+    if args.out is not None:
+        _out_dir(ctx, args.out)  # before the composites are stored: a bad folder stores nothing
     bar = StderrProgress()
     items = svc.create_composite_set(ctx, run_id, views=views, ancestry=args.ancestry, skin=args.skin,
                                      task=Task(bar), size=args.size)

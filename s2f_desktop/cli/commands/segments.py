@@ -51,37 +51,58 @@ def _segments(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     ev = evidence_svc.resolve_evidence(ctx, args.case, args.evidence)
     if args.label and not args.add:
         raise InputError("--label needs --add START END")
+    if args.speaker and not args.add:
+        raise InputError("--speaker needs --add START END")
+    # Everything is checked before anything changes, so a bad id or time never leaves half the request done.
+    # (With --vad the suggestions are replaced first, so ids given with it are resolved after detection.)
+    added = tuple(seg_svc.parse_time(t) for t in args.add) if args.add else None
+    actions = (("accept", seg_svc.accept_suggestion, "accepted"), ("reject", seg_svc.reject_suggestion, "rejected"),
+               ("delete", seg_svc.delete_segment, "deleted"))
+
+    def resolve() -> tuple[dict[str, list[str]], str | None]:
+        ids = {option: _resolve_ids(ctx, ev.id, getattr(args, option), suggested_only=option != "delete")
+               for option, _a, _v in actions if getattr(args, option)}
+        given = [i for found in ids.values() for i in found]
+        twice = next((i for i in given if given.count(i) > 1), None)
+        if twice is not None:
+            raise InputError(f"segment {twice} is given to more than one of --accept, --reject and --delete")
+        target = None
+        if args.relabel:
+            (target,) = _resolve_ids(ctx, ev.id, args.relabel[0], suggested_only=False)
+            if target in ids.get("delete", []):
+                raise InputError(f"segment {target} is both deleted and relabelled; choose one")
+        return ids, target
+
+    resolved = None if args.vad else resolve()
     if args.vad:
         bar = StderrProgress()
         created = seg_svc.run_vad(ctx, args.case, ev.id, Task(bar), threshold=args.threshold)
         bar.done()
         if not args.json:
             print(f"VAD suggested {len(created)} speech region(s) in {ev.original_name}")
-    if args.add:
+        resolved = resolve()
+    assert resolved is not None
+    ids, relabel_id = resolved
+    if added is not None:
         sr = ev.media.sample_rate
-        start, end = (seg_svc.parse_time(t) for t in args.add)
+        start, end = added
         seg = seg_svc.add_segment(ctx, args.case, ev.id, int(round(start * sr)), int(round(end * sr)),
                                   label=args.label, speaker_tag=args.speaker)
         if not args.json:
             print(f"added segment {seg.id}: {fmt_clock(seg.start_s)} - {fmt_clock(seg.end_s)}")
-    for option, action, verb in (("accept", seg_svc.accept_suggestion, "accepted"),
-                                 ("reject", seg_svc.reject_suggestion, "rejected"),
-                                 ("delete", seg_svc.delete_segment, "deleted")):
-        refs = getattr(args, option)
-        if refs:
-            for seg_id in _resolve_ids(ctx, ev.id, refs, suggested_only=option != "delete"):
-                action(ctx, seg_id)
-                if not args.json:
-                    print(f"{verb} segment {seg_id}")
+    for option, action, verb in actions:
+        for seg_id in ids.get(option, []):
+            action(ctx, seg_id)
+            if not args.json:
+                print(f"{verb} segment {seg_id}")
     if args.import_labels:
-        added = seg_svc.import_labels(ctx, args.case, ev.id, args.import_labels)
+        imported = seg_svc.import_labels(ctx, args.case, ev.id, args.import_labels)
         if not args.json:
-            print(f"imported {len(added)} segment(s) from {args.import_labels}")
-    if args.relabel:
-        (seg_id,) = _resolve_ids(ctx, ev.id, args.relabel[0], suggested_only=False)
-        seg_svc.update_segment(ctx, seg_id, label=args.relabel[1])
+            print(f"imported {len(imported)} segment(s) from {args.import_labels}")
+    if relabel_id is not None:
+        seg_svc.update_segment(ctx, relabel_id, label=args.relabel[1])
         if not args.json:
-            print(f"labelled segment {seg_id}: {args.relabel[1]!r}")
+            print(f"labelled segment {relabel_id}: {args.relabel[1]!r}")
     if args.export_labels:
         out = seg_svc.export_labels(ctx, args.case, ev.id, args.export_labels, statuses=args.status)
         if not args.json:
