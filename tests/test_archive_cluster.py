@@ -166,6 +166,10 @@ def test_search_finds_the_voice_and_a_hit_imports_with_audit(archive, client, tm
     # Importing again recognises the evidence (no second copy), and still records the archive lookup.
     again = svc.import_hit(ctx, "T-1", index, hit["sha256"], hit["speaker"], add_segment=False)
     assert again.already_present and again.evidence.id == out.evidence.id
+    # A third time with the segment (and the hash in upper case): the hit's segment is there, not added twice.
+    third = svc.import_hit(ctx, "T-1", index, hit["sha256"].upper(), hit["speaker"])
+    assert third.already_present and third.segment is not None and third.segment.id == seg[0].id
+    assert [g.id for g in list_segments(ctx, out.evidence.id)] == [seg[0].id]
 
 
 def test_local_cluster_runs_each_worker_on_its_own_core(client) -> None:

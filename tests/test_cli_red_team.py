@@ -175,3 +175,22 @@ def test_an_end_past_the_recording_is_said_not_silently_cut(store, capsys) -> No
     rc, out, err = _run(capsys, "analyze", wav, "--start", "1", "--end", "100", "--device", "cpu", "--json")
     assert rc == 0 and json.loads(out)["input"]["duration_s"] == 4.0
     assert "tone.wav: --end 100.0 s is past the end; analysed to the end (4.000 s)" in err
+
+
+def test_accepting_an_accepted_segment_records_nothing(store) -> None:  # type: ignore[no-untyped-def]
+    from s2f_desktop.services import segments as seg_svc
+    from s2f_desktop.services.context import AppContext
+    from s2f_desktop.services.evidence import audit_trail
+    from s2f_desktop.store import open_store
+
+    data, _wav, ev = store
+    ctx = AppContext(open_store(data), "tester")
+    try:
+        seg = seg_svc.add_segment(ctx, "T-1", ev.id, 0, 16000)
+        n = len(audit_trail(ctx, "T-1")[0])
+        assert seg_svc.accept_suggestion(ctx, seg.id) == seg
+        assert len(audit_trail(ctx, "T-1")[0]) == n
+        assert seg_svc.reject_suggestion(ctx, seg.id).status.value == "rejected"
+        assert [e.action for e in audit_trail(ctx, "T-1")[0]][-1] == "segment.reject"
+    finally:
+        ctx.close()

@@ -207,3 +207,36 @@ def test_case_comparison_of_a_two_voice_stereo_call_notes_the_mixed_channels(  #
                      "--device", "cpu", "--json"]) == 0
     out = capsys.readouterr()
     assert f"s2f: note: {note}" in out.err and "notes" not in json.loads(out.out)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_a_side_or_a_query_of_two_voices_is_refused(ctx, case, shared_data: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """As an analysis refuses to pool two voices into one profile, a comparison side and an archive query do
+    (two LibriSpeech readers of one sex, 1688 and 2033, which the comparison tells apart: see the files test)."""
+    from s2f_desktop.core.errors import InputError
+    from s2f_desktop.services import archive
+    from s2f_desktop.services import comparison as svc
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+
+    a0, _ = sf.read(str(_libri(shared_data, "1688", 0)), dtype="float32")
+    a1, sr = sf.read(str(_libri(shared_data, "1688", 1)), dtype="float32")
+    b0, _ = sf.read(str(_libri(shared_data, "2033", 0)), dtype="float32")
+    gap = np.zeros(sr // 2, np.float32)
+    both = tmp_path / "two-readers.wav"
+    sf.write(str(both), np.concatenate([a0, gap, a1, gap, b0]), sr)
+    ev = ev_svc.import_file(ctx, "T-1", both).evidence
+    s1 = len(a0) + len(gap)
+    s2 = s1 + len(a1) + len(gap)
+    x1 = seg_svc.add_segment(ctx, "T-1", ev.id, 0, len(a0))
+    x2 = seg_svc.add_segment(ctx, "T-1", ev.id, s1, s1 + len(a1))
+    y = seg_svc.add_segment(ctx, "T-1", ev.id, s2, s2 + len(b0))
+    with pytest.raises(InputError, match="the questioned side holds 2 different voices"):
+        svc.compare_segments(ctx, "T-1", [x1.id, y.id], [x2.id], device="cpu")
+    with pytest.raises(InputError, match="the known side holds 2 different voices"):
+        svc.compare_segments(ctx, "T-1", [x2.id], [x1.id, y.id], device="cpu")
+    with pytest.raises(InputError, match="the query holds 2 different voices"):
+        archive.query_from_segments(ctx, "T-1", [x1.id, y.id], device="cpu")
+    assert svc.list_comparisons(ctx, "T-1") == []
+    assert svc.compare_segments(ctx, "T-1", [x1.id], [x2.id], device="cpu").results.label == "same"

@@ -183,6 +183,9 @@ def query_from_segments(ctx: AppContext, case_number: str, segment_ids: Sequence
         raise InputError(f"segment {foreign[0]} does not belong to case {case_number}")
     require_disjoint(segs, evs, "the query")
     require_intact(ctx, evs.values())
+    from s2f_desktop.services.comparison import require_one_voice
+
+    require_one_voice(ctx, case_number, list(segment_ids), "the query", device)
     parts = []
     for g in segs:
         ev = evs[g.evidence_id]
@@ -284,6 +287,7 @@ def import_hit(ctx: AppContext, case_number: str, index_dir: Path | str, sha256:
     from s2f_desktop.store.audit import append_event
 
     task = task or null_task()
+    sha256 = sha256.strip().lower()  # as printed by other tools too (sha256sum is lower case, some upper)
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
     require_open(case)

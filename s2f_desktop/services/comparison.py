@@ -267,9 +267,11 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
         recordings = {g.evidence_id: repo.get_evidence(s, g.evidence_id) for g in sides}
     # Within a side an overlap counts speech twice; across the sides it compares audio with itself.
     require_disjoint(sides, recordings, "the comparison")
+    require_one_voice(ctx, case_number, q, "the questioned side", device, task.sub(0.0, 0.02))
+    require_one_voice(ctx, case_number, k, "the known side", device, task.sub(0.02, 0.04))
     t0 = time.perf_counter()
-    qp, q_notes = _segment_parts(ctx, case.id, q, task.sub(0.0, 0.05))
-    kp, k_notes = _segment_parts(ctx, case.id, k, task.sub(0.05, 0.1))
+    qp, q_notes = _segment_parts(ctx, case.id, q, task.sub(0.04, 0.06))
+    kp, k_notes = _segment_parts(ctx, case.id, k, task.sub(0.06, 0.1))
     t1 = time.perf_counter()
     cmp = comparator(device)
     t2 = time.perf_counter()
@@ -397,6 +399,25 @@ def check_selection_speakers(ctx: AppContext, case_number: str, segment_ids: Seq
     out = split_speakers(ids, wins, sp, cmp.calibration, cmp.cohort)
     task.progress(1.0, "speaker check done")
     return out
+
+
+def require_one_voice(ctx: AppContext, case_number: str, segment_ids: Sequence[str], what: str,
+                      device: str = "auto", task: Task | None = None) -> None:
+    """Refuse ``what`` (a side of a comparison, an archive query) when its segments hold several voices.
+
+    The same calibrated check as the analysis's (:func:`check_selection_speakers`): a side pooled across two voices
+    would compare a mixture; one segment is one voice as far as this check can tell (the channel note covers a
+    two-party stereo segment).
+    """
+    if len(segment_ids) < 2:
+        return
+    split = check_selection_speakers(ctx, case_number, segment_ids, device, task)
+    if split.split:
+        worst = min((v for _, _, v in split.between), default=0.0)
+        groups = "; ".join(",".join(g) for g in split.groups)
+        raise InputError(f"{what} holds {len(split.groups)} different voices (calibrated comparison between "
+                         f"groups: log10 LR {worst:+.2f}, {lrm_verbal(worst)}); give the segments of one voice: "
+                         f"{groups}")
 
 
 def segments_by_speaker(ctx: AppContext, case_number: str) -> dict[str, list[str]]:

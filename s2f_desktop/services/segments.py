@@ -197,6 +197,8 @@ def _set_status(ctx: AppContext, segment_id: str, status: SegmentStatus, action:
         before = repo.get_segment(s, segment_id)
         _, case = _evidence_and_case(s, before.evidence_id)
         require_open(case)
+        if before.status is status:
+            return before  # nothing changes, so nothing is recorded (an "accept" of an accepted segment is no event)
         seg = repo.update_segment(s, segment_id, status=status)
         append_event(s, case_id=case.id, actor=ctx.actor, action=action, object_type="segment", object_ids=[seg.id],
                      details={"evidence_id": seg.evidence_id, "old_status": before.status.value,

@@ -94,10 +94,21 @@ SEX_BAND_PER_SIDE = False
 #: None: no cleaning.
 SEX_LABEL_CLEANING: float | None = 0.8
 CLEANING_L2 = 30.0
+#: The trait abstention's net-speech minimum: the quality gate's (audio/quality.py MIN_NET_SPEECH_S, sourced there).
 MIN_NET_SPEECH_S = 3.0
+#: Voiced speech the Praat measures need (project choice): under 0.5 s, 50 pitch frames of 10 ms, the F0 median
+#: and the formant means rest on a syllable or two. Rarely decisive: a clip with 3 s of net speech almost always
+#: has more; the card's gate paragraph counts the clips it stops.
 MIN_VOICED_S = 0.5
 GATE_NEED = {"min_net_speech_s": MIN_NET_SPEECH_S, "min_voiced_s": MIN_VOICED_S}
+#: The band-label rule's minimum probability of the most probable age band (project choice). Recorded in the
+#: calibration for a model whose band labels are validated across sources; unused while ``band_labels`` is
+#: False (traits-v1: no second source with ages, so no band label is ever given).
 MIN_BIN_PROBABILITY = 0.6
+#: The ages the model answers within (project choice): 12 below (children are essentially absent from the
+#: training data: 10 of the 845 usable face-derived ages lie under 12), so an interval end there is a limit of
+#: the model, which GUI, report and CLI say; 85 above (the oldest usable face-derived age is 80). Medians and
+#: interval ends are clipped here.
 AGE_CLIP = (12.0, 85.0)
 #: Channel variants the heads are trained and evaluated on: the clip as recorded and through
 #: the simulated telephone channel (voice/channel.py), both through the analysis path.
