@@ -55,3 +55,16 @@ def stub_results(thresholds: dict[str, float] | None = None) -> RunResults:
     """Typed results with an empty selection, for tests that need a stored run row rather than an analysis."""
     pooled = Pooled(stub_quality(thresholds), stub_traits(), Acoustics({}, None), 1.0, 1.0)
     return RunResults(SCHEMA_VERSION, (), (), pooled, None)
+
+
+def stereo_call(speech_wav: Callable[..., Any], text: str, folder: Any) -> tuple[Any, int]:
+    """A two-party call recorded one party per channel (espeak-ng male left, female right): ``call.wav`` in
+    ``folder`` and its length in frames."""
+    import soundfile as sf
+
+    xm, sr = sf.read(str(speech_wav(text, voice="en-us+m3", name="m.wav")), dtype="float32")
+    xf, _ = sf.read(str(speech_wav(text, voice="en-us+f3", name="f.wav")), dtype="float32")
+    n = min(len(xm), len(xf))
+    call = folder / "call.wav"
+    sf.write(str(call), np.stack([xm[:n], xf[:n]], axis=1), sr)
+    return call, n

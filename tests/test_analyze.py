@@ -208,6 +208,8 @@ def test_case_run_on_a_two_voice_stereo_call_notes_the_mixed_channels(ctx, case,
                                                                       tmp_path: Path, capsys) -> None:
     """A call recorded with one party per channel: a case segment is mixed to mono like a file range, and the
     run stores, shows and prints that its channels carry different signals; a mono run stores no notes."""
+    from helpers import stereo_call
+
     from s2f_desktop.cli.main import main
     from s2f_desktop.report.model import conclusions
     from s2f_desktop.services import evidence as ev_svc
@@ -215,11 +217,7 @@ def test_case_run_on_a_two_voice_stereo_call_notes_the_mixed_channels(ctx, case,
     from s2f_desktop.store import codec
     from s2f_desktop.store import repositories as repo
 
-    xm, sr = sf.read(str(speech_wav(TEXT, voice="en-us+m3", name="m.wav")), dtype="float32")
-    xf, _ = sf.read(str(speech_wav(TEXT, voice="en-us+f3", name="f.wav")), dtype="float32")
-    n = min(len(xm), len(xf))
-    call = tmp_path / "call.wav"
-    sf.write(str(call), np.stack([xm[:n], xf[:n]], axis=1), sr)
+    call, n = stereo_call(speech_wav, TEXT, tmp_path)
     ev = ev_svc.import_file(ctx, "T-1", call).evidence
     seg = seg_svc.add_segment(ctx, "T-1", ev.id, 0, n)
     run = analysis.analyze_selection(ctx, "T-1", [seg.id], device="cpu")

@@ -185,11 +185,9 @@ def test_case_comparison_of_a_two_voice_stereo_call_notes_the_mixed_channels(  #
     ev, _, ranges = _dialogue(ctx, speech_wav, tmp_path)
     known = seg_svc.add_segment(ctx, "T-1", ev.id, *ranges[0])
     other = seg_svc.add_segment(ctx, "T-1", ev.id, *ranges[1])
-    xm, sr = sf.read(str(speech_wav(TEXT, voice="en-us+m3", name="m.wav")), dtype="float32")
-    xf, _ = sf.read(str(speech_wav(TEXT, voice="en-us+f3", name="f.wav")), dtype="float32")
-    n = min(len(xm), len(xf))
-    call = tmp_path / "call.wav"
-    sf.write(str(call), np.stack([xm[:n], xf[:n]], axis=1), sr)
+    from helpers import stereo_call
+
+    call, n = stereo_call(speech_wav, TEXT, tmp_path)
     stereo = ev_svc.import_file(ctx, "T-1", call).evidence
     q = seg_svc.add_segment(ctx, "T-1", stereo.id, 0, n)
     run = svc.compare_segments(ctx, "T-1", [q.id], [known.id], device="cpu")
