@@ -194,3 +194,22 @@ def test_accepting_an_accepted_segment_records_nothing(store) -> None:  # type: 
         assert [e.action for e in audit_trail(ctx, "T-1")[0]][-1] == "segment.reject"
     finally:
         ctx.close()
+
+
+def test_composite_arguments_that_would_be_dropped_are_refused(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    data = store[0]
+    rc, _, err = _run(capsys, "--data-dir", data, "composite", "adjust", "4", "nose_width=0.3", "nose_width=0.5")
+    _one_line(rc, err)
+    assert "nose_width is given more than once" in err
+    rc, _, err = _run(capsys, "--data-dir", data, "composite", "sliders", "1")
+    _one_line(rc, err)
+
+
+def test_case_numbers_that_a_command_would_read_as_a_word_are_refused(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    for number in ("list", "Adjust", "sliders"):
+        rc, _, err = _run(capsys, "--data-dir", tmp_path / "d", "case", "new", number, "--title", "x")
+        _one_line(rc, err)
+        assert "is a command" in err
+    rc, _, err = _run(capsys, "--data-dir", tmp_path / "d", "case", "new", "Ä-1", "--title", "x")
+    _one_line(rc, err)
+    assert "ASCII letters" in err

@@ -220,16 +220,34 @@ def test_a_side_or_a_query_of_two_voices_is_refused(ctx, case, shared_data: Path
 
     a0, _ = sf.read(str(_libri(shared_data, "1688", 0)), dtype="float32")
     a1, sr = sf.read(str(_libri(shared_data, "1688", 1)), dtype="float32")
+    a2, _ = sf.read(str(_libri(shared_data, "1688", 2)), dtype="float32")
     b0, _ = sf.read(str(_libri(shared_data, "2033", 0)), dtype="float32")
     gap = np.zeros(sr // 2, np.float32)
     both = tmp_path / "two-readers.wav"
-    sf.write(str(both), np.concatenate([a0, gap, a1, gap, b0]), sr)
+    sf.write(str(both), np.concatenate([a0, gap, a1, gap, b0, gap, a2]), sr)
     ev = ev_svc.import_file(ctx, "T-1", both).evidence
     s1 = len(a0) + len(gap)
     s2 = s1 + len(a1) + len(gap)
+    s3 = s2 + len(b0) + len(gap)
     x1 = seg_svc.add_segment(ctx, "T-1", ev.id, 0, len(a0))
     x2 = seg_svc.add_segment(ctx, "T-1", ev.id, s1, s1 + len(a1))
     y = seg_svc.add_segment(ctx, "T-1", ev.id, s2, s2 + len(b0))
+    x3 = seg_svc.add_segment(ctx, "T-1", ev.id, s3, s3 + len(a2))
+    # More of one voice does not hide a second (a red-team case): 10 s of reader 1998 between 20 s of 1688 pool
+    # above the split threshold, but 1998 against the first 1688 excerpt is below it; every pair is checked.
+    m1 = sf.read(str(shared_data / "librispeech-test-other-10x10/1688/1688-142285-0000.flac"), dtype="float32")[0]
+    m2 = np.concatenate([sf.read(str(shared_data / f"librispeech-test-other-10x10/1688/1688-142285-000{i}.flac"),
+                                 dtype="float32")[0] for i in (1, 2)])
+    f1 = sf.read(str(shared_data / "librispeech-test-other-10x10/1998/1998-15444-0000.flac"), dtype="float32")[0]
+    m1, m2, f1 = m1[:160000], m2[:160000], f1[:160000]
+    three = tmp_path / "three.wav"
+    sf.write(str(three), np.concatenate([m1, gap[:8000], f1, gap[:8000], m2]), 16000)
+    ev3 = ev_svc.import_file(ctx, "T-1", three).evidence
+    c1, c2 = len(m1) + 8000, len(m1) + 8000 + len(f1) + 8000
+    side = [seg_svc.add_segment(ctx, "T-1", ev3.id, a, b).id
+            for a, b in ((0, len(m1)), (c1, c1 + len(f1)), (c2, c2 + len(m2)))]
+    with pytest.raises(InputError, match="the questioned side holds 2 different voices"):
+        svc.compare_segments(ctx, "T-1", side, [x3.id], device="cpu")
     with pytest.raises(InputError, match="the questioned side holds 2 different voices"):
         svc.compare_segments(ctx, "T-1", [x1.id, y.id], [x2.id], device="cpu")
     with pytest.raises(InputError, match="the known side holds 2 different voices"):

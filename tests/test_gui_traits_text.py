@@ -90,6 +90,8 @@ def test_an_interval_at_the_models_age_limits_says_so_everywhere_it_is_printed()
     assert "its upper end, 85 years" in age_limit_note(AgeEstimate(70.0, (40.0, 85.0), "inconclusive"), clip)
     assert age_limit_note(AgeEstimate(35.0, (20.0, 60.0), "inconclusive"), clip) == ""
     assert age_limit_note(low, {}) == ""  # runs stored before the bounds were recorded say nothing
+    assert "the median sits at that limit too" in age_limit_note(AgeEstimate(12.0, (12.0, 40.0), "inconclusive"), clip)
+    assert "median" not in note
     extra = {**clip, "age_p_40_plus": 0.3, "age_baseline": {"interval_80_years": [24.0, 56.2], "median_years": 32.9,
                                                              "p_40_plus": 0.3257}}
     est = TraitEstimate(SexEstimate(0.01, "female"), low, extra=extra)

@@ -128,7 +128,7 @@ def test_age_answer_is_the_interval_with_p40_and_baseline(monkeypatch: pytest.Mo
     heads = traits_mod.get_heads()
     assert heads.cal["age"]["band_labels"] is False
     est = heads.estimate(_features(), quality_verdict="ok", net_speech_s=10.0)
-    assert est.age.label == "inconclusive" and "not validated" in est.age.reason
+    assert est.age.label == "inconclusive" and "could not be validated" in est.age.reason
     bins = est.age.bin_probabilities
     assert est.extra["age_p_40_plus"] == pytest.approx(bins["40-59"] + bins[">=60"], abs=1e-3)
     base = est.extra["age_baseline"]

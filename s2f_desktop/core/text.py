@@ -22,6 +22,10 @@ MAX_LENGTHS = {"title": 300, "analyst": 200, "agency": 200, "notes": 10000, "lab
                "examiner_qualifications": 5000, "listening_statement": 10000}
 
 
+#: Fields whose stored name is not what the analyst sees (GUI "Speaker", CLI --speaker).
+_SHOWN_AS = {"speaker_tag": "speaker label"}
+
+
 def _is_unsafe(ch: str, allow_newlines: bool) -> bool:
     if allow_newlines and ch in "\n\t":
         return False
@@ -36,11 +40,12 @@ def check_text(field: str, value: str, *, max_len: int | None = None, allow_newl
     if allow_newlines:  # text pasted from Windows: CRLF line ends are newlines, not control codes
         value = value.replace("\r\n", "\n")
     limit = max_len if max_len is not None else MAX_LENGTHS.get(field, 500)
+    name = _SHOWN_AS.get(field, field)
     if len(value) > limit:
-        raise InputError(f"{field} is too long ({len(value)} characters; at most {limit})")
+        raise InputError(f"{name} is too long ({len(value)} characters; at most {limit})")
     for i, ch in enumerate(value):
         if _is_unsafe(ch, allow_newlines):
-            raise InputError(f"{field} contains a control or formatting character (U+{ord(ch):04X} at position "
+            raise InputError(f"{name} contains a control or formatting character (U+{ord(ch):04X} at position "
                              f"{i + 1}); type plain text")
     return value
 

@@ -82,8 +82,11 @@ def age_limit_note(age: AgeEstimate, extra: dict[str, Any]) -> str:
     parts = []
     if lo <= float(clip[0]):
         parts.append(f"its lower end, {float(clip[0]):.0f} years, is the lowest age the model answers (children "
-                     f"and adolescents are essentially absent from its training data), so it sets no lower limit")
+                     f"and adolescents are essentially absent from its training data), so it sets no lower limit"
+                     + ("; the median sits at that limit too, so it is no estimate of a younger age"
+                        if age.median_years <= float(clip[0]) else ""))
     if hi >= float(clip[1]):
         parts.append(f"its upper end, {float(clip[1]):.0f} years, is the highest age the model answers, so it "
-                     f"sets no upper limit")
+                     f"sets no upper limit" + ("; the median sits at that limit too"
+                                               if age.median_years >= float(clip[1]) else ""))
     return ("The 80 % interval reaches the model's limits: " + "; ".join(parts) + ".") if parts else ""

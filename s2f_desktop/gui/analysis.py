@@ -190,8 +190,7 @@ def run_html(run: AnalysisRun, segments: dict[str, Segment] | None = None) -> st
                      + " — the files this run used are not the ones this installation ships; their validation "
                        "does not apply.</p>")
     if r.notes:
-        parts.append("<p style='color:#c62828'><b>⚠ Channels mixed:</b> " + _esc("; ".join(r.notes))
-                     + ". The estimate may describe a mixture of voices.</p>")
+        parts.append("<p style='color:#c62828'><b>⚠ Channels mixed:</b> " + _esc("; ".join(r.notes)) + ".</p>")
     parts.append(_section("Estimate (all selected segments pooled)",
                           traits_html(r.pooled.traits) + "<br>" + quality_html(r.pooled.quality)))
     parts.append(_section("Speaker consistency", consistency_html(r.consistency, segments)))

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from s2f_desktop.core.models import SegmentStatus
-from s2f_desktop.core.timeutil import fmt_clock, format_time
+from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.traits import AGE_BINS
 from s2f_desktop.gui.errors import ErrorReporter
 from s2f_desktop.gui.pages import JobPage, split_page
@@ -326,8 +326,11 @@ class ArchivePanel(JobPage):
 
         self.search_btn.setEnabled(False)
         self.status_message.emit("Archive: searching…")
-        self.runner.submit("archive-search", work, on_success=self._show_result,
-                           on_error=lambda e: self.reporter.report(e, "Archive search"),
+        def failed(e: Any) -> None:
+            self.status_message.emit("Archive: search not run (see the message)")
+            self.reporter.report(e, "Archive search")
+
+        self.runner.submit("archive-search", work, on_success=self._show_result, on_error=failed,
                            on_done=self._update_buttons)
 
     def _show_result(self, res: Any) -> None:
@@ -338,7 +341,7 @@ class ArchivePanel(JobPage):
             lr = "–" if h["log10_lr"] is None else f"{h['log10_lr']:+.2f}"
             sex, age = hit_traits(h)
             vals = [h["rank"], f"{h['score']:.3f}", lr, h["verbal"] or "–", Path(h["path"]).name, h["speaker"],
-                    f"{format_time(h['start_s'], 0.1)}–{format_time(h['end_s'], 0.1)}", sex, age, h["quality"]]
+                    f"{fmt_clock(h['start_s'])}–{fmt_clock(h['end_s'])}", sex, age, h["quality"]]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(str(v))
                 item.setToolTip(h["path"] if c == 4 else (h.get("abstain_reason") or "") if c in (2, 3) else "")

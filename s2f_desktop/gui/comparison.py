@@ -52,8 +52,7 @@ def comparison_html(run: Any) -> str:
            f"{len(run.questioned_ids)} questioned / {len(run.known_ids)} known segment(s)</small>",
            f"<p><b>Hp</b>: {_esc(r.hp)}.<br><b>Hd</b>: {_esc(r.hd)}.</p>"]
     if r.notes:
-        out.append("<p style='color:#c62828'><b>⚠ Channels mixed:</b> " + _esc("; ".join(r.notes))
-                   + ". A side may hold a mixture of voices.</p>")
+        out.append("<p style='color:#c62828'><b>⚠ Channels mixed:</b> " + _esc("; ".join(r.notes)) + ".</p>")
     if r.log10_lr is None:
         out.append("<p style='color:#b26a00;font-size:large'><b>No likelihood ratio: the system abstains.</b></p>"
                    f"<p>Why: {_esc(r.abstain_reason or 'not stated')}</p>")
@@ -220,7 +219,7 @@ class ComparisonPanel(JobPage):
         unlabelled = combo.currentText() == UNLABELLED
         for seg in self.by_speaker.get(combo.currentText(), []):
             # Times first: the column is narrow, and the range is what tells segments apart.
-            text = (f"{fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)} ({seg.duration_s:.1f} s)  "
+            text = (f"{fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)} ({seg.duration_s:.2f} s)  "
                     f"{self._names.get(seg.evidence_id, seg.evidence_id)}")
             item = QListWidgetItem(text)
             item.setToolTip(text)

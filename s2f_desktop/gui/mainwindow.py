@@ -1,4 +1,4 @@
-"""The main window: menus with shortcuts, the four pages, and the status bar.
+"""The main window: menus with shortcuts, the six pages, and the status bar.
 
 Pages: Cases (browser and details), Evidence (recordings, waveform, segments),
 Analysis (run and results) and Composites. Every action is in a menu with its

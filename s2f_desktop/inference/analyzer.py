@@ -288,7 +288,7 @@ class Analyzer:
             wins.append(w)
             secs.append(s)
         cal, cohort, _ = self.comparison
-        split = split_speakers([p.id for p in parts], wins, secs, cal, cohort)
+        split = split_speakers([p.id for p in parts], wins, secs, cal, cohort, pairwise=True)
         task.progress(1.0, "grouping")
         return [list(g) for g in split.groups], list(split.unassessed)
 

@@ -145,8 +145,9 @@ class TraitHeads:
         elif not self.cal["age"].get("band_labels", True):
             # No band label unless the band decision was validated on an unseen source (model card).
             age_label = INCONCLUSIVE
-            age_reason = ("age bands are not validated on speech from a source the model was not trained on; "
-                          "the interval is the answer")
+            # Said of the model, not of this recording (which may well be like the training speech).
+            age_reason = ("this model gives no age band: its band decisions could not be validated on a second "
+                          "source of speech with known ages; the interval is the answer")
         elif bins[best] < min_bin:
             age_label = INCONCLUSIVE
             age_reason = f"no age bin reaches probability {min_bin:.2f} (best {best}: {bins[best]:.2f})"

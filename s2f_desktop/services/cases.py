@@ -16,6 +16,8 @@ from s2f_desktop.store import repositories as repo
 from s2f_desktop.store.audit import append_event
 
 _CASE_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+#: Words the command line reads as sub-commands where a case number may stand (`s2f composite list|adjust|sliders`).
+_RESERVED = {"list", "adjust", "sliders"}
 
 
 def create_case(ctx: AppContext, number: str, title: str, analyst: str | None = None, agency: str = "",
@@ -23,7 +25,10 @@ def create_case(ctx: AppContext, number: str, title: str, analyst: str | None = 
     """Create a case; the number must be unique and made of letters, digits, '.', '_', '/', '-'."""
     number = number.strip()
     if not _CASE_NUMBER.match(number) or not number.isascii():
-        raise InputError(f"invalid case number {ascii(number)}: use 1-64 letters, digits, '.', '_', '/' or '-'")
+        raise InputError(f"invalid case number {ascii(number)}: use 1-64 ASCII letters (A-Z, a-z), digits, '.', '_', "
+                         "'/' or '-', starting with a letter or digit")
+    if number.lower() in _RESERVED:
+        raise InputError(f"{number!r} cannot be a case number: `s2f composite {number.lower()}` is a command")
     title = check_text("title", title)
     if not title:
         raise InputError("a case needs a title")

@@ -396,7 +396,7 @@ def check_selection_speakers(ctx: AppContext, case_number: str, segment_ids: Seq
     ids = [p.id for p in parts]
     wins = [emb[i][0] if i in emb else np.zeros((0, 256), np.float32) for i in ids]
     sp = [emb[i][1] if i in emb else 0.0 for i in ids]
-    out = split_speakers(ids, wins, sp, cmp.calibration, cmp.cohort)
+    out = split_speakers(ids, wins, sp, cmp.calibration, cmp.cohort, pairwise=True)
     task.progress(1.0, "speaker check done")
     return out
 
@@ -414,10 +414,17 @@ def require_one_voice(ctx: AppContext, case_number: str, segment_ids: Sequence[s
     split = check_selection_speakers(ctx, case_number, segment_ids, device, task)
     if split.split:
         worst = min((v for _, _, v in split.between), default=0.0)
-        groups = "; ".join(",".join(g) for g in split.groups)
-        raise InputError(f"{what} holds {len(split.groups)} different voices (calibrated comparison between "
-                         f"groups: log10 LR {worst:+.2f}, {lrm_verbal(worst)}); give the segments of one voice: "
-                         f"{groups}")
+        with ctx.store.read() as s:  # named as the analyst sees them: recording and time, not internal ids
+            segs = {sid: repo.get_segment(s, sid) for g in split.groups for sid in g}
+            names = {g.evidence_id: repo.get_evidence(s, g.evidence_id).original_name for g in segs.values()}
+
+        def where(sid: str) -> str:
+            g = segs[sid]
+            return f"{names[g.evidence_id]} {fmt_clock(g.start_s)}-{fmt_clock(g.end_s)}"
+
+        groups = "; ".join(f"voice {i}: " + ", ".join(where(sid) for sid in g) for i, g in enumerate(split.groups, 1))
+        raise InputError(f"{what} holds {len(split.groups)} different voices (calibrated comparison: log10 LR "
+                         f"{worst:+.2f}, {lrm_verbal(worst)}); give the segments of one voice ({groups})")
 
 
 def segments_by_speaker(ctx: AppContext, case_number: str) -> dict[str, list[str]]:

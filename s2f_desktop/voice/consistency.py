@@ -136,7 +136,7 @@ class SpeakerSplit:
 
 def split_speakers(segment_ids: Sequence[str], windows: Sequence[np.ndarray], speech_s: Sequence[float],
                    calibration: lrm.Calibration, cohort: np.ndarray,
-                   threshold_log10_lr: float = SPLIT_LOG10_LR) -> SpeakerSplit:
+                   threshold_log10_lr: float = SPLIT_LOG10_LR, pairwise: bool = False) -> SpeakerSplit:
     """Group segments by speaker with the calibrated comparison (torch-free).
 
     ``windows[i]`` are segment i's GE2E window embeddings and ``speech_s[i]`` its net speech (as
@@ -145,6 +145,14 @@ def split_speakers(segment_ids: Sequence[str], windows: Sequence[np.ndarray], sp
     whose pooled comparison gives the highest log10 LR are merged while that LR is above
     ``threshold_log10_lr``. A short segment therefore never looks like a second speaker: its LR is near 1,
     and only evidence at least moderately supporting different speakers keeps groups apart.
+
+    ``pairwise`` (the check before anything is pooled into one voice: an analysis, a comparison side, an
+    archive query): two groups are merged only if, besides their pooled comparison, no segment of one compares
+    with a segment of the other at or below the threshold. Without it, pooling a second voice with more of the
+    first hid it (a red-team case: two readers, the minority reader's 10 s against the majority's 20 s pooled at
+    log10 LR -0.58, while its pair with one majority segment was -1.12). ``between`` then holds, for each pair of
+    groups, the lower of their pooled LR and their worst segment pair. The archive's turn grouping keeps the plain
+    rule (its stored index rows were made with it).
     """
     ids = list(segment_ids)
     if not (len(ids) == len(windows) == len(speech_s)):
@@ -175,10 +183,19 @@ def split_speakers(segment_ids: Sequence[str], windows: Sequence[np.ndarray], sp
             memo[key] = float(v.log10_lr) if v.log10_lr is not None else 0.0
         return memo[key]
 
+    def worst_pair(a: list[int], b: list[int]) -> float:
+        return min(llr([min(i, j)], [max(i, j)]) for i in a for j in b)
+
+    def apart(a: list[int], b: list[int]) -> float:
+        v = llr(a, b)
+        return min(v, worst_pair(a, b)) if pairwise else v
+
     while len(groups) > 1:
         best, pair = -np.inf, (0, 1)
         for a in range(len(groups)):
             for b in range(a + 1, len(groups)):
+                if pairwise and worst_pair(groups[a], groups[b]) <= threshold_log10_lr:
+                    continue
                 v = llr(groups[a], groups[b])
                 if v > best:
                     best, pair = v, (a, b)
@@ -188,7 +205,8 @@ def split_speakers(segment_ids: Sequence[str], windows: Sequence[np.ndarray], sp
         groups[a] = sorted(groups[a] + groups[b])
         del groups[b]
     groups.sort(key=lambda g: (-sum(speech_s[i] for i in g), g[0]))
-    between = tuple((a, b, llr(groups[a], groups[b])) for a in range(len(groups)) for b in range(a + 1, len(groups)))
+    between = tuple((a, b, apart(groups[a], groups[b])) for a in range(len(groups))
+                    for b in range(a + 1, len(groups)))
     return SpeakerSplit(tuple(tuple(ids[i] for i in g) for g in groups), unassessed, between,
                         any(v <= threshold_log10_lr for _, _, v in between), threshold_log10_lr)
 
@@ -244,7 +262,7 @@ def calibrated_consistency(segment_ids: Sequence[str], windows: Sequence[np.ndar
     to be judged are listed in ``not_judged`` and never flagged.
     """
     ids = list(segment_ids)
-    split = split_speakers(ids, windows, speech_s, calibration, cohort)
+    split = split_speakers(ids, windows, speech_s, calibration, cohort, pairwise=True)
     main = set(split.groups[0]) if split.groups else set()
     out: list[float | None] = []
     for i, sid in enumerate(ids):

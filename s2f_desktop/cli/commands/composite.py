@@ -42,6 +42,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 def _dispatch(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     if args.case == "sliders":
+        if args.rest:
+            raise InputError("usage: s2f composite sliders [--json] (it takes no other argument)")
         return _sliders(args)
     if args.case == "list":
         return _list(ctx_factory, args)
@@ -146,9 +148,14 @@ def _adjust(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
         raise InputError("usage: s2f composite adjust COMPOSITE_ID NAME=VALUE [NAME=VALUE ...]")
     try:
         cid = int(args.rest[0].lstrip("#"))
-        changes = {k: float(v) for k, v in (item.split("=", 1) for item in args.rest[1:])}
+        pairs = [(k.strip(), float(v)) for k, v in (item.split("=", 1) for item in args.rest[1:])]
     except ValueError:
         raise InputError("adjustments are NAME=VALUE with a numeric value, e.g. nose_width=0.3") from None
+    names = [k for k, _v in pairs]
+    twice = next((k for k in names if names.count(k) > 1), None)
+    if twice is not None:  # which value was meant? Not the last one silently.
+        raise InputError(f"{twice} is given more than once; give each slider one value")
+    changes = dict(pairs)
     ctx = ctx_factory()
     bar = StderrProgress()
     c = svc.adjust_composite(ctx, cid, changes, Task(bar))
