@@ -147,12 +147,14 @@ def split_speakers(segment_ids: Sequence[str], windows: Sequence[np.ndarray], sp
     and only evidence at least moderately supporting different speakers keeps groups apart.
 
     ``pairwise`` (the check before anything is pooled into one voice: an analysis, a comparison side, an
-    archive query): two groups are merged only if, besides their pooled comparison, no segment of one compares
-    with a segment of the other at or below the threshold. Without it, pooling a second voice with more of the
-    first hid it (a red-team case: two readers, the minority reader's 10 s against the majority's 20 s pooled at
-    log10 LR -0.58, while its pair with one majority segment was -1.12). ``between`` then holds, for each pair of
-    groups, the lower of their pooled LR and their worst segment pair. The archive's turn grouping keeps the plain
-    rule (its stored index rows were made with it).
+    archive query): two groups whose pooled comparison does not support the same speaker (log10 LR < 0) are also
+    kept apart when a segment of one compares with a segment of the other at or below the threshold. Without it,
+    pooling a second voice with more of the first hid it (a red-team case: two readers, the minority reader's 10 s
+    against the majority's 20 s pooled at log10 LR -0.58, while its pair with one majority segment was -1.12).
+    Groups whose pooled LR supports the same speaker are merged whatever one pair says, so a rare low pair of one
+    speaker (0.49 % of the model's same-speaker validation trials reach log10 LR <= -1) does not split a long
+    selection. ``between`` then holds, for a pair of groups pooled below 0, the lower of the pooled LR and their
+    worst segment pair. The archive's turn grouping keeps the plain rule (its stored index rows were made with it).
     """
     ids = list(segment_ids)
     if not (len(ids) == len(windows) == len(speech_s)):
@@ -188,15 +190,13 @@ def split_speakers(segment_ids: Sequence[str], windows: Sequence[np.ndarray], sp
 
     def apart(a: list[int], b: list[int]) -> float:
         v = llr(a, b)
-        return min(v, worst_pair(a, b)) if pairwise else v
+        return min(v, worst_pair(a, b)) if pairwise and v < 0 else v
 
     while len(groups) > 1:
         best, pair = -np.inf, (0, 1)
         for a in range(len(groups)):
             for b in range(a + 1, len(groups)):
-                if pairwise and worst_pair(groups[a], groups[b]) <= threshold_log10_lr:
-                    continue
-                v = llr(groups[a], groups[b])
+                v = apart(groups[a], groups[b])
                 if v > best:
                     best, pair = v, (a, b)
         if best <= threshold_log10_lr:
