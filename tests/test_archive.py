@@ -479,3 +479,23 @@ def test_files_gone_or_changed_are_withdrawn_from_searches_and_listed_again_when
     assert withdraw_stale(store, {**current, "/arch/r1.wav": sha[1]}, [Path("/arch")], "run3") == 0
     assert "/arch/r1.wav" in store.read_rows().column("path").to_pylist()
     assert withdraw_stale(store, {"/arch/r0.wav": sha[0]}, [], "run4") == 0
+
+
+def test_a_filter_that_hides_the_best_voice_says_so(tmp_path: Path) -> None:
+    """Filters read the trait models' stored labels, which can be wrong: when they leave out the voice that ranks
+    first without them, the search says which and how it scored; when they do not, it says nothing."""
+    from s2f_desktop.archive.store import embeddings_matrix
+
+    store = IndexStore(tmp_path / "idx")
+    store.create()
+    rows = _rows(6)
+    write_atomic(rows, store.rows_dir("k1") / "compact-a.parquet")
+    q = _q(embeddings_matrix(rows)[1])  # the query is row 1's voice, stored as "female"
+    res = search_index(str(store.root), q, CosineScorer(), Filters(sex="male"), top=3)
+    note = next(n for n in res.notes if n.startswith("filters:"))
+    assert "2 of 6 voices passed them (sex male)" in note and "/arch/r1.wav (speaker 0, cosine 1.000" in note
+    assert "stored as sex female" in note and "can hide the speaker sought" in note
+    kept = search_index(str(store.root), q, CosineScorer(), Filters(sex="female"), top=3)
+    assert not any(n.startswith("filters:") for n in kept.notes) and kept.hits[0]["path"] == "/arch/r1.wav"
+    plain = search_index(str(store.root), q, CosineScorer(), Filters(), top=3)
+    assert not any(n.startswith("filters:") for n in plain.notes)

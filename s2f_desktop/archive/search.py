@@ -270,6 +270,34 @@ def chance_note(compared: int, chance: ChanceRates | None, model_id: str) -> str
             f"chance alone.{spread} {limit}")
 
 
+def _filtered_out_note(table: Any, query: Any, scorer: Any, filters: Filters, hits: list[dict[str, Any]], n: int,
+                       exclude_sha256: Sequence[str]) -> str:
+    """A note when the filters left out a voice that would have ranked first without them ("" otherwise).
+
+    The filters read the labels the trait models stored (sex, age band) and the quality verdict; an estimate can be
+    wrong (a man with a high voice labelled female), and a filter then hides the very speaker sought without a word.
+    The unfiltered best is found by the same ranking, on the table already read.
+    """
+    free, n_all = search_table(table, query, scorer, Filters(), 1, exclude_sha256, None)
+    if not free:
+        return ""
+    best = free[0]
+    if any((h["sha256"], h["speaker"]) == (best["sha256"], best["speaker"]) for h in hits):
+        return ""
+
+    def key(h: dict[str, Any]) -> tuple[float, float]:
+        return (-np.inf if h["log10_lr"] is None else float(h["log10_lr"]), float(h["score"]))
+
+    if hits and key(hits[0]) >= key(best):
+        return ""
+    how = (f"log10 LR {best['log10_lr']:+.2f}" if best["log10_lr"] is not None else f"cosine {best['score']:.3f}")
+    used = ", ".join(f"{k} {v}" for k, v in filters.to_dict().items() if v)
+    return (f"filters: {n:,} of {n_all:,} voices passed them ({used}); "
+            f"the voice that ranks first without them was left out: {best['path']} (speaker {best['speaker']}, "
+            f"{how}; stored as sex {best['sex']['label']}, age {best['age']['label']}, quality {best['quality']}). "
+            "The labels are the trait models' estimates and can be wrong: a filter can hide the speaker sought.")
+
+
 def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
                  top: int = 20, encoder_sha256: str | None = None, index_key: str | None = None,
                  exclude_sha256: Sequence[str] = ()) -> SearchResult:
@@ -301,6 +329,10 @@ def search_index(index_dir: str, query: Any, scorer: Any, filters: Filters,
                              f"run `s2f archive index` on the archive first")
     table, total = load_rows(store, keys, encoder_sha256, notes)
     hits, n = search_table(table, query, scorer, filters, top, exclude_sha256, notes)
+    if filters != Filters():
+        note = _filtered_out_note(table, query, scorer, filters, hits, n, exclude_sha256)
+        if note:
+            notes.append(note)
     if not scorer.calibrated:
         notes.append("ranked by cosine similarity; no calibrated speaker-comparison model is installed, "
                      "so log10_lr and verbal are null")
