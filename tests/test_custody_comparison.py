@@ -46,7 +46,7 @@ class _StubComparator:
         self.verdict = codec.decode_comparison_verdict(json.loads(stored))
         self.during = during
 
-    def compare(self, q: Any, k: Any, task: Any) -> ComparisonVerdict:
+    def compare(self, q: Any, k: Any, task: Any, side_check: Any = None) -> ComparisonVerdict:
         if self.during is not None:
             self.during()
         return self.verdict

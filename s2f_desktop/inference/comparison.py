@@ -14,7 +14,7 @@ Scoring, normalisation and calibration are torch-free and live in :mod:`s2f_desk
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -190,8 +190,14 @@ class Comparator:
                 continue
         return out
 
-    def compare(self, q_parts: list[SidePart], k_parts: list[SidePart], task: Any = None) -> ComparisonVerdict:
-        """Compare a questioned and a known side: the verdict with its sides, channel and validation position."""
+    def compare(self, q_parts: list[SidePart], k_parts: list[SidePart], task: Any = None,
+                side_check: Callable[[dict[str, tuple[np.ndarray, float]], dict[str, tuple[np.ndarray, float]]], None]
+                | None = None) -> ComparisonVerdict:
+        """Compare a questioned and a known side: the verdict with its sides, channel and validation position.
+
+        ``side_check`` sees both sides' per-part embeddings before scoring and may refuse (one voice per side is
+        checked on the embeddings the comparison uses, so nothing is read or embedded twice).
+        """
         from s2f_desktop.core.progress import null_task
 
         task = task or null_task()
@@ -200,6 +206,8 @@ class Comparator:
         telephone = qs.telephone or ks.telephone
         qe = self.embed(qs, telephone, task.sub(0.05, 0.5))
         ke = self.embed(ks, telephone, task.sub(0.5, 0.95))
+        if side_check is not None:
+            side_check(qe, ke)
         task.progress(0.96, "scoring and calibrating")
         return self.verdict_from(qs, ks, qe, ke, telephone)
 

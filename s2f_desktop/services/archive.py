@@ -183,14 +183,16 @@ def query_from_segments(ctx: AppContext, case_number: str, segment_ids: Sequence
         raise InputError(f"segment {foreign[0]} does not belong to case {case_number}")
     require_disjoint(segs, evs, "the query")
     require_intact(ctx, evs.values())
-    from s2f_desktop.services.comparison import require_one_voice
-
-    require_one_voice(ctx, case_number, list(segment_ids), "the query", device)
     parts = []
     for g in segs:
         ev = evs[g.evidence_id]
         with open_audio(vault_path(ctx, ev), frames=ev.media.frames) as src:
             parts.append((src.read(g.start_sample, g.end_sample, channel="mix"), src.sample_rate))
+    if len(parts) > 1:  # one voice, as an analysis or a comparison side (on the samples just read)
+        from s2f_desktop.services import comparison
+
+        split = comparison.split_of_samples([(g.id, x, sr) for g, (x, sr) in zip(segs, parts)], device)
+        comparison.refuse_several_voices(ctx, split, "the query")
     an = _analyzer(device)
     voice = _pipeline().query_embedding(parts, an)
     return Query(voice, {"type": "case_segments", "case": case_number, "segments": list(segment_ids),

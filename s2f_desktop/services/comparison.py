@@ -267,15 +267,19 @@ def compare_segments(ctx: AppContext, case_number: str, questioned_ids: Sequence
         recordings = {g.evidence_id: repo.get_evidence(s, g.evidence_id) for g in sides}
     # Within a side an overlap counts speech twice; across the sides it compares audio with itself.
     require_disjoint(sides, recordings, "the comparison")
-    require_one_voice(ctx, case_number, q, "the questioned side", device, task.sub(0.0, 0.02))
-    require_one_voice(ctx, case_number, k, "the known side", device, task.sub(0.02, 0.04))
     t0 = time.perf_counter()
-    qp, q_notes = _segment_parts(ctx, case.id, q, task.sub(0.04, 0.06))
-    kp, k_notes = _segment_parts(ctx, case.id, k, task.sub(0.06, 0.1))
+    qp, q_notes = _segment_parts(ctx, case.id, q, task.sub(0.0, 0.05))
+    kp, k_notes = _segment_parts(ctx, case.id, k, task.sub(0.05, 0.1))
     t1 = time.perf_counter()
     cmp = comparator(device)
     t2 = time.perf_counter()
-    res = cmp.compare(qp, kp, task.sub(0.1, 0.97))
+
+    def one_voice_per_side(qe: dict[str, Any], ke: dict[str, Any]) -> None:
+        # Checked on the embeddings the comparison itself uses (nothing read or embedded twice).
+        refuse_several_voices(ctx, _split_from_embeddings(cmp, q, qe), "the questioned side")
+        refuse_several_voices(ctx, _split_from_embeddings(cmp, k, ke), "the known side")
+
+    res = cmp.compare(qp, kp, task.sub(0.1, 0.97), side_check=one_voice_per_side)
     t3 = time.perf_counter()
     compared: list[ComparedSegment] = []
     evs: dict[int, ComparedEvidence] = {}
@@ -389,29 +393,33 @@ def check_selection_speakers(ctx: AppContext, case_number: str, segment_ids: Seq
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
     parts, _ = _segment_parts(ctx, case.id, list(segment_ids), task.sub(0.0, 0.2))
-    cmp = comparator(device)
-    prep = cmp.prepare(parts)
-    # One channel for all: if any part is narrow-band the whole selection is compared in the telephone band.
-    emb = cmp.embed(prep, prep.telephone, task.sub(0.2, 0.95))
-    ids = [p.id for p in parts]
-    wins = [emb[i][0] if i in emb else np.zeros((0, 256), np.float32) for i in ids]
-    sp = [emb[i][1] if i in emb else 0.0 for i in ids]
-    out = split_speakers(ids, wins, sp, cmp.calibration, cmp.cohort, pairwise=True)
+    out = split_of_samples([(p.id, p.x, p.sr) for p in parts], device, task.sub(0.2, 0.95))
     task.progress(1.0, "speaker check done")
     return out
 
 
-def require_one_voice(ctx: AppContext, case_number: str, segment_ids: Sequence[str], what: str,
-                      device: str = "auto", task: Task | None = None) -> None:
-    """Refuse ``what`` (a side of a comparison, an archive query) when its segments hold several voices.
+def split_of_samples(parts: Sequence[tuple[str, np.ndarray, int]], device: str = "auto",
+                     task: Task | None = None) -> SpeakerSplit:
+    """The calibrated speaker split of samples already read (``(id, mono samples, rate)`` each), pairwise as
+    before any pooling. One channel for all: if any part is narrow-band, all are compared in the telephone band."""
+    cmp = comparator(device)
+    prep = cmp.prepare([_mod().SidePart(i, x, sr) for i, x, sr in parts])
+    return _split_from_embeddings(cmp, [i for i, _x, _sr in parts], cmp.embed(prep, prep.telephone, task))
 
-    The same calibrated check as the analysis's (:func:`check_selection_speakers`): a side pooled across two voices
-    would compare a mixture; one segment is one voice as far as this check can tell (the channel note covers a
-    two-party stereo segment).
+
+def _split_from_embeddings(cmp: Any, ids: Sequence[str], emb: dict[str, tuple[np.ndarray, float]]) -> SpeakerSplit:
+    """:func:`split_speakers` (pairwise) on a comparator's per-part embeddings; parts without speech are unassessed."""
+    wins = [emb[i][0] if i in emb else np.zeros((0, 256), np.float32) for i in ids]
+    sp = [emb[i][1] if i in emb else 0.0 for i in ids]
+    return split_speakers(list(ids), wins, sp, cmp.calibration, cmp.cohort, pairwise=True)
+
+
+def refuse_several_voices(ctx: AppContext, split: SpeakerSplit, what: str) -> None:
+    """Refuse ``what`` (a side of a comparison, an archive query) when its segments split into several voices.
+
+    The same calibrated check as the analysis's: a side pooled across two voices would compare a mixture; one
+    segment is one voice as far as this check can tell (the channel note covers a two-party stereo segment).
     """
-    if len(segment_ids) < 2:
-        return
-    split = check_selection_speakers(ctx, case_number, segment_ids, device, task)
     if split.split:
         worst = min((v for _, _, v in split.between), default=0.0)
         with ctx.store.read() as s:  # named as the analyst sees them: recording and time, not internal ids
