@@ -91,6 +91,31 @@ def test_index_folder_must_be_an_index(tmp_path: Path) -> None:
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
+def test_a_failed_first_run_leaves_no_empty_index_behind(tmp_path: Path) -> None:
+    """Workers that would not start or a model that would not load: the index this run created is taken back
+    (an empty index would pass for a real one); an index that already existed, or the user's folder, stays."""
+    from s2f_desktop.archive.engine import run_index
+
+    class BrokenClient:
+        def submit(self, *a: object, **k: object) -> object:
+            raise RuntimeError("the speaker model could not be loaded")
+
+    rec = tmp_path / "a.wav"
+    rec.write_bytes(b"RIFF")
+    with pytest.raises(RuntimeError):
+        run_index([rec], tmp_path / "new", client=BrokenClient())
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "empty").mkdir()  # a folder the user made for it: the folder stays, emptied of what the run made
+    with pytest.raises(RuntimeError):
+        run_index([rec], tmp_path / "empty", client=BrokenClient())
+    assert (tmp_path / "empty").is_dir() and not any((tmp_path / "empty").iterdir())
+    IndexStore(tmp_path / "old").create()  # an index made earlier is never taken back
+    with pytest.raises(RuntimeError):
+        run_index([rec], tmp_path / "old", client=BrokenClient())
+    IndexStore(tmp_path / "old").check()
+    assert rec.read_bytes() == b"RIFF"
+
+
 def test_turns_merge_close_regions_and_cut_long_ones() -> None:
     turns = turns_from_regions([(0.0, 1.0), (1.2, 2.0), (5.0, 5.0 + 2.5 * MAX_TURN_S)])
     assert turns[0] == (0.0, 2.0)
@@ -133,7 +158,7 @@ def test_json_hit_has_the_stable_keys_and_cosine_gives_no_lr() -> None:
     t = _rows(4)
     q = np.asarray(t.column("embedding")[0].as_py(), np.float32)
     hits, _ = search_table(t, _q(q), CosineScorer(), Filters(), top=2)
-    for key in ("path", "sha256", "speaker", "start_s", "end_s", "log10_lr", "verbal"):
+    for key in ("path", "sha256", "speaker", "n_speakers", "start_s", "end_s", "log10_lr", "verbal"):
         assert key in hits[0]
     assert hits[0]["log10_lr"] is None and hits[0]["verbal"] is None
 

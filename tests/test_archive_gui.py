@@ -74,6 +74,9 @@ def test_archive_tab_search_listen_import(qtbot, ctx, case, index) -> None:  # t
     having = {m["path"] for m in meta if target in m["speakers"]}
     assert res.hits[0]["path"] in having
     assert panel.table.item(0, 4).text() == Path(res.hits[0]["path"]).name
+    # The recording's voice as "voice k of n", not the index's bare 0-based group number.
+    n0 = res.hits[0]["n_speakers"]
+    assert n0 >= 1 and panel.table.item(0, 5).text() == f"voice {res.hits[0]['speaker'] + 1} of {n0}"
     # The stored estimates are shown with their numbers: P(male), and the age's median and 80 % interval.
     h0 = res.hits[0]
     assert panel.table.item(0, 7).text() == f"{h0['sex']['label']} (P(male) {fmt_probability(h0['sex']['p_male'])})"

@@ -89,6 +89,20 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
         panel.resize(1300, 800)
         panel.grab().save(os.path.join(os.environ["S2F_SCREENSHOTS"], "comparison_panel.png"))
 
+    # A refused request: the stored run stays on show under a banner that says it is not this request's result.
+    panel.reporter.show_dialogs = False
+    panel.k_combo.setCurrentText("caller")
+    with qtbot.waitSignal(panel.reporter.reported, timeout=60_000) as refused:
+        panel.run_btn.click()
+    assert "on both sides" in refused.args[1]
+    shown = panel.results.toPlainText()
+    assert "The comparison just started was not run" in shown and "on both sides" in shown
+    assert "Nothing was stored" in shown and f"Comparison #{run.id}" in shown
+    assert [r.id for r in panel.runs] == [run.id]
+    panel.history.setCurrentIndex(0)
+    panel._pick_run(0)  # the analyst looks at a stored run again: the banner goes
+    assert "not run" not in panel.results.toPlainText()
+
     # Cancel: the job ends, nothing new is stored.
     panel.k_combo.setCurrentText("suspect")
     with qtbot.waitSignal(panel.comparison_ended, timeout=180_000):

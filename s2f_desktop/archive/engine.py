@@ -313,13 +313,18 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
     task = task or null_task()
     t0 = time.perf_counter()
     store = IndexStore(index_dir)
+    made = _index_made_here(index_dir)
     store.create()
     store.remove_stale_temps()
     own = client is None
     cluster = None
     if own:
         task.progress(0.0, "starting workers")
-        client, cluster = open_client(workers, scheduler, memory_limit)
+        try:
+            client, cluster = open_client(workers, scheduler, memory_limit)
+        except BaseException:
+            _undo_create(store, made)
+            raise
     summary = IndexSummary(str(index_dir), "", total=len(paths))
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     catalog: list[dict[str, Any]] = []
@@ -403,6 +408,10 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
     except (CancelledError, KeyboardInterrupt):
         summary.cancelled = True
         client.cancel(futures)
+        _undo_create(store, made)
+        raise
+    except BaseException:
+        _undo_create(store, made)
         raise
     finally:
         if summary.index_key:
@@ -413,3 +422,26 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
                 cluster.close()
         summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+def _index_made_here(index_dir: Path) -> tuple[bool, bool]:
+    """(the folder is new, its index.json is new): what a failed first run may take back."""
+    return not index_dir.exists(), not (index_dir / "index.json").exists()
+
+
+def _undo_create(store: IndexStore, made: tuple[bool, bool]) -> None:
+    """Take back an index this run created when the run failed before writing anything into it: a failed
+    start (workers that would not start, a missing model) must not leave an empty index behind, which the
+    next run, or the Archive page, would take for a real one. Nothing else is ever removed."""
+    new_dir, new_meta = made
+    root = store.root
+    if not new_meta or not root.is_dir():
+        return
+    files = [p for p in root.rglob("*") if p.is_file()]
+    if [p.name for p in files] != ["index.json"]:
+        return  # something was written (rows, errors, a catalog): the index is real now
+    (root / "index.json").unlink()
+    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        d.rmdir()
+    if new_dir:
+        root.rmdir()

@@ -26,10 +26,18 @@ from s2f_desktop.core.traits import AGE_BINS
 QUALITY_ORDER = ("ok", "warn", "insufficient")
 SEX_CHOICES = ("male", "female")
 
-_SEARCH_COLUMNS = ["path", "status", "start_s", "end_s", "turns", "speech_s", "duration_s", "sample_rate",
+_SEARCH_COLUMNS = ["path", "status", "n_speakers", "start_s", "end_s", "turns", "speech_s", "duration_s",
+                   "sample_rate",
                    "quality_verdict", "snr_db", "telephone_band", "clipping_fraction", "bandwidth_hz", "sex_label",
                    "p_male", "age_label", "age_median",
                    "age_lo80", "age_hi80", "embedding", "embedding_tel"]
+
+
+def voice_of(hit: dict[str, Any]) -> str:
+    """Which of its recording's voices a hit is, as shown ("voice 2 of 3"): the index numbers a recording's
+    probable speakers from 0, which read as nobody's name."""
+    n = hit.get("n_speakers")
+    return f"voice {int(hit['speaker']) + 1}" + (f" of {int(n)}" if n else "")
 
 
 @dataclass(frozen=True)
@@ -178,7 +186,7 @@ def search_table(table: pa.Table, query: Any, scorer: Any, filters: Filters, top
         lr = None if lrs is None or not np.isfinite(lrs[j]) else round(float(lrs[j]), 3)
         hits.append({
             "rank": j + 1,
-            "path": r["path"], "sha256": r["sha256"], "speaker": r["speaker"],
+            "path": r["path"], "sha256": r["sha256"], "speaker": r["speaker"], "n_speakers": r["n_speakers"],
             "start_s": r["start_s"], "end_s": r["end_s"],
             "log10_lr": lr, "verbal": scorer.verbal(lr) if scorer.calibrated else None,
             "abstain_reason": reasons[j],

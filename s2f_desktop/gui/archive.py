@@ -49,13 +49,14 @@ from s2f_desktop.report.language import fmt_probability
 
 log = logging.getLogger(__name__)
 
-HIT_COLUMNS = ("#", "cosine", "log10 LR", "verbal", "recording", "speaker", "longest turn", "sex", "age", "quality")
+HIT_COLUMNS = ("#", "cosine", "log10 LR", "verbal", "recording", "voice", "longest turn", "sex", "age", "quality")
 #: Header tooltips: what each column is and how the list is ordered.
 HIT_TIPS = {"#": "Rank: by calibrated log10 LR when the comparison model is installed (abstentions last), "
                  "otherwise by cosine",
             "cosine": "Cosine similarity of the two voice embeddings (the uncalibrated score). With a calibrated "
                       "model the list is ranked by LR, which also weighs net speech, so this column need not fall "
                       "from row to row",
+            "voice": "Which of the recording's probable speakers (as the index grouped its turns) this hit is",
             "sex": "The stored estimate of the indexed speaker: label and P(male)",
             "age": "The stored estimate of the indexed speaker: median and 80 % interval (no band label is given)"}
 
@@ -334,13 +335,15 @@ class ArchivePanel(JobPage):
                            on_done=self._update_buttons)
 
     def _show_result(self, res: Any) -> None:
+        from s2f_desktop.archive.search import voice_of
+
         self.result = res
         self.hits = list(res.hits)
         self.table.setRowCount(len(self.hits))
         for r, h in enumerate(self.hits):
             lr = "–" if h["log10_lr"] is None else f"{h['log10_lr']:+.2f}"
             sex, age = hit_traits(h)
-            vals = [h["rank"], f"{h['score']:.3f}", lr, h["verbal"] or "–", Path(h["path"]).name, h["speaker"],
+            vals = [h["rank"], f"{h['score']:.3f}", lr, h["verbal"] or "–", Path(h["path"]).name, voice_of(h),
                     f"{fmt_clock(h['start_s'])}–{fmt_clock(h['end_s'])}", sex, age, h["quality"]]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(str(v))

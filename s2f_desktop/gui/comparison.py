@@ -91,6 +91,9 @@ class ComparisonPanel(JobPage):
         self.runs: list[Any] = []
         self._validation: tuple[np.ndarray, np.ndarray] | None = None
         self._names: dict[int, str] = {}
+        # Why the last comparison started here was not run (None: it ran, or none was started). The pane
+        # still shows a stored run below it: without the banner that run read as the refused one's result.
+        self._refusal: str | None = None
 
         self.q_combo, self.k_combo = QComboBox(), QComboBox()
         self.q_list, self.k_list = QListWidget(), QListWidget()
@@ -115,7 +118,7 @@ class ComparisonPanel(JobPage):
         self.history = QComboBox()
         self.history.setObjectName("comparison_runs")
         self.history.setToolTip("Stored comparison runs of this case")
-        self.history.currentIndexChanged.connect(self._show_run)
+        self.history.currentIndexChanged.connect(self._pick_run)
         self.results = QTextBrowser()
         self.results.setObjectName("comparison_result")
         self.results.setToolTip("The comparison's propositions, likelihood ratio, verbal scale and limits")
@@ -165,6 +168,7 @@ class ComparisonPanel(JobPage):
     def set_case(self, case: Any) -> None:
         """Show a case (None: no case)."""
         self.case = case
+        self._refusal = None
         self.refresh()
 
     def refresh(self, select_run: int | None = None) -> None:
@@ -207,7 +211,7 @@ class ComparisonPanel(JobPage):
             self.history.setCurrentIndex(idx)
             self._show_run(idx)
         else:
-            self.results.setHtml("<p><i>" + ("Open a case first." if self.case is None else
+            self.results.setHtml(self._refusal_html() + "<p><i>" + ("Open a case first." if self.case is None else
                                              "No comparison yet. Choose the questioned and the known speaker, tick "
                                              "their segments and press <b>Compare</b>.") + "</i></p>")
             self._plot(None)
@@ -250,8 +254,19 @@ class ComparisonPanel(JobPage):
         run = self.runs[idx] if 0 <= idx < len(self.runs) else None
         if run is None:
             return
-        self.results.setHtml(comparison_html(run))
+        self.results.setHtml(self._refusal_html() + comparison_html(run))
         self._plot(run)
+
+    def _pick_run(self, idx: int) -> None:
+        self._refusal = None  # the analyst moved on to another stored run
+        self._show_run(idx)
+
+    def _refusal_html(self) -> str:
+        if self._refusal is None:
+            return ""
+        return ("<p style='background:#fdecea;color:#b71c1c;padding:4px'><b>The comparison just started was not "
+                f"run:</b> {_esc(self._refusal)}<br>Nothing was stored. Shown below: a stored comparison, "
+                "not a result of that request.</p>")
 
     def _ensure_plot(self) -> Any:
         import pyqtgraph as pg
@@ -323,9 +338,21 @@ class ComparisonPanel(JobPage):
         job = self.runner.submit("comparison",
                                  lambda task: svc.compare_segments(self.ctx, case_number, q, k,
                                                                    device=device, task=task),
-                                 on_success=self._done, on_error=lambda e: self.reporter.report(e, "Comparison"),
+                                 on_success=self._done, on_error=self._failed,
                                  on_progress=self._progress, on_done=self._ended)
         job.cancelled.connect(lambda: self.status_message.emit("Comparison cancelled"))
+
+    def _failed(self, exc: BaseException) -> None:
+        from s2f_desktop.core.errors import CancelledError
+
+        if not isinstance(exc, CancelledError):
+            self._refusal = self.reporter.describe(exc)[1].split("\n")[0]
+            idx = self.history.currentIndex()
+            if 0 <= idx < len(self.runs):
+                self._show_run(idx)
+            else:
+                self.refresh()
+        self.reporter.report(exc, "Comparison")
 
     def cancel(self) -> None:
         """Cancel the running comparison."""
@@ -345,6 +372,7 @@ class ComparisonPanel(JobPage):
         self.comparison_ended.emit()
 
     def _done(self, run: Any) -> None:
+        self._refusal = None
         self.progress.setValue(1000)
         self.progress.setFormat("done")
         self.refresh(select_run=run.id)

@@ -236,10 +236,12 @@ def _search(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     print(f"{len(res.hits)} hits of {res.candidates} speakers passing the filters ({res.searched_rows} rows); "
           f"{res.seconds * 1000:.0f} ms")
     print(f"scoring: {res.scorer}")
+    from s2f_desktop.archive.search import voice_of
+
     rows = [[h["rank"], h["score"], "-" if h["log10_lr"] is None else f"{h['log10_lr']:+.2f}", h["verbal"] or "-",
-             Path(h["path"]).name, h["speaker"], f"{h['start_s']:.1f}-{h['end_s']:.1f}",
+             Path(h["path"]).name, voice_of(h), f"{h['start_s']:.1f}-{h['end_s']:.1f}",
              h["sex"]["label"], h["age"]["label"], h["quality"], h["sha256"][:12]] for h in res.hits]
-    print_table(["#", "score", "log10 LR", "verbal", "recording", "spk", "longest turn s", "sex", "age", "quality",
+    print_table(["#", "score", "log10 LR", "verbal", "recording", "voice", "longest turn s", "sex", "age", "quality",
                  "sha256"], rows)
     for n in res.notes:
         print(f"note: {n}")
