@@ -99,6 +99,8 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
     assert "The comparison just started was not run" in shown and "on both sides" in shown
     assert "Nothing was stored" in shown and f"Comparison #{run.id}" in shown
     assert [r.id for r in panel.runs] == [run.id]
+    if os.environ.get("S2F_SCREENSHOTS"):
+        panel.grab().save(os.path.join(os.environ["S2F_SCREENSHOTS"], "comparison_refused.png"))
     panel.history.setCurrentIndex(0)
     panel._pick_run(0)  # the analyst looks at a stored run again: the banner goes
     assert "not run" not in panel.results.toPlainText()
