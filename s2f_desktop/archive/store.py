@@ -438,8 +438,12 @@ def embeddings_matrix(table: pa.Table, column: str = "embedding", missing: float
 
     ``missing``: value written into the rows whose embedding is null (by default they hold
     whatever the column's storage holds there; callers filter nulls out first).
+    A column of one chunk (a compacted index) is returned as a read-only view of its Arrow buffer:
+    combining chunks copies even a single one, and copying 100,000 rows' two columns (200 MB) was most
+    of a first search's time, and of its variance (benchmarks/bench_archive.py ``search_latency``).
     """
-    col = table.column(column).combine_chunks()
+    chunked = table.column(column)
+    col = chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
     if len(col) == 0:
         return np.zeros((0, EMBEDDING_DIM), np.float32)
     # .values ignores a sliced array's offset: take this array's own part of it.
