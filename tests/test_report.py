@@ -516,6 +516,40 @@ def test_case_report_carries_the_speaker_comparison_as_stored(sample, tmp_path):
     assert lr_text(r.log10_lr) in text
     assert r.verbal in text
     assert "Cllr" in text and "Tippett plot" in text
+    # Every file the LR was computed with is named with its hash (validation.npz draws the Tippett plot), and
+    # the reproducibility block gives each side's exact sample ranges and the comparison's parameters.
+    packed = flat(pdf_text(res.path))
+    for m in run.models:
+        assert m["sha256"] in packed, m
+    assert "validation.npz" in text and f"Comparison #{run.id} questioned side" in text
+    for g in r.segments:
+        assert f"samples {g.start_sample}\u2013{g.end_sample}" in text
+    assert f"Comparison #{run.id} parameters" in text and '"top_k"' in text
+    assert f"comparison #{run.id} of" in text  # named on the cover beside the analysis runs
+
+
+def test_a_case_of_comparisons_only_does_not_say_it_has_no_finding(ctx, case, speech_wav, tmp_path):
+    """A comparison case without a voice profile: no 'no finding' warning beside an LR, no promise of
+    composites, the comparison's models listed in the method section."""
+    from s2f_desktop.services import comparison
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+
+    text_a = ("The committee met on Thursday morning to review the annual budget. After a long discussion about "
+              "maintenance costs, they agreed to postpone the decision until the next quarterly meeting.")
+    ids = []
+    for voice, name in (("en-us+m3", "q.wav"), ("en-us+f3", "k.wav")):
+        ev = ev_svc.import_file(ctx, case.number, speech_wav(text_a, voice=voice, name=name)).evidence
+        ids.append(seg_svc.add_segment(ctx, case.number, ev.id, 0, ev.media.frames).id)
+    run = comparison.compare_segments(ctx, case.number, [ids[0]], [ids[1]], device="cpu")
+    res = build_report(ctx, case.number, out=tmp_path / "only.pdf", generated_at=FIXED_DATE, record=False)
+    text = words(res.path)
+    assert "No analysis run is stored for this case: the report lists evidence" not in text
+    assert "there is no finding on the speaker's characteristics" in text and "speaker comparison(s) are reported" in text
+    assert "composite faces" not in text.split("Case number")[0]  # the subtitle promises none
+    assert "Speaker comparison with likelihood ratios" in text
+    assert "No models are recorded" not in text and "comparison-v1" in text
+    assert f"comparison #{run.id} of" in text and "it does not decide whether the speakers are the same" in text
 
 
 def test_age_answer_is_printed_with_p40_and_the_median_baseline(sample, tmp_path):

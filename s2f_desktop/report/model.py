@@ -818,6 +818,28 @@ def review_rows(events: Sequence[AuditEvent], warnings: list[str]) -> tuple[tupl
     return tuple(rows)
 
 
+def comparison_repro(comparison_runs: Sequence[Any], rates: Mapping[int, int] | None = None) -> list[tuple[str, str]]:
+    """Reproducibility rows of stored speaker comparisons: who and when, the exact sample ranges of each side
+    (the evidence's hashes are the "Input" rows), every model file with its hash, and the parameters."""
+    rows: list[tuple[str, str]] = []
+    for c in comparison_runs:
+        r = c.results
+        names = {e.evidence_id: e.name for e in r.evidence}
+        rows.append((f"Comparison #{c.id}", f"{fmt_dt(c.created_at)}, by {c.created_by}; device {c.device or NA}; "
+                                           f"app version {c.app_version or NA}"))
+        for side in ("questioned", "known"):
+            parts = [f"{names.get(g.evidence_id, f'evidence #{g.evidence_id}')} (input #{g.evidence_id}) samples "
+                     f"{g.start_sample}\u2013{g.end_sample}"
+                     + (f" at {rates[g.evidence_id]} Hz" if rates and g.evidence_id in rates else "")
+                     for g in r.segments if g.side == side]
+            rows.append((f"Comparison #{c.id} {side} side", "; ".join(parts) or NA))
+        for m in c.models:
+            rows.append((f"Comparison #{c.id} model {m.get('id', '?')}", f"{m.get('file', '?')} sha256 "
+                                                                       f"{m.get('sha256', NA)}"))
+        rows.append((f"Comparison #{c.id} parameters", canonical(c.parameters) if c.parameters else "{}"))
+    return rows
+
+
 def build_report_data(
     *,
     case: Case,
@@ -837,6 +859,7 @@ def build_report_data(
     app_version: str,
     renderer_versions: Mapping[str, str] | None = None,
     custody_problems: Sequence[str] = (),
+    comparison_runs: Sequence[Any] = (),
 ) -> ReportData:
     """Assemble the report content from stored records (see the module docstring).
 
@@ -844,7 +867,9 @@ def build_report_data(
     segment was since edited or deleted is reported as such. ``custody_problems``: one line per
     stored record that differs from what the audit chain recorded for it (the replay ``s2f verify``
     runs); an intact hash chain says nothing about rows edited beside it, so these are stated on
-    the first page and beside the chain's status.
+    the first page and beside the chain's status. ``comparison_runs``: the case's stored speaker
+    comparisons (``store.comparisons.ComparisonRun``), whose material, models and parameters the
+    reproducibility block lists (their sections are built by ``report.comparison``).
     """
     warnings: list[str] = []
     ev_by_id = {e.id: e for e in evidence}
@@ -884,7 +909,7 @@ def build_report_data(
         sections.append(section)
         used_segments += used
         seg_items_all += section.segments
-    if not runs:
+    if not runs and not comparison_runs:
         warnings.append("No analysis run is stored for this case: the report lists evidence and the audit trail only.")
     reported = {r.id for r in runs}
     run_items = [f"run #{r.id} of {fmt_dt(r.created_at)} by {r.created_by}: {run_outcome(r)}" for r in all_runs
@@ -909,6 +934,7 @@ def build_report_data(
         t = run.timings
         repro.append((f"Run #{run.id} timings (s)", f"read_s {t.read_s:.2f}, load_models_s {t.load_models_s:.2f}, "
                                      f"analysis_s {t.analysis_s:.2f}"))
+    repro += comparison_repro(comparison_runs, {e.id: e.media.sample_rate for e in evidence})
     all_composites = [c for run in runs for c in composites.get(run.id, ())]
     for comp in all_composites:
         for view in sorted(comp.image_sha256):

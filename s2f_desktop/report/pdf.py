@@ -291,15 +291,36 @@ def _measure_rows(items: Sequence[Measure], st: dict[str, ParagraphStyle]) -> li
 
 
 # ------------------------------------------------------------------------------ sections
+def _subtitle(d: ReportData) -> str:
+    """What the report holds, as its subtitle says it (composites only when some were rendered)."""
+    parts = []
+    if d.runs:
+        parts.append("speaker characteristics estimated from recorded speech"
+                     + (", with composite faces" if any(r.composites for r in d.runs) else ""))
+    if d.comparisons:
+        parts.append("speaker comparison with likelihood ratios")
+    text = "; ".join(parts) or "evidence and audit trail (no analysis or comparison stored)"
+    return text[0].upper() + text[1:]
+
+
+def _banner(d: ReportData) -> str:
+    """The cover's caution: what the profile and, when present, the comparisons can and cannot say."""
+    text = ("This report supports an investigation. A voice profile describes broad characteristics suggested by a "
+            "voice: it does not identify anyone and must not be used as evidence of identity.")
+    if d.comparisons:
+        text += (" A speaker comparison gives a likelihood ratio for two stated propositions: how much more "
+                 "probable the speech is if one is true than if the other is. It weighs the speech evidence; it "
+                 "does not decide whether the speakers are the same, which is for the court with all the evidence.")
+    return text
+
+
 def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [
         Spacer(1, 6 * mm),
         _Heading("Forensic voice profile report", st["title"], 0, "cover"),
-        _p("Speaker characteristics estimated from recorded speech, with composite faces", st["subtitle"]),
+        _p(_subtitle(d), st["subtitle"]),
         _boxed([_p(d.marking.upper(), st["marking"]),
-                _p("This report supports an investigation by describing broad characteristics suggested by a voice. "
-                   "It does not identify anyone and must not be used as evidence of identity.",
-                   ParagraphStyle("m2", parent=st["small"], alignment=TA_CENTER))], RED, RED_BG),
+                _p(_banner(d), ParagraphStyle("m2", parent=st["small"], alignment=TA_CENTER))], RED, RED_BG),
         Spacer(1, 6 * mm),
         _kv_table([
             ("Case number", d.case_number), ("Case title", d.case_title), ("Analyst", d.analyst),
@@ -308,6 +329,8 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             ("Application", f"s2f-desktop {d.app_version}"),
             ("Analyses reported", "; ".join(f"run #{r.run_id} of {r.created} by {r.created_by}" for r in d.runs)
              or "no analysis run stored"),
+            ("Speaker comparisons reported", "; ".join(f"comparison #{c.run_id} of {c.created}" for c in d.comparisons)
+             or "none stored"),
         ], st),
         Spacer(1, 5 * mm),
     ]
@@ -323,8 +346,9 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         summary.append(_p(f"Run #{r.run_id} ({len(r.segments)} segment(s), net speech {r.net_speech}, quality "
                           f"{r.quality_verdict}): sex: {r.sex.statement} Age: {r.age.statement}", st["body"]))
     if not d.runs:
-        summary.append(_p("No analysis run is stored for this case." if not d.other_runs else
-                          "No analysis run is reported in full.", st["body"]))
+        summary.append(_p(("No analysis run (voice profile) is stored for this case" if not d.other_runs else
+                           "No analysis run is reported in full")
+                          + ("; the speaker comparisons follow." if d.comparisons else "."), st["body"]))
     if d.other_runs:
         # A report of chosen runs must not read as the case's only findings.
         summary.append(_p(f"{len(d.other_runs)} other analysis run(s) of this case are not summarised here; "
@@ -442,9 +466,10 @@ def _finding_box(title: str, lines: list[tuple[str, str]], statement: str, absta
 
 
 def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
-    out: list[Flowable] = [CondPageBreak(80 * mm), _Heading("3. Findings", st["h1"], 0, "findings"),
-                           _p("Estimates for the whole selection (all segments pooled). Numbers are calibrated "
-                              "probabilities and intervals from the models described in section 5.", st["body"])]
+    out: list[Flowable] = [CondPageBreak(80 * mm), _Heading("3. Findings", st["h1"], 0, "findings")]
+    if d.runs:
+        out.append(_p("Estimates for the whole selection (all segments pooled). Numbers are calibrated "
+                      "probabilities and intervals from the models described in section 5.", st["body"]))
     for r in d.runs:
         out.append(_Heading(f"Run #{r.run_id}: {r.outcome}", st["h2"], 1, f"findings-{r.run_id}"))
         sex_lines = [("Probability male", r.sex.p_male), ("Label", r.sex.label)]
@@ -481,7 +506,10 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out.append(CondPageBreak(60 * mm))
     out.append(_Heading("Conclusions", st["h2"], 1, "conclusions"))
     if not d.runs:
-        out.append(_p("No analysis run is stored: there is no finding.", st["body"]))
+        out.append(_p("No analysis run (voice profile) is stored: there is no finding on the speaker's "
+                      "characteristics." + (f" The {len(d.comparisons)} speaker comparison(s) are reported, with their "
+                                            "propositions, likelihood ratios and validation, in the sections that "
+                                            "follow." if d.comparisons else ""), st["body"]))
     for r in d.runs:
         block = [_p(f"Run #{r.run_id}", st["cellb"])] if len(d.runs) > 1 else []
         out.append(KeepTogether(block + [_p(c, st["body"]) for c in r.conclusions]))
@@ -610,8 +638,14 @@ def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
                   "measures and passed through the trait models below; the models abstain when quality is "
                   "insufficient or the estimate is too uncertain. All processing ran offline on the analyst's "
                   "machine.", st["body"]))
+    if d.comparisons:
+        out.append(_p("Speaker comparisons: the speech of each side was embedded with the GE2E speaker encoder, scored "
+                      "against the other side and normalised against a cohort of other speakers, and the score turned "
+                      "into a likelihood ratio by the comparison model's calibration, within the bounds its validation "
+                      "supports; the files are listed below and each comparison's section gives its validation.",
+                      st["body"]))
     if not d.models:
-        out.append(_p("No models are recorded for this analysis.", st["body"]))
+        out.append(_p("No models are recorded for the runs reported.", st["body"]))
     else:
         out.append(_p("Models used (one row per declared file). Appendix A reproduces each model card's sections on "
                       "data, metrics (with all their tables) and calibration; the whole card is installed with the "

@@ -126,6 +126,15 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
                                        "NOT THE SHIPPED MODEL: the file the run used is not the one declared by the "
                                        "models shipped with this installation; its validation does not apply.")
         cards.append(card)
+    # The comparisons' model files too (encoder, calibration, cohort, validation): an LR in the report must
+    # name every file it was computed with, as an analysis run's estimates do.
+    for c in comparison_runs:
+        for rec in c.models:
+            key = (str(rec.get("id", "")), str(rec.get("file", "")))
+            if key in seen:
+                continue
+            seen.add(key)
+            cards.append(load_model_card(key[0], key[1], str(rec.get("sha256", "")), models_dir()))
     traits_model = next((m.id for r in chosen for m in r.models if m.id.startswith("traits-")), None)
     performance = trait_performance(traits_model, models_dir()) if traits_model else None
     task.progress(0.45, "assembling the report")
@@ -133,7 +142,7 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
         case=case, evidence=evidence, checks=checks, runs=chosen, all_runs=runs, segments=segments,
         composites=composites, image_root=ctx.store.layout.composites, image_checks=image_checks, events=events,
         chain=chain, model_cards=cards, performance=performance, generated_at=generated_at, app_version=__version__,
-        renderer_versions=RENDERER_VERSIONS, custody_problems=problems,
+        renderer_versions=RENDERER_VERSIONS, custody_problems=problems, comparison_runs=comparison_runs,
     )
     # Speaker comparisons are evaluative (propositions, a likelihood ratio): every stored one is
     # reported in its own section, with the validation of the system that computed it.
