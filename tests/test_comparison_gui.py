@@ -83,6 +83,10 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
     assert run.results.label == "same"
     assert panel.current_run().id == run.id
     assert f"Comparison #{run.id}" in panel.results.toHtml() and "support for Hp" in panel.results.toPlainText()
+    # The stored run says what it compared (recording and time of each side), whatever the lists show.
+    shown = panel.results.toPlainText()
+    assert "Questioned: call.wav 0:00.000–" in shown and "Known: call.wav 0:" in shown
+    assert "Speech compared: questioned" in shown and "Net speech" not in shown
     assert panel.case_line is not None and abs(panel.case_line.value() - run.results.log10_lr) < 1e-9
     assert len(panel.plot.getPlotItem().listDataItems()) == 2  # Hp and Hd Tippett curves
     if os.environ.get("S2F_SCREENSHOTS"):

@@ -84,3 +84,18 @@ def test_altered_validation_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelIntegrityError):
         build_comparison_section(_run(1.0), root=root)
     assert lr_text(2.0).startswith("LR = 100")
+
+
+def test_channel_names_the_side_that_was_telephone_band() -> None:
+    """"telephone band (both sides)" is stored when either side is: a wideband side was filtered to match, which
+    the words say instead of calling a 16 kHz exhibit telephone band."""
+    from s2f_desktop.report.comparison import channel_text
+
+    tb = "telephone band (both sides)"
+    assert channel_text(tb, BySide(True, False)) == ("telephone band: the questioned side is telephone band; the known "
+                                                     "side (wideband) was band-limited to 300\u20133400 Hz to match")
+    assert "the known side is telephone band; the questioned side (wideband)" in channel_text(tb, BySide(False, True))
+    assert channel_text(tb, BySide(True, True)).startswith("telephone band: both sides are telephone band")
+    assert "at least one side" in channel_text(tb, None)
+    assert "at least one side" in channel_text(tb, BySide(False, False))
+    assert channel_text("wideband", BySide(False, False)) == "wideband (neither side is telephone band)"

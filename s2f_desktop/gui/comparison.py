@@ -11,7 +11,7 @@ model's validation LRs with this case's LR marked.
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -42,14 +42,24 @@ def _esc(x: Any) -> str:
     return html.escape(str(x))
 
 
-def comparison_html(run: Any) -> str:
-    """The result document of a stored comparison run (pure function: tested without widgets)."""
-    from s2f_desktop.report.comparison import lr_text
+def comparison_html(run: Any, where: Mapping[str, str] | None = None) -> str:
+    """The result document of a stored comparison run (pure function: tested without widgets).
+
+    ``where``: segment id -> "recording start–end" as the analyst sees it; the sides are listed with it, so the
+    stored result says what it compared whatever the lists beside it show now."""
+    from s2f_desktop.report.comparison import channel_text, lr_text, telephone_sides
 
     r = run.results
+    where = where or {}
+
+    def side(ids: Sequence[str]) -> str:
+        return "; ".join(_esc(where.get(i, f"segment {i[:8]}")) for i in ids)
+
     out = [f"<h2 style='margin-bottom:0'>Comparison #{run.id}</h2>",
            f"<small>{run.created_at:%Y-%m-%d %H:%M} UTC by {_esc(run.created_by)} · device {_esc(run.device)} · "
            f"{len(run.questioned_ids)} questioned / {len(run.known_ids)} known segment(s)</small>",
+           f"<p><small><b>Questioned</b>: {side(run.questioned_ids)}<br><b>Known</b>: {side(run.known_ids)}"
+           "</small></p>",
            f"<p><b>Hp</b>: {_esc(r.hp)}.<br><b>Hd</b>: {_esc(r.hd)}.</p>"]
     if r.notes:
         out.append("<p style='color:#c62828'><b>⚠ Channels mixed:</b> " + _esc("; ".join(r.notes)) + ".</p>")
@@ -62,9 +72,10 @@ def comparison_html(run: Any) -> str:
                    f"<b style='font-size:large'>{_esc(lr_text(r.log10_lr))}</b>{bound}"
                    f"</td><td style='font-size:large'>{_esc(r.verbal)}</td></tr></table>"
                    f"<p><small>Verbal scale: {_esc(r.scale)}.</small></p>")
-    out.append(f"<p>Net speech: questioned {float(r.speech_s.questioned):.1f} s, "
-               f"known {float(r.speech_s.known):.1f} s"
-               f" · channel: {_esc(r.channel)} · model {_esc(r.model.id)}</p>")
+    out.append(f"<p>Speech compared: questioned {float(r.speech_s.questioned):.1f} s, "
+               f"known {float(r.speech_s.known):.1f} s <small>(after the speaker model's own silence trimming; an "
+               "analysis's net speech of the same segments can differ)</small>"
+               f"<br>Channel: {_esc(channel_text(r.channel, telephone_sides(r)))} · model {_esc(r.model.id)}</p>")
     out.append("<p><small>The LR says how much more probable the measured speech is if the same speaker spoke both "
                "sides than if different speakers of the relevant population did. "
                "It is not an identification. The system was cross-validated on held-out speakers of its two "
@@ -91,6 +102,7 @@ class ComparisonPanel(JobPage):
         self.runs: list[Any] = []
         self._validation: tuple[np.ndarray, np.ndarray] | None = None
         self._names: dict[int, str] = {}
+        self._where: dict[str, str] = {}  # segment id -> "recording start–end" (every segment, for stored runs)
         # Why the last comparison started here was not run (None: it ran, or none was started). The pane
         # still shows a stored run below it: without the banner that run read as the refused one's result.
         self._refusal: str | None = None
@@ -182,6 +194,8 @@ class ComparisonPanel(JobPage):
                 segs = repo.list_case_segments(s, self.case.id)
                 self._names = {e.id: e.original_name for e in repo.list_evidence(s, self.case.id)}
                 self.runs = crepo.list_comparisons(s, self.case.id)
+            self._where = {g.id: f"{self._names.get(g.evidence_id, f'evidence #{g.evidence_id}')} "
+                                 f"{fmt_clock(g.start_s)}–{fmt_clock(g.end_s)}" for g in segs}
             for seg in segs:
                 if seg.status is SegmentStatus.ACCEPTED:
                     self.by_speaker.setdefault(seg.speaker_tag or UNLABELLED, []).append(seg)
@@ -254,7 +268,7 @@ class ComparisonPanel(JobPage):
         run = self.runs[idx] if 0 <= idx < len(self.runs) else None
         if run is None:
             return
-        self.results.setHtml(self._refusal_html() + comparison_html(run))
+        self.results.setHtml(self._refusal_html() + comparison_html(run, self._where))
         self._plot(run)
 
     def _pick_run(self, idx: int) -> None:

@@ -142,6 +142,27 @@ def cross_source_text(metrics: Mapping[str, Any]) -> str:
             "LibriSpeech and VoxCeleb).")
 
 
+def channel_text(channel: str, telephone: Any = None) -> str:
+    """The stored channel in words, naming which side was telephone band when the per-side quality is known
+    (``telephone``: a BySide of booleans, or None). The stored value "telephone band (both sides)" means both
+    sides were *compared* band-limited, not that both were recorded so: a wideband side was filtered to match."""
+    if channel == "wideband":
+        return "wideband (neither side is telephone band)"
+    if not channel.startswith("telephone band"):
+        return channel
+    how = "both sides compared band-limited to 300\u20133400 Hz"
+    if telephone is None:
+        return f"telephone band: {how}, because at least one side is telephone band"
+    q, k = bool(telephone.questioned), bool(telephone.known)
+    if not (q or k):  # the sides' stored quality does not say which (it should): the general statement
+        return f"telephone band: {how}, because at least one side is telephone band"
+    if q and k:
+        return f"telephone band: both sides are telephone band ({how})"
+    narrow, wide = ("questioned", "known") if q else ("known", "questioned")
+    return f"telephone band: the {narrow} side is telephone band; the {wide} side (wideband) was band-limited to " \
+           "300\u20133400 Hz to match"
+
+
 def lr_text(log10_lr: float | None) -> str:
     """'LR = 4.7 x 10^3 (log10 LR +3.67)' style text, or the abstention."""
     if log10_lr is None:
@@ -149,6 +170,16 @@ def lr_text(log10_lr: float | None) -> str:
     lr = 10 ** log10_lr
     shown = f"{lr:.3g}" if 0.01 <= lr < 1000 else f"{lr:.2e}"
     return f"LR = {shown} (log10 LR {log10_lr:+.2f})" + ("" if lr >= 1 else f", i.e. 1 / {1 / lr:.3g}")
+
+
+def telephone_sides(r: Any) -> Any:
+    """Each side's telephone-band flag from the stored quality, or None when it was not stored."""
+    from s2f_desktop.core.comparison_results import BySide
+
+    try:
+        return BySide(r.quality.questioned.telephone_band, r.quality.known.telephone_band)
+    except AttributeError:
+        return None
 
 
 def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] | None = None,
@@ -179,7 +210,7 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
         speech=(f"questioned {float(r.speech_s.questioned):.2f} s, known {float(r.speech_s.known):.2f} s: the audio "
                 "left after the speaker model's own silence trimming, which its validation is binned by (the quality "
                 "measures' net speech comes from the speech detector and can differ)"),
-        channel=r.channel, model=f"{r.model.id} (sha256 {r.model.sha256})",
+        channel=channel_text(r.channel, telephone_sides(r)), model=f"{r.model.id} (sha256 {r.model.sha256})",
         device=run.device, created=f"{run.created_at:%Y-%m-%d %H:%M} UTC by {run.created_by}",
         bounds=f"{cal['lower']:+.2f} \u2264 log10 LR \u2264 {cal['upper']:+.2f}",
         validation=tuple(rows), validation_llr=vllr, validation_label=vlab, cross_source=cross_source_text(metrics),

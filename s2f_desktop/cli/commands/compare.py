@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 
 from s2f_desktop.cli.args import seconds
 from s2f_desktop.cli.output import StderrProgress, print_json
+from s2f_desktop.core.comparison_results import BySide
 from s2f_desktop.core.errors import InputError
 from s2f_desktop.core.jsonutil import to_jsonable
 from s2f_desktop.core.progress import Task
@@ -128,14 +129,20 @@ def _case(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
         # The case JSON has no ``at_bound`` key (its contract predates it); the stored results do.
         _print_human({**obj, "questioned": {"path": f"{len(q)} segment(s)", "speech_s": obj["speech_s"]["questioned"]},
                       "known": {"path": f"{len(k)} segment(s)", "speech_s": obj["speech_s"]["known"]},
-                      "at_bound": run.results.at_bound})
+                      "at_bound": run.results.at_bound},
+                     telephone=BySide(run.results.quality.questioned.telephone_band,
+                                      run.results.quality.known.telephone_band))
     return 0
 
 
-def _print_human(obj: dict) -> None:  # type: ignore[type-arg]
+def _print_human(obj: dict, telephone: BySide[bool] | None = None) -> None:  # type: ignore[type-arg]
+    from s2f_desktop.report.comparison import channel_text
+
     q, k = obj["questioned"], obj["known"]
-    print(f"questioned: {q['path']}  ({q['speech_s']:.1f} s net speech)")
-    print(f"known:      {k['path']}  ({k['speech_s']:.1f} s net speech)")
+    # "Speech compared", as the report says: the audio left after the speaker model's own silence trimming,
+    # which can differ from the speech detector's net speech of an analysis of the same segments.
+    print(f"questioned: {q['path']}  ({q['speech_s']:.1f} s of speech compared)")
+    print(f"known:      {k['path']}  ({k['speech_s']:.1f} s of speech compared)")
     print(f"  Hp: {obj['hp']}")
     print(f"  Hd: {obj['hd']}")
     if obj["log10_lr"] is None:
@@ -144,6 +151,6 @@ def _print_human(obj: dict) -> None:  # type: ignore[type-arg]
         bound = " (at the validated bound)" if obj["at_bound"] else ""
         print(f"  LR = {obj['lr']:.3g}  (log10 LR {obj['log10_lr']:+.2f}){bound}")
         print(f"  {obj['verbal']}  [{obj['scale']}]")
-    print(f"  channel: {obj['channel']}; model {obj['model']['id']} ({obj['model']['sha256'][:12]}), "
-          f"device {obj['device']}")
+    print(f"  channel: {channel_text(obj['channel'], telephone)}")
+    print(f"  model {obj['model']['id']} ({obj['model']['sha256'][:12]}), device {obj['device']}")
     print("  A likelihood ratio weighs the two propositions; it is not an identification.")
