@@ -143,7 +143,9 @@ def test_refused_analysis_offers_one_run_per_speaker_group(qtbot) -> None:  # ty
     assert box is not None and box.isVisible() and "2 different voices" in box.text()
     assert "1 segment with too little speech to judge (0:07.0–0:07.5) belongs to no group" in box.informativeText()
     labels = [b.text() for b in box.buttons()]
-    assert "Analyse group 1: 0:01.0–0:02.0, 0:03.0–0:04.0 (2 segments)" in labels
+    assert "Analyse group 1 (2 segments)" in labels and "Analyse group 2 (1 segment)" in labels
+    assert "Group 1: 0:01.0–0:02.0, 0:03.0–0:04.0 (2 segments)" in box.informativeText()
+    assert "Group 2: 0:05.0–0:06.0 (1 segment)" in box.informativeText()
     next(b for b in box.buttons() if b.text().startswith("Analyse group 2")).click()
     assert started == [["c"]]
     assert not offer_group_runs(w, ValueError("other"), started.append)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from s2f_desktop.core.models import SegmentStatus  # noqa: E402
 from s2f_desktop.gui.mainwindow import MainWindow  # noqa: E402
@@ -264,6 +265,16 @@ def test_two_speakers_two_runs(qtbot, app_ctx, reporter, speech_wav, tmp_path) -
     titles = [w.analysis.run_combo.itemText(i) for i in range(w.analysis.run_combo.count())]
     assert any("Speaker A" in t for t in titles) and any("Speaker B" in t for t in titles)
     assert not reporter.shown, reporter.shown
+    # The whole recording (both voices): refused, one run per group offered, and the stored run still on show is
+    # marked as not this request's result.
+    assert w.analysis.use_recording(ev.id)
+    w.analysis.analyze_btn.click()
+    qtbot.waitUntil(lambda: "The analysis just started was not stored" in w.analysis.results.toPlainText(),
+                    timeout=LONG)
+    assert "Shown below: a stored run" in w.analysis.results.toPlainText()
+    box = w.analysis.findChild(QMessageBox, "several_voices_dialog")
+    assert box is not None and "Group 1: interview.wav 0:" in box.informativeText()
+    box.reject()
     w.close()
     assert w.runner.active() == [] and w.runner.pool.activeThreadCount() == 0
 

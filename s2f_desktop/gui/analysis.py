@@ -240,6 +240,9 @@ class AnalysisPanel(JobPage):
         super().__init__(ctx, runner, reporter, parent)
         self.case: Any = None
         self.runs: list[AnalysisRun] = []
+        # Why the last analysis started here was not stored (None: it was, or none was started); said above
+        # the stored run the page keeps showing, which otherwise read as the refused request's result.
+        self._refusal: str | None = None
         self.notes: dict[int, Any] = {}
         self.segments: dict[str, Segment] = {}
         self.evidence: dict[int, Any] = {}
@@ -346,6 +349,7 @@ class AnalysisPanel(JobPage):
     def set_case(self, case: Any) -> None:
         """Show a case (None: no case)."""
         self.case = case
+        self._refusal = None
         self.waveform_ids = []
         self._source_key = (SOURCE_SELECTION,)
         self.run_notes.clear()
@@ -411,7 +415,8 @@ class AnalysisPanel(JobPage):
             self._run_changed(idx)
         else:
             self.run_info.clear()
-            self.results.setHtml("<p><i>No analysis yet. Choose what to analyze on the left (or select segments "
+            self.results.setHtml(self._refusal_html() + "<p><i>No analysis yet. Choose what to analyze on the left "
+                                 "(or select segments "
                                  "on the waveform) and press <b>Analyze</b> (Ctrl+Return).</i></p>" if self.case else
                                  "<p><i>Open a case first.</i></p>")
             self.run_selected.emit(None)
@@ -577,7 +582,7 @@ class AnalysisPanel(JobPage):
                 info += ("<br>" if info else "") + "<small>Recordings: " + \
                         _esc(", ".join(self._ev_name(e) for e in evs)) + "</small>"
             self.run_info.setText(info)
-            self.results.setHtml(run_html(run, self.segments))
+            self.results.setHtml(self._refusal_html() + run_html(run, self.segments))
         self.run_selected.emit(run)
 
     # ------------------------------------------------------------------ work
@@ -625,6 +630,7 @@ class AnalysisPanel(JobPage):
 
     def _analysis_failed(self, exc: BaseException) -> None:
         """A selection of several voices is refused by the service: offer one run per speaker group."""
+        from s2f_desktop.core.errors import CancelledError
         from s2f_desktop.gui.comparison import offer_group_runs
 
         def run_group(ids: list[str]) -> None:
@@ -634,12 +640,19 @@ class AnalysisPanel(JobPage):
 
         def where(sid: str) -> str:
             seg = self.segments.get(sid)
-            return f"{fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)}" if seg else sid[:8]
+            return f"{self._ev_name(seg.evidence_id)} {fmt_clock(seg.start_s)}–{fmt_clock(seg.end_s)}" if seg \
+                else sid[:8]
 
         # The analyzer's own progress ends with "analysis done" before the service refuses to store it.
         self.progress.setValue(0)
         self.progress.setFormat("not stored")
-        self.status_message.emit("Analysis not stored: " + (str(getattr(exc, "message", "")) or str(exc))[:120])
+        self.status_message.emit("Analysis not stored (see the message)")
+        if not isinstance(exc, CancelledError):
+            self._refusal = self.reporter.describe(exc)[1].split("\n")[0]
+            if self.runs:
+                self._run_changed(self.run_combo.currentIndex())
+            else:
+                self.refresh()
         if not offer_group_runs(self, exc, run_group, where):
             self.reporter.report(exc, "Analysis")
 
@@ -713,7 +726,14 @@ class AnalysisPanel(JobPage):
             self.progress.setValue(0)
         self.analysis_ended.emit()
 
+    def _refusal_html(self) -> str:
+        if self._refusal is None:
+            return ""
+        return ("<p style='background:#fdecea;color:#b71c1c;padding:4px'><b>The analysis just started was not "
+                f"stored:</b> {_esc(self._refusal)}<br>Shown below: a stored run, not a result of that request.</p>")
+
     def _analysis_done(self, run: AnalysisRun) -> None:
+        self._refusal = None
         self.progress.setValue(1000)
         self.progress.setFormat("done")
         self._name_edited = False

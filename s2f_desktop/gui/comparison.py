@@ -361,6 +361,7 @@ class ComparisonPanel(JobPage):
 
         if not isinstance(exc, CancelledError):
             self._refusal = self.reporter.describe(exc)[1].split("\n")[0]
+            self.status_message.emit("Comparison not run (see the message)")
             idx = self.history.currentIndex()
             if 0 <= idx < len(self.runs):
                 self._show_run(idx)
@@ -418,7 +419,11 @@ def offer_group_runs(parent: QWidget, error: Any, run_group: Any, where: Callabl
         ids = list(ids)
         return ", ".join(name(i) for i in ids[:4]) + (" …" if len(ids) > 4 else "")
 
-    info = "Analyse one speaker group at a time. Each group becomes its own analysis run."
+    # The groups are listed in the text and the buttons carry only their numbers: a button holding the
+    # segments' times outgrew the dialog and was cut off, hiding which group it ran.
+    info = "\n".join(f"Group {i}: {listing(g)} ({len(g)} segment{'s' if len(g) != 1 else ''})"
+                     for i, g in enumerate(error.groups, start=1))
+    info += "\n\nAnalyse one speaker group at a time. Each group becomes its own analysis run."
     short = list(error.split.unassessed)
     if short:
         info += (f" {len(short)} segment{'s' if len(short) != 1 else ''} with too little speech to judge "
@@ -426,7 +431,7 @@ def offer_group_runs(parent: QWidget, error: Any, run_group: Any, where: Callabl
     box.setInformativeText(info)
     buttons = []
     for i, g in enumerate(error.groups, start=1):
-        buttons.append((box.addButton(f"Analyse group {i}: {listing(g)} ({len(g)} segment{'s' if len(g) != 1 else ''})",
+        buttons.append((box.addButton(f"Analyse group {i} ({len(g)} segment{'s' if len(g) != 1 else ''})",
                                       QMessageBox.ButtonRole.AcceptRole), g))
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.setObjectName("several_voices_dialog")
