@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -274,6 +275,9 @@ def test_two_speakers_two_runs(qtbot, app_ctx, reporter, speech_wav, tmp_path) -
     assert "Shown below: a stored run" in w.analysis.results.toPlainText()
     box = w.analysis.findChild(QMessageBox, "several_voices_dialog")
     assert box is not None and "Group 1: interview.wav 0:" in box.informativeText()
+    if os.environ.get("S2F_SCREENSHOTS"):
+        box.grab().save(os.path.join(os.environ["S2F_SCREENSHOTS"], "several_voices_dialog.png"))
+        w.analysis.grab().save(os.path.join(os.environ["S2F_SCREENSHOTS"], "analysis_refused.png"))
     box.reject()
     w.close()
     assert w.runner.active() == [] and w.runner.pool.activeThreadCount() == 0
