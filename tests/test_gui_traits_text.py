@@ -98,3 +98,9 @@ def test_an_interval_at_the_models_age_limits_says_so_everywhere_it_is_printed()
     assert trait_lines(est)[-1] == f"       {note}"
     assert html.escape(note) in traits_html(est)
     assert note in age_finding(low, extra).statement
+    # The report's per-segment table marks it in brief (it dropped the caveat the GUI shows).
+    from s2f_desktop.report.model import _age_short
+
+    assert _age_short(est) == "33 y (12\u201361; no band; lower end at the model's limit: no lower limit)"
+    assert _age_short(TraitEstimate(SexEstimate(0.01, "female"), AgeEstimate(35.0, (20.0, 60.0), "inconclusive"),
+                                    extra=extra)) == "35 y (20\u201360; no band)"

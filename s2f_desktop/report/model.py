@@ -424,7 +424,16 @@ def _age_short(traits: TraitEstimate) -> str:
     if traits.gate_reason:
         return "abstained"
     band = "no band" if age.label == INCONCLUSIVE else age.label
-    return f"{age.median_years:.0f} y ({age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f}; {band})"
+    out = f"{age.median_years:.0f} y ({age.interval_80[0]:.0f}\u2013{age.interval_80[1]:.0f}; {band}"
+    # An interval end at the ages the model clips to is its limit, not a finding (the pooled estimate's
+    # sentence, age_limit_note, says it in full): marked here too, where a table cell has room for a word.
+    clip = traits.extra.get("age_clip_years") if traits.extra else None
+    if isinstance(clip, (list, tuple)) and len(clip) == 2:
+        ends = [w for w, hit in (("lower", age.interval_80[0] <= float(clip[0])),
+                                 ("upper", age.interval_80[1] >= float(clip[1]))) if hit]
+        if ends:
+            out += f"; {' and '.join(ends)} end at the model's limit: no {'/'.join(ends)} limit"
+    return out + ")"
 
 
 def run_outcome(run: AnalysisRun) -> str:
