@@ -595,3 +595,26 @@ def test_appendix_quotes_the_metrics_section_with_all_its_subsections() -> None:
     for sub in ("Women and men (equal treatment)", "Noise, short speech and clipping (evaluation only)"):
         assert sub in quoted, sub
     assert "Limits" not in quoted
+
+
+def test_a_named_run_is_reported_under_its_name_with_its_notes(ctx, case, speech_wav, tmp_path):
+    """The name and notes the analyst gave a run (the Analysis page shows them) are in the report too."""
+    from s2f_desktop.report.model import RUN_ANNOTATE_ACTION
+    from s2f_desktop.services import analysis, runs
+    from s2f_desktop.services import evidence as ev_svc
+    from s2f_desktop.services import segments as seg_svc
+
+    assert RUN_ANNOTATE_ACTION == runs.ACTION
+    text_a = ("The committee met on Thursday morning to review the annual budget. After a long discussion about "
+              "maintenance costs, they agreed to postpone the decision until the next quarterly meeting.")
+    ev = ev_svc.import_file(ctx, case.number, speech_wav(text_a, voice="en-us+m3", name="call.wav")).evidence
+    seg = seg_svc.add_segment(ctx, case.number, ev.id, 0, ev.media.frames)
+    run = analysis.analyze_selection(ctx, case.number, [seg.id], device="cpu")
+    runs.annotate_run(ctx, case.number, run.id, "First draft", "superseded")
+    runs.annotate_run(ctx, case.number, run.id, "Caller \u2014 call.wav", "the caller's turns only")
+    text = words(build_report(ctx, case.number, out=tmp_path / "named.pdf", generated_at=FIXED_DATE,
+                              record=False).path)
+    assert f"Run #{run.id} \u201cCaller \u2014 call.wav\u201d:" in text  # the findings heading
+    assert f"run #{run.id} \u201cCaller \u2014 call.wav\u201d of" in text  # the cover
+    assert "Notes on this run (by tester): the caller's turns only" in text
+    assert "First draft" not in text.split("6. Audit trail")[0]  # the annotation in force, not an earlier one

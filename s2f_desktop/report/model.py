@@ -220,6 +220,10 @@ class RunSection:
     acoustic_notes: tuple[str, ...]
     composites: tuple[CompositeItem, ...]
     conclusions: tuple[str, ...]
+    #: The analyst's name and notes for the run (the latest ``analysis.annotate`` event), "" when none.
+    name: str = ""
+    notes: str = ""
+    named_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -827,6 +831,11 @@ def review_rows(events: Sequence[AuditEvent], warnings: list[str]) -> tuple[tupl
     return tuple(rows)
 
 
+#: The audit action that names and annotates an analysis run (``services.runs.ACTION``; the report reads events,
+#: not services, so the value is stated here and a test holds the two equal).
+RUN_ANNOTATE_ACTION = "analysis.annotate"
+
+
 def comparison_repro(comparison_runs: Sequence[Any], rates: Mapping[int, int] | None = None) -> list[tuple[str, str]]:
     """Reproducibility rows of stored speaker comparisons: who and when, the exact sample ranges of each side
     (the evidence's hashes are the "Input" rows), every model file with its hash, and the parameters."""
@@ -912,9 +921,20 @@ def build_report_data(
     used_segments: list[Segment] = []
     seg_items_all: list[SegmentItem] = []
     labels = labels_at_runs(events)
+    # The run names the analyst gave (GUI "Name / notes…", `s2f runs annotate`): the audit trail holds them; the
+    # latest event for a run is the one in force, as on the Analysis page.
+    annotations: dict[int, tuple[str, str, str]] = {}
+    for event in events:
+        if event.action == RUN_ANNOTATE_ACTION:
+            for oid in event.object_ids:
+                annotations[int(oid)] = (str(event.details.get("name", "")), str(event.details.get("notes", "")),
+                                         event.actor)
     for run in runs:
         section, used = run_section(run, segments, ev_by_id, composites.get(run.id, ()), image_root, image_checks,
                                     performance, warnings, labels.get(str(run.id)))
+        if run.id in annotations:
+            name, notes, by = annotations[run.id]
+            section = dataclasses.replace(section, name=name, notes=notes, named_by=by)
         sections.append(section)
         used_segments += used
         seg_items_all += section.segments

@@ -327,7 +327,8 @@ def _cover(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
             ("Agency", d.agency), ("Case status", d.case_status), ("Case opened", d.case_opened),
             ("Report date", d.generated_at), ("Report id", d.report_id),
             ("Application", f"s2f-desktop {d.app_version}"),
-            ("Analyses reported", "; ".join(f"run #{r.run_id} of {r.created} by {r.created_by}" for r in d.runs)
+            ("Analyses reported", "; ".join(f"run #{r.run_id}" + (f" \u201c{r.name}\u201d" if r.name else "")
+                                            + f" of {r.created} by {r.created_by}" for r in d.runs)
              or "no analysis run stored"),
             ("Speaker comparisons reported", "; ".join(f"comparison #{c.run_id} of {c.created}" for c in d.comparisons)
              or "none stored"),
@@ -471,7 +472,10 @@ def _findings(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
         out.append(_p("Estimates for the whole selection (all segments pooled). Numbers are calibrated "
                       "probabilities and intervals from the models described in section 5.", st["body"]))
     for r in d.runs:
-        out.append(_Heading(f"Run #{r.run_id}: {r.outcome}", st["h2"], 1, f"findings-{r.run_id}"))
+        out.append(_Heading(f"Run #{r.run_id}" + (f" \u201c{r.name}\u201d" if r.name else "") + f": {r.outcome}",
+                            st["h2"], 1, f"findings-{r.run_id}"))
+        if r.notes:
+            out.append(_p(f"Notes on this run (by {r.named_by}): {r.notes}", st["note"]))
         sex_lines = [("Probability male", r.sex.p_male), ("Label", r.sex.label)]
         if r.sex.performance:
             sex_lines.append((PERFORMANCE_LABEL, r.sex.performance))
