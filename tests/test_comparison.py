@@ -36,9 +36,13 @@ def test_files_same_and_different_speakers(shared_data: Path, capsys: pytest.Cap
     assert diff["label"] == "different" and diff["log10_lr"] <= -1.0
     assert diff["known"]["range_s"] == [0.5, 9.0]
     # Human output states the propositions and the scale, and never calls it an identification.
-    assert cli_main(["compare", str(a0), str(b0), "--device", "cpu"]) == 0
+    assert cli_main(["compare", str(a0), str(b0), "--device", "cpu", "--k-start", "0.5", "--k-end", "9"]) == 0
     out = capsys.readouterr().out
     assert "Hp:" in out and "Hd:" in out and "ENFSI" in out and "not an identification" in out
+    from s2f_desktop.report.comparison import lr_text
+
+    assert lr_text(diff["log10_lr"]) in out  # one wording of an LR in the CLI, the GUI and the report
+    assert "s of speech compared" in out and "channel: wideband (neither side is telephone band)" in out
 
 
 @pytest.mark.slow

@@ -153,8 +153,8 @@ def consistency_html(c: Consistency | None, segments: dict[str, Segment] | None 
     if not c.flagged:
         short = (f" <small>{len(c.not_judged)} segment(s) too short to judge.</small>" if c.not_judged else "")
         how = ("calibrated comparison" if c.method == "calibrated" else f"threshold {c.threshold:.2f}")
-        return ("<span style='color:#2e7d32'>No speaker-consistency warnings: the selected segments sound like "
-                f"one speaker</span> <small>({how})</small>." + short)
+        return ("<span style='color:#2e7d32'>No speaker-consistency warnings: the automatic check found no "
+                f"segment of another voice</span> <small>({how})</small>." + short)
     out = []
     for sid in c.flagged:
         seg = segments.get(sid)

@@ -813,8 +813,8 @@ def review_rows(events: Sequence[AuditEvent], warnings: list[str]) -> tuple[tupl
             ("Comments", str(rev.details.get("notes", "")) or "none"),
             ("Recorded", f"{fmt_dt(rev.at)} by {rev.actor} (audit event {rev.seq}, hash {rev.hash[:16]})"
                          + ("" if rev.actor == reviewer else
-                            f"; entered under the login {rev.actor}, not by the reviewer: the application records "
-                            "who entered a review, it cannot confirm the reviewer's identity"))]
+                            f"; entered under the analyst name {rev.actor}, not by the reviewer: the application "
+                            "records who entered a review, it cannot confirm the reviewer's identity"))]
     later = [e for e in events if e.seq > rev.seq and e.action.startswith(_REVIEWABLE)]
     if later:
         named = "; ".join(f"{e.action} {', '.join('#' + _short_id(i) for i in e.object_ids)} (event {e.seq})"
@@ -995,7 +995,7 @@ def build_report_data(
         case_number=case.number,
         case_title=case.title,
         analyst=case.analyst,
-        agency=case.agency or NA,
+        agency=case.agency or NOT_STATED,
         case_status=case.status.value,
         case_opened=fmt_dt(case.created_at),
         question=case.question or NOT_STATED,

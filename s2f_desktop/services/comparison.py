@@ -459,8 +459,10 @@ def resolve_segment_spec(ctx: AppContext, case_number: str, spec: str) -> list[s
                              "label are not a speaker")
         groups = segments_by_speaker(ctx, case_number)
         if tag not in groups:
-            known = ", ".join(repr(t) for t in sorted(groups)) or "none"
-            raise InputError(f"case {case_number} has no accepted segments labelled {tag!r} (labels: {known})")
+            # Unlabelled segments are grouped under "" and are no speaker (refused above): not offered here.
+            known = ", ".join(repr(t) for t in sorted(groups) if t) or "none"
+            raise InputError(f"case {case_number} has no accepted segments with the speaker label {tag!r} "
+                             f"(speaker labels: {known})")
         return groups[tag]
     ids = [s.strip() for s in spec.split(",") if s.strip()]
     if not ids:

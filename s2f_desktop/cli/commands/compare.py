@@ -136,7 +136,7 @@ def _case(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
 
 
 def _print_human(obj: dict, telephone: BySide[bool] | None = None) -> None:  # type: ignore[type-arg]
-    from s2f_desktop.report.comparison import channel_text
+    from s2f_desktop.report.comparison import channel_text, lr_text
 
     q, k = obj["questioned"], obj["known"]
     # "Speech compared", as the report says: the audio left after the speaker model's own silence trimming,
@@ -148,8 +148,9 @@ def _print_human(obj: dict, telephone: BySide[bool] | None = None) -> None:  # t
     if obj["log10_lr"] is None:
         print(f"  no LR: the system abstains ({obj['abstain_reason']})")
     else:
-        bound = " (at the validated bound)" if obj["at_bound"] else ""
-        print(f"  LR = {obj['lr']:.3g}  (log10 LR {obj['log10_lr']:+.2f}){bound}")
+        # The words of the GUI and the report (one formatter), so the three never state one LR two ways.
+        bound = " (at the bound the validation supports)" if obj["at_bound"] else ""
+        print(f"  {lr_text(obj['log10_lr'])}{bound}")
         print(f"  {obj['verbal']}  [{obj['scale']}]")
     print(f"  channel: {channel_text(obj['channel'], telephone)}")
     print(f"  model {obj['model']['id']} ({obj['model']['sha256'][:12]}), device {obj['device']}")
