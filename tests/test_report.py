@@ -397,7 +397,7 @@ def test_abstention_and_telephone_runs(sample, tmp_path):
     text = words(report_of(ctx, sc, abstained, tmp_path / "abs.pdf", record=False).path)
     assert "Sex \u2014 ABSTAINED" in text and "Age \u2014 ABSTAINED" in text
     assert abstained.results.pooled.traits.sex.reason in text
-    assert "support for a male speaker" not in text
+    assert "indication of a male speaker" not in text
     phone = next(r for r in sc.runs if r.results.pooled.quality.telephone_band)
     text = words(report_of(ctx, sc, phone, tmp_path / "tel.pdf", record=False).path)
     assert "Telephone band yes" in text and "unreliable here" in text

@@ -15,16 +15,16 @@ from s2f_desktop.report.model import NA, acoustic_measures, age_finding, quality
 @pytest.mark.parametrize(
     ("p_male", "favoured", "strength"),
     [
-        (0.5, "", "no meaningful support"),
-        (0.6, "", "no meaningful support"),
-        (0.4, "", "no meaningful support"),
-        (0.7, "male", "weak support"),
-        (0.2, "female", "weak support"),
-        (0.95, "male", "moderate support"),
-        (0.995, "male", "moderately strong support"),
-        (0.0005, "female", "strong support"),
-        (0.99999, "male", "very strong support"),
-        (1.0, "male", "very strong support"),
+        (0.5, "", "no meaningful indication"),
+        (0.6, "", "no meaningful indication"),
+        (0.4, "", "no meaningful indication"),
+        (0.7, "male", "weak indication"),
+        (0.2, "female", "weak indication"),
+        (0.95, "male", "moderate indication"),
+        (0.995, "male", "moderately strong indication"),
+        (0.0005, "female", "strong indication"),
+        (0.99999, "male", "very strong indication"),
+        (1.0, "male", "very strong indication"),
     ],
 )
 def test_verbal_scale(p_male: float, favoured: str, strength: str) -> None:
@@ -38,9 +38,9 @@ def test_verbal_scale(p_male: float, favoured: str, strength: str) -> None:
 
 def test_scale_boundaries_follow_likelihood_ratio_bands() -> None:
     # LR = 10 exactly is the start of "moderate" (ENFSI band 10-100) under equal priors
-    assert language.sex_strength(10 / 11) == "moderate support"
-    assert language.sex_strength(10 / 11 - 1e-9) == "weak support"
-    assert language.sex_strength(2 / 3) == "weak support"
+    assert language.sex_strength(10 / 11) == "moderate indication"
+    assert language.sex_strength(10 / 11 - 1e-9) == "weak indication"
+    assert language.sex_strength(2 / 3) == "weak indication"
     assert language.likelihood_ratio(0.75) == pytest.approx(3.0)
 
 
@@ -48,6 +48,8 @@ def test_sentences_never_state_identity() -> None:
     for p in (0.0, 0.3, 0.5, 0.8, 0.999, 1.0):
         s = language.express_sex(p).sentence.lower()
         assert "is male" not in s and "is female" not in s and "identif" not in s
+        # Not ENFSI's words for a likelihood ratio: the same report states the comparisons' LRs in them.
+        assert "support" not in s
 
 
 def test_sex_finding_states_abstention_with_its_reason() -> None:
