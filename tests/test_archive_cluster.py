@@ -170,6 +170,19 @@ def test_search_finds_the_voice_and_a_hit_imports_with_audit(archive, client, tm
     third = svc.import_hit(ctx, "T-1", index, hit["sha256"].upper(), hit["speaker"])
     assert third.already_present and third.segment is not None and third.segment.id == seg[0].id
     assert [g.id for g in list_segments(ctx, out.evidence.id)] == [seg[0].id]
+    from s2f_desktop.archive.search import voice_of
+
+    assert seg[0].label == f"archive hit: {voice_of(hit)}"
+    # The command line takes the voice as the search table shows it ("voice K of n"), or the JSON's 0-based group.
+    from s2f_desktop.cli.main import main as cli_main
+
+    base = ["--data-dir", str(ctx.store.layout.root), "archive", "import", str(index), "--case", "T-1",
+            "--sha256", hit["sha256"], "--json"]
+    assert cli_main(base + ["--voice", str(hit["speaker"] + 1)]) == 0
+    assert cli_main(base + ["--voice", "0"]) == 2  # counts from 1: one line, nothing imported
+    assert cli_main(base + ["--voice", str(hit["n_speakers"] + 1)]) != 0  # no such voice
+    events, _ = audit_trail(ctx, "T-1")
+    assert [e.details["entry"]["speaker"] for e in events if e.action == "archive.import"][-1] == hit["speaker"]
 
 
 def test_local_cluster_runs_each_worker_on_its_own_core(client) -> None:

@@ -105,8 +105,7 @@ def test_panel_compares_off_the_gui_thread_and_marks_the_case_lr(qtbot, ctx, cas
     assert [r.id for r in panel.runs] == [run.id]
     if os.environ.get("S2F_SCREENSHOTS"):
         panel.grab().save(os.path.join(os.environ["S2F_SCREENSHOTS"], "comparison_refused.png"))
-    panel.history.setCurrentIndex(0)
-    panel._pick_run(0)  # the analyst looks at a stored run again: the banner goes
+    panel.history.activated.emit(0)  # the analyst picks the (only) stored run again: the banner goes
     assert "not run" not in panel.results.toPlainText()
 
     # Cancel: the job ends, nothing new is stored.
@@ -173,4 +172,11 @@ def test_unlabelled_segments_start_unticked(qtbot, ctx, case, tmp_path: Path) ->
     assert panel.q_list.count() == 2 and panel.questioned_ids() == []
     panel.q_combo.setCurrentText("caller")
     assert panel.q_list.count() == 1 and len(panel.questioned_ids()) == 1
+    # A refused first comparison: the banner, and no claim of a stored comparison below it (there is none).
+    from s2f_desktop.core.errors import InputError
+
+    panel.reporter.show_dialogs = False
+    panel._failed(InputError("a side cannot be compared with itself"))
+    shown = panel.results.toPlainText()
+    assert "was not run: a side cannot be compared with itself" in shown and "Shown below" not in shown
     runner.shutdown()

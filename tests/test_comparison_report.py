@@ -99,3 +99,24 @@ def test_channel_names_the_side_that_was_telephone_band() -> None:
     assert "at least one side" in channel_text(tb, None)
     assert "at least one side" in channel_text(tb, BySide(False, False))
     assert channel_text("wideband", BySide(False, False)) == "wideband (neither side is telephone band)"
+
+
+def test_sides_are_named_from_the_ranges_stored_with_the_comparison() -> None:
+    """Recording and times from the stored sample ranges, in recording and time order: a segment edited after
+    the comparison does not change what the result says it compared (the GUI and the report use this)."""
+    from dataclasses import replace
+
+    from s2f_desktop.core.comparison_results import ComparedEvidence, ComparedSegment
+    from s2f_desktop.report.comparison import side_text
+
+    run = _run(-1.0)
+    res = replace(run.results, segments=(ComparedSegment("b" * 32, 2, 160000, 176000, "known"),
+                                         ComparedSegment("a" * 32, 2, 16000, 48000, "known"),
+                                         ComparedSegment("q" * 32, 1, 8000, 16000, "questioned")),
+                  evidence=(ComparedEvidence(1, "0" * 64, "call.wav"), ComparedEvidence(2, "1" * 64, "suspect.wav")))
+    assert side_text(res, "known", {2: 16000}) == ("suspect.wav 0:01.000\u20130:03.000; "
+                                                   "suspect.wav 0:10.000\u20130:11.000")
+    assert side_text(res, "questioned", {}) == "call.wav samples 8000\u201316000"  # no rate known: samples
+    assert side_text(run.results, "known", {2: 16000}) == ""  # a run that stored no ranges: the caller's fallback
+    sec = build_comparison_section(replace(run, results=res), {}, rates={1: 8000, 2: 16000})
+    assert sec.questioned == "call.wav 0:01.000\u20130:02.000" and sec.known.startswith("suspect.wav 0:01.000")

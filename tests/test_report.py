@@ -550,6 +550,7 @@ def test_a_case_of_comparisons_only_does_not_say_it_has_no_finding(ctx, case, sp
     assert "composite faces" not in text.split("Case number")[0]  # the subtitle promises none
     assert "Speaker comparison with likelihood ratios" in text
     assert "No models are recorded" not in text and "comparison-v1" in text
+    assert "passed through the trait models" not in text  # no analysis: the method says what was done
     assert f"comparison #{run.id} of" in text and "it does not decide whether the speakers are the same" in text
 
 
@@ -618,3 +619,9 @@ def test_a_named_run_is_reported_under_its_name_with_its_notes(ctx, case, speech
     assert f"run #{run.id} \u201cCaller \u2014 call.wav\u201d of" in text  # the cover
     assert "Notes on this run (by tester): the caller's turns only" in text
     assert "First draft" not in text.split("6. Audit trail")[0]  # the annotation in force, not an earlier one
+    # A name is stored text: in the heading as everywhere, a control character is shown, not obeyed, and a
+    # character no font has is named by code point.
+    runs.annotate_run(ctx, case.number, run.id, "Caller \u202e\u738b")
+    raw = pdf_text(build_report(ctx, case.number, out=tmp_path / "named2.pdf", generated_at=FIXED_DATE,
+                                record=False).path)
+    assert "\u202e" not in raw and f"Run #{run.id} \u201cCaller \\u202e[U+738B]\u201d:" in " ".join(raw.split())

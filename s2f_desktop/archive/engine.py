@@ -408,10 +408,14 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
     except (CancelledError, KeyboardInterrupt):
         summary.cancelled = True
         client.cancel(futures)
-        _undo_create(store, made)
+        if not futures:
+            _undo_create(store, made)
         raise
     except BaseException:
-        _undo_create(store, made)
+        # Only before any task was sent out: a task already running (Dask cannot stop one) may still write
+        # its rows, and must find an index there, not a folder without index.json that the next run refuses.
+        if not futures:
+            _undo_create(store, made)
         raise
     finally:
         if summary.index_key:
@@ -437,11 +441,14 @@ def _undo_create(store: IndexStore, made: tuple[bool, bool]) -> None:
     root = store.root
     if not new_meta or not root.is_dir():
         return
-    files = [p for p in root.rglob("*") if p.is_file()]
-    if [p.name for p in files] != ["index.json"]:
-        return  # something was written (rows, errors, a catalog): the index is real now
-    (root / "index.json").unlink()
-    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        d.rmdir()
-    if new_dir:
-        root.rmdir()
+    try:
+        files = [p for p in root.rglob("*") if p.is_file()]
+        if [p.name for p in files] != ["index.json"]:
+            return  # something was written (rows, errors, a catalog): the index is real now
+        (root / "index.json").unlink()
+        for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            d.rmdir()
+        if new_dir:
+            root.rmdir()
+    except OSError as exc:  # something appeared meanwhile: leave it; the run's own error is the one to report
+        log.warning("could not take back the index folder %s: %s", root, exc)

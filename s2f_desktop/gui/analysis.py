@@ -317,6 +317,7 @@ class AnalysisPanel(JobPage):
         self.run_combo.setObjectName("runCombo")
         self.run_combo.setToolTip("Stored runs of this case, newest last")
         self.run_combo.currentIndexChanged.connect(self._run_changed)
+        self.run_combo.activated.connect(self._run_picked)  # the analyst's own pick (as on the Comparison page)
         self.run_info = QLabel()
         self.run_info.setObjectName("runInfo")
         self.run_info.setWordWrap(True)
@@ -415,8 +416,8 @@ class AnalysisPanel(JobPage):
             self._run_changed(idx)
         else:
             self.run_info.clear()
-            self.results.setHtml(self._refusal_html() + "<p><i>No analysis yet. Choose what to analyze on the left "
-                                 "(or select segments "
+            self.results.setHtml(self._refusal_html(shown=False) + "<p><i>No analysis yet. Choose what to analyze "
+                                 "on the left (or select segments "
                                  "on the waveform) and press <b>Analyze</b> (Ctrl+Return).</i></p>" if self.case else
                                  "<p><i>Open a case first.</i></p>")
             self.run_selected.emit(None)
@@ -582,7 +583,7 @@ class AnalysisPanel(JobPage):
                 info += ("<br>" if info else "") + "<small>Recordings: " + \
                         _esc(", ".join(self._ev_name(e) for e in evs)) + "</small>"
             self.run_info.setText(info)
-            self.results.setHtml(self._refusal_html() + run_html(run, self.segments))
+            self.results.setHtml(self._refusal_html(shown=True) + run_html(run, self.segments))
         self.run_selected.emit(run)
 
     # ------------------------------------------------------------------ work
@@ -726,11 +727,17 @@ class AnalysisPanel(JobPage):
             self.progress.setValue(0)
         self.analysis_ended.emit()
 
-    def _refusal_html(self) -> str:
+    def _run_picked(self, idx: int) -> None:
+        self._refusal = None  # the analyst moved on from the refused request
+        self._run_changed(idx)
+
+    def _refusal_html(self, shown: bool) -> str:
+        """The banner of a refused request; ``shown``: a stored run is displayed below it."""
         if self._refusal is None:
             return ""
         return ("<p style='background:#fdecea;color:#b71c1c;padding:4px'><b>The analysis just started was not "
-                f"stored:</b> {_esc(self._refusal)}<br>Shown below: a stored run, not a result of that request.</p>")
+                f"stored:</b> {_esc(self._refusal)}"
+                + ("<br>Shown below: a stored run, not a result of that request." if shown else "") + "</p>")
 
     def _analysis_done(self, run: AnalysisRun) -> None:
         self._refusal = None

@@ -42,23 +42,25 @@ def _esc(x: Any) -> str:
     return html.escape(str(x))
 
 
-def comparison_html(run: Any, where: Mapping[str, str] | None = None) -> str:
+def comparison_html(run: Any, where: Mapping[str, str] | None = None, rates: Mapping[int, int] | None = None) -> str:
     """The result document of a stored comparison run (pure function: tested without widgets).
 
-    ``where``: segment id -> "recording start–end" as the analyst sees it; the sides are listed with it, so the
-    stored result says what it compared whatever the lists beside it show now."""
-    from s2f_desktop.report.comparison import channel_text, lr_text, telephone_sides
+    The sides are listed from the ranges stored with the run (``rates``: evidence id -> sample rate), so the
+    result says what it compared whatever the lists beside it show now, and after a segment was edited;
+    ``where`` (segment id -> "recording start–end") only for a run that stored no ranges."""
+    from s2f_desktop.report.comparison import channel_text, lr_text, side_text, telephone_sides
 
     r = run.results
     where = where or {}
 
-    def side(ids: Sequence[str]) -> str:
-        return "; ".join(_esc(where.get(i, f"segment {i[:8]}")) for i in ids)
+    def side(name: str, ids: Sequence[str]) -> str:
+        return _esc(side_text(r, name, rates) or "; ".join(where.get(i, f"segment {i[:8]}") for i in ids))
 
     out = [f"<h2 style='margin-bottom:0'>Comparison #{run.id}</h2>",
            f"<small>{run.created_at:%Y-%m-%d %H:%M} UTC by {_esc(run.created_by)} · device {_esc(run.device)} · "
            f"{len(run.questioned_ids)} questioned / {len(run.known_ids)} known segment(s)</small>",
-           f"<p><small><b>Questioned</b>: {side(run.questioned_ids)}<br><b>Known</b>: {side(run.known_ids)}"
+           f"<p><small><b>Questioned</b>: {side('questioned', run.questioned_ids)}<br><b>Known</b>: "
+           f"{side('known', run.known_ids)}"
            "</small></p>",
            f"<p><b>Hp</b>: {_esc(r.hp)}.<br><b>Hd</b>: {_esc(r.hd)}.</p>"]
     if r.notes:
@@ -102,7 +104,8 @@ class ComparisonPanel(JobPage):
         self.runs: list[Any] = []
         self._validation: tuple[np.ndarray, np.ndarray] | None = None
         self._names: dict[int, str] = {}
-        self._where: dict[str, str] = {}  # segment id -> "recording start–end" (every segment, for stored runs)
+        self._where: dict[str, str] = {}  # segment id -> "recording start–end" (runs that stored no ranges)
+        self._rates: dict[int, int] = {}  # evidence id -> sample rate (stored ranges as times)
         # Why the last comparison started here was not run (None: it ran, or none was started). The pane
         # still shows a stored run below it: without the banner that run read as the refused one's result.
         self._refusal: str | None = None
@@ -130,7 +133,10 @@ class ComparisonPanel(JobPage):
         self.history = QComboBox()
         self.history.setObjectName("comparison_runs")
         self.history.setToolTip("Stored comparison runs of this case")
-        self.history.currentIndexChanged.connect(self._pick_run)
+        self.history.currentIndexChanged.connect(self._show_run)
+        # Any pick by the analyst, the shown run included (activated fires even when the index does not change):
+        # they moved on from the refused request, so its banner goes.
+        self.history.activated.connect(self._pick_run)
         self.results = QTextBrowser()
         self.results.setObjectName("comparison_result")
         self.results.setToolTip("The comparison's propositions, likelihood ratio, verbal scale and limits")
@@ -192,7 +198,9 @@ class ComparisonPanel(JobPage):
         if self.case is not None:
             with self.ctx.store.read() as s:
                 segs = repo.list_case_segments(s, self.case.id)
-                self._names = {e.id: e.original_name for e in repo.list_evidence(s, self.case.id)}
+                evidence = repo.list_evidence(s, self.case.id)
+                self._names = {e.id: e.original_name for e in evidence}
+                self._rates = {e.id: e.media.sample_rate for e in evidence}
                 self.runs = crepo.list_comparisons(s, self.case.id)
             self._where = {g.id: f"{self._names.get(g.evidence_id, f'evidence #{g.evidence_id}')} "
                                  f"{fmt_clock(g.start_s)}–{fmt_clock(g.end_s)}" for g in segs}
@@ -268,19 +276,20 @@ class ComparisonPanel(JobPage):
         run = self.runs[idx] if 0 <= idx < len(self.runs) else None
         if run is None:
             return
-        self.results.setHtml(self._refusal_html() + comparison_html(run, self._where))
+        self.results.setHtml(self._refusal_html(shown=True) + comparison_html(run, self._where, self._rates))
         self._plot(run)
 
     def _pick_run(self, idx: int) -> None:
         self._refusal = None  # the analyst moved on to another stored run
         self._show_run(idx)
 
-    def _refusal_html(self) -> str:
+    def _refusal_html(self, shown: bool = False) -> str:
+        """The banner of a refused request; ``shown``: a stored comparison is displayed below it."""
         if self._refusal is None:
             return ""
         return ("<p style='background:#fdecea;color:#b71c1c;padding:4px'><b>The comparison just started was not "
-                f"run:</b> {_esc(self._refusal)}<br>Nothing was stored. Shown below: a stored comparison, "
-                "not a result of that request.</p>")
+                f"run:</b> {_esc(self._refusal)}<br>Nothing was stored."
+                + (" Shown below: a stored comparison, not a result of that request." if shown else "") + "</p>")
 
     def _ensure_plot(self) -> Any:
         import pyqtgraph as pg

@@ -163,6 +163,23 @@ def channel_text(channel: str, telephone: Any = None) -> str:
            "300\u20133400 Hz to match"
 
 
+def side_text(results: Any, side: str, rates: Mapping[int, int] | None = None) -> str:
+    """The stored material of one side ("questioned"/"known") as compared: recording and time range of each
+    segment, from the ranges stored with the comparison (a segment edited since does not change it), in
+    recording and time order; "" when the run stored no ranges."""
+    from s2f_desktop.core.timeutil import fmt_clock
+
+    names = {e.evidence_id: e.name for e in results.evidence}
+    rates = rates or {}
+    parts = []
+    for g in sorted((g for g in results.segments if g.side == side), key=lambda g: (g.evidence_id, g.start_sample)):
+        name = names.get(g.evidence_id, f"evidence #{g.evidence_id}")
+        rate = rates.get(g.evidence_id)
+        parts.append(f"{name} {fmt_clock(g.start_sample / rate)}\u2013{fmt_clock(g.end_sample / rate)}" if rate
+                     else f"{name} samples {g.start_sample}\u2013{g.end_sample}")
+    return "; ".join(parts)
+
+
 def lr_text(log10_lr: float | None) -> str:
     """'LR = 4.7 x 10^3 (log10 LR +3.67)' style text, or the abstention."""
     if log10_lr is None:
@@ -183,8 +200,11 @@ def telephone_sides(r: Any) -> Any:
 
 
 def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] | None = None,
-                             root: Path | None = None) -> ComparisonSection:
-    """The report section of a stored comparison run (reads the declared validation files)."""
+                             root: Path | None = None, rates: Mapping[int, int] | None = None) -> ComparisonSection:
+    """The report section of a stored comparison run (reads the declared validation files).
+
+    The sides are named from the ranges stored with the run (``rates``: evidence id -> sample rate, for times);
+    ``seg_numbers`` (segment id -> name) only for a run that stored none."""
     r = run.results
     seg_numbers = seg_numbers or {}
     metrics, vllr, vlab = load_validation(r.model.id, root)
@@ -206,7 +226,8 @@ def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] 
         run_id=run.id, hp=r.hp or lrm.HP, hd=r.hd or lrm.HD, log10_lr=r.log10_lr,
         lr_text=lr_text(r.log10_lr) + at_bound, verbal=r.verbal or lrm.verbal(r.log10_lr),
         scale=r.scale or lrm.SCALE_NAME, abstain_reason=r.abstain_reason,
-        questioned=name(run.questioned_ids), known=name(run.known_ids),
+        questioned=side_text(r, "questioned", rates) or name(run.questioned_ids),
+        known=side_text(r, "known", rates) or name(run.known_ids),
         speech=(f"questioned {float(r.speech_s.questioned):.2f} s, known {float(r.speech_s.known):.2f} s: the audio "
                 "left after the speaker model's own silence trimming, which its validation is binned by (the quality "
                 "measures' net speech comes from the speech detector and can differ)"),

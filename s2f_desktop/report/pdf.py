@@ -152,8 +152,11 @@ class _Heading(Paragraph):
     """A heading that also becomes a PDF outline entry."""
 
     def __init__(self, text: str, style: ParagraphStyle, level: int, key: str) -> None:
-        super().__init__(escape(text), style)
-        self.outline_text = text
+        # Headings can hold stored text (a run's name): shown as _p shows it, so no control character acts on
+        # the page and a character no font has is named by code point; the outline gets the neutralised text.
+        safe = neutralise(text, keep_newlines=False)
+        super().__init__(_markup(safe, style.fontName), style)
+        self.outline_text = safe
         self.outline_level = level
         self.outline_key = key
 
@@ -638,10 +641,11 @@ def _composites(d: ReportData, st: dict[str, ParagraphStyle], draft: bool) -> li
 
 def _method(d: ReportData, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     out: list[Flowable] = [PageBreak(), _Heading("5. Method and limitations", st["h1"], 0, "method")]
-    out.append(_p("Speech segments selected by the analyst were checked for quality, analysed with Praat acoustic "
-                  "measures and passed through the trait models below; the models abstain when quality is "
-                  "insufficient or the estimate is too uncertain. All processing ran offline on the analyst's "
-                  "machine.", st["body"]))
+    if d.runs:
+        out.append(_p("Speech segments selected by the analyst were checked for quality, analysed with Praat "
+                      "acoustic measures and passed through the trait models below; the models abstain when quality "
+                      "is insufficient or the estimate is too uncertain.", st["body"]))
+    out.append(_p("All processing ran offline on the analyst's machine.", st["body"]))
     if d.comparisons:
         out.append(_p("Speaker comparisons: the speech of each side was embedded with the GE2E speaker encoder, scored "
                       "against the other side and normalised against a cohort of other speakers, and the score turned "

@@ -233,7 +233,7 @@ def get_entry(index_dir: Path | str, sha256: str, speaker: int | None = None) ->
         t = t.filter(pc.fill_null(pc.equal(t.column("speaker"), speaker), False))
     if t.num_rows == 0:
         raise NotFoundError(f"no index entry for sha256 {sha256[:12]}…"
-                            + ("" if speaker is None else f" speaker {speaker}"))
+                            + ("" if speaker is None else f" speaker group {speaker} (voice {speaker + 1})"))
     row = t.drop_columns(["embedding", "embedding_tel"]).slice(0, 1).to_pylist()[0]
     row["indexed_at"] = row["indexed_at"].isoformat() if row.get("indexed_at") else None
     for k in ("quality_json", "traits_json", "acoustics_json", "models_json"):
@@ -293,6 +293,8 @@ def import_hit(ctx: AppContext, case_number: str, index_dir: Path | str, sha256:
     with ctx.store.read() as s:
         case = repo.get_case(s, case_number)
     require_open(case)
+    from s2f_desktop.archive.search import voice_of
+
     entry = get_entry(index_dir, sha256, speaker)
     path = Path(entry["path"])
     res = ev_svc.import_file(ctx, case_number, path, task.sub(0.0, 0.9))
@@ -325,7 +327,7 @@ def import_hit(ctx: AppContext, case_number: str, index_dir: Path | str, sha256:
             seg = twin
         elif b > a:
             seg = seg_svc.add_segment(ctx, case_number, ev.id, a, b,
-                                      label=f"archive hit: speaker {entry['speaker']}",
+                                      label=f"archive hit: {voice_of(entry)}",
                                       speaker_tag=f"archive-{sha256[:8]}-{entry['speaker']}")
     task.progress(1.0, f"imported {path.name}")
     return HitImport(ev, res.already_present, seg)

@@ -149,7 +149,8 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
     seg_names = {g.id: f"{evidence_names.get(g.evidence_id, f'evidence #{g.evidence_id}')} "
                        f"{fmt_clock(g.start_sample / g.sample_rate)}\u2013{fmt_clock(g.end_sample / g.sample_rate)}"
                  for g in segments.values()}
-    sections = tuple(build_comparison_section(r, seg_names, models_dir()) for r in comparison_runs)
+    rates = {e.id: e.media.sample_rate for e in evidence}
+    sections = tuple(build_comparison_section(r, seg_names, models_dir(), rates) for r in comparison_runs)
     return dataclasses.replace(data, comparisons=sections) if sections else data
 
 

@@ -94,7 +94,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     im = _on_index(asub, "import", "import a hit's recording into a case (audited; adds its segment)", _import)
     im.add_argument("--case", required=True, help="case number to import the hit into")
     im.add_argument("--sha256", required=True, help="the hit's sha256 (from search)")
-    im.add_argument("--speaker", type=int, help="the hit's speaker group (default: the first)")
+    who = im.add_mutually_exclusive_group()
+    who.add_argument("--voice", type=int, metavar="K",
+                     help="the hit's voice as the search table shows it (voice K of the recording; default: 1)")
+    who.add_argument("--speaker", type=int, metavar="N",
+                     help="the hit's speaker group as --json gives it (0-based \"speaker\" key; default: 0)")
     im.add_argument("--no-segment", action="store_true", help="do not add the hit's time range as a segment")
     im.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
 
@@ -252,7 +256,12 @@ def _search(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
 def _import(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
     from s2f_desktop.services import archive as svc
 
-    r = svc.import_hit(ctx_factory(), args.case, args.index, args.sha256, args.speaker,
+    speaker = args.speaker
+    if args.voice is not None:
+        if args.voice < 1:
+            raise InputError(f"--voice counts from 1 (voice 1 of the recording), got {args.voice}")
+        speaker = args.voice - 1  # the table's "voice K" is the index's speaker group K-1
+    r = svc.import_hit(ctx_factory(), args.case, args.index, args.sha256, speaker,
                        add_segment=not args.no_segment)
     if args.json:
         print_json({"evidence": r.evidence, "already_present": r.already_present, "segment": r.segment})
