@@ -47,6 +47,26 @@ def test_files_same_and_different_speakers(shared_data: Path, capsys: pytest.Cap
 
 @pytest.mark.slow
 @pytest.mark.needs_data
+def test_file_comparison_names_the_telephone_band_side(shared_data: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A telephone-band questioned call against a wideband known recording: the channel's words say which side
+    was telephone band and that the other was band-limited to match; the JSON keeps its stored value."""
+    from scipy.signal import resample_poly
+
+    x, sr = sf.read(str(_libri(shared_data, "1688", 0)), dtype="float32")
+    call = tmp_path / "call_8k.wav"
+    sf.write(str(call), resample_poly(x, 1, sr // 8000).astype(np.float32), 8000)
+    known = _libri(shared_data, "1688", 1)
+    assert cli_main(["compare", str(call), str(known), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert ("channel: telephone band: the questioned side is telephone band; the known side (wideband) was "
+            "band-limited to 300\u20133400 Hz to match") in out
+    assert cli_main(["compare", str(call), str(known), "--device", "cpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["channel"] == "telephone band (both sides)"
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
 def test_pairs_batch_keeps_order_and_survives_a_bad_file(shared_data: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     a0, a1, b0 = _libri(shared_data, "1998", 0), _libri(shared_data, "1998", 1), _libri(shared_data, "3080", 0)

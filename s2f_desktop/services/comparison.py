@@ -112,8 +112,12 @@ def _assemble(cmp: Any, res: ComparisonVerdict, q: dict[str, Any], k: dict[str, 
 
 def compare_files(questioned: Path | str, known: Path | str, q_start: float | None = None, q_end: float | None = None,
                   k_start: float | None = None, k_end: float | None = None, device: str = "auto",
-                  task: Task | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+                  task: Task | None = None, notes: list[str] | None = None,
+                  telephone: list[bool] | None = None) -> dict[str, Any]:
     """Compare two audio files (optionally time ranges of them); returns the CLI JSON object.
+
+    ``telephone``: filled with each side's telephone-band flag (questioned, known), for the words of the
+    channel; the JSON object does not carry them (its keys are a contract).
 
     Keys (stable): ``questioned``/``known`` ({path, sha256, range_s, speech_s}), ``score`` (raw cosine),
     ``snorm``, ``log10_lr`` (null when abstaining), ``lr``, ``verbal``, ``label``, ``abstain_reason``,
@@ -131,6 +135,8 @@ def compare_files(questioned: Path | str, known: Path | str, q_start: float | No
     mod = _mod()
     res = cmp.compare([mod.SidePart(qp.name, xq, srq)], [mod.SidePart(kp.name, xk, srk)], task.sub(0.0, 0.98))
     task.progress(1.0, "comparison done")
+    if telephone is not None:
+        telephone[:] = [bool(res.quality.questioned.telephone_band), bool(res.quality.known.telephone_band)]
     return _assemble(cmp, res, _side_record(qp, sq, rq, res.speech_s.questioned),
                      _side_record(kp, sk, rk, res.speech_s.known))
 

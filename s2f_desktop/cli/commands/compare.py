@@ -77,15 +77,16 @@ def _compare(ctx_factory: CtxFactory, args: argparse.Namespace) -> int:
         raise InputError("give QUESTIONED and KNOWN audio files, or CASE --questioned ... --known ..., or --pairs FILE")
     bar = StderrProgress()
     notes: list[str] = []
+    tel: list[bool] = []
     obj = svc.compare_files(Path(args.inputs[0]), Path(args.inputs[1]), args.q_start, args.q_end, args.k_start,
-                            args.k_end, args.device, Task(bar), notes)
+                            args.k_end, args.device, Task(bar), notes, tel)
     bar.done()
     for note in notes:  # on stderr: stdout stays the JSON contract
         print(f"s2f: note: {note}", file=sys.stderr)
     if args.json:
         print_json(obj)
     else:
-        _print_human(obj)
+        _print_human(obj, BySide(tel[0], tel[1]) if len(tel) == 2 else None)
     return 0
 
 
