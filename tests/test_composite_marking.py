@@ -208,6 +208,34 @@ def test_altered_stored_image_is_not_exported(ctx, case, tmp_path) -> None:  # t
     with pytest.raises(InputError, match="does not match its recorded sha256"):
         svc.export_composite_image(ctx, c.id, "front", tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+    # Verification names it (it passed before: only export and the report re-hashed composite images).
+    from s2f_desktop.services.evidence import verify_case
+
+    report = verify_case(ctx, "T-1", record=False)
+    assert not report.ok
+    named = [f.describe() for f in report.custody if f.failing and f.object_type == "composite"]
+    assert named == [f"composite #{c.id}: front image is a file whose sha256 differs, expected sha256 "
+                     f"{c.image_sha256['front'][:16]}…"]
+
+
+def test_the_composites_page_does_not_show_an_altered_image(qtbot, ctx, case) -> None:  # type: ignore[no-untyped-def]
+    """A stored image replaced by another picture is not shown under the composite's name and hash."""
+    from s2f_desktop.gui.composites import CompositePanel
+    from s2f_desktop.gui.errors import ErrorReporter
+    from s2f_desktop.gui.workers import JobRunner
+
+    run = add_run(ctx, case, 0.97, "male")
+    c = svc.create_composite_set(ctx, run.id, views=("front",), size=SIZE)[0]
+    runner = JobRunner()
+    panel = CompositePanel(ctx, runner, ErrorReporter())
+    qtbot.addWidget(panel)
+    panel.set_run(run)
+    assert panel.image._pix is not None  # as recorded: shown
+    svc.composite_image_path(ctx, c, "front").write_bytes(_face(64))
+    panel.set_run(run)
+    assert panel.image._pix is None and "ALTERED since it was rendered" in panel.image.text()
+    assert "image not as recorded" in panel.caption.text() and "sha256" not in panel.caption.text()
+    assert runner.shutdown(10000)
 
 
 def test_composite_stored_before_marking_is_marked_on_export(ctx, case, tmp_path) -> None:  # type: ignore[no-untyped-def]

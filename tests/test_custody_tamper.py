@@ -153,11 +153,18 @@ def test_case_reopened_by_sql_and_closed_again_is_named(ctx, bound_case, tone_wa
     sql(ctx, "update cases set status = 'open' where id = :i", i=case.id)
     report = evidence.verify_case(ctx, case.number, record=False)
     assert [(f.field, f.problem) for f in failing(report)] == [("status", "CHANGED")]
-    evidence.import_file(ctx, case.number, tone_wav(freq=330, name="late.wav"))
-    cases.close_case(ctx, case.number)
-    report = evidence.verify_case(ctx, case.number)
-    out_of_band = [f for f in failing(report) if f.problem == "OUT_OF_BAND"]
-    assert out_of_band and "evidence.import" in out_of_band[0].describe() and "closed" in out_of_band[0].describe()
+    # The services refuse to work on a case row the chain does not vouch for: no import, no second close (an
+    # audited close would record the reopened row as trusted), nothing in the vault; verify still names it.
+    from s2f_desktop.core.errors import IntegrityError
+
+    vault = sorted(p.name for p in ctx.store.layout.vault.rglob("*") if p.is_file())
+    with pytest.raises(IntegrityError, match="status is \"open\", expected \"closed\""):
+        evidence.import_file(ctx, case.number, tone_wav(freq=330, name="late.wav"))
+    with pytest.raises(IntegrityError, match="changed outside the application"):
+        cases.close_case(ctx, case.number)
+    assert sorted(p.name for p in ctx.store.layout.vault.rglob("*") if p.is_file()) == vault
+    report = evidence.verify_case(ctx, case.number, record=False)
+    assert [(f.field, f.problem) for f in failing(report)] == [("status", "CHANGED")]
 
 
 def test_edited_analysis_results_are_named(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]
@@ -671,3 +678,26 @@ def test_nothing_is_measured_on_an_altered_or_missing_vault_copy(ctx, bound_case
     path.unlink()
     with pytest.raises(IntegrityError, match="MISSING"):
         audio.segment_quality(ctx, [seg.id])
+
+
+def test_an_audited_change_never_launders_an_out_of_band_edit(ctx, bound_case) -> None:  # type: ignore[no-untyped-def]
+    """A seal changed in SQL, then an ordinary provenance edit: the edit would have recorded the altered row as
+    trusted and verify would have passed. The services refuse it, and every other change to an altered row."""
+    from s2f_desktop.core.errors import IntegrityError
+
+    case, a, _, seg = bound_case
+    cases.set_provenance(ctx, case.number, a.id, seal="S-123")
+    sql(ctx, "update evidence set seal = 'S-999' where id = :i", i=a.id)
+    n_events = len(evidence.audit_trail(ctx, case.number)[0])
+    with pytest.raises(IntegrityError, match='evidence #[0-9]+: seal is "S-999", expected "S-123"'):
+        cases.set_provenance(ctx, case.number, a.id, medium="CD-R")
+    assert sql_value(ctx, "select medium from evidence where id = :i", i=a.id) in (None, "")
+    sql(ctx, "update segments set label = 'someone else' where id = :i", i=seg.id)
+    for change in (lambda: segments.update_segment(ctx, seg.id, label="caller 2"),
+                   lambda: segments.delete_segment(ctx, seg.id), lambda: segments.reject_suggestion(ctx, seg.id)):
+        with pytest.raises(IntegrityError, match="changed outside the application"):
+            change()
+    assert len(evidence.audit_trail(ctx, case.number)[0]) == n_events  # nothing recorded
+    cases.update_case(ctx, case.number, notes="more")  # a change to a row the chain vouches for goes ahead
+    report = evidence.verify_case(ctx, case.number, record=False)
+    assert {(f.object_type, f.field) for f in failing(report)} == {("evidence", "seal"), ("segment", "label")}

@@ -344,9 +344,14 @@ def test_closed_case_is_read_only(qtbot, app_ctx, reporter) -> None:  # type: ig
     cases.create_case(app_ctx, "X-1", "Closed case")
     w = make_window(qtbot, app_ctx, reporter)
     assert w.open_case("X-1")
+    w.cases.refresh(select="X-1")
+    w.cases.d_title.setText("UNSAVED TITLE")  # typed, not saved
     box = w.close_case_record(None)  # the analyst confirms in the dialog
+    assert "not saved will be discarded" in box.text()
     box.button(QMessageBox.StandardButton.Yes).click()
     assert cases.get_case(app_ctx, "X-1").status.value == "closed"
+    # The closed case's form shows what is stored, not the typing it can no longer save.
+    assert w.cases.d_title.text() == "Closed case" and not w.cases.d_title.isEnabled()
     assert "(closed)" in w.windowTitle()
     assert not w.act_import.isEnabled() and not w.act_analyze.isEnabled() and not w.act_record.isEnabled()
     assert not w.evidence.import_btn.isEnabled()

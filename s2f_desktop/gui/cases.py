@@ -240,8 +240,9 @@ class CaseBrowser(QWidget):
             w.setEnabled(editable)
         self.open_btn.setEnabled(c is not None)
         self.close_btn.setEnabled(editable)
-        if c is not None and c.number == self._shown and self._dirty(c):
-            # The analyst is editing this case's details: refresh the counts, keep the typing.
+        if c is not None and c.number == self._shown and editable and self._dirty(c):
+            # The analyst is editing this case's details: refresh the counts, keep the typing. (A closed case
+            # shows what is stored: typing it can no longer save must not stand in the form as its details.)
             self.d_status.setText(c.status.value)
             self.d_counts.setText(self._counts(c))
             return
@@ -276,6 +277,11 @@ class CaseBrowser(QWidget):
     def _form_values(self) -> tuple[str, ...]:
         return (self.d_title.text(), self.d_analyst.text(), self.d_agency.text(), self.d_notes.toPlainText(),
                 *self._report_values().values())
+
+    def unsaved_details(self, number: str) -> bool:
+        """Whether the form holds typing not yet saved for case ``number``."""
+        c = self.current()
+        return c is not None and c.number == number == self._shown and self._dirty(c)
 
     def _dirty(self, c: Case) -> bool:
         """Whether the form differs from what was loaded into it (the analyst is typing)."""

@@ -556,6 +556,20 @@ class CompositePanel(JobPage):
         path = svc.composite_image_path(self.ctx, comp, name)
         # An inconclusive sex is never shown as one sex: both halves of the pair, female left.
         pair = [c for c in svc.sex_pair(comp, self.composites) if name in c.images]
+        from s2f_desktop.services.evidence import check_composite_images
+
+        # Shown only as recorded: a file replaced or altered since it was rendered could show anything (an
+        # unmarked picture under this composite's name and hash); export refuses it too.
+        checks = check_composite_images(self.ctx.store.layout.composites, pair)
+        bad = {cid: st for (cid, view), st in checks.items() if view == name and st in ("ALTERED", "MISSING")}
+        if bad:
+            self.image.set_image(None, "; ".join(
+                f"composite #{cid}: the {name} image is {st} since it was rendered (its sha256 differs from the "
+                "recorded one): not shown. 's2f verify' names it." if st == "ALTERED" else
+                f"composite #{cid}: the {name} image file is missing: not shown" for cid, st in bad.items()))
+            self.caption.setText(f"<small>{html.escape(comp.label or comp.kind)} · {html.escape(name)} view · "
+                                 "<b style='color:#b71c1c'>image not as recorded</b></small>")
+            return
         if len(pair) == 2:
             pix = _side_by_side([QPixmap(str(svc.composite_image_path(self.ctx, c, name))) for c in pair])
         else:

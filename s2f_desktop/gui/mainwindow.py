@@ -538,9 +538,11 @@ class MainWindow(QMainWindow):
         number = number or (self.case.number if self.case else None)
         if number is None:
             return None
+        unsaved = (" The changes typed in its details and not saved will be discarded."
+                   if self.cases.unsaved_details(number) else "")
         box = QMessageBox(QMessageBox.Icon.Question, "Mark case closed",
                           f"Close case {number}? A closed case stays readable and reportable but accepts no new "
-                          "evidence, segments or analyses. This cannot be undone.",
+                          f"evidence, segments or analyses. This cannot be undone.{unsaved}",
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setObjectName("confirmClose")
         box.buttonClicked.connect(

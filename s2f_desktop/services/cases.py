@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
-from s2f_desktop.core.errors import InputError
-from s2f_desktop.core.models import Case, CaseStatus, Evidence
+from s2f_desktop.core.errors import InputError, IntegrityError
+from s2f_desktop.core.models import Case, CaseStatus, Evidence, Segment
 from s2f_desktop.core.text import check_text
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
-from s2f_desktop.store.audit import append_event
+from s2f_desktop.store.audit import append_event, list_events
 
 _CASE_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 #: Words the command line reads as sub-commands where a case number may stand (`s2f composite list|adjust|sliders`).
@@ -78,6 +79,7 @@ def update_case(ctx: AppContext, number: str, **changes: str | None) -> Case:
         before = repo.get_case(s, number)
         if before.status is CaseStatus.CLOSED:
             raise InputError(f"case {number} is closed")
+        require_bound(s, before)
         case = repo.update_case(s, number, **fields)
         diff = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
         append_event(s, case_id=case.id, actor=ctx.actor, action="case.update", object_type="case",
@@ -91,10 +93,26 @@ def close_case(ctx: AppContext, number: str) -> Case:
         case = repo.get_case(s, number)
         if case.status is CaseStatus.CLOSED:
             raise InputError(f"case {number} is already closed")
+        require_bound(s, case)
         case = repo.update_case(s, number, status=CaseStatus.CLOSED)
         append_event(s, case_id=case.id, actor=ctx.actor, action="case.close", object_type="case", object_ids=[case.id],
                      details={"custody": [custody.state("case", case)]})
     return case
+
+
+def require_bound(s: Session, case: Case, evidence: Sequence[Evidence] = (), segments: Sequence[Segment] = ()) -> None:
+    """Refuse to change rows that differ from what the audit chain recorded for them (IntegrityError).
+
+    Checked before a change, in the writer's session: an audited change records the row's new state as
+    trusted, so changing a row that was altered outside the services would launder the alteration (the next
+    verification would pass). The case row is always checked with the given rows."""
+    findings = custody.row_findings(list_events(s, case.id), case, evidence, segments)
+    if findings:
+        shown = "; ".join(f.describe() for f in findings[:3]) + \
+            (f"; and {len(findings) - 3} more" if len(findings) > 3 else "")
+        raise IntegrityError(f"case {case.number}: the stored record differs from what the audit trail recorded "
+                             f"({shown}); it was changed outside the application. Nothing was changed now: run "
+                             "'s2f verify' and resolve the discrepancy before editing")
 
 
 def require_open(case: Case) -> None:
@@ -126,6 +144,7 @@ def set_provenance(ctx: AppContext, number: str, evidence_id: int, **changes: st
     fields = {k: v.strip() for k, v in changes.items() if v is not None}
     with ctx.store.write() as s:
         case, before = case_evidence(s, number, evidence_id, writable=True)
+        require_bound(s, case, evidence=[before])
         ev = repo.update_provenance(s, evidence_id, **fields)
         diff = {k: {"old": getattr(before, k), "new": v} for k, v in fields.items() if getattr(before, k) != v}
         append_event(s, case_id=case.id, actor=ctx.actor, action="evidence.provenance", object_type="evidence",

@@ -14,10 +14,18 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from s2f_desktop.audio.decode import check_finite_samples
 from s2f_desktop.audio.probe import probe
 from s2f_desktop.core.errors import InputError, IntegrityError, MediaError, NotFoundError
-from s2f_desktop.core.models import AuditEvent, ChainCheck, Evidence, EvidenceCheck, VerifyReport, VerifyStatus
+from s2f_desktop.core.models import (
+    AuditEvent,
+    ChainCheck,
+    Composite,
+    Evidence,
+    EvidenceCheck,
+    VerifyReport,
+    VerifyStatus,
+)
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.timeutil import utcnow
-from s2f_desktop.services.cases import require_open
+from s2f_desktop.services.cases import require_bound, require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import custody
@@ -93,6 +101,8 @@ def import_file(ctx: AppContext, case_number: str, path: Path, task: Task | None
         fault_point("import.staged")
         task.check()
         with ctx.store.write() as s:
+            # A case row altered outside the services (e.g. a closed case set open in SQL) takes no new evidence.
+            require_bound(s, repo.get_case(s, case.number))
             ev = repo.add_evidence(s, case.id, path.name, resolved_path, sha, size, media, ctx.actor, staged.relpath)
             details: dict[str, Any] = {"original_name": path.name, "original_path": resolved_path,
                                        "sha256": sha, "size_bytes": size, "media": media.to_dict(),
@@ -285,6 +295,39 @@ def case_chain_head(ctx: AppContext, case_number: str) -> tuple[int, str]:
         return chain_head(list_events(s, case.id))
 
 
+def check_composite_images(root: Path, composites: Sequence[Composite]) -> dict[tuple[int, str], str]:
+    """Re-hash every composite image: OK, ALTERED, MISSING or NOT RECORDED (no stored hash)."""
+    out: dict[tuple[int, str], str] = {}
+    for c in composites:
+        for view, rel in c.images.items():
+            path = root / rel
+            expected = c.image_sha256.get(view)
+            if not path.is_file():
+                out[(c.id, view)] = VerifyStatus.MISSING.value
+            elif not expected:
+                out[(c.id, view)] = "NOT RECORDED"
+            else:
+                out[(c.id, view)] = VerifyStatus.OK.value if sha256_file(path)[0] == expected \
+                    else VerifyStatus.ALTERED.value
+    return out
+
+
+def composite_image_findings(ctx: AppContext, case_id: int) -> list[CustodyFinding]:
+    """A finding for every stored composite image of the case that is altered or missing: the images are
+    outputs, not evidence, but what they show is recorded by hash and must not change unseen (the GUI shows
+    them and the report prints them)."""
+    with ctx.store.read() as s:
+        comps = [c for r in repo.list_runs(s, case_id) for c in repo.list_composites(s, r.id)]
+    out = []
+    for (cid, view), status in sorted(check_composite_images(ctx.store.layout.composites, comps).items()):
+        if status in (VerifyStatus.ALTERED.value, VerifyStatus.MISSING.value):
+            expected = next(c.image_sha256.get(view, "") for c in comps if c.id == cid)
+            out.append(CustodyFinding("composite", str(cid), f"{view} image", "CHANGED", f"sha256 {expected[:16]}…",
+                                      "a file whose sha256 differs" if status == VerifyStatus.ALTERED.value
+                                      else "missing"))
+    return out
+
+
 def verify_case(ctx: AppContext, case_number: str, task: Task | None = None, record: bool = True) -> CaseVerification:
     """Re-hash every evidence item, check the audit chain and replay it against every row.
 
@@ -301,7 +344,7 @@ def verify_case(ctx: AppContext, case_number: str, task: Task | None = None, rec
         task.progress(i / max(1, len(items)), f"hashing {ev.original_name}")
         checks.append(check_evidence(ctx, ev))
     events, chain = audit_trail(ctx, case_number)
-    findings = custody_findings(ctx, case_number)
+    findings = custody_findings(ctx, case_number) + composite_image_findings(ctx, case.id)
     orphans = orphan_vault_files(ctx)
     head = chain_head(events)
     read_only = bool(getattr(ctx.store, "read_only", False))

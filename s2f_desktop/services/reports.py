@@ -21,7 +21,7 @@ from typing import Sequence
 from s2f_desktop import __version__
 from s2f_desktop.core.errors import NotFoundError
 from s2f_desktop.core.hashing import file_sha256
-from s2f_desktop.core.models import AnalysisRun, Composite, VerifyStatus
+from s2f_desktop.core.models import AnalysisRun
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.timeutil import fmt_clock, utcnow
 from s2f_desktop.report.comparison import build_comparison_section
@@ -29,7 +29,7 @@ from s2f_desktop.report.model import ReportData, build_report_data
 from s2f_desktop.report.modelcards import ModelCardInfo, load_model_card, trait_performance
 from s2f_desktop.report.pdf import RENDERER_VERSIONS, render_pdf
 from s2f_desktop.services.context import AppContext
-from s2f_desktop.services.evidence import check_evidence, safe_output
+from s2f_desktop.services.evidence import check_composite_images, check_evidence, safe_output
 from s2f_desktop.store import comparisons as crepo
 from s2f_desktop.store import custody
 from s2f_desktop.store import repositories as repo
@@ -60,23 +60,6 @@ def _choose_runs(runs: list[AnalysisRun], case_number: str, run_ids: Sequence[in
     if missing:
         raise NotFoundError(f"case {case_number} has no analysis run #{missing[0]}")
     return [by_id[i] for i in sorted(set(run_ids))]
-
-
-def _check_images(root: Path, composites: Sequence[Composite]) -> dict[tuple[int, str], str]:
-    """Re-hash every composite image: OK, ALTERED, MISSING or NOT RECORDED (no stored hash)."""
-    out: dict[tuple[int, str], str] = {}
-    for c in composites:
-        for view, rel in c.images.items():
-            path = root / rel
-            expected = c.image_sha256.get(view)
-            if not path.is_file():
-                out[(c.id, view)] = VerifyStatus.MISSING.value
-            elif not expected:
-                out[(c.id, view)] = "NOT RECORDED"
-            else:
-                actual = file_sha256(path)
-                out[(c.id, view)] = VerifyStatus.OK.value if actual == expected else VerifyStatus.ALTERED.value
-    return out
 
 
 def _safe_name(case_number: str) -> str:
@@ -111,7 +94,11 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
         task.progress(0.05 + 0.35 * i / max(1, len(evidence)), f"verifying {ev.original_name}")
         checks.append(check_evidence(ctx, ev))
     task.progress(0.4, "verifying composite images")
-    image_checks = _check_images(ctx.store.layout.composites, [c for cs in composites.values() for c in cs])
+    image_checks = check_composite_images(ctx.store.layout.composites, [c for cs in composites.values() for c in cs])
+    # An altered or missing composite image is a stored record that differs from what was recorded: said on the
+    # first page and beside the chain's status, not only where the image is left out.
+    problems += [f"composite #{cid}: {view} image {status}" for (cid, view), status in sorted(image_checks.items())
+                 if status in ("ALTERED", "MISSING")]
     cards: list[ModelCardInfo] = []
     seen: set[tuple[str, str]] = set()
     for m in (m for r in chosen for m in r.models):

@@ -24,7 +24,7 @@ from s2f_desktop.core.models import Case, Evidence, Segment, SegmentSource, Segm
 from s2f_desktop.core.progress import Task, null_task
 from s2f_desktop.core.text import check_text
 from s2f_desktop.core.timeutil import fmt_clock, format_time
-from s2f_desktop.services.cases import case_evidence, require_open
+from s2f_desktop.services.cases import case_evidence, require_bound, require_open
 from s2f_desktop.services.context import AppContext
 from s2f_desktop.services.evidence import require_intact, safe_output, vault_path
 from s2f_desktop.store import custody
@@ -130,6 +130,7 @@ def add_segment(ctx: AppContext, case_number: str, evidence_id: int, start_sampl
     start, end = int(start_sample), int(end_sample)
     with ctx.store.write() as s:
         case, ev = case_evidence(s, case_number, evidence_id, writable=True)
+        require_bound(s, case)
         _check_range(ev, start, end)
         twin = next((g for g in repo.list_segments(s, ev.id, [SegmentStatus.ACCEPTED, SegmentStatus.SUGGESTED])
                      if (g.start_sample, g.end_sample) == (start, end)), None)
@@ -179,6 +180,7 @@ def update_segment(ctx: AppContext, segment_id: str, **fields: Any) -> Segment:
         before = repo.get_segment(s, segment_id)
         ev, case = _evidence_and_case(s, before.evidence_id)
         require_open(case)
+        require_bound(s, case, segments=[before])
         _check_range(ev, changes.get("start_sample", before.start_sample), changes.get("end_sample", before.end_sample))
         diff = {k: {"old": getattr(before, k).value if k == "status" else getattr(before, k),
                     "new": v.value if k == "status" else v}
@@ -199,6 +201,7 @@ def _set_status(ctx: AppContext, segment_id: str, status: SegmentStatus, action:
         require_open(case)
         if before.status is status:
             return before  # nothing changes, so nothing is recorded (an "accept" of an accepted segment is no event)
+        require_bound(s, case, segments=[before])
         seg = repo.update_segment(s, segment_id, status=status)
         append_event(s, case_id=case.id, actor=ctx.actor, action=action, object_type="segment", object_ids=[seg.id],
                      details={"evidence_id": seg.evidence_id, "old_status": before.status.value,
@@ -223,6 +226,7 @@ def delete_segment(ctx: AppContext, segment_id: str) -> Segment:
         before = repo.get_segment(s, segment_id)
         _, case = _evidence_and_case(s, before.evidence_id)
         require_open(case)
+        require_bound(s, case, segments=[before])
         seg = repo.delete_segment(s, segment_id)
         append_event(s, case_id=case.id, actor=ctx.actor, action="segment.delete", object_type="segment",
                      object_ids=[seg.id], details={"segment": _segment_dict(seg),
@@ -287,6 +291,7 @@ def run_vad(ctx: AppContext, case_number: str, evidence_id: int, task: Task | No
         existing = repo.list_segments(s, ev.id)
         removed = [g for g in existing if g.source is SegmentSource.VAD and g.status is SegmentStatus.SUGGESTED]
         kept = [g for g in existing if g.source is SegmentSource.VAD and g.status is not SegmentStatus.SUGGESTED]
+        require_bound(s, case, segments=removed)
         for g in removed:
             repo.delete_segment(s, g.id)
         created: list[Segment] = []

@@ -355,3 +355,15 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
     order = {"case": 0, "evidence": 1, "segment": 2, "analysis_run": 3, "composite": 4, "comparison_run": 5}
     findings.sort(key=lambda f: (not f.failing, order.get(f.object_type, 9), f.object_id, f.field))
     return findings
+
+
+def row_findings(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence] = (),
+                 segments: Iterable[Segment] = ()) -> list[CustodyFinding]:
+    """The failing findings of :func:`replay` about the case row and the given rows only: what a write must
+    check before it changes them, so that an audited change never records a row altered outside the
+    services as its trusted state (which would hide the alteration from every later verification)."""
+    evidence, segments = list(evidence), list(segments)
+    keys = {("case", str(case.id))} | {("evidence", str(e.id)) for e in evidence} | \
+        {("segment", str(g.id)) for g in segments}
+    return [f for f in replay(events, case, evidence, segments, ())
+            if f.failing and (f.object_type, f.object_id) in keys]
