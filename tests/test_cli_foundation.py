@@ -209,6 +209,7 @@ def test_bad_media_is_refused_one_line_each_and_nothing_stored(s2f: S2F, tmp_pat
     (["case", "new", "bad number!", "--title", "x"], 2, "invalid case number"),
     (["case", "new", "N-1"], 2, "--title"),
     (["case", "new", "N-1", "--title", "   "], 2, "needs a title"),
+    (["case", "edit", "N-1", "--case-analyst", "  "], 2, "needs an analyst"),  # the report's signatory
     (["case", "show", "NOPE"], 2, "no case numbered 'NOPE'"),
     (["case", "close", "NOPE"], 2, "NOPE"),
     (["case", "list", "--status", "archived"], 2, "invalid choice"),

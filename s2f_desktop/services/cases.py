@@ -75,6 +75,10 @@ def update_case(ctx: AppContext, number: str, **changes: str | None) -> Case:
     fields = {k: check_text(k, v, allow_newlines=(k in multiline)) for k, v in changes.items() if v is not None}
     if "title" in fields and not fields["title"].strip():
         raise InputError("a case needs a title")
+    if "analyst" in fields and not fields["analyst"].strip():
+        # The analyst is the examiner the report's signature block names: never blank (a new case takes the
+        # session's analyst when none is given).
+        raise InputError("a case needs an analyst")
     with ctx.store.write() as s:
         before = repo.get_case(s, number)
         if before.status is CaseStatus.CLOSED:
