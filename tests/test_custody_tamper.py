@@ -694,7 +694,8 @@ def test_an_audited_change_never_launders_an_out_of_band_edit(ctx, bound_case) -
     assert sql_value(ctx, "select medium from evidence where id = :i", i=a.id) in (None, "")
     sql(ctx, "update segments set label = 'someone else' where id = :i", i=seg.id)
     for change in (lambda: segments.update_segment(ctx, seg.id, label="caller 2"),
-                   lambda: segments.delete_segment(ctx, seg.id), lambda: segments.reject_suggestion(ctx, seg.id)):
+                   lambda: segments.delete_segment(ctx, seg.id), lambda: segments.reject_suggestion(ctx, seg.id),
+                   lambda: segments.set_segments_fields(ctx, [seg.id], speaker_tag="A")):  # the bulk path too
         with pytest.raises(IntegrityError, match="changed outside the application"):
             change()
     assert len(evidence.audit_trail(ctx, case.number)[0]) == n_events  # nothing recorded

@@ -334,8 +334,9 @@ def update_segments(ctx: AppContext, changes: dict[str, dict[str, Any]], action:
     diffs: dict[str, dict[str, Any]] = {}
     with ctx.store.write() as s:
         case: Case | None = None
+        befores: dict[str, Segment] = {}
         for seg_id, one in clean.items():
-            before = repo.get_segment(s, seg_id)
+            before = befores[seg_id] = repo.get_segment(s, seg_id)
             ev, c = _evidence_and_case(s, before.evidence_id)
             if case is None:
                 require_open(c)
@@ -343,6 +344,10 @@ def update_segments(ctx: AppContext, changes: dict[str, dict[str, Any]], action:
             elif c.id != case.id:
                 raise InputError("a bulk segment change must stay within one case")
             _check_range(ev, one.get("start_sample", before.start_sample), one.get("end_sample", before.end_sample))
+        if case is not None:
+            require_bound(s, case, segments=list(befores.values()))  # one replay for the whole batch
+        for seg_id, one in clean.items():
+            before = befores[seg_id]
             diff = {k: {"old": getattr(before, k).value if k == "status" else getattr(before, k),
                         "new": v.value if k == "status" else v}
                     for k, v in one.items() if getattr(before, k) != v}
