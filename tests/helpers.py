@@ -68,3 +68,20 @@ def stereo_call(speech_wav: Callable[..., Any], text: str, folder: Any) -> tuple
     call = folder / "call.wav"
     sf.write(str(call), np.stack([xm[:n], xf[:n]], axis=1), sr)
     return call, n
+
+
+def add_suggestions(ctx: Any, evidence: Any, ranges: list[tuple[int, int, float]]) -> list[Any]:
+    """Speech-detection suggestions stored the way ``run_vad`` stores them: the rows and one ``segment.vad``
+    event binding them (a row without its event is refused by every audited change, as tampering)."""
+    from s2f_desktop.core.models import SegmentSource
+    from s2f_desktop.store import custody
+    from s2f_desktop.store import repositories as repo
+    from s2f_desktop.store.audit import append_event
+
+    with ctx.store.write() as s:
+        segs = [repo.add_segment(s, evidence.id, a, b, evidence.media.sample_rate, source=SegmentSource.VAD,
+                                 confidence=conf) for a, b, conf in ranges]
+        append_event(s, case_id=evidence.case_id, actor=ctx.actor, action="segment.vad", object_type="evidence",
+                     object_ids=[evidence.id], details={"suggested": len(segs),
+                                                        "custody": [custody.state("segment", g) for g in segs]})
+    return segs

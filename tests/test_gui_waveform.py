@@ -146,12 +146,12 @@ def test_drag_create_move_resize_with_undo(qtbot, loaded, ctx) -> None:  # type:
 
 
 def test_delete_label_accept_reject_undo(qtbot, loaded, ctx) -> None:  # type: ignore[no-untyped-def]
+    from helpers import add_suggestions
+
     from s2f_desktop.services.segments import get_segment, list_segments
-    from s2f_desktop.store import repositories as repo
 
     panel, ev = loaded
-    with ctx.store.write() as s:
-        sugg = repo.add_segment(s, ev.id, 8000, 24000, 16000, source=SegmentSource.VAD, confidence=0.9)
+    (sugg,) = add_suggestions(ctx, ev, [(8000, 24000, 0.9)])
     panel.reload_segments()
     panel.model.select(sugg.id)
     assert panel.set_selected_status(True)

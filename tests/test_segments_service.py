@@ -112,12 +112,10 @@ def test_cli_accept_reject_delete_relabel(ctx, case, tone_evidence, capsys, tmp_
     ev = tone_evidence
     sr = ev.media.sample_rate
     a = seg_svc.add_segment(ctx, "T-1", ev.id, 0, sr)
-    # VAD-style suggestions written the way run_vad stores them.
-    from s2f_desktop.store import repositories as repo
+    # VAD-style suggestions written the way run_vad stores them (rows and their audit event).
+    from helpers import add_suggestions
 
-    with ctx.store.write() as s:
-        s1 = repo.add_segment(s, ev.id, sr, 2 * sr, sr, source=SegmentSource.VAD, confidence=0.9)
-        s2 = repo.add_segment(s, ev.id, 2 * sr, 3 * sr, sr, source=SegmentSource.VAD, confidence=0.8)
+    s1, s2 = add_suggestions(ctx, ev, [(sr, 2 * sr, 0.9), (2 * sr, 3 * sr, 0.8)])
     ctx.close()
     data = str(tmp_path / "data")
     base = ["--data-dir", data, "segments", "T-1", str(ev.id)]
