@@ -702,3 +702,31 @@ def test_an_audited_change_never_launders_an_out_of_band_edit(ctx, bound_case) -
     cases.update_case(ctx, case.number, notes="more")  # a change to a row the chain vouches for goes ahead
     report = evidence.verify_case(ctx, case.number, record=False)
     assert {(f.object_type, f.field) for f in failing(report)} == {("evidence", "seal"), ("segment", "label")}
+
+
+def test_bulk_changes_and_label_imports_are_bound(ctx, bound_case, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A bulk accept and a label import are ordinary changes: verify passes after them and later edits of the
+    same segments go ahead (their events carried no row states, so verify named the rows as changed outside the
+    application and the custody pre-check refused to edit them). Bulk events of earlier releases are read for the
+    new values they recorded."""
+    from helpers import add_suggestions
+
+    from s2f_desktop.store.audit import append_event
+
+    case, a, _, _ = bound_case
+    sugg = add_suggestions(ctx, a, [(12000, 20000, 0.9), (22000, 30000, 0.8)])
+    segments.set_segments_fields(ctx, [g.id for g in sugg], action="segment.bulk_accept", status="accepted")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("0.10\t0.20\tgreeting\n", encoding="utf-8")
+    (imported,) = segments.import_labels(ctx, case.number, a.id, labels)
+    assert evidence.verify_case(ctx, case.number, record=False).ok
+    segments.update_segment(ctx, sugg[0].id, label="caller")
+    segments.update_segment(ctx, imported.id, label="hello")
+    assert evidence.verify_case(ctx, case.number, record=False).ok
+    # An earlier release's bulk event (no row states): its recorded new values are what verify expects.
+    with ctx.store.write() as s:
+        repo.update_segment(s, sugg[1].id, speaker_tag="B")
+        append_event(s, case_id=case.id, actor=ctx.actor, action="segment.bulk_update", object_type="segment",
+                     object_ids=[sugg[1].id], details={"changes": {sugg[1].id: {"speaker_tag": {"old": "",
+                                                                                             "new": "B"}}}})
+    assert evidence.verify_case(ctx, case.number, record=False).ok

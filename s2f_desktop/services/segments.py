@@ -357,8 +357,11 @@ def update_segments(ctx: AppContext, changes: dict[str, dict[str, Any]], action:
             else:
                 out.append(before)
         if diffs and case is not None:
+            # The changed rows' new states bind them to the chain, as every single change does (without them
+            # verify named every bulk-accepted segment as changed outside the application).
             append_event(s, case_id=case.id, actor=ctx.actor, action=action, object_type="segment",
-                         object_ids=list(diffs), details={"changes": diffs})
+                         object_ids=list(diffs), details={"changes": diffs, "custody": [
+                             custody.state("segment", g) for g in out if g.id in diffs]})
     return out
 
 
@@ -448,5 +451,6 @@ def import_labels(ctx: AppContext, case_number: str, evidence_id: int, path: Pat
                      object_ids=[g.id for g in created],
                      details={"evidence_id": ev.id, "file": path.name, "sha256": digest,
                               "format": params["format"], "intervals": len(intervals),
-                              "skipped_as_present": len(intervals) - len(created)})
+                              "skipped_as_present": len(intervals) - len(created),
+                              "custody": [custody.state("segment", g) for g in created]})
     return created

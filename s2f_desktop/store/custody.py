@@ -239,6 +239,11 @@ def _legacy_assertions(ev: AuditEvent) -> list[dict[str, Any]]:
         return [{"object": "segment", "id": oid, "values": seg, "partial": True}]
     if a == "segment.vad":
         return [deleted("segment", sid) for sid in d.get("replaced", [])]
+    if a.startswith("segment.bulk") and isinstance(d.get("changes"), dict):
+        # Bulk changes written before they were bound recorded each segment's old and new values.
+        return [{"object": "segment", "id": sid, "partial": True,
+                 "values": {k: v.get("new") for k, v in diff.items() if isinstance(v, dict)}}
+                for sid, diff in d["changes"].items() if isinstance(diff, dict)]
     if a == "analysis.run":
         vals = {"segment_ids": d.get("segments"), "models": d.get("models"), "device": d.get("device")}
         return [{"object": "analysis_run", "id": oid, "partial": True,
@@ -270,6 +275,7 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
     expected: dict[tuple[str, str], _Expected] = {}
     findings: list[CustodyFinding] = []
     legacy_vad_evidence: set[str] = set()
+    legacy_label_segments: set[str] = set()  # created by a label import from before those were bound
     closed_at: tuple[int, int] | None = None
     for ev in events:
         entries = ev.details.get("custody")
@@ -277,6 +283,8 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
             entries = _legacy_assertions(ev)
             if ev.action == "segment.vad":
                 legacy_vad_evidence.update(ev.object_ids)
+            elif ev.action == "segment.import_labels":
+                legacy_label_segments.update(ev.object_ids)
         mark = (ev.seq, ev.id)
         if closed_at is not None and ev.action.startswith(MUTATING_PREFIXES):
             findings.append(CustodyFinding("case", str(case.id), "status", "OUT_OF_BAND",
@@ -356,6 +364,10 @@ def replay(events: Sequence[AuditEvent], case: Case, evidence: Iterable[Evidence
         if vad_seg is not None and vad_seg.source.value == "vad" and str(vad_seg.evidence_id) in legacy_vad_evidence:
             findings.append(CustodyFinding(otype, oid, "all fields", "UNBOUND",
                                            found="suggested by a legacy speech-detection event"))
+            continue
+        if otype == "segment" and oid in legacy_label_segments:
+            findings.append(CustodyFinding(otype, oid, "all fields", "UNBOUND",
+                                           found="created by a legacy label-import event"))
             continue
         findings.append(CustodyFinding(otype, oid, "(row)", "UNRECORDED"))
     order = {"case": 0, "evidence": 1, "segment": 2, "analysis_run": 3, "composite": 4, "comparison_run": 5}
