@@ -239,11 +239,14 @@ def _legacy_assertions(ev: AuditEvent) -> list[dict[str, Any]]:
         return [{"object": "segment", "id": oid, "values": seg, "partial": True}]
     if a == "segment.vad":
         return [deleted("segment", sid) for sid in d.get("replaced", [])]
-    if a.startswith("segment.bulk") and isinstance(d.get("changes"), dict):
-        # Bulk changes written before they were bound recorded each segment's old and new values.
+    changes = d.get("changes")
+    if a.startswith("segment.") and isinstance(changes, dict) and changes \
+            and all(k in ev.object_ids for k in changes):
+        # Bulk changes (bulk accept, label, speaker, speaker groups, their undo) written before they were bound
+        # recorded each segment's old and new values, keyed by segment id.
         return [{"object": "segment", "id": sid, "partial": True,
                  "values": {k: v.get("new") for k, v in diff.items() if isinstance(v, dict)}}
-                for sid, diff in d["changes"].items() if isinstance(diff, dict)]
+                for sid, diff in changes.items() if isinstance(diff, dict)]
     if a == "analysis.run":
         vals = {"segment_ids": d.get("segments"), "models": d.get("models"), "device": d.get("device")}
         return [{"object": "analysis_run", "id": oid, "partial": True,
