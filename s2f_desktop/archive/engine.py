@@ -405,13 +405,10 @@ def run_index(paths: Sequence[Path], index_dir: Path, *, workers: int = 2, sched
             task.progress(done / len(todo), f"{done}/{len(todo)} recordings")
         flush()
         summary.withdrawn = withdraw_stale(store, known, roots, run_id)
-    except (CancelledError, KeyboardInterrupt):
-        summary.cancelled = True
-        client.cancel(futures)
-        if not futures:
-            _undo_create(store, made)
-        raise
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, (CancelledError, KeyboardInterrupt)):
+            summary.cancelled = True
+            client.cancel(futures)
         # Only before any task was sent out: a task already running (Dask cannot stop one) may still write
         # its rows, and must find an index there, not a folder without index.json that the next run refuses.
         if not futures:

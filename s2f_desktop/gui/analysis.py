@@ -40,7 +40,7 @@ from s2f_desktop.core.results import Acoustics, Consistency, Quality, QualityVer
 from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.core.traits import INCONCLUSIVE, TraitEstimate, age_limit_note
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.pages import JobPage, run_position, split_page
+from s2f_desktop.gui.pages import JobPage, refusal_html, run_position, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
 from s2f_desktop.report.language import fmt_probability
 
@@ -733,11 +733,8 @@ class AnalysisPanel(JobPage):
 
     def _refusal_html(self, shown: bool) -> str:
         """The banner of a refused request; ``shown``: a stored run is displayed below it."""
-        if self._refusal is None:
-            return ""
-        return ("<p style='background:#fdecea;color:#b71c1c;padding:4px'><b>The analysis just started was not "
-                f"stored:</b> {_esc(self._refusal)}"
-                + ("<br>Shown below: a stored run, not a result of that request." if shown else "") + "</p>")
+        return refusal_html("The analysis just started was not stored:", self._refusal,
+                            "<br>Shown below: a stored run, not a result of that request." if shown else "")
 
     def _analysis_done(self, run: AnalysisRun) -> None:
         self._refusal = None

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from s2f_desktop.core.models import CaseStatus, SegmentStatus
 from s2f_desktop.core.timeutil import fmt_clock
 from s2f_desktop.gui.errors import ErrorReporter
-from s2f_desktop.gui.pages import JobPage, run_position, split_page
+from s2f_desktop.gui.pages import JobPage, refusal_html, run_position, split_page
 from s2f_desktop.gui.workers import JobRunner, show_progress
 
 UNLABELLED = "(no speaker label)"
@@ -42,19 +42,18 @@ def _esc(x: Any) -> str:
     return html.escape(str(x))
 
 
-def comparison_html(run: Any, where: Mapping[str, str] | None = None, rates: Mapping[int, int] | None = None) -> str:
+def comparison_html(run: Any, rates: Mapping[int, int] | None = None) -> str:
     """The result document of a stored comparison run (pure function: tested without widgets).
 
     The sides are listed from the ranges stored with the run (``rates``: evidence id -> sample rate), so the
     result says what it compared whatever the lists beside it show now, and after a segment was edited;
-    ``where`` (segment id -> "recording start–end") only for a run that stored no ranges."""
+    a run that stored no ranges (none written by this release) is named by its segment ids."""
     from s2f_desktop.report.comparison import channel_text, lr_text, side_text, telephone_sides
 
     r = run.results
-    where = where or {}
 
     def side(name: str, ids: Sequence[str]) -> str:
-        return _esc(side_text(r, name, rates) or "; ".join(where.get(i, f"segment {i[:8]}") for i in ids))
+        return _esc(side_text(r, name, rates) or "; ".join(f"segment {i[:8]}" for i in ids))
 
     out = [f"<h2 style='margin-bottom:0'>Comparison #{run.id}</h2>",
            f"<small>{run.created_at:%Y-%m-%d %H:%M} UTC by {_esc(run.created_by)} · device {_esc(run.device)} · "
@@ -104,7 +103,6 @@ class ComparisonPanel(JobPage):
         self.runs: list[Any] = []
         self._validation: tuple[np.ndarray, np.ndarray] | None = None
         self._names: dict[int, str] = {}
-        self._where: dict[str, str] = {}  # segment id -> "recording start–end" (runs that stored no ranges)
         self._rates: dict[int, int] = {}  # evidence id -> sample rate (stored ranges as times)
         # Why the last comparison started here was not run (None: it ran, or none was started). The pane
         # still shows a stored run below it: without the banner that run read as the refused one's result.
@@ -202,8 +200,6 @@ class ComparisonPanel(JobPage):
                 self._names = {e.id: e.original_name for e in evidence}
                 self._rates = {e.id: e.media.sample_rate for e in evidence}
                 self.runs = crepo.list_comparisons(s, self.case.id)
-            self._where = {g.id: f"{self._names.get(g.evidence_id, f'evidence #{g.evidence_id}')} "
-                                 f"{fmt_clock(g.start_s)}–{fmt_clock(g.end_s)}" for g in segs}
             for seg in segs:
                 if seg.status is SegmentStatus.ACCEPTED:
                     self.by_speaker.setdefault(seg.speaker_tag or UNLABELLED, []).append(seg)
@@ -276,7 +272,7 @@ class ComparisonPanel(JobPage):
         run = self.runs[idx] if 0 <= idx < len(self.runs) else None
         if run is None:
             return
-        self.results.setHtml(self._refusal_html(shown=True) + comparison_html(run, self._where, self._rates))
+        self.results.setHtml(self._refusal_html(shown=True) + comparison_html(run, self._rates))
         self._plot(run)
 
     def _pick_run(self, idx: int) -> None:
@@ -285,11 +281,8 @@ class ComparisonPanel(JobPage):
 
     def _refusal_html(self, shown: bool = False) -> str:
         """The banner of a refused request; ``shown``: a stored comparison is displayed below it."""
-        if self._refusal is None:
-            return ""
-        return ("<p style='background:#fdecea;color:#b71c1c;padding:4px'><b>The comparison just started was not "
-                f"run:</b> {_esc(self._refusal)}<br>Nothing was stored."
-                + (" Shown below: a stored comparison, not a result of that request." if shown else "") + "</p>")
+        return refusal_html("The comparison just started was not run:", self._refusal, "<br>Nothing was stored."
+                            + (" Shown below: a stored comparison, not a result of that request." if shown else ""))
 
     def _ensure_plot(self) -> Any:
         import pyqtgraph as pg

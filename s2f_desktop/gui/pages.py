@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any, Sequence
 
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
@@ -41,6 +42,15 @@ def split_page(page: QWidget, panes: Sequence[QWidget], stretch: Sequence[int],
     lay = QVBoxLayout(page)
     lay.addWidget(split)
     return split
+
+
+def refusal_html(head: str, reason: str | None, tail: str) -> str:
+    """The red banner a page puts above what it keeps showing after a request was refused ("" when none was):
+    ``head`` says what was not done, ``tail`` (HTML) what the page shows below it."""
+    if reason is None:
+        return ""
+    return (f"<p style='background:#fdecea;color:#b71c1c;padding:4px'><b>{head}</b> {html.escape(reason)}{tail}"
+            "</p>")
 
 
 def run_position(runs: Sequence[Any], run_id: int | None) -> int:

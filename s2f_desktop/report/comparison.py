@@ -190,13 +190,10 @@ def lr_text(log10_lr: float | None) -> str:
 
 
 def telephone_sides(r: Any) -> Any:
-    """Each side's telephone-band flag from the stored quality, or None when it was not stored."""
+    """Each side's telephone-band flag, from the quality stored with every comparison."""
     from s2f_desktop.core.comparison_results import BySide
 
-    try:
-        return BySide(r.quality.questioned.telephone_band, r.quality.known.telephone_band)
-    except AttributeError:
-        return None
+    return BySide(r.quality.questioned.telephone_band, r.quality.known.telephone_band)
 
 
 def build_comparison_section(run: ComparisonRun, seg_numbers: Mapping[str, str] | None = None,

@@ -101,27 +101,24 @@ def collect_report_data(ctx: AppContext, case_number: str, run_ids: Sequence[int
                  if status in ("ALTERED", "MISSING")]
     cards: list[ModelCardInfo] = []
     seen: set[tuple[str, str]] = set()
-    for m in (m for r in chosen for m in r.models):
-        if (m.id, m.file) in seen:
+    # Every file the reported runs and every stored comparison (encoder, calibration, cohort, validation) were
+    # computed with: an LR in the report names its files as an analysis run's estimates do. Comparison records
+    # carry no "shipped" flag; the card's declaration column compares their hash with the manifest instead.
+    used = [(m.id, m.file, m.sha256, m.shipped) for r in chosen for m in r.models] + \
+        [(str(rec.get("id", "")), str(rec.get("file", "")), str(rec.get("sha256", "")), True)
+         for c in comparison_runs for rec in c.models]
+    for model_id, file, sha, shipped in used:
+        if (model_id, file) in seen:
             continue
-        seen.add((m.id, m.file))
-        card = load_model_card(m.id, m.file, m.sha256, models_dir())
-        if not m.shipped:
+        seen.add((model_id, file))
+        card = load_model_card(model_id, file, sha, models_dir())
+        if not shipped:
             # The run used a file that is not the one this installation ships (weights swapped
             # under S2F_MODELS_DIR with a re-hashed manifest): said next to the model, in words.
             card = dataclasses.replace(card, note=(card.note + " " if card.note else "") +
                                        "NOT THE SHIPPED MODEL: the file the run used is not the one declared by the "
                                        "models shipped with this installation; its validation does not apply.")
         cards.append(card)
-    # The comparisons' model files too (encoder, calibration, cohort, validation): an LR in the report must
-    # name every file it was computed with, as an analysis run's estimates do.
-    for c in comparison_runs:
-        for rec in c.models:
-            key = (str(rec.get("id", "")), str(rec.get("file", "")))
-            if key in seen:
-                continue
-            seen.add(key)
-            cards.append(load_model_card(key[0], key[1], str(rec.get("sha256", "")), models_dir()))
     traits_model = next((m.id for r in chosen for m in r.models if m.id.startswith("traits-")), None)
     performance = trait_performance(traits_model, models_dir()) if traits_model else None
     task.progress(0.45, "assembling the report")
