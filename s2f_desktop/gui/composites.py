@@ -107,6 +107,7 @@ class ImageView(QLabel):
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setStyleSheet("background:#1b1f24; color:#c8d0d8;")
+        self.setWordWrap(True)  # a message in place of the image (e.g. an altered file) must wrap, not widen the page
 
     def set_image(self, pix: QPixmap | None, text: str = "", marked: bool = False) -> None:
         """Show a pixmap (or a text when there is none); ``marked``: it carries its own marking."""
